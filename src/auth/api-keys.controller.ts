@@ -1,0 +1,34 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ParseIdPipe } from '../common/params';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiKeysService } from './api-keys.service';
+import { ApiKeyResponse, CreateApiKeyDto, CreatedApiKeyResponse } from './dto/api-key.dto';
+import { RequireScopes } from './scopes';
+
+@ApiTags('api-keys')
+@ApiBearerAuth()
+@RequireScopes('admin')
+@Controller('v1/api-keys')
+export class ApiKeysController {
+  constructor(private readonly keys: ApiKeysService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create an API key; the key is shown once, in this response' })
+  async create(@Body() body: CreateApiKeyDto): Promise<CreatedApiKeyResponse> {
+    const { key, apiKey } = await this.keys.create(body.name, body.scopes);
+    return { ...ApiKeyResponse.from(apiKey), key };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List API keys (never the keys themselves)' })
+  async list(): Promise<ApiKeyResponse[]> {
+    return (await this.keys.list()).map(ApiKeyResponse.from);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Revoke an API key at once' })
+  async revoke(@Param('id', ParseIdPipe) id: string): Promise<void> {
+    await this.keys.revoke(id);
+  }
+}

@@ -1,0 +1,112 @@
+// Builds and starts the service: config, database (embedded when no DATABASE_URL), migrations,
+// the Nest app on Fastify, OpenAPI at /docs. Used by main.ts and by the tests.
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AppModule } from './app.module';
+import { ApiKeysService } from './auth/api-keys.service';
+import { Clock, SystemClock } from './common/clock';
+import { registerBodyParsers } from './common/body-parsers';
+import { createValidationPipe } from './common/validation';
+import { AppConfig, DevSecrets, loadConfig } from './config/config';
+import { runMigrations } from './database/data-source';
+import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
+
+export interface StartedTactful {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  databaseUrl: string;
+  /** Set on the first start when no admin key existed: print it once. */
+  firstAdminKey: string | null;
+  close(): Promise<void>;
+}
+
+/** Outside production a missing secret is generated once and kept in the data folder. */
+function devSecrets(dataDir: string): DevSecrets {
+  const file = join(resolve(dataDir), 'dev-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+  mkdirSync(resolve(dataDir), { recursive: true });
+  const secrets: DevSecrets = {
+    tokenSecret: randomBytes(32).toString('base64url'),
+    webhookSecret: randomBytes(32).toString('base64url'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const production = env.NODE_ENV === 'production';
+  return loadConfig(env, production ? undefined : devSecrets(env.DATA_DIR?.trim() || '.data'));
+}
+
+export async function createApp(config: AppConfig, databaseUrl: string, clock: Clock = new SystemClock()) {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: true,
+    routerOptions: { maxParamLength: 500 },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ config, databaseUrl, clock }), adapter, {
+    bufferLogs: true,
+    abortOnError: false,
+    bodyParser: false, // ours (common/body-parsers.ts) caps sizes per route and streams imports
+  });
+  app.useLogger(app.get(Logger));
+  app.useGlobalPipes(createValidationPipe());
+  registerBodyParsers(app.getHttpAdapter().getInstance(), config);
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Tactful')
+      .setDescription(
+        'Keep in touch with customers without bombarding them. Every /v1 route needs an API key ' +
+          '(`Authorization: Bearer tk_…`) with the scope named in its description; errors are ' +
+          '`application/problem+json` (RFC 9457) naming the offending fields.',
+      )
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from POST /v1/api-keys' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promise<StartedTactful> {
+  const config = configFromEnv(env);
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({
+      dataDir: join(config.dataDir, 'postgres'),
+      port: config.embeddedPostgresPort,
+      database: 'tactful',
+      persistent: true,
+    });
+    databaseUrl = embedded.url;
+  }
+  try {
+    await runMigrations(databaseUrl);
+    const app = await createApp(config, databaseUrl);
+    const firstAdminKey = await app.get(ApiKeysService).ensureAdminKey();
+    await app.listen({ port: config.port, host: config.host });
+    return {
+      app,
+      config,
+      databaseUrl,
+      firstAdminKey,
+      close: async () => {
+        await app.close();
+        await embedded?.stop();
+      },
+    };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}

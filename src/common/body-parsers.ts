@@ -1,0 +1,59 @@
+// Request body parsing. JSON bodies are capped at BODY_LIMIT_BYTES, except the subscriber import,
+// which also takes CSV and NDJSON as streams so 100k-row files never sit in memory whole.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { AppConfig } from '../config/config';
+import { DomainException, ErrorCode } from './problem';
+
+const STREAMED_ROUTES = /^\/v1\/subscribers\/import(\?|$)/;
+
+function limitFor(request: FastifyRequest, config: AppConfig): number {
+  return STREAMED_ROUTES.test(request.url) ? config.importBodyLimitBytes : config.bodyLimitBytes;
+}
+
+function tooLarge(limit: number): DomainException {
+  return new DomainException(
+    ErrorCode.PayloadTooLarge,
+    `The request body is larger than ${limit} bytes, the most this endpoint accepts.`,
+  );
+}
+
+async function readLimited(payload: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of payload) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      payload.resume();
+      throw tooLarge(limit);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig): void {
+  fastify.removeContentTypeParser(['application/json', 'text/plain']);
+  fastify.addContentTypeParser(['application/json', 'application/problem+json'], async (request: FastifyRequest, payload: Readable) => {
+    const limit = limitFor(request, config);
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > limit) throw tooLarge(limit);
+    const text = await readLimited(payload, limit);
+    if (text.trim() === '') return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new DomainException(ErrorCode.Validation, 'The request body is not valid JSON.', [
+        { field: 'body', message: 'is not valid JSON' },
+      ]);
+    }
+  });
+
+  // Streams are handed to the import controller untouched; every other route refuses them.
+  fastify.addContentTypeParser(['text/csv', 'application/x-ndjson'], async (request: FastifyRequest, payload: Readable) => {
+    if (!STREAMED_ROUTES.test(request.url)) {
+      throw new DomainException(ErrorCode.UnsupportedMediaType, 'Only the subscriber import accepts CSV or NDJSON bodies.');
+    }
+    return payload;
+  });
+}

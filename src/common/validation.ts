@@ -1,0 +1,35 @@
+// Request validation: unknown fields are rejected, and every failure names its field.
+import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { DomainException, ErrorCode, FieldError } from './problem';
+
+export function flattenValidationErrors(errors: ValidationError[], prefix = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const error of errors) {
+    const isIndex = /^\d+$/.test(error.property);
+    const field = prefix === '' ? error.property : isIndex ? `${prefix}[${error.property}]` : `${prefix}.${error.property}`;
+    for (const [rule, message] of Object.entries(error.constraints ?? {})) {
+      out.push({
+        field,
+        message: rule === 'whitelistValidation' ? 'is not a known field' : message.replace(/^\S+ /, ''),
+      });
+    }
+    if (error.children && error.children.length > 0) out.push(...flattenValidationErrors(error.children, field));
+  }
+  return out;
+}
+
+export function validationException(errors: FieldError[]): DomainException {
+  const detail = errors.map((e) => `${e.field} ${e.message}`).join('; ');
+  return new DomainException(ErrorCode.Validation, detail, errors);
+}
+
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    transform: true,
+    transformOptions: { enableImplicitConversion: false },
+    stopAtFirstError: false,
+    exceptionFactory: (errors) => validationException(flattenValidationErrors(errors)),
+  });
+}

@@ -1,0 +1,187 @@
+// Every setting Tactful reads, parsed and validated once at start-up into one typed object.
+// A bad value stops the start with a message that names the variable (see ConfigError).
+
+export type Locale = 'de' | 'en';
+export const LOCALES: readonly Locale[] = ['de', 'en'];
+
+export interface AppConfig {
+  env: 'development' | 'test' | 'production';
+  port: number;
+  host: string;
+  publicUrl: string;
+  /** Unset: an embedded PostgreSQL is started in `dataDir`. */
+  databaseUrl: string | undefined;
+  dbPoolSize: number;
+  dataDir: string;
+  embeddedPostgresPort: number;
+  /** Unset: mails are written as .eml files to `outboxDir`. */
+  smtpUrl: string | undefined;
+  smtpMaxConnections: number;
+  smtpRatePerSecond: number;
+  mailFrom: string;
+  outboxDir: string;
+  senderPostalAddress: string;
+  adminApiKey: string | undefined;
+  /** HMAC secrets; outside production a random one kept in `dataDir` stands in when unset. */
+  tokenSecret: string;
+  webhookSecret: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  bodyLimitBytes: number;
+  importBodyLimitBytes: number;
+  defaultLocale: Locale;
+  defaultTimeZone: string;
+  schedulerEnabled: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      'Invalid configuration:\n' +
+        problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads one variable at a time and collects every problem before failing, so one start shows them all. */
+class EnvReader {
+  readonly problems: { variable: string; message: string }[] = [];
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optional(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      this.problems.push({ variable: name, message: `must be a whole number from ${min} to ${max}, got "${value}"` });
+      return fallback;
+    }
+    return parsed;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!allowed.includes(value as T)) {
+      this.problems.push({ variable: name, message: `must be one of ${allowed.join(', ')}, got "${value}"` });
+      return fallback;
+    }
+    return value as T;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes'].includes(value.toLowerCase())) return true;
+    if (['false', '0', 'no'].includes(value.toLowerCase())) return false;
+    this.problems.push({ variable: name, message: `must be true or false, got "${value}"` });
+    return fallback;
+  }
+
+  url(name: string, protocols: string[], fallback?: string): string | undefined {
+    const value = this.raw(name) ?? fallback;
+    if (value === undefined) return undefined;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push({ variable: name, message: `must start with ${protocols.join(' or ')}//, got "${parsed.protocol}"` });
+      }
+    } catch {
+      this.problems.push({ variable: name, message: `is not a valid URL` });
+    }
+    return value.replace(/\/+$/, '');
+  }
+
+  secret(name: string, fallback: string | undefined): string {
+    const value = this.raw(name) ?? fallback;
+    if (value === undefined) {
+      this.problems.push({ variable: name, message: 'is required in production' });
+      return '';
+    }
+    if (value.length < 32) {
+      this.problems.push({ variable: name, message: 'must be at least 32 characters long' });
+    }
+    return value;
+  }
+
+  timeZone(name: string, fallback: string): string {
+    const value = this.string(name, fallback);
+    if (!isIanaTimeZone(value)) {
+      this.problems.push({ variable: name, message: `is not an IANA time zone, got "${value}"` });
+      return fallback;
+    }
+    return value;
+  }
+}
+
+export function isIanaTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Secrets to use when the environment has none; only honoured outside production. */
+export interface DevSecrets {
+  tokenSecret: string;
+  webhookSecret: string;
+}
+
+export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): AppConfig {
+  const read = new EnvReader(env);
+  const nodeEnv = read.oneOf('NODE_ENV', 'development', ['development', 'test', 'production'] as const);
+  const production = nodeEnv === 'production';
+  const port = read.int('PORT', 3000, 0, 65535);
+  const config: AppConfig = {
+    env: nodeEnv,
+    port,
+    host: read.string('HOST', '0.0.0.0'),
+    publicUrl: read.url('PUBLIC_URL', ['http:', 'https:'], `http://localhost:${port}`)!,
+    databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dbPoolSize: read.int('DB_POOL_SIZE', 10, 1, 200),
+    dataDir: read.string('DATA_DIR', '.data'),
+    embeddedPostgresPort: read.int('EMBEDDED_PG_PORT', 54329, 1024, 65535),
+    smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:']),
+    smtpMaxConnections: read.int('SMTP_MAX_CONNECTIONS', 5, 1, 100),
+    smtpRatePerSecond: read.int('SMTP_RATE_PER_SECOND', 0, 0, 100000),
+    mailFrom: read.string('MAIL_FROM', 'Tactful <newsletter@tactful.localhost>'),
+    outboxDir: read.string('OUTBOX_DIR', 'outbox'),
+    senderPostalAddress: read.string('SENDER_POSTAL_ADDRESS', 'Tactful GmbH, Musterstraße 1, 10115 Berlin, Germany'),
+    adminApiKey: read.optional('ADMIN_API_KEY'),
+    tokenSecret: read.secret('TOKEN_SECRET', production ? undefined : devSecrets?.tokenSecret),
+    webhookSecret: read.secret('WEBHOOK_SECRET', production ? undefined : devSecrets?.webhookSecret),
+    logLevel: read.oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info', [
+      'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
+    ] as const),
+    bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    importBodyLimitBytes: read.int('IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    defaultLocale: read.oneOf('DEFAULT_LOCALE', 'de', LOCALES),
+    defaultTimeZone: read.timeZone('DEFAULT_TIME_ZONE', 'Europe/Berlin'),
+    schedulerEnabled: read.bool('SCHEDULER_ENABLED', true),
+  };
+  if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
+    read.problems.push({ variable: 'ADMIN_API_KEY', message: 'must be at least 24 characters long' });
+  }
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}
+
+/** Injection token for the validated AppConfig. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

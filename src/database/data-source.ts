@@ -1,0 +1,33 @@
+// TypeORM connection options, shared by the app, the migration runner and the TypeORM CLI.
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { ENTITIES } from './entity-list';
+import { MIGRATIONS } from './migration-list';
+
+export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    migrationsRun: false,
+    extra: { max: poolSize, application_name: 'tactful' },
+  };
+}
+
+/** Migrations run under a PostgreSQL advisory lock, so several instances may start at once. */
+export async function runMigrations(url: string): Promise<string[]> {
+  const dataSource = new DataSource({ ...dataSourceOptions(url, 2), logging: false });
+  await dataSource.initialize();
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.query(`SELECT pg_advisory_lock(hashtext('tactful:migrations'))`);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    return applied.map((m) => m.name);
+  } finally {
+    await runner.query(`SELECT pg_advisory_unlock(hashtext('tactful:migrations'))`).catch(() => undefined);
+    await runner.release();
+    await dataSource.destroy();
+  }
+}

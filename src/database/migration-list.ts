@@ -1,0 +1,4 @@
+// Every migration, in order. Listed explicitly so the same list works compiled and under ts-jest.
+import { Foundation1764000000000 } from './migrations/1764000000000-Foundation';
+
+export const MIGRATIONS = [Foundation1764000000000];

@@ -1,0 +1,50 @@
+// `npm start`: runs Tactful until SIGINT/SIGTERM, then stops cleanly (embedded PostgreSQL included).
+import 'reflect-metadata';
+import { startTactful } from './bootstrap';
+import { ConfigError } from './config/config';
+
+async function main(): Promise<void> {
+  const started = await startTactful();
+  const { config } = started;
+  const base = config.publicUrl;
+  const lines = [
+    `Tactful is listening on port ${config.port}`,
+    `  API docs:  ${base}/docs`,
+    `  Database:  ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}/postgres (${started.databaseUrl})`}`,
+    `  Mail:      ${config.smtpUrl ? `SMTP ${new URL(config.smtpUrl).host}` : `.eml files in ${config.outboxDir}/`}`,
+  ];
+  if (started.firstAdminKey) {
+    lines.push(
+      '',
+      '  Your admin API key (shown only this once; store it now):',
+      `    ${started.firstAdminKey}`,
+      `  Try: curl -H "Authorization: Bearer ${started.firstAdminKey}" ${base}/v1/topics`,
+    );
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: stopping\n`);
+    started.close().then(
+      () => process.exit(0),
+      (error) => {
+        process.stderr.write(`error while stopping: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`Tactful failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  }
+  process.exit(1);
+});

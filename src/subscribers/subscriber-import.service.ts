@@ -1,0 +1,259 @@
+// Bulk import: JSON, NDJSON or CSV, read as a stream and written in set-based batches inside one
+// transaction. Either every valid row is applied and each bad row reported, or (atomic) nothing
+// is applied when any row is bad — never a half-applied mystery.
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { parse as parseCsv } from 'csv-parse';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '../common/clock';
+import { DomainException, ErrorCode, FieldError } from '../common/problem';
+import { flattenValidationErrors } from '../common/validation';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { CreateSubscriberDto } from './dto/subscriber.dto';
+import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
+import { normalizeEmail, SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
+import { SubscribersService } from './subscribers.service';
+
+export type ImportFormat = 'json' | 'ndjson' | 'csv';
+
+export interface ImportReport {
+  atomic: boolean;
+  applied: boolean;
+  received: number;
+  created: number;
+  updated: number;
+  rejected: number;
+  errors: FieldError[];
+  /** Set when more rows were bad than the report lists. */
+  errorsTruncated: boolean;
+}
+
+const BATCH = 5000;
+const MAX_REPORTED_ERRORS = 10_000;
+
+/** CSV columns and where they go in the request shape; `attr.<name>` columns fill `attributes`. */
+const CSV_COLUMNS: Record<string, (dto: Record<string, any>, value: string) => void> = {
+  email: (d, v) => (d.email = v),
+  locale: (d, v) => (d.locale = v),
+  time_zone: (d, v) => (d.timeZone = v),
+  cadence: (d, v) => (d.cadence = v),
+  digest_weekday: (d, v) => (d.digestWeekday = Number(v)),
+  digest_hour: (d, v) => (d.digestHour = Number(v)),
+  topics: (d, v) => (d.topics = v.split(/[;|,]/).map((t) => t.trim()).filter(Boolean)),
+  consent_source: (d, v) => ((d.consent ??= {}).source = v),
+  consent_confirmed_at: (d, v) => ((d.consent ??= {}).confirmedAt = v),
+  consent_ip: (d, v) => ((d.consent ??= {}).ip = v),
+  consent_user_agent: (d, v) => ((d.consent ??= {}).userAgent = v),
+  consent_text_version: (d, v) => ((d.consent ??= {}).textVersion = v),
+};
+
+function csvRecordToInput(record: Record<string, string>): Record<string, unknown> {
+  const dto: Record<string, any> = {};
+  for (const [column, raw] of Object.entries(record)) {
+    const value = raw.trim();
+    if (value === '') continue;
+    if (column.startsWith('attr.')) (dto.attributes ??= {})[column.slice(5)] = value;
+    else CSV_COLUMNS[column](dto, value);
+  }
+  return dto;
+}
+
+function checkCsvHeader(columns: string[]): string[] {
+  const unknown = columns.filter((c) => !(c in CSV_COLUMNS) && !/^attr\.[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(c));
+  if (unknown.length > 0) {
+    throw new DomainException(
+      ErrorCode.Validation,
+      `Unknown CSV column(s): ${unknown.join(', ')}. Known: ${Object.keys(CSV_COLUMNS).join(', ')}, attr.<name>.`,
+      unknown.map((c) => ({ field: `columns.${c}`, message: 'is not a known column' })),
+    );
+  }
+  if (!columns.includes('email')) {
+    throw new DomainException(ErrorCode.Validation, 'The CSV header has no email column.', [
+      { field: 'columns.email', message: 'is required' },
+    ]);
+  }
+  return columns;
+}
+
+/** Yields raw row objects from the body, whatever its format. */
+async function* readRows(format: ImportFormat, body: unknown, byteLimit: number): AsyncGenerator<unknown> {
+  if (format === 'json') {
+    const rows = Array.isArray(body) ? body : (body as { subscribers?: unknown })?.subscribers;
+    if (!Array.isArray(rows)) {
+      throw new DomainException(ErrorCode.Validation, 'Send a JSON array of subscribers, or {"subscribers": [...]}.', [
+        { field: 'body', message: 'must be an array of subscribers' },
+      ]);
+    }
+    yield* rows;
+    return;
+  }
+  const stream = limitBytes(body as Readable, byteLimit);
+  if (format === 'ndjson') {
+    let line = 0;
+    for await (const text of createInterface({ input: stream, crlfDelay: Infinity })) {
+      line++;
+      if (text.trim() === '') continue;
+      try {
+        yield JSON.parse(text);
+      } catch {
+        yield { __invalidJson: line };
+      }
+    }
+    return;
+  }
+  const parser = stream.pipe(
+    parseCsv({ columns: (header: string[]) => checkCsvHeader(header.map((h) => h.trim())), bom: true, skip_empty_lines: true, trim: false, relax_column_count: false }),
+  );
+  stream.on('error', (error) => parser.destroy(error));
+  for await (const record of parser) yield csvRecordToInput(record as Record<string, string>);
+}
+
+function limitBytes(stream: Readable, limit: number): Readable {
+  let size = 0;
+  stream.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      stream.destroy(new DomainException(ErrorCode.PayloadTooLarge, `The import is larger than ${limit} bytes.`));
+    }
+  });
+  return stream;
+}
+
+function csvError(error: unknown): never {
+  if (error instanceof DomainException) throw error;
+  const e = error as { code?: string; message?: string; lines?: number };
+  if (e?.code?.startsWith('CSV_')) {
+    throw new DomainException(ErrorCode.Validation, `The CSV cannot be read: ${e.message}`, [
+      { field: 'body', message: e.message ?? 'is not valid CSV', ...(e.lines ? { row: e.lines - 1 } : {}) },
+    ]);
+  }
+  throw error;
+}
+
+@Injectable()
+export class SubscriberImportService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly subscribers: SubscribersService,
+  ) {}
+
+  async import(format: ImportFormat, body: unknown, atomic: boolean): Promise<ImportReport> {
+    const now = this.clock.now();
+    const report: ImportReport = {
+      atomic,
+      applied: false,
+      received: 0,
+      created: 0,
+      updated: 0,
+      rejected: 0,
+      errors: [],
+      errorsTruncated: false,
+    };
+    const reject = (row: number, errors: FieldError[]) => {
+      report.rejected++;
+      for (const error of errors) {
+        if (report.errors.length >= MAX_REPORTED_ERRORS) report.errorsTruncated = true;
+        else report.errors.push({ row, ...error });
+      }
+    };
+
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    try {
+      const tx = runner.manager;
+      const topics = await this.subscribers.topicRefs(tx);
+      const seen = new Map<string, number>();
+      let batch: { row: number; value: SubscriberRow }[] = [];
+      try {
+        for await (const raw of readRows(format, body, this.config.importBodyLimitBytes)) {
+          const rowNumber = ++report.received;
+          const checked = this.checkRow(raw, topics, now);
+          if (!checked.ok) {
+            reject(rowNumber, checked.errors);
+            continue;
+          }
+          const first = seen.get(checked.row.email);
+          if (first !== undefined) {
+            reject(rowNumber, [{ field: 'email', message: `repeats row ${first}` }]);
+            continue;
+          }
+          seen.set(checked.row.email, rowNumber);
+          batch.push({ row: rowNumber, value: checked.row });
+          if (batch.length >= BATCH) {
+            await this.applyBatch(tx, batch, now, report, reject);
+            batch = [];
+          }
+        }
+      } catch (error) {
+        csvError(error);
+      }
+      await this.applyBatch(tx, batch, now, report, reject);
+
+      if (atomic && report.rejected > 0) {
+        await runner.rollbackTransaction();
+        throw new DomainException(
+          ErrorCode.Unprocessable,
+          `${report.rejected} of ${report.received} rows are invalid; with atomic=true nothing was imported.`,
+          report.errors,
+          { received: report.received, rejected: report.rejected, errorsTruncated: report.errorsTruncated, applied: false },
+        );
+      }
+      await runner.commitTransaction();
+      report.applied = true;
+      return report;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private checkRow(raw: unknown, topics: Map<string, TopicRef>, now: Date) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      return { ok: false as const, errors: [{ field: 'row', message: 'must be an object' }] };
+    }
+    if ('__invalidJson' in raw) return { ok: false as const, errors: [{ field: 'row', message: 'is not valid JSON' }] };
+    const dto = plainToInstance(CreateSubscriberDto, raw);
+    const problems = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
+    if (problems.length > 0) return { ok: false as const, errors: flattenValidationErrors(problems) };
+    return toSubscriberRow(dto, topics, now, 'import');
+  }
+
+  private async applyBatch(
+    tx: EntityManager,
+    batch: { row: number; value: SubscriberRow }[],
+    now: Date,
+    report: ImportReport,
+    reject: (row: number, errors: FieldError[]) => void,
+  ): Promise<void> {
+    if (batch.length === 0) return;
+    const blocked = await this.subscribers.suppressedEmails(
+      tx,
+      batch.map((b) => b.value),
+    );
+    const allowed = batch.filter((b) => {
+      const error = blocked.get(b.value.email);
+      if (error) reject(b.row, [error]);
+      return !error;
+    });
+    const rows = allowed.map((b) => b.value);
+    const written = await writeSubscribers(tx, rows, this.subscribers.writeDefaults(now), true);
+    const ids = new Map(written.map((w) => [w.email, w.id]));
+    for (const w of written) w.created ? report.created++ : report.updated++;
+    // A row another transaction inserted between our update and insert is reported, not lost.
+    for (const b of allowed) {
+      if (!ids.has(normalizeEmail(b.value.email))) {
+        reject(b.row, [{ field: 'email', message: 'was written concurrently by another request; import this row again' }]);
+      }
+    }
+    await writeTopicConsent(tx, rows, ids, now);
+  }
+}

@@ -1,0 +1,240 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '../common/clock';
+import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
+import { validationException } from '../common/validation';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import {
+  CreateSubscriberDto,
+  ListSubscribersQuery,
+  SubscriberPage,
+  SubscriberResponse,
+  TopicSubscriptionResponse,
+  UpdateSubscriberDto,
+} from './dto/subscriber.dto';
+import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
+import { emailHash, normalizeEmail, SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
+import { Subscriber } from './subscriber.entity';
+
+interface SubscriptionRow {
+  subscriber_id: string;
+  topic: string;
+  status: string;
+  consented_at: Date;
+  consent_source: string;
+  consent_ip: string | null;
+  consent_user_agent: string | null;
+  consent_text_version: string | null;
+  confirmed_at: Date | null;
+  revoked_at: Date | null;
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+@Injectable()
+export class SubscribersService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  async topicRefs(manager: EntityManager = this.db.manager): Promise<Map<string, TopicRef>> {
+    const rows: { key: string; id: string; archived: boolean }[] = await manager.query(`SELECT key, id, archived FROM topics`);
+    return new Map(rows.map((r) => [r.key, { id: r.id, archived: r.archived }]));
+  }
+
+  /**
+   * Erased people may come back only with consent newer than their erasure. Returns, per e-mail
+   * that is blocked, the error to report.
+   */
+  async suppressedEmails(manager: EntityManager, rows: SubscriberRow[]): Promise<Map<string, FieldError>> {
+    const blocked = new Map<string, FieldError>();
+    if (rows.length === 0) return blocked;
+    const found: { email_hash: Buffer; created_at: Date }[] = await manager.query(
+      `SELECT email_hash, created_at FROM suppressions WHERE email_hash = ANY($1::bytea[])`,
+      [rows.map((r) => emailHash(r.email))],
+    );
+    const erasedAt = new Map(found.map((f) => [f.email_hash.toString('hex'), f.created_at]));
+    for (const row of rows) {
+      const at = erasedAt.get(emailHash(row.email).toString('hex'));
+      if (at && !(row.consent.confirmedAt && row.consent.confirmedAt > at)) {
+        blocked.set(row.email, {
+          field: 'email',
+          message: `belongs to a person erased on ${at.toISOString().slice(0, 10)}; re-adding needs consent confirmed after that date`,
+        });
+      }
+    }
+    return blocked;
+  }
+
+  async create(input: CreateSubscriberDto): Promise<SubscriberResponse> {
+    const now = this.clock.now();
+    const id = await this.db.transaction(async (tx) => {
+      const result = toSubscriberRow(input, await this.topicRefs(tx), now, 'api');
+      if (!result.ok) throw validationException(result.errors);
+      const blocked = (await this.suppressedEmails(tx, [result.row])).get(result.row.email);
+      if (blocked) throw new DomainException(ErrorCode.Unprocessable, `email ${blocked.message}`, [blocked]);
+      const [written] = await writeSubscribers(tx, [result.row], this.writeDefaults(now), false);
+      if (!written) {
+        throw new DomainException(ErrorCode.Conflict, `A subscriber with e-mail ${result.row.email} exists already`, [
+          { field: 'email', message: 'is taken' },
+        ]);
+      }
+      await writeTopicConsent(tx, [result.row], new Map([[written.email, written.id]]), now);
+      return written.id;
+    });
+    return this.get(id);
+  }
+
+  writeDefaults(now: Date) {
+    return { locale: this.config.defaultLocale, timeZone: this.config.defaultTimeZone, now };
+  }
+
+  async get(id: string): Promise<SubscriberResponse> {
+    const subscriber = await this.db.getRepository(Subscriber).findOneBy({ id });
+    if (!subscriber) throw notFound('Subscriber', id);
+    const [response] = await this.toResponses([subscriber]);
+    return response;
+  }
+
+  async list(query: ListSubscribersQuery): Promise<SubscriberPage> {
+    const limit = query.limit ?? 50;
+    const qb = this.db.getRepository(Subscriber).createQueryBuilder('s').orderBy('s.id', 'ASC').limit(limit + 1);
+    if (query.status) qb.andWhere('s.status = :status', { status: query.status });
+    if (query.locale) qb.andWhere('s.locale = :locale', { locale: query.locale });
+    if (query.cadence) qb.andWhere('s.cadence = :cadence', { cadence: query.cadence });
+    if (query.email) qb.andWhere('s.email = :email', { email: normalizeEmail(query.email) });
+    if (query.after) qb.andWhere('s.id > :after', { after: query.after });
+    if (query.topic) {
+      qb.andWhere(
+        `EXISTS (SELECT 1 FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id
+                 WHERE ts.subscriber_id = s.id AND t.key = :topic AND ts.status = 'confirmed')`,
+        { topic: query.topic },
+      );
+    }
+    const found = await qb.getMany();
+    const page = found.slice(0, limit);
+    return {
+      items: await this.toResponses(page),
+      nextCursor: found.length > limit ? page[page.length - 1].id : null,
+    };
+  }
+
+  async update(id: string, input: UpdateSubscriberDto): Promise<SubscriberResponse> {
+    const now = this.clock.now();
+    await this.db.transaction(async (tx) => {
+      const [current] = await tx.query(`SELECT status, confirmed_at FROM subscribers WHERE id = $1 FOR UPDATE`, [id]);
+      if (!current) throw notFound('Subscriber', id);
+      if (input.status === 'active' && !current.confirmed_at) {
+        throw new DomainException(ErrorCode.Unprocessable, 'status: a subscriber becomes active only by confirming (double opt-in)', [
+          { field: 'status', message: 'cannot be active before the subscriber confirmed' },
+        ]);
+      }
+      await tx.query(
+        `UPDATE subscribers SET
+           locale = coalesce($2, locale), time_zone = coalesce($3, time_zone), cadence = coalesce($4, cadence),
+           digest_weekday = coalesce($5, digest_weekday), digest_hour = coalesce($6, digest_hour),
+           attributes = coalesce($7::jsonb, attributes),
+           status = coalesce($8, status),
+           status_changed_at = CASE WHEN $8::text IS NOT NULL AND $8::text <> status THEN $9 ELSE status_changed_at END,
+           paused_until = CASE WHEN $8::text IS NULL THEN paused_until ELSE NULL END,
+           updated_at = $9
+         WHERE id = $1`,
+        [
+          id,
+          input.locale ?? null,
+          input.timeZone ?? null,
+          input.cadence ?? null,
+          input.digestWeekday ?? null,
+          input.digestHour ?? null,
+          input.attributes ? JSON.stringify(input.attributes) : null,
+          input.status ?? null,
+          now,
+        ],
+      );
+      if (input.topics) await this.replaceTopics(tx, id, input, now);
+    });
+    return this.get(id);
+  }
+
+  private async replaceTopics(tx: EntityManager, id: string, input: UpdateSubscriberDto, now: Date): Promise<void> {
+    const [{ email }] = await tx.query(`SELECT email FROM subscribers WHERE id = $1`, [id]);
+    const result = toSubscriberRow({ email, topics: input.topics, consent: input.consent }, await this.topicRefs(tx), now, 'api');
+    if (!result.ok) throw validationException(result.errors);
+    await tx.query(
+      `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3
+       WHERE subscriber_id = $1 AND status <> 'revoked' AND NOT (topic_id = ANY($2::uuid[]))`,
+      [id, result.row.topicIds, now],
+    );
+    await writeTopicConsent(tx, [result.row], new Map([[email, id]]), now);
+  }
+
+  /** GDPR erasure: personal data goes; a hash of the address stays on the suppression list. */
+  async erase(id: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [row] = await tx.query(`WITH gone AS (DELETE FROM subscribers WHERE id = $1 RETURNING email) SELECT email FROM gone`, [id]);
+      if (!row) throw notFound('Subscriber', id);
+      await tx.query(
+        `INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, 'erased', $2)
+         ON CONFLICT (email_hash) DO UPDATE SET created_at = EXCLUDED.created_at`,
+        [emailHash(row.email), this.clock.now()],
+      );
+    });
+  }
+
+  /** GDPR export: everything stored about the person. */
+  async export(id: string): Promise<Record<string, unknown>> {
+    const subscriber = await this.get(id);
+    return {
+      exportedAt: this.clock.now().toISOString(),
+      subscriber,
+    };
+  }
+
+  private async toResponses(subscribers: Subscriber[]): Promise<SubscriberResponse[]> {
+    if (subscribers.length === 0) return [];
+    const subscriptions: SubscriptionRow[] = await this.db.query(
+      `SELECT ts.subscriber_id, t.key AS topic, ts.status, ts.consented_at, ts.consent_source, host(ts.consent_ip) AS consent_ip,
+              ts.consent_user_agent, ts.consent_text_version, ts.confirmed_at, ts.revoked_at
+       FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id
+       WHERE ts.subscriber_id = ANY($1::uuid[])
+       ORDER BY t.key`,
+      [subscribers.map((s) => s.id)],
+    );
+    const bySubscriber = new Map<string, TopicSubscriptionResponse[]>();
+    for (const s of subscriptions) {
+      const list = bySubscriber.get(s.subscriber_id) ?? [];
+      list.push({
+        topic: s.topic,
+        status: s.status,
+        consentedAt: s.consented_at.toISOString(),
+        source: s.consent_source,
+        ip: s.consent_ip,
+        userAgent: s.consent_user_agent,
+        textVersion: s.consent_text_version,
+        confirmedAt: iso(s.confirmed_at),
+        revokedAt: iso(s.revoked_at),
+      });
+      bySubscriber.set(s.subscriber_id, list);
+    }
+    return subscribers.map((s) => ({
+      id: s.id,
+      email: s.email,
+      locale: s.locale,
+      timeZone: s.timeZone,
+      cadence: s.cadence,
+      status: s.status,
+      attributes: s.attributes,
+      digestWeekday: s.digestWeekday,
+      digestHour: s.digestHour,
+      pausedUntil: iso(s.pausedUntil),
+      confirmedAt: iso(s.confirmedAt),
+      source: s.source,
+      createdAt: s.createdAt.toISOString(),
+      updatedAt: s.updatedAt.toISOString(),
+      topics: bySubscriber.get(s.id) ?? [],
+    }));
+  }
+}

@@ -1,0 +1,49 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { RequireScopes } from '../auth/scopes';
+import { CreateTopicDto, TopicResponse, UpdateTopicDto } from './dto/topic.dto';
+import { TopicsService } from './topics.service';
+
+@ApiTags('topics')
+@ApiBearerAuth()
+@Controller('v1/topics')
+export class TopicsController {
+  constructor(private readonly topics: TopicsService) {}
+
+  @Post()
+  @RequireScopes('topics:write')
+  @ApiOperation({ summary: 'Add a topic to the taxonomy customers choose from' })
+  async create(@Body() body: CreateTopicDto): Promise<TopicResponse> {
+    return TopicResponse.from(await this.topics.create(body));
+  }
+
+  @Get()
+  @RequireScopes('read', 'topics:write')
+  @ApiOperation({ summary: 'List topics' })
+  @ApiQuery({ name: 'includeArchived', required: false, type: Boolean })
+  async list(@Query('includeArchived') includeArchived?: string): Promise<TopicResponse[]> {
+    return (await this.topics.list(includeArchived === 'true')).map(TopicResponse.from);
+  }
+
+  @Get(':key')
+  @RequireScopes('read', 'topics:write')
+  @ApiOperation({ summary: 'Get one topic' })
+  async get(@Param('key') key: string): Promise<TopicResponse> {
+    return TopicResponse.from(await this.topics.get(key));
+  }
+
+  @Patch(':key')
+  @RequireScopes('topics:write')
+  @ApiOperation({ summary: 'Rename, describe or archive a topic (its key never changes)' })
+  async update(@Param('key') key: string, @Body() body: UpdateTopicDto): Promise<TopicResponse> {
+    return TopicResponse.from(await this.topics.update(key, body));
+  }
+
+  @Delete(':key')
+  @HttpCode(204)
+  @RequireScopes('topics:write')
+  @ApiOperation({ summary: 'Delete an unused topic; a topic with consent records must be archived instead (409)' })
+  async remove(@Param('key') key: string): Promise<void> {
+    await this.topics.remove(key);
+  }
+}

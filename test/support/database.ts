@@ -1,0 +1,37 @@
+// A fresh, migrated database for one test file, cloned from the run's template.
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { withDatabase } from './global-setup';
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+function serverUrl(): string {
+  const url = process.env.TACTFUL_TEST_SERVER_URL;
+  if (!url) throw new Error('test/support/global-setup.ts did not run (jest globalSetup)');
+  return url;
+}
+
+async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: withDatabase(serverUrl(), 'postgres') });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  // The run id (set by the global setup) lets the teardown find every database of this run.
+  const name = `tactful_t${process.env.TACTFUL_TEST_RUN_ID}_${randomBytes(4).toString("hex")}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${process.env.TACTFUL_TEST_TEMPLATE}`));
+  return {
+    url: withDatabase(serverUrl(), name),
+    name,
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
