@@ -21,6 +21,8 @@ async function main(): Promise<void> {
       `  Try: curl -H "Authorization: Bearer ${started.firstAdminKey}" ${base}/v1/topics`,
     );
   }
+  // Let the buffered start-up logs drain first, so the banner (and the key) is the last thing shown.
+  await new Promise((resolve) => setTimeout(resolve, 200));
   process.stdout.write(lines.join('\n') + '\n');
 
   let stopping = false;

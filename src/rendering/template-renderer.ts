@@ -1,0 +1,79 @@
+// The rendering port: senders name a message and hand over recipient data; how templates are
+// stored and compiled (MJML, Handlebars, caching) stays behind this class.
+
+export type Locale = 'de' | 'en';
+
+export const LOCALES: readonly Locale[] = ['de', 'en'];
+
+/** One mail ready for the transport: both parts are always non-empty. */
+export interface RenderedMail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface CampaignBodyError {
+  /** 1-based line in the body the marketer sent. */
+  line: number;
+  message: string;
+}
+
+export type CampaignBodyValidation = { ok: true } | { ok: false; errors: CampaignBodyError[] };
+
+/** Data the layout (header and footer) reads in every message. */
+export type LayoutData = {
+  companyName: string;
+  /** One line after the company name, e.g. "Hauptstraße 1, 10115 Berlin". */
+  postalAddress: string;
+  preferencesUrl?: string | null;
+  unsubscribeUrl?: string | null;
+  /** Informational only: the `locale` argument of `render` decides the language. */
+  locale?: Locale;
+};
+
+/** Double opt-in: a service mail, so it carries no advertising and no unsubscribe link. */
+export type ConfirmSubscriptionData = LayoutData & {
+  firstName?: string | null;
+  confirmUrl: string;
+  topicNames: string[];
+};
+
+/** The single reminder for a sign-up that was not confirmed. */
+export type ConfirmReminderData = ConfirmSubscriptionData;
+
+/** A marketing mail: the footer needs both links, so they are required here. */
+export type CampaignData = LayoutData & {
+  subject: string;
+  /** The campaign body, rendered and validated before the send: trusted HTML, not escaped. */
+  bodyHtml: string;
+  preferencesUrl: string;
+  unsubscribeUrl: string;
+  topicName: string;
+};
+
+/** Typed data per message, for callers that want the compiler to check what they pass. */
+export type MessageDataMap = {
+  'confirm-subscription': ConfirmSubscriptionData;
+  'confirm-reminder': ConfirmReminderData;
+  campaign: CampaignData;
+};
+
+export type MessageName = keyof MessageDataMap;
+
+export abstract class TemplateRenderer {
+  /** Renders one message for one recipient. Throws a TemplateRenderError when required data is missing. */
+  abstract render(message: string, locale: Locale, data: Record<string, unknown>): Promise<RenderedMail>;
+
+  /** Short hash of every template file the message depends on; changes whenever one of them does. */
+  abstract templateVersion(message: string): string;
+
+  /** Checks a marketer's campaign body (MJML document or HTML snippet) before it is stored. */
+  abstract validateCampaignBody(mjmlOrHtml: string): Promise<CampaignBodyValidation>;
+}
+
+export class TemplateRenderError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TemplateRenderError';
+  }
+}

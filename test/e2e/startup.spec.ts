@@ -1,0 +1,71 @@
+// `npm start` on a fresh machine: the built app, no DATABASE_URL, an empty data folder.
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '../..');
+
+function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (pattern.test(output)) {
+        clearTimeout(timer);
+        resolvePromise(output);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${output}`)));
+  });
+}
+
+function freePortNear(base: number): number {
+  return base + Math.floor(Math.random() * 2000);
+}
+
+describe('npm start on a fresh machine', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    child?.kill('SIGKILL');
+  });
+
+  it('starts an embedded PostgreSQL in an empty data folder, prints an admin key once, serves /health and /docs, and stops cleanly on SIGTERM', async () => {
+    execFileSync('npx', ['nest', 'build'], { cwd: root, stdio: 'pipe' });
+    const work = mkdtempSync(join(tmpdir(), 'tactful-start-'));
+    chmodSync(work, 0o755);
+    const port = freePortNear(41000);
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      EMBEDDED_PG_PORT: String(freePortNear(55000)),
+      DATA_DIR: join(work, '.data'),
+      OUTBOX_DIR: join(work, 'outbox'),
+      LOG_LEVEL: 'warn',
+    };
+    child = spawn(process.execPath, [join(root, 'dist/main.js')], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const banner = await waitForOutput(child, /Try: curl/, 60_000);
+    const key = /Bearer (tk_[\w-]+)/.exec(banner)?.[1];
+    expect(key).toBeDefined();
+
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(health.status).toBe(200);
+    const docs = await fetch(`http://127.0.0.1:${port}/docs`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('swagger');
+    const topics = await fetch(`http://127.0.0.1:${port}/v1/topics`, { headers: { authorization: `Bearer ${key}` } });
+    expect(topics.status).toBe(200);
+    expect(existsSync(join(work, '.data/postgres/PG_VERSION'))).toBe(true);
+
+    const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // PostgreSQL removed its pid file: it was shut down, not abandoned.
+    expect(readdirSync(join(work, '.data/postgres'))).not.toContain('postmaster.pid');
+    child = undefined;
+  }, 120_000);
+});
