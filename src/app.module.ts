@@ -9,7 +9,10 @@ import { ProblemFilter } from './common/problem.filter';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
+import { DeliveryModule } from './delivery/delivery.module';
 import { OperationsModule } from './operations/operations.module';
+import { PreferencesModule } from './preferences/preferences.module';
+import { SchedulerModule } from './scheduler/scheduler.module';
 import { SubscribersModule } from './subscribers/subscribers.module';
 import { TopicsModule } from './topics/topics.module';
 
@@ -41,9 +44,12 @@ export class AppModule {
         }),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, config.dbPoolSize)),
         AuthModule,
+        DeliveryModule,
         TopicsModule,
         SubscribersModule,
+        PreferencesModule,
         OperationsModule,
+        SchedulerModule.register(config),
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };

@@ -39,6 +39,8 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > limit) throw tooLarge(limit);
     const text = await readLimited(payload, limit);
+    // Signed webhooks verify the exact bytes that were sent.
+    (request as FastifyRequest & { rawBody?: string }).rawBody = text;
     if (text.trim() === '') return undefined;
     try {
       return JSON.parse(text) as unknown;
@@ -48,6 +50,15 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
       ]);
     }
   });
+
+  // HTML forms on the customer pages (and RFC 8058 one-click POSTs).
+  fastify.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 64 * 1024 },
+    (_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, value?: unknown) => void) => {
+      done(null, Object.fromEntries(new URLSearchParams(body.toString())));
+    },
+  );
 
   // Streams are handed to the import controller untouched; every other route refuses them.
   fastify.addContentTypeParser(['text/csv', 'application/x-ndjson'], async (request: FastifyRequest, payload: Readable) => {

@@ -31,6 +31,16 @@ export interface AppConfig {
   defaultLocale: Locale;
   defaultTimeZone: string;
   schedulerEnabled: boolean;
+  workerEnabled: boolean;
+  workerBatchSize: number;
+  workerConcurrency: number;
+  workerPollMs: number;
+  workerLeaseSeconds: number;
+  retryMaxAttempts: number;
+  retryBaseSeconds: number;
+  domainPauseMinutes: number;
+  unsubscribeMailto: string | undefined;
+  companyName: string;
 }
 
 export class ConfigError extends Error {
@@ -175,6 +185,16 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     defaultLocale: read.oneOf('DEFAULT_LOCALE', 'de', LOCALES),
     defaultTimeZone: read.timeZone('DEFAULT_TIME_ZONE', 'Europe/Berlin'),
     schedulerEnabled: read.bool('SCHEDULER_ENABLED', true),
+    workerEnabled: read.bool('WORKER_ENABLED', true),
+    workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
+    workerConcurrency: read.int('WORKER_CONCURRENCY', 8, 1, 200),
+    workerPollMs: read.int('WORKER_POLL_MS', 500, 10, 60_000),
+    workerLeaseSeconds: read.int('WORKER_LEASE_SECONDS', 120, 1, 3600),
+    retryMaxAttempts: read.int('RETRY_MAX_ATTEMPTS', 8, 1, 50),
+    retryBaseSeconds: read.int('RETRY_BASE_SECONDS', 60, 1, 86_400),
+    domainPauseMinutes: read.int('DOMAIN_PAUSE_MINUTES', 60, 1, 10_080),
+    unsubscribeMailto: read.optional('UNSUBSCRIBE_MAILTO'),
+    companyName: read.string('COMPANY_NAME', 'Tactful'),
   };
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
     read.problems.push({ variable: 'ADMIN_API_KEY', message: 'must be at least 24 characters long' });

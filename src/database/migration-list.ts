@@ -1,4 +1,5 @@
 // Every migration, in order. Listed explicitly so the same list works compiled and under ts-jest.
 import { Foundation1764000000000 } from './migrations/1764000000000-Foundation';
+import { Outbox1764000001000 } from './migrations/1764000001000-Outbox';
 
-export const MIGRATIONS = [Foundation1764000000000];
+export const MIGRATIONS = [Foundation1764000000000, Outbox1764000001000];

@@ -255,5 +255,6 @@ export class SubscriberImportService {
       }
     }
     await writeTopicConsent(tx, rows, ids, now);
+    await this.subscribers.requestConfirmation(tx, written.map((w) => w.id));
   }
 }

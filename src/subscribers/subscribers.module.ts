@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
+import { ConfirmationService } from './confirmation.service';
 import { SubscriberImportService } from './subscriber-import.service';
 import { SubscribersController } from './subscribers.controller';
 import { SubscribersService } from './subscribers.service';
 
 @Module({
   controllers: [SubscribersController],
-  providers: [SubscribersService, SubscriberImportService],
-  exports: [SubscribersService],
+  providers: [SubscribersService, SubscriberImportService, ConfirmationService],
+  exports: [SubscribersService, ConfirmationService],
 })
 export class SubscribersModule {}

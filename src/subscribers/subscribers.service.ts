@@ -15,6 +15,7 @@ import {
 } from './dto/subscriber.dto';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
 import { emailHash, normalizeEmail, SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
+import { ConfirmationService } from './confirmation.service';
 import { Subscriber } from './subscriber.entity';
 
 interface SubscriptionRow {
@@ -38,6 +39,7 @@ export class SubscribersService {
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
+    private readonly confirmation: ConfirmationService,
   ) {}
 
   async topicRefs(manager: EntityManager = this.db.manager): Promise<Map<string, TopicRef>> {
@@ -83,9 +85,15 @@ export class SubscribersService {
         ]);
       }
       await writeTopicConsent(tx, [result.row], new Map([[written.email, written.id]]), now);
+      await this.confirmation.requestConfirmation(tx, [written.id]);
       return written.id;
     });
     return this.get(id);
+  }
+
+  /** Double opt-in mails for whichever of these subscribers are pending. */
+  requestConfirmation(tx: EntityManager, subscriberIds: string[]): Promise<number> {
+    return this.confirmation.requestConfirmation(tx, subscriberIds);
   }
 
   writeDefaults(now: Date) {

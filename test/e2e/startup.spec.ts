@@ -1,5 +1,5 @@
 // `npm start` on a fresh machine: the built app, no DATABASE_URL, an empty data folder.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,7 +34,6 @@ describe('npm start on a fresh machine', () => {
   });
 
   it('starts an embedded PostgreSQL in an empty data folder, prints an admin key once, serves /health and /docs, and stops cleanly on SIGTERM', async () => {
-    execFileSync('npx', ['nest', 'build'], { cwd: root, stdio: 'pipe' });
     const work = mkdtempSync(join(tmpdir(), 'tactful-start-'));
     chmodSync(work, 0o755);
     const port = freePortNear(41000);

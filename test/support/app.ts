@@ -1,5 +1,8 @@
 // Starts the real app (Fastify, real PostgreSQL) for one test file, listening on a free port.
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ApiKeysService } from '../../src/auth/api-keys.service';
 import { createApp } from '../../src/bootstrap';
 import { Clock, FakeClock } from '../../src/common/clock';
@@ -31,7 +34,18 @@ export interface ApiResponse {
 
 export async function startTestApp(options: { clock?: Clock; env?: Record<string, string> } = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', ...TEST_SECRETS, DATABASE_URL: db.url, ...options.env });
+  // Workers and cron ticks are driven by the tests themselves (worker.drain()), unless a test opts in.
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...TEST_SECRETS,
+    DATABASE_URL: db.url,
+    WORKER_ENABLED: 'false',
+    SCHEDULER_ENABLED: 'false',
+    OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'tactful-outbox-')),
+    PUBLIC_URL: 'http://tactful.test',
+    ...options.env,
+  });
   const clock = options.clock ?? new FakeClock();
   const app = await createApp(config, db.url, clock);
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,0 +1,78 @@
+// The hook point between the outbox and the domains: each kind of message registers how to
+// render it and what to re-check at the moment it is handed to SMTP (consent, shipment state, …).
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { Locale } from '../config/config';
+import { MessageClass, Reason } from './reason-codes';
+import { consentVerdict } from './send-gate.policy';
+
+/** A claimed delivery row, joined with its subscriber, as the worker sees it at send time. */
+export interface ClaimedDelivery {
+  id: string;
+  subscriberId: string | null;
+  email: string;
+  subscriberStatus: string | null;
+  class: MessageClass;
+  kind: string;
+  topicId: string | null;
+  refId: string | null;
+  locale: Locale;
+  payload: Record<string, any>;
+  attempts: number;
+  idempotencyKey: string;
+  createdAt: Date;
+}
+
+export interface ComposedMessage {
+  /** A template name known to the TemplateRenderer. */
+  template: string;
+  data: Record<string, unknown>;
+  /** Extra headers (the worker adds Message-ID, List-Unsubscribe for marketing, List-Id, Feedback-ID). */
+  headers?: Record<string, string>;
+  attachments?: { filename: string; content: string | Buffer; contentType: string; method?: string }[];
+}
+
+export interface DeliveryKind {
+  kind: string;
+  /**
+   * Runs inside the transaction that hands the mail to SMTP, with the delivery and subscriber
+   * rows locked. Returns a reason to suppress, or null to send.
+   */
+  gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ status: 'suppressed' | 'expired'; reason: Reason } | null>;
+  compose(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage>;
+}
+
+@Injectable()
+export class DeliveryKinds {
+  private readonly kinds = new Map<string, DeliveryKind>();
+
+  register(kind: DeliveryKind): void {
+    if (this.kinds.has(kind.kind)) throw new Error(`delivery kind ${kind.kind} registered twice`);
+    this.kinds.set(kind.kind, kind);
+  }
+
+  get(kind: string): DeliveryKind {
+    const found = this.kinds.get(kind);
+    if (!found) throw new Error(`no delivery kind "${kind}" is registered`);
+    return found;
+  }
+}
+
+/** The consent checks every mail to a subscriber passes, with the subscription row locked. */
+export async function subscriberGate(
+  tx: EntityManager,
+  delivery: ClaimedDelivery,
+): Promise<{ status: 'suppressed'; reason: Reason } | null> {
+  if (delivery.subscriberId === null) return null;
+  let subscriptionStatus: string | null = null;
+  const topicBound = delivery.class === 'marketing' && delivery.topicId !== null;
+  if (topicBound) {
+    const [subscription] = await tx.query(
+      `SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE`,
+      [delivery.subscriberId, delivery.topicId],
+    );
+    subscriptionStatus = subscription?.status ?? null;
+  }
+  const reason = consentVerdict({ class: delivery.class, subscriberStatus: delivery.subscriberStatus, subscriptionStatus, topicBound });
+  return reason ? { status: 'suppressed', reason } : null;
+}

@@ -1,0 +1,325 @@
+// The outbox worker, run in every instance. It claims due rows in batches with
+// FOR UPDATE SKIP LOCKED and a lease, then hands each mail to SMTP inside a transaction that
+// holds the delivery row (and the subscriber row, shared) locked and re-checks that the mail may
+// still go. So an unsubscribe either commits before the check (mail suppressed) or waits until
+// the hand-over committed; and a stalled worker whose lease was taken over finds its row gone.
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '../common/clock';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { TokenService } from '../preferences/tokens';
+import { TemplateRenderer } from '../rendering/template-renderer';
+import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
+import { MailTransport, OutgoingMail, SendOutcome } from './mail-transport';
+import { Reason } from './reason-codes';
+import { afterAttempt, RetrySettings } from './retry.policy';
+
+export interface WorkerRunStats {
+  claimed: number;
+  sent: number;
+  suppressed: number;
+  retried: number;
+  failed: number;
+  unknown: number;
+  reclaimed: number;
+}
+
+const emptyStats = (): WorkerRunStats => ({ claimed: 0, sent: 0, suppressed: 0, retried: 0, failed: 0, unknown: 0, reclaimed: 0 });
+
+export function mailDomain(address: string): string {
+  const match = /@([^>\s]+)>?\s*$/.exec(address);
+  return (match?.[1] ?? 'localhost').toLowerCase();
+}
+
+/** Deterministic per delivery: a re-send after an unknown outcome carries the same Message-ID. */
+export function messageIdFor(idempotencyKey: string, domain: string): string {
+  return `<${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 32)}@${domain}>`;
+}
+
+@Injectable()
+export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(DeliveryWorker.name);
+  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly senderDomain: string;
+  private readonly retry: RetrySettings;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  /** Totals since start, for metrics. */
+  readonly totals = emptyStats();
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly transport: MailTransport,
+    private readonly renderer: TemplateRenderer,
+    private readonly kinds: DeliveryKinds,
+    private readonly tokens: TokenService,
+  ) {
+    this.senderDomain = mailDomain(config.mailFrom);
+    this.retry = {
+      maxAttempts: config.retryMaxAttempts,
+      baseSeconds: config.retryBaseSeconds,
+      domainPauseMinutes: config.domainPauseMinutes,
+      unknownResends: 1,
+    };
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.config.workerEnabled) this.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+    await this.transport.close();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const tick = async () => {
+      if (!this.running) return;
+      let busy = false;
+      try {
+        busy = (await this.runOnce()).claimed > 0;
+      } catch (error) {
+        this.logger.error({ err: error }, 'delivery worker tick failed');
+      }
+      if (this.running) this.timer = setTimeout(() => (this.loop = tick()), busy ? 0 : this.config.workerPollMs);
+    };
+    this.loop = tick();
+  }
+
+  /** Stops claiming; the batch in hand is finished first. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.loop;
+  }
+
+  /** Processes everything due now, batch after batch (tests and one-off runs). */
+  async drain(): Promise<WorkerRunStats> {
+    const total = emptyStats();
+    for (;;) {
+      const stats = await this.runOnce();
+      for (const key of Object.keys(total) as (keyof WorkerRunStats)[]) total[key] += stats[key];
+      if (stats.claimed === 0) return total;
+    }
+  }
+
+  async runOnce(): Promise<WorkerRunStats> {
+    const stats = emptyStats();
+    stats.reclaimed = await this.reclaimExpiredLeases();
+    const claimed = await this.claim();
+    stats.claimed = claimed.length;
+    let next = 0;
+    const lane = async () => {
+      while (next < claimed.length) {
+        const id = claimed[next++];
+        const outcome = await this.deliverOne(id).catch((error) => {
+          this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
+          return 'error' as const;
+        });
+        if (outcome === 'sent') stats.sent++;
+        else if (outcome === 'suppressed' || outcome === 'expired') stats.suppressed++;
+        else if (outcome === 'queued') stats.retried++;
+        else if (outcome === 'failed') stats.failed++;
+        else if (outcome === 'unknown') stats.unknown++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.config.workerConcurrency, claimed.length) }, lane));
+    for (const key of Object.keys(stats) as (keyof WorkerRunStats)[]) this.totals[key] += stats[key];
+    return stats;
+  }
+
+  /** Claims a batch of due rows; SKIP LOCKED lets every instance claim disjoint rows at once. */
+  private async claim(): Promise<string[]> {
+    const now = this.clock.now();
+    const rows: { id: string }[] = await this.db.query(
+      `WITH due AS (
+         SELECT id FROM deliveries
+         WHERE status = 'queued' AND next_attempt_at <= $1
+         ORDER BY next_attempt_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       , claimed AS (
+         UPDATE deliveries d SET status = 'sending', lease_owner = $3, lease_until = $4, attempts = d.attempts + 1, updated_at = $1
+         FROM due WHERE d.id = due.id
+         RETURNING d.id)
+       SELECT id FROM claimed ORDER BY id`,
+      [now, this.config.workerBatchSize, this.workerId, new Date(now.getTime() + this.config.workerLeaseSeconds * 1000)],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * A lease that ran out means its worker died (a live but slow one still holds the row lock, so
+   * this UPDATE waits for it and then finds the row sent). The mail may or may not have reached
+   * the SMTP server: it is sent once more under the same Message-ID, and counted.
+   */
+  private async reclaimExpiredLeases(): Promise<number> {
+    const now = this.clock.now();
+    const rows: { id: string }[] = await this.db.query(
+      `WITH expired AS (
+         SELECT id FROM deliveries WHERE status = 'sending' AND lease_until < $1
+         ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
+       , reclaimed AS (
+         UPDATE deliveries d SET
+           status = CASE WHEN d.unknown_outcomes >= 1 THEN 'unknown' ELSE 'queued' END,
+           reason = '${Reason.UnknownOutcome}',
+           unknown_outcomes = d.unknown_outcomes + 1,
+           lease_owner = NULL, lease_until = NULL, next_attempt_at = $1, updated_at = $1
+         FROM expired WHERE d.id = expired.id
+         RETURNING d.id)
+       SELECT id FROM reclaimed`,
+      [now],
+    );
+    if (rows.length > 0) this.logger.warn({ count: rows.length }, 'reclaimed deliveries whose worker lease expired');
+    return rows.length;
+  }
+
+  private async deliverOne(id: string): Promise<string> {
+    return this.db.transaction(async (tx) => {
+      const delivery = await this.lockClaimed(tx, id);
+      if (!delivery) return 'lost';
+      const now = this.clock.now();
+      const kind = this.kinds.get(delivery.kind);
+      const verdict = await kind.gate(tx, delivery, now);
+      if (verdict) {
+        await tx.query(
+          `UPDATE deliveries SET status = $2, reason = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1`,
+          [id, verdict.status, verdict.reason, now],
+        );
+        return verdict.status;
+      }
+      const domain = mailDomain(delivery.email);
+      const [pause] = await tx.query(`SELECT paused_until FROM domain_pauses WHERE domain = $1 AND paused_until > $2`, [domain, now]);
+      if (pause) {
+        await tx.query(
+          `UPDATE deliveries SET status = 'queued', reason = $2, attempts = attempts - 1, next_attempt_at = $3,
+             lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1`,
+          [id, Reason.DomainPaused, pause.paused_until, now],
+        );
+        return 'queued';
+      }
+
+      const mail = await this.buildMail(tx, delivery, kind);
+      const outcome: SendOutcome = await this.transport.send(mail);
+      return this.record(tx, delivery, mail.messageId, outcome, domain);
+    });
+  }
+
+  private async lockClaimed(tx: EntityManager, id: string): Promise<ClaimedDelivery | null> {
+    const [row] = await tx.query(
+      `SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, locale, payload, attempts, unknown_outcomes,
+              idempotency_key, created_at
+       FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
+       FOR UPDATE`,
+      [id, this.workerId],
+    );
+    if (!row) return null;
+    // Held FOR SHARE until the hand-over commits: a concurrent consent change waits for it.
+    const [subscriber] = row.subscriber_id
+      ? await tx.query(`SELECT email, status FROM subscribers WHERE id = $1 FOR SHARE`, [row.subscriber_id])
+      : [];
+    return {
+      id: row.id,
+      subscriberId: row.subscriber_id,
+      email: subscriber?.email ?? row.to_address,
+      subscriberStatus: subscriber?.status ?? null,
+      class: row.class,
+      kind: row.kind,
+      topicId: row.topic_id,
+      refId: row.ref_id,
+      locale: row.locale,
+      payload: { ...row.payload, unknownOutcomes: row.unknown_outcomes },
+      attempts: row.attempts,
+      idempotencyKey: row.idempotency_key,
+      createdAt: row.created_at,
+    };
+  }
+
+  private async buildMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ReturnType<DeliveryKinds['get']>): Promise<OutgoingMail> {
+    const composed = await kind.compose(tx, delivery);
+    const layout: Record<string, unknown> = {
+      companyName: this.config.companyName,
+      postalAddress: this.config.senderPostalAddress,
+      locale: delivery.locale,
+    };
+    const headers: Record<string, string> = {
+      'X-Tactful-Delivery': delivery.id,
+      'Feedback-ID': `${delivery.refId ?? delivery.kind}:${delivery.kind}:${delivery.class}:tactful`.replace(/[^\w:.-]/g, ''),
+      ...composed.headers,
+    };
+    if (delivery.subscriberId) {
+      layout.preferencesUrl = this.tokens.url('preferences', delivery.subscriberId);
+      if (delivery.class === 'marketing') {
+        const token = this.tokens.sign('unsubscribe', delivery.subscriberId);
+        const mailto = this.config.unsubscribeMailto ?? `unsubscribe@${this.senderDomain}`;
+        layout.unsubscribeUrl = this.tokens.url('unsubscribe', delivery.subscriberId);
+        headers['List-Unsubscribe'] = `<${layout.unsubscribeUrl}>, <mailto:${mailto}?subject=unsubscribe-${token}>`;
+        headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+        headers['List-Id'] = `${this.config.companyName.replace(/[<>"\r\n]/g, '')} <${delivery.kind}.${this.senderDomain}>`;
+      }
+    }
+    const rendered = await this.renderer.render(composed.template, delivery.locale, { ...layout, ...composed.data });
+    return {
+      messageId: messageIdFor(delivery.idempotencyKey, this.senderDomain),
+      from: this.config.mailFrom,
+      to: delivery.email,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      headers,
+      attachments: composed.attachments,
+    };
+  }
+
+  private async record(tx: EntityManager, delivery: ClaimedDelivery, messageId: string, outcome: SendOutcome, domain: string): Promise<string> {
+    const now = this.clock.now();
+    const result = afterAttempt(
+      outcome.status,
+      { attempts: delivery.attempts, unknownOutcomes: Number(delivery.payload.unknownOutcomes ?? 0) },
+      this.retry,
+      now,
+      Math.random(),
+    );
+    await tx.query(
+      `UPDATE deliveries SET status = $2, reason = $3, next_attempt_at = coalesce($4, next_attempt_at),
+         smtp_response = left($5, 1000), message_id = $6, sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END,
+         unknown_outcomes = unknown_outcomes + $8, attempts = attempts - $9,
+         lease_owner = NULL, lease_until = NULL, updated_at = $7
+       WHERE id = $1`,
+      [
+        delivery.id,
+        result.status,
+        result.reason,
+        result.nextAttemptAt,
+        outcome.response,
+        messageId,
+        now,
+        result.countsAsUnknown ? 1 : 0,
+        result.pauseDomainUntil ? 1 : 0,
+      ],
+    );
+    if (result.bounceSubscriber && delivery.subscriberId) {
+      await tx.query(
+        `UPDATE subscribers SET status = 'bounced', status_changed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'bounced'`,
+        [delivery.subscriberId, now],
+      );
+    }
+    if (result.pauseDomainUntil) {
+      await tx.query(
+        `INSERT INTO domain_pauses (domain, paused_until, reason, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (domain) DO UPDATE SET paused_until = GREATEST(domain_pauses.paused_until, EXCLUDED.paused_until), reason = EXCLUDED.reason`,
+        [domain, result.pauseDomainUntil, outcome.response.slice(0, 500), now],
+      );
+      this.logger.warn({ alert: 'domain_paused', domain, until: result.pauseDomainUntil, response: outcome.response }, 'SMTP policy block: pausing the domain');
+    }
+    return result.status;
+  }
+}

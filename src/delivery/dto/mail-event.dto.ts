@@ -1,0 +1,41 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsEmail, IsIn, IsISO8601, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+
+export class MailEventDto {
+  @ApiProperty({ example: 'evt_01HZX3', description: 'Unique per event; a repeated id is acknowledged and ignored.' })
+  @IsString()
+  @Length(1, 200)
+  id: string;
+
+  @ApiProperty({ enum: ['bounce', 'complaint'] })
+  @IsIn(['bounce', 'complaint'])
+  type: 'bounce' | 'complaint';
+
+  @ApiPropertyOptional({ example: 'anna@example.de', description: 'The recipient; or give `messageId`.' })
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(254)
+  email?: string;
+
+  @ApiPropertyOptional({ example: '<3f2a…@tactful.example>', description: 'The Message-ID of the mail the event is about.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(300)
+  messageId?: string;
+
+  @ApiPropertyOptional({ enum: ['hard', 'soft'], default: 'hard', description: 'Only hard bounces suppress the address.' })
+  @IsOptional()
+  @IsIn(['hard', 'soft'])
+  bounceType?: 'hard' | 'soft';
+
+  @ApiPropertyOptional({ example: '550 5.1.1 user unknown' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  detail?: string;
+
+  @ApiPropertyOptional({ example: '2026-11-24T10:00:00Z' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  occurredAt?: string;
+}

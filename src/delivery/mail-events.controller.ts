@@ -1,0 +1,73 @@
+// Bounce and complaint events from the mail provider, HMAC-signed (see common/signatures.ts).
+import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Public } from '../auth/scopes';
+import { Clock } from '../common/clock';
+import { invalid } from '../common/problem';
+import { SIGNATURE_HEADER } from '../common/signatures';
+import { WebhookSignatureGuard } from '../common/webhook-signature.guard';
+import { MailEventDto } from './dto/mail-event.dto';
+
+export interface MailEventResult {
+  duplicate: boolean;
+  subscriberFound: boolean;
+  action: 'bounced' | 'complained' | 'noted' | 'none';
+}
+
+@ApiTags('webhooks')
+@Controller('webhooks')
+export class MailEventsController {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  @Post('mail-events')
+  @HttpCode(200)
+  @Public()
+  @UseGuards(WebhookSignatureGuard)
+  @ApiHeader({ name: SIGNATURE_HEADER, required: true, description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with WEBHOOK_SECRET' })
+  @ApiOperation({
+    summary: 'Bounce and complaint events (signed)',
+    description:
+      'A hard bounce marks the subscriber `bounced`; a complaint marks them `complained` and revokes every topic ' +
+      'subscription, so nothing but transactional mail reaches them again. Signed with WEBHOOK_SECRET; requests ' +
+      'older than 5 minutes and repeated event ids are refused or ignored.',
+  })
+  async receive(@Body() event: MailEventDto): Promise<MailEventResult> {
+    const now = this.clock.now();
+    if (!event.email && !event.messageId) throw invalid('email', 'or messageId is required');
+
+    return this.db.transaction(async (tx) => {
+      const [fresh] = await tx.query(
+        `INSERT INTO webhook_events (source, event_id, received_at) VALUES ('mail', $1, $2) ON CONFLICT DO NOTHING RETURNING 1`,
+        [event.id, now],
+      );
+      if (!fresh) return { duplicate: true, subscriberFound: false, action: 'none' as const };
+      const [subscriber] = await tx.query(
+        event.email
+          ? `SELECT id FROM subscribers WHERE email = lower($1) FOR UPDATE`
+          : `SELECT s.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.message_id = $1 LIMIT 1 FOR UPDATE OF s`,
+        [event.email ?? event.messageId],
+      );
+      if (!subscriber) return { duplicate: false, subscriberFound: false, action: 'none' as const };
+      if (event.type === 'bounce' && (event.bounceType ?? 'hard') === 'soft') {
+        return { duplicate: false, subscriberFound: true, action: 'noted' as const };
+      }
+      const status = event.type === 'bounce' ? 'bounced' : 'complained';
+      await tx.query(
+        `UPDATE subscribers SET status = $2, status_changed_at = $3, updated_at = $3 WHERE id = $1 AND status <> $2`,
+        [subscriber.id, status, now],
+      );
+      if (status === 'complained') {
+        await tx.query(
+          `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $2 WHERE subscriber_id = $1 AND status <> 'revoked'`,
+          [subscriber.id, now],
+        );
+      }
+      return { duplicate: false, subscriberFound: true, action: status };
+    });
+  }
+}

@@ -1,0 +1,65 @@
+// The one enum of decision reasons: stored on every delivery row and used by the timeline,
+// the stats and the docs. Labels in both languages live here and nowhere else.
+
+export enum Reason {
+  Queued = 'queued',
+  Sent = 'sent',
+  Retrying = 'retrying',
+  UnknownOutcome = 'unknown_outcome',
+  DomainPaused = 'domain_paused',
+  DeferredCadence = 'deferred_cadence',
+  Expired = 'expired',
+  SuppressedNotSubscribed = 'suppressed_not_subscribed',
+  SuppressedUnconfirmed = 'suppressed_unconfirmed',
+  SuppressedPaused = 'suppressed_paused',
+  SuppressedUnsubscribed = 'suppressed_unsubscribed',
+  SuppressedBounced = 'suppressed_bounced',
+  SuppressedComplained = 'suppressed_complained',
+  SuppressedAudience = 'suppressed_audience',
+  SuppressedDuplicate = 'suppressed_duplicate',
+  SuppressedQuietHours = 'suppressed_quiet_hours',
+  SuppressedEmpty = 'suppressed_empty',
+  SuppressedCancelled = 'suppressed_cancelled',
+  AlreadyDelivered = 'already_delivered',
+  Superseded = 'superseded',
+  FailedPermanent = 'failed_permanent',
+  FailedBounced = 'failed_bounced',
+  FailedRetriesExhausted = 'failed_retries_exhausted',
+}
+
+export const REASONS: readonly Reason[] = Object.values(Reason);
+
+export const REASON_LABELS: Record<Reason, { de: string; en: string }> = {
+  [Reason.Queued]: { de: 'Wartet auf den Versand', en: 'Waiting to be sent' },
+  [Reason.Sent]: { de: 'Versendet', en: 'Sent' },
+  [Reason.Retrying]: { de: 'Vorübergehender Fehler, neuer Versuch folgt', en: 'Temporary failure, will retry' },
+  [Reason.UnknownOutcome]: {
+    de: 'Übergabe an den Mailserver unbestätigt, wird einmal erneut gesendet',
+    en: 'Hand-over to the mail server unconfirmed; sent once more',
+  },
+  [Reason.DomainPaused]: { de: 'Empfängerdomain blockiert uns gerade; Versand pausiert', en: 'Recipient domain is blocking us; sending paused' },
+  [Reason.DeferredCadence]: { de: 'In den nächsten Newsletter verschoben (Versandrhythmus)', en: 'Folded into the next digest (cadence)' },
+  [Reason.Expired]: { de: 'Nicht mehr aktuell, verworfen', en: 'No longer relevant, expired' },
+  [Reason.SuppressedNotSubscribed]: { de: 'Thema nicht abonniert', en: 'Not subscribed to the topic' },
+  [Reason.SuppressedUnconfirmed]: { de: 'Anmeldung noch nicht bestätigt', en: 'Subscription not confirmed yet' },
+  [Reason.SuppressedPaused]: { de: 'Empfang pausiert', en: 'Paused by the customer' },
+  [Reason.SuppressedUnsubscribed]: { de: 'Abgemeldet', en: 'Unsubscribed' },
+  [Reason.SuppressedBounced]: { de: 'Adresse unzustellbar', en: 'Address bounced' },
+  [Reason.SuppressedComplained]: { de: 'Als Spam gemeldet', en: 'Marked as spam' },
+  [Reason.SuppressedAudience]: { de: 'Gehört nicht zur Zielgruppe', en: 'Not in the audience' },
+  [Reason.SuppressedDuplicate]: { de: 'Bereits erhalten', en: 'Received already' },
+  [Reason.SuppressedQuietHours]: { de: 'Ruhezeit, später zugestellt', en: 'Quiet hours, moved later' },
+  [Reason.SuppressedEmpty]: { de: 'Nichts Neues, kein Newsletter', en: 'Nothing new, no digest' },
+  [Reason.SuppressedCancelled]: { de: 'Versand abgebrochen', en: 'Sending cancelled' },
+  [Reason.AlreadyDelivered]: { de: 'Paket bereits zugestellt', en: 'Parcel already delivered' },
+  [Reason.Superseded]: { de: 'Durch eine neuere Nachricht ersetzt', en: 'Replaced by a newer message' },
+  [Reason.FailedPermanent]: { de: 'Dauerhaft abgelehnt', en: 'Permanently rejected' },
+  [Reason.FailedBounced]: { de: 'Unzustellbar (Hard Bounce)', en: 'Hard bounce' },
+  [Reason.FailedRetriesExhausted]: { de: 'Zu viele vorübergehende Fehler', en: 'Too many temporary failures' },
+};
+
+export const DELIVERY_STATUSES = ['queued', 'sending', 'sent', 'deferred', 'suppressed', 'expired', 'failed', 'unknown'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const MESSAGE_CLASSES = ['marketing', 'service', 'transactional'] as const;
+export type MessageClass = (typeof MESSAGE_CLASSES)[number];
