@@ -6,11 +6,13 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import { AppModule } from './app.module';
 import { ApiKeysService } from './auth/api-keys.service';
 import { Clock, SystemClock } from './common/clock';
 import { registerBodyParsers } from './common/body-parsers';
+import { echoRequestId, requestIdFrom } from './common/request-id';
 import { createValidationPipe } from './common/validation';
 import { AppConfig, DevSecrets, loadConfig } from './config/config';
 import { runMigrations } from './database/data-source';
@@ -48,6 +50,8 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
     bodyLimit: config.bodyLimitBytes,
     trustProxy: true,
     routerOptions: { maxParamLength: 500 },
+    // Fastify owns request.id (nestjs-pino's genReqId never runs under Fastify), so it is set here.
+    genReqId: (request: IncomingMessage) => requestIdFrom(request.headers['x-request-id']),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ config, databaseUrl, clock }), adapter, {
     bufferLogs: true,
@@ -57,6 +61,7 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(createValidationPipe());
   registerBodyParsers(app.getHttpAdapter().getInstance(), config);
+  echoRequestId(app.getHttpAdapter().getInstance());
 
   const document = SwaggerModule.createDocument(
     app,

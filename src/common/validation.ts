@@ -2,6 +2,16 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { DomainException, ErrorCode, FieldError } from './problem';
 
+/**
+ * class-validator's default messages start with the property ("email must be an email"); the field
+ * is reported separately, so that prefix goes. Custom messages ("must be a valid e-mail address") stay whole.
+ */
+function withoutProperty(property: string, message: string): string {
+  if (message.startsWith(`${property} `)) return message.slice(property.length + 1);
+  if (message.startsWith(`each value in ${property} `)) return `each value ${message.slice(`each value in ${property} `.length)}`;
+  return message;
+}
+
 export function flattenValidationErrors(errors: ValidationError[], prefix = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const error of errors) {
@@ -10,7 +20,7 @@ export function flattenValidationErrors(errors: ValidationError[], prefix = ''):
     for (const [rule, message] of Object.entries(error.constraints ?? {})) {
       out.push({
         field,
-        message: rule === 'whitelistValidation' ? 'is not a known field' : message.replace(/^\S+ /, ''),
+        message: rule === 'whitelistValidation' ? 'is not a known field' : withoutProperty(error.property, message),
       });
     }
     if (error.children && error.children.length > 0) out.push(...flattenValidationErrors(error.children, field));

@@ -1,5 +1,6 @@
 // Every migration, in order. Listed explicitly so the same list works compiled and under ts-jest.
 import { Foundation1764000000000 } from './migrations/1764000000000-Foundation';
 import { Outbox1764000001000 } from './migrations/1764000001000-Outbox';
+import { CadenceAndCampaigns1764000002000 } from './migrations/1764000002000-CadenceAndCampaigns';
 
-export const MIGRATIONS = [Foundation1764000000000, Outbox1764000001000];
+export const MIGRATIONS = [Foundation1764000000000, Outbox1764000001000, CadenceAndCampaigns1764000002000];

@@ -38,8 +38,17 @@ export interface DeliveryKind {
    * Runs inside the transaction that hands the mail to SMTP, with the delivery and subscriber
    * rows locked. Returns a reason to suppress, or null to send.
    */
-  gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ status: 'suppressed' | 'expired'; reason: Reason } | null>;
+  gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null>;
   compose(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage>;
+  /** After the attempt was recorded (same transaction): e.g. give back a cadence window. */
+  settled?(tx: EntityManager, delivery: ClaimedDelivery, status: string): Promise<void>;
+}
+
+/** Not now: suppressed or expired for good, or deferred (into the next digest) until `nextAttemptAt`. */
+export interface GateVerdict {
+  status: 'suppressed' | 'expired' | 'deferred';
+  reason: Reason;
+  nextAttemptAt?: Date;
 }
 
 @Injectable()

@@ -191,8 +191,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
       const verdict = await kind.gate(tx, delivery, now);
       if (verdict) {
         await tx.query(
-          `UPDATE deliveries SET status = $2, reason = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1`,
-          [id, verdict.status, verdict.reason, now],
+          `UPDATE deliveries SET status = $2, reason = $3, next_attempt_at = coalesce($5, next_attempt_at),
+             lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1`,
+          [id, verdict.status, verdict.reason, now, verdict.nextAttemptAt ?? null],
         );
         return verdict.status;
       }
@@ -209,7 +210,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
 
       const mail = await this.buildMail(tx, delivery, kind);
       const outcome: SendOutcome = await this.transport.send(mail);
-      return this.record(tx, delivery, mail.messageId, outcome, domain);
+      const status = await this.record(tx, delivery, mail.messageId, outcome, domain);
+      await kind.settled?.(tx, delivery, status);
+      return status;
     });
   }
 

@@ -1,0 +1,119 @@
+// Enforcement of the cadence cap in SQL. Two holds, both in the database:
+// - reservation (dispatch time): compare-and-set on cadence_windows, set-based;
+// - hand-over (send time): a marketing_sends row under an exclusion constraint, per mail.
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '../common/clock';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { isExclusionViolation } from '../database/pg-errors';
+import { Cadence } from '../subscribers/subscriber.entity';
+import { nextDigestAt, windowOpensAt } from './cadence.policy';
+import { DEFAULT_QUIET_HOURS, QuietHours, WINDOW_DAYS } from './slots';
+
+export interface WindowState {
+  lastMarketingAt: Date | null;
+  nextMarketingSlot: Date;
+  nextDigestAt: Date;
+}
+
+@Injectable()
+export class CadenceService {
+  readonly quietHours: QuietHours = DEFAULT_QUIET_HOURS;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * A CTE that reserves the window for each row of `eligible` (columns id, cadence) whose window
+   * is free at `nowParam`, and returns the ids it reserved. A racing transaction blocks on the
+   * row lock and re-evaluates the WHERE against the committed row, so exactly one wins.
+   */
+  static reserveCte(eligible: string, nowParam: string, keyPrefixParam: string): string {
+    return `
+      INSERT INTO cadence_windows AS w (subscriber_id, last_marketing_at, window_days, reserved_key, previous_marketing_at)
+      SELECT e.id, ${nowParam}, CASE e.cadence WHEN 'biweekly' THEN 14 ELSE 7 END, ${keyPrefixParam} || e.id::text, NULL
+      FROM ${eligible} e
+      ON CONFLICT (subscriber_id) DO UPDATE SET
+        previous_marketing_at = w.last_marketing_at,
+        last_marketing_at = EXCLUDED.last_marketing_at,
+        window_days = EXCLUDED.window_days,
+        reserved_key = EXCLUDED.reserved_key
+      WHERE w.last_marketing_at + make_interval(days => EXCLUDED.window_days) <= EXCLUDED.last_marketing_at
+      RETURNING w.subscriber_id`;
+  }
+
+  /**
+   * At hand-over: records the send under the exclusion constraint. Returns false when another
+   * marketing mail to the subscriber lies inside the window (the caller defers this one).
+   */
+  async recordHandOver(tx: EntityManager, delivery: { id: string; subscriberId: string; idempotencyKey: string }, now: Date): Promise<boolean> {
+    const [subscriber] = await tx.query(`SELECT cadence FROM subscribers WHERE id = $1`, [delivery.subscriberId]);
+    const days = WINDOW_DAYS[(subscriber?.cadence ?? 'weekly') as Cadence];
+    await tx.query(`SAVEPOINT hand_over`);
+    try {
+      await tx.query(
+        `INSERT INTO marketing_sends (subscriber_id, delivery_id, during) VALUES ($1, $2, tstzrange($3, $3 + make_interval(days => $4)))`,
+        [delivery.subscriberId, delivery.id, now, days],
+      );
+    } catch (error) {
+      if (!isExclusionViolation(error)) throw error;
+      await tx.query(`ROLLBACK TO SAVEPOINT hand_over`);
+      return false;
+    }
+    await tx.query(`RELEASE SAVEPOINT hand_over`);
+    // The window now runs from the real hand-over, not from the reservation.
+    await tx.query(
+      `INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days) VALUES ($1, $2, $3)
+       ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
+         window_days = EXCLUDED.window_days,
+         reserved_key = CASE WHEN cadence_windows.reserved_key = $4 THEN NULL ELSE cadence_windows.reserved_key END`,
+      [delivery.subscriberId, now, days, delivery.idempotencyKey],
+    );
+    return true;
+  }
+
+  /** A mail that held the window will not go after all: the window returns to what it was. */
+  async release(tx: EntityManager, subscriberId: string, idempotencyKey: string): Promise<void> {
+    await tx.query(
+      `UPDATE cadence_windows SET last_marketing_at = coalesce(previous_marketing_at, '-infinity'), reserved_key = NULL
+       WHERE subscriber_id = $1 AND reserved_key = $2`,
+      [subscriberId, idempotencyKey],
+    );
+  }
+
+  /** A sent mail that failed after the hand-over record (SMTP refused it): its send record goes. */
+  async forgetHandOver(tx: EntityManager, deliveryId: string): Promise<void> {
+    await tx.query(`DELETE FROM marketing_sends WHERE delivery_id = $1`, [deliveryId]);
+  }
+
+  /** The window of one subscriber as the timeline and the preferences page show it. */
+  windowState(subscriberId: string): Promise<WindowState> {
+    return this.windowStateIn(this.db.manager, subscriberId, this.clock.now());
+  }
+
+  async windowStateIn(manager: EntityManager, subscriberId: string, now: Date): Promise<WindowState> {
+    const [row] = await manager.query(
+      `SELECT s.cadence, s.time_zone, s.digest_weekday, s.digest_hour,
+              CASE WHEN w.last_marketing_at = '-infinity' THEN NULL ELSE w.last_marketing_at END AS last
+       FROM subscribers s LEFT JOIN cadence_windows w ON w.subscriber_id = s.id WHERE s.id = $1`,
+      [subscriberId],
+    );
+    const snapshot = {
+      lastMarketingAt: (row?.last as Date | null) ?? null,
+      cadence: (row?.cadence ?? 'weekly') as Cadence,
+      timeZone: row?.time_zone ?? this.config.defaultTimeZone,
+      digestWeekday: row?.digest_weekday ?? 1,
+      digestHour: row?.digest_hour ?? 9,
+    };
+    const opens = windowOpensAt(snapshot);
+    return {
+      lastMarketingAt: snapshot.lastMarketingAt,
+      nextMarketingSlot: opens && opens > now ? opens : now,
+      nextDigestAt: nextDigestAt(snapshot, now),
+    };
+  }
+}

@@ -1,0 +1,114 @@
+// The audience filter language: a small JSON tree over subscriber attributes, validated and then
+// compiled to parameterised SQL. Values only ever travel as bind parameters; attribute names
+// are checked against a strict pattern and bound too.
+//
+//   { "and": [F, …] } | { "or": [F, …] } | { "not": F }
+//   { "attr": "segment", "eq": "retail" }   eq / ne: string, number, boolean or null
+//   { "attr": "segment", "in": ["a", "b"] }
+//   { "attr": "employees", "gte": 10 }      gte / lte: number, or string (ISO dates compare as text)
+//   { "attr": "vip", "exists": true }
+//   { "locale": "de" }                       the subscriber's language
+import { FieldError } from '../common/problem';
+
+export type Scalar = string | number | boolean | null;
+export type AudienceFilter =
+  | { and: AudienceFilter[] }
+  | { or: AudienceFilter[] }
+  | { not: AudienceFilter }
+  | { locale: 'de' | 'en' }
+  | { attr: string; eq?: Scalar; ne?: Scalar; in?: Scalar[]; gte?: number | string; lte?: number | string; exists?: boolean };
+
+const ATTR = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const MAX_DEPTH = 6;
+const MAX_NODES = 100;
+const OPERATORS = ['eq', 'ne', 'in', 'gte', 'lte', 'exists'] as const;
+
+const isScalar = (v: unknown): v is Scalar =>
+  v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+
+/** Every problem with the filter, each naming its path (`audience.and[1].in`). Empty when valid. */
+export function validateAudience(filter: unknown, path = 'audience'): FieldError[] {
+  const errors: FieldError[] = [];
+  let nodes = 0;
+  const visit = (node: unknown, at: string, depth: number) => {
+    if (++nodes > MAX_NODES) {
+      if (nodes === MAX_NODES + 1) errors.push({ field: path, message: `has more than ${MAX_NODES} conditions` });
+      return;
+    }
+    if (depth > MAX_DEPTH) {
+      errors.push({ field: at, message: `nests deeper than ${MAX_DEPTH} levels` });
+      return;
+    }
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) {
+      errors.push({ field: at, message: 'must be an object' });
+      return;
+    }
+    const keys = Object.keys(node);
+    const value = node as Record<string, unknown>;
+    if (keys.length === 1 && (keys[0] === 'and' || keys[0] === 'or')) {
+      const list = value[keys[0]];
+      if (!Array.isArray(list) || list.length === 0) errors.push({ field: `${at}.${keys[0]}`, message: 'must be a non-empty array' });
+      else list.forEach((child, i) => visit(child, `${at}.${keys[0]}[${i}]`, depth + 1));
+      return;
+    }
+    if (keys.length === 1 && keys[0] === 'not') return visit(value.not, `${at}.not`, depth + 1);
+    if (keys.length === 1 && keys[0] === 'locale') {
+      if (value.locale !== 'de' && value.locale !== 'en') errors.push({ field: `${at}.locale`, message: 'must be de or en' });
+      return;
+    }
+    if (!('attr' in value)) {
+      errors.push({ field: at, message: 'must be {and}, {or}, {not}, {locale} or a condition with "attr"' });
+      return;
+    }
+    if (typeof value.attr !== 'string' || !ATTR.test(value.attr)) errors.push({ field: `${at}.attr`, message: 'must be an attribute name (letters, digits, _)' });
+    const ops = keys.filter((k) => k !== 'attr');
+    const unknown = ops.filter((k) => !(OPERATORS as readonly string[]).includes(k));
+    for (const k of unknown) errors.push({ field: `${at}.${k}`, message: `is not an operator (${OPERATORS.join(', ')})` });
+    if (ops.length !== 1 || unknown.length > 0) {
+      if (unknown.length === 0) errors.push({ field: at, message: 'needs exactly one operator' });
+      return;
+    }
+    const op = ops[0];
+    const operand = value[op];
+    const bad = (message: string) => errors.push({ field: `${at}.${op}`, message });
+    if ((op === 'eq' || op === 'ne') && !isScalar(operand)) bad('must be a string, number, boolean or null');
+    if (op === 'in' && (!Array.isArray(operand) || operand.length === 0 || operand.length > 1000 || !operand.every(isScalar))) {
+      bad('must be a non-empty array of at most 1000 scalars');
+    }
+    if ((op === 'gte' || op === 'lte') && !(typeof operand === 'string' || (typeof operand === 'number' && Number.isFinite(operand)))) {
+      bad('must be a number or a string');
+    }
+    if (op === 'exists' && typeof operand !== 'boolean') bad('must be true or false');
+    if (typeof operand === 'string' && operand.length > 1000) bad('is longer than 1000 characters');
+  };
+  visit(filter, path, 0);
+  return errors;
+}
+
+/**
+ * Compiles a validated filter into a SQL boolean expression over the subscriber alias, pushing
+ * every name and value onto `params` (placeholders continue after the ones already there).
+ */
+export function compileAudience(filter: AudienceFilter | null | undefined, params: unknown[], alias = 's'): string {
+  if (!filter) return 'true';
+  const bind = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const attr = (name: string) => `${alias}.attributes -> ${bind(name)}::text`;
+  if ('and' in filter) return `(${filter.and.map((f) => compileAudience(f, params, alias)).join(' AND ')})`;
+  if ('or' in filter) return `(${filter.or.map((f) => compileAudience(f, params, alias)).join(' OR ')})`;
+  if ('not' in filter) return `(NOT coalesce(${compileAudience(filter.not, params, alias)}, false))`;
+  if ('locale' in filter) return `(${alias}.locale = ${bind(filter.locale)}::text)`;
+  const f = filter;
+  if (f.eq !== undefined) return `coalesce(${attr(f.attr)} = ${bind(JSON.stringify(f.eq))}::jsonb, false)`;
+  if (f.ne !== undefined) return `(${attr(f.attr)} IS DISTINCT FROM ${bind(JSON.stringify(f.ne))}::jsonb)`;
+  if (f.in !== undefined) return `coalesce(${attr(f.attr)} = ANY(${bind(f.in.map((v) => JSON.stringify(v)))}::jsonb[]), false)`;
+  if (f.exists !== undefined) return `(jsonb_exists(${alias}.attributes, ${bind(f.attr)}::text) = ${bind(f.exists)}::boolean)`;
+  const op = f.gte !== undefined ? '>=' : '<=';
+  const operand = (f.gte ?? f.lte)!;
+  const value = `${alias}.attributes -> ${bind(f.attr)}::text`;
+  return typeof operand === 'number'
+    ? `(CASE WHEN jsonb_typeof(${value}) = 'number' THEN (${value} #>> '{}')::numeric ${op} ${bind(operand)}::numeric ELSE false END)`
+    : `(CASE WHEN jsonb_typeof(${value}) = 'string' THEN (${value} #>> '{}') ${op} ${bind(operand)}::text ELSE false END)`;
+}

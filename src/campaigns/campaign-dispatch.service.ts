@@ -1,0 +1,176 @@
+// Turns a due campaign into one decision per candidate subscriber, set-based: each batch is one
+// INSERT … SELECT that resolves the audience, reserves cadence windows by compare-and-set, and
+// writes queued / deferred / suppressed / expired rows with their reasons, then checkpoints the
+// cursor in the same transaction. A crash resumes at the cursor; idempotency keys make a
+// repeated batch a no-op.
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { CadenceService } from '../cadence/cadence.service';
+import { Clock } from '../common/clock';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { withAdvisoryLock } from '../database/advisory-lock';
+import { Reason } from '../delivery/reason-codes';
+import { AudienceFilter, compileAudience } from './audience-filter';
+
+export interface DispatchResult {
+  campaigns: number;
+  decided: number;
+}
+
+interface DueCampaign {
+  id: string;
+  topic_id: string;
+  sender: string;
+  priority: number;
+  audience: AudienceFilter | null;
+  expires_at: Date | null;
+  dispatch_cursor: string | null;
+}
+
+export const campaignKeyPrefix = (campaignId: string) => `campaign:${campaignId}:`;
+
+/**
+ * The decision for every candidate of one batch, in SQL. It mirrors decide() in
+ * cadence.policy.ts: consent, audience, expiry, then the window (send now, or fold into the next
+ * digest, or expire when the item would be stale by then). `candidates` defines the CTEs cand
+ * and eligible; the caller adds `reserved` (subscriber ids whose window it holds) before
+ * `decided`. Parameters: $1 topic, $2 cursor, $3 batch size, $4 now, $5 key prefix,
+ * $6 campaign id, $7 sender, $8 priority, $9 expires_at, $10/$11 quiet hours; the audience
+ * filter's parameters follow.
+ */
+export function decisionSql(audienceSql: string): { candidates: string; decided: string; insert: string } {
+  const candidates = `
+    cand AS (
+      SELECT s.id, s.status, s.cadence, s.locale, s.time_zone, s.digest_weekday, s.digest_hour, ts.status AS sub_status,
+             coalesce(${audienceSql}, false) AS in_audience,
+             w.last_marketing_at
+      FROM topic_subscriptions ts
+      JOIN subscribers s ON s.id = ts.subscriber_id
+      LEFT JOIN cadence_windows w ON w.subscriber_id = s.id
+      WHERE ts.topic_id = $1 AND ts.subscriber_id > $2::uuid
+      ORDER BY ts.subscriber_id
+      LIMIT $3),
+    eligible AS (
+      SELECT c.id, c.cadence FROM cand c
+      WHERE c.status = 'active' AND c.sub_status = 'confirmed' AND c.in_audience
+        AND ($9::timestamptz IS NULL OR $9 > tactful_outside_quiet($4, c.time_zone, $10, $11)))`;
+  const decided = `
+    decided AS (
+      SELECT c.id, c.locale, d.status, d.reason, d.at
+      FROM cand c
+      LEFT JOIN reserved r ON r.subscriber_id = c.id
+      CROSS JOIN LATERAL (
+        SELECT tactful_next_digest(c.last_marketing_at + make_interval(days => CASE c.cadence WHEN 'biweekly' THEN 14 ELSE 7 END),
+                                   $4, c.time_zone, c.digest_weekday, c.digest_hour) AS digest_at,
+               tactful_outside_quiet($4, c.time_zone, $10, $11) AS send_at) t
+      CROSS JOIN LATERAL (
+        SELECT CASE
+          WHEN c.status IN ('bounced', 'complained', 'unsubscribed', 'paused', 'pending') THEN 'suppressed'
+          WHEN c.sub_status <> 'confirmed' OR NOT c.in_audience THEN 'suppressed'
+          WHEN r.subscriber_id IS NOT NULL THEN 'queued'
+          WHEN $9::timestamptz IS NOT NULL AND $9 <= greatest(t.digest_at, $4) THEN 'expired'
+          ELSE 'deferred' END AS status,
+        CASE
+          WHEN c.status = 'bounced'      THEN '${Reason.SuppressedBounced}'
+          WHEN c.status = 'complained'   THEN '${Reason.SuppressedComplained}'
+          WHEN c.status = 'unsubscribed' THEN '${Reason.SuppressedUnsubscribed}'
+          WHEN c.status = 'paused'       THEN '${Reason.SuppressedPaused}'
+          WHEN c.status = 'pending'      THEN '${Reason.SuppressedUnconfirmed}'
+          WHEN c.sub_status = 'revoked'  THEN '${Reason.SuppressedUnsubscribed}'
+          WHEN c.sub_status <> 'confirmed' THEN '${Reason.SuppressedUnconfirmed}'
+          WHEN NOT c.in_audience         THEN '${Reason.SuppressedAudience}'
+          WHEN r.subscriber_id IS NOT NULL AND t.send_at > $4 THEN '${Reason.SuppressedQuietHours}'
+          WHEN r.subscriber_id IS NOT NULL THEN '${Reason.Queued}'
+          WHEN $9::timestamptz IS NOT NULL AND $9 <= greatest(t.digest_at, $4) THEN '${Reason.Expired}'
+          ELSE '${Reason.DeferredCadence}' END AS reason,
+        CASE WHEN r.subscriber_id IS NOT NULL THEN t.send_at ELSE coalesce(t.digest_at, $4) END AS at) d)`;
+  const insert = `
+    INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
+                            priority, next_attempt_at, expires_at, created_at, updated_at)
+    SELECT x.id, 'marketing', 'campaign', $1, $6::text, $7, x.locale, x.status, x.reason, $5 || x.id::text, $8, x.at, $9, $4, $4
+    FROM decided x
+    ON CONFLICT (idempotency_key) DO NOTHING`;
+  return { candidates, decided, insert };
+}
+
+@Injectable()
+export class CampaignDispatchService {
+  private readonly logger = new Logger(CampaignDispatchService.name);
+  batchSize = 50_000;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly cadence: CadenceService,
+  ) {}
+
+  /** Dispatches every due campaign, highest priority first, so it wins the contested windows. */
+  async dispatchDue(): Promise<DispatchResult> {
+    const run = await withAdvisoryLock(this.db, 'tactful:job:dispatch-campaigns', async () => {
+      const result: DispatchResult = { campaigns: 0, decided: 0 };
+      for (;;) {
+        const now = this.clock.now();
+        const [campaign]: DueCampaign[] = await this.db.query(
+          `SELECT id, topic_id, sender, priority, audience, expires_at, dispatch_cursor FROM campaigns
+           WHERE status IN ('scheduled', 'sending') AND send_at <= $1
+           ORDER BY priority DESC, send_at, id LIMIT 1`,
+          [now],
+        );
+        if (!campaign) return result;
+        result.campaigns++;
+        result.decided += await this.dispatch(campaign);
+      }
+    });
+    return run.ran ? run.result : { campaigns: 0, decided: 0 };
+  }
+
+  private async dispatch(campaign: DueCampaign): Promise<number> {
+    let decided = 0;
+    await this.db.query(`UPDATE campaigns SET status = 'sending', started_at = coalesce(started_at, $2) WHERE id = $1`, [campaign.id, this.clock.now()]);
+    for (;;) {
+      const batch = await this.db.transaction((tx) => this.dispatchBatch(tx, campaign));
+      decided += batch.inserted;
+      if (batch.candidates < this.batchSize) break;
+    }
+    await this.db.query(`UPDATE campaigns SET status = 'sent', finished_at = $2, updated_at = $2 WHERE id = $1 AND status = 'sending'`, [
+      campaign.id,
+      this.clock.now(),
+    ]);
+    this.logger.log({ campaign: campaign.id, decided }, 'campaign dispatched');
+    return decided;
+  }
+
+  private async dispatchBatch(tx: EntityManager, campaign: DueCampaign): Promise<{ candidates: number; inserted: number }> {
+    const [{ dispatch_cursor: cursor, status }] = await tx.query(`SELECT dispatch_cursor, status FROM campaigns WHERE id = $1 FOR UPDATE`, [campaign.id]);
+    if (status !== 'sending') return { candidates: 0, inserted: 0 };
+    const now = this.clock.now();
+    const params: unknown[] = [
+      campaign.topic_id,
+      cursor ?? '00000000-0000-0000-0000-000000000000',
+      this.batchSize,
+      now,
+      campaignKeyPrefix(campaign.id),
+      campaign.id,
+      campaign.sender,
+      campaign.priority,
+      campaign.expires_at,
+      this.cadence.quietHours.start,
+      this.cadence.quietHours.end,
+    ];
+    const { candidates, decided, insert } = decisionSql(compileAudience(campaign.audience, params, 's'));
+    const [row] = await tx.query(
+      `WITH ${candidates},
+         reserved AS (${CadenceService.reserveCte('eligible', '$4::timestamptz', '$5::text')}),
+         ${decided},
+         inserted AS (${insert} RETURNING 1)
+       SELECT (SELECT count(*)::int FROM cand) AS candidates,
+              (SELECT max(id::text) FROM cand) AS last_id,
+              (SELECT count(*)::int FROM inserted) AS inserted`,
+      params,
+    );
+    if (row.last_id) await tx.query(`UPDATE campaigns SET dispatch_cursor = $2 WHERE id = $1`, [campaign.id, row.last_id]);
+    return { candidates: row.candidates, inserted: row.inserted };
+  }
+}

@@ -1,0 +1,433 @@
+// Campaigns: compose, schedule, cancel, preview, test-send; stats and the audience dry run.
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { CadenceService } from '../cadence/cadence.service';
+import { Clock } from '../common/clock';
+import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
+import { validationException } from '../common/validation';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { OutboxService } from '../delivery/outbox.service';
+import { Reason, REASON_LABELS } from '../delivery/reason-codes';
+import { TokenService } from '../preferences/tokens';
+import { TemplateRenderer } from '../rendering/template-renderer';
+import { AudienceFilter, compileAudience, validateAudience } from './audience-filter';
+import { campaignKeyPrefix, decisionSql } from './campaign-dispatch.service';
+import { AudienceQuery, CampaignResponse, CreateCampaignDto, PreviewCampaignDto, TestSendDto, UpdateCampaignDto } from './dto/campaign.dto';
+
+interface CampaignRow {
+  id: string;
+  name: string;
+  topic_id: string;
+  topic_key: string;
+  topic_name_de: string;
+  topic_name_en: string;
+  sender: string;
+  priority: number;
+  status: string;
+  subject_de: string | null;
+  subject_en: string | null;
+  body_de: string | null;
+  body_en: string | null;
+  digest_summary_de: string | null;
+  digest_summary_en: string | null;
+  locale_fallback: boolean;
+  audience: AudienceFilter | null;
+  send_at: Date | null;
+  expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  cancelled_at: Date | null;
+}
+
+export interface CampaignContent {
+  subject: string;
+  body: string;
+  locale: Locale;
+  topicName: string;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const EDITABLE = ['draft', 'scheduled'];
+
+@Injectable()
+export class CampaignsService implements OnModuleInit {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly renderer: TemplateRenderer,
+    private readonly outbox: OutboxService,
+    private readonly kinds: DeliveryKinds,
+    private readonly cadence: CadenceService,
+    private readonly tokens: TokenService,
+  ) {}
+
+  onModuleInit(): void {
+    this.kinds.register({
+      kind: 'campaign',
+      gate: (tx, delivery, now) => this.gate(tx, delivery, now),
+      compose: (tx, delivery) => this.compose(tx, delivery),
+      settled: (tx: EntityManager, delivery: ClaimedDelivery, status: string) => this.settled(tx, delivery, status),
+    });
+    this.kinds.register({
+      kind: 'campaign_test',
+      gate: async () => null,
+      compose: (tx, delivery) => this.compose(tx, delivery, true),
+    });
+  }
+
+  // ---- API ---------------------------------------------------------------------------------
+
+  async create(input: CreateCampaignDto): Promise<CampaignResponse> {
+    const now = this.clock.now();
+    const topicId = await this.topicId(input.topic, 'topic');
+    await this.validateContent(input);
+    const [row] = await this.db.query(
+      `INSERT INTO campaigns (name, topic_id, sender, priority, status, subject_de, subject_en, body_de, body_en,
+                              digest_summary_de, digest_summary_en, locale_fallback, audience, send_at, expires_at, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id`,
+      [
+        input.name,
+        topicId,
+        input.sender ?? 'marketing',
+        input.priority ?? 0,
+        input.subject.de ?? null,
+        input.subject.en ?? null,
+        input.body.de ?? null,
+        input.body.en ?? null,
+        input.digestSummary?.de ?? null,
+        input.digestSummary?.en ?? null,
+        input.localeFallback ?? false,
+        input.audience ? JSON.stringify(input.audience) : null,
+        input.sendAt ?? null,
+        input.expiresAt ?? null,
+        now,
+      ],
+    );
+    return this.get(row.id);
+  }
+
+  async list(status?: string): Promise<CampaignResponse[]> {
+    const rows = await this.rows(status ? `c.status = $1` : 'true', status ? [status] : [], 'ORDER BY c.created_at DESC LIMIT 500');
+    return rows.map(toResponse);
+  }
+
+  async get(id: string): Promise<CampaignResponse> {
+    return toResponse(await this.row(id));
+  }
+
+  async update(id: string, input: UpdateCampaignDto): Promise<CampaignResponse> {
+    const current = await this.row(id);
+    if (!EDITABLE.includes(current.status)) {
+      throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; only draft and scheduled campaigns can be changed.`);
+    }
+    const merged = {
+      subject: { de: input.subject?.de ?? current.subject_de ?? undefined, en: input.subject?.en ?? current.subject_en ?? undefined },
+      body: { de: input.body?.de ?? current.body_de ?? undefined, en: input.body?.en ?? current.body_en ?? undefined },
+      audience: input.audience ?? current.audience ?? undefined,
+      sendAt: input.sendAt ?? iso(current.send_at) ?? undefined,
+      expiresAt: input.expiresAt ?? iso(current.expires_at) ?? undefined,
+    };
+    await this.validateContent(merged);
+    const topicId = input.topic ? await this.topicId(input.topic, 'topic') : current.topic_id;
+    await this.db.query(
+      `UPDATE campaigns SET name = coalesce($2, name), topic_id = $3, sender = coalesce($4, sender), priority = coalesce($5, priority),
+         subject_de = $6, subject_en = $7, body_de = $8, body_en = $9,
+         digest_summary_de = coalesce($10, digest_summary_de), digest_summary_en = coalesce($11, digest_summary_en),
+         locale_fallback = coalesce($12, locale_fallback), audience = $13, send_at = $14, expires_at = $15, updated_at = $16
+       WHERE id = $1`,
+      [
+        id,
+        input.name ?? null,
+        topicId,
+        input.sender ?? null,
+        input.priority ?? null,
+        merged.subject.de ?? null,
+        merged.subject.en ?? null,
+        merged.body.de ?? null,
+        merged.body.en ?? null,
+        input.digestSummary?.de ?? null,
+        input.digestSummary?.en ?? null,
+        input.localeFallback ?? null,
+        merged.audience ? JSON.stringify(merged.audience) : null,
+        merged.sendAt ?? null,
+        merged.expiresAt ?? null,
+        this.clock.now(),
+      ],
+    );
+    return this.get(id);
+  }
+
+  async schedule(id: string, sendAt?: string): Promise<CampaignResponse> {
+    const now = this.clock.now();
+    const current = await this.row(id);
+    if (!EDITABLE.includes(current.status)) {
+      throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; it cannot be scheduled again.`);
+    }
+    const at = sendAt ? new Date(sendAt) : current.send_at ?? now;
+    const errors: FieldError[] = [];
+    if (!current.subject_de && !current.subject_en) errors.push({ field: 'subject', message: 'needs at least one language before scheduling' });
+    if (current.expires_at && current.expires_at <= at) errors.push({ field: 'expiresAt', message: 'must lie after sendAt' });
+    if (errors.length) throw new DomainException(ErrorCode.Unprocessable, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+    await this.db.query(`UPDATE campaigns SET status = 'scheduled', send_at = $2, updated_at = $3 WHERE id = $1`, [id, at, now]);
+    return this.get(id);
+  }
+
+  /** Cancels the campaign and everything of it not yet handed to SMTP, releasing held windows. */
+  async cancel(id: string): Promise<CampaignResponse & { cancelledDeliveries: number }> {
+    const now = this.clock.now();
+    const cancelled = await this.db.transaction(async (tx) => {
+      const [current] = await tx.query(`SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, [id]);
+      if (!current) throw notFound('Campaign', id);
+      if (current.status === 'cancelled') return 0;
+      await tx.query(`UPDATE campaigns SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE id = $1`, [id, now]);
+      // Rows being handed over right now are locked by their worker; SKIP LOCKED leaves them, and
+      // the worker's send-time gate sees the cancelled campaign.
+      const rows: { subscriber_id: string; idempotency_key: string; status: string }[] = await tx.query(
+        `WITH target AS (
+           SELECT id FROM deliveries WHERE ref_id = $1 AND kind = 'campaign' AND status IN ('queued', 'deferred') FOR UPDATE SKIP LOCKED)
+         , done AS (
+           UPDATE deliveries d SET status = 'suppressed', reason = $2, updated_at = $3 FROM target WHERE d.id = target.id
+           RETURNING d.subscriber_id, d.idempotency_key)
+         SELECT subscriber_id, idempotency_key FROM done`,
+        [id, Reason.SuppressedCancelled, now],
+      );
+      await tx.query(
+        `UPDATE cadence_windows w SET last_marketing_at = coalesce(previous_marketing_at, '-infinity'), reserved_key = NULL
+         FROM unnest($1::uuid[], $2::text[]) AS r(subscriber_id, key)
+         WHERE w.subscriber_id = r.subscriber_id AND w.reserved_key = r.key`,
+        [rows.map((r) => r.subscriber_id), rows.map((r) => r.idempotency_key)],
+      );
+      return rows.length;
+    });
+    return { ...(await this.get(id)), cancelledDeliveries: cancelled };
+  }
+
+  async preview(id: string, input: PreviewCampaignDto) {
+    const campaign = await this.row(id);
+    let subscriberId: string | null = null;
+    let locale: Locale = input.locale ?? this.config.defaultLocale;
+    if (input.subscriberId) {
+      const [s] = await this.db.query(`SELECT id, locale FROM subscribers WHERE id = $1`, [input.subscriberId]);
+      if (!s) throw notFound('Subscriber', input.subscriberId);
+      subscriberId = s.id;
+      locale = input.locale ?? s.locale;
+    }
+    const content = contentFor(campaign, locale, true);
+    if (!content) throw new DomainException(ErrorCode.Unprocessable, `The campaign has no ${locale} version.`, [{ field: 'locale', message: 'has no content' }]);
+    const sample = subscriberId ?? '00000000-0000-4000-8000-000000000000';
+    return this.renderer.render('campaign', content.locale, {
+      companyName: this.config.companyName,
+      postalAddress: this.config.senderPostalAddress,
+      subject: content.subject,
+      bodyHtml: content.body,
+      topicName: content.topicName,
+      preferencesUrl: this.tokens.url('preferences', sample),
+      unsubscribeUrl: this.tokens.url('unsubscribe', sample),
+    });
+  }
+
+  async testSend(id: string, input: TestSendDto): Promise<{ queued: number }> {
+    const campaign = await this.row(id);
+    const now = this.clock.now();
+    const locale = input.locale ?? this.config.defaultLocale;
+    if (!contentFor(campaign, locale, true)) throw new DomainException(ErrorCode.Unprocessable, `The campaign has no ${locale} version.`);
+    await this.db.query(
+      `INSERT INTO deliveries (to_address, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
+                               next_attempt_at, created_at, updated_at, payload)
+       SELECT a, 'service', 'campaign_test', $2, $3, $4, $5, 'queued', 'queued', 'test:' || $3 || ':' || $6 || ':' || a, $7, $7, $7, '{"test": true}'
+       FROM unnest($1::text[]) a`,
+      [input.addresses.map((a) => a.trim().toLowerCase()), campaign.topic_id, id, campaign.sender, locale, randomUUID(), now],
+    );
+    return { queued: input.addresses.length };
+  }
+
+  async stats(id: string) {
+    await this.row(id);
+    const rows: { status: string; reason: string; count: number }[] = await this.db.query(
+      `SELECT status, reason, count(*)::int AS count FROM deliveries WHERE ref_id = $1 AND kind = 'campaign' GROUP BY status, reason ORDER BY status, reason`,
+      [id],
+    );
+    const byStatus: Record<string, number> = {};
+    const byReason: Record<string, number> = {};
+    for (const r of rows) {
+      byStatus[r.status] = (byStatus[r.status] ?? 0) + r.count;
+      byReason[r.reason] = (byReason[r.reason] ?? 0) + r.count;
+    }
+    return { campaignId: id, total: rows.reduce((n, r) => n + r.count, 0), byStatus, byReason };
+  }
+
+  /** The decision SQL of the dispatch, run as a SELECT: who would get it now, later, never, and why. Changes nothing. */
+  async audience(id: string, query: AudienceQuery) {
+    const campaign = await this.row(id);
+    const at = query.at ? new Date(query.at) : campaign.send_at && campaign.send_at > this.clock.now() ? campaign.send_at : this.clock.now();
+    const params: unknown[] = [
+      campaign.topic_id,
+      '00000000-0000-0000-0000-000000000000',
+      2_147_483_647,
+      at,
+      campaignKeyPrefix(id),
+      id,
+      campaign.sender,
+      campaign.priority,
+      campaign.expires_at,
+      this.cadence.quietHours.start,
+      this.cadence.quietHours.end,
+    ];
+    const { candidates, decided } = decisionSql(compileAudience(campaign.audience, params, 's'));
+    // The same decision as the dispatch, with "would reserve" (eligible, window free at `at`) in place of the write.
+    const rows: { status: string; reason: string; count: number; first_digest: Date | null }[] = await this.db.query(
+      `WITH ${candidates},
+         reserved AS (
+           SELECT e.id AS subscriber_id FROM eligible e JOIN cand c ON c.id = e.id
+           WHERE c.last_marketing_at IS NULL OR c.last_marketing_at + make_interval(days => CASE c.cadence WHEN 'biweekly' THEN 14 ELSE 7 END) <= $4),
+         ${decided}
+       SELECT status, reason, count(*)::int AS count, min(at) FILTER (WHERE status = 'deferred') AS first_digest
+       FROM decided GROUP BY status, reason ORDER BY status, reason`,
+      params,
+    );
+    const count = (status: string) => rows.filter((r) => r.status === status).reduce((n, r) => n + r.count, 0);
+    return {
+      campaignId: id,
+      at: at.toISOString(),
+      now: count('queued'),
+      later: count('deferred'),
+      never: count('suppressed') + count('expired'),
+      firstDigestAt: rows.find((r) => r.first_digest)?.first_digest?.toISOString() ?? null,
+      byReason: rows.map((r) => ({ status: r.status, reason: r.reason, label: REASON_LABELS[r.reason as Reason], count: r.count })),
+    };
+  }
+
+  // ---- send time -----------------------------------------------------------------------------
+
+  private async gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
+    const [campaign] = await tx.query(`SELECT status, expires_at FROM campaigns WHERE id = $1`, [delivery.refId]);
+    let verdict = await subscriberGate(tx, delivery);
+    if (!verdict && campaign?.status === 'cancelled') verdict = { status: 'suppressed', reason: Reason.SuppressedCancelled };
+    if (verdict) {
+      await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
+      return verdict;
+    }
+    if (campaign?.expires_at && campaign.expires_at <= now) {
+      await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
+      return { status: 'expired', reason: Reason.Expired };
+    }
+    const recorded = await this.cadence.recordHandOver(tx, { id: delivery.id, subscriberId: delivery.subscriberId!, idempotencyKey: delivery.idempotencyKey }, now);
+    if (!recorded) {
+      // Another marketing mail went inside the window after all: this one waits for the digest.
+      await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
+      const state = await this.cadence.windowStateIn(tx, delivery.subscriberId!, now);
+      return { status: 'deferred', reason: Reason.DeferredCadence, nextAttemptAt: state.nextDigestAt };
+    }
+    return null;
+  }
+
+  private async settled(tx: EntityManager, delivery: ClaimedDelivery, status: string): Promise<void> {
+    if (status === 'sent') return;
+    await this.cadence.forgetHandOver(tx, delivery.id);
+    // A retry keeps holding the window; a final failure gives it back.
+    if (status === 'failed' || status === 'unknown') await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
+  }
+
+  private async compose(tx: EntityManager, delivery: ClaimedDelivery, test = false) {
+    const [campaign] = await this.rowsIn(tx, 'c.id = $1', [delivery.refId]);
+    const content = campaign ? contentFor(campaign, delivery.locale, true) : null;
+    if (!content) throw new Error(`campaign ${delivery.refId} has no content for ${delivery.locale}`);
+    const sample = delivery.subscriberId ?? '00000000-0000-4000-8000-000000000000';
+    return {
+      template: 'campaign',
+      data: {
+        subject: test ? `[TEST] ${content.subject}` : content.subject,
+        bodyHtml: content.body,
+        topicName: content.topicName,
+        preferencesUrl: this.tokens.url('preferences', sample),
+        unsubscribeUrl: this.tokens.url('unsubscribe', sample),
+      },
+    };
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private async validateContent(input: { subject: { de?: string; en?: string }; body: { de?: string; en?: string }; audience?: unknown; sendAt?: string; expiresAt?: string }) {
+    const errors: FieldError[] = [];
+    for (const locale of ['de', 'en'] as const) {
+      if (!!input.subject[locale] !== !!input.body[locale]) {
+        errors.push({ field: input.subject[locale] ? `body.${locale}` : `subject.${locale}`, message: `is required when the other ${locale} part is given` });
+      }
+      const body = input.body[locale];
+      if (body) {
+        const check = await this.renderer.validateCampaignBody(body);
+        if (!check.ok) for (const e of check.errors) errors.push({ field: `body.${locale}`, message: `line ${e.line}: ${e.message}` });
+      }
+    }
+    if (!input.subject.de && !input.subject.en) errors.push({ field: 'subject', message: 'needs at least one language (de or en)' });
+    if (input.audience !== undefined) errors.push(...validateAudience(input.audience));
+    if (input.sendAt && input.expiresAt && new Date(input.expiresAt) <= new Date(input.sendAt)) {
+      errors.push({ field: 'expiresAt', message: 'must lie after sendAt' });
+    }
+    if (errors.length) throw validationException(errors);
+  }
+
+  private async topicId(key: string, field: string): Promise<string> {
+    const [topic] = await this.db.query(`SELECT id, archived FROM topics WHERE key = $1`, [key]);
+    if (!topic) throw validationException([{ field, message: `"${key}" is not a topic` }]);
+    if (topic.archived) throw validationException([{ field, message: `"${key}" is archived` }]);
+    return topic.id;
+  }
+
+  private rows(where: string, params: unknown[], tail = ''): Promise<CampaignRow[]> {
+    return this.rowsIn(this.db.manager, where, params, tail);
+  }
+
+  private rowsIn(manager: EntityManager, where: string, params: unknown[], tail = ''): Promise<CampaignRow[]> {
+    return manager.query(
+      `SELECT c.*, t.key AS topic_key, t.name_de AS topic_name_de, t.name_en AS topic_name_en
+       FROM campaigns c JOIN topics t ON t.id = c.topic_id WHERE ${where} ${tail}`,
+      params,
+    );
+  }
+
+  private async row(id: string): Promise<CampaignRow> {
+    const [row] = await this.rows('c.id = $1', [id]);
+    if (!row) throw notFound('Campaign', id);
+    return row;
+  }
+}
+
+/** The subject and body in the subscriber's language, or the other one when fallback is on. */
+export function contentFor(c: CampaignRow, locale: Locale, allowFallback: boolean): CampaignContent | null {
+  const pick = (l: Locale) => {
+    const subject = l === 'de' ? c.subject_de : c.subject_en;
+    const body = l === 'de' ? c.body_de : c.body_en;
+    return subject && body ? { subject, body, locale: l, topicName: l === 'de' ? c.topic_name_de : c.topic_name_en } : null;
+  };
+  return pick(locale) ?? (allowFallback && c.locale_fallback ? pick(locale === 'de' ? 'en' : 'de') : null);
+}
+
+function toResponse(c: CampaignRow): CampaignResponse {
+  return {
+    id: c.id,
+    name: c.name,
+    topic: c.topic_key,
+    sender: c.sender,
+    priority: c.priority,
+    status: c.status,
+    subject: { de: c.subject_de ?? undefined, en: c.subject_en ?? undefined },
+    body: { de: c.body_de ?? undefined, en: c.body_en ?? undefined },
+    digestSummary: { de: c.digest_summary_de ?? undefined, en: c.digest_summary_en ?? undefined },
+    localeFallback: c.locale_fallback,
+    audience: c.audience as Record<string, unknown> | null,
+    sendAt: iso(c.send_at),
+    expiresAt: iso(c.expires_at),
+    createdAt: c.created_at.toISOString(),
+    updatedAt: c.updated_at.toISOString(),
+    startedAt: iso(c.started_at),
+    finishedAt: iso(c.finished_at),
+    cancelledAt: iso(c.cancelled_at),
+  };
+}

@@ -1,0 +1,177 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsEmail,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { LOCALES, Locale } from '../../config/config';
+
+export class LocalizedText {
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200_000) de?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200_000) en?: string;
+}
+
+export class LocalizedSubject {
+  @ApiPropertyOptional({ example: 'Die Aufschwung-Messe wird digital' }) @IsOptional() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, { message: 'must be one line' }) de?: string;
+  @ApiPropertyOptional({ example: 'The Aufschwung fair goes digital' }) @IsOptional() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, { message: 'must be one line' }) en?: string;
+}
+
+export class LocalizedSummary {
+  @ApiPropertyOptional({ example: 'Die Messe findet am 12. Juni online statt.' }) @IsOptional() @IsString() @MaxLength(500) de?: string;
+  @ApiPropertyOptional({ example: 'The fair takes place online on 12 June.' }) @IsOptional() @IsString() @MaxLength(500) en?: string;
+}
+
+export class CreateCampaignDto {
+  @ApiProperty({ example: 'Aufschwung fair goes digital' })
+  @IsString()
+  @Length(1, 200)
+  name: string;
+
+  @ApiProperty({ example: 'trade-fairs', description: 'Exactly one topic from the taxonomy.' })
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a topic key' })
+  topic: string;
+
+  @ApiPropertyOptional({ example: 'events-team', default: 'marketing', description: 'Which team or system sends it.' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
+  sender?: string;
+
+  @ApiPropertyOptional({ minimum: -100, maximum: 100, default: 0, description: 'Higher goes first when items compete for one slot.' })
+  @IsOptional()
+  @IsInt()
+  @Min(-100)
+  @Max(100)
+  priority?: number;
+
+  @ApiProperty({ type: LocalizedSubject })
+  @ValidateNested()
+  @Type(() => LocalizedSubject)
+  subject: LocalizedSubject;
+
+  @ApiProperty({ type: LocalizedText, description: 'HTML body per locale (validated with MJML strict validation inside the layout).' })
+  @ValidateNested()
+  @Type(() => LocalizedText)
+  body: LocalizedText;
+
+  @ApiPropertyOptional({ type: LocalizedSummary, description: 'The short form used when the item is folded into a digest.' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => LocalizedSummary)
+  digestSummary?: LocalizedSummary;
+
+  @ApiPropertyOptional({ default: false, description: 'Send the other language to subscribers whose language is missing (otherwise they are skipped).' })
+  @IsOptional()
+  @IsBoolean()
+  localeFallback?: boolean;
+
+  @ApiPropertyOptional({
+    example: { and: [{ attr: 'segment', in: ['retail', 'wholesale'] }, { attr: 'employees', gte: 5 }] },
+    description: 'Audience filter: {and|or: [...]}, {not: F}, {locale: "de"}, {attr, eq|ne|in|gte|lte|exists}.',
+  })
+  @IsOptional()
+  @IsObject()
+  audience?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ example: '2026-12-01T08:00:00Z' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  sendAt?: string;
+
+  @ApiPropertyOptional({ example: '2026-12-20T00:00:00Z', description: 'After this, a deferred copy is no longer relevant and expires.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  expiresAt?: string;
+}
+
+export class UpdateCampaignDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 200) name?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a topic key' }) topic?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' }) sender?: string;
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(-100) @Max(100) priority?: number;
+  @ApiPropertyOptional({ type: LocalizedSubject }) @IsOptional() @ValidateNested() @Type(() => LocalizedSubject) subject?: LocalizedSubject;
+  @ApiPropertyOptional({ type: LocalizedText }) @IsOptional() @ValidateNested() @Type(() => LocalizedText) body?: LocalizedText;
+  @ApiPropertyOptional({ type: LocalizedSummary }) @IsOptional() @ValidateNested() @Type(() => LocalizedSummary) digestSummary?: LocalizedSummary;
+  @ApiPropertyOptional() @IsOptional() @IsBoolean() localeFallback?: boolean;
+  @ApiPropertyOptional() @IsOptional() @IsObject() audience?: Record<string, unknown>;
+  @ApiPropertyOptional() @IsOptional() @IsISO8601({ strict: true }) sendAt?: string;
+  @ApiPropertyOptional() @IsOptional() @IsISO8601({ strict: true }) expiresAt?: string;
+}
+
+export class ScheduleCampaignDto {
+  @ApiPropertyOptional({ example: '2026-12-01T08:00:00Z', description: 'Defaults to the campaign’s sendAt, or now.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  sendAt?: string;
+}
+
+export class PreviewCampaignDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Render for this subscriber (their language and links).' })
+  @IsOptional()
+  @IsUUID()
+  subscriberId?: string;
+
+  @ApiPropertyOptional({ enum: LOCALES })
+  @IsOptional()
+  @IsIn(LOCALES)
+  locale?: Locale;
+}
+
+export class TestSendDto {
+  @ApiProperty({ example: ['marketing-lead@example.com'], description: 'At most 10 addresses; marked as test, no cadence effect.' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(10)
+  @IsEmail({}, { each: true })
+  addresses: string[];
+
+  @ApiPropertyOptional({ enum: LOCALES })
+  @IsOptional()
+  @IsIn(LOCALES)
+  locale?: Locale;
+}
+
+export class AudienceQuery {
+  @ApiPropertyOptional({ example: '2026-12-01T08:00:00Z', description: 'Decide as of this time (default: the campaign’s sendAt, or now).' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  at?: string;
+}
+
+export class CampaignResponse {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty() topic: string;
+  @ApiProperty() sender: string;
+  @ApiProperty() priority: number;
+  @ApiProperty({ enum: ['draft', 'scheduled', 'sending', 'sent', 'cancelled'] }) status: string;
+  @ApiProperty({ type: LocalizedSubject }) subject: LocalizedSubject;
+  @ApiProperty({ type: LocalizedText }) body: LocalizedText;
+  @ApiProperty({ type: LocalizedSummary }) digestSummary: LocalizedSummary;
+  @ApiProperty() localeFallback: boolean;
+  @ApiProperty({ nullable: true, type: 'object', additionalProperties: true }) audience: Record<string, unknown> | null;
+  @ApiProperty({ nullable: true, type: String }) sendAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) expiresAt: string | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+  @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) finishedAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) cancelledAt: string | null;
+}

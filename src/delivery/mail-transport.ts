@@ -1,0 +1,372 @@
+// The mail transport port and its two real drivers: pooled SMTP (nodemailer) for production, and
+// .eml files in a folder when no SMTP_URL is configured, so `npm start` works on a fresh machine.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createTransport } from 'nodemailer';
+import type { SendMailOptions, Transporter } from 'nodemailer';
+import { classifySmtpError, type SmtpErrorLike } from './smtp-outcome.policy';
+
+export interface OutgoingMail {
+  /** Full '<id@domain>': deterministic per delivery, set by the caller. */
+  messageId: string;
+  from: string;
+  to: string;
+  replyTo?: string;
+  subject: string;
+  html: string;
+  text: string;
+  /** E.g. List-Unsubscribe, List-Unsubscribe-Post, List-Id, Feedback-ID, X-Tactful-Delivery. */
+  headers: Record<string, string>;
+  /** `method` (e.g. REQUEST) marks a text/calendar invitation. */
+  attachments?: { filename: string; content: string | Buffer; contentType: string; method?: string }[];
+}
+
+export type SendOutcome =
+  /** The server answered the final dot with 2xx. */
+  | { status: 'sent'; response: string }
+  /** 4xx, or the connection failed before the message was fully handed over: safe to send again. */
+  | { status: 'retry'; response: string }
+  /** 5.1.x and friends: the mailbox does not exist; a hard bounce. */
+  | { status: 'bounce'; response: string }
+  /** 5.7.x: refused for policy (spam, authentication, block list). */
+  | { status: 'policy'; response: string }
+  /** Any other permanent refusal. */
+  | { status: 'failed'; response: string }
+  /** The whole message was handed over but no reply came: it may or may not have been queued. */
+  | { status: 'unknown'; response: string };
+
+export abstract class MailTransport {
+  /** Never throws for SMTP-level problems; throws only for programming errors (unsafe headers). */
+  abstract send(mail: OutgoingMail): Promise<SendOutcome>;
+  /** Waits for sends in flight, then releases connections. */
+  abstract close(): Promise<void>;
+  /** Where mail goes, for logs and /health; never contains credentials. */
+  abstract readonly description: string;
+}
+
+/** A programming error: a value that would inject header lines or break the message. */
+export class UnsafeMailError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeMailError';
+  }
+}
+
+// RFC 5322 field-name: printable US-ASCII except the colon.
+const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+// id-left "@" id-right in angle brackets; no whitespace, no nested brackets.
+const MESSAGE_ID = /^<[^<>\s@]+@[^<>\s@]+>$/;
+// Headers nodemailer writes from the structured fields; a second copy in `headers` would either
+// be dropped or give the message two of them, so passing one there is a mistake.
+const RESERVED_HEADERS = new Set([
+  'message-id',
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'reply-to',
+  'subject',
+  'date',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+]);
+
+/** Throws when a header would let its value start a new header line (CR/LF injection). */
+export function assertSafeHeader(name: string, value: string): void {
+  if (!HEADER_NAME.test(name)) {
+    throw new UnsafeMailError(`Invalid mail header name ${JSON.stringify(name)}`);
+  }
+  if (/[\r\n\0]/.test(value)) {
+    throw new UnsafeMailError(`Mail header ${name} contains CR, LF or NUL: ${JSON.stringify(value)}`);
+  }
+}
+
+/** Checks every caller-supplied value that ends up in the header block. */
+export function assertSafeMail(mail: OutgoingMail): void {
+  if (!MESSAGE_ID.test(mail.messageId)) {
+    throw new UnsafeMailError(`Message-ID must look like <id@domain>, got ${JSON.stringify(mail.messageId)}`);
+  }
+  assertSafeHeader('From', mail.from);
+  assertSafeHeader('To', mail.to);
+  if (mail.replyTo !== undefined) assertSafeHeader('Reply-To', mail.replyTo);
+  assertSafeHeader('Subject', mail.subject);
+  for (const [name, value] of Object.entries(mail.headers)) {
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw new UnsafeMailError(`Mail header ${name} must be set through its OutgoingMail field, not headers`);
+    }
+    assertSafeHeader(name, value);
+  }
+  for (const attachment of mail.attachments ?? []) {
+    assertSafeHeader('Content-Type', attachment.contentType);
+    assertSafeHeader('Content-Disposition', attachment.filename);
+    if (attachment.method !== undefined && !/^[A-Za-z-]+$/.test(attachment.method)) {
+      throw new UnsafeMailError(`Calendar method must be a token, got ${JSON.stringify(attachment.method)}`);
+    }
+  }
+}
+
+/** Maps the port's mail to nodemailer message options; file and URL access stay off. */
+function toNodemailerMessage(mail: OutgoingMail): SendMailOptions {
+  const attachments: NonNullable<SendMailOptions['attachments']> = [];
+  let icalEvent: SendMailOptions['icalEvent'];
+  for (const attachment of mail.attachments ?? []) {
+    if (attachment.method !== undefined) {
+      if (icalEvent) throw new UnsafeMailError('A mail can carry only one calendar invitation (attachment with method)');
+      // nodemailer puts an icalEvent in the multipart/alternative as text/calendar;method=...
+      // and attaches it as invite.ics: Outlook shows its accept/decline buttons only for that
+      // layout, a plain attachment is just a file to it.
+      icalEvent = { method: attachment.method.toUpperCase(), filename: attachment.filename, content: attachment.content };
+      continue;
+    }
+    attachments.push({ filename: attachment.filename, content: attachment.content, contentType: attachment.contentType });
+  }
+  return {
+    messageId: mail.messageId,
+    from: mail.from,
+    to: mail.to,
+    ...(mail.replyTo !== undefined ? { replyTo: mail.replyTo } : {}),
+    subject: mail.subject,
+    html: mail.html,
+    text: mail.text,
+    headers: { ...mail.headers },
+    ...(attachments.length ? { attachments } : {}),
+    ...(icalEvent ? { icalEvent } : {}),
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+}
+
+export interface SmtpMailTransportOptions {
+  /** smtp://[user:pass@]host[:port] or smtps://… (implicit TLS). */
+  url: string;
+  /** Pooled connections (default) or one connection per mail. */
+  pool?: boolean;
+  /** Pool size; ignored without pool. Default 5. */
+  maxConnections?: number;
+  /** Mails per second across the pool, 0 = unlimited. nodemailer enforces it only when pooled. */
+  ratePerSecond?: number;
+  /** Verify the server certificate (default true); false for self-signed test relays. */
+  rejectUnauthorized?: boolean;
+  connectionTimeoutMs?: number;
+  greetingTimeoutMs?: number;
+  /** Inactivity limit on an open connection, including the wait for the reply to the final dot. */
+  socketTimeoutMs?: number;
+}
+
+/** Per-send state that the stream plugin below fills in; travels in the nodemailer mail data. */
+interface SendTracker {
+  dataSent: boolean;
+}
+const TRACKER_KEY = 'tactfulSendTracker';
+type TrackedMessage = SendMailOptions & { [TRACKER_KEY]: SendTracker };
+
+interface ParsedSmtpUrl {
+  secure: boolean;
+  host: string;
+  port: number;
+  user?: string;
+  pass?: string;
+}
+
+function parseSmtpUrl(url: string): ParsedSmtpUrl {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error('SMTP_URL is not a valid URL (expected smtp://host:port or smtps://host:port)');
+  }
+  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
+    throw new Error(`SMTP_URL must use smtp: or smtps:, got ${parsed.protocol}`);
+  }
+  const secure = parsed.protocol === 'smtps:';
+  // URL keeps IPv6 literals bracketed; the socket wants them bare.
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new Error('SMTP_URL has no host');
+  return {
+    secure,
+    host,
+    port: parsed.port ? Number(parsed.port) : secure ? 465 : 587,
+    ...(parsed.username ? { user: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { pass: decodeURIComponent(parsed.password) } : {}),
+  };
+}
+
+export class SmtpMailTransport extends MailTransport {
+  readonly description: string;
+  private readonly transporter: Transporter;
+  private readonly inFlight = new Set<Promise<SendOutcome>>();
+  private closed = false;
+
+  constructor(options: SmtpMailTransportOptions) {
+    super();
+    const target = parseSmtpUrl(options.url);
+    const pool = options.pool ?? true;
+    const maxConnections = Math.max(1, options.maxConnections ?? 5);
+    const rate = Math.max(0, options.ratePerSecond ?? 0);
+    this.description =
+      `${target.secure ? 'smtps' : 'smtp'}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}` +
+      (pool ? ` (pooled, ${maxConnections} connections${rate > 0 ? `, ${rate}/s` : ''})` : ' (one connection per mail)');
+
+    this.transporter = createTransport({
+      host: target.host,
+      port: target.port,
+      secure: target.secure,
+      ...(target.user !== undefined ? { auth: { user: target.user, pass: target.pass ?? '' } } : {}),
+      tls: { rejectUnauthorized: options.rejectUnauthorized ?? true },
+      // nodemailer waits 2 min / 30 s / 10 min by default; a worker holding a claimed row
+      // should learn sooner that the relay is gone.
+      connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+      greetingTimeout: options.greetingTimeoutMs ?? 10_000,
+      socketTimeout: options.socketTimeoutMs ?? 60_000,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      ...(pool
+        ? {
+            pool: true as const,
+            maxConnections,
+            // Reconnecting every 100 mails (the default) costs a handshake for nothing.
+            maxMessages: Infinity,
+            ...(rate > 0 ? { rateDelta: 1000, rateLimit: rate } : {}),
+          }
+        : {}),
+    });
+
+    // The pool and the plain transport both read the message through createReadStream(), and
+    // the stream's 'end' fires once the DATA stream took its last byte (the dot follows at
+    // once). That is the only place the "was the message handed over?" fact exists; see
+    // smtp-outcome.policy.ts. We never configure DKIM here (the relay signs), which would add
+    // a later processFunc that buffers the whole message and make 'end' fire too early.
+    this.transporter.use('stream', (message, done) => {
+      const tracker = (message.data as Partial<TrackedMessage>)[TRACKER_KEY];
+      if (tracker) {
+        message.message.processFunc((input) => {
+          input.once('end', () => {
+            tracker.dataSent = true;
+          });
+          return input;
+        });
+      }
+      done();
+    });
+  }
+
+  async send(mail: OutgoingMail): Promise<SendOutcome> {
+    if (this.closed) throw new Error(`Mail transport ${this.description} is closed`);
+    assertSafeMail(mail);
+    const tracker: SendTracker = { dataSent: false };
+    const message: TrackedMessage = { ...toNodemailerMessage(mail), [TRACKER_KEY]: tracker };
+    const attempt = this.transporter.sendMail(message).then(
+      (info: { response?: string }): SendOutcome => ({ status: 'sent', response: info.response ?? '250 OK' }),
+      (error: SmtpErrorLike): SendOutcome => classifySmtpError({ ...pick(error), dataSent: tracker.dataSent }),
+    );
+    this.inFlight.add(attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.inFlight.delete(attempt);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    this.transporter.close();
+  }
+}
+
+/** Copies the fields the classifier reads; nodemailer errors are Error instances, not plain objects. */
+function pick(error: SmtpErrorLike | undefined): SmtpErrorLike {
+  if (!error) return {};
+  return {
+    code: error.code,
+    responseCode: error.responseCode,
+    response: error.response,
+    command: error.command,
+    message: error.message,
+  };
+}
+
+export interface EmlFileTransportOptions {
+  /** Folder for the .eml files; created when missing. */
+  dir: string;
+}
+
+/** Writes each mail as an RFC 5322 .eml file named after its Message-ID. */
+export class EmlFileTransport extends MailTransport {
+  readonly description: string;
+  private readonly dir: string;
+  private readonly composer: Transporter;
+
+  constructor(options: EmlFileTransportOptions) {
+    super();
+    this.dir = resolve(options.dir);
+    this.description = `.eml files in ${this.dir}`;
+    // CRLF line ends: the canonical form on the wire, and what mail clients expect in .eml.
+    this.composer = createTransport({
+      streamTransport: true,
+      buffer: true,
+      newline: 'windows',
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    });
+  }
+
+  /** Same Message-ID, same file: re-sending a delivery overwrites instead of duplicating. */
+  fileNameFor(messageId: string): string {
+    const readable = messageId
+      .replace(/^<|>$/g, '')
+      .replace(/[^A-Za-z0-9._@+-]/g, '_')
+      .slice(0, 150);
+    // Sanitising can map two ids to one name; the hash of the exact id keeps them apart.
+    const hash = createHash('sha256').update(messageId).digest('hex').slice(0, 12);
+    return `${readable}.${hash}.eml`;
+  }
+
+  async send(mail: OutgoingMail): Promise<SendOutcome> {
+    assertSafeMail(mail);
+    const { message } = (await this.composer.sendMail(toNodemailerMessage(mail))) as { message: Buffer };
+    const target = join(this.dir, this.fileNameFor(mail.messageId));
+    // Same folder, so the rename is atomic: a reader sees no file or the whole file, never half.
+    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await mkdir(this.dir, { recursive: true });
+      await writeFile(temp, message);
+      await rename(temp, target);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      // A full disk or a missing permission is this driver's "relay unavailable": the outbox
+      // retries and eventually gives up, instead of a worker crashing on it.
+      return { status: 'retry', response: `451 4.3.0 could not write ${target}: ${(error as Error).message}` };
+    }
+    return { status: 'sent', response: `250 written ${target}` };
+  }
+
+  async close(): Promise<void> {
+    this.composer.close();
+  }
+}
+
+export interface MailTransportConfig {
+  /** Unset or empty: write .eml files to outboxDir instead of sending. */
+  smtpUrl?: string;
+  outboxDir: string;
+  maxConnections: number;
+  ratePerSecond: number;
+  pool?: boolean;
+  rejectUnauthorized?: boolean;
+}
+
+export function createMailTransport(options: MailTransportConfig): MailTransport {
+  if (options.smtpUrl) {
+    return new SmtpMailTransport({
+      url: options.smtpUrl,
+      pool: options.pool ?? true,
+      maxConnections: options.maxConnections,
+      ratePerSecond: options.ratePerSecond,
+      ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {}),
+    });
+  }
+  return new EmlFileTransport({ dir: options.outboxDir });
+}

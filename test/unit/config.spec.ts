@@ -1,0 +1,219 @@
+// Config is read once at start-up; a bad value must stop the start with a message naming the variable.
+import { AppConfig, ConfigError, DevSecrets, isIanaTimeZone, loadConfig } from '../../src/config/config';
+
+const dev: DevSecrets = {
+  tokenSecret: 'dev-token-secret-0123456789abcdef0123456789',
+  webhookSecret: 'dev-webhook-secret-0123456789abcdef01234567',
+};
+const SECRETS = { TOKEN_SECRET: 'x'.repeat(32), WEBHOOK_SECRET: 'y'.repeat(32) };
+
+/** The ConfigError loadConfig throws, or a failure when it does not throw one. */
+function configError(env: Record<string, string | undefined>, devSecrets: DevSecrets | undefined = dev): ConfigError {
+  try {
+    loadConfig(env, devSecrets);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig defaults', () => {
+  it('starts with no environment at all outside production, using the dev secrets from the data folder', () => {
+    const config = loadConfig({}, dev);
+    expect(config).toMatchObject<Partial<AppConfig>>({
+      env: 'development',
+      port: 3000,
+      host: '0.0.0.0',
+      publicUrl: 'http://localhost:3000',
+      databaseUrl: undefined,
+      dbPoolSize: 10,
+      dataDir: '.data',
+      embeddedPostgresPort: 54329,
+      smtpUrl: undefined,
+      smtpMaxConnections: 5,
+      smtpRatePerSecond: 0,
+      mailFrom: 'Tactful <newsletter@tactful.localhost>',
+      outboxDir: 'outbox',
+      senderPostalAddress: 'Tactful GmbH, Musterstraße 1, 10115 Berlin, Germany',
+      adminApiKey: undefined,
+      tokenSecret: dev.tokenSecret,
+      webhookSecret: dev.webhookSecret,
+      logLevel: 'info',
+      bodyLimitBytes: 1024 * 1024,
+      importBodyLimitBytes: 64 * 1024 * 1024,
+      defaultLocale: 'de',
+      defaultTimeZone: 'Europe/Berlin',
+      schedulerEnabled: true,
+    });
+  });
+
+  it('derives PUBLIC_URL from PORT and logs at warn under NODE_ENV=test', () => {
+    const config = loadConfig({ PORT: '8080', NODE_ENV: 'test' }, dev);
+    expect(config.publicUrl).toBe('http://localhost:8080');
+    expect(config.logLevel).toBe('warn');
+  });
+
+  it('treats empty and blank values as unset and trims the rest', () => {
+    const config = loadConfig({ PORT: '', DATABASE_URL: '   ', MAIL_FROM: '  News <news@example.com>  ' }, dev);
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.mailFrom).toBe('News <news@example.com>');
+  });
+
+  it('reads every variable it is given', () => {
+    const config = loadConfig(
+      {
+        NODE_ENV: 'production',
+        PORT: '4000',
+        HOST: '127.0.0.1',
+        PUBLIC_URL: 'https://news.example.com/',
+        DATABASE_URL: 'postgresql://u:p@db:5432/tactful',
+        DB_POOL_SIZE: '20',
+        DATA_DIR: '/var/lib/tactful',
+        EMBEDDED_PG_PORT: '6000',
+        SMTP_URL: 'smtps://user:pass@mail.example.com:465',
+        SMTP_MAX_CONNECTIONS: '8',
+        SMTP_RATE_PER_SECOND: '250',
+        MAIL_FROM: 'News <news@example.com>',
+        OUTBOX_DIR: '/tmp/out',
+        SENDER_POSTAL_ADDRESS: 'Example AG, 8000 Zürich',
+        ADMIN_API_KEY: 'a'.repeat(24),
+        ...SECRETS,
+        LOG_LEVEL: 'debug',
+        BODY_LIMIT_BYTES: '2048',
+        IMPORT_BODY_LIMIT_BYTES: '4096',
+        DEFAULT_LOCALE: 'en',
+        DEFAULT_TIME_ZONE: 'America/New_York',
+        SCHEDULER_ENABLED: 'no',
+      },
+      undefined,
+    );
+    expect(config).toMatchObject({
+      env: 'production',
+      port: 4000,
+      host: '127.0.0.1',
+      publicUrl: 'https://news.example.com', // trailing slash dropped, so links can append paths
+      databaseUrl: 'postgresql://u:p@db:5432/tactful',
+      dbPoolSize: 20,
+      dataDir: '/var/lib/tactful',
+      embeddedPostgresPort: 6000,
+      smtpUrl: 'smtps://user:pass@mail.example.com:465',
+      smtpMaxConnections: 8,
+      smtpRatePerSecond: 250,
+      outboxDir: '/tmp/out',
+      senderPostalAddress: 'Example AG, 8000 Zürich',
+      adminApiKey: 'a'.repeat(24),
+      tokenSecret: SECRETS.TOKEN_SECRET,
+      webhookSecret: SECRETS.WEBHOOK_SECRET,
+      logLevel: 'debug',
+      bodyLimitBytes: 2048,
+      importBodyLimitBytes: 4096,
+      defaultLocale: 'en',
+      defaultTimeZone: 'America/New_York',
+      schedulerEnabled: false,
+    });
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['YES', true],
+    ['false', false],
+    ['0', false],
+    ['No', false],
+  ])('reads SCHEDULER_ENABLED=%s as %s', (value, expected) => {
+    expect(loadConfig({ SCHEDULER_ENABLED: value }, dev).schedulerEnabled).toBe(expected);
+  });
+});
+
+describe('loadConfig rejects a bad value, naming the variable', () => {
+  it.each<[string, string]>([
+    ['NODE_ENV', 'staging'],
+    ['PORT', '70000'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['PORT', 'http'],
+    ['PUBLIC_URL', 'ftp://example.com'],
+    ['PUBLIC_URL', 'not a url'],
+    ['DATABASE_URL', 'mysql://u:p@db/tactful'],
+    ['DATABASE_URL', 'localhost:5432'],
+    ['DB_POOL_SIZE', '0'],
+    ['DB_POOL_SIZE', '201'],
+    ['EMBEDDED_PG_PORT', '80'],
+    ['EMBEDDED_PG_PORT', '65536'],
+    ['SMTP_URL', 'http://mail.example.com'],
+    ['SMTP_MAX_CONNECTIONS', '0'],
+    ['SMTP_MAX_CONNECTIONS', '101'],
+    ['SMTP_RATE_PER_SECOND', '-5'],
+    ['SMTP_RATE_PER_SECOND', '100001'],
+    ['ADMIN_API_KEY', 'too-short-key'],
+    ['TOKEN_SECRET', 'short-secret'],
+    ['WEBHOOK_SECRET', 'x'.repeat(31)],
+    ['LOG_LEVEL', 'verbose'],
+    ['BODY_LIMIT_BYTES', '1023'],
+    ['BODY_LIMIT_BYTES', String(64 * 1024 * 1024 + 1)],
+    ['IMPORT_BODY_LIMIT_BYTES', '100'],
+    ['IMPORT_BODY_LIMIT_BYTES', String(1024 * 1024 * 1024 + 1)],
+    ['DEFAULT_LOCALE', 'fr'],
+    ['DEFAULT_TIME_ZONE', 'Mars/Olympus'],
+    ['SCHEDULER_ENABLED', 'maybe'],
+  ])('%s=%s', (variable, value) => {
+    const error = configError({ [variable]: value });
+    expect(error.problems).toEqual([expect.objectContaining({ variable })]);
+    expect(error.message).toContain(`${variable}:`);
+  });
+
+  it('reports every bad variable at once, so one failed start shows them all', () => {
+    const error = configError({ PORT: 'x', LOG_LEVEL: 'loud', DEFAULT_LOCALE: 'fr', SMTP_URL: 'mailto:a@b' });
+    expect(error.problems.map((p) => p.variable).sort()).toEqual(['DEFAULT_LOCALE', 'LOG_LEVEL', 'PORT', 'SMTP_URL']);
+    expect(error.message.split('\n')).toHaveLength(5);
+  });
+
+  it('shows the offending value for numbers and enums', () => {
+    expect(configError({ DB_POOL_SIZE: '999' }).problems[0].message).toBe('must be a whole number from 1 to 200, got "999"');
+    expect(configError({ LOG_LEVEL: 'loud' }).problems[0].message).toContain('got "loud"');
+  });
+});
+
+describe('secrets', () => {
+  it('requires TOKEN_SECRET and WEBHOOK_SECRET in production, ignoring dev secrets there', () => {
+    const error = configError({ NODE_ENV: 'production' }, dev);
+    expect(error.problems).toEqual([
+      { variable: 'TOKEN_SECRET', message: 'is required in production' },
+      { variable: 'WEBHOOK_SECRET', message: 'is required in production' },
+    ]);
+  });
+
+  it('starts in production once both secrets are long enough', () => {
+    const config = loadConfig({ NODE_ENV: 'production', ...SECRETS });
+    expect(config.tokenSecret).toBe(SECRETS.TOKEN_SECRET);
+  });
+
+  it('rejects a short secret in production as well as in development', () => {
+    expect(configError({ NODE_ENV: 'production', TOKEN_SECRET: 'short', WEBHOOK_SECRET: SECRETS.WEBHOOK_SECRET }).problems).toEqual([
+      { variable: 'TOKEN_SECRET', message: 'must be at least 32 characters long' },
+    ]);
+    expect(configError({ WEBHOOK_SECRET: 'short' }).problems).toEqual([
+      { variable: 'WEBHOOK_SECRET', message: 'must be at least 32 characters long' },
+    ]);
+  });
+
+  it('prefers a secret from the environment over the dev secret', () => {
+    expect(loadConfig({ TOKEN_SECRET: SECRETS.TOKEN_SECRET }, dev).tokenSecret).toBe(SECRETS.TOKEN_SECRET);
+  });
+
+  it('accepts an admin key of exactly 24 characters', () => {
+    expect(loadConfig({ ADMIN_API_KEY: 'k'.repeat(24) }, dev).adminApiKey).toBe('k'.repeat(24));
+    expect(configError({ ADMIN_API_KEY: 'k'.repeat(23) }).problems[0].variable).toBe('ADMIN_API_KEY');
+  });
+});
+
+describe('isIanaTimeZone', () => {
+  it.each(['Europe/Berlin', 'America/Argentina/Buenos_Aires', 'UTC', 'Asia/Kolkata'])('accepts %s', (zone) => {
+    expect(isIanaTimeZone(zone)).toBe(true);
+  });
+  it.each(['Mars/Olympus', 'Berlin', '', 'Europe/Berlin '])('rejects "%s"', (zone) => {
+    expect(isIanaTimeZone(zone)).toBe(false);
+  });
+});
