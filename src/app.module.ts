@@ -9,6 +9,8 @@ import { ProblemFilter } from './common/problem.filter';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
+import { CadenceModule } from './cadence/cadence.module';
+import { CampaignsModule } from './campaigns/campaigns.module';
 import { DeliveryModule } from './delivery/delivery.module';
 import { OperationsModule } from './operations/operations.module';
 import { PreferencesModule } from './preferences/preferences.module';
@@ -45,9 +47,11 @@ export class AppModule {
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, config.dbPoolSize)),
         AuthModule,
         DeliveryModule,
+        CadenceModule,
         TopicsModule,
         SubscribersModule,
         PreferencesModule,
+        CampaignsModule,
         OperationsModule,
         SchedulerModule.register(config),
       ],

@@ -56,7 +56,7 @@ export class CadenceService {
     await tx.query(`SAVEPOINT hand_over`);
     try {
       await tx.query(
-        `INSERT INTO marketing_sends (subscriber_id, delivery_id, during) VALUES ($1, $2, tstzrange($3, $3 + make_interval(days => $4)))`,
+        `INSERT INTO marketing_sends (subscriber_id, delivery_id, during) VALUES ($1, $2, tstzrange($3::timestamptz, $3::timestamptz + make_interval(days => $4)))`,
         [delivery.subscriberId, delivery.id, now, days],
       );
     } catch (error) {

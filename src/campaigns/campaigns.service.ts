@@ -283,6 +283,8 @@ export class CampaignsService implements OnModuleInit {
     // The same decision as the dispatch, with "would reserve" (eligible, window free at `at`) in place of the write.
     const rows: { status: string; reason: string; count: number; first_digest: Date | null }[] = await this.db.query(
       `WITH ${candidates},
+         -- The dispatch's write-only parameters, typed here so the shared parameter list stays valid.
+         unused_params AS (SELECT $5::text, $6::text, $7::text, $8::int),
          reserved AS (
            SELECT e.id AS subscriber_id FROM eligible e JOIN cand c ON c.id = e.id
            WHERE c.last_marketing_at IS NULL OR c.last_marketing_at + make_interval(days => CASE c.cadence WHEN 'biweekly' THEN 14 ELSE 7 END) <= $4),

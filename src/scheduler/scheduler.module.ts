@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AppConfig } from '../config/config';
+import { CampaignsModule } from '../campaigns/campaigns.module';
 import { SubscribersModule } from '../subscribers/subscribers.module';
 import { JobsService } from './jobs.service';
 
@@ -11,7 +12,7 @@ export class SchedulerModule {
     if (!config.schedulerEnabled) return { module: SchedulerModule };
     return {
       module: SchedulerModule,
-      imports: [ScheduleModule.forRoot(), SubscribersModule],
+      imports: [ScheduleModule.forRoot(), SubscribersModule, CampaignsModule],
       providers: [JobsService],
     };
   }

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } 
 import type { FastifyRequest } from 'fastify';
 import { RequireScopes } from '../auth/scopes';
 import { ParseIdPipe } from '../common/params';
-import { DomainException, ErrorCode } from '../common/problem';
+import { DomainException, ErrorCode, invalid } from '../common/problem';
 import {
   CreateSubscriberDto,
   ListSubscribersQuery,
@@ -13,6 +13,7 @@ import {
 } from './dto/subscriber.dto';
 import { ImportFormat, ImportReport, SubscriberImportService } from './subscriber-import.service';
 import { SubscribersService } from './subscribers.service';
+import { Timeline, TimelineService } from './timeline.service';
 
 const FORMATS: Record<string, ImportFormat> = {
   'application/json': 'json',
@@ -27,6 +28,7 @@ export class SubscribersController {
   constructor(
     private readonly subscribers: SubscribersService,
     private readonly importer: SubscriberImportService,
+    private readonly timelines: TimelineService,
   ) {}
 
   @Post()
@@ -104,6 +106,20 @@ export class SubscribersController {
   })
   async erase(@Param('id', ParseIdPipe) id: string): Promise<void> {
     await this.subscribers.erase(id);
+  }
+
+  @Get(':id/timeline')
+  @RequireScopes('read', 'subscribers:write')
+  @ApiOperation({
+    summary: 'Every decision about the subscriber, newest first, with its reason, and the next possible marketing slot',
+  })
+  @ApiQuery({ name: 'limit', required: false, type: Number })
+  @ApiQuery({ name: 'before', required: false, description: 'The `nextCursor` of the previous page.' })
+  timeline(@Param('id', ParseIdPipe) id: string, @Query('limit') limit?: string, @Query('before') before?: string): Promise<Timeline> {
+    const size = limit === undefined ? 100 : Number(limit);
+    if (!Number.isInteger(size) || size < 1 || size > 500) throw invalid('limit', 'must be a whole number from 1 to 500');
+    if (before !== undefined && !/^\d{1,18}$/.test(before)) throw invalid('before', 'must be a cursor returned by a previous page');
+    return this.timelines.timeline(id, size, before);
   }
 
   @Get(':id/export')

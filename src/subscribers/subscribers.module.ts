@@ -3,10 +3,11 @@ import { ConfirmationService } from './confirmation.service';
 import { SubscriberImportService } from './subscriber-import.service';
 import { SubscribersController } from './subscribers.controller';
 import { SubscribersService } from './subscribers.service';
+import { TimelineService } from './timeline.service';
 
 @Module({
   controllers: [SubscribersController],
-  providers: [SubscribersService, SubscriberImportService, ConfirmationService],
-  exports: [SubscribersService, ConfirmationService],
+  providers: [SubscribersService, SubscriberImportService, ConfirmationService, TimelineService],
+  exports: [SubscribersService, ConfirmationService, TimelineService],
 })
 export class SubscribersModule {}

@@ -195,9 +195,20 @@ export class SubscribersService {
   /** GDPR export: everything stored about the person. */
   async export(id: string): Promise<Record<string, unknown>> {
     const subscriber = await this.get(id);
+    const deliveries = await this.db.query(
+      `SELECT d.id, d.created_at, d.sent_at, d.class, d.kind, t.key AS topic, d.ref_id, d.status, d.reason, d.message_id
+       FROM deliveries d LEFT JOIN topics t ON t.id = d.topic_id WHERE d.subscriber_id = $1 ORDER BY d.id`,
+      [id],
+    );
+    const [consentProof] = await this.db.query(
+      `SELECT confirmed_at, host(confirmation_ip) AS confirmation_ip, confirmation_user_agent FROM subscribers WHERE id = $1`,
+      [id],
+    );
     return {
       exportedAt: this.clock.now().toISOString(),
       subscriber,
+      doubleOptIn: consentProof,
+      deliveries,
     };
   }
 

@@ -1,0 +1,93 @@
+// Idempotency-Key for POSTs: the first request with a key runs and its response is stored; a
+// retry with the same key and body gets that response again, a different body gets 422, and a
+// retry while the first still runs waits for it (two identical POSTs at once → one campaign).
+import { CallHandler, ExecutionContext, HttpStatus, Injectable, NestInterceptor } from '@nestjs/common';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { FastifyReply } from 'fastify';
+import { createHash } from 'node:crypto';
+import { catchError, from, Observable, of, switchMap, throwError } from 'rxjs';
+import { DataSource } from 'typeorm';
+import type { AuthenticatedRequest } from '../auth/api-key.guard';
+import { Clock } from './clock';
+import { DomainException, ErrorCode } from './problem';
+
+const WAIT_MS = 10_000;
+
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const key = request.headers['idempotency-key'];
+    if (request.method !== 'POST' || typeof key !== 'string' || !request.apiKey) return next.handle();
+    if (!/^[\w.:-]{1,200}$/.test(key)) {
+      throw new DomainException(ErrorCode.Validation, 'Idempotency-Key must be 1-200 letters, digits, . : _ -', [
+        { field: 'Idempotency-Key', message: 'is malformed' },
+      ]);
+    }
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    // The status the route answers with (@HttpCode, else Nest's 201 for POST); the reply has not got it yet.
+    const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? HttpStatus.CREATED;
+    const apiKeyId = request.apiKey.id;
+    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex');
+
+    return from(this.claim(apiKeyId, key, hash)).pipe(
+      switchMap((stored) => {
+        if (stored) {
+          void reply.status(stored.status).header('idempotent-replayed', 'true');
+          return of(stored.body);
+        }
+        return next.handle().pipe(
+          switchMap((body) => from(this.store(apiKeyId, key, status, body)).pipe(switchMap(() => of(body)))),
+          catchError((error) => from(this.forget(apiKeyId, key)).pipe(switchMap(() => throwError(() => error)))),
+        );
+      }),
+    );
+  }
+
+  /** null: this request owns the key and runs; otherwise the stored response of the first one. */
+  private async claim(apiKeyId: string, key: string, hash: string): Promise<{ status: number; body: unknown } | null> {
+    const inserted = await this.db.query(
+      `INSERT INTO idempotency_keys (api_key_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT DO NOTHING RETURNING 1`,
+      [apiKeyId, key, hash, this.clock.now()],
+    );
+    if (inserted.length > 0) return null;
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const [row] = await this.db.query(`SELECT request_hash, status_code, response FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, [
+        apiKeyId,
+        key,
+      ]);
+      if (!row) return this.claim(apiKeyId, key, hash); // the first attempt failed and gave the key back
+      if (row.request_hash !== hash) {
+        throw new DomainException(ErrorCode.Unprocessable, 'This Idempotency-Key was used with a different request body.', [
+          { field: 'Idempotency-Key', message: 'was used for a different request' },
+        ]);
+      }
+      if (row.status_code !== null) return { status: row.status_code, body: row.response };
+      if (Date.now() > deadline) {
+        throw new DomainException(ErrorCode.Conflict, 'A request with this Idempotency-Key is still being processed; retry shortly.');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private async store(apiKeyId: string, key: string, status: number, body: unknown): Promise<void> {
+    await this.db.query(`UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE api_key_id = $1 AND key = $2`, [
+      apiKeyId,
+      key,
+      status,
+      JSON.stringify(body ?? null),
+    ]);
+  }
+
+  private async forget(apiKeyId: string, key: string): Promise<void> {
+    await this.db.query(`DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, [apiKeyId, key]);
+  }
+}

@@ -1,0 +1,78 @@
+// Every decision about one subscriber, newest first, each with its reason in words, and when the
+// next marketing mail could go: the explanation a customer or a support agent asks for.
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { CadenceService } from '../cadence/cadence.service';
+import { notFound } from '../common/problem';
+import { Reason, REASON_LABELS } from '../delivery/reason-codes';
+
+export interface TimelineEntry {
+  id: string;
+  at: string;
+  class: string;
+  kind: string;
+  topic: string | null;
+  refId: string | null;
+  status: string;
+  reason: string;
+  reasonLabel: { de: string; en: string };
+  nextAttemptAt: string | null;
+  sentAt: string | null;
+  attempts: number;
+}
+
+export interface Timeline {
+  subscriberId: string;
+  cadence: string;
+  lastMarketingAt: string | null;
+  nextMarketingSlot: string;
+  nextDigestAt: string;
+  items: TimelineEntry[];
+  nextCursor: string | null;
+}
+
+@Injectable()
+export class TimelineService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly cadence: CadenceService,
+  ) {}
+
+  async timeline(subscriberId: string, limit = 100, before?: string): Promise<Timeline> {
+    const [subscriber] = await this.db.query(`SELECT id, cadence FROM subscribers WHERE id = $1`, [subscriberId]);
+    if (!subscriber) throw notFound('Subscriber', subscriberId);
+    const rows = await this.db.query(
+      `SELECT d.id, d.updated_at, d.created_at, d.class, d.kind, t.key AS topic, d.ref_id, d.status, d.reason,
+              d.next_attempt_at, d.sent_at, d.attempts
+       FROM deliveries d LEFT JOIN topics t ON t.id = d.topic_id
+       WHERE d.subscriber_id = $1 AND ($3::bigint IS NULL OR d.id < $3)
+       ORDER BY d.id DESC LIMIT $2`,
+      [subscriberId, limit + 1, before ?? null],
+    );
+    const page = rows.slice(0, limit);
+    const state = await this.cadence.windowState(subscriberId);
+    return {
+      subscriberId,
+      cadence: subscriber.cadence,
+      lastMarketingAt: state.lastMarketingAt?.toISOString() ?? null,
+      nextMarketingSlot: state.nextMarketingSlot.toISOString(),
+      nextDigestAt: state.nextDigestAt.toISOString(),
+      items: page.map((r: any) => ({
+        id: r.id,
+        at: (r.sent_at ?? r.updated_at).toISOString(),
+        class: r.class,
+        kind: r.kind,
+        topic: r.topic,
+        refId: r.ref_id,
+        status: r.status,
+        reason: r.reason,
+        reasonLabel: REASON_LABELS[r.reason as Reason] ?? { de: r.reason, en: r.reason },
+        nextAttemptAt: ['queued', 'deferred'].includes(r.status) ? r.next_attempt_at.toISOString() : null,
+        sentAt: r.sent_at?.toISOString() ?? null,
+        attempts: r.attempts,
+      })),
+      nextCursor: rows.length > limit ? page[page.length - 1].id : null,
+    };
+  }
+}
