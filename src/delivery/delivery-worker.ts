@@ -3,7 +3,7 @@
 // holds the delivery row (and the subscriber row, shared) locked and re-checks that the mail may
 // still go. So an unsubscribe either commits before the check (mail suppressed) or waits until
 // the hand-over committed; and a stalled worker whose lease was taken over finds its row gone.
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -13,7 +13,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
-import { MailTransport, OutgoingMail, SendOutcome } from './mail-transport';
+import { MailTransport, OutgoingMail, SendOutcome, UnsafeMailError } from './mail-transport';
 import { Reason } from './reason-codes';
 import { afterAttempt, RetrySettings } from './retry.policy';
 
@@ -40,7 +40,7 @@ export function messageIdFor(idempotencyKey: string, domain: string): string {
 }
 
 @Injectable()
-export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(DeliveryWorker.name);
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly senderDomain: string;
@@ -73,8 +73,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
     if (this.config.workerEnabled) this.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Stop claiming and finish the batch in hand while the database is still open. */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     await this.transport.close();
   }
 
@@ -209,7 +213,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnApplicationShut
       }
 
       const mail = await this.buildMail(tx, delivery, kind);
-      const outcome: SendOutcome = await this.transport.send(mail);
+      let outcome: SendOutcome;
+      try {
+        outcome = await this.transport.send(mail);
+      } catch (error) {
+        if (!(error instanceof UnsafeMailError)) throw error;
+        // Refused before a byte went out (CR/LF in a header, say): the same mail would be refused
+        // again, and letting the lease run out would log it as an unknown hand-over that never was.
+        this.logger.error({ err: error, deliveryId: id }, 'mail refused as unsafe; delivery failed');
+        outcome = { status: 'failed', response: `not sent: ${error.message}` };
+      }
       const status = await this.record(tx, delivery, mail.messageId, outcome, domain);
       await kind.settled?.(tx, delivery, status);
       return status;

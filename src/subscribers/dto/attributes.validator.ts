@@ -1,4 +1,5 @@
 import { registerDecorator, ValidationOptions } from 'class-validator';
+import { isIanaTimeZone } from '../../config/config';
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
@@ -26,5 +27,17 @@ export function IsAttributeMap(options?: ValidationOptions): PropertyDecorator {
         ...options,
       },
       validator: { validate: isAttributeMap },
+    });
+}
+
+/** IANA time zone names (Europe/Berlin), checked with a cache: imports validate it per row. */
+export function IsIanaTimeZone(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isIanaTimeZone',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options: { message: 'must be an IANA time zone such as Europe/Berlin', ...options },
+      validator: { validate: (value: unknown) => typeof value === 'string' && isIanaTimeZone(value) },
     });
 }

@@ -11,7 +11,6 @@ import {
   IsObject,
   IsOptional,
   IsString,
-  IsTimeZone,
   Length,
   Matches,
   Max,
@@ -21,7 +20,7 @@ import {
 } from 'class-validator';
 import { LOCALES, Locale } from '../../config/config';
 import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, SUBSCRIBER_STATUSES, SubscriberStatus } from '../subscriber.entity';
-import { IsAttributeMap } from './attributes.validator';
+import { IsAttributeMap, IsIanaTimeZone } from './attributes.validator';
 
 /** Proof of consent. With `confirmedAt` the subscriber counts as confirmed; without it they get a double opt-in. */
 export class ConsentDto {
@@ -72,7 +71,7 @@ export class CreateSubscriberDto {
   @ApiPropertyOptional({ example: 'Europe/Berlin', description: 'IANA time zone; decides quiet hours and the digest slot.' })
   @IsOptional()
   @IsString()
-  @IsTimeZone({ message: 'must be an IANA time zone such as Europe/Berlin' })
+  @IsIanaTimeZone()
   timeZone?: string;
 
   @ApiPropertyOptional({ enum: CADENCES, default: 'weekly', description: 'At most one marketing mail per week or per two weeks.' })
@@ -127,7 +126,7 @@ export class UpdateSubscriberDto {
   @ApiPropertyOptional({ example: 'America/New_York' })
   @IsOptional()
   @IsString()
-  @IsTimeZone({ message: 'must be an IANA time zone such as Europe/Berlin' })
+  @IsIanaTimeZone()
   timeZone?: string;
 
   @ApiPropertyOptional({ enum: CADENCES })

@@ -1,0 +1,159 @@
+// The cadence policy, exhaustively: consent first, then audience, duplicates, expiry, the window.
+import fc from 'fast-check';
+import { DateTime } from 'luxon';
+import { decide, nextDigestAt, SubscriberSnapshot } from '../../src/cadence/cadence.policy';
+import { DEFAULT_QUIET_HOURS, inQuietHours, nextDailySlot, nextSlot, outsideQuietHours, WINDOW_DAYS } from '../../src/cadence/slots';
+import { Reason } from '../../src/delivery/reason-codes';
+
+const DAY = 86_400_000;
+const now = new Date('2026-03-02T09:00:00Z'); // Monday 10:00 in Berlin
+
+const active = (overrides: Partial<SubscriberSnapshot> = {}): SubscriberSnapshot => ({
+  status: 'active',
+  subscriptionStatus: 'confirmed',
+  inAudience: true,
+  alreadyReceived: false,
+  cadence: 'weekly',
+  timeZone: 'Europe/Berlin',
+  digestWeekday: 4,
+  digestHour: 9,
+  lastMarketingAt: null,
+  ...overrides,
+});
+
+describe('decide', () => {
+  it.each([
+    ['unsubscribed', 'confirmed', Reason.SuppressedUnsubscribed],
+    ['paused', 'confirmed', Reason.SuppressedPaused],
+    ['bounced', 'confirmed', Reason.SuppressedBounced],
+    ['complained', 'confirmed', Reason.SuppressedComplained],
+    ['pending', 'pending', Reason.SuppressedUnconfirmed],
+    ['active', 'pending', Reason.SuppressedUnconfirmed],
+    ['active', 'revoked', Reason.SuppressedUnsubscribed],
+    ['active', null, Reason.SuppressedNotSubscribed],
+  ])('suppresses a %s subscriber with a %s subscription as %s', (status, subscriptionStatus, reason) => {
+    expect(decide(active({ status, subscriptionStatus }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS)).toEqual({ action: 'suppress', reason });
+  });
+
+  it('checks consent before the audience, the audience before duplicates, duplicates before expiry', () => {
+    const past = { expiresAt: new Date(now.getTime() - 1) };
+    expect(decide(active({ status: 'paused', inAudience: false }), past, now, DEFAULT_QUIET_HOURS).reason).toBe(Reason.SuppressedPaused);
+    expect(decide(active({ inAudience: false, alreadyReceived: true }), past, now, DEFAULT_QUIET_HOURS).reason).toBe(Reason.SuppressedAudience);
+    expect(decide(active({ alreadyReceived: true }), past, now, DEFAULT_QUIET_HOURS).reason).toBe(Reason.SuppressedDuplicate);
+    expect(decide(active(), past, now, DEFAULT_QUIET_HOURS)).toEqual({ action: 'expire', reason: Reason.Expired });
+  });
+
+  it('sends now when the window is free', () => {
+    expect(decide(active(), { expiresAt: null }, now, DEFAULT_QUIET_HOURS)).toEqual({ action: 'send', reason: Reason.Queued, at: now });
+    const weekAgo = new Date(now.getTime() - 7 * DAY);
+    expect(decide(active({ lastMarketingAt: weekAgo }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS).action).toBe('send');
+  });
+
+  it('moves a send out of quiet hours to 08:00 local instead of dropping it', () => {
+    const night = new Date('2026-03-02T22:30:00Z'); // 23:30 in Berlin
+    expect(decide(active(), { expiresAt: null }, night, DEFAULT_QUIET_HOURS)).toEqual({
+      action: 'send',
+      reason: Reason.SuppressedQuietHours,
+      at: new Date('2026-03-03T07:00:00Z'),
+    });
+  });
+
+  it('defers into the next digest while the window is closed, and says when', () => {
+    const yesterday = new Date(now.getTime() - DAY);
+    const decision = decide(active({ lastMarketingAt: yesterday }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS);
+    // Window opens Sunday 1 March + 7 = Sunday 8 March 10:00 Berlin; first slot hour after that: Monday 9 March 09:00.
+    expect(decision).toEqual({ action: 'defer', reason: Reason.DeferredCadence, at: new Date('2026-03-09T08:00:00Z') });
+  });
+
+  it('expires a deferred item that would be stale by the next digest (no invitation to yesterday’s webinar)', () => {
+    const yesterday = new Date(now.getTime() - DAY);
+    const decision = decide(active({ lastMarketingAt: yesterday }), { expiresAt: new Date('2026-03-05T00:00:00Z') }, now, DEFAULT_QUIET_HOURS);
+    expect(decision).toEqual({ action: 'expire', reason: Reason.Expired });
+  });
+
+  it('uses 14 days for biweekly subscribers', () => {
+    const tenDaysAgo = new Date(now.getTime() - 10 * DAY);
+    expect(decide(active({ lastMarketingAt: tenDaysAgo }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS).action).toBe('send');
+    expect(decide(active({ lastMarketingAt: tenDaysAgo, cadence: 'biweekly' }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS).action).toBe('defer');
+  });
+});
+
+const zones = fc.constantFrom('Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Australia/Sydney', 'UTC', 'America/Sao_Paulo');
+const instant = fc.integer({ min: Date.parse('2026-01-01T00:00:00Z'), max: Date.parse('2027-12-31T00:00:00Z') }).map((ms) => new Date(ms));
+
+describe('cadence properties', () => {
+  it('never decides two sends for one subscriber inside the window, whatever items arrive when', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('weekly' as const, 'biweekly' as const),
+        zones,
+        instant,
+        fc.array(fc.record({ gapMinutes: fc.integer({ min: 0, max: 20 * 24 * 60 }), expiresInDays: fc.option(fc.integer({ min: 0, max: 30 })) }), { maxLength: 60 }),
+        (cadence, timeZone, start, items) => {
+          let clock = start.getTime();
+          let last: Date | null = null;
+          const sends: number[] = [];
+          for (const item of items) {
+            clock += item.gapMinutes * 60_000;
+            const at = new Date(clock);
+            const expiresAt = item.expiresInDays === null ? null : new Date(clock + item.expiresInDays * DAY);
+            const decision = decide(active({ cadence, timeZone, lastMarketingAt: last }), { expiresAt }, at, DEFAULT_QUIET_HOURS);
+            expect(['send', 'defer', 'suppress', 'expire']).toContain(decision.action);
+            if (decision.action === 'send') {
+              expect(decision.at.getTime()).toBeGreaterThanOrEqual(clock);
+              sends.push(decision.at.getTime());
+              last = decision.at;
+            }
+            if (decision.action === 'defer') expect(decision.at.getTime()).toBeGreaterThan(clock);
+          }
+          for (let i = 1; i < sends.length; i++) expect(sends[i] - sends[i - 1]).toBeGreaterThanOrEqual(WINDOW_DAYS[cadence] * DAY);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('puts the next digest at the slot hour in the subscriber’s zone, after the window opens, within a week of it', () => {
+    fc.assert(
+      fc.property(zones, instant, fc.option(fc.integer({ min: 0, max: 20 * DAY })), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 23 }),
+        (timeZone, at, sinceLast, weekday, hour) => {
+          const lastMarketingAt = sinceLast === null ? null : new Date(at.getTime() - sinceLast);
+          const digest = nextDigestAt({ lastMarketingAt, cadence: 'weekly', timeZone, digestWeekday: weekday, digestHour: hour }, at);
+          const local = DateTime.fromJSDate(digest, { zone: timeZone });
+          const opens = lastMarketingAt ? lastMarketingAt.getTime() + 7 * DAY : at.getTime();
+          expect(digest.getTime()).toBeGreaterThanOrEqual(Math.max(opens, at.getTime()));
+          expect(digest.getTime() - Math.max(opens, at.getTime())).toBeLessThanOrEqual(7 * DAY + 3_600_000);
+          if (local.isInDST === DateTime.fromJSDate(digest, { zone: timeZone }).minus({ hours: 2 }).isInDST) expect(local.hour).toBe(hour);
+          if (!lastMarketingAt || opens <= at.getTime()) expect(local.weekday).toBe(weekday);
+        }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('slots across daylight saving time', () => {
+  it('keeps a weekly 09:00 Berlin slot at 09:00 local across the March change: eight slots, no skip, no double', () => {
+    let at = new Date('2026-03-01T00:00:00Z');
+    const slots: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const slot = nextSlot(at, 'Europe/Berlin', 1, 9);
+      slots.push(DateTime.fromJSDate(slot, { zone: 'Europe/Berlin' }).toFormat('yyyy-MM-dd HH:mm'));
+      at = new Date(slot.getTime() + 1);
+    }
+    expect(slots).toEqual([
+      '2026-03-02 09:00', '2026-03-09 09:00', '2026-03-16 09:00', '2026-03-23 09:00',
+      '2026-03-30 09:00', '2026-04-06 09:00', '2026-04-13 09:00', '2026-04-20 09:00',
+    ]);
+  });
+
+  it('finds the daily slot hour on the same day when it is still ahead, else the next day', () => {
+    expect(nextDailySlot(new Date('2026-03-02T06:00:00Z'), 'Europe/Berlin', 9)).toEqual(new Date('2026-03-02T08:00:00Z'));
+    expect(nextDailySlot(new Date('2026-03-02T08:00:01Z'), 'Europe/Berlin', 9)).toEqual(new Date('2026-03-03T08:00:00Z'));
+  });
+
+  it('knows quiet hours in the subscriber’s zone', () => {
+    expect(inQuietHours(new Date('2026-03-02T21:30:00Z'), 'Europe/Berlin', DEFAULT_QUIET_HOURS)).toBe(true);
+    expect(inQuietHours(new Date('2026-03-02T21:30:00Z'), 'America/New_York', DEFAULT_QUIET_HOURS)).toBe(false);
+    expect(outsideQuietHours(new Date('2026-03-02T05:00:00Z'), 'Europe/Berlin', DEFAULT_QUIET_HOURS)).toEqual(new Date('2026-03-02T07:00:00Z'));
+  });
+});
