@@ -11,6 +11,7 @@ import { dataSourceOptions } from './database/data-source';
 import { CadenceModule } from './cadence/cadence.module';
 import { CampaignsModule } from './campaigns/campaigns.module';
 import { DeliveryModule } from './delivery/delivery.module';
+import { DigestsModule } from './digests/digests.module';
 import { OperationsModule } from './operations/operations.module';
 import { PreferencesModule } from './preferences/preferences.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
@@ -45,6 +46,7 @@ export class AppModule {
         SubscribersModule,
         PreferencesModule,
         CampaignsModule,
+        DigestsModule,
         OperationsModule,
         SchedulerModule.register(config),
       ],

@@ -4,7 +4,9 @@
 import { Reason } from '../delivery/reason-codes';
 import { Cadence } from '../subscribers/subscriber.entity';
 import { consentVerdict } from '../delivery/send-gate.policy';
-import { nextDailySlot, nextSlot, outsideQuietHours, QuietHours, windowMs } from './slots';
+import { nextDailySlot, nextSlot, outsideQuietHours, QuietHours, windowEnd } from './slots';
+
+const HOUR_MS = 3_600_000;
 
 export interface SubscriberSnapshot {
   status: string;
@@ -31,20 +33,27 @@ export type Decision =
   | { action: 'suppress'; reason: Reason }
   | { action: 'expire'; reason: Reason.Expired };
 
-/** When the window opens again: the earliest instant another marketing mail may go. */
-export function windowOpensAt(s: Pick<SubscriberSnapshot, 'lastMarketingAt' | 'cadence'>): Date | null {
-  return s.lastMarketingAt ? new Date(s.lastMarketingAt.getTime() + windowMs(s.cadence)) : null;
+/**
+ * When the window opens again: the earliest instant another marketing mail may go. The window
+ * counts calendar days in the customer's zone (a week is Monday 09:00 to Monday 09:00 local,
+ * 167 or 169 hours across a daylight-saving change). Mirrors tactful_window_end() in SQL.
+ */
+export function windowOpensAt(s: Pick<SubscriberSnapshot, 'lastMarketingAt' | 'cadence' | 'timeZone'>): Date | null {
+  return s.lastMarketingAt ? windowEnd(s.lastMarketingAt, s.timeZone, s.cadence) : null;
 }
 
 /**
  * The next digest: the subscriber's weekly slot while the window is free; when a mail holds the
- * window, the slot hour on the first day it is free again (never skipped, never doubled).
+ * window, the slot hour on the first day it is free again (never skipped, never doubled). A
+ * window that opens inside the slot hour (last week's digest went out a few seconds after the
+ * hour) keeps that day: the digest goes the moment the window opens, so the weekday never drifts.
  * Mirrored in SQL by tactful_next_digest() (migration CadenceAndCampaigns).
  */
 export function nextDigestAt(s: Pick<SubscriberSnapshot, 'lastMarketingAt' | 'cadence' | 'timeZone' | 'digestWeekday' | 'digestHour'>, now: Date): Date {
   const opens = windowOpensAt(s);
   if (!opens || opens <= now) return nextSlot(now, s.timeZone, s.digestWeekday, s.digestHour);
-  return nextDailySlot(opens, s.timeZone, s.digestHour);
+  const slotHour = nextDailySlot(new Date(opens.getTime() - HOUR_MS + 1), s.timeZone, s.digestHour);
+  return slotHour > opens ? slotHour : opens;
 }
 
 export function decide(s: SubscriberSnapshot, item: ItemSnapshot, now: Date, quiet: QuietHours): Decision {

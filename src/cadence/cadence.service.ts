@@ -28,21 +28,22 @@ export class CadenceService {
   ) {}
 
   /**
-   * A CTE that reserves the window for each row of `eligible` (columns id, cadence) whose window
+   * A CTE that reserves the window for each row of `eligible` (columns id, cadence, time_zone) whose window
    * is free at `nowParam`, and returns the ids it reserved. A racing transaction blocks on the
    * row lock and re-evaluates the WHERE against the committed row, so exactly one wins.
    */
   static reserveCte(eligible: string, nowParam: string, keyPrefixParam: string): string {
     return `
-      INSERT INTO cadence_windows AS w (subscriber_id, last_marketing_at, window_days, reserved_key, previous_marketing_at)
-      SELECT e.id, ${nowParam}, CASE e.cadence WHEN 'biweekly' THEN 14 ELSE 7 END, ${keyPrefixParam} || e.id::text, NULL
+      INSERT INTO cadence_windows AS w (subscriber_id, last_marketing_at, window_days, time_zone, reserved_key, previous_marketing_at)
+      SELECT e.id, ${nowParam}, tactful_window_days(e.cadence), e.time_zone, ${keyPrefixParam} || e.id::text, NULL
       FROM ${eligible} e
       ON CONFLICT (subscriber_id) DO UPDATE SET
         previous_marketing_at = w.last_marketing_at,
         last_marketing_at = EXCLUDED.last_marketing_at,
         window_days = EXCLUDED.window_days,
+        time_zone = EXCLUDED.time_zone,
         reserved_key = EXCLUDED.reserved_key
-      WHERE w.last_marketing_at + make_interval(days => EXCLUDED.window_days) <= EXCLUDED.last_marketing_at
+      WHERE tactful_window_end(w.last_marketing_at, EXCLUDED.time_zone, EXCLUDED.window_days) <= EXCLUDED.last_marketing_at
       RETURNING w.subscriber_id`;
   }
 
@@ -51,13 +52,15 @@ export class CadenceService {
    * marketing mail to the subscriber lies inside the window (the caller defers this one).
    */
   async recordHandOver(tx: EntityManager, delivery: { id: string; subscriberId: string; idempotencyKey: string }, now: Date): Promise<boolean> {
-    const [subscriber] = await tx.query(`SELECT cadence FROM subscribers WHERE id = $1`, [delivery.subscriberId]);
+    const [subscriber] = await tx.query(`SELECT cadence, time_zone FROM subscribers WHERE id = $1`, [delivery.subscriberId]);
     const days = WINDOW_DAYS[(subscriber?.cadence ?? 'weekly') as Cadence];
+    const timeZone: string = subscriber?.time_zone ?? this.config.defaultTimeZone;
     await tx.query(`SAVEPOINT hand_over`);
     try {
       await tx.query(
-        `INSERT INTO marketing_sends (subscriber_id, delivery_id, during) VALUES ($1, $2, tstzrange($3::timestamptz, $3::timestamptz + make_interval(days => $4)))`,
-        [delivery.subscriberId, delivery.id, now, days],
+        `INSERT INTO marketing_sends (subscriber_id, delivery_id, during)
+         VALUES ($1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4)))`,
+        [delivery.subscriberId, delivery.id, now, days, timeZone],
       );
     } catch (error) {
       if (!isExclusionViolation(error)) throw error;
@@ -67,11 +70,11 @@ export class CadenceService {
     await tx.query(`RELEASE SAVEPOINT hand_over`);
     // The window now runs from the real hand-over, not from the reservation.
     await tx.query(
-      `INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days) VALUES ($1, $2, $3)
+      `INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone) VALUES ($1, $2, $3, $5)
        ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
-         window_days = EXCLUDED.window_days,
+         window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
          reserved_key = CASE WHEN cadence_windows.reserved_key = $4 THEN NULL ELSE cadence_windows.reserved_key END`,
-      [delivery.subscriberId, now, days, delivery.idempotencyKey],
+      [delivery.subscriberId, now, days, delivery.idempotencyKey, timeZone],
     );
     return true;
   }

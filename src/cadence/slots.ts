@@ -5,10 +5,10 @@ import { DateTime } from 'luxon';
 import { Cadence } from '../subscribers/subscriber.entity';
 
 export const WINDOW_DAYS: Record<Cadence, number> = { weekly: 7, biweekly: 14 };
-const DAY_MS = 86_400_000;
 
-export function windowMs(cadence: Cadence): number {
-  return WINDOW_DAYS[cadence] * DAY_MS;
+/** The end of a window that starts at `start`: the cadence's days later, in calendar days local to `timeZone`. */
+export function windowEnd(start: Date, timeZone: string, cadence: Cadence): Date {
+  return DateTime.fromJSDate(start, { zone: timeZone }).plus({ days: WINDOW_DAYS[cadence] }).toJSDate();
 }
 
 /** The first instant at or after `after` that falls on the slot (weekday 1-7, hour 0-23) in `timeZone`. */

@@ -52,7 +52,7 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
       ORDER BY ts.subscriber_id
       LIMIT $3),
     eligible AS (
-      SELECT c.id, c.cadence FROM cand c
+      SELECT c.id, c.cadence, c.time_zone FROM cand c
       WHERE c.status = 'active' AND c.sub_status = 'confirmed' AND c.in_audience
         AND ($9::timestamptz IS NULL OR $9 > tactful_outside_quiet($4, c.time_zone, $10, $11)))`;
   const decided = `
@@ -61,7 +61,7 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
       FROM cand c
       LEFT JOIN reserved r ON r.subscriber_id = c.id
       CROSS JOIN LATERAL (
-        SELECT tactful_next_digest(c.last_marketing_at + make_interval(days => CASE c.cadence WHEN 'biweekly' THEN 14 ELSE 7 END),
+        SELECT tactful_next_digest(tactful_window_end(c.last_marketing_at, c.time_zone, tactful_window_days(c.cadence)),
                                    $4, c.time_zone, c.digest_weekday, c.digest_hour) AS digest_at,
                tactful_outside_quiet($4, c.time_zone, $10, $11) AS send_at) t
       CROSS JOIN LATERAL (

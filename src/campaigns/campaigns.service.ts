@@ -287,7 +287,7 @@ export class CampaignsService implements OnModuleInit {
          unused_params AS (SELECT $5::text, $6::text, $7::text, $8::int),
          reserved AS (
            SELECT e.id AS subscriber_id FROM eligible e JOIN cand c ON c.id = e.id
-           WHERE c.last_marketing_at IS NULL OR c.last_marketing_at + make_interval(days => CASE c.cadence WHEN 'biweekly' THEN 14 ELSE 7 END) <= $4),
+           WHERE c.last_marketing_at IS NULL OR tactful_window_end(c.last_marketing_at, c.time_zone, tactful_window_days(c.cadence)) <= $4),
          ${decided}
        SELECT status, reason, count(*)::int AS count, min(at) FILTER (WHERE status = 'deferred') AS first_digest
        FROM decided GROUP BY status, reason ORDER BY status, reason`,

@@ -41,6 +41,8 @@ export interface AppConfig {
   domainPauseMinutes: number;
   unsubscribeMailto: string | undefined;
   companyName: string;
+  digestMaxEntries: number;
+  digestCatchupSpreadMinutes: number;
 }
 
 export class ConfigError extends Error {
@@ -213,6 +215,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     domainPauseMinutes: read.int('DOMAIN_PAUSE_MINUTES', 60, 1, 10_080),
     unsubscribeMailto: read.optional('UNSUBSCRIBE_MAILTO'),
     companyName: read.string('COMPANY_NAME', 'Tactful'),
+    digestMaxEntries: read.int('DIGEST_MAX_ENTRIES', 10, 1, 100),
+    digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
   };
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
     read.problems.push({ variable: 'ADMIN_API_KEY', message: 'must be at least 24 characters long' });

@@ -287,6 +287,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       messageId: messageIdFor(delivery.idempotencyKey, this.senderDomain),
       from: this.config.mailFrom,
       to: delivery.email,
+      date: this.clock.now(),
       subject: rendered.subject,
       html: rendered.html,
       text: rendered.text,

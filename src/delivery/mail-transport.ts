@@ -18,6 +18,8 @@ export interface OutgoingMail {
   text: string;
   /** E.g. List-Unsubscribe, List-Unsubscribe-Post, List-Id, Feedback-ID, X-Tactful-Delivery. */
   headers: Record<string, string>;
+  /** The Date header: the hand-over time by the service clock (virtual in tests). */
+  date?: Date;
   /** `method` (e.g. REQUEST) marks a text/calendar invitation. */
   attachments?: { filename: string; content: string | Buffer; contentType: string; method?: string }[];
 }
@@ -127,6 +129,7 @@ function toNodemailerMessage(mail: OutgoingMail): SendMailOptions {
     from: mail.from,
     to: mail.to,
     ...(mail.replyTo !== undefined ? { replyTo: mail.replyTo } : {}),
+    ...(mail.date !== undefined ? { date: mail.date } : {}),
     subject: mail.subject,
     html: mail.html,
     text: mail.text,

@@ -8,6 +8,7 @@ export enum Reason {
   UnknownOutcome = 'unknown_outcome',
   DomainPaused = 'domain_paused',
   DeferredCadence = 'deferred_cadence',
+  DeferredDigestFull = 'deferred_digest_full',
   Expired = 'expired',
   SuppressedNotSubscribed = 'suppressed_not_subscribed',
   SuppressedUnconfirmed = 'suppressed_unconfirmed',
@@ -39,6 +40,10 @@ export const REASON_LABELS: Record<Reason, { de: string; en: string }> = {
   },
   [Reason.DomainPaused]: { de: 'Empfängerdomain blockiert uns gerade; Versand pausiert', en: 'Recipient domain is blocking us; sending paused' },
   [Reason.DeferredCadence]: { de: 'In den nächsten Newsletter verschoben (Versandrhythmus)', en: 'Folded into the next digest (cadence)' },
+  [Reason.DeferredDigestFull]: {
+    de: 'Der Newsletter war voll; kommt im nächsten',
+    en: 'The digest was full; goes in the next one',
+  },
   [Reason.Expired]: { de: 'Nicht mehr aktuell, verworfen', en: 'No longer relevant, expired' },
   [Reason.SuppressedNotSubscribed]: { de: 'Thema nicht abonniert', en: 'Not subscribed to the topic' },
   [Reason.SuppressedUnconfirmed]: { de: 'Anmeldung noch nicht bestätigt', en: 'Subscription not confirmed yet' },

@@ -40,6 +40,7 @@ const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
   'confirm-subscription': 'service',
   'confirm-reminder': 'service',
   campaign: 'marketing',
+  digest: 'marketing',
 };
 
 // Comments rather than tags, so a layout is still a valid file on its own (MJML and Handlebars

@@ -51,11 +51,24 @@ export type CampaignData = LayoutData & {
   topicName: string;
 };
 
+/** A digest: sections per topic, each with its entries (digest items and folded campaigns). */
+export type DigestData = LayoutData & {
+  preferencesUrl: string;
+  unsubscribeUrl: string;
+  cadenceLabel: string;
+  entryCount: number;
+  singleEntry: boolean;
+  firstTitle: string;
+  moreCount: number;
+  sections: { topicName: string; entries: { title: string; summary: string; url: string | null }[] }[];
+};
+
 /** Typed data per message, for callers that want the compiler to check what they pass. */
 export type MessageDataMap = {
   'confirm-subscription': ConfirmSubscriptionData;
   'confirm-reminder': ConfirmReminderData;
   campaign: CampaignData;
+  digest: DigestData;
 };
 
 export type MessageName = keyof MessageDataMap;

@@ -1,45 +1,55 @@
 // Cron ticks only: each job takes an advisory lock (or claims rows with SKIP LOCKED) and calls
-// into the domain that owns the logic. Every instance ticks; one does each job's work.
-import { Injectable, Logger } from '@nestjs/common';
+// into the domain that owns the logic. Every instance ticks; the work is never done twice.
+import { Injectable } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { CampaignDispatchService } from '../campaigns/campaign-dispatch.service';
 import { DeferralService } from '../cadence/deferral.service';
+import { CampaignDispatchService } from '../campaigns/campaign-dispatch.service';
 import { withAdvisoryLock } from '../database/advisory-lock';
+import { DigestsService } from '../digests/digests.service';
 import { ConfirmationService } from '../subscribers/confirmation.service';
+import { SchedulerRunsService } from './scheduler-runs.service';
 
 @Injectable()
 export class JobsService {
-  private readonly logger = new Logger(JobsService.name);
-
   constructor(
     @InjectDataSource() private readonly db: DataSource,
+    private readonly runs: SchedulerRunsService,
     private readonly confirmation: ConfirmationService,
     private readonly dispatch: CampaignDispatchService,
+    private readonly digests: DigestsService,
     private readonly deferrals: DeferralService,
   ) {}
 
+  /** Advisory lock inside: one instance dispatches, highest priority first. */
   @Interval('dispatch-campaigns', 5_000)
-  async dispatchCampaigns(): Promise<void> {
-    const result = await this.dispatch.dispatchDue();
-    if (result.campaigns > 0) this.logger.log({ job: 'dispatch-campaigns', ...result }, 'campaigns dispatched');
+  dispatchCampaigns() {
+    return this.runs.record('dispatch-campaigns', async () => ({ ...(await this.dispatch.dispatchDue()) }));
+  }
+
+  /** SKIP LOCKED batches inside: every instance composes, each a different set of subscribers. */
+  @Interval('compose-digests', 30_000)
+  composeDigests() {
+    return this.runs.record('compose-digests', async () => ({ ...(await this.digests.composeDue()) }));
   }
 
   @Interval('expire-deferred', 60_000)
-  async expireDeferred(): Promise<void> {
-    const run = await withAdvisoryLock(this.db, 'tactful:job:expire-deferred', () => this.deferrals.expireStale());
-    if (run.ran && run.result > 0) this.logger.log({ job: 'expire-deferred', expired: run.result }, 'deferred items expired');
+  expireDeferred() {
+    return this.runs.record('expire-deferred', async () => {
+      const run = await withAdvisoryLock(this.db, 'tactful:job:expire-deferred', () => this.deferrals.expireStale());
+      return run.ran ? { expired: run.result } : null;
+    });
   }
 
   @Interval('double-opt-in', 60_000)
-  async doubleOptIn(): Promise<void> {
-    const run = await withAdvisoryLock(this.db, 'tactful:job:double-opt-in', async () => ({
-      reminded: await this.confirmation.sendReminders(),
-      expired: await this.confirmation.expirePending(),
-    }));
-    if (run.ran && (run.result.reminded > 0 || run.result.expired > 0)) {
-      this.logger.log({ job: 'double-opt-in', ...run.result }, 'double opt-in housekeeping');
-    }
+  doubleOptIn() {
+    return this.runs.record('double-opt-in', async () => {
+      const run = await withAdvisoryLock(this.db, 'tactful:job:double-opt-in', async () => ({
+        reminded: await this.confirmation.sendReminders(),
+        expired: await this.confirmation.expirePending(),
+      }));
+      return run.ran ? run.result : null;
+    });
   }
 }

@@ -1,19 +1,23 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { AppConfig } from '../config/config';
 import { CampaignsModule } from '../campaigns/campaigns.module';
+import { AppConfig } from '../config/config';
+import { DigestsModule } from '../digests/digests.module';
 import { SubscribersModule } from '../subscribers/subscribers.module';
 import { JobsService } from './jobs.service';
+import { SchedulerRunsController } from './scheduler-runs.controller';
+import { SchedulerRunsService } from './scheduler-runs.service';
 
-/** With SCHEDULER_ENABLED=false (tests, API-only instances) no job ticks in this process. */
+/** The run log is always readable; with SCHEDULER_ENABLED=false (tests, API-only instances) no job ticks here. */
 @Module({})
 export class SchedulerModule {
   static register(config: AppConfig): DynamicModule {
-    if (!config.schedulerEnabled) return { module: SchedulerModule };
     return {
       module: SchedulerModule,
-      imports: [ScheduleModule.forRoot(), SubscribersModule, CampaignsModule],
-      providers: [JobsService],
+      imports: config.schedulerEnabled ? [ScheduleModule.forRoot(), SubscribersModule, CampaignsModule, DigestsModule] : [],
+      controllers: [SchedulerRunsController],
+      providers: [SchedulerRunsService, ...(config.schedulerEnabled ? [JobsService] : [])],
+      exports: [SchedulerRunsService],
     };
   }
 }

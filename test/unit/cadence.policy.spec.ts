@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { decide, nextDigestAt, SubscriberSnapshot } from '../../src/cadence/cadence.policy';
-import { DEFAULT_QUIET_HOURS, inQuietHours, nextDailySlot, nextSlot, outsideQuietHours, WINDOW_DAYS } from '../../src/cadence/slots';
+import { DEFAULT_QUIET_HOURS, inQuietHours, nextDailySlot, nextSlot, outsideQuietHours, WINDOW_DAYS, windowEnd } from '../../src/cadence/slots';
 import { Reason } from '../../src/delivery/reason-codes';
 
 const DAY = 86_400_000;
@@ -106,7 +106,11 @@ describe('cadence properties', () => {
             }
             if (decision.action === 'defer') expect(decision.at.getTime()).toBeGreaterThan(clock);
           }
-          for (let i = 1; i < sends.length; i++) expect(sends[i] - sends[i - 1]).toBeGreaterThanOrEqual(WINDOW_DAYS[cadence] * DAY);
+          // At least the window apart, counted in calendar days where the customer lives.
+          for (let i = 1; i < sends.length; i++) {
+            expect(sends[i]).toBeGreaterThanOrEqual(windowEnd(new Date(sends[i - 1]), timeZone, cadence).getTime());
+            expect(sends[i] - sends[i - 1]).toBeGreaterThanOrEqual(WINDOW_DAYS[cadence] * DAY - 3_600_000);
+          }
         },
       ),
       { numRuns: 300 },
@@ -120,7 +124,7 @@ describe('cadence properties', () => {
           const lastMarketingAt = sinceLast === null ? null : new Date(at.getTime() - sinceLast);
           const digest = nextDigestAt({ lastMarketingAt, cadence: 'weekly', timeZone, digestWeekday: weekday, digestHour: hour }, at);
           const local = DateTime.fromJSDate(digest, { zone: timeZone });
-          const opens = lastMarketingAt ? lastMarketingAt.getTime() + 7 * DAY : at.getTime();
+          const opens = lastMarketingAt ? windowEnd(lastMarketingAt, timeZone, 'weekly').getTime() : at.getTime();
           expect(digest.getTime()).toBeGreaterThanOrEqual(Math.max(opens, at.getTime()));
           expect(digest.getTime() - Math.max(opens, at.getTime())).toBeLessThanOrEqual(7 * DAY + 3_600_000);
           if (local.isInDST === DateTime.fromJSDate(digest, { zone: timeZone }).minus({ hours: 2 }).isInDST) expect(local.hour).toBe(hour);

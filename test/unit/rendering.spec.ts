@@ -10,6 +10,7 @@ import { DEFAULT_TEMPLATES_DIR, MjmlTemplateRenderer } from '../../src/rendering
 import { RenderingModule } from '../../src/rendering/rendering.module';
 import {
   CampaignData,
+  DigestData,
   ConfirmSubscriptionData,
   Locale,
   LOCALES,
@@ -41,10 +42,31 @@ const campaign: CampaignData = {
   topicName: 'Messen und Termine',
 };
 
+const digest: DigestData = {
+  ...layout,
+  preferencesUrl: 'https://mail.example.com/p/tok_abc',
+  unsubscribeUrl: 'https://mail.example.com/u/tok_abc',
+  cadenceLabel: 'wöchentlicher',
+  entryCount: 2,
+  singleEntry: false,
+  firstTitle: 'Die Messe zieht um',
+  moreCount: 1,
+  sections: [
+    {
+      topicName: 'Messen und Termine',
+      entries: [
+        { title: 'Die Messe zieht um', summary: 'Ab Juni in Halle 4.', url: 'https://example.com/messe?src=digest&lang=de' },
+        { title: 'Längere Zahlungsziele', summary: '60 statt 30 Tage.', url: null },
+      ],
+    },
+  ],
+};
+
 const fixtures: MessageDataMap = {
   'confirm-subscription': confirm,
   'confirm-reminder': confirm,
   campaign,
+  digest,
 };
 
 const messages = Object.keys(fixtures) as MessageName[];
@@ -54,6 +76,7 @@ const phrases: Record<MessageName, Record<Locale, string>> = {
   'confirm-subscription': { de: 'Anmeldung bestätigen', en: 'Confirm sign-up' },
   'confirm-reminder': { de: 'einzige Erinnerung', en: 'only reminder' },
   campaign: { de: 'Abmelden', en: 'Unsubscribe' },
+  digest: { de: 'Gibt es nichts Neues, schreiben wir nicht', en: 'Nothing new, no mail' },
 };
 
 const other = (locale: Locale): Locale => (locale === 'de' ? 'en' : 'de');

@@ -20,6 +20,7 @@ export class CadenceAndCampaigns1764000002000 implements MigrationInterface {
         subscriber_id         uuid PRIMARY KEY REFERENCES subscribers (id) ON DELETE CASCADE,
         last_marketing_at     timestamptz NOT NULL,    -- sent, or reserved by a mail not yet handed over
         window_days           smallint NOT NULL CHECK (window_days IN (7, 14)),
+        time_zone             text NOT NULL,           -- the window counts calendar days where the customer lives
         reserved_key          text,                    -- idempotency key of the delivery holding the reservation
         previous_marketing_at timestamptz              -- restored when that delivery does not go after all
       )`);
@@ -73,6 +74,16 @@ export class CadenceAndCampaigns1764000002000 implements MigrationInterface {
         PRIMARY KEY (api_key_id, key)
       )`);
 
+    // The end of a cadence window: N calendar days later in the customer's zone, so "once a week"
+    // stays on the same weekday and hour across daylight-saving changes. Mirrors windowOpensAt().
+    await db.query(`
+      CREATE FUNCTION tactful_window_end(at timestamptz, tz text, days int) RETURNS timestamptz
+      LANGUAGE sql STABLE PARALLEL SAFE AS $$
+        SELECT ((at AT TIME ZONE tz) + make_interval(days => days)) AT TIME ZONE tz
+      $$`);
+    await db.query(`
+      CREATE FUNCTION tactful_window_days(cadence text) RETURNS int
+      LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE cadence WHEN 'biweekly' THEN 14 ELSE 7 END $$`);
     // The first instant at or after "after" on the weekday (ISO) and hour, local to tz.
     await db.query(`
       CREATE FUNCTION tactful_next_slot(after timestamptz, tz text, weekday int, hour int) RETURNS timestamptz
@@ -92,7 +103,7 @@ export class CadenceAndCampaigns1764000002000 implements MigrationInterface {
       CREATE FUNCTION tactful_next_digest(opens timestamptz, now timestamptz, tz text, weekday int, hour int) RETURNS timestamptz
       LANGUAGE sql STABLE PARALLEL SAFE AS $$
         SELECT CASE WHEN opens IS NULL OR opens <= now THEN tactful_next_slot(now, tz, weekday, hour)
-                    ELSE tactful_next_daily_slot(opens, tz, hour) END
+                    ELSE greatest(opens, tactful_next_daily_slot(opens - interval '1 hour' + interval '1 millisecond', tz, hour)) END
       $$`);
     // Mirrors outsideQuietHours() in src/cadence/slots.ts.
     await db.query(`
@@ -108,7 +119,9 @@ export class CadenceAndCampaigns1764000002000 implements MigrationInterface {
   }
 
   async down(db: QueryRunner): Promise<void> {
-    await db.query(`DROP FUNCTION tactful_outside_quiet, tactful_next_digest, tactful_next_daily_slot, tactful_next_slot`);
+    await db.query(
+      `DROP FUNCTION tactful_outside_quiet, tactful_next_digest, tactful_next_daily_slot, tactful_next_slot, tactful_window_days, tactful_window_end`,
+    );
     await db.query(`ALTER TABLE deliveries DROP COLUMN sender, DROP COLUMN expires_at`);
     await db.query(`DROP TABLE idempotency_keys, campaigns, marketing_sends, cadence_windows`);
     await db.query(`DROP INDEX topic_subscriptions_topic_idx`);

@@ -1,0 +1,337 @@
+// Digests: at each subscriber's slot, one marketing mail with everything new on their confirmed
+// topics (digest items and campaigns folded into it), under the same cadence enforcement as
+// campaigns. Composition is batched and set-based per step; batches are claimed with
+// FOR UPDATE SKIP LOCKED so any number of instances compose disjoint subscribers at once.
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { CadenceService } from '../cadence/cadence.service';
+import { Clock } from '../common/clock';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { Reason } from '../delivery/reason-codes';
+import { TokenService } from '../preferences/tokens';
+import { DigestCandidate, selectEntries } from './digest-compose.policy';
+
+export interface ComposeResult {
+  composed: number;
+  empty: number;
+  postponed: number;
+}
+
+interface DueSubscriber {
+  id: string;
+  locale: Locale;
+  next_digest_at: Date;
+  window_opens: Date | null;
+}
+
+interface Entry {
+  type: 'item' | 'campaign';
+  ref: string;
+}
+
+const BATCH = 500;
+const HOUR = 3_600_000;
+
+@Injectable()
+export class DigestsService implements OnModuleInit {
+  private readonly logger = new Logger(DigestsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly kinds: DeliveryKinds,
+    private readonly cadence: CadenceService,
+    private readonly tokens: TokenService,
+  ) {}
+
+  onModuleInit(): void {
+    this.kinds.register({
+      kind: 'digest',
+      gate: (tx, delivery, now) => this.gate(tx, delivery, now),
+      compose: (tx, delivery) => this.compose(tx, delivery),
+      settled: (tx: EntityManager, delivery: ClaimedDelivery, status: string) => this.settled(tx, delivery, status),
+    });
+  }
+
+  /** Composes every due digest, batch after batch. */
+  async composeDue(): Promise<ComposeResult> {
+    const total: ComposeResult = { composed: 0, empty: 0, postponed: 0 };
+    for (;;) {
+      const result = await this.db.transaction((tx) => this.composeBatch(tx));
+      total.composed += result.composed;
+      total.empty += result.empty;
+      total.postponed += result.postponed;
+      if (result.claimed < BATCH) return total;
+    }
+  }
+
+  private async composeBatch(tx: EntityManager): Promise<ComposeResult & { claimed: number }> {
+    const now = this.clock.now();
+    const due: DueSubscriber[] = await tx.query(
+      `SELECT s.id, s.locale, s.next_digest_at,
+              CASE WHEN w.last_marketing_at > '-infinity'
+                   THEN tactful_window_end(w.last_marketing_at, s.time_zone, tactful_window_days(s.cadence)) END AS window_opens
+       FROM subscribers s LEFT JOIN cadence_windows w ON w.subscriber_id = s.id
+       WHERE s.status = 'active' AND s.next_digest_at <= $1
+       ORDER BY s.next_digest_at LIMIT $2
+       FOR UPDATE OF s SKIP LOCKED`,
+      [now, BATCH],
+    );
+    const result = { composed: 0, empty: 0, postponed: 0, claimed: due.length };
+    if (due.length === 0) return result;
+
+    // A window still held by a campaign: the digest moves to the slot hour of the first free day.
+    const blocked = due.filter((d) => d.window_opens && d.window_opens > now).map((d) => d.id);
+    const open = due.filter((d) => !(d.window_opens && d.window_opens > now));
+    result.postponed += await this.reschedule(tx, blocked, now);
+
+    const candidates = await this.candidates(tx, open.map((d) => d.id), now);
+    const withContent: DueSubscriber[] = [];
+    const chosen = new Map<string, DigestCandidate[]>();
+    const overflow: string[] = [];
+    for (const subscriber of open) {
+      const { included, left } = selectEntries(candidates.get(subscriber.id) ?? [], this.config.digestMaxEntries);
+      if (included.length === 0) continue;
+      withContent.push(subscriber);
+      chosen.set(subscriber.id, included);
+      overflow.push(...left.filter((c) => c.type === 'campaign').map((c) => c.ref));
+    }
+    const empty = open.filter((s) => !chosen.has(s.id));
+    result.empty = await this.recordEmpty(tx, empty, now);
+
+    // Reserve the window (the same compare-and-set as campaigns); a lost race waits for the next free day.
+    const reserved: { subscriber_id: string }[] = withContent.length
+      ? await tx.query(
+          `WITH eligible AS (SELECT s.id, s.cadence, s.time_zone FROM subscribers s WHERE s.id = ANY($1::uuid[]))
+           ${CadenceService.reserveCte('eligible', '$2::timestamptz', '$3::text')}`,
+          [withContent.map((s) => s.id), now, 'digest:'],
+        )
+      : [];
+    const won = new Set(reserved.map((r) => r.subscriber_id));
+    result.postponed += await this.reschedule(tx, withContent.filter((s) => !won.has(s.id)).map((s) => s.id), now);
+    const winners = withContent.filter((s) => won.has(s.id));
+    if (winners.length === 0) return result;
+
+    const spreadSeconds = this.config.digestCatchupSpreadMinutes * 60;
+    const rows: { id: string; subscriber_id: string }[] = await tx.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[]) AS t(subscriber_id, locale, slot, payload))
+       INSERT INTO deliveries (subscriber_id, class, kind, locale, status, reason, idempotency_key, payload, next_attempt_at, created_at, updated_at)
+       SELECT i.subscriber_id, 'marketing', 'digest', i.locale, 'queued', 'queued',
+              'digest:' || i.subscriber_id::text || ':' || to_char(i.slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI'),
+              i.payload,
+              -- Overdue after downtime: spread over the catch-up period instead of one burst.
+              CASE WHEN i.slot < $5::timestamptz - interval '1 hour' AND $6::int > 0
+                   THEN $5::timestamptz + make_interval(secs => abs(hashtext(i.subscriber_id::text)) % $6::int)
+                   ELSE $5::timestamptz END,
+              $5, $5
+       FROM input i
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING id, subscriber_id`,
+      [
+        winners.map((s) => s.id),
+        winners.map((s) => s.locale),
+        winners.map((s) => s.next_digest_at),
+        winners.map((s) => JSON.stringify({ entries: chosen.get(s.id)!.map((c) => ({ type: c.type, ref: c.ref })) })),
+        now,
+        spreadSeconds,
+      ],
+    );
+    const deliveryOf = new Map(rows.map((r) => [r.subscriber_id, r.id]));
+    // The reservation names the digest it holds the window for.
+    await tx.query(
+      `UPDATE cadence_windows w SET reserved_key = 'digest:' || w.subscriber_id::text || ':' || to_char(s.next_digest_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI')
+       FROM subscribers s WHERE s.id = w.subscriber_id AND w.subscriber_id = ANY($1::uuid[]) AND w.reserved_key = 'digest:' || w.subscriber_id::text`,
+      [winners.map((s) => s.id)],
+    );
+    const items = winners.flatMap((s) => chosen.get(s.id)!.filter((c) => c.type === 'item').map((c) => ({ s: s.id, item: c.ref, d: deliveryOf.get(s.id) })));
+    const folded = winners.flatMap((s) => chosen.get(s.id)!.filter((c) => c.type === 'campaign').map((c) => ({ ref: c.ref, d: deliveryOf.get(s.id) })));
+    await tx.query(
+      `INSERT INTO digest_entries (subscriber_id, item_id, delivery_id)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) ON CONFLICT DO NOTHING`,
+      [items.filter((i) => i.d).map((i) => i.s), items.filter((i) => i.d).map((i) => i.item), items.filter((i) => i.d).map((i) => i.d)],
+    );
+    await tx.query(
+      `UPDATE deliveries d SET digest_delivery_id = f.digest, updated_at = $3
+       FROM unnest($1::bigint[], $2::bigint[]) AS f(id, digest) WHERE d.id = f.id`,
+      [folded.filter((f) => f.d).map((f) => f.ref), folded.filter((f) => f.d).map((f) => f.d), now],
+    );
+    await tx.query(
+      `UPDATE deliveries SET reason = $2, updated_at = $3 WHERE id = ANY($1::bigint[]) AND status = 'deferred'`,
+      [overflow, Reason.DeferredDigestFull, now],
+    );
+    // Next digest: after this one's window (the trigger's rule, applied from this digest's slot).
+    await tx.query(
+      `UPDATE subscribers s SET next_digest_at = tactful_next_digest(
+          tactful_window_end(greatest(s.next_digest_at, $2::timestamptz), s.time_zone, tactful_window_days(s.cadence)),
+          $2, s.time_zone, s.digest_weekday, s.digest_hour)
+       WHERE s.id = ANY($1::uuid[])`,
+      [winners.map((s) => s.id), now],
+    );
+    result.composed = rows.length;
+    return result;
+  }
+
+  /** Every unexpired, not yet received item and every deferred campaign on the subscriber's confirmed topics. */
+  private async candidates(tx: EntityManager, subscriberIds: string[], now: Date): Promise<Map<string, DigestCandidate[]>> {
+    const byId = new Map<string, DigestCandidate[]>();
+    if (subscriberIds.length === 0) return byId;
+    const rows: { subscriber_id: string; type: 'item' | 'campaign'; ref: string; topic_id: string; priority: number; expires_at: Date | null; fresh: Date }[] =
+      await tx.query(
+        `SELECT ts.subscriber_id, 'item' AS type, i.id::text AS ref, i.topic_id, i.priority, i.expires_at, i.publish_at AS fresh
+         FROM topic_subscriptions ts
+         JOIN digest_items i ON i.topic_id = ts.topic_id
+         WHERE ts.subscriber_id = ANY($1::uuid[]) AND ts.status = 'confirmed'
+           AND i.publish_at <= $2 AND (i.expires_at IS NULL OR i.expires_at > $2)
+           -- News from before the subscription are not news to them; a week's grace for the newly subscribed.
+           AND i.publish_at >= ts.confirmed_at - interval '7 days'
+           AND NOT EXISTS (SELECT 1 FROM digest_entries e WHERE e.subscriber_id = ts.subscriber_id AND e.item_id = i.id)
+         UNION ALL
+         SELECT d.subscriber_id, 'campaign', d.id::text, d.topic_id, d.priority, d.expires_at, d.created_at
+         FROM deliveries d
+         JOIN topic_subscriptions ts ON ts.subscriber_id = d.subscriber_id AND ts.topic_id = d.topic_id AND ts.status = 'confirmed'
+         WHERE d.subscriber_id = ANY($1::uuid[]) AND d.status = 'deferred' AND d.digest_delivery_id IS NULL
+           AND (d.expires_at IS NULL OR d.expires_at > $2)`,
+        [subscriberIds, now],
+      );
+    for (const r of rows) {
+      const list = byId.get(r.subscriber_id) ?? [];
+      list.push({ type: r.type, ref: r.ref, topicId: r.topic_id, priority: r.priority, expiresAt: r.expires_at, freshness: r.fresh });
+      byId.set(r.subscriber_id, list);
+    }
+    return byId;
+  }
+
+  /** Nothing new: no mail, but the decision is stored, and the next slot is set. */
+  private async recordEmpty(tx: EntityManager, subscribers: DueSubscriber[], now: Date): Promise<number> {
+    if (subscribers.length === 0) return 0;
+    await tx.query(
+      `WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS t(subscriber_id, locale, slot))
+       INSERT INTO deliveries (subscriber_id, class, kind, locale, status, reason, idempotency_key, next_attempt_at, created_at, updated_at)
+       SELECT subscriber_id, 'marketing', 'digest', locale, 'suppressed', $4,
+              'digest:' || subscriber_id::text || ':' || to_char(slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI'), $5, $5, $5
+       FROM input ON CONFLICT (idempotency_key) DO NOTHING`,
+      [subscribers.map((s) => s.id), subscribers.map((s) => s.locale), subscribers.map((s) => s.next_digest_at), Reason.SuppressedEmpty, now],
+    );
+    await tx.query(
+      `UPDATE subscribers SET next_digest_at = tactful_next_slot(greatest(next_digest_at, $2::timestamptz) + interval '1 minute', time_zone, digest_weekday, digest_hour)
+       WHERE id = ANY($1::uuid[])`,
+      [subscribers.map((s) => s.id), now],
+    );
+    return subscribers.length;
+  }
+
+  private async reschedule(tx: EntityManager, subscriberIds: string[], now: Date): Promise<number> {
+    if (subscriberIds.length === 0) return 0;
+    await tx.query(
+      `UPDATE subscribers s SET next_digest_at = tactful_next_digest(
+          tactful_window_end(w.last_marketing_at, s.time_zone, tactful_window_days(s.cadence)), $2, s.time_zone, s.digest_weekday, s.digest_hour)
+       FROM cadence_windows w WHERE w.subscriber_id = s.id AND s.id = ANY($1::uuid[])`,
+      [subscriberIds, now],
+    );
+    return subscriberIds.length;
+  }
+
+  // ---- send time -----------------------------------------------------------------------------
+
+  /** Consent is re-checked per entry at hand-over: a topic dropped since composing drops its entries. */
+  private async gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
+    const consent = await subscriberGate(tx, delivery);
+    const entries: Entry[] = delivery.payload.entries ?? [];
+    const still = consent ? [] : await this.stillWanted(tx, delivery.subscriberId!, entries);
+    if (consent || still.length === 0) {
+      await this.unfold(tx, delivery);
+      return consent ?? { status: 'suppressed', reason: Reason.SuppressedEmpty };
+    }
+    const recorded = await this.cadence.recordHandOver(tx, { id: delivery.id, subscriberId: delivery.subscriberId!, idempotencyKey: delivery.idempotencyKey }, now);
+    if (!recorded) {
+      await this.unfold(tx, delivery);
+      return { status: 'suppressed', reason: Reason.DeferredCadence };
+    }
+    delivery.payload.entries = still;
+    return null;
+  }
+
+  private async stillWanted(tx: EntityManager, subscriberId: string, entries: Entry[]): Promise<Entry[]> {
+    const items = entries.filter((e) => e.type === 'item').map((e) => e.ref);
+    const campaigns = entries.filter((e) => e.type === 'campaign').map((e) => e.ref);
+    const okItems: { ref: string }[] = await tx.query(
+      `SELECT i.id::text AS ref FROM digest_items i
+       JOIN topic_subscriptions ts ON ts.topic_id = i.topic_id AND ts.subscriber_id = $1 AND ts.status = 'confirmed'
+       WHERE i.id = ANY($2::uuid[])`,
+      [subscriberId, items],
+    );
+    const okCampaigns: { ref: string }[] = await tx.query(
+      `SELECT d.id::text AS ref FROM deliveries d
+       JOIN topic_subscriptions ts ON ts.topic_id = d.topic_id AND ts.subscriber_id = d.subscriber_id AND ts.status = 'confirmed'
+       WHERE d.id = ANY($1::bigint[]) AND d.status = 'deferred'`,
+      [campaigns],
+    );
+    const ok = new Set([...okItems, ...okCampaigns].map((r) => r.ref));
+    return entries.filter((e) => ok.has(e.ref));
+  }
+
+  private async settled(tx: EntityManager, delivery: ClaimedDelivery, status: string): Promise<void> {
+    if (status === 'sent') {
+      // Each folded campaign counts as sent, through this digest.
+      await tx.query(
+        `UPDATE deliveries SET status = 'sent', reason = 'sent', sent_at = $2, updated_at = $2 WHERE digest_delivery_id = $1 AND status = 'deferred'`,
+        [delivery.id, this.clock.now()],
+      );
+      return;
+    }
+    if (status === 'queued') return; // a retry keeps its entries and its window
+    await this.cadence.forgetHandOver(tx, delivery.id);
+    await this.unfold(tx, delivery);
+  }
+
+  /** The digest will not go: its entries wait for the next one, and the window is given back. */
+  private async unfold(tx: EntityManager, delivery: ClaimedDelivery): Promise<void> {
+    await tx.query(`UPDATE deliveries SET digest_delivery_id = NULL WHERE digest_delivery_id = $1`, [delivery.id]);
+    await tx.query(`DELETE FROM digest_entries WHERE delivery_id = $1`, [delivery.id]);
+    if (delivery.subscriberId) await this.cadence.release(tx, delivery.subscriberId, delivery.idempotencyKey);
+  }
+
+  private async compose(tx: EntityManager, delivery: ClaimedDelivery) {
+    const entries: Entry[] = delivery.payload.entries ?? [];
+    const de = delivery.locale === 'de';
+    const rows: { ref: string; topic: string; title: string; summary: string; url: string | null; rank: number }[] = await tx.query(
+      `SELECT i.id::text AS ref, CASE WHEN $3 THEN t.name_de ELSE t.name_en END AS topic,
+              CASE WHEN $3 THEN coalesce(i.title_de, i.title_en) ELSE coalesce(i.title_en, i.title_de) END AS title,
+              CASE WHEN $3 THEN coalesce(i.summary_de, i.summary_en, '') ELSE coalesce(i.summary_en, i.summary_de, '') END AS summary,
+              i.url
+       FROM digest_items i JOIN topics t ON t.id = i.topic_id WHERE i.id = ANY($1::uuid[])
+       UNION ALL
+       SELECT d.id::text, CASE WHEN $3 THEN t.name_de ELSE t.name_en END,
+              CASE WHEN $3 THEN coalesce(c.subject_de, c.subject_en) ELSE coalesce(c.subject_en, c.subject_de) END,
+              CASE WHEN $3 THEN coalesce(c.digest_summary_de, c.digest_summary_en, '') ELSE coalesce(c.digest_summary_en, c.digest_summary_de, '') END,
+              NULL
+       FROM deliveries d JOIN campaigns c ON c.id::text = d.ref_id JOIN topics t ON t.id = d.topic_id WHERE d.id = ANY($2::bigint[])`,
+      [entries.filter((e) => e.type === 'item').map((e) => e.ref), entries.filter((e) => e.type === 'campaign').map((e) => e.ref), de],
+    );
+    const order = new Map(entries.map((e, i) => [e.ref, i]));
+    rows.sort((a, b) => order.get(a.ref)! - order.get(b.ref)!);
+    const sections = new Map<string, { title: string; summary: string; url: string | null }[]>();
+    for (const r of rows) {
+      const list = sections.get(r.topic) ?? [];
+      list.push({ title: r.title, summary: r.summary, url: r.url });
+      sections.set(r.topic, list);
+    }
+    const [subscriber] = await tx.query(`SELECT cadence FROM subscribers WHERE id = $1`, [delivery.subscriberId]);
+    const biweekly = subscriber?.cadence === 'biweekly';
+    return {
+      template: 'digest',
+      data: {
+        cadenceLabel: de ? (biweekly ? 'zweiwöchentlicher' : 'wöchentlicher') : biweekly ? 'biweekly' : 'weekly',
+        entryCount: rows.length,
+        singleEntry: rows.length === 1,
+        firstTitle: rows[0]?.title ?? '',
+        moreCount: Math.max(0, rows.length - 1),
+        sections: [...sections].map(([topicName, list]) => ({ topicName, entries: list })),
+      },
+    };
+  }
+}

@@ -1,0 +1,70 @@
+// A log of what each scheduler job did, on which instance: GET /v1/scheduler/runs.
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { hostname } from 'node:os';
+import { DataSource } from 'typeorm';
+import { Clock } from '../common/clock';
+
+export type JobCounts = Record<string, number>;
+
+export interface SchedulerRun {
+  id: string;
+  job: string;
+  instance: string;
+  startedAt: string;
+  finishedAt: string;
+  counts: JobCounts;
+  error: string | null;
+}
+
+@Injectable()
+export class SchedulerRunsService {
+  private readonly logger = new Logger('Scheduler');
+  readonly instance = `${hostname()}:${process.pid}`;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Runs a job; a run that did something (or failed) is logged and stored, an idle tick is not. */
+  async record(job: string, work: () => Promise<JobCounts | null>): Promise<JobCounts | null> {
+    const startedAt = this.clock.now();
+    try {
+      const counts = await work();
+      if (counts && Object.values(counts).some((n) => n > 0)) {
+        this.logger.log({ job, ...counts }, `${job} ran`);
+        await this.store(job, startedAt, counts, null);
+      }
+      return counts;
+    } catch (error) {
+      this.logger.error({ job, err: error }, `${job} failed`);
+      await this.store(job, startedAt, {}, error instanceof Error ? error.message : String(error)).catch(() => undefined);
+      return null;
+    }
+  }
+
+  private async store(job: string, startedAt: Date, counts: JobCounts, error: string | null): Promise<void> {
+    await this.db.query(
+      `INSERT INTO scheduler_runs (job, instance, started_at, finished_at, counts, error) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [job, this.instance, startedAt, this.clock.now(), JSON.stringify(counts), error],
+    );
+  }
+
+  async recent(job: string | undefined, limit: number): Promise<SchedulerRun[]> {
+    const rows = await this.db.query(
+      `SELECT id, job, instance, started_at, finished_at, counts, error FROM scheduler_runs
+       WHERE ($1::text IS NULL OR job = $1) ORDER BY id DESC LIMIT $2`,
+      [job ?? null, limit],
+    );
+    return rows.map((r: any) => ({
+      id: r.id,
+      job: r.job,
+      instance: r.instance,
+      startedAt: r.started_at.toISOString(),
+      finishedAt: r.finished_at.toISOString(),
+      counts: r.counts,
+      error: r.error,
+    }));
+  }
+}
