@@ -15,6 +15,7 @@ import { DigestsModule } from './digests/digests.module';
 import { OperationsModule } from './operations/operations.module';
 import { PreferencesModule } from './preferences/preferences.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
+import { ShipmentsModule } from './shipments/shipments.module';
 import { SubscribersModule } from './subscribers/subscribers.module';
 import { TopicsModule } from './topics/topics.module';
 
@@ -47,6 +48,7 @@ export class AppModule {
         PreferencesModule,
         CampaignsModule,
         DigestsModule,
+        ShipmentsModule,
         OperationsModule,
         SchedulerModule.register(config),
       ],

@@ -1,5 +1,7 @@
 // Builds and starts the service: config, database (embedded when no DATABASE_URL), migrations,
 // the Nest app on Fastify, OpenAPI at /docs. Used by main.ts and by the tests.
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -61,6 +63,10 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(createValidationPipe());
   registerBodyParsers(app.getHttpAdapter().getInstance(), config);
+  // The store behind CustomerRateLimitGuard; no route is limited unless it asks.
+  await app.register(rateLimit as never, { global: false });
+  // RFC 8058 allows the one-click POST as multipart/form-data: small fields only, no files.
+  await app.register(multipart as never, { attachFieldsToBody: 'keyValues', limits: { fields: 10, fieldSize: 1024, files: 0 } });
   echoRequestId(app.getHttpAdapter().getInstance());
 
   const document = SwaggerModule.createDocument(

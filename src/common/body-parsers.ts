@@ -32,6 +32,16 @@ async function readLimited(payload: Readable, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Form fields; a repeated name (checkboxes) becomes an array. */
+export function formFields(body: string): Record<string, string | string[]> {
+  const fields: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(body)) {
+    const existing = fields[name];
+    fields[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return fields;
+}
+
 export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig): void {
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser(['application/json', 'application/problem+json'], async (request: FastifyRequest, payload: Readable) => {
@@ -56,7 +66,7 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: 64 * 1024 },
     (_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, value?: unknown) => void) => {
-      done(null, Object.fromEntries(new URLSearchParams(body.toString())));
+      done(null, formFields(body.toString()));
     },
   );
 

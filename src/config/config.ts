@@ -41,7 +41,11 @@ export interface AppConfig {
   domainPauseMinutes: number;
   unsubscribeMailto: string | undefined;
   companyName: string;
+  /** Send the optional "out for delivery today" mail for shipments. */
+  shipmentOutForDeliveryMail: boolean;
   digestMaxEntries: number;
+  customerRateLimitPerIp: number;
+  customerRateLimitPerToken: number;
   digestCatchupSpreadMinutes: number;
 }
 
@@ -215,7 +219,10 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     domainPauseMinutes: read.int('DOMAIN_PAUSE_MINUTES', 60, 1, 10_080),
     unsubscribeMailto: read.optional('UNSUBSCRIBE_MAILTO'),
     companyName: read.string('COMPANY_NAME', 'Tactful'),
+    shipmentOutForDeliveryMail: read.bool('SHIPMENT_OUT_FOR_DELIVERY_MAIL', true),
     digestMaxEntries: read.int('DIGEST_MAX_ENTRIES', 10, 1, 100),
+    customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
+    customerRateLimitPerToken: read.int('CUSTOMER_RATE_LIMIT_PER_TOKEN', 30, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
   };
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {

@@ -3,5 +3,12 @@ import { Foundation1764000000000 } from './migrations/1764000000000-Foundation';
 import { Outbox1764000001000 } from './migrations/1764000001000-Outbox';
 import { CadenceAndCampaigns1764000002000 } from './migrations/1764000002000-CadenceAndCampaigns';
 import { Digests1764000003000 } from './migrations/1764000003000-Digests';
+import { Shipments1764000004000 } from './migrations/1764000004000-Shipments';
 
-export const MIGRATIONS = [Foundation1764000000000, Outbox1764000001000, CadenceAndCampaigns1764000002000, Digests1764000003000];
+export const MIGRATIONS = [
+  Foundation1764000000000,
+  Outbox1764000001000,
+  CadenceAndCampaigns1764000002000,
+  Digests1764000003000,
+  Shipments1764000004000,
+];

@@ -1,5 +1,5 @@
 // Double opt-in pages. GET only shows a button (mail scanners prefetch links); POST confirms.
-import { Controller, Get, Header, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -7,11 +7,13 @@ import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Locale } from '../config/config';
 import { ConfirmationService } from '../subscribers/confirmation.service';
+import { CustomerRateLimitGuard } from './customer-rate-limit.guard';
 import { PageRenderer } from './page-renderer';
 import { TokenService } from './tokens';
 
 @ApiExcludeController()
 @Public()
+@UseGuards(CustomerRateLimitGuard)
 @Controller('confirm')
 export class ConfirmController {
   constructor(

@@ -41,6 +41,11 @@ const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
   'confirm-reminder': 'service',
   campaign: 'marketing',
   digest: 'marketing',
+  // Transactional: about the customer's own order, never advertising.
+  'order-confirmation': 'service',
+  'shipment-shipped': 'service',
+  'shipment-out-for-delivery': 'service',
+  'shipment-problem': 'service',
 };
 
 // Comments rather than tags, so a layout is still a valid file on its own (MJML and Handlebars

@@ -63,12 +63,41 @@ export type DigestData = LayoutData & {
   sections: { topicName: string; entries: { title: string; summary: string; url: string | null }[] }[];
 };
 
+/** One line of an order or a parcel, as the customer reads it. */
+export type MailItem = { name: string; quantity: number };
+
+/** Order confirmation: a transactional mail, so the service layout (no advertising, no unsubscribe). */
+export type OrderConfirmationData = LayoutData & {
+  orderNumber: string;
+  /** The order date, already written out in the mail's language. */
+  placedOn: string;
+  items: MailItem[];
+};
+
+/** The shipment mails (shipped with tracking link, out for delivery, delivery problem). */
+export type ShipmentMailData = LayoutData & {
+  orderNumber: string;
+  carrierName: string;
+  trackingNumber: string;
+  trackingUrl: string;
+  /** What is in this parcel. */
+  items: MailItem[];
+  /** Partial delivery: the rest of the order, each either in another parcel already or following later. */
+  stillComing: (MailItem & { separately: boolean })[];
+  /** Delivery problem mail only: the carrier is sending the parcel back to the shop. */
+  returned?: boolean;
+};
+
 /** Typed data per message, for callers that want the compiler to check what they pass. */
 export type MessageDataMap = {
   'confirm-subscription': ConfirmSubscriptionData;
   'confirm-reminder': ConfirmReminderData;
   campaign: CampaignData;
   digest: DigestData;
+  'order-confirmation': OrderConfirmationData;
+  'shipment-shipped': ShipmentMailData;
+  'shipment-out-for-delivery': ShipmentMailData;
+  'shipment-problem': ShipmentMailData;
 };
 
 export type MessageName = keyof MessageDataMap;

@@ -8,6 +8,7 @@ import { DeferralService } from '../cadence/deferral.service';
 import { CampaignDispatchService } from '../campaigns/campaign-dispatch.service';
 import { withAdvisoryLock } from '../database/advisory-lock';
 import { DigestsService } from '../digests/digests.service';
+import { PreferencesService } from '../preferences/preferences.service';
 import { ConfirmationService } from '../subscribers/confirmation.service';
 import { SchedulerRunsService } from './scheduler-runs.service';
 
@@ -20,7 +21,16 @@ export class JobsService {
     private readonly dispatch: CampaignDispatchService,
     private readonly digests: DigestsService,
     private readonly deferrals: DeferralService,
+    private readonly preferences: PreferencesService,
   ) {}
+
+  @Interval('resume-paused', 60_000)
+  resumePaused() {
+    return this.runs.record('resume-paused', async () => {
+      const run = await withAdvisoryLock(this.db, 'tactful:job:resume-paused', () => this.preferences.resumeEndedPauses());
+      return run.ran ? { resumed: run.result } : null;
+    });
+  }
 
   /** Advisory lock inside: one instance dispatches, highest priority first. */
   @Interval('dispatch-campaigns', 5_000)

@@ -3,6 +3,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { CampaignsModule } from '../campaigns/campaigns.module';
 import { AppConfig } from '../config/config';
 import { DigestsModule } from '../digests/digests.module';
+import { PreferencesModule } from '../preferences/preferences.module';
 import { SubscribersModule } from '../subscribers/subscribers.module';
 import { JobsService } from './jobs.service';
 import { SchedulerRunsController } from './scheduler-runs.controller';
@@ -14,7 +15,7 @@ export class SchedulerModule {
   static register(config: AppConfig): DynamicModule {
     return {
       module: SchedulerModule,
-      imports: config.schedulerEnabled ? [ScheduleModule.forRoot(), SubscribersModule, CampaignsModule, DigestsModule] : [],
+      imports: config.schedulerEnabled ? [ScheduleModule.forRoot(), SubscribersModule, CampaignsModule, DigestsModule, PreferencesModule] : [],
       controllers: [SchedulerRunsController],
       providers: [SchedulerRunsService, ...(config.schedulerEnabled ? [JobsService] : [])],
       exports: [SchedulerRunsService],

@@ -1,0 +1,76 @@
+// The preferences as JSON, for shops that embed them in their own customer account pages.
+import { Body, Controller, Get, Param, Patch, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { RequireScopes } from '../auth/scopes';
+import { ParseIdPipe } from '../common/params';
+import { notFound } from '../common/problem';
+import { LOCALES, Locale } from '../config/config';
+import { IsIanaTimeZone } from '../subscribers/dto/attributes.validator';
+import { CADENCES, Cadence } from '../subscribers/subscriber.entity';
+import { PreferencesService, PreferencesState } from './preferences.service';
+
+export class PreferencesPatchDto {
+  @ApiPropertyOptional({ example: ['trade-fairs'], description: 'The full set of topics the customer wants (confirmed consent: the customer chose them).' })
+  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) topics?: string[];
+  @ApiPropertyOptional({ enum: CADENCES }) @IsOptional() @IsIn(CADENCES) cadence?: Cadence;
+  @ApiPropertyOptional({ minimum: 1, maximum: 7 }) @IsOptional() @IsInt() @Min(1) @Max(7) digestWeekday?: number;
+  @ApiPropertyOptional({ minimum: 0, maximum: 23 }) @IsOptional() @IsInt() @Min(0) @Max(23) digestHour?: number;
+  @ApiPropertyOptional({ example: 'Europe/Berlin' }) @IsOptional() @IsString() @IsIanaTimeZone() timeZone?: string;
+  @ApiPropertyOptional({ enum: LOCALES }) @IsOptional() @IsIn(LOCALES) locale?: Locale;
+  @ApiPropertyOptional({ enum: [0, 2, 4, 8], description: 'Pause for 2, 4 or 8 weeks; 0 ends a pause.' }) @IsOptional() @IsIn([0, 2, 4, 8]) pauseWeeks?: number;
+}
+
+export class PreferencesResponse {
+  @ApiProperty() status: string;
+  @ApiProperty({ enum: CADENCES }) cadence: string;
+  @ApiProperty() digestWeekday: number;
+  @ApiProperty() digestHour: number;
+  @ApiProperty() timeZone: string;
+  @ApiProperty({ enum: LOCALES }) locale: string;
+  @ApiProperty({ nullable: true, type: String }) pausedUntil: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The next digest, or null when none is coming.' }) nextNewsletter: string | null;
+  @ApiProperty({ type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, subscribed: { type: 'boolean' } } } })
+  topics: { key: string; subscribed: boolean }[];
+  @ApiPropertyOptional({ type: [String] }) changes?: string[];
+}
+
+function toResponse(s: PreferencesState): PreferencesResponse {
+  return {
+    status: s.status,
+    cadence: s.cadence,
+    digestWeekday: s.digestWeekday,
+    digestHour: s.digestHour,
+    timeZone: s.timeZone,
+    locale: s.locale,
+    pausedUntil: s.pausedUntil?.toISOString() ?? null,
+    nextNewsletter: s.nextNewsletter?.toISOString() ?? null,
+    topics: s.topics.map((t) => ({ key: t.key, subscribed: t.subscribed })),
+  };
+}
+
+@ApiTags('subscribers')
+@ApiBearerAuth()
+@Controller('v1/subscribers/:id/preferences')
+export class PreferencesApiController {
+  constructor(private readonly preferences: PreferencesService) {}
+
+  @Get()
+  @RequireScopes('read', 'subscribers:write')
+  @ApiOperation({ summary: 'The customer’s preferences and next newsletter, as the preferences page shows them' })
+  async get(@Param('id', ParseIdPipe) id: string): Promise<PreferencesResponse> {
+    const state = await this.preferences.state(id);
+    if (!state) throw notFound('Subscriber', id);
+    return toResponse(state);
+  }
+
+  @Patch()
+  @RequireScopes('subscribers:write')
+  @ApiOperation({ summary: 'Change them on the customer’s behalf (effective at once for every mail not yet handed to SMTP)' })
+  async patch(@Param('id', ParseIdPipe) id: string, @Body() body: PreferencesPatchDto, @Req() request: FastifyRequest): Promise<PreferencesResponse> {
+    if (!(await this.preferences.state(id))) throw notFound('Subscriber', id);
+    const notes = await this.preferences.apply(id, body, { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null });
+    return { ...toResponse((await this.preferences.state(id))!), changes: notes.map((n) => n.kind + ('topic' in n ? `:${n.topic}` : '')) };
+  }
+}

@@ -1,0 +1,181 @@
+// The customer pages behind the links in every mail. Server-rendered, no JavaScript needed.
+// GET never changes anything (mail scanners prefetch links); changes are POSTs. A forged,
+// truncated or foreign token gets the same 404 page: no oracle.
+import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Public } from '../auth/scopes';
+import { DomainException, ErrorCode } from '../common/problem';
+import { Locale } from '../config/config';
+import { CustomerRateLimitGuard } from './customer-rate-limit.guard';
+import { PageRenderer, PageStrings } from './page-renderer';
+import { ChangeNote, PAUSE_WEEKS, PreferenceChange, PreferencesService, PreferencesState } from './preferences.service';
+import { TokenService } from './tokens';
+
+const TIME_ZONES: string[] = Intl.supportedValuesOf('timeZone');
+
+function formatWhen(at: Date, locale: Locale, timeZone: string): string {
+  return `${new Intl.DateTimeFormat(locale === 'de' ? 'de-DE' : 'en-GB', { dateStyle: 'full', timeStyle: 'short', timeZone }).format(at)} (${timeZone})`;
+}
+
+const fill = (template: string, values: Record<string, string | number>) => template.replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ''));
+
+function describe(note: ChangeNote, t: PageStrings, locale: Locale, state: PreferencesState): string {
+  const weekdays = t.weekdays.split(',');
+  const topicName = (key: string) => {
+    const topic = state.topics.find((x) => x.key === key);
+    return topic ? (locale === 'de' ? topic.nameDe : topic.nameEn) : key;
+  };
+  switch (note.kind) {
+    case 'topicOn':
+      return fill(t.changeTopicOn, { x: topicName(note.topic) });
+    case 'topicOff':
+      return fill(t.changeTopicOff, { x: topicName(note.topic) });
+    case 'cadence':
+      return fill(t.changeCadence, { x: t[note.cadence] });
+    case 'slot':
+      return fill(t.changeSlot, { x: `${weekdays[note.weekday - 1]}, ${String(note.hour).padStart(2, '0')}:00` });
+    case 'timeZone':
+      return fill(t.changeTimeZone, { x: note.timeZone });
+    case 'language':
+      return fill(t.changeLanguage, { x: note.locale === 'de' ? 'Deutsch' : 'English' });
+    case 'pause':
+      return fill(t.changePause, { x: formatWhen(note.until, locale, state.timeZone) });
+    case 'resume':
+      return t.changeResume;
+  }
+}
+
+const asArray = (value: unknown): string[] => (value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]);
+
+@ApiExcludeController()
+@Public()
+@UseGuards(CustomerRateLimitGuard)
+@Controller()
+export class PreferencesController {
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly pages: PageRenderer,
+    private readonly preferences: PreferencesService,
+  ) {}
+
+  private notFound(reply: FastifyReply): string {
+    const t = this.pages.t('en');
+    void reply.status(404);
+    return this.pages.message('en', t.notFoundTitle, [t.notFoundBody]);
+  }
+
+  private async load(purpose: 'preferences' | 'unsubscribe', token: string): Promise<PreferencesState | null> {
+    const id = this.tokens.verify(purpose, token);
+    return id ? this.preferences.state(id) : null;
+  }
+
+  private render(token: string, state: PreferencesState, locale: Locale, changes: ChangeNote[] | null): string {
+    const t = this.pages.t(locale);
+    const weekdays = t.weekdays.split(',');
+    const weekly = state.cadence === 'weekly';
+    const paused = state.pausedUntil !== null;
+    return this.pages.render('preferences', locale, t.prefsTitle, {
+      email: state.email,
+      action: `/p/${token}`,
+      unsubscribeAction: `/u/${this.tokens.sign('unsubscribe', state.id)}`,
+      csrf: this.preferences.csrfToken(state.id),
+      langLink: `/p/${token}?lang=${locale === 'de' ? 'en' : 'de'}`,
+      otherLocale: locale === 'de' ? 'en' : 'de',
+      otherLocaleName: locale === 'de' ? 'English' : 'Deutsch',
+      isDe: state.locale === 'de',
+      changes: changes?.map((c) => describe(c, t, locale, state)) ?? [],
+      nothingChanged: changes !== null && changes.length === 0,
+      nextNewsletter: state.nextNewsletter ? formatWhen(state.nextNewsletter, locale, state.timeZone) : null,
+      pausedUntil: state.pausedUntil ? formatWhen(state.pausedUntil, locale, state.timeZone) : null,
+      topics: state.topics.map((x) => ({
+        key: x.key,
+        name: locale === 'de' ? x.nameDe : x.nameEn,
+        description: locale === 'de' ? x.descriptionDe : x.descriptionEn,
+        checked: x.subscribed,
+      })),
+      weekly,
+      weekdays: weekdays.map((label, i) => ({ value: i + 1, label, selected: state.digestWeekday === i + 1 })),
+      hours: Array.from({ length: 24 }, (_, h) => ({ value: h, label: `${String(h).padStart(2, '0')}:00`, selected: state.digestHour === h })),
+      timeZones: (TIME_ZONES.includes(state.timeZone) ? TIME_ZONES : [state.timeZone, ...TIME_ZONES]).map((z) => ({ value: z, selected: z === state.timeZone })),
+      pauses: [
+        { value: 0, label: t.pauseNone, selected: !paused },
+        ...PAUSE_WEEKS.map((n) => ({ value: n, label: fill(t.pauseWeeks, { n }), selected: false })),
+      ],
+      recent: state.recent.map((r) => ({
+        iso: r.at.toISOString(),
+        when: formatWhen(r.at, locale, state.timeZone),
+        label: [t[`kind_${r.kind}`] ?? t.kind_other, locale === 'de' ? r.topicDe : r.topicEn].filter(Boolean).join(' · '),
+      })),
+    });
+  }
+
+  @Get('p/:token')
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async show(@Param('token') token: string, @Query('lang') lang: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const state = await this.load('preferences', token);
+    if (!state) return this.notFound(reply);
+    const locale: Locale = lang === 'de' || lang === 'en' ? lang : state.locale;
+    return this.render(token, state, locale, null);
+  }
+
+  @Post('p/:token')
+  @HttpCode(200)
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async save(
+    @Param('token') token: string,
+    @Body() form: Record<string, unknown>,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    const id = this.tokens.verify('preferences', token);
+    if (!id) return this.notFound(reply);
+    if (!this.preferences.checkCsrf(id, form?.csrf)) {
+      throw new DomainException(ErrorCode.Forbidden, 'The form has expired or did not come from your preferences page; reload the page and save again.');
+    }
+    const number = (v: unknown) => (v === undefined ? undefined : Number(v));
+    const change: PreferenceChange = {
+      topics: asArray(form.topics),
+      cadence: form.cadence as PreferenceChange['cadence'],
+      digestWeekday: number(form.weekday),
+      digestHour: number(form.hour),
+      timeZone: form.timeZone as string | undefined,
+      locale: form.locale as Locale | undefined,
+      pauseWeeks: number(form.pause),
+    };
+    const notes = await this.preferences.apply(id, change, { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null });
+    const state = (await this.preferences.state(id))!;
+    return this.render(token, state, state.locale, notes);
+  }
+
+  @Get('u/:token')
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async showUnsubscribe(@Param('token') token: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const state = await this.load('unsubscribe', token);
+    if (!state) return this.notFound(reply);
+    const t = this.pages.t(state.locale);
+    return this.pages.render('unsubscribe', state.locale, t.unsubTitle, { action: `/u/${token}`, done: false });
+  }
+
+  /** RFC 8058 one-click: form-encoded or multipart, no cookies, no CSRF, no redirect, repeatable. */
+  @Post('u/:token')
+  @HttpCode(200)
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async unsubscribe(@Param('token') token: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const id = this.tokens.verify('unsubscribe', token);
+    if (!id) return this.notFound(reply);
+    const result = await this.preferences.unsubscribeAll(id);
+    const state = await this.preferences.state(id);
+    if (!state) return this.notFound(reply);
+    const t = this.pages.t(state.locale);
+    return this.pages.render('unsubscribe', state.locale, t.unsubTitle, {
+      done: true,
+      message: result === 'done' ? t.unsubDone : t.unsubAlready,
+      preferencesUrl: `/p/${this.tokens.sign('preferences', id)}`,
+    });
+  }
+}

@@ -1,0 +1,274 @@
+// The customer's side of the promise: what they get, from whom, how often, when the next mail
+// comes; and every change in one step, effective at once for every mail not yet handed to SMTP
+// (the send-time gate re-reads what is stored here).
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { CadenceService } from '../cadence/cadence.service';
+import { nextDigestAt } from '../cadence/cadence.policy';
+import { Clock } from '../common/clock';
+import { FieldError } from '../common/problem';
+import { validationException } from '../common/validation';
+import { APP_CONFIG, AppConfig, isIanaTimeZone, Locale } from '../config/config';
+import { Cadence } from '../subscribers/subscriber.entity';
+
+export const PAUSE_WEEKS = [2, 4, 8] as const;
+const DAY = 86_400_000;
+
+export interface PreferenceChange {
+  topics?: string[];
+  cadence?: Cadence;
+  digestWeekday?: number;
+  digestHour?: number;
+  timeZone?: string;
+  locale?: Locale;
+  /** 0 ends a pause; 2, 4 or 8 pauses for that many weeks. */
+  pauseWeeks?: number;
+}
+
+export type ChangeNote =
+  | { kind: 'topicOn' | 'topicOff'; topic: string }
+  | { kind: 'cadence'; cadence: Cadence }
+  | { kind: 'slot'; weekday: number; hour: number }
+  | { kind: 'timeZone'; timeZone: string }
+  | { kind: 'language'; locale: Locale }
+  | { kind: 'pause'; until: Date }
+  | { kind: 'resume' };
+
+export interface PreferencesState {
+  id: string;
+  email: string;
+  locale: Locale;
+  timeZone: string;
+  cadence: Cadence;
+  digestWeekday: number;
+  digestHour: number;
+  status: string;
+  pausedUntil: Date | null;
+  topics: { key: string; nameDe: string; nameEn: string; descriptionDe: string; descriptionEn: string; subscribed: boolean }[];
+  nextNewsletter: Date | null;
+  recent: { at: Date; kind: string; topicDe: string | null; topicEn: string | null }[];
+}
+
+@Injectable()
+export class PreferencesService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly cadence: CadenceService,
+  ) {}
+
+  async state(subscriberId: string): Promise<PreferencesState | null> {
+    const [s] = await this.db.query(
+      `SELECT id, email, locale, time_zone, cadence, digest_weekday, digest_hour, status, paused_until FROM subscribers WHERE id = $1`,
+      [subscriberId],
+    );
+    if (!s) return null;
+    const topics = await this.db.query(
+      `SELECT t.key, t.name_de, t.name_en, t.description_de, t.description_en, coalesce(ts.status = 'confirmed', false) AS subscribed
+       FROM topics t LEFT JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = $1
+       WHERE NOT t.archived OR ts.status = 'confirmed' ORDER BY t.key`,
+      [subscriberId],
+    );
+    const recent = await this.db.query(
+      `SELECT d.sent_at, d.kind, t.name_de, t.name_en FROM deliveries d LEFT JOIN topics t ON t.id = d.topic_id
+       WHERE d.subscriber_id = $1 AND d.status = 'sent' AND d.class = 'marketing' ORDER BY d.sent_at DESC LIMIT 5`,
+      [subscriberId],
+    );
+    const subscribedAny = topics.some((t: { subscribed: boolean }) => t.subscribed);
+    let nextNewsletter: Date | null = null;
+    if (subscribedAny && (s.status === 'active' || s.status === 'paused')) {
+      const window = await this.cadence.windowState(subscriberId);
+      const from = s.status === 'paused' && s.paused_until && s.paused_until > this.clock.now() ? s.paused_until : this.clock.now();
+      nextNewsletter = nextDigestAt(
+        { lastMarketingAt: window.lastMarketingAt, cadence: s.cadence, timeZone: s.time_zone, digestWeekday: s.digest_weekday, digestHour: s.digest_hour },
+        from,
+      );
+    }
+    return {
+      id: s.id,
+      email: s.email,
+      locale: s.locale,
+      timeZone: s.time_zone,
+      cadence: s.cadence,
+      digestWeekday: s.digest_weekday,
+      digestHour: s.digest_hour,
+      status: s.status,
+      pausedUntil: s.status === 'paused' ? s.paused_until : null,
+      topics: topics.map((t: any) => ({
+        key: t.key,
+        nameDe: t.name_de,
+        nameEn: t.name_en,
+        descriptionDe: t.description_de,
+        descriptionEn: t.description_en,
+        subscribed: t.subscribed,
+      })),
+      nextNewsletter,
+      recent: recent.map((r: any) => ({ at: r.sent_at, kind: r.kind, topicDe: r.name_de, topicEn: r.name_en })),
+    };
+  }
+
+  /** Validates a change; every bad field is named. */
+  validate(change: PreferenceChange): void {
+    const errors: FieldError[] = [];
+    if (change.cadence !== undefined && change.cadence !== 'weekly' && change.cadence !== 'biweekly') errors.push({ field: 'cadence', message: 'must be weekly or biweekly' });
+    if (change.digestWeekday !== undefined && !(Number.isInteger(change.digestWeekday) && change.digestWeekday >= 1 && change.digestWeekday <= 7)) {
+      errors.push({ field: 'digestWeekday', message: 'must be 1 (Monday) to 7 (Sunday)' });
+    }
+    if (change.digestHour !== undefined && !(Number.isInteger(change.digestHour) && change.digestHour >= 0 && change.digestHour <= 23)) {
+      errors.push({ field: 'digestHour', message: 'must be 0 to 23' });
+    }
+    if (change.timeZone !== undefined && !isIanaTimeZone(change.timeZone)) errors.push({ field: 'timeZone', message: 'must be an IANA time zone' });
+    if (change.locale !== undefined && change.locale !== 'de' && change.locale !== 'en') errors.push({ field: 'locale', message: 'must be de or en' });
+    if (change.pauseWeeks !== undefined && ![0, ...PAUSE_WEEKS].includes(change.pauseWeeks as never)) {
+      errors.push({ field: 'pause', message: 'must be 0, 2, 4 or 8 weeks' });
+    }
+    if (change.topics !== undefined && (!Array.isArray(change.topics) || change.topics.some((t) => typeof t !== 'string' || t.length > 63))) {
+      errors.push({ field: 'topics', message: 'must be topic keys' });
+    }
+    if (errors.length) throw validationException(errors);
+  }
+
+  /**
+   * Applies a change made by the customer (token-authenticated: the link reached their mailbox,
+   * so choosing a topic here is confirmed consent). Returns what actually changed.
+   */
+  async apply(subscriberId: string, change: PreferenceChange, proof: { ip: string | null; userAgent: string | null }): Promise<ChangeNote[]> {
+    this.validate(change);
+    const now = this.clock.now();
+    return this.db.transaction(async (tx) => {
+      const [current] = await tx.query(
+        `SELECT locale, time_zone, cadence, digest_weekday, digest_hour, status, paused_until, confirmed_at FROM subscribers WHERE id = $1 FOR UPDATE`,
+        [subscriberId],
+      );
+      if (!current) return [];
+      const notes: ChangeNote[] = [];
+      if (change.topics !== undefined) notes.push(...(await this.applyTopics(tx, subscriberId, change.topics, now, proof)));
+      const set: Record<string, unknown> = {};
+      if (change.cadence && change.cadence !== current.cadence) {
+        set.cadence = change.cadence;
+        notes.push({ kind: 'cadence', cadence: change.cadence });
+      }
+      const weekday = change.digestWeekday ?? current.digest_weekday;
+      const hour = change.digestHour ?? current.digest_hour;
+      if (weekday !== current.digest_weekday || hour !== current.digest_hour) {
+        Object.assign(set, { digest_weekday: weekday, digest_hour: hour });
+        notes.push({ kind: 'slot', weekday, hour });
+      }
+      if (change.timeZone && change.timeZone !== current.time_zone) {
+        set.time_zone = change.timeZone;
+        notes.push({ kind: 'timeZone', timeZone: change.timeZone });
+      }
+      if (change.locale && change.locale !== current.locale) {
+        set.locale = change.locale;
+        notes.push({ kind: 'language', locale: change.locale });
+      }
+      const anyTopic = (await tx.query(`SELECT 1 FROM topic_subscriptions WHERE subscriber_id = $1 AND status = 'confirmed' LIMIT 1`, [subscriberId])).length > 0;
+      let status: string = current.status;
+      if (change.pauseWeeks) {
+        const until = new Date(now.getTime() + change.pauseWeeks * 7 * DAY);
+        Object.assign(set, { status: 'paused', paused_until: until });
+        status = 'paused';
+        notes.push({ kind: 'pause', until });
+      } else if (change.pauseWeeks === 0 && current.status === 'paused') {
+        Object.assign(set, { status: 'active', paused_until: null });
+        status = 'active';
+        notes.push({ kind: 'resume' });
+      }
+      // Choosing topics again is coming back: an unsubscribed (or never confirmed) customer who
+      // does it on their own page is active again.
+      if (anyTopic && status !== 'active' && status !== 'paused') {
+        Object.assign(set, { status: 'active', confirmed_at: current.confirmed_at ?? now });
+      }
+      if (!anyTopic && status === 'active') set.status = 'unsubscribed';
+      if (Object.keys(set).length > 0) {
+        const columns = Object.keys(set);
+        await tx.query(
+          `UPDATE subscribers SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = $${columns.length + 2},
+             status_changed_at = CASE WHEN ${set.status !== undefined ? `status <> $${columns.indexOf('status') + 2}` : 'false'} THEN $${columns.length + 2} ELSE status_changed_at END
+           WHERE id = $1`,
+          [subscriberId, ...columns.map((c) => set[c]), now],
+        );
+      }
+      return notes;
+    });
+  }
+
+  private async applyTopics(
+    tx: EntityManager,
+    subscriberId: string,
+    keys: string[],
+    now: Date,
+    proof: { ip: string | null; userAgent: string | null },
+  ): Promise<ChangeNote[]> {
+    const rows: { id: string; key: string; archived: boolean; status: string | null }[] = await tx.query(
+      `SELECT t.id, t.key, t.archived, ts.status FROM topics t
+       LEFT JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = $1 FOR UPDATE OF t`,
+      [subscriberId],
+    );
+    const wanted = new Set(keys);
+    const unknown = keys.filter((k) => !rows.some((r) => r.key === k && (!r.archived || r.status === 'confirmed')));
+    if (unknown.length) throw validationException(unknown.map((k) => ({ field: 'topics', message: `"${k}" is not a topic you can choose` })));
+    const on = rows.filter((r) => wanted.has(r.key) && r.status !== 'confirmed');
+    const off = rows.filter((r) => !wanted.has(r.key) && (r.status === 'confirmed' || r.status === 'pending'));
+    if (on.length) {
+      await tx.query(
+        `INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, consent_ip, consent_user_agent, confirmed_at)
+         SELECT $1, unnest($2::uuid[]), 'confirmed', $3, 'form', $4::inet, left($5, 500), $3
+         ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET status = 'confirmed', consented_at = $3, consent_source = 'form',
+           consent_ip = $4::inet, consent_user_agent = left($5, 500), confirmed_at = $3, revoked_at = NULL`,
+        [subscriberId, on.map((r) => r.id), now, proof.ip, proof.userAgent],
+      );
+    }
+    if (off.length) {
+      await tx.query(
+        `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3 WHERE subscriber_id = $1 AND topic_id = ANY($2::uuid[])`,
+        [subscriberId, off.map((r) => r.id), now],
+      );
+    }
+    return [...on.map((r) => ({ kind: 'topicOn' as const, topic: r.key })), ...off.map((r) => ({ kind: 'topicOff' as const, topic: r.key }))];
+  }
+
+  /** RFC 8058 one-click: idempotent; every marketing mail not yet handed over is suppressed by the gate. */
+  async unsubscribeAll(subscriberId: string): Promise<'done' | 'already'> {
+    const now = this.clock.now();
+    return this.db.transaction(async (tx) => {
+      const [current] = await tx.query(`SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`, [subscriberId]);
+      if (!current || current.status === 'unsubscribed') return 'already';
+      await tx.query(`UPDATE subscribers SET status = 'unsubscribed', paused_until = NULL, status_changed_at = $2, updated_at = $2 WHERE id = $1`, [subscriberId, now]);
+      await tx.query(`UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $2 WHERE subscriber_id = $1 AND status <> 'revoked'`, [subscriberId, now]);
+      return 'done';
+    });
+  }
+
+  /** Pauses that ran out end by themselves (a scheduler job). */
+  async resumeEndedPauses(): Promise<number> {
+    const now = this.clock.now();
+    const [{ count }] = await this.db.query(
+      `WITH resumed AS (
+         UPDATE subscribers SET status = 'active', paused_until = NULL, status_changed_at = $1, updated_at = $1
+         WHERE status = 'paused' AND paused_until IS NOT NULL AND paused_until <= $1 RETURNING 1)
+       SELECT count(*)::int AS count FROM resumed`,
+      [now],
+    );
+    return count;
+  }
+
+  /** A form token bound to the subscriber and the day: a page from yesterday still saves, a forged one never. */
+  csrfToken(subscriberId: string, at: Date = this.clock.now()): string {
+    const day = Math.floor(at.getTime() / DAY);
+    return createHmac('sha256', this.config.tokenSecret).update(`csrf:${subscriberId}:${day}`).digest('base64url').slice(0, 32);
+  }
+
+  checkCsrf(subscriberId: string, given: unknown): boolean {
+    if (typeof given !== 'string') return false;
+    const now = this.clock.now();
+    return [now, new Date(now.getTime() - DAY)].some((at) => {
+      const expected = Buffer.from(this.csrfToken(subscriberId, at));
+      const actual = Buffer.from(given);
+      return expected.length === actual.length && timingSafeEqual(expected, actual);
+    });
+  }
+}

@@ -1,0 +1,176 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUrl,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { CARRIER_STATUSES, CarrierStatus, SHIPMENT_STATUSES } from '../shipment-state.policy';
+import { OrderMail, SKU } from './order.dto';
+
+export const CARRIER = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const TRACKING_NUMBER = /^[A-Za-z0-9_-]{1,100}$/;
+const EVENT_ID = /^[\x21-\x7e]{1,200}$/;
+
+export class ShipmentItemDto {
+  @ApiProperty({ example: 'MUG-01' })
+  @IsString()
+  @Matches(SKU, { message: 'must be a SKU of the order' })
+  sku: string;
+
+  @ApiProperty({ example: 1, minimum: 1 })
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  quantity: number;
+}
+
+export class CreateShipmentDto {
+  @ApiProperty({ example: 'A-10023', description: "The shop's order number (see POST /v1/orders)." })
+  @IsString()
+  @Length(1, 100)
+  orderNumber: string;
+
+  @ApiPropertyOptional({ example: 'main', default: 'main' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
+  shop?: string;
+
+  @ApiProperty({ example: 'dhl', description: 'Carrier slug; with the tracking number it names the parcel for the carrier webhook.' })
+  @IsString()
+  @Matches(CARRIER, { message: 'must be a lower-case slug like "dhl" or "dhl-express"' })
+  carrier: string;
+
+  @ApiProperty({ example: '00340434161094042557' })
+  @IsString()
+  @Matches(TRACKING_NUMBER, { message: 'must be 1-100 letters, digits, _ or -' })
+  trackingNumber: string;
+
+  @ApiProperty({ example: 'https://www.dhl.de/de/privatkunden/dhl-sendungsverfolgung.html?piececode=00340434161094042557' })
+  @IsString()
+  @MaxLength(2000)
+  @IsUrl({ protocols: ['https'], require_protocol: true, require_tld: true }, { message: 'must be an https:// URL' })
+  trackingUrl: string;
+
+  @ApiPropertyOptional({
+    type: [ShipmentItemDto],
+    description: 'What is in this parcel (a subset of the order). Default: everything of the order not yet in a parcel.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(500)
+  @ValidateNested({ each: true })
+  @Type(() => ShipmentItemDto)
+  items?: ShipmentItemDto[];
+}
+
+export class ShipmentEventDto {
+  @ApiProperty({ example: 'evt-8812', description: "The carrier's event id: the same id is applied once, however often it arrives." })
+  @IsString()
+  @Matches(EVENT_ID, { message: 'must be 1-200 printable characters without spaces' })
+  eventId: string;
+
+  @ApiProperty({ enum: CARRIER_STATUSES })
+  @IsIn(CARRIER_STATUSES)
+  status: CarrierStatus;
+
+  @ApiProperty({ example: '2026-03-03T07:42:00Z', description: "The carrier's time of the event; events are ordered by it, not by arrival." })
+  @IsISO8601({ strict: true })
+  occurredAt: string;
+}
+
+export const CARRIER_WEBHOOK_DESCRIPTION =
+  'Status events from a carrier (or a tracking aggregator), HMAC-signed like every Tactful webhook: header ' +
+  '`X-Tactful-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with WEBHOOK_SECRET>`; requests ' +
+  'whose timestamp is more than 5 minutes off are refused (401).\n\n' +
+  'Body: `{"carrier": "dhl", "trackingNumber": "00340434161094042557", "eventId": "evt-8812", "status": "out_for_delivery", ' +
+  '"occurredAt": "2026-03-03T07:42:00Z"}`; instead of `trackingNumber` a `shipmentId` (the Tactful id) may be given.\n\n' +
+  '- `status`: `label_created`, `in_transit`, `out_for_delivery`, `delivered`, `exception` (a delivery problem), `returned` (back to the shop).\n' +
+  '- `eventId` is unique per carrier: a repeated or replayed event is acknowledged (`duplicate: true`) and changes nothing; ' +
+  'the same id with different content is a 409.\n' +
+  '- Events are ordered by `occurredAt`, not by arrival; a status never moves backwards (a late `in_transit` after ' +
+  '`delivered` is stored as history and changes nothing).\n' +
+  '- Mails: `out_for_delivery` queues the "arrives today" mail (SHIPMENT_OUT_FOR_DELIVERY_MAIL), `exception` the delivery ' +
+  'problem mail, at most one of each per shipment. Every queued shipment mail is re-checked when handed to SMTP: once the ' +
+  'parcel is delivered it is suppressed (`already_delivered`), and a mail overtaken by a newer status gives way (`superseded`).\n' +
+  '- An unknown shipment is a 422 and nothing is stored.';
+
+export class CarrierWebhookDto {
+  @ApiProperty({ example: 'dhl' })
+  @IsString()
+  @Matches(CARRIER, { message: 'must be a lower-case carrier slug like "dhl"' })
+  carrier: string;
+
+  @ApiPropertyOptional({ example: '00340434161094042557', description: 'Names the shipment together with `carrier`; or give `shipmentId`.' })
+  @ValidateIf((o: CarrierWebhookDto) => o.shipmentId === undefined || o.trackingNumber !== undefined)
+  @IsString()
+  @Matches(TRACKING_NUMBER, { message: 'must be 1-100 letters, digits, _ or - (or give shipmentId)' })
+  trackingNumber?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  shipmentId?: string;
+
+  @ApiProperty({ example: 'evt-8812' })
+  @IsString()
+  @Matches(EVENT_ID, { message: 'must be 1-200 printable characters without spaces' })
+  eventId: string;
+
+  @ApiProperty({ enum: CARRIER_STATUSES })
+  @IsIn(CARRIER_STATUSES)
+  status: CarrierStatus;
+
+  @ApiProperty({ example: '2026-03-03T07:42:00Z' })
+  @IsISO8601({ strict: true })
+  occurredAt: string;
+}
+
+export class ShipmentEventResponse {
+  @ApiProperty() eventId: string;
+  @ApiProperty({ enum: CARRIER_STATUSES }) status: string;
+  @ApiProperty() occurredAt: string;
+  @ApiProperty() receivedAt: string;
+  @ApiProperty({ enum: ['api', 'webhook'] }) source: string;
+}
+
+export class ShipmentResponse {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid' }) orderId: string;
+  @ApiProperty() orderNumber: string;
+  @ApiProperty() shop: string;
+  @ApiProperty() carrier: string;
+  @ApiProperty() trackingNumber: string;
+  @ApiProperty() trackingUrl: string;
+  @ApiProperty({ type: [ShipmentItemDto] }) items: ShipmentItemDto[];
+  @ApiProperty({ enum: SHIPMENT_STATUSES, description: 'Derived from the events in carrier order; never moves backwards.' }) status: string;
+  @ApiProperty({ nullable: true, type: String, description: 'Carrier time of the event that set the status.' }) statusAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) deliveredAt: string | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty({ type: [ShipmentEventResponse], description: 'Every distinct event, in carrier order.' }) events: ShipmentEventResponse[];
+  @ApiProperty({ type: [OrderMail], description: 'Every mail about this shipment with its decision.' }) mails: OrderMail[];
+}
+
+export class EventResult {
+  @ApiProperty({ format: 'uuid' }) shipmentId: string;
+  @ApiProperty({ description: 'This event id was seen before: nothing changed.' }) duplicate: boolean;
+  @ApiProperty({ enum: SHIPMENT_STATUSES, description: 'The status before this event.' }) previousStatus: string;
+  @ApiProperty({ enum: SHIPMENT_STATUSES, description: 'The status after this event.' }) status: string;
+  @ApiProperty({ type: [String], description: 'Mail kinds this event queued.' }) mailsQueued: string[];
+}

@@ -1,0 +1,187 @@
+// The transactional mails of orders and shipments: how they are queued, and the check each one
+// makes in the transaction that hands it to SMTP. The shipment mails read the shipment row
+// FOR SHARE there, while a carrier event takes it FOR UPDATE: "delivered committed" and "mail
+// handed over" serialize, so no tracking mail reaches SMTP after the parcel was reported delivered.
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { ClaimedDelivery, ComposedMessage, DeliveryKind, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { Reason } from '../delivery/reason-codes';
+import { OrderConfirmationData, ShipmentMailData } from '../rendering/template-renderer';
+import {
+  itemsStillComing,
+  ORDER_CONFIRMATION_KIND,
+  OrderItem,
+  orderFullyDelivered,
+  SHIPMENT_MAIL_KINDS,
+  ShipmentItem,
+  ShipmentItems,
+  ShipmentMailKind,
+  shipmentMailVerdict,
+} from './shipment-mail.policy';
+import { ShipmentStatus } from './shipment-state.policy';
+
+const TEMPLATES: Record<ShipmentMailKind | typeof ORDER_CONFIRMATION_KIND, string> = {
+  order_confirmation: 'order-confirmation',
+  shipment_shipped: 'shipment-shipped',
+  shipment_out_for_delivery: 'shipment-out-for-delivery',
+  shipment_exception: 'shipment-problem',
+};
+
+/** Ahead of marketing in the outbox: a customer waiting for a parcel should not wait for a newsletter batch. */
+const TRANSACTIONAL_PRIORITY = 20;
+
+export interface MailRow {
+  id: string;
+  kind: string;
+  status: string;
+  reason: string;
+  created_at: Date;
+  sent_at: Date | null;
+}
+
+/** "dhl-express" → "DHL Express": short words are acronyms in carrier names. */
+export function carrierLabel(carrier: string): string {
+  return carrier
+    .split(/[-_]/)
+    .filter(Boolean)
+    .map((word) => (word.length <= 3 ? word.toUpperCase() : word[0].toUpperCase() + word.slice(1)))
+    .join(' ');
+}
+
+@Injectable()
+export class ShipmentMailsService implements OnModuleInit {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly kinds: DeliveryKinds,
+  ) {}
+
+  onModuleInit(): void {
+    this.kinds.register({
+      kind: ORDER_CONFIRMATION_KIND,
+      gate: (tx, delivery) => this.gateOrderConfirmation(tx, delivery),
+      compose: (tx, delivery) => this.composeOrderConfirmation(tx, delivery),
+    });
+    for (const kind of SHIPMENT_MAIL_KINDS) {
+      const registered: DeliveryKind = {
+        kind,
+        gate: (tx, delivery) => this.gateShipmentMail(tx, delivery, kind),
+        compose: (tx, delivery) => this.composeShipmentMail(tx, delivery, kind),
+      };
+      this.kinds.register(registered);
+    }
+  }
+
+  /**
+   * Queues one transactional mail for an order (refId: the order or the shipment it is about).
+   * A linked order's mail goes to the subscriber (and shows on their timeline); an unlinked one
+   * to the order's address. The key makes it once per order or shipment and kind.
+   */
+  async enqueue(tx: EntityManager, input: { orderId: string; kind: string; refId: string; at: Date }): Promise<boolean> {
+    const rows: unknown[] = await tx.query(
+      `INSERT INTO deliveries (subscriber_id, to_address, class, kind, ref_id, locale, status, reason, idempotency_key,
+                               payload, priority, next_attempt_at, created_at, updated_at)
+       SELECT o.subscriber_id, CASE WHEN o.subscriber_id IS NULL THEN o.customer_email END, 'transactional', $2, $3, o.locale,
+              'queued', 'queued', $4, '{}'::jsonb, $5, $6, $6, $6
+       FROM orders o WHERE o.id = $1
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING id`,
+      [input.orderId, input.kind, input.refId, `${input.kind}:${input.refId}`, TRANSACTIONAL_PRIORITY, input.at],
+    );
+    return rows.length > 0;
+  }
+
+  /** Every mail about one order or shipment, oldest first, with its decision. */
+  mailsFor(manager: EntityManager, refId: string): Promise<MailRow[]> {
+    return manager.query(
+      `SELECT id, kind, status, reason, created_at, sent_at FROM deliveries
+       WHERE ref_id = $1 AND kind = ANY($2::text[]) ORDER BY id`,
+      [refId, Object.keys(TEMPLATES)],
+    );
+  }
+
+  /**
+   * Transactional mail passes consent unless the address bounced or the person was erased. A
+   * customer who is not a subscriber has no consent record; if the address has since become a
+   * subscriber's and bounced, that still counts.
+   */
+  private async addressGate(tx: EntityManager, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
+    const consent = await subscriberGate(tx, delivery);
+    if (consent) return consent;
+    if (delivery.subscriberId === null) {
+      const [subscriber] = await tx.query(`SELECT status FROM subscribers WHERE email = $1 FOR SHARE`, [delivery.email]);
+      if (subscriber?.status === 'bounced') return { status: 'suppressed', reason: Reason.SuppressedBounced };
+    }
+    return null;
+  }
+
+  private async gateOrderConfirmation(tx: EntityManager, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
+    const address = await this.addressGate(tx, delivery);
+    if (address) return address;
+    const [order] = await tx.query(`SELECT items FROM orders WHERE id = $1`, [delivery.refId]);
+    if (!order) return { status: 'expired', reason: Reason.Expired };
+    const shipments: ShipmentItems[] = await tx.query(`SELECT id, status, items FROM shipments WHERE order_id = $1 FOR SHARE`, [delivery.refId]);
+    // Confirming an order whose every parcel already arrived would be the tracking mail's mistake again.
+    if (orderFullyDelivered(order.items, shipments)) return { status: 'suppressed', reason: Reason.AlreadyDelivered };
+    return null;
+  }
+
+  private async gateShipmentMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ShipmentMailKind): Promise<GateVerdict | null> {
+    const address = await this.addressGate(tx, delivery);
+    if (address) return address;
+    // FOR SHARE: a carrier event (FOR UPDATE) waits until this hand-over has committed, and this
+    // check waits for an event being applied. The state read here is the one the mail goes out under.
+    const [shipment] = await tx.query(`SELECT status FROM shipments WHERE id = $1 FOR SHARE`, [delivery.refId]);
+    if (!shipment) return { status: 'expired', reason: Reason.Expired };
+    const status = shipment.status as ShipmentStatus;
+    // Read after the lock: an out-for-delivery mail queued by the event we waited for is seen.
+    const outForDeliveryMailExists =
+      kind === 'shipment_shipped' && status === 'out_for_delivery'
+        ? (await tx.query(`SELECT 1 FROM deliveries WHERE idempotency_key = $1`, [`shipment_out_for_delivery:${delivery.refId}`])).length > 0
+        : false;
+    const reason = shipmentMailVerdict({ kind, status, outForDeliveryMailExists });
+    if (!reason) return null;
+    return { status: reason === Reason.Expired ? 'expired' : 'suppressed', reason };
+  }
+
+  private async composeOrderConfirmation(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage> {
+    const [order] = await tx.query(
+      `SELECT o.number, o.items, o.placed_at, s.time_zone FROM orders o LEFT JOIN subscribers s ON s.id = o.subscriber_id WHERE o.id = $1`,
+      [delivery.refId],
+    );
+    const data: Omit<OrderConfirmationData, 'companyName' | 'postalAddress'> = {
+      orderNumber: order.number,
+      placedOn: this.formatDate(order.placed_at, delivery.locale, order.time_zone),
+      items: (order.items as OrderItem[]).map(({ name, quantity }) => ({ name, quantity })),
+    };
+    return { template: TEMPLATES.order_confirmation, data };
+  }
+
+  private async composeShipmentMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ShipmentMailKind): Promise<ComposedMessage> {
+    const [shipment] = await tx.query(
+      `SELECT s.id, s.order_id, s.carrier, s.tracking_number, s.tracking_url, s.items, s.status, o.number, o.items AS order_items
+       FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1`,
+      [delivery.refId],
+    );
+    const orderItems = shipment.order_items as OrderItem[];
+    const siblings: ShipmentItems[] = await tx.query(`SELECT id, status, items FROM shipments WHERE order_id = $1`, [shipment.order_id]);
+    const names = new Map(orderItems.map((item) => [item.sku, item.name]));
+    const data: Omit<ShipmentMailData, 'companyName' | 'postalAddress'> = {
+      orderNumber: shipment.number,
+      carrierName: carrierLabel(shipment.carrier),
+      trackingNumber: shipment.tracking_number,
+      trackingUrl: shipment.tracking_url,
+      items: (shipment.items as ShipmentItem[]).map((item) => ({ name: names.get(item.sku) ?? item.sku, quantity: item.quantity })),
+      stillComing: itemsStillComing(orderItems, siblings, shipment.id).map(({ name, quantity, separately }) => ({ name, quantity, separately })),
+      returned: shipment.status === 'returned',
+    };
+    return { template: TEMPLATES[kind], data };
+  }
+
+  private formatDate(at: Date, locale: Locale, timeZone: string | null): string {
+    return new Intl.DateTimeFormat(locale === 'de' ? 'de-DE' : 'en-GB', {
+      dateStyle: 'long',
+      timeZone: timeZone ?? this.config.defaultTimeZone,
+    }).format(at);
+  }
+}

@@ -1,0 +1,51 @@
+// Shipments: registered by the shop, moved on by carrier events (here, or signed at /webhooks/carrier).
+import { Body, Controller, Get, HttpCode, Param, Post, Res, UseInterceptors } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { RequireScopes } from '../auth/scopes';
+import { IdempotencyInterceptor } from '../common/idempotency.interceptor';
+import { ParseIdPipe } from '../common/params';
+import { CreateShipmentDto, EventResult, ShipmentEventDto, ShipmentResponse } from './dto/shipment.dto';
+import { ShipmentsService } from './shipments.service';
+
+@ApiTags('shipments')
+@ApiBearerAuth()
+@UseInterceptors(IdempotencyInterceptor)
+@Controller('v1/shipments')
+export class ShipmentsController {
+  constructor(private readonly shipments: ShipmentsService) {}
+
+  @Post()
+  @RequireScopes('shipments:write')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Optional: carrier and tracking number already make the POST idempotent.' })
+  @ApiOperation({
+    summary: 'Register a parcel of an order and queue "shipped, here is your tracking link" (201; the same parcel again: 200)',
+    description:
+      'Items are a subset of the order (default: all not yet in a parcel). When an order is split, the mail lists ' +
+      'what is still to come. The mail is re-checked when handed to SMTP: once the parcel is delivered it is ' +
+      'suppressed (`already_delivered`). Scope `shipments:write`.',
+  })
+  async create(@Body() body: CreateShipmentDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<ShipmentResponse> {
+    const { shipment, created } = await this.shipments.create(body);
+    if (!created) void reply.status(200);
+    return shipment;
+  }
+
+  @Get(':id')
+  @RequireScopes('read', 'shipments:write')
+  @ApiOperation({ summary: 'A shipment: its state, every carrier event in carrier order, and every mail with its decision' })
+  get(@Param('id', ParseIdPipe) id: string): Promise<ShipmentResponse> {
+    return this.shipments.get(id);
+  }
+
+  @Post(':id/events')
+  @HttpCode(200)
+  @RequireScopes('shipments:write')
+  @ApiOperation({
+    summary: 'Apply a carrier status event (idempotent per carrier event id; ordered by carrier time; never backwards)',
+    description: 'The same rules as the signed carrier webhook (POST /webhooks/carrier), for a shop that relays events itself.',
+  })
+  event(@Param('id', ParseIdPipe) id: string, @Body() body: ShipmentEventDto): Promise<EventResult> {
+    return this.shipments.applyEvent({ shipmentId: id }, body, 'api');
+  }
+}
