@@ -12,6 +12,7 @@ import { CadenceModule } from './cadence/cadence.module';
 import { CampaignsModule } from './campaigns/campaigns.module';
 import { DeliveryModule } from './delivery/delivery.module';
 import { DigestsModule } from './digests/digests.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
 import { PreferencesModule } from './preferences/preferences.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
@@ -41,6 +42,7 @@ export class AppModule {
         }),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, config.dbPoolSize)),
         AuthModule,
+        MetricsModule,
         DeliveryModule,
         CadenceModule,
         TopicsModule,

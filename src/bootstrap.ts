@@ -18,6 +18,7 @@ import { echoRequestId, requestIdFrom } from './common/request-id';
 import { createValidationPipe } from './common/validation';
 import { AppConfig, DevSecrets, loadConfig } from './config/config';
 import { runMigrations } from './database/data-source';
+import { MetricsService } from './metrics/metrics.service';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
 
 export interface StartedTactful {
@@ -68,6 +69,12 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   // RFC 8058 allows the one-click POST as multipart/form-data: small fields only, no files.
   await app.register(multipart as never, { attachFieldsToBody: 'keyValues', limits: { fields: 10, fieldSize: 1024, files: 0 } });
   echoRequestId(app.getHttpAdapter().getInstance());
+  const metrics = app.get(MetricsService);
+  app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {
+    // The route pattern, not the URL: tokens and ids must not become label values.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
 
   const document = SwaggerModule.createDocument(
     app,

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
@@ -59,6 +60,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly renderer: TemplateRenderer,
     private readonly kinds: DeliveryKinds,
     private readonly tokens: TokenService,
+    private readonly metrics: MetricsService,
   ) {
     this.senderDomain = mailDomain(config.mailFrom);
     this.retry = {
@@ -199,6 +201,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
              lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1`,
           [id, verdict.status, verdict.reason, now, verdict.nextAttemptAt ?? null],
         );
+        this.metrics.deliveries.inc({ class: delivery.class, kind: delivery.kind, status: verdict.status, reason: verdict.reason });
         return verdict.status;
       }
       const domain = mailDomain(delivery.email);
@@ -214,8 +217,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
       const mail = await this.buildMail(tx, delivery, kind);
       let outcome: SendOutcome;
+      const started = performance.now();
       try {
         outcome = await this.transport.send(mail);
+        this.metrics.smtpDuration.observe({ outcome: outcome.status }, (performance.now() - started) / 1000);
       } catch (error) {
         if (!(error instanceof UnsafeMailError)) throw error;
         // Refused before a byte went out (CR/LF in a header, say): the same mail would be refused
@@ -323,6 +328,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         result.pauseDomainUntil ? 1 : 0,
       ],
     );
+    this.metrics.deliveries.inc({ class: delivery.class, kind: delivery.kind, status: result.status, reason: result.reason });
     if (result.bounceSubscriber && delivery.subscriberId) {
       await tx.query(
         `UPDATE subscribers SET status = 'bounced', status_changed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'bounced'`,
@@ -335,6 +341,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          ON CONFLICT (domain) DO UPDATE SET paused_until = GREATEST(domain_pauses.paused_until, EXCLUDED.paused_until), reason = EXCLUDED.reason`,
         [domain, result.pauseDomainUntil, outcome.response.slice(0, 500), now],
       );
+      this.metrics.domainPauses.inc();
       this.logger.warn({ alert: 'domain_paused', domain, until: result.pauseDomainUntil, response: outcome.response }, 'SMTP policy block: pausing the domain');
     }
     return result.status;

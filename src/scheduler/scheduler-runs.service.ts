@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
+import { MetricsService } from '../metrics/metrics.service';
 
 export type JobCounts = Record<string, number>;
 
@@ -25,6 +26,7 @@ export class SchedulerRunsService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly clock: Clock,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** Runs a job; a run that did something (or failed) is logged and stored, an idle tick is not. */
@@ -34,11 +36,13 @@ export class SchedulerRunsService {
       const counts = await work();
       if (counts && Object.values(counts).some((n) => n > 0)) {
         this.logger.log({ job, ...counts }, `${job} ran`);
+        this.metrics.schedulerRuns.inc({ job, result: 'ok' });
         await this.store(job, startedAt, counts, null);
       }
       return counts;
     } catch (error) {
       this.logger.error({ job, err: error }, `${job} failed`);
+      this.metrics.schedulerRuns.inc({ job, result: 'error' });
       await this.store(job, startedAt, {}, error instanceof Error ? error.message : String(error)).catch(() => undefined);
       return null;
     }

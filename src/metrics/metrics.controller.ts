@@ -1,0 +1,19 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Public } from '../auth/scopes';
+import { MetricsService } from './metrics.service';
+
+@ApiTags('operations')
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: MetricsService) {}
+
+  @Get()
+  @Public()
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Prometheus metrics: deliveries by status and reason, SMTP latency, outbox depth, scheduler runs, HTTP durations' })
+  render(): Promise<string> {
+    return this.metrics.render();
+  }
+}

@@ -1,0 +1,100 @@
+// Prometheus metrics: counters and histograms the worker and the HTTP layer update as they go,
+// plus gauges read from PostgreSQL at scrape time (outbox depth, oldest due age, decisions by
+// reason, digest lag) so every instance reports the same truth about the shared database.
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { Clock } from '../common/clock';
+
+@Injectable()
+export class MetricsService {
+  // Its own registry: several app instances in one process (tests) must not collide.
+  readonly registry = new Registry();
+
+  readonly deliveries = new Counter({
+    name: 'tactful_deliveries_total',
+    help: 'Delivery attempts and send-time decisions by this instance, by outcome',
+    labelNames: ['class', 'kind', 'status', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly smtpDuration = new Histogram({
+    name: 'tactful_smtp_duration_seconds',
+    help: 'Time to hand one mail to SMTP, by outcome class',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'tactful_http_request_duration_seconds',
+    help: 'HTTP request duration by route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly schedulerRuns = new Counter({
+    name: 'tactful_scheduler_runs_total',
+    help: 'Scheduler job runs that did work or failed, by job and result',
+    labelNames: ['job', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly domainPauses = new Counter({
+    name: 'tactful_domain_pauses_total',
+    help: 'Recipient domains paused after an SMTP policy block (alert on any increase)',
+    registers: [this.registry],
+  });
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly clock: Clock,
+  ) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tactful_process_' });
+    const outbox = new Gauge({ name: 'tactful_outbox_rows', help: 'Outbox rows by status (whole database)', labelNames: ['status'] as const, registers: [this.registry] });
+    const oldest = new Gauge({ name: 'tactful_outbox_oldest_due_seconds', help: 'Age of the oldest queued row that is due', registers: [this.registry] });
+    const decisions = new Gauge({
+      name: 'tactful_decisions',
+      help: 'Deliveries by class, status and reason (whole database)',
+      labelNames: ['class', 'status', 'reason'] as const,
+      registers: [this.registry],
+    });
+    const digestLag = new Gauge({ name: 'tactful_digest_lag_seconds', help: 'How late the most overdue digest is', registers: [this.registry] });
+    const paused = new Gauge({ name: 'tactful_domains_paused', help: 'Recipient domains paused right now', registers: [this.registry] });
+    // One collect for all database gauges, so a scrape costs three small queries.
+    let collecting: Promise<void> | null = null;
+    const collectDatabase = () =>
+      (collecting ??= (async () => {
+        const now = this.clock.now();
+        const rows: { class: string; status: string; reason: string; n: number }[] = await this.db.query(
+          `SELECT class, status, reason, count(*)::int AS n FROM deliveries GROUP BY class, status, reason`,
+        );
+        outbox.reset();
+        decisions.reset();
+        const byStatus = new Map<string, number>();
+        for (const r of rows) {
+          decisions.set({ class: r.class, status: r.status, reason: r.reason }, r.n);
+          byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + r.n);
+        }
+        for (const [status, n] of byStatus) outbox.set({ status }, n);
+        const [due] = await this.db.query(`SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'queued' AND next_attempt_at <= $1`, [now]);
+        oldest.set(due?.at ? (now.getTime() - due.at.getTime()) / 1000 : 0);
+        const [lag] = await this.db.query(
+          `SELECT min(next_digest_at) AS at FROM subscribers WHERE status = 'active' AND next_digest_at <= $1`,
+          [now],
+        );
+        digestLag.set(lag?.at ? (now.getTime() - lag.at.getTime()) / 1000 : 0);
+        const [{ n }] = await this.db.query(`SELECT count(*)::int AS n FROM domain_pauses WHERE paused_until > $1`, [now]);
+        paused.set(n);
+      })().finally(() => (collecting = null)));
+    for (const gauge of [outbox, oldest, decisions, digestLag, paused]) {
+      (gauge as unknown as { collect?: () => Promise<void> }).collect = collectDatabase;
+    }
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

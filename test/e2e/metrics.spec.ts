@@ -1,0 +1,64 @@
+// GET /metrics after a small campaign: the figures an operator graphs agree with the database.
+import { Client } from 'pg';
+import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
+import { FakeClock } from '../../src/common/clock';
+import { DeliveryWorker } from '../../src/delivery/delivery-worker';
+import { startTestApp, TestApp } from '../support/app';
+import { createCampaign, createTopics, importConfirmed } from '../support/seed';
+import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
+
+let t: TestApp;
+let sink: SmtpSink;
+
+beforeAll(async () => {
+  sink = await startSmtpSink();
+  t = await startTestApp({ clock: new FakeClock('2026-03-02T09:00:00Z'), env: { SMTP_URL: sink.url } });
+  await createTopics(t, ['offers']);
+});
+afterAll(async () => {
+  await t.close();
+  await sink.close();
+});
+
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `) ? wanted.every((w) => l.includes(w)) : false);
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+it('reports deliveries by status and reason, SMTP latency and HTTP durations by route, matching the database', async () => {
+  await importConfirmed(t, [
+    { email: 'm1@example.com', topics: ['offers'] },
+    { email: 'm2@example.com', topics: ['offers'] },
+    { email: 'm3@example.com', topics: ['offers'], attributes: { vip: false } },
+  ]);
+  const first = await createCampaign(t, { name: 'first', topic: 'offers' });
+  const second = await createCampaign(t, { name: 'second', topic: 'offers' });
+  for (const id of [first, second]) await t.api('POST', `/v1/campaigns/${id}/schedule`, { body: {} });
+  await t.app.get(CampaignDispatchService).dispatchDue();
+  await t.app.get(DeliveryWorker).drain();
+  expect(sink.messages).toHaveLength(3);
+
+  const res = await fetch(`${t.baseUrl}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/plain');
+  const text = await res.text();
+
+  const client = new Client({ connectionString: t.db.url });
+  await client.connect();
+  const { rows } = await client.query(`SELECT class, status, reason, count(*)::int AS n FROM deliveries GROUP BY 1, 2, 3`);
+  await client.end();
+  for (const r of rows) {
+    expect(sample(text, 'tactful_decisions', { class: r.class, status: r.status, reason: r.reason })).toBe(r.n);
+  }
+  expect(sample(text, 'tactful_decisions', { class: 'marketing', status: 'deferred', reason: 'deferred_cadence' })).toBe(3);
+  expect(sample(text, 'tactful_deliveries_total', { class: 'marketing', kind: 'campaign', status: 'sent', reason: 'sent' })).toBe(3);
+  expect(sample(text, 'tactful_smtp_duration_seconds_count', { outcome: 'sent' })).toBe(3);
+  expect(sample(text, 'tactful_outbox_rows', { status: 'sent' })).toBe(3);
+  expect(sample(text, 'tactful_outbox_oldest_due_seconds')).toBe(0);
+  expect(sample(text, 'tactful_http_request_duration_seconds_count', { method: 'POST', route: '/v1/campaigns/:id/schedule', status: '200' })).toBe(2);
+  // Route patterns only: no ids or tokens in label values.
+  expect(text).not.toMatch(/route="[^"]*[0-9a-f]{8}-[0-9a-f]{4}/);
+});
