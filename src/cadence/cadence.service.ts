@@ -88,6 +88,15 @@ export class CadenceService {
     );
   }
 
+  /**
+   * The hand-over lost to another marketing mail inside the window: that mail holds the window
+   * now, so this delivery only drops its claim. (release() would rewind the window to before
+   * this reservation and hide the send that just went.)
+   */
+  async yieldReservation(tx: EntityManager, subscriberId: string, idempotencyKey: string): Promise<void> {
+    await tx.query(`UPDATE cadence_windows SET reserved_key = NULL WHERE subscriber_id = $1 AND reserved_key = $2`, [subscriberId, idempotencyKey]);
+  }
+
   /** A sent mail that failed after the hand-over record (SMTP refused it): its send record goes. */
   async forgetHandOver(tx: EntityManager, deliveryId: string): Promise<void> {
     await tx.query(`DELETE FROM marketing_sends WHERE delivery_id = $1`, [deliveryId]);

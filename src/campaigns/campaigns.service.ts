@@ -35,6 +35,7 @@ interface CampaignRow {
   digest_summary_en: string | null;
   locale_fallback: boolean;
   audience: AudienceFilter | null;
+  digest_url: string | null;
   send_at: Date | null;
   expires_at: Date | null;
   created_at: Date;
@@ -52,6 +53,7 @@ export interface CampaignContent {
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
+type LocalizedPair = { de?: string; en?: string };
 const EDITABLE = ['draft', 'scheduled'];
 
 @Injectable()
@@ -89,8 +91,8 @@ export class CampaignsService implements OnModuleInit {
     await this.validateContent(input);
     const [row] = await this.db.query(
       `INSERT INTO campaigns (name, topic_id, sender, priority, status, subject_de, subject_en, body_de, body_en,
-                              digest_summary_de, digest_summary_en, locale_fallback, audience, send_at, expires_at, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id`,
+                              digest_summary_de, digest_summary_en, locale_fallback, audience, send_at, expires_at, created_at, updated_at, digest_url)
+       VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) RETURNING id`,
       [
         input.name,
         topicId,
@@ -107,6 +109,7 @@ export class CampaignsService implements OnModuleInit {
         input.sendAt ?? null,
         input.expiresAt ?? null,
         now,
+        input.digestUrl ?? null,
       ],
     );
     return this.get(row.id);
@@ -139,7 +142,8 @@ export class CampaignsService implements OnModuleInit {
       `UPDATE campaigns SET name = coalesce($2, name), topic_id = $3, sender = coalesce($4, sender), priority = coalesce($5, priority),
          subject_de = $6, subject_en = $7, body_de = $8, body_en = $9,
          digest_summary_de = coalesce($10, digest_summary_de), digest_summary_en = coalesce($11, digest_summary_en),
-         locale_fallback = coalesce($12, locale_fallback), audience = $13, send_at = $14, expires_at = $15, updated_at = $16
+         locale_fallback = coalesce($12, locale_fallback), audience = $13, send_at = $14, expires_at = $15, updated_at = $16,
+         digest_url = coalesce($17, digest_url)
        WHERE id = $1`,
       [
         id,
@@ -158,9 +162,35 @@ export class CampaignsService implements OnModuleInit {
         merged.sendAt ?? null,
         merged.expiresAt ?? null,
         this.clock.now(),
+        input.digestUrl ?? null,
       ],
     );
     return this.get(id);
+  }
+
+  /**
+   * New words and expiry for a campaign whose subject moved (a rescheduled webinar), whatever its
+   * status: copies still waiting (deferred into a digest, queued) go with the new content and the
+   * new expiry; mails already sent stay as they were.
+   */
+  async revise(id: string, input: { subject: LocalizedPair; body: LocalizedPair; digestSummary: LocalizedPair; expiresAt: Date | null }): Promise<void> {
+    await this.validateContent({ subject: input.subject, body: input.body });
+    await this.db.transaction(async (tx) => {
+      const now = this.clock.now();
+      const [current] = await tx.query(`SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, [id]);
+      if (!current) throw notFound('Campaign', id);
+      if (current.status === 'cancelled') return;
+      await tx.query(
+        `UPDATE campaigns SET subject_de = $2, subject_en = $3, body_de = $4, body_en = $5, digest_summary_de = $6, digest_summary_en = $7,
+           expires_at = $8, updated_at = $9 WHERE id = $1`,
+        [id, input.subject.de ?? null, input.subject.en ?? null, input.body.de ?? null, input.body.en ?? null,
+          input.digestSummary.de ?? null, input.digestSummary.en ?? null, input.expiresAt, now],
+      );
+      await tx.query(
+        `UPDATE deliveries SET expires_at = $2, updated_at = $3 WHERE ref_id = $1 AND kind = 'campaign' AND status IN ('queued', 'deferred')`,
+        [id, input.expiresAt, now],
+      );
+    });
   }
 
   async schedule(id: string, sendAt?: string): Promise<CampaignResponse> {
@@ -321,8 +351,9 @@ export class CampaignsService implements OnModuleInit {
     }
     const recorded = await this.cadence.recordHandOver(tx, { id: delivery.id, subscriberId: delivery.subscriberId!, idempotencyKey: delivery.idempotencyKey }, now);
     if (!recorded) {
-      // Another marketing mail went inside the window after all: this one waits for the digest.
-      await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
+      // Another marketing mail went inside the window after all: this one waits for the digest,
+      // and the window stays with the mail that went.
+      await this.cadence.yieldReservation(tx, delivery.subscriberId!, delivery.idempotencyKey);
       const state = await this.cadence.windowStateIn(tx, delivery.subscriberId!, now);
       return { status: 'deferred', reason: Reason.DeferredCadence, nextAttemptAt: state.nextDigestAt };
     }
@@ -424,6 +455,7 @@ function toResponse(c: CampaignRow): CampaignResponse {
     digestSummary: { de: c.digest_summary_de ?? undefined, en: c.digest_summary_en ?? undefined },
     localeFallback: c.locale_fallback,
     audience: c.audience as Record<string, unknown> | null,
+    digestUrl: c.digest_url,
     sendAt: iso(c.send_at),
     expiresAt: iso(c.expires_at),
     createdAt: c.created_at.toISOString(),

@@ -47,6 +47,8 @@ export interface AppConfig {
   customerRateLimitPerIp: number;
   customerRateLimitPerToken: number;
   digestCatchupSpreadMinutes: number;
+  /** Minutes before a webinar's start at which registrants are reminded; at most two, latest last. */
+  webinarReminderMinutes: number[];
 }
 
 export class ConfigError extends Error {
@@ -145,6 +147,19 @@ class EnvReader {
     return value;
   }
 
+  /** Comma-separated whole numbers, each from min to max, at most maxCount of them. */
+  intList(name: string, fallback: number[], min: number, max: number, maxCount: number): number[] {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parts = value.split(',').map((p) => p.trim());
+    const numbers = parts.map(Number);
+    if (parts.length > maxCount || numbers.some((n, i) => parts[i] === '' || !Number.isInteger(n) || n < min || n > max)) {
+      this.problems.push({ variable: name, message: `must be at most ${maxCount} comma-separated whole numbers from ${min} to ${max}, got "${value}"` });
+      return fallback;
+    }
+    return numbers;
+  }
+
   timeZone(name: string, fallback: string): string {
     const value = this.string(name, fallback);
     if (!isIanaTimeZone(value)) {
@@ -224,6 +239,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
     customerRateLimitPerToken: read.int('CUSTOMER_RATE_LIMIT_PER_TOKEN', 30, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
+    webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
   };
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
     read.problems.push({ variable: 'ADMIN_API_KEY', message: 'must be at least 24 characters long' });

@@ -248,7 +248,9 @@ export class DigestsService implements OnModuleInit {
     }
     const recorded = await this.cadence.recordHandOver(tx, { id: delivery.id, subscriberId: delivery.subscriberId!, idempotencyKey: delivery.idempotencyKey }, now);
     if (!recorded) {
-      await this.unfold(tx, delivery);
+      // Another marketing mail went inside the window: it keeps the window, the entries wait.
+      await this.unlinkEntries(tx, delivery);
+      await this.cadence.yieldReservation(tx, delivery.subscriberId!, delivery.idempotencyKey);
       return { status: 'suppressed', reason: Reason.DeferredCadence };
     }
     delivery.payload.entries = still;
@@ -290,9 +292,13 @@ export class DigestsService implements OnModuleInit {
 
   /** The digest will not go: its entries wait for the next one, and the window is given back. */
   private async unfold(tx: EntityManager, delivery: ClaimedDelivery): Promise<void> {
+    await this.unlinkEntries(tx, delivery);
+    if (delivery.subscriberId) await this.cadence.release(tx, delivery.subscriberId, delivery.idempotencyKey);
+  }
+
+  private async unlinkEntries(tx: EntityManager, delivery: ClaimedDelivery): Promise<void> {
     await tx.query(`UPDATE deliveries SET digest_delivery_id = NULL WHERE digest_delivery_id = $1`, [delivery.id]);
     await tx.query(`DELETE FROM digest_entries WHERE delivery_id = $1`, [delivery.id]);
-    if (delivery.subscriberId) await this.cadence.release(tx, delivery.subscriberId, delivery.idempotencyKey);
   }
 
   private async compose(tx: EntityManager, delivery: ClaimedDelivery) {
@@ -308,7 +314,7 @@ export class DigestsService implements OnModuleInit {
        SELECT d.id::text, CASE WHEN $3 THEN t.name_de ELSE t.name_en END,
               CASE WHEN $3 THEN coalesce(c.subject_de, c.subject_en) ELSE coalesce(c.subject_en, c.subject_de) END,
               CASE WHEN $3 THEN coalesce(c.digest_summary_de, c.digest_summary_en, '') ELSE coalesce(c.digest_summary_en, c.digest_summary_de, '') END,
-              NULL
+              c.digest_url
        FROM deliveries d JOIN campaigns c ON c.id::text = d.ref_id JOIN topics t ON t.id = d.topic_id WHERE d.id = ANY($2::bigint[])`,
       [entries.filter((e) => e.type === 'item').map((e) => e.ref), entries.filter((e) => e.type === 'campaign').map((e) => e.ref), de],
     );

@@ -5,7 +5,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { ClaimedDelivery, ComposedMessage, DeliveryKind, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { Reason } from '../delivery/reason-codes';
 import { OrderConfirmationData, ShipmentMailData } from '../rendering/template-renderer';
 import {
@@ -63,12 +63,11 @@ export class ShipmentMailsService implements OnModuleInit {
       compose: (tx, delivery) => this.composeOrderConfirmation(tx, delivery),
     });
     for (const kind of SHIPMENT_MAIL_KINDS) {
-      const registered: DeliveryKind = {
+      this.kinds.register({
         kind,
         gate: (tx, delivery) => this.gateShipmentMail(tx, delivery, kind),
         compose: (tx, delivery) => this.composeShipmentMail(tx, delivery, kind),
-      };
-      this.kinds.register(registered);
+      });
     }
   }
 

@@ -10,6 +10,5 @@ import { ShipmentsService } from './shipments.service';
 @Module({
   controllers: [OrdersController, ShipmentsController, CarrierWebhookController],
   providers: [OrdersService, ShipmentsService, ShipmentMailsService],
-  exports: [ShipmentsService],
 })
 export class ShipmentsModule {}

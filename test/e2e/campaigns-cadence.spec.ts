@@ -1,6 +1,5 @@
 // Campaigns under the cadence cap, as a marketer and a customer meet them: real HTTP, real SMTP,
 // real PostgreSQL, virtual time.
-import { Client } from 'pg';
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
@@ -14,15 +13,7 @@ let sink: SmtpSink;
 // A Monday, 10:00 in Berlin: outside quiet hours.
 const clock = new FakeClock('2026-03-02T09:00:00Z');
 
-async function sql(text: string, params: unknown[] = []): Promise<any[]> {
-  const client = new Client({ connectionString: t.db.url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = (text: string, params: unknown[] = []) => t.sql(text, params);
 
 async function runScheduler(): Promise<void> {
   await t.app.get(CampaignDispatchService).dispatchDue();
@@ -185,7 +176,7 @@ describe('campaign API', () => {
     });
     expect(first.status).toBe(201);
     expect(again.status).toBe(201);
-    expect((await again.json()).id).toBe((await first.json()).id);
+    expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
     const different = await fetch(`${t.baseUrl}/v1/campaigns`, {
       method: 'POST',
       headers: { ...headers, authorization: `Bearer ${t.adminKey}`, 'content-type': 'application/json' },

@@ -1,7 +1,6 @@
 // Digests over weeks of virtual time: each customer's rhythm, at their hour, across a DST change,
 // nothing new → no mail, campaigns folded in, catch-up after downtime, several schedulers at once.
 import { DateTime } from 'luxon';
-import { Client } from 'pg';
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
@@ -19,15 +18,6 @@ beforeAll(async () => {
 });
 afterAll(() => sink.close());
 
-async function sql(t: TestApp, text: string, params: unknown[] = []): Promise<any[]> {
-  const client = new Client({ connectionString: t.db.url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function tick(t: TestApp): Promise<void> {
   await t.app.get(CampaignDispatchService).dispatchDue();
@@ -78,8 +68,8 @@ describe('eight weeks of digests', () => {
     expect(weekly[3].parsed.date!.toISOString()).toBe('2026-03-23T08:00:00.000Z');
     expect(weekly[4].parsed.date!.toISOString()).toBe('2026-04-06T07:00:00.000Z');
 
-    const [{ id }] = await sql(t, `SELECT id FROM subscribers WHERE email = 'weekly@example.de'`);
-    const empty = await sql(t, `SELECT next_attempt_at FROM deliveries WHERE subscriber_id = $1 AND reason = 'suppressed_empty'`, [id]);
+    const [{ id }] = await t.sql(`SELECT id FROM subscribers WHERE email = 'weekly@example.de'`);
+    const empty = await t.sql(`SELECT next_attempt_at FROM deliveries WHERE subscriber_id = $1 AND reason = 'suppressed_empty'`, [id]);
     expect(empty).toHaveLength(1);
 
     const biweekly = digestsTo('biweekly@example.com');
@@ -163,7 +153,7 @@ describe('campaigns folded into the digest', () => {
     await t.app.get(DeliveryWorker).drain();
     const after = sink.messages.filter((m) => m.envelope.rcptTo.includes('daily-slot@example.com'));
     expect(after.length - before).toBe(1);
-    const rows = await sql(t, `SELECT count(*)::int AS n FROM deliveries WHERE subscriber_id = $1 AND kind = 'digest'`, [ids.get('daily-slot@example.com')]);
+    const rows = await t.sql(`SELECT count(*)::int AS n FROM deliveries WHERE subscriber_id = $1 AND kind = 'digest'`, [ids.get('daily-slot@example.com')]);
     expect(rows[0].n).toBe(1);
   });
 });
@@ -196,7 +186,7 @@ describe('three schedulers on one database', () => {
       for (const m of sink.messages) for (const r of m.envelope.rcptTo) perPerson.set(r, (perPerson.get(r) ?? 0) + 1);
       expect(perPerson.size).toBe(300);
       expect([...perPerson.values()].every((n) => n === 1)).toBe(true);
-      const [{ n }] = await sql(first, `SELECT count(*)::int AS n FROM deliveries WHERE kind = 'digest' AND status = 'sent'`);
+      const [{ n }] = await first.sql(`SELECT count(*)::int AS n FROM deliveries WHERE kind = 'digest' AND status = 'sent'`);
       expect(n).toBe(300);
     } finally {
       for (const a of others) await a.app.close();

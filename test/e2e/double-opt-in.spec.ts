@@ -2,7 +2,6 @@
 import { simpleParser } from 'mailparser';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { ConfirmationService } from '../../src/subscribers/confirmation.service';
@@ -17,15 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function sql(text: string, params: unknown[] = []): Promise<any[]> {
-  const client = new Client({ connectionString: t.db.url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = (text: string, params: unknown[] = []) => t.sql(text, params);
 
 async function outboxMails() {
   const dir = t.config.outboxDir;

@@ -1,6 +1,5 @@
 // The foundation as a marketer meets it over HTTP: keys and scopes, topics, subscribers, import, GDPR.
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
 import { startTestApp, TestApp } from '../support/app';
 
 let t: TestApp;
@@ -15,15 +14,7 @@ beforeAll(async () => {
 
 afterAll(() => t.close());
 
-async function sql(text: string): Promise<any[]> {
-  const client = new Client({ connectionString: t.db.url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = (text: string, params: unknown[] = []) => t.sql(text, params);
 
 function csv(rows: string[][]): string {
   return rows.map((r) => r.join(',')).join('\n') + '\n';

@@ -1,5 +1,4 @@
 // The preferences page and one-click unsubscribe over HTTP, as mail clients and link scanners meet them.
-import { Client } from 'pg';
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
@@ -12,15 +11,7 @@ let t: TestApp;
 let sink: SmtpSink;
 const clock = new FakeClock('2026-03-02T09:00:00Z');
 
-async function sql(text: string, params: unknown[] = []): Promise<any[]> {
-  const client = new Client({ connectionString: t.db.url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = (text: string, params: unknown[] = []) => t.sql(text, params);
 
 function linksIn(text: string): string[] {
   return [...new Set(text.match(/http:\/\/tactful\.test\/[\w/.\-?=&]+/g) ?? [])];

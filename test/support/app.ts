@@ -1,6 +1,7 @@
 // Starts the real app (Fastify, real PostgreSQL) for one test file, listening on a free port.
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { mkdtempSync } from 'node:fs';
+import { Client } from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKeysService } from '../../src/auth/api-keys.service';
@@ -21,6 +22,8 @@ export interface TestApp {
   clock: Clock;
   baseUrl: string;
   adminKey: string;
+  /** One SQL statement against the test database (for asserting on rows). */
+  sql(text: string, params?: unknown[]): Promise<any[]>;
   /** fetch against the running app with the admin key unless `key` says otherwise (null: no key). */
   api(method: string, path: string, options?: { body?: unknown; raw?: string; contentType?: string; key?: string | null }): Promise<ApiResponse>;
   close(): Promise<void>;
@@ -80,6 +83,15 @@ export async function startTestApp(options: { clock?: Clock; env?: Record<string
     baseUrl,
     adminKey,
     api,
+    sql: async (text, params = []) => {
+      const client = new Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        return (await client.query(text, params)).rows;
+      } finally {
+        await client.end();
+      }
+    },
     close: async () => {
       await app.close();
       await db.drop();

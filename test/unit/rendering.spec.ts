@@ -13,6 +13,8 @@ import {
   DigestData,
   ConfirmSubscriptionData,
   Locale,
+  OrderConfirmationData,
+  ShipmentMailData,
   LOCALES,
   MessageDataMap,
   MessageName,
@@ -62,11 +64,40 @@ const digest: DigestData = {
   ],
 };
 
+const order: OrderConfirmationData = {
+  ...layout,
+  orderNumber: 'A-10023',
+  placedOn: '2. März 2026',
+  items: [
+    { name: 'Kaffeebecher, blau', quantity: 2 },
+    { name: 'Untersetzer & Filz', quantity: 1 },
+  ],
+};
+
+const shipment: ShipmentMailData = {
+  ...layout,
+  orderNumber: 'A-10023',
+  carrierName: 'DHL',
+  trackingNumber: '00340434161094042557',
+  // & and = again: the tracking link must survive HTML escaping intact.
+  trackingUrl: 'https://tracking.example.com/track?piececode=00340434161094042557&lang=de',
+  items: [{ name: 'Kaffeebecher, blau', quantity: 2 }],
+  stillComing: [
+    { name: 'Untersetzer & Filz', quantity: 1, separately: true },
+    { name: 'Teekanne', quantity: 1, separately: false },
+  ],
+  returned: false,
+};
+
 const fixtures: MessageDataMap = {
   'confirm-subscription': confirm,
   'confirm-reminder': confirm,
   campaign,
   digest,
+  'order-confirmation': order,
+  'shipment-shipped': shipment,
+  'shipment-out-for-delivery': shipment,
+  'shipment-problem': shipment,
 };
 
 const messages = Object.keys(fixtures) as MessageName[];
@@ -77,6 +108,10 @@ const phrases: Record<MessageName, Record<Locale, string>> = {
   'confirm-reminder': { de: 'einzige Erinnerung', en: 'only reminder' },
   campaign: { de: 'Abmelden', en: 'Unsubscribe' },
   digest: { de: 'Gibt es nichts Neues, schreiben wir nicht', en: 'Nothing new, no mail' },
+  'order-confirmation': { de: 'Vielen Dank für Ihre Bestellung', en: 'Thank you for your order' },
+  'shipment-shipped': { de: 'Ihr Paket ist unterwegs', en: 'Your parcel is on its way' },
+  'shipment-out-for-delivery': { de: 'Ihr Paket kommt heute', en: 'Your parcel arrives today' },
+  'shipment-problem': { de: 'Bei der Zustellung gibt es ein Problem', en: 'There is a problem with your delivery' },
 };
 
 const other = (locale: Locale): Locale => (locale === 'de' ? 'en' : 'de');
@@ -169,6 +204,64 @@ describe('MjmlTemplateRenderer', () => {
       expect(withLink.text).toContain(preferencesUrl);
       expect(without.html).not.toMatch(/Einstellungen ändern|Manage preferences/);
       expect(without.text).not.toMatch(/Einstellungen ändern|Manage preferences/);
+    });
+  });
+
+  describe.each(LOCALES)('transactional mails in %s', (locale) => {
+    const transactional = ['order-confirmation', 'shipment-shipped', 'shipment-out-for-delivery', 'shipment-problem'] as const;
+    const shipmentMails = ['shipment-shipped', 'shipment-out-for-delivery', 'shipment-problem'] as const;
+
+    it.each(transactional)('%s is never advertising: no unsubscribe link even when one is passed, and says it carries no advertising', async (message) => {
+      const mail = await renderer.render(message, locale, { ...fixtures[message], unsubscribeUrl: 'https://mail.example.com/u/should-not-appear' });
+      for (const part of [mail.html, mail.text]) {
+        expect(part).not.toContain('should-not-appear');
+        expect(part).not.toMatch(/Abmelden|Unsubscribe/);
+        expect(part).toContain(locale === 'de' ? 'Sie enthält keine Werbung' : 'It contains no advertising');
+      }
+    });
+
+    it.each(transactional)('%s lists the items with their quantities in both parts', async (message) => {
+      const mail = await renderer.render(message, locale, fixtures[message]);
+      expect(mail.subject).toContain('A-10023');
+      expect(mail.html).toContain('<li>2 × Kaffeebecher, blau</li>');
+      expect(mail.text).toContain('- 2 × Kaffeebecher, blau');
+    });
+
+    it.each(shipmentMails)('%s links the tracking page (button and fallback) and names the tracking number', async (message) => {
+      const mail = await renderer.render(message, locale, shipment);
+      expect(mail.html.split(`href="${escaped(shipment.trackingUrl)}"`)).toHaveLength(3);
+      expect(mail.text).toContain(shipment.trackingUrl);
+      expect(mail.html).toContain(shipment.trackingNumber);
+      expect(mail.text).toContain(shipment.trackingNumber);
+    });
+
+    it.each(['shipment-shipped', 'shipment-out-for-delivery'] as const)('%s says what of a split order is still coming, and how', async (message) => {
+      const partial = await renderer.render(message, locale, shipment);
+      const [separately, later] = locale === 'de'
+        ? ['bereits in einem eigenen Paket unterwegs', 'folgt in einem späteren Paket']
+        : ['already on its way in a separate parcel', 'follows in a later parcel'];
+      expect(partial.text).toContain(`- 1 × Untersetzer & Filz – ${separately}`);
+      expect(partial.text).toContain(`- 1 × Teekanne – ${later}`);
+      expect(partial.html).toContain(`1 × ${escaped('Untersetzer & Filz')} – ${separately}`);
+
+      const whole = await renderer.render(message, locale, { ...shipment, stillComing: [] });
+      for (const part of [whole.html, whole.text]) expect(part).not.toMatch(/Teekanne|kommt noch|Still to come/);
+    });
+
+    it('marks a partial shipment in the subject of the shipped mail', async () => {
+      const partial = await renderer.render('shipment-shipped', locale, shipment);
+      const whole = await renderer.render('shipment-shipped', locale, { ...shipment, stillComing: [] });
+      expect(partial.subject).toBe(locale === 'de' ? 'Ein Teil Ihrer Bestellung A-10023 ist unterwegs' : 'Part of your order A-10023 is on its way');
+      expect(whole.subject).toBe(locale === 'de' ? 'Ihre Bestellung A-10023 ist unterwegs' : 'Your order A-10023 is on its way');
+    });
+
+    it('tells the customer when a parcel with a problem goes back to the shop', async () => {
+      const returned = await renderer.render('shipment-problem', locale, { ...shipment, returned: true });
+      const problem = await renderer.render('shipment-problem', locale, shipment);
+      const back = locale === 'de' ? 'auf dem Rückweg zu uns' : 'on its way back to us';
+      expect(returned.text).toContain(back);
+      expect(returned.html).toContain(back);
+      expect(problem.text).not.toContain(back);
     });
   });
 

@@ -119,7 +119,6 @@ export class CarrierWebhookDto {
 
   @ApiPropertyOptional({ example: '00340434161094042557', description: 'Names the shipment together with `carrier`; or give `shipmentId`.' })
   @ValidateIf((o: CarrierWebhookDto) => o.shipmentId === undefined || o.trackingNumber !== undefined)
-  @IsString()
   @Matches(TRACKING_NUMBER, { message: 'must be 1-100 letters, digits, _ or - (or give shipmentId)' })
   trackingNumber?: string;
 

@@ -1,0 +1,479 @@
+// Orders and shipments as a shop, a carrier and a customer meet them: real HTTP, real SMTP sink,
+// real PostgreSQL, virtual time. The rule behind every test: a customer never gets a tracking mail
+// for a parcel they already have, and an order never signs anyone up for marketing.
+import fc from 'fast-check';
+import { Client } from 'pg';
+import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
+import { FakeClock } from '../../src/common/clock';
+import { signWebhook } from '../../src/common/signatures';
+import { DeliveryWorker } from '../../src/delivery/delivery-worker';
+import { CarrierEvent, CarrierStatus, compareEvents, deriveShipmentState } from '../../src/shipments/shipment-state.policy';
+import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
+import { createCampaign, createTopics, importConfirmed } from '../support/seed';
+import { SinkMessage, SmtpSink, startSmtpSink } from '../support/smtp-sink';
+
+const MIN = 60_000;
+let t: TestApp;
+let sink: SmtpSink;
+// A Monday, 10:00 in Berlin.
+const clock = new FakeClock('2026-03-02T09:00:00Z');
+let anna: string;
+
+async function sql(text: string, params: unknown[] = []): Promise<any[]> {
+  const client = new Client({ connectionString: t.db.url });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const drain = () => t.app.get(DeliveryWorker).drain();
+const received = (email: string) => sink.messages.filter((m) => m.envelope.rcptTo.includes(email));
+/** The worker's Feedback-ID header is "<refId>:<kind>:<class>:tactful": which shipment and kind a mail was. */
+const feedbackId = (m: SinkMessage) => /^Feedback-ID: (.+)$/m.exec(headerBlock(m))?.[1] ?? '';
+const headerBlock = (m: SinkMessage) => m.raw.split('\r\n\r\n')[0].replace(/\r\n[ \t]+/g, ' ');
+const mailsAbout = (shipmentId: string) => sink.messages.filter((m) => feedbackId(m).startsWith(`${shipmentId}:`));
+const isoIn = (minutes: number) => new Date(clock.now().getTime() + minutes * MIN).toISOString();
+
+let orderSeq = 0;
+async function placeOrder(email: string, items = [{ sku: 'MUG', name: 'Kaffeebecher', quantity: 1 }], extra: Record<string, unknown> = {}) {
+  const number = `A-${++orderSeq}`;
+  const res = await t.api('POST', '/v1/orders', { body: { number, email, items, placedAt: isoIn(-60), ...extra } });
+  expect(res.status).toBe(201);
+  return res.body;
+}
+
+let parcelSeq = 0;
+async function ship(orderNumber: string, extra: Record<string, unknown> = {}) {
+  const tracking = `TRK${++parcelSeq}`;
+  const res = await t.api('POST', '/v1/shipments', {
+    body: { orderNumber, carrier: 'dhl', trackingNumber: tracking, trackingUrl: `https://track.example.com/${tracking}?lang=de`, ...extra },
+  });
+  expect(res.status).toBe(201);
+  return res.body;
+}
+
+let eventSeq = 0;
+async function event(shipmentId: string, status: CarrierStatus, minutes = 0, eventId = `evt-${++eventSeq}`) {
+  const res = await t.api('POST', `/v1/shipments/${shipmentId}/events`, { body: { eventId, status, occurredAt: isoIn(minutes) } });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+async function webhook(body: unknown, sign: { secret?: string; at?: number } | false = {}) {
+  const raw = JSON.stringify(body);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const seconds = Math.floor(clock.now().getTime() / 1000);
+  if (sign !== false) headers['x-tactful-signature'] = signWebhook(sign.secret ?? TEST_SECRETS.WEBHOOK_SECRET, raw, sign.at ?? seconds);
+  const res = await fetch(`${t.baseUrl}/webhooks/carrier`, { method: 'POST', headers, body: raw });
+  return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: (await res.json()) as any };
+}
+
+const mailOf = (shipment: { mails: { kind: string }[] }, kind: string) => shipment.mails.find((m) => m.kind === kind);
+const getShipment = async (id: string) => (await t.api('GET', `/v1/shipments/${id}`)).body;
+
+beforeAll(async () => {
+  sink = await startSmtpSink();
+  t = await startTestApp({ clock, env: { SMTP_URL: sink.url } });
+  await createTopics(t, ['offers']);
+  const ids = await importConfirmed(t, [{ email: 'anna@example.de', locale: 'de', topics: ['offers'] }]);
+  anna = ids.get('anna@example.de')!;
+});
+afterAll(async () => {
+  await t.close();
+  await sink.close();
+});
+beforeEach(async () => {
+  await drain();
+  sink.clear();
+});
+
+describe('orders', () => {
+  it('confirms an order of a subscriber as transactional mail on their timeline, with no marketing blocks', async () => {
+    const order = await placeOrder('Anna@Example.de', [
+      { sku: 'MUG', name: 'Kaffeebecher', quantity: 2 },
+      { sku: 'POT', name: 'Teekanne', quantity: 1 },
+    ]);
+    expect(order).toMatchObject({ subscriberId: anna, locale: 'de', email: 'anna@example.de', shop: 'main' });
+    await drain();
+
+    const [mail] = received('anna@example.de');
+    expect(received('anna@example.de')).toHaveLength(1);
+    expect(mail.parsed.subject).toBe(`Ihre Bestellung ${order.number} bei Tactful`);
+    expect(mail.parsed.text).toContain('- 2 × Kaffeebecher');
+    expect(mail.parsed.text).toContain('Sie enthält keine Werbung');
+    // Transactional: no unsubscribe header, no unsubscribe link, no campaign content.
+    const headers = headerBlock(mail);
+    expect(headers).not.toMatch(/^List-Unsubscribe/im);
+    expect(headers).not.toMatch(/^List-Id/im);
+    expect(feedbackId(mail)).toBe(`${order.id}:order_confirmation:transactional:tactful`);
+    for (const part of [mail.parsed.html as string, mail.parsed.text!]) {
+      expect(part).not.toMatch(/\/u\/|Abmelden|Unsubscribe|Thema offers|Neuigkeiten/);
+    }
+
+    const timeline = await t.api('GET', `/v1/subscribers/${anna}/timeline`);
+    expect(timeline.body.items.find((i: any) => i.refId === order.id)).toMatchObject({
+      class: 'transactional',
+      kind: 'order_confirmation',
+      status: 'sent',
+      reason: 'sent',
+    });
+    // Transactional mail neither takes nor waits for the marketing window.
+    expect(timeline.body.lastMarketingAt).toBeNull();
+  });
+
+  it('gives an unknown shop customer the order mail and nothing else: no subscriber, no campaign, and they can still sign up', async () => {
+    const order = await placeOrder('shopper@example.com', undefined, { locale: 'en' });
+    expect(order.subscriberId).toBeNull();
+    expect((await t.api('GET', '/v1/subscribers?email=shopper@example.com')).body.items).toEqual([]);
+
+    const campaign = await createCampaign(t, { name: 'after-order offer', topic: 'offers' });
+    await t.api('POST', `/v1/campaigns/${campaign}/schedule`, { body: {} });
+    await t.app.get(CampaignDispatchService).dispatchDue();
+    await drain();
+
+    const mails = received('shopper@example.com');
+    expect(mails.map((m) => m.parsed.subject)).toEqual([`Your order ${order.number} with Tactful`]);
+    expect(headerBlock(mails[0])).not.toMatch(/^List-Unsubscribe/im);
+    expect(mails[0].parsed.text).not.toMatch(/Manage preferences/);
+    expect(received('anna@example.de')).toHaveLength(1); // the campaign went to the subscriber only
+    expect(await sql(`SELECT count(*)::int AS n FROM deliveries WHERE to_address = 'shopper@example.com' AND class <> 'transactional'`)).toEqual([{ n: 0 }]);
+
+    // Being a customer did not take their address: signing up works as for anyone (double opt-in).
+    const signUp = await t.api('POST', '/v1/subscribers', { body: { email: 'shopper@example.com', topics: ['offers'] } });
+    expect(signUp.status).toBe(201);
+    expect(signUp.body.status).toBe('pending');
+  });
+
+  it('is idempotent by order number: the same order again is 200 and queues nothing; other content is 409 naming the field', async () => {
+    const body = { number: 'B-1', email: 'repeat@example.com', items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }], placedAt: isoIn(-30) };
+    const first = await t.api('POST', '/v1/orders', { body });
+    const again = await t.api('POST', '/v1/orders', { body });
+    expect([first.status, again.status]).toEqual([201, 200]);
+    expect(again.body.id).toBe(first.body.id);
+    const other = await t.api('POST', '/v1/orders', { body: { ...body, items: [{ sku: 'MUG', name: 'Mug', quantity: 5 }] } });
+    expect(other.status).toBe(409);
+    expect(other.body.errors).toEqual([expect.objectContaining({ field: 'number' })]);
+    // Another shop may use the same number.
+    expect((await t.api('POST', '/v1/orders', { body: { ...body, shop: 'outlet' } })).status).toBe(201);
+
+    await drain();
+    expect(received('repeat@example.com')).toHaveLength(2);
+  });
+
+  it('does not confirm an order whose every parcel arrived before the confirmation could go', async () => {
+    const order = await placeOrder('anna@example.de');
+    const shipment = await ship(order.number);
+    await event(shipment.id, 'delivered', -1);
+    await drain();
+    expect(received('anna@example.de')).toHaveLength(0);
+    const after = (await t.api('GET', `/v1/orders/${order.id}`)).body;
+    expect(after.shipmentIds).toEqual([shipment.id]);
+    expect(after.mails).toEqual([expect.objectContaining({ kind: 'order_confirmation', status: 'suppressed', reason: 'already_delivered' })]);
+  });
+
+  it('stops mailing a shop customer whose address has since bounced as a subscriber', async () => {
+    const order = await placeOrder('gone@example.com');
+    expect(order.subscriberId).toBeNull();
+    await importConfirmed(t, [{ email: 'gone@example.com', topics: ['offers'] }]);
+    await sql(`UPDATE subscribers SET status = 'bounced' WHERE email = 'gone@example.com'`);
+    await drain();
+    expect(received('gone@example.com')).toHaveLength(0);
+    expect((await t.api('GET', `/v1/orders/${order.id}`)).body.mails).toEqual([
+      expect.objectContaining({ kind: 'order_confirmation', status: 'suppressed', reason: 'suppressed_bounced' }),
+    ]);
+  });
+
+  it('rejects bad orders with problem+json naming each field, storing nothing', async () => {
+    const before = await sql(`SELECT count(*)::int AS n FROM orders`);
+    const res = await t.api('POST', '/v1/orders', {
+      body: { number: 'C-1', email: 'not-an-address', items: [{ sku: 'MUG', name: 'Mug', quantity: 0 }], placedAt: 'yesterday' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.body.errors.map((e: any) => e.field).sort()).toEqual(['email', 'items[0].quantity', 'placedAt']);
+
+    const twice = await t.api('POST', '/v1/orders', {
+      body: { number: 'C-2', email: 'x@example.com', placedAt: isoIn(-1), items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }, { sku: 'MUG', name: 'Mug', quantity: 2 }] },
+    });
+    expect(twice.status).toBe(400);
+    expect(twice.body.errors).toEqual([expect.objectContaining({ field: 'items[1].sku' })]);
+    const future = await t.api('POST', '/v1/orders', { body: { number: 'C-3', email: 'x@example.com', placedAt: isoIn(60), items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }] } });
+    expect(future.body.errors).toEqual([expect.objectContaining({ field: 'placedAt', message: 'lies in the future' })]);
+    expect(await sql(`SELECT count(*)::int AS n FROM orders`)).toEqual(before);
+  });
+});
+
+describe('tracking mail that checks itself', () => {
+  it('sends nothing when the parcel was delivered before the worker ran, and says already_delivered on the timeline', async () => {
+    const order = await placeOrder('anna@example.de');
+    await drain();
+    sink.clear();
+    const shipment = await ship(order.number);
+    expect(mailOf(shipment, 'shipment_shipped')).toMatchObject({ status: 'queued' });
+    await event(shipment.id, 'in_transit', -20);
+    await event(shipment.id, 'delivered', -1);
+    await drain();
+
+    expect(sink.messages).toHaveLength(0);
+    const timeline = await t.api('GET', `/v1/subscribers/${anna}/timeline`);
+    expect(timeline.body.items.find((i: any) => i.refId === shipment.id)).toMatchObject({
+      kind: 'shipment_shipped',
+      status: 'suppressed',
+      reason: 'already_delivered',
+      reasonLabel: { de: 'Paket bereits zugestellt', en: 'Parcel already delivered' },
+    });
+    const after = await getShipment(shipment.id);
+    expect(after).toMatchObject({ status: 'delivered', deliveredAt: isoIn(-1) });
+    expect(after.mails).toEqual([expect.objectContaining({ kind: 'shipment_shipped', reason: 'already_delivered' })]);
+  });
+
+  it('lets only the newest mail go: the out-for-delivery mail supersedes a tracking mail still queued', async () => {
+    const order = await placeOrder('anna@example.de');
+    const shipment = await ship(order.number);
+    await event(shipment.id, 'in_transit', -30);
+    const out = await event(shipment.id, 'out_for_delivery', -5);
+    expect(out).toMatchObject({ previousStatus: 'in_transit', status: 'out_for_delivery', mailsQueued: ['shipment_out_for_delivery'] });
+    await drain();
+
+    const mails = mailsAbout(shipment.id);
+    expect(mails).toHaveLength(1);
+    expect(mails[0].parsed.subject).toBe(`Ihr Paket aus der Bestellung ${order.number} kommt heute`);
+    expect(mails[0].parsed.text).toContain(shipment.trackingUrl);
+    const after = await getShipment(shipment.id);
+    expect(mailOf(after, 'shipment_shipped')).toMatchObject({ status: 'suppressed', reason: 'superseded' });
+    expect(mailOf(after, 'shipment_out_for_delivery')).toMatchObject({ status: 'sent', reason: 'sent' });
+
+    // Delivered now: nothing more, ever.
+    await event(shipment.id, 'delivered', 0);
+    await drain();
+    expect(mailsAbout(shipment.id)).toHaveLength(1);
+  });
+
+  it('tells a split order which items are still coming, and which are in another parcel already', async () => {
+    const order = await placeOrder('anna@example.de', [
+      { sku: 'MUG', name: 'Kaffeebecher', quantity: 2 },
+      { sku: 'POT', name: 'Teekanne', quantity: 1 },
+      { sku: 'LID', name: 'Deckel', quantity: 1 },
+    ]);
+    await drain();
+    sink.clear();
+
+    const first = await ship(order.number, { items: [{ sku: 'MUG', quantity: 2 }] });
+    await drain();
+    const [firstMail] = mailsAbout(first.id);
+    expect(firstMail.parsed.subject).toBe(`Ein Teil Ihrer Bestellung ${order.number} ist unterwegs`);
+    expect(firstMail.parsed.text).toContain('- 2 × Kaffeebecher');
+    expect(firstMail.parsed.text).toContain('Aus dieser Bestellung kommt noch:');
+    expect(firstMail.parsed.text).toContain('- 1 × Teekanne – folgt in einem späteren Paket');
+    expect(firstMail.parsed.text).toContain('- 1 × Deckel – folgt in einem späteren Paket');
+
+    // The teapot goes separately; the lid stays open. Parcel one is still on its way.
+    const second = await ship(order.number, { items: [{ sku: 'POT', quantity: 1 }] });
+    await drain();
+    const text = mailsAbout(second.id)[0].parsed.text!;
+    expect(text).toContain('- 2 × Kaffeebecher – bereits in einem eigenen Paket unterwegs');
+    expect(text).toContain('- 1 × Deckel – folgt in einem späteren Paket');
+    expect(text).not.toContain('Teekanne –');
+
+    // Once the first two arrived, the last parcel completes the order: nothing is still to come.
+    await event(first.id, 'delivered', 0);
+    await event(second.id, 'delivered', 0);
+    const last = await ship(order.number); // default: the rest of the order
+    expect(last.items).toEqual([{ sku: 'LID', quantity: 1 }]);
+    await drain();
+    const lastMail = mailsAbout(last.id)[0];
+    expect(lastMail.parsed.subject).toBe(`Ihre Bestellung ${order.number} ist unterwegs`);
+    expect(lastMail.parsed.text).not.toContain('kommt noch');
+  });
+
+  it('refuses a parcel with items outside the order or beyond what is left, naming the item', async () => {
+    const order = await placeOrder('anna@example.de', [{ sku: 'MUG', name: 'Kaffeebecher', quantity: 2 }]);
+    await ship(order.number, { items: [{ sku: 'MUG', quantity: 1 }] });
+    const body = { orderNumber: order.number, carrier: 'dhl', trackingNumber: 'TRK-X1', trackingUrl: 'https://track.example.com/x' };
+    const stranger = await t.api('POST', '/v1/shipments', { body: { ...body, items: [{ sku: 'HAT', quantity: 1 }] } });
+    expect(stranger.status).toBe(400);
+    expect(stranger.body.errors).toEqual([expect.objectContaining({ field: 'items[0].sku' })]);
+    const tooMany = await t.api('POST', '/v1/shipments', { body: { ...body, items: [{ sku: 'MUG', quantity: 2 }] } });
+    expect(tooMany.body.errors).toEqual([{ field: 'items[0].quantity', message: 'only 1 of MUG are not in a parcel yet' }]);
+    const insecure = await t.api('POST', '/v1/shipments', { body: { ...body, trackingUrl: 'http://track.example.com/x' } });
+    expect(insecure.status).toBe(400);
+    expect(insecure.body.errors).toEqual([expect.objectContaining({ field: 'trackingUrl' })]);
+    const unknownOrder = await t.api('POST', '/v1/shipments', { body: { ...body, orderNumber: 'NOPE-1' } });
+    expect(unknownOrder.status).toBe(422);
+    expect(unknownOrder.body.errors).toEqual([expect.objectContaining({ field: 'orderNumber' })]);
+    expect(await sql(`SELECT count(*)::int AS n FROM shipments WHERE tracking_number = 'TRK-X1'`)).toEqual([{ n: 0 }]);
+  });
+
+  it('registers a parcel once: the same POST again is 200 and queues no second tracking mail', async () => {
+    const order = await placeOrder('anna@example.de');
+    const body = { orderNumber: order.number, carrier: 'dhl', trackingNumber: 'TRK-ONCE', trackingUrl: 'https://track.example.com/once' };
+    const first = await t.api('POST', '/v1/shipments', { body });
+    const again = await t.api('POST', '/v1/shipments', { body });
+    expect([first.status, again.status]).toEqual([201, 200]);
+    expect(again.body.id).toBe(first.body.id);
+    await drain();
+    expect(mailsAbout(first.body.id)).toHaveLength(1);
+  });
+
+  it('sends the delivery problem mail on an exception, and drops it when the problem solved itself before the hand-over', async () => {
+    const order = await placeOrder('anna@example.de');
+    const stuck = await ship(order.number, { items: [{ sku: 'MUG', quantity: 1 }] });
+    await drain();
+    await event(stuck.id, 'exception', 0);
+    await drain();
+    const problem = mailsAbout(stuck.id).map((m) => m.parsed.subject);
+    expect(problem).toEqual([`Ihre Bestellung ${order.number} ist unterwegs`, `Problem bei der Zustellung Ihrer Bestellung ${order.number}`]);
+
+    const other = await placeOrder('anna@example.de');
+    const recovered = await ship(other.number);
+    expect((await event(recovered.id, 'exception', -10)).mailsQueued).toEqual(['shipment_exception']);
+    await event(recovered.id, 'in_transit', -2);
+    await drain();
+    const after = await getShipment(recovered.id);
+    expect(after.status).toBe('in_transit');
+    expect(mailOf(after, 'shipment_exception')).toMatchObject({ status: 'suppressed', reason: 'superseded' });
+    expect(mailsAbout(recovered.id).map((m) => m.parsed.subject)).toEqual([`Ihre Bestellung ${other.number} ist unterwegs`]);
+  });
+});
+
+describe('carrier webhook', () => {
+  it('applies a signed event found by carrier and tracking number', async () => {
+    const order = await placeOrder('anna@example.de');
+    const shipment = await ship(order.number);
+    const res = await webhook({ carrier: 'dhl', trackingNumber: shipment.trackingNumber, eventId: 'hook-1', status: 'in_transit', occurredAt: isoIn(-3) });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ shipmentId: shipment.id, duplicate: false, previousStatus: 'created', status: 'in_transit', mailsQueued: [] });
+    const byId = await webhook({ carrier: 'dhl', shipmentId: shipment.id, eventId: 'hook-2', status: 'out_for_delivery', occurredAt: isoIn(-1) });
+    expect(byId.body).toMatchObject({ status: 'out_for_delivery', mailsQueued: ['shipment_out_for_delivery'] });
+    expect((await getShipment(shipment.id)).events.map((e: any) => [e.eventId, e.source])).toEqual([
+      ['hook-1', 'webhook'],
+      ['hook-2', 'webhook'],
+    ]);
+  });
+
+  it('refuses a bad signature, a stale timestamp and an unknown shipment with a clear 4xx, storing nothing', async () => {
+    const order = await placeOrder('anna@example.de');
+    const shipment = await ship(order.number);
+    const body = { carrier: 'dhl', trackingNumber: shipment.trackingNumber, eventId: 'hook-bad', status: 'delivered', occurredAt: isoIn(-1) };
+    const count = () => sql(`SELECT (SELECT count(*) FROM shipment_events)::int AS events, (SELECT count(*) FROM deliveries)::int AS mails`);
+    const before = await count();
+
+    const unsigned = await webhook(body, false);
+    const forged = await webhook(body, { secret: 'another-secret-0123456789abcdef0123456789' });
+    const stale = await webhook(body, { at: Math.floor(clock.now().getTime() / 1000) - 600 });
+    for (const res of [unsigned, forged, stale]) {
+      expect(res.status).toBe(401);
+      expect(res.contentType).toContain('application/problem+json');
+    }
+    expect(stale.body.detail).toMatch(/timestamp outside/);
+    expect(forged.body.detail).toMatch(/does not match/);
+
+    const unknown = await webhook({ ...body, trackingNumber: 'NO-SUCH-PARCEL' });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.errors).toEqual([{ field: 'trackingNumber', message: 'matches no shipment of carrier dhl' }]);
+    const wrongCarrier = await webhook({ ...body, carrier: 'ups', trackingNumber: undefined, shipmentId: shipment.id });
+    expect(wrongCarrier.status).toBe(422);
+    expect(wrongCarrier.body.errors).toEqual([expect.objectContaining({ field: 'carrier' })]);
+    const nameless = await webhook({ ...body, trackingNumber: undefined });
+    expect(nameless.status).toBe(400);
+    expect(nameless.body.errors).toEqual([expect.objectContaining({ field: 'trackingNumber' })]);
+    const badStatus = await webhook({ ...body, status: 'lost_in_space' });
+    expect(badStatus.body.errors).toEqual([expect.objectContaining({ field: 'status' })]);
+    const future = await webhook({ ...body, occurredAt: isoIn(60) });
+    expect(future.body.errors).toEqual([{ field: 'occurredAt', message: 'lies in the future' }]);
+    const unknownApi = await t.api('POST', '/v1/shipments/00000000-0000-4000-8000-000000000000/events', {
+      body: { eventId: 'x', status: 'delivered', occurredAt: isoIn(-1) },
+    });
+    expect(unknownApi.status).toBe(404);
+
+    expect(await count()).toEqual(before);
+    expect((await getShipment(shipment.id)).status).toBe('created');
+  });
+
+  it('acknowledges a replayed event without changing anything, and refuses a reused id with other content (409)', async () => {
+    const order = await placeOrder('anna@example.de');
+    const shipment = await ship(order.number);
+    const body = { carrier: 'dhl', trackingNumber: shipment.trackingNumber, eventId: 'hook-replay', status: 'out_for_delivery', occurredAt: isoIn(-2) };
+    expect((await webhook(body)).body.mailsQueued).toEqual(['shipment_out_for_delivery']);
+    const replay = await webhook(body);
+    expect(replay.body).toMatchObject({ duplicate: true, status: 'out_for_delivery', mailsQueued: [] });
+    const reused = await webhook({ ...body, status: 'delivered' });
+    expect(reused.status).toBe(409);
+    expect(reused.body.errors).toEqual([expect.objectContaining({ field: 'eventId' })]);
+    expect((await getShipment(shipment.id)).status).toBe('out_for_delivery');
+  });
+
+  it('for any arrival order of repeated, replayed and late events: the state of the carrier order, at most one mail per kind, none after delivery', async () => {
+    const statuses: CarrierStatus[] = ['label_created', 'in_transit', 'out_for_delivery', 'delivered', 'exception', 'returned'];
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ status: fc.constantFrom(...statuses), minute: fc.integer({ min: -120, max: -1 }) }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.record({ pick: fc.nat(), via: fc.constantFrom('webhook', 'api'), drainAfter: fc.boolean() }), { minLength: 1, maxLength: 12 }),
+        async (raw, schedule) => {
+          run += 1;
+          const order = await placeOrder(`prop${run}@example.com`);
+          const shipment = await ship(order.number);
+          const events: CarrierEvent[] = raw.map((e, i) => ({ eventId: `p${run}-${i}`, status: e.status, occurredAt: new Date(clock.now().getTime() + e.minute * MIN) }));
+          // Every event arrives at least once, in shuffled order, some again (retries, replays).
+          const arrivals = [...schedule.map((s) => ({ ...s, event: events[s.pick % events.length] })), ...events.map((event) => ({ event, via: 'api', drainAfter: false }))];
+          let deliveredBeforeDrain = false;
+          for (const arrival of arrivals) {
+            const { event: e } = arrival;
+            const res =
+              arrival.via === 'webhook'
+                ? await webhook({ carrier: 'dhl', trackingNumber: shipment.trackingNumber, eventId: e.eventId, status: e.status, occurredAt: e.occurredAt.toISOString() })
+                : await t.api('POST', `/v1/shipments/${shipment.id}/events`, { body: { eventId: e.eventId, status: e.status, occurredAt: e.occurredAt.toISOString() } });
+            expect(res.status).toBe(200);
+            if (res.body.status === 'delivered') deliveredBeforeDrain = true;
+            if (arrival.drainAfter) {
+              const sentBefore = mailsAbout(shipment.id).length;
+              await drain();
+              // Once the delivery was recorded, no mail about this parcel is handed over any more.
+              if (deliveredBeforeDrain) expect(mailsAbout(shipment.id)).toHaveLength(sentBefore);
+            }
+          }
+          await drain();
+
+          const expected = deriveShipmentState([...events].sort(compareEvents));
+          const stored = await getShipment(shipment.id);
+          expect(stored.status).toBe(expected.status);
+          expect(stored.events).toHaveLength(events.length);
+          const kinds = mailsAbout(shipment.id).map((m) => feedbackId(m).split(':')[1]);
+          expect(kinds.length).toBe(new Set(kinds).size);
+          if (expected.status === 'delivered' && !schedule.some((s) => s.drainAfter)) expect(kinds).toEqual([]);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe('with SHIPMENT_OUT_FOR_DELIVERY_MAIL=false', () => {
+  let quiet: TestApp;
+  let quietSink: SmtpSink;
+  beforeAll(async () => {
+    quietSink = await startSmtpSink();
+    quiet = await startTestApp({ clock, env: { SMTP_URL: quietSink.url, SHIPMENT_OUT_FOR_DELIVERY_MAIL: 'false' } });
+  });
+  afterAll(async () => {
+    await quiet.close();
+    await quietSink.close();
+  });
+
+  it('queues no out-for-delivery mail, and the tracking mail still brings the link', async () => {
+    const items = [{ sku: 'MUG', name: 'Mug', quantity: 1 }];
+    expect((await quiet.api('POST', '/v1/orders', { body: { number: 'Q-1', email: 'quiet@example.com', items, placedAt: isoIn(-60), locale: 'en' } })).status).toBe(201);
+    const shipment = await quiet.api('POST', '/v1/shipments', {
+      body: { orderNumber: 'Q-1', carrier: 'dhl-express', trackingNumber: 'Q1', trackingUrl: 'https://track.example.com/q1' },
+    });
+    const out = await quiet.api('POST', `/v1/shipments/${shipment.body.id}/events`, { body: { eventId: 'q-1', status: 'out_for_delivery', occurredAt: isoIn(-1) } });
+    expect(out.body).toMatchObject({ status: 'out_for_delivery', mailsQueued: [] });
+    await quiet.app.get(DeliveryWorker).drain();
+    expect(quietSink.messages.map((m) => m.parsed.subject)).toEqual(['Your order Q-1 with Tactful', 'Your order Q-1 is on its way']);
+    expect(quietSink.messages[1].parsed.text).toContain('DHL Express is bringing you this parcel');
+  });
+});
