@@ -1,5 +1,6 @@
 // API key scopes. `admin` grants everything; `read` grants every GET under /v1 except key management.
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiExtension, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 
 export const SCOPES = [
   'admin',
@@ -16,8 +17,14 @@ export type Scope = (typeof SCOPES)[number];
 export const SCOPES_KEY = 'tactful:scopes';
 export const PUBLIC_KEY = 'tactful:public';
 
-/** Any one of the listed scopes (or `admin`) lets the request through. */
-export const RequireScopes = (...scopes: Scope[]) => SetMetadata(SCOPES_KEY, scopes);
+/** Any one of the listed scopes (or `admin`) lets the request through; the OpenAPI document says which. */
+export const RequireScopes = (...scopes: Scope[]) =>
+  applyDecorators(
+    SetMetadata(SCOPES_KEY, scopes),
+    ApiExtension('x-required-scopes', scopes),
+    ApiUnauthorizedResponse({ description: 'No API key, or an unknown or revoked one (problem+json).' }),
+    ApiForbiddenResponse({ description: `The key lacks the scope; one of: ${scopes.join(', ')} (or admin).` }),
+  );
 
 /** Routes for customers and probes: no API key. */
 export const Public = () => SetMetadata(PUBLIC_KEY, true);
