@@ -19,6 +19,7 @@ import { SchedulerModule } from './scheduler/scheduler.module';
 import { ShipmentsModule } from './shipments/shipments.module';
 import { SubscribersModule } from './subscribers/subscribers.module';
 import { TopicsModule } from './topics/topics.module';
+import { WebinarsModule } from './webinars/webinars.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -51,6 +52,7 @@ export class AppModule {
         CampaignsModule,
         DigestsModule,
         ShipmentsModule,
+        WebinarsModule,
         OperationsModule,
         SchedulerModule.register(config),
       ],

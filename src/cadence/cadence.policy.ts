@@ -20,6 +20,8 @@ export interface SubscriberSnapshot {
   digestHour: number;
   /** The last marketing mail sent or reserved (holding the window), or null. */
   lastMarketingAt: Date | null;
+  /** False when the item's sender used up its share of this customer's windows (sender budget). */
+  senderBudgetLeft?: boolean;
 }
 
 export interface ItemSnapshot {
@@ -29,7 +31,7 @@ export interface ItemSnapshot {
 
 export type Decision =
   | { action: 'send'; reason: Reason.Queued | Reason.SuppressedQuietHours; at: Date }
-  | { action: 'defer'; reason: Reason.DeferredCadence; at: Date }
+  | { action: 'defer'; reason: Reason.DeferredCadence | Reason.DeferredBudget; at: Date }
   | { action: 'suppress'; reason: Reason }
   | { action: 'expire'; reason: Reason.Expired };
 
@@ -64,12 +66,12 @@ export function decide(s: SubscriberSnapshot, item: ItemSnapshot, now: Date, qui
   if (item.expiresAt && item.expiresAt <= now) return { action: 'expire', reason: Reason.Expired };
 
   const opens = windowOpensAt(s);
-  if (!opens || opens <= now) {
+  if ((!opens || opens <= now) && s.senderBudgetLeft !== false) {
     const at = outsideQuietHours(now, s.timeZone, quiet);
     if (item.expiresAt && item.expiresAt <= at) return { action: 'expire', reason: Reason.Expired };
     return { action: 'send', reason: at.getTime() === now.getTime() ? Reason.Queued : Reason.SuppressedQuietHours, at };
   }
   const digestAt = nextDigestAt(s, now);
   if (item.expiresAt && item.expiresAt <= digestAt) return { action: 'expire', reason: Reason.Expired };
-  return { action: 'defer', reason: Reason.DeferredCadence, at: digestAt };
+  return { action: 'defer', reason: s.senderBudgetLeft === false ? Reason.DeferredBudget : Reason.DeferredCadence, at: digestAt };
 }

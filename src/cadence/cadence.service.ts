@@ -52,7 +52,14 @@ export class CadenceService {
    * marketing mail to the subscriber lies inside the window (the caller defers this one).
    */
   async recordHandOver(tx: EntityManager, delivery: { id: string; subscriberId: string; idempotencyKey: string }, now: Date): Promise<boolean> {
-    const [subscriber] = await tx.query(`SELECT cadence, time_zone FROM subscribers WHERE id = $1`, [delivery.subscriberId]);
+    // Hand-overs of one subscriber take turns. Two concurrent inserts under the exclusion
+    // constraint that each see the other's uncommitted row wait for each other (a deadlock, and
+    // the victim's delivery would sit until its lease ran out); in turns, the second sees the
+    // first's committed row and gets a clean exclusion violation.
+    const [subscriber] = await tx.query(
+      `SELECT cadence, time_zone, pg_advisory_xact_lock(hashtextextended('tactful:hand-over:' || id::text, 0)) AS turn FROM subscribers WHERE id = $1`,
+      [delivery.subscriberId],
+    );
     const days = WINDOW_DAYS[(subscriber?.cadence ?? 'weekly') as Cadence];
     const timeZone: string = subscriber?.time_zone ?? this.config.defaultTimeZone;
     await tx.query(`SAVEPOINT hand_over`);

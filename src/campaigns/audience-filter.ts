@@ -8,6 +8,8 @@
 //   { "attr": "employees", "gte": 10 }      gte / lte: number, or string (ISO dates compare as text)
 //   { "attr": "vip", "exists": true }
 //   { "locale": "de" }                       the subscriber's language
+//   { "webinar": "<id>", "attended": true }  registered for that webinar; with "attended", only those
+//                                            who came (true) or did not (false), once attendance is in
 import { FieldError } from '../common/problem';
 
 export type Scalar = string | number | boolean | null;
@@ -16,9 +18,11 @@ export type AudienceFilter =
   | { or: AudienceFilter[] }
   | { not: AudienceFilter }
   | { locale: 'de' | 'en' }
+  | { webinar: string; attended?: boolean }
   | { attr: string; eq?: Scalar; ne?: Scalar; in?: Scalar[]; gte?: number | string; lte?: number | string; exists?: boolean };
 
 const ATTR = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_DEPTH = 6;
 const MAX_NODES = 100;
 const OPERATORS = ['eq', 'ne', 'in', 'gte', 'lte', 'exists'] as const;
@@ -56,8 +60,14 @@ export function validateAudience(filter: unknown, path = 'audience'): FieldError
       if (value.locale !== 'de' && value.locale !== 'en') errors.push({ field: `${at}.locale`, message: 'must be de or en' });
       return;
     }
+    if ('webinar' in value) {
+      for (const k of keys.filter((k) => k !== 'webinar' && k !== 'attended')) errors.push({ field: `${at}.${k}`, message: 'is not allowed beside "webinar" (only "attended")' });
+      if (typeof value.webinar !== 'string' || !UUID.test(value.webinar)) errors.push({ field: `${at}.webinar`, message: 'must be a webinar id (UUID)' });
+      if ('attended' in value && typeof value.attended !== 'boolean') errors.push({ field: `${at}.attended`, message: 'must be true or false' });
+      return;
+    }
     if (!('attr' in value)) {
-      errors.push({ field: at, message: 'must be {and}, {or}, {not}, {locale} or a condition with "attr"' });
+      errors.push({ field: at, message: 'must be {and}, {or}, {not}, {locale}, {webinar} or a condition with "attr"' });
       return;
     }
     if (typeof value.attr !== 'string' || !ATTR.test(value.attr)) errors.push({ field: `${at}.attr`, message: 'must be an attribute name (letters, digits, _)' });
@@ -100,6 +110,11 @@ export function compileAudience(filter: AudienceFilter | null | undefined, param
   if ('or' in filter) return `(${filter.or.map((f) => compileAudience(f, params, alias)).join(' OR ')})`;
   if ('not' in filter) return `(NOT coalesce(${compileAudience(filter.not, params, alias)}, false))`;
   if ('locale' in filter) return `(${alias}.locale = ${bind(filter.locale)}::text)`;
+  if ('webinar' in filter) {
+    const webinar = bind(filter.webinar);
+    const attended = filter.attended === undefined ? '' : ` AND wr.attended = ${bind(filter.attended)}::boolean`;
+    return `EXISTS (SELECT 1 FROM webinar_registrations wr WHERE wr.subscriber_id = ${alias}.id AND wr.webinar_id = ${webinar}::uuid AND wr.status = 'registered'${attended})`;
+  }
   const f = filter;
   if (f.eq !== undefined) return `coalesce(${attr(f.attr)} = ${bind(JSON.stringify(f.eq))}::jsonb, false)`;
   if (f.ne !== undefined) return `(${attr(f.attr)} IS DISTINCT FROM ${bind(JSON.stringify(f.ne))}::jsonb)`;

@@ -44,16 +44,23 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
     cand AS (
       SELECT s.id, s.status, s.cadence, s.locale, s.time_zone, s.digest_weekday, s.digest_hour, ts.status AS sub_status,
              coalesce(${audienceSql}, false) AS in_audience,
-             w.last_marketing_at
+             w.last_marketing_at,
+             -- The sender's share of this customer's windows: at most max_slots in the last per_slots windows.
+             CASE WHEN b.sender IS NULL THEN true ELSE (
+               SELECT count(*) FROM deliveries bd
+               WHERE bd.subscriber_id = s.id AND bd.sender = $7 AND bd.class = 'marketing' AND bd.status IN ('queued', 'sending', 'sent')
+                 AND bd.created_at > $4::timestamptz - make_interval(days => b.per_slots * tactful_window_days(s.cadence))) < b.max_slots
+             END AS budget_ok
       FROM topic_subscriptions ts
       JOIN subscribers s ON s.id = ts.subscriber_id
       LEFT JOIN cadence_windows w ON w.subscriber_id = s.id
+      LEFT JOIN sender_budgets b ON b.sender = $7
       WHERE ts.topic_id = $1 AND ts.subscriber_id > $2::uuid
       ORDER BY ts.subscriber_id
       LIMIT $3),
     eligible AS (
       SELECT c.id, c.cadence, c.time_zone FROM cand c
-      WHERE c.status = 'active' AND c.sub_status = 'confirmed' AND c.in_audience
+      WHERE c.status = 'active' AND c.sub_status = 'confirmed' AND c.in_audience AND c.budget_ok
         AND ($9::timestamptz IS NULL OR $9 > tactful_outside_quiet($4, c.time_zone, $10, $11)))`;
   const decided = `
     decided AS (
@@ -83,6 +90,7 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
           WHEN r.subscriber_id IS NOT NULL AND t.send_at > $4 THEN '${Reason.SuppressedQuietHours}'
           WHEN r.subscriber_id IS NOT NULL THEN '${Reason.Queued}'
           WHEN $9::timestamptz IS NOT NULL AND $9 <= greatest(t.digest_at, $4) THEN '${Reason.Expired}'
+          WHEN NOT c.budget_ok           THEN '${Reason.DeferredBudget}'
           ELSE '${Reason.DeferredCadence}' END AS reason,
         CASE WHEN r.subscriber_id IS NOT NULL THEN t.send_at ELSE coalesce(t.digest_at, $4) END AS at) d)`;
   const insert = `

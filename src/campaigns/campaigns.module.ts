@@ -3,10 +3,11 @@ import { RenderingModule } from '../rendering/rendering.module';
 import { CampaignDispatchService } from './campaign-dispatch.service';
 import { CampaignsController } from './campaigns.controller';
 import { CampaignsService } from './campaigns.service';
+import { SendersController } from './senders.controller';
 
 @Module({
   imports: [RenderingModule],
-  controllers: [CampaignsController],
+  controllers: [CampaignsController, SendersController],
   providers: [CampaignsService, CampaignDispatchService],
   exports: [CampaignsService, CampaignDispatchService],
 })

@@ -7,8 +7,9 @@ import { CadenceService } from '../cadence/cadence.service';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
-import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { addressOf, APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { replyToFor } from '../delivery/delivery-worker';
 import { OutboxService } from '../delivery/outbox.service';
 import { Reason, REASON_LABELS } from '../delivery/reason-codes';
 import { TokenService } from '../preferences/tokens';
@@ -53,6 +54,8 @@ export interface CampaignContent {
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
+/** "Lately" in the audience dry run's count of recipients who rated the topic not useful. */
+export const FEEDBACK_LATELY_DAYS = 90;
 type LocalizedPair = { de?: string; en?: string };
 const EDITABLE = ['draft', 'scheduled'];
 
@@ -259,7 +262,17 @@ export class CampaignsService implements OnModuleInit {
       topicName: content.topicName,
       preferencesUrl: this.tokens.url('preferences', sample),
       unsubscribeUrl: this.tokens.url('unsubscribe', sample),
+      replyAddress: addressOf(replyToFor(this.config, campaign.sender)),
+      feedback: this.feedbackLinks(sample, id),
     });
+  }
+
+  /** "Useful / not useful" links bound to this customer and this campaign (GET shows, POST records). */
+  private feedbackLinks(subscriberId: string, campaignId: string) {
+    return {
+      usefulUrl: this.tokens.itemUrl(subscriberId, 'campaign', campaignId, 'useful'),
+      notUsefulUrl: this.tokens.itemUrl(subscriberId, 'campaign', campaignId, 'not_useful'),
+    };
   }
 
   async testSend(id: string, input: TestSendDto): Promise<{ queued: number }> {
@@ -311,7 +324,7 @@ export class CampaignsService implements OnModuleInit {
     ];
     const { candidates, decided } = decisionSql(compileAudience(campaign.audience, params, 's'));
     // The same decision as the dispatch, with "would reserve" (eligible, window free at `at`) in place of the write.
-    const rows: { status: string; reason: string; count: number; first_digest: Date | null }[] = await this.db.query(
+    const rows: { status: string; reason: string; count: number; first_digest: Date | null; rated_not_useful: number }[] = await this.db.query(
       `WITH ${candidates},
          -- The dispatch's write-only parameters, typed here so the shared parameter list stays valid.
          unused_params AS (SELECT $5::text, $6::text, $7::text, $8::int),
@@ -319,10 +332,15 @@ export class CampaignsService implements OnModuleInit {
            SELECT e.id AS subscriber_id FROM eligible e JOIN cand c ON c.id = e.id
            WHERE c.last_marketing_at IS NULL OR tactful_window_end(c.last_marketing_at, c.time_zone, tactful_window_days(c.cadence)) <= $4),
          ${decided}
-       SELECT status, reason, count(*)::int AS count, min(at) FILTER (WHERE status = 'deferred') AS first_digest
+       SELECT status, reason, count(*)::int AS count, min(at) FILTER (WHERE status = 'deferred') AS first_digest,
+              -- Recipients who told us lately that this topic's mails were not useful to them.
+              count(*) FILTER (WHERE EXISTS (
+                SELECT 1 FROM feedback f WHERE f.subscriber_id = decided.id AND f.topic_id = $1 AND f.rating = 'not_useful'
+                  AND f.created_at > $4::timestamptz - make_interval(days => ${FEEDBACK_LATELY_DAYS})))::int AS rated_not_useful
        FROM decided GROUP BY status, reason ORDER BY status, reason`,
       params,
     );
+    const recipients = rows.filter((r) => r.status === 'queued' || r.status === 'deferred');
     const count = (status: string) => rows.filter((r) => r.status === status).reduce((n, r) => n + r.count, 0);
     return {
       campaignId: id,
@@ -331,6 +349,7 @@ export class CampaignsService implements OnModuleInit {
       later: count('deferred'),
       never: count('suppressed') + count('expired'),
       firstDigestAt: rows.find((r) => r.first_digest)?.first_digest?.toISOString() ?? null,
+      ratedNotUsefulLately: { recipients: recipients.reduce((n, r) => n + r.rated_not_useful, 0), days: FEEDBACK_LATELY_DAYS },
       byReason: rows.map((r) => ({ status: r.status, reason: r.reason, label: REASON_LABELS[r.reason as Reason], count: r.count })),
     };
   }
@@ -380,6 +399,8 @@ export class CampaignsService implements OnModuleInit {
         topicName: content.topicName,
         preferencesUrl: this.tokens.url('preferences', sample),
         unsubscribeUrl: this.tokens.url('unsubscribe', sample),
+        // A test send goes to a non-subscriber: nobody whose answer could be recorded.
+        feedback: test || !delivery.subscriberId ? null : this.feedbackLinks(delivery.subscriberId, campaign!.id),
       },
     };
   }

@@ -19,6 +19,10 @@ export interface AppConfig {
   smtpMaxConnections: number;
   smtpRatePerSecond: number;
   mailFrom: string;
+  /** Reply-To of every mail whose sender has no entry in `senderReplyTo`: a mailbox people read. */
+  replyTo: string;
+  /** Per sender (the campaign's `sender`), the mailbox replies go to. */
+  senderReplyTo: Record<string, string>;
   outboxDir: string;
   senderPostalAddress: string;
   adminApiKey: string | undefined;
@@ -140,11 +144,36 @@ class EnvReader {
   /** `Name <address@domain>` or a bare address; no line breaks (it becomes a header). */
   mailbox(name: string, fallback: string): string {
     const value = this.string(name, fallback);
-    if (!/^([^<>\r\n]*<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)$/.test(value)) {
+    if (!MAILBOX.test(value)) {
       this.problems.push({ variable: name, message: `must be an address like "Shop <news@shop.example>", got "${value}"` });
       return fallback;
     }
     return value;
+  }
+
+  /** A JSON object of name → mailbox, e.g. {"marketing":"Team <news@shop.example>"}. */
+  mailboxMap(name: string): Record<string, string> {
+    const value = this.raw(name);
+    if (value === undefined) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      this.problems.push({ variable: name, message: `must be a JSON object of sender → address, got "${value}"` });
+      return {};
+    }
+    const map: Record<string, string> = {};
+    for (const [sender, address] of Object.entries(parsed as Record<string, unknown>)) {
+      if (typeof address !== 'string' || !MAILBOX.test(address)) {
+        this.problems.push({ variable: name, message: `"${sender}" must map to an address like "Shop <news@shop.example>", got ${JSON.stringify(address)}` });
+        continue;
+      }
+      map[sender] = address;
+    }
+    return map;
   }
 
   /** Comma-separated whole numbers, each from min to max, at most maxCount of them. */
@@ -169,6 +198,14 @@ class EnvReader {
     return value;
   }
 }
+
+const MAILBOX = /^([^<>\r\n]*<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)$/;
+
+/** The bare address of `Name <address>` or of a bare address. */
+export const addressOf = (mailbox: string): string => (/<([^<>]+)>\s*$/.exec(mailbox)?.[1] ?? mailbox).trim();
+
+/** Replies are welcome: no mail may come from, or send replies to, an address nobody reads. */
+export const isNoReply = (mailbox: string): boolean => /^(no[-_.]?reply|do[-_.]?not[-_.]?reply)(\+[^@]*)?@/i.test(addressOf(mailbox));
 
 const zoneCache = new Map<string, boolean>();
 
@@ -211,6 +248,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     smtpMaxConnections: read.int('SMTP_MAX_CONNECTIONS', 5, 1, 100),
     smtpRatePerSecond: read.int('SMTP_RATE_PER_SECOND', 0, 0, 100000),
     mailFrom: read.mailbox('MAIL_FROM', 'Tactful <newsletter@tactful.localhost>'),
+    replyTo: '',
+    senderReplyTo: read.mailboxMap('SENDER_REPLY_TO'),
     outboxDir: read.string('OUTBOX_DIR', 'outbox'),
     senderPostalAddress: read.string('SENDER_POSTAL_ADDRESS', 'Tactful GmbH, Musterstraße 1, 10115 Berlin, Germany'),
     adminApiKey: read.optional('ADMIN_API_KEY'),
@@ -241,6 +280,10 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
   };
+  config.replyTo = read.mailbox('REPLY_TO', config.mailFrom);
+  for (const [variable, mailbox] of [['MAIL_FROM', config.mailFrom], ['REPLY_TO', config.replyTo], ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m])]) {
+    if (isNoReply(mailbox)) read.problems.push({ variable, message: `must be a mailbox people read, not a no-reply address, got "${mailbox}"` });
+  }
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
     read.problems.push({ variable: 'ADMIN_API_KEY', message: 'must be at least 24 characters long' });
   }

@@ -4,6 +4,9 @@ import { Outbox1764000001000 } from './migrations/1764000001000-Outbox';
 import { CadenceAndCampaigns1764000002000 } from './migrations/1764000002000-CadenceAndCampaigns';
 import { Digests1764000003000 } from './migrations/1764000003000-Digests';
 import { Shipments1764000004000 } from './migrations/1764000004000-Shipments';
+import { SenderBudgets1764000007000 } from './migrations/1764000007000-SenderBudgets';
+import { Webinars1764000005000 } from './migrations/1764000005000-Webinars';
+import { Feedback1764000006000 } from './migrations/1764000006000-Feedback';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -11,4 +14,7 @@ export const MIGRATIONS = [
   CadenceAndCampaigns1764000002000,
   Digests1764000003000,
   Shipments1764000004000,
+  Webinars1764000005000,
+  Feedback1764000006000,
+  SenderBudgets1764000007000,
 ];

@@ -16,6 +16,8 @@ export interface ClaimedDelivery {
   kind: string;
   topicId: string | null;
   refId: string | null;
+  /** Who wrote it (the campaign's sender); decides the Reply-To. */
+  sender: string | null;
   locale: Locale;
   payload: Record<string, any>;
   attempts: number;

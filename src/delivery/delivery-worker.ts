@@ -9,7 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
-import { APP_CONFIG, AppConfig } from '../config/config';
+import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
@@ -236,7 +236,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private async lockClaimed(tx: EntityManager, id: string): Promise<ClaimedDelivery | null> {
     const [row] = await tx.query(
-      `SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, locale, payload, attempts, unknown_outcomes,
+      `SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
               idempotency_key, created_at
        FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
        FOR UPDATE`,
@@ -256,6 +256,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       kind: row.kind,
       topicId: row.topic_id,
       refId: row.ref_id,
+      sender: row.sender,
       locale: row.locale,
       payload: { ...row.payload, unknownOutcomes: row.unknown_outcomes },
       attempts: row.attempts,
@@ -266,10 +267,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private async buildMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ReturnType<DeliveryKinds['get']>): Promise<OutgoingMail> {
     const composed = await kind.compose(tx, delivery);
+    // Replies are welcome: every mail names a mailbox people read, the sender's own if it has one.
+    const replyTo = replyToFor(this.config, delivery.sender);
     const layout: Record<string, unknown> = {
       companyName: this.config.companyName,
       postalAddress: this.config.senderPostalAddress,
       locale: delivery.locale,
+      replyAddress: addressOf(replyTo),
     };
     const headers: Record<string, string> = {
       'X-Tactful-Delivery': delivery.id,
@@ -291,6 +295,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return {
       messageId: messageIdFor(delivery.idempotencyKey, this.senderDomain),
       from: this.config.mailFrom,
+      replyTo,
       to: delivery.email,
       date: this.clock.now(),
       subject: rendered.subject,
@@ -346,4 +351,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
     return result.status;
   }
+}
+
+/** The Reply-To mailbox for mail from `sender`: its own from SENDER_REPLY_TO, else REPLY_TO. */
+export function replyToFor(config: Pick<AppConfig, 'replyTo' | 'senderReplyTo'>, sender: string | null): string {
+  return (sender !== null && Object.hasOwn(config.senderReplyTo, sender) ? config.senderReplyTo[sender] : undefined) ?? config.replyTo;
 }

@@ -9,6 +9,7 @@ export enum Reason {
   DomainPaused = 'domain_paused',
   DeferredCadence = 'deferred_cadence',
   DeferredDigestFull = 'deferred_digest_full',
+  DeferredBudget = 'deferred_budget',
   Expired = 'expired',
   SuppressedNotSubscribed = 'suppressed_not_subscribed',
   SuppressedUnconfirmed = 'suppressed_unconfirmed',
@@ -43,6 +44,10 @@ export const REASON_LABELS: Record<Reason, { de: string; en: string }> = {
   [Reason.DeferredDigestFull]: {
     de: 'Der Newsletter war voll; kommt im nächsten',
     en: 'The digest was full; goes in the next one',
+  },
+  [Reason.DeferredBudget]: {
+    de: 'Der Absender hat sein Kontingent an Ihren Mails ausgeschöpft; kommt im nächsten Newsletter',
+    en: 'The sender used up its share of your mails; goes in the next digest',
   },
   [Reason.Expired]: { de: 'Nicht mehr aktuell, verworfen', en: 'No longer relevant, expired' },
   [Reason.SuppressedNotSubscribed]: { de: 'Thema nicht abonniert', en: 'Not subscribed to the topic' },

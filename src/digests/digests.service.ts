@@ -11,6 +11,7 @@ import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { Reason } from '../delivery/reason-codes';
 import { TokenService } from '../preferences/tokens';
+import { orderSections, Rating, shouldAskToDrop, topicScore } from '../feedback/feedback.policy';
 import { DigestCandidate, selectEntries } from './digest-compose.policy';
 
 export interface ComposeResult {
@@ -24,6 +25,13 @@ interface DueSubscriber {
   locale: Locale;
   next_digest_at: Date;
   window_opens: Date | null;
+}
+
+interface SectionEntryView {
+  title: string;
+  summary: string;
+  url: string | null;
+  feedback: { usefulUrl: string; notUsefulUrl: string };
 }
 
 interface Entry {
@@ -115,6 +123,7 @@ export class DigestsService implements OnModuleInit {
     const winners = withContent.filter((s) => won.has(s.id));
     if (winners.length === 0) return result;
 
+    const dropTopics = await this.dropQuestionsDue(tx, winners.map((s) => s.id));
     const spreadSeconds = this.config.digestCatchupSpreadMinutes * 60;
     const rows: { id: string; subscriber_id: string }[] = await tx.query(
       `WITH input AS (
@@ -135,7 +144,9 @@ export class DigestsService implements OnModuleInit {
         winners.map((s) => s.id),
         winners.map((s) => s.locale),
         winners.map((s) => s.next_digest_at),
-        winners.map((s) => JSON.stringify({ entries: chosen.get(s.id)!.map((c) => ({ type: c.type, ref: c.ref })) })),
+        winners.map((s) =>
+          JSON.stringify({ entries: chosen.get(s.id)!.map((c) => ({ type: c.type, ref: c.ref })), dropTopics: dropTopics.get(s.id) ?? [] }),
+        ),
         now,
         spreadSeconds,
       ],
@@ -147,6 +158,15 @@ export class DigestsService implements OnModuleInit {
        FROM subscribers s WHERE s.id = w.subscriber_id AND w.subscriber_id = ANY($1::uuid[]) AND w.reserved_key = 'digest:' || w.subscriber_id::text`,
       [winners.map((s) => s.id)],
     );
+    // The question is asked in this digest; if the digest does not go, unlinkEntries takes it back.
+    const asked = winners.flatMap((s) => (deliveryOf.get(s.id) ? (dropTopics.get(s.id) ?? []).map((topic) => ({ s: s.id, topic, d: deliveryOf.get(s.id)! })) : []));
+    if (asked.length) {
+      await tx.query(
+        `INSERT INTO drop_topic_prompts (subscriber_id, topic_id, digest_delivery_id, asked_at)
+         SELECT s, t, d, $4 FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS x(s, t, d)`,
+        [asked.map((a) => a.s), asked.map((a) => a.topic), asked.map((a) => a.d), now],
+      );
+    }
     const items = winners.flatMap((s) => chosen.get(s.id)!.filter((c) => c.type === 'item').map((c) => ({ s: s.id, item: c.ref, d: deliveryOf.get(s.id) })));
     const folded = winners.flatMap((s) => chosen.get(s.id)!.filter((c) => c.type === 'campaign').map((c) => ({ ref: c.ref, d: deliveryOf.get(s.id) })));
     await tx.query(
@@ -203,6 +223,37 @@ export class DigestsService implements OnModuleInit {
       byId.set(r.subscriber_id, list);
     }
     return byId;
+  }
+
+  /**
+   * Topics to ask "drop this topic?" about, per subscriber: still chosen, and the customer's last
+   * two ratings on it are "not useful" and newer than the last time we asked (shouldAskToDrop).
+   */
+  private async dropQuestionsDue(tx: EntityManager, subscriberIds: string[]): Promise<Map<string, string[]>> {
+    const due = new Map<string, string[]>();
+    if (subscriberIds.length === 0) return due;
+    const rows: { subscriber_id: string; topic_id: string; rating: Rating; created_at: Date; last_asked: Date | null }[] = await tx.query(
+      `SELECT f.subscriber_id, f.topic_id, f.rating, f.created_at,
+              (SELECT max(p.asked_at) FROM drop_topic_prompts p WHERE p.subscriber_id = f.subscriber_id AND p.topic_id = f.topic_id) AS last_asked
+       FROM (SELECT *, row_number() OVER (PARTITION BY subscriber_id, topic_id ORDER BY created_at DESC) AS n
+             FROM feedback WHERE subscriber_id = ANY($1::uuid[])) f
+       JOIN topic_subscriptions ts ON ts.subscriber_id = f.subscriber_id AND ts.topic_id = f.topic_id AND ts.status = 'confirmed'
+       WHERE f.n <= 2
+       ORDER BY f.subscriber_id, f.topic_id, f.created_at DESC`,
+      [subscriberIds],
+    );
+    const streaks = new Map<string, { subscriberId: string; topicId: string; lastAsked: Date | null; ratings: { rating: Rating; at: Date }[] }>();
+    for (const r of rows) {
+      const key = `${r.subscriber_id}:${r.topic_id}`;
+      const streak = streaks.get(key) ?? { subscriberId: r.subscriber_id, topicId: r.topic_id, lastAsked: r.last_asked, ratings: [] };
+      streak.ratings.push({ rating: r.rating, at: r.created_at });
+      streaks.set(key, streak);
+    }
+    for (const streak of streaks.values()) {
+      if (!shouldAskToDrop(streak.ratings, streak.lastAsked)) continue;
+      due.set(streak.subscriberId, [...(due.get(streak.subscriberId) ?? []), streak.topicId]);
+    }
+    return due;
   }
 
   /** Nothing new: no mail, but the decision is stored, and the next slot is set. */
@@ -299,33 +350,73 @@ export class DigestsService implements OnModuleInit {
   private async unlinkEntries(tx: EntityManager, delivery: ClaimedDelivery): Promise<void> {
     await tx.query(`UPDATE deliveries SET digest_delivery_id = NULL WHERE digest_delivery_id = $1`, [delivery.id]);
     await tx.query(`DELETE FROM digest_entries WHERE delivery_id = $1`, [delivery.id]);
+    await tx.query(`DELETE FROM drop_topic_prompts WHERE digest_delivery_id = $1 AND answer IS NULL`, [delivery.id]);
   }
 
   private async compose(tx: EntityManager, delivery: ClaimedDelivery) {
     const entries: Entry[] = delivery.payload.entries ?? [];
     const de = delivery.locale === 'de';
-    const rows: { ref: string; topic: string; title: string; summary: string; url: string | null; rank: number }[] = await tx.query(
-      `SELECT i.id::text AS ref, CASE WHEN $3 THEN t.name_de ELSE t.name_en END AS topic,
+    const rows: {
+      ref: string;
+      item_type: 'digest_item' | 'campaign';
+      item_id: string;
+      topic_id: string;
+      topic: string;
+      title: string;
+      summary: string;
+      url: string | null;
+      priority: number;
+      fresh: Date;
+    }[] = await tx.query(
+      `SELECT i.id::text AS ref, 'digest_item' AS item_type, i.id::text AS item_id, t.id AS topic_id, CASE WHEN $3 THEN t.name_de ELSE t.name_en END AS topic,
               CASE WHEN $3 THEN coalesce(i.title_de, i.title_en) ELSE coalesce(i.title_en, i.title_de) END AS title,
               CASE WHEN $3 THEN coalesce(i.summary_de, i.summary_en, '') ELSE coalesce(i.summary_en, i.summary_de, '') END AS summary,
-              i.url
+              i.url, i.priority::int AS priority, i.publish_at AS fresh
        FROM digest_items i JOIN topics t ON t.id = i.topic_id WHERE i.id = ANY($1::uuid[])
        UNION ALL
-       SELECT d.id::text, CASE WHEN $3 THEN t.name_de ELSE t.name_en END,
+       SELECT d.id::text, 'campaign', c.id::text, t.id, CASE WHEN $3 THEN t.name_de ELSE t.name_en END,
               CASE WHEN $3 THEN coalesce(c.subject_de, c.subject_en) ELSE coalesce(c.subject_en, c.subject_de) END,
               CASE WHEN $3 THEN coalesce(c.digest_summary_de, c.digest_summary_en, '') ELSE coalesce(c.digest_summary_en, c.digest_summary_de, '') END,
-              c.digest_url
+              c.digest_url, d.priority::int, d.created_at
        FROM deliveries d JOIN campaigns c ON c.id::text = d.ref_id JOIN topics t ON t.id = d.topic_id WHERE d.id = ANY($2::bigint[])`,
       [entries.filter((e) => e.type === 'item').map((e) => e.ref), entries.filter((e) => e.type === 'campaign').map((e) => e.ref), de],
     );
     const order = new Map(entries.map((e, i) => [e.ref, i]));
     rows.sort((a, b) => order.get(a.ref)! - order.get(b.ref)!);
-    const sections = new Map<string, { title: string; summary: string; url: string | null }[]>();
+    const subscriberId = delivery.subscriberId!;
+    const sections = new Map<string, { topicId: string; topicName: string; entries: (SectionEntryView & { priority: number; freshness: Date })[] }>();
     for (const r of rows) {
-      const list = sections.get(r.topic) ?? [];
-      list.push({ title: r.title, summary: r.summary, url: r.url });
-      sections.set(r.topic, list);
+      const section = sections.get(r.topic_id) ?? { topicId: r.topic_id, topicName: r.topic, entries: [] };
+      section.entries.push({
+        title: r.title,
+        summary: r.summary,
+        url: r.url,
+        priority: r.priority,
+        freshness: r.fresh,
+        feedback: {
+          usefulUrl: this.tokens.itemUrl(subscriberId, r.item_type, r.item_id, 'useful'),
+          notUsefulUrl: this.tokens.itemUrl(subscriberId, r.item_type, r.item_id, 'not_useful'),
+        },
+      });
+      sections.set(r.topic_id, section);
     }
+    // The customer's own ratings order the sections; priority and freshness break ties.
+    const scores: { topic_id: string; useful: number; not_useful: number }[] = await tx.query(
+      `SELECT topic_id, count(*) FILTER (WHERE rating = 'useful')::int AS useful, count(*) FILTER (WHERE rating = 'not_useful')::int AS not_useful
+       FROM feedback WHERE subscriber_id = $1 GROUP BY topic_id`,
+      [subscriberId],
+    );
+    const ordered = orderSections([...sections.values()], new Map(scores.map((r) => [r.topic_id, topicScore(r.useful, r.not_useful)])));
+    // A question about a topic the customer dropped meanwhile is not asked.
+    const dropTopics: string[] = delivery.payload.dropTopics ?? [];
+    const questions: { id: string; name: string }[] = dropTopics.length
+      ? await tx.query(
+          `SELECT t.id, CASE WHEN $3 THEN t.name_de ELSE t.name_en END AS name FROM topics t
+           JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = $2 AND ts.status = 'confirmed'
+           WHERE t.id = ANY($1::uuid[]) ORDER BY name`,
+          [dropTopics, subscriberId, de],
+        )
+      : [];
     const [subscriber] = await tx.query(`SELECT cadence FROM subscribers WHERE id = $1`, [delivery.subscriberId]);
     const biweekly = subscriber?.cadence === 'biweekly';
     return {
@@ -336,7 +427,11 @@ export class DigestsService implements OnModuleInit {
         singleEntry: rows.length === 1,
         firstTitle: rows[0]?.title ?? '',
         moreCount: Math.max(0, rows.length - 1),
-        sections: [...sections].map(([topicName, list]) => ({ topicName, entries: list })),
+        sections: ordered.map((section) => ({
+          topicName: section.topicName,
+          entries: section.entries.map(({ title, summary, url, feedback }) => ({ title, summary, url, feedback })),
+        })),
+        dropQuestions: questions.map((q) => ({ topicName: q.name, url: this.tokens.itemUrl(subscriberId, 'topic', q.id) })),
       },
     };
   }

@@ -36,7 +36,10 @@ export class CustomerRateLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    for (const limiter of this.all) {
+    // Pages without a token in the path (the public webinar registration) are limited per IP only;
+    // one shared "no token" bucket would throttle every visitor together.
+    const hasToken = typeof (request.params as { token?: string } | undefined)?.token === 'string';
+    for (const limiter of hasToken ? this.all : this.all.slice(0, 1)) {
       const result = await limiter(request);
       if (!result.isAllowed && result.isExceeded) {
         throw new DomainException(ErrorCode.TooManyRequests, `Too many requests; try again in ${result.ttlInSeconds} s.`, undefined, {

@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../auth/scopes';
 import { DomainException, ErrorCode } from '../common/problem';
 import { Locale } from '../config/config';
+import { FeedbackService } from '../feedback/feedback.service';
 import { CustomerRateLimitGuard } from './customer-rate-limit.guard';
 import { PageRenderer, PageStrings } from './page-renderer';
 import { ChangeNote, PAUSE_WEEKS, PreferenceChange, PreferencesService, PreferencesState } from './preferences.service';
@@ -57,6 +58,7 @@ export class PreferencesController {
     private readonly tokens: TokenService,
     private readonly pages: PageRenderer,
     private readonly preferences: PreferencesService,
+    private readonly feedback: FeedbackService,
   ) {}
 
   private notFound(reply: FastifyReply): string {
@@ -70,8 +72,16 @@ export class PreferencesController {
     return id ? this.preferences.state(id) : null;
   }
 
-  private render(token: string, state: PreferencesState, locale: Locale, changes: ChangeNote[] | null): string {
+  private async render(
+    token: string,
+    state: PreferencesState,
+    locale: Locale,
+    changes: ChangeNote[] | null,
+    suggestion: { notice?: string; error?: string } = {},
+  ): Promise<string> {
     const t = this.pages.t(locale);
+    const ratings = await this.feedback.ratingsOf(state.id, locale);
+    const dropped = await this.feedback.droppedByCustomer(state.id);
     const weekdays = t.weekdays.split(',');
     const weekly = state.cadence === 'weekly';
     const paused = state.pausedUntil !== null;
@@ -88,12 +98,26 @@ export class PreferencesController {
       nothingChanged: changes !== null && changes.length === 0,
       nextNewsletter: state.nextNewsletter ? formatWhen(state.nextNewsletter, locale, state.timeZone) : null,
       pausedUntil: state.pausedUntil ? formatWhen(state.pausedUntil, locale, state.timeZone) : null,
-      topics: state.topics.map((x) => ({
-        key: x.key,
-        name: locale === 'de' ? x.nameDe : x.nameEn,
-        description: locale === 'de' ? x.descriptionDe : x.descriptionEn,
-        checked: x.subscribed,
-      })),
+      topics: state.topics.map((x) => {
+        const rated = ratings.get(x.id);
+        const droppedAt = dropped.get(x.id);
+        return {
+          key: x.key,
+          name: locale === 'de' ? x.nameDe : x.nameEn,
+          description: locale === 'de' ? x.descriptionDe : x.descriptionEn,
+          checked: x.subscribed,
+          ratings: rated
+            ? {
+                label: fill(t.ratingsLabel, { useful: rated.useful, notUseful: rated.notUseful }),
+                recent: rated.recent.map((r) => ({ title: r.title, useful: r.rating === 'useful', rating: r.rating === 'useful' ? t.feedbackUseful : t.feedbackNotUseful })),
+              }
+            : null,
+          droppedByYou: droppedAt && !x.subscribed ? fill(t.droppedByYou, { x: formatWhen(droppedAt, locale, state.timeZone) }) : null,
+        };
+      }),
+      suggestAction: `/p/${token}/suggest`,
+      suggestionNotice: suggestion.notice,
+      suggestionError: suggestion.error,
       weekly,
       weekdays: weekdays.map((label, i) => ({ value: i + 1, label, selected: state.digestWeekday === i + 1 })),
       hours: Array.from({ length: 24 }, (_, h) => ({ value: h, label: `${String(h).padStart(2, '0')}:00`, selected: state.digestHour === h })),
@@ -118,6 +142,29 @@ export class PreferencesController {
     if (!state) return this.notFound(reply);
     const locale: Locale = lang === 'de' || lang === 'en' ? lang : state.locale;
     return this.render(token, state, locale, null);
+  }
+
+  /** "Suggest a topic": free text, stored under the subscriber (exported and erased with them). */
+  @Post('p/:token/suggest')
+  @HttpCode(200)
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async suggest(@Param('token') token: string, @Body() form: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const id = this.tokens.verify('preferences', token);
+    if (!id) return this.notFound(reply);
+    if (!this.preferences.checkCsrf(id, form?.csrf)) {
+      throw new DomainException(ErrorCode.Forbidden, 'The form has expired or did not come from your preferences page; reload the page and send again.');
+    }
+    const state = (await this.preferences.state(id))!;
+    const t = this.pages.t(state.locale);
+    try {
+      await this.feedback.suggest(id, form?.suggestion);
+    } catch (error) {
+      if (!(error instanceof DomainException) || error.code !== ErrorCode.Validation) throw error;
+      void reply.status(400);
+      return this.render(token, state, state.locale, null, { error: error.errors?.[0]?.message.startsWith('must not') ? t.suggestEmpty : error.detail });
+    }
+    return this.render(token, state, state.locale, null, { notice: t.suggestThanks });
   }
 
   @Post('p/:token')

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { FeedbackController } from '../feedback/feedback.controller';
+import { FeedbackModule } from '../feedback/feedback.module';
 import { SubscribersModule } from '../subscribers/subscribers.module';
 import { ConfirmController } from './confirm.controller';
 import { CustomerRateLimitGuard } from './customer-rate-limit.guard';
@@ -8,8 +10,8 @@ import { PreferencesController } from './preferences.controller';
 import { PreferencesService } from './preferences.service';
 
 @Module({
-  imports: [SubscribersModule],
-  controllers: [ConfirmController, PreferencesController, PreferencesApiController],
+  imports: [SubscribersModule, FeedbackModule],
+  controllers: [ConfirmController, PreferencesController, PreferencesApiController, FeedbackController],
   providers: [PageRenderer, PreferencesService, CustomerRateLimitGuard],
   exports: [PageRenderer, PreferencesService],
 })

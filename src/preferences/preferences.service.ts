@@ -46,7 +46,7 @@ export interface PreferencesState {
   digestHour: number;
   status: string;
   pausedUntil: Date | null;
-  topics: { key: string; nameDe: string; nameEn: string; descriptionDe: string; descriptionEn: string; subscribed: boolean }[];
+  topics: { id: string; key: string; nameDe: string; nameEn: string; descriptionDe: string; descriptionEn: string; subscribed: boolean }[];
   nextNewsletter: Date | null;
   recent: { at: Date; kind: string; topicDe: string | null; topicEn: string | null }[];
 }
@@ -67,7 +67,7 @@ export class PreferencesService {
     );
     if (!s) return null;
     const topics = await this.db.query(
-      `SELECT t.key, t.name_de, t.name_en, t.description_de, t.description_en, coalesce(ts.status = 'confirmed', false) AS subscribed
+      `SELECT t.id, t.key, t.name_de, t.name_en, t.description_de, t.description_en, coalesce(ts.status = 'confirmed', false) AS subscribed
        FROM topics t LEFT JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = $1
        WHERE NOT t.archived OR ts.status = 'confirmed' ORDER BY t.key`,
       [subscriberId],
@@ -98,6 +98,7 @@ export class PreferencesService {
       status: s.status,
       pausedUntil: s.status === 'paused' ? s.paused_until : null,
       topics: topics.map((t: any) => ({
+        id: t.id,
         key: t.key,
         nameDe: t.name_de,
         nameEn: t.name_en,

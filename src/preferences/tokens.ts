@@ -1,15 +1,37 @@
 // Signed links for customers: HMAC-SHA256 over (purpose, subscriber id) with the server secret.
 // They carry a key id so secrets can be rotated, never expire (RFC 8058 wants unsubscribe links
 // to keep working), and a token for one purpose or subscriber is useless for another.
+//
+// Format: `<key id>.<base64url payload>.<base64url mac>`, the mac over `<key id>.<payload>`.
+// Subscriber tokens: payload = purpose byte + 16-byte subscriber uuid (17 bytes).
+// Item tokens (feedback links): payload = purpose byte + 16-byte subscriber uuid + item-kind byte
+// + 16-byte item uuid (34 bytes), so one link binds one customer to one item: a campaign, a
+// digest item, or a topic (the "drop this topic?" question). The lengths differ, so neither
+// kind verifies as the other.
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/config';
 
-export type TokenPurpose = 'confirm' | 'preferences' | 'unsubscribe' | 'feedback';
+/** 'webinar' signs a webinar registration id (the self-service unregister link), not a subscriber id. */
+export type TokenPurpose = 'confirm' | 'preferences' | 'unsubscribe' | 'feedback' | 'webinar';
 
-const PURPOSE_BYTE: Record<TokenPurpose, number> = { confirm: 1, preferences: 2, unsubscribe: 3, feedback: 4 };
+const PURPOSE_BYTE: Record<TokenPurpose, number> = { confirm: 1, preferences: 2, unsubscribe: 3, feedback: 4, webinar: 5 };
 const BYTE_PURPOSE = new Map(Object.entries(PURPOSE_BYTE).map(([p, b]) => [b, p as TokenPurpose]));
 const UUID_HEX = /^[0-9a-f]{32}$/;
+
+/** What a feedback link is about. */
+export type ItemKind = 'campaign' | 'digest_item' | 'topic';
+const ITEM_BYTE: Record<ItemKind, number> = { campaign: 1, digest_item: 2, topic: 3 };
+const BYTE_ITEM = new Map(Object.entries(ITEM_BYTE).map(([k, b]) => [b, k as ItemKind]));
+
+export interface ItemTokenClaims {
+  subscriberId: string;
+  kind: ItemKind;
+  itemId: string;
+}
+
+const uuidBytes = (id: string): Buffer => Buffer.from(id.replace(/-/g, ''), 'hex');
+const uuidOf = (hex: string): string => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
 export const keyIdOf = (secret: string): string => createHash('sha256').update(secret).digest('base64url').slice(0, 4);
 
@@ -24,13 +46,40 @@ export class TokenSigner {
   }
 
   sign(purpose: TokenPurpose, subscriberId: string): string {
-    const payload = Buffer.concat([Buffer.from([PURPOSE_BYTE[purpose]]), Buffer.from(subscriberId.replace(/-/g, ''), 'hex')]);
-    const body = payload.toString('base64url');
-    return `${this.current.id}.${body}.${this.mac(this.current.secret, this.current.id, body)}`;
+    return this.seal(Buffer.concat([Buffer.from([PURPOSE_BYTE[purpose]]), uuidBytes(subscriberId)]));
   }
 
   /** The subscriber id, or null for anything forged, truncated or meant for another purpose. */
   verify(purpose: TokenPurpose, token: string): string | null {
+    const payload = this.open(token);
+    if (!payload || payload.length !== 17 || BYTE_PURPOSE.get(payload[0]) !== purpose) return null;
+    const hex = payload.subarray(1).toString('hex');
+    return UUID_HEX.test(hex) ? uuidOf(hex) : null;
+  }
+
+  /** A feedback link: binds the subscriber and the item (purpose byte 'feedback'). */
+  signItem(subscriberId: string, kind: ItemKind, itemId: string): string {
+    return this.seal(Buffer.concat([Buffer.from([PURPOSE_BYTE.feedback]), uuidBytes(subscriberId), Buffer.from([ITEM_BYTE[kind]]), uuidBytes(itemId)]));
+  }
+
+  /** The subscriber and the item, or null for anything forged, truncated or not a feedback link. */
+  verifyItem(token: string): ItemTokenClaims | null {
+    const payload = this.open(token);
+    if (!payload || payload.length !== 34 || payload[0] !== PURPOSE_BYTE.feedback) return null;
+    const kind = BYTE_ITEM.get(payload[17]);
+    const subscriber = payload.subarray(1, 17).toString('hex');
+    const item = payload.subarray(18).toString('hex');
+    if (!kind || !UUID_HEX.test(subscriber) || !UUID_HEX.test(item)) return null;
+    return { subscriberId: uuidOf(subscriber), kind, itemId: uuidOf(item) };
+  }
+
+  private seal(payload: Buffer): string {
+    const body = payload.toString('base64url');
+    return `${this.current.id}.${body}.${this.mac(this.current.secret, this.current.id, body)}`;
+  }
+
+  /** The signed payload, or null when the signature does not hold. */
+  private open(token: string): Buffer | null {
     const parts = token.split('.');
     if (parts.length !== 3 || token.length > 100) return null;
     const [keyId, body, signature] = parts;
@@ -39,11 +88,7 @@ export class TokenSigner {
     const expected = Buffer.from(this.mac(secret, keyId, body));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
-    const payload = Buffer.from(body, 'base64url');
-    if (payload.length !== 17 || BYTE_PURPOSE.get(payload[0]) !== purpose) return null;
-    const hex = payload.subarray(1).toString('hex');
-    if (!UUID_HEX.test(hex)) return null;
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    return Buffer.from(body, 'base64url');
   }
 
   private mac(secret: string, keyId: string, body: string): string {
@@ -58,7 +103,12 @@ export class TokenService extends TokenSigner {
   }
 
   url(purpose: TokenPurpose, subscriberId: string): string {
-    const path = { confirm: 'confirm', preferences: 'p', unsubscribe: 'u', feedback: 'f' }[purpose];
+    const path = { confirm: 'confirm', preferences: 'p', unsubscribe: 'u', feedback: 'f', webinar: 'webinars/unregister' }[purpose];
     return `${this.config.publicUrl}/${path}/${this.sign(purpose, subscriberId)}`;
+  }
+
+  /** `/f/<item token>`, optionally with the answer to preselect (`?v=useful|not_useful`). */
+  itemUrl(subscriberId: string, kind: ItemKind, itemId: string, preselect?: 'useful' | 'not_useful'): string {
+    return `${this.config.publicUrl}/f/${this.signItem(subscriberId, kind, itemId)}${preselect ? `?v=${preselect}` : ''}`;
   }
 }

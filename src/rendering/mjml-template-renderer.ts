@@ -46,6 +46,11 @@ const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
   'shipment-shipped': 'service',
   'shipment-out-for-delivery': 'service',
   'shipment-problem': 'service',
+  // The direct result of the customer's own webinar registration.
+  'webinar-registration': 'service',
+  'webinar-update': 'service',
+  'webinar-cancellation': 'service',
+  'webinar-reminder': 'service',
 };
 
 // Comments rather than tags, so a layout is still a valid file on its own (MJML and Handlebars

@@ -27,6 +27,8 @@ export type LayoutData = {
   postalAddress: string;
   preferencesUrl?: string | null;
   unsubscribeUrl?: string | null;
+  /** The Reply-To address, shown in the marketing footer: replies are welcome. */
+  replyAddress?: string | null;
   /** Informational only: the `locale` argument of `render` decides the language. */
   locale?: Locale;
 };
@@ -49,7 +51,12 @@ export type CampaignData = LayoutData & {
   preferencesUrl: string;
   unsubscribeUrl: string;
   topicName: string;
+  /** "Useful / not useful" links for this customer and campaign; absent in test sends. */
+  feedback?: FeedbackLinks | null;
 };
+
+/** Links to the feedback page with the answer preselected (the GET records nothing). */
+export type FeedbackLinks = { usefulUrl: string; notUsefulUrl: string };
 
 /** A digest: sections per topic, each with its entries (digest items and folded campaigns). */
 export type DigestData = LayoutData & {
@@ -60,7 +67,9 @@ export type DigestData = LayoutData & {
   singleEntry: boolean;
   firstTitle: string;
   moreCount: number;
-  sections: { topicName: string; entries: { title: string; summary: string; url: string | null }[] }[];
+  sections: { topicName: string; entries: { title: string; summary: string; url: string | null; feedback?: FeedbackLinks | null }[] }[];
+  /** "Drop this topic?" after two "not useful" in a row on it: a link to a one-click POST page. */
+  dropQuestions?: { topicName: string; url: string }[];
 };
 
 /** One line of an order or a parcel, as the customer reads it. */
@@ -88,6 +97,25 @@ export type ShipmentMailData = LayoutData & {
   returned?: boolean;
 };
 
+/**
+ * The service mails of a webinar registration (confirmation, update, cancellation, reminder). `when`
+ * is already written out in the customer's language and time zone.
+ */
+export type WebinarMailData = LayoutData & {
+  firstName: string | null;
+  title: string;
+  when: string;
+  /** "Part 2 of the series …", or null. */
+  seriesLabel: string | null;
+  joinUrl: string;
+  /** Self-service unregister link (signed). */
+  unregisterUrl: string;
+  /** The public registration page, offered after unregistering. */
+  registerUrl: string;
+  /** Cancellation only: the customer unregistered (true) or the webinar was cancelled (false). */
+  byCustomer: boolean;
+};
+
 /** Typed data per message, for callers that want the compiler to check what they pass. */
 export type MessageDataMap = {
   'confirm-subscription': ConfirmSubscriptionData;
@@ -98,6 +126,10 @@ export type MessageDataMap = {
   'shipment-shipped': ShipmentMailData;
   'shipment-out-for-delivery': ShipmentMailData;
   'shipment-problem': ShipmentMailData;
+  'webinar-registration': WebinarMailData;
+  'webinar-update': WebinarMailData;
+  'webinar-cancellation': WebinarMailData;
+  'webinar-reminder': WebinarMailData;
 };
 
 export type MessageName = keyof MessageDataMap;

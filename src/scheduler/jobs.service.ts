@@ -10,6 +10,7 @@ import { withAdvisoryLock } from '../database/advisory-lock';
 import { DigestsService } from '../digests/digests.service';
 import { PreferencesService } from '../preferences/preferences.service';
 import { ConfirmationService } from '../subscribers/confirmation.service';
+import { WebinarRegistrationsService } from '../webinars/webinar-registrations.service';
 import { SchedulerRunsService } from './scheduler-runs.service';
 
 @Injectable()
@@ -22,6 +23,7 @@ export class JobsService {
     private readonly digests: DigestsService,
     private readonly deferrals: DeferralService,
     private readonly preferences: PreferencesService,
+    private readonly webinarRegistrations: WebinarRegistrationsService,
   ) {}
 
   @Interval('resume-paused', 60_000)
@@ -61,5 +63,11 @@ export class JobsService {
       }));
       return run.ran ? run.result : null;
     });
+  }
+
+  /** SKIP LOCKED claims inside: every instance reminds a different set of registrations. */
+  @Interval('webinar-reminders', 60_000)
+  webinarReminders() {
+    return this.runs.record('webinar-reminders', async () => ({ queued: await this.webinarRegistrations.sendDueReminders() }));
   }
 }

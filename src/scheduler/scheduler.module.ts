@@ -5,6 +5,7 @@ import { AppConfig } from '../config/config';
 import { DigestsModule } from '../digests/digests.module';
 import { PreferencesModule } from '../preferences/preferences.module';
 import { SubscribersModule } from '../subscribers/subscribers.module';
+import { WebinarsModule } from '../webinars/webinars.module';
 import { JobsService } from './jobs.service';
 import { SchedulerRunsController } from './scheduler-runs.controller';
 import { SchedulerRunsService } from './scheduler-runs.service';
@@ -15,7 +16,7 @@ export class SchedulerModule {
   static register(config: AppConfig): DynamicModule {
     return {
       module: SchedulerModule,
-      imports: config.schedulerEnabled ? [ScheduleModule.forRoot(), SubscribersModule, CampaignsModule, DigestsModule, PreferencesModule] : [],
+      imports: config.schedulerEnabled ? [ScheduleModule.forRoot(), SubscribersModule, CampaignsModule, DigestsModule, PreferencesModule, WebinarsModule] : [],
       controllers: [SchedulerRunsController],
       providers: [SchedulerRunsService, ...(config.schedulerEnabled ? [JobsService] : [])],
       exports: [SchedulerRunsService],

@@ -110,6 +110,8 @@ export class ConfirmationService implements OnModuleInit {
            SELECT id FROM subscribers
            WHERE status = 'pending' AND confirmation_reminded_at IS NULL
              AND created_at <= $1 AND created_at > $2
+             -- Only a newsletter sign-up is reminded; a webinar registrant never asked for one.
+             AND EXISTS (SELECT 1 FROM topic_subscriptions ts WHERE ts.subscriber_id = subscribers.id AND ts.status = 'pending')
            FOR UPDATE SKIP LOCKED)
          , marked AS (UPDATE subscribers s SET confirmation_reminded_at = $3 FROM due WHERE s.id = due.id RETURNING s.id)
          SELECT id FROM marked`,
@@ -126,11 +128,20 @@ export class ConfirmationService implements OnModuleInit {
     });
   }
 
-  /** Unconfirmed sign-ups are not kept: after EXPIRE_AFTER_DAYS their data is deleted. */
+  /**
+   * Unconfirmed sign-ups are not kept: after EXPIRE_AFTER_DAYS their data is deleted. A webinar
+   * registrant (pending, consent to the webinar only) is kept until EXPIRE_AFTER_DAYS after the
+   * end of their last webinar, so confirmation, reminders and follow-ups still reach them.
+   */
   async expirePending(): Promise<number> {
     const now = this.clock.now();
     const [{ count }] = await this.db.query(
-      `WITH gone AS (DELETE FROM subscribers WHERE status = 'pending' AND created_at <= $1 RETURNING 1) SELECT count(*)::int AS count FROM gone`,
+      `WITH gone AS (
+         DELETE FROM subscribers s WHERE s.status = 'pending' AND s.created_at <= $1
+           AND NOT EXISTS (SELECT 1 FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id
+                           WHERE r.subscriber_id = s.id AND w.ends_at > $1)
+         RETURNING 1)
+       SELECT count(*)::int AS count FROM gone`,
       [new Date(now.getTime() - EXPIRE_AFTER_DAYS * DAY)],
     );
     return count;

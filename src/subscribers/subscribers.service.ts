@@ -200,8 +200,25 @@ export class SubscribersService {
        FROM deliveries d LEFT JOIN topics t ON t.id = d.topic_id WHERE d.subscriber_id = $1 ORDER BY d.id`,
       [id],
     );
+    const webinarRegistrations = await this.db.query(
+      `SELECT r.id, w.slug AS webinar, r.status, r.source, r.registered_at, r.unregistered_at, r.attended
+       FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id WHERE r.subscriber_id = $1 ORDER BY r.registered_at`,
+      [id],
+    );
     const [consentProof] = await this.db.query(
       `SELECT confirmed_at, host(confirmation_ip) AS confirmation_ip, confirmation_user_agent FROM subscribers WHERE id = $1`,
+      [id],
+    );
+    // What the person told us: ratings and comments, topic suggestions, answers to "drop this topic?".
+    const feedback = await this.db.query(
+      `SELECT f.item_type, f.item_id, t.key AS topic, f.rating, f.comment, f.created_at, f.updated_at
+       FROM feedback f JOIN topics t ON t.id = f.topic_id WHERE f.subscriber_id = $1 ORDER BY f.created_at`,
+      [id],
+    );
+    const topicSuggestions = await this.db.query(`SELECT text, created_at FROM topic_suggestions WHERE subscriber_id = $1 ORDER BY id`, [id]);
+    const dropTopicQuestions = await this.db.query(
+      `SELECT t.key AS topic, p.asked_at, p.answer, p.answered_at FROM drop_topic_prompts p JOIN topics t ON t.id = p.topic_id
+       WHERE p.subscriber_id = $1 ORDER BY p.id`,
       [id],
     );
     return {
@@ -209,6 +226,10 @@ export class SubscribersService {
       subscriber,
       doubleOptIn: consentProof,
       deliveries,
+      webinarRegistrations,
+      feedback,
+      topicSuggestions,
+      dropTopicQuestions,
     };
   }
 

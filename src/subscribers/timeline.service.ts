@@ -22,6 +22,18 @@ export interface TimelineEntry {
   attempts: number;
 }
 
+/** Something the customer did themselves, so the timeline can tell their choices from ours. */
+export interface CustomerChoice {
+  at: string;
+  /** 'rated': answered useful / not useful; 'dropped_topic': answered "drop this topic?" with yes. */
+  action: 'rated' | 'dropped_topic';
+  by: 'customer';
+  topic: string;
+  rating?: string;
+  itemType?: string;
+  itemId?: string;
+}
+
 export interface Timeline {
   subscriberId: string;
   cadence: string;
@@ -30,6 +42,8 @@ export interface Timeline {
   nextDigestAt: string;
   items: TimelineEntry[];
   nextCursor: string | null;
+  /** The customer's own feedback and choices, newest first (at most 100). */
+  customerChoices: CustomerChoice[];
 }
 
 @Injectable()
@@ -52,6 +66,17 @@ export class TimelineService {
     );
     const page = rows.slice(0, limit);
     const state = await this.cadence.windowState(subscriberId);
+    const choices: { at: Date; action: CustomerChoice['action']; topic: string; rating: string | null; item_type: string | null; item_id: string | null }[] =
+      await this.db.query(
+        `SELECT * FROM (
+           SELECT f.updated_at AS at, 'rated' AS action, t.key AS topic, f.rating, f.item_type, f.item_id::text
+           FROM feedback f JOIN topics t ON t.id = f.topic_id WHERE f.subscriber_id = $1
+           UNION ALL
+           SELECT p.answered_at, 'dropped_topic', t.key, NULL, NULL, NULL
+           FROM drop_topic_prompts p JOIN topics t ON t.id = p.topic_id WHERE p.subscriber_id = $1 AND p.answer = 'dropped') c
+         ORDER BY at DESC LIMIT 100`,
+        [subscriberId],
+      );
     return {
       subscriberId,
       cadence: subscriber.cadence,
@@ -73,6 +98,13 @@ export class TimelineService {
         attempts: r.attempts,
       })),
       nextCursor: rows.length > limit ? page[page.length - 1].id : null,
+      customerChoices: choices.map((c) => ({
+        at: c.at.toISOString(),
+        action: c.action,
+        by: 'customer' as const,
+        topic: c.topic,
+        ...(c.rating ? { rating: c.rating, itemType: c.item_type!, itemId: c.item_id! } : {}),
+      })),
     };
   }
 }

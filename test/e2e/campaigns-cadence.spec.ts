@@ -221,3 +221,30 @@ describe('campaign API', () => {
     expect(res.body.errors[0].message).toMatch(/^line 2:/);
   });
 });
+
+describe('sender budgets', () => {
+  it('lets the shop take at most one window in four; its other offers are folded into the digest, while another sender still gets through', async () => {
+    const budget = await t.api('PUT', '/v1/senders/shop/budget', { body: { maxSlots: 1, perSlots: 4 } });
+    expect(budget.status).toBe(200);
+    expect((await t.api('PUT', '/v1/senders/shop/budget', { body: { maxSlots: 3, perSlots: 2 } })).body.errors[0].field).toBe('perSlots');
+    await importConfirmed(t, [{ email: 'shopper@example.de', topics: ['offers'] }]);
+    const reasons: string[] = [];
+    for (let week = 0; week < 4; week++) {
+      clock.advance(7 * DAY + 60_000);
+      const offer = await createCampaign(t, { name: `offer ${week}`, topic: 'offers', sender: 'shop' });
+      await t.api('POST', `/v1/campaigns/${offer}/schedule`, { body: {} });
+      await runScheduler();
+      const [row] = await sql(`SELECT d.reason FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE s.email = 'shopper@example.de' AND d.ref_id = $1`, [offer]);
+      reasons.push(row.reason);
+      if (week === 1) {
+        const news = await createCampaign(t, { name: 'fair news', topic: 'offers', sender: 'events-team' });
+        await t.api('POST', `/v1/campaigns/${news}/schedule`, { body: {} });
+        await runScheduler();
+        const [newsRow] = await sql(`SELECT d.status FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE s.email = 'shopper@example.de' AND d.ref_id = $1`, [news]);
+        expect(newsRow.status).toBe('sent');
+      }
+    }
+    expect(reasons).toEqual(['sent', 'deferred_budget', 'deferred_budget', 'deferred_budget']);
+    expect((await t.api('GET', '/v1/senders')).body).toEqual([expect.objectContaining({ sender: 'shop', maxSlots: 1, perSlots: 4 })]);
+  });
+});

@@ -2,6 +2,10 @@
 // in-process sink that misbehaves on demand; the worker is driven by the test (drain()) with a
 // fake clock, so backoff, leases and domain pauses are travelled through instead of waited for.
 import type { ParsedMail } from 'mailparser';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { FakeClock } from '../../src/common/clock';
 import { signWebhook } from '../../src/common/signatures';
@@ -9,6 +13,7 @@ import { DeliveryKinds, subscriberGate } from '../../src/delivery/delivery-kinds
 import { DeliveryWorker, messageIdFor } from '../../src/delivery/delivery-worker';
 import { TokenService } from '../../src/preferences/tokens';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
+import { snapshotDist } from '../support/dist-snapshot';
 import { FaultFn, SinkMessage, startSmtpSink, SmtpSink } from '../support/smtp-sink';
 
 const SENDER_DOMAIN = 'tactful.localhost';
@@ -48,6 +53,7 @@ beforeAll(async () => {
         subject: delivery.payload.subject ?? 'Die Messe in Köln ist verschoben',
         bodyHtml: delivery.payload.bodyHtml ?? '<p>Die Messe findet jetzt am 14. März statt.</p>',
         topicName: 'Messetermine',
+        feedback: { usefulUrl: 'http://tactful.test/f/useful', notUsefulUrl: 'http://tactful.test/f/not-useful' },
       },
       headers: delivery.payload.headers,
     }),
@@ -290,7 +296,7 @@ describe('relay faults', () => {
 
   it('backs off ever longer on a repeated 451 and fails with failed_retries_exhausted after RETRY_MAX_ATTEMPTS', async () => {
     const { deliveryId } = await pendingWithConfirmation('always-busy@example.org');
-    const rcpts = watchRcpts(() => ({ kind: 'reject-rcpt', code: 451, message: '4.7.1 Greylisted, please try again later' }));
+    const rcpts = watchRcpts((ctx) => (ctx.stage === 'message' ? { kind: 'reject-rcpt', code: 451, message: '4.7.1 Greylisted, please try again later' } : undefined));
 
     const gaps: number[] = [];
     for (let attempt = 1; attempt <= RETRY_MAX_ATTEMPTS; attempt++) {
@@ -414,7 +420,7 @@ describe('relay faults', () => {
 
   it('leaves a mail whose hand-over went unanswered twice in status unknown and never sends a third copy', async () => {
     const { deliveryId } = await pendingWithConfirmation('cut-twice@example.org');
-    const rcpts = watchRcpts(() => ({ kind: 'cut-after-data' }));
+    const rcpts = watchRcpts((ctx) => (ctx.stage === 'message' ? { kind: 'cut-after-data' } : undefined));
 
     await worker.drain();
     clock.set((await delivery(deliveryId)).next_attempt_at);
@@ -449,7 +455,8 @@ describe('consent at the moment of hand-over', () => {
     let rcptSeen!: () => void;
     const atRcpt = new Promise<void>((resolve) => (rcptSeen = resolve));
     // The relay takes 1.5 s to answer the final dot.
-    watchRcpts(() => {
+    watchRcpts((ctx) => {
+      if (ctx.stage !== 'message') return undefined;
       rcptSeen();
       return { kind: 'accept', delayMs: 1500 };
     });
@@ -620,32 +627,30 @@ describe('injection', () => {
 });
 
 describe('a MAIL_FROM with CR/LF in the display name', () => {
-  let evil: TestApp;
-  const evilClock = new FakeClock('2026-03-02T08:00:00Z');
-
-  beforeAll(async () => {
-    evil = await startTestApp({
-      clock: evilClock,
-      env: { SMTP_URL: sink.url, MAIL_FROM: 'Tactful\r\nBcc: victim@evil.example <newsletter@tactful.localhost>' },
+  // Enforced twice: config.ts refuses it at start-up (below), and assertSafeMail in
+  // mail-transport.ts refuses any header value with CR/LF at send time (the X-Campaign test above).
+  it('stops the real service at start-up with a message naming MAIL_FROM, before any mail can go', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tactful-mailfrom-'));
+    const dist = await snapshotDist();
+    const child = spawn(process.execPath, [dist.main], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'test',
+        ...TEST_SECRETS,
+        DATA_DIR: dataDir,
+        DATABASE_URL: t.db.url,
+        SMTP_URL: sink.url,
+        PORT: '0',
+        MAIL_FROM: 'Tactful\r\nBcc: victim@evil.example <newsletter@tactful.localhost>',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    expect((await evil.api('POST', '/v1/topics', { body: { key: 'trade-fairs', nameDe: 'Messetermine', nameEn: 'Trade fairs' } })).status).toBe(201);
-  });
-  afterAll(() => evil?.close());
-
-  it('is rejected by the transport: nothing reaches the relay and the delivery is not marked sent, then or after its lease', async () => {
-    const created = await evil.api('POST', '/v1/subscribers', { body: { email: 'from-crlf@example.de', topics: ['trade-fairs'] } });
-    expect(created.status).toBe(201);
-    const rcpts = watchRcpts();
-    const evilWorker = evil.app.get(DeliveryWorker);
-    expect(await evilWorker.drain()).toMatchObject({ claimed: 1, sent: 0, failed: 1 });
-
-    const [row] = await evil.app.get(DataSource).query(`SELECT * FROM deliveries WHERE subscriber_id = $1`, [created.body.id]);
-    expect(row).toMatchObject({ status: 'failed', reason: 'failed_permanent', sent_at: null });
-    expect(row.smtp_response).toMatch(/From contains CR, LF or NUL/);
-    // Long after any lease would have run out, it is not picked up again as an "unknown outcome".
-    evilClock.advance(3_600_000);
-    expect(await evilWorker.drain()).toMatchObject({ claimed: 0, reclaimed: 0 });
-    expect(rcpts.size).toBe(0);
-    expect(sink.messages).toHaveLength(0);
-  });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    dist.dispose();
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/Invalid configuration:\n\s+MAIL_FROM: must be an address/);
+    expect(sink.connectionCount).toBe(0);
+  }, 120_000);
 });

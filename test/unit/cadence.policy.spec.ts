@@ -71,6 +71,11 @@ describe('decide', () => {
     expect(decision).toEqual({ action: 'expire', reason: Reason.Expired });
   });
 
+  it('folds an item of a sender over its budget into the digest even when the window is free', () => {
+    const decision = decide(active({ senderBudgetLeft: false }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS);
+    expect(decision).toMatchObject({ action: 'defer', reason: Reason.DeferredBudget });
+  });
+
   it('uses 14 days for biweekly subscribers', () => {
     const tenDaysAgo = new Date(now.getTime() - 10 * DAY);
     expect(decide(active({ lastMarketingAt: tenDaysAgo }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS).action).toBe('send');

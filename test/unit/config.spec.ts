@@ -217,3 +217,20 @@ describe('isIanaTimeZone', () => {
     expect(isIanaTimeZone(zone)).toBe(false);
   });
 });
+
+describe('WEBINAR_REMINDER_MINUTES', () => {
+  it('defaults to one day and one hour before the start', () => {
+    expect(loadConfig({}, dev).webinarReminderMinutes).toEqual([1440, 60]);
+  });
+
+  it('reads up to two comma-separated minute values', () => {
+    expect(loadConfig({ WEBINAR_REMINDER_MINUTES: '2880, 30' }, dev).webinarReminderMinutes).toEqual([2880, 30]);
+    expect(loadConfig({ WEBINAR_REMINDER_MINUTES: '15' }, dev).webinarReminderMinutes).toEqual([15]);
+  });
+
+  it.each(['1440,60,15', '0', '60,', 'one hour'])('rejects "%s", naming the variable', (value) => {
+    expect(configError({ WEBINAR_REMINDER_MINUTES: value }).problems).toEqual([
+      { variable: 'WEBINAR_REMINDER_MINUTES', message: expect.stringContaining('at most 2 comma-separated whole numbers') },
+    ]);
+  });
+});

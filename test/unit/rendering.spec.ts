@@ -15,6 +15,7 @@ import {
   Locale,
   OrderConfirmationData,
   ShipmentMailData,
+  WebinarMailData,
   LOCALES,
   MessageDataMap,
   MessageName,
@@ -89,6 +90,19 @@ const shipment: ShipmentMailData = {
   returned: false,
 };
 
+const webinar: WebinarMailData = {
+  ...layout,
+  firstName: 'Anna',
+  title: 'Zahlungsziele <richtig> nutzen',
+  when: 'Dienstag, 10. März 2026, 10:00–11:00 Uhr (Europe/Berlin)',
+  seriesLabel: 'Teil 2 der Reihe „Liquidität“',
+  // & and = again: join and unregister links must survive HTML escaping intact.
+  joinUrl: 'https://meet.example.com/j/123?pwd=abc&lang=de',
+  unregisterUrl: 'https://mail.example.com/webinars/unregister/tok_w1',
+  registerUrl: 'https://mail.example.com/webinars/zahlungsziele/register?lang=de',
+  byCustomer: false,
+};
+
 const fixtures: MessageDataMap = {
   'confirm-subscription': confirm,
   'confirm-reminder': confirm,
@@ -98,6 +112,10 @@ const fixtures: MessageDataMap = {
   'shipment-shipped': shipment,
   'shipment-out-for-delivery': shipment,
   'shipment-problem': shipment,
+  'webinar-registration': webinar,
+  'webinar-update': webinar,
+  'webinar-cancellation': webinar,
+  'webinar-reminder': webinar,
 };
 
 const messages = Object.keys(fixtures) as MessageName[];
@@ -112,6 +130,10 @@ const phrases: Record<MessageName, Record<Locale, string>> = {
   'shipment-shipped': { de: 'Ihr Paket ist unterwegs', en: 'Your parcel is on its way' },
   'shipment-out-for-delivery': { de: 'Ihr Paket kommt heute', en: 'Your parcel arrives today' },
   'shipment-problem': { de: 'Bei der Zustellung gibt es ein Problem', en: 'There is a problem with your delivery' },
+  'webinar-registration': { de: 'vielen Dank für Ihre Anmeldung zum Webinar', en: 'thank you for registering for the webinar' },
+  'webinar-update': { de: 'Der Kalendereintrag im Anhang ersetzt den bisherigen', en: 'The attached calendar entry replaces the previous one' },
+  'webinar-cancellation': { de: 'Mit dem Anhang entfernt Ihr Kalender den Termin', en: 'The attachment removes the event from your calendar' },
+  'webinar-reminder': { de: 'Sie sind zum Webinar', en: 'You are registered for the webinar' },
 };
 
 const other = (locale: Locale): Locale => (locale === 'de' ? 'en' : 'de');
@@ -479,6 +501,41 @@ describe('MjmlTemplateRenderer', () => {
     it('rejects a document MJML cannot parse at all, at line 1', async () => {
       const result = await renderer.validateCampaignBody('<mjml><<<>>');
       expect(result).toMatchObject({ ok: false, errors: [{ line: 1 }] });
+    });
+  });
+});
+
+describe('webinar mails', () => {
+  const renderer = new MjmlTemplateRenderer();
+  const withUnregister = ['webinar-registration', 'webinar-update', 'webinar-reminder'] as const;
+
+  describe.each(LOCALES)('in %s', (locale) => {
+    it.each(withUnregister)('%s links the join URL and the unregister link in both parts, and never an unsubscribe link', async (message) => {
+      const mail = await renderer.render(message, locale, { ...webinar, unsubscribeUrl: 'https://mail.example.com/u/should-not-appear' });
+      expect(mail.html).toContain(`href="${escaped(webinar.joinUrl)}"`);
+      expect(mail.html).toContain(`href="${escaped(webinar.unregisterUrl)}"`);
+      expect(mail.text).toContain(webinar.joinUrl);
+      expect(mail.text).toContain(webinar.unregisterUrl);
+      expect(mail.html).not.toContain('should-not-appear');
+    });
+
+    it('escapes the title and names the time and the series part', async () => {
+      const mail = await renderer.render('webinar-reminder', locale, webinar);
+      expect(mail.html).toContain('Zahlungsziele &lt;richtig&gt; nutzen');
+      expect(mail.html).not.toContain('<richtig>');
+      expect(mail.subject).toContain('Zahlungsziele <richtig> nutzen');
+      expect(mail.text).toContain(webinar.when);
+      expect(mail.text).toContain(webinar.seriesLabel);
+    });
+
+    it('says whether the customer unregistered or the webinar was cancelled, and offers re-registration only to the former', async () => {
+      const cancelled = await renderer.render('webinar-cancellation', locale, webinar);
+      const unregistered = await renderer.render('webinar-cancellation', locale, { ...webinar, byCustomer: true });
+      expect(cancelled.subject).toMatch(locale === 'de' ? /^Abgesagt:/ : /^Cancelled:/);
+      expect(unregistered.subject).toMatch(locale === 'de' ? /^Abgemeldet:/ : /^Unregistered:/);
+      expect(cancelled.text).not.toContain(webinar.registerUrl);
+      expect(unregistered.text).toContain(webinar.registerUrl);
+      expect(unregistered.html).toContain(`href="${escaped(webinar.registerUrl)}"`);
     });
   });
 });

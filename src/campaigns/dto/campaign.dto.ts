@@ -99,6 +99,13 @@ export class CreateCampaignDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   expiresAt?: string;
+
+  @ApiPropertyOptional({ example: 'https://tactful.example.com/webinars/fair-2026/register', description: 'Where the entry links to when the campaign is folded into a digest.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' })
+  digestUrl?: string;
 }
 
 export class UpdateCampaignDto {
@@ -113,6 +120,7 @@ export class UpdateCampaignDto {
   @ApiPropertyOptional() @IsOptional() @IsObject() audience?: Record<string, unknown>;
   @ApiPropertyOptional() @IsOptional() @IsISO8601({ strict: true }) sendAt?: string;
   @ApiPropertyOptional() @IsOptional() @IsISO8601({ strict: true }) expiresAt?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(2000) @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' }) digestUrl?: string;
 }
 
 export class ScheduleCampaignDto {
@@ -167,6 +175,7 @@ export class CampaignResponse {
   @ApiProperty({ type: LocalizedSummary }) digestSummary: LocalizedSummary;
   @ApiProperty() localeFallback: boolean;
   @ApiProperty({ nullable: true, type: 'object', additionalProperties: true }) audience: Record<string, unknown> | null;
+  @ApiProperty({ nullable: true, type: String }) digestUrl: string | null;
   @ApiProperty({ nullable: true, type: String }) sendAt: string | null;
   @ApiProperty({ nullable: true, type: String }) expiresAt: string | null;
   @ApiProperty() createdAt: string;

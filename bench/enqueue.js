@@ -1,0 +1,260 @@
+#!/usr/bin/env node
+// bench/enqueue: decide and enqueue one campaign for 1,000,000 subscribers of a topic with the
+// real CampaignDispatchService (set-based INSERT … SELECT per batch, compare-and-set window
+// reservation), and, in the same run, a plain INSERT … SELECT of the same rows into a copy of
+// `deliveries`. Target (DESIGN.md): dispatch ≤ 8 s and ≤ 2× the plain insert.
+//
+//   npm run build
+//   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node bench/enqueue.js
+//   node bench/enqueue.js                       # no DATABASE_URL: embedded PostgreSQL (fsync off)
+//
+// Options: --subscribers N (default 1,000,000), --keep (leave the bench database behind).
+// With DATABASE_URL the database `tactful_bench_enqueue` is dropped and created on that server;
+// the database named in the URL is only used to connect. Writes bench/results/enqueue.json and
+// the EXPLAIN (ANALYZE, BUFFERS) of a first dispatch batch (fresh windows, then all held) to
+// bench/plans/enqueue-1m.txt (enqueue-<N>.* for other sizes).
+'use strict';
+const c = require('./lib/common');
+
+c.requireBuild('enqueue');
+const { mkdirSync, mkdtempSync, writeFileSync, appendFileSync } = require('node:fs');
+const os = require('node:os');
+const { join } = require('node:path');
+const { Client } = require('pg');
+const { createApp } = c.dist('bootstrap');
+const { loadConfig } = c.dist('config/config');
+const { FakeClock } = c.dist('common/clock');
+const { CampaignDispatchService, decisionSql, campaignKeyPrefix } = c.dist('campaigns/campaign-dispatch.service');
+const { CadenceService } = c.dist('cadence/cadence.service');
+const { compileAudience } = c.dist('campaigns/audience-filter');
+
+const SUBSCRIBERS = Number(c.option('subscribers', '1000000'));
+// A Tuesday, 10:00 in Berlin: most subscribers are outside quiet hours, New York is not (04:00).
+const NOW = '2026-03-03T09:00:00Z';
+const ZONES = ['Europe/Berlin', 'Europe/Vienna', 'Europe/London', 'America/New_York'];
+const seconds = (ms) => c.round(ms / 1000, 3);
+const log = c.log;
+
+async function seed(sql, topicId) {
+  // Triggers (the next-digest trigger, foreign-key checks) are off while seeding only.
+  await sql.query(`SET session_replication_role = replica`);
+  await sql.query(
+    `INSERT INTO subscribers (email, locale, time_zone, cadence, status, attributes, digest_weekday, digest_hour, source, confirmed_at, created_at, updated_at, status_changed_at)
+     SELECT 'bench' || i || '@example.com', CASE WHEN i % 4 = 0 THEN 'en' ELSE 'de' END, ($2::text[])[1 + i % 4],
+            CASE WHEN i % 3 = 0 THEN 'biweekly' ELSE 'weekly' END, 'active',
+            jsonb_build_object('segment', CASE WHEN i % 5 < 2 THEN 'retail' ELSE 'industry' END),
+            1 + i % 7, 8 + i % 10, 'import', $3::timestamptz - interval '30 days', $3, $3, $3
+     FROM generate_series(1, $1::int) i`,
+    [SUBSCRIBERS, ZONES, NOW],
+  );
+  await sql.query(
+    `INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, confirmed_at)
+     SELECT id, $1, 'confirmed', created_at, 'import', created_at FROM subscribers`,
+    [topicId],
+  );
+  await sql.query(`RESET session_replication_role`);
+  await sql.query(`VACUUM ANALYZE subscribers`);
+  await sql.query(`VACUUM ANALYZE topic_subscriptions`);
+}
+
+async function createCampaign(sql, topicId, name) {
+  const { rows } = await sql.query(
+    `INSERT INTO campaigns (name, topic_id, sender, priority, status, subject_de, subject_en, body_de, body_en, send_at, created_at, updated_at)
+     VALUES ($1, $2, 'marketing', 0, 'scheduled', 'Neuigkeiten', 'News', '<p>Hallo</p>', '<p>Hello</p>', $3, $3, $3) RETURNING id`,
+    [name, topicId, NOW],
+  );
+  return rows[0].id;
+}
+
+/** The statement dispatchBatch runs (src/campaigns/campaign-dispatch.service.ts), for EXPLAIN. */
+function batchStatement(campaignId, topicId, batchSize, quiet) {
+  const params = [
+    topicId,
+    '00000000-0000-0000-0000-000000000000',
+    batchSize,
+    new Date(NOW),
+    campaignKeyPrefix(campaignId),
+    campaignId,
+    'marketing',
+    0,
+    null,
+    quiet.start,
+    quiet.end,
+  ];
+  const { candidates, decided, insert } = decisionSql(compileAudience(null, params, 's'));
+  const text = `WITH ${candidates},
+         reserved AS (${CadenceService.reserveCte('eligible', '$4::timestamptz', '$5::text')}),
+         ${decided},
+         inserted AS (${insert} RETURNING 1)
+       SELECT (SELECT count(*)::int FROM cand) AS candidates,
+              (SELECT max(id::text) FROM cand) AS last_id,
+              (SELECT count(*)::int FROM inserted) AS inserted`;
+  return { text, params };
+}
+
+async function main() {
+  const started = Date.now();
+  const db = await c.openDatabase('enqueue');
+  let app;
+  try {
+    const sql = new Client({ connectionString: db.url });
+    await sql.connect();
+    const [{ version }] = (await sql.query(`SELECT current_setting('server_version') AS version`)).rows;
+    const settings = Object.fromEntries(
+      (
+        await sql.query(
+          `SELECT name, current_setting(name) AS value FROM pg_settings
+           WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'max_wal_size', 'work_mem', 'jit', 'autovacuum')`,
+        )
+      ).rows.map((r) => [r.name, r.value]),
+    );
+    log(`PostgreSQL ${version} (${db.kind}); ${SUBSCRIBERS.toLocaleString('en')} subscribers of one topic`);
+
+    const { rows: [topic] } = await sql.query(`INSERT INTO topics (key, name_de, name_en) VALUES ('bench', 'Bench', 'Bench') RETURNING id`);
+    const t = Date.now();
+    await seed(sql, topic.id);
+    const seedMs = Date.now() - t;
+    log(`seeded in ${seconds(seedMs)} s`);
+
+    // The plain baseline: the same rows into a table shaped exactly like deliveries (indexes,
+    // checks, identity, the foreign keys to subscribers and topics), in one INSERT … SELECT.
+    await sql.query(`CREATE TABLE deliveries_plain (LIKE deliveries INCLUDING ALL)`);
+    await sql.query(`ALTER TABLE deliveries_plain ADD FOREIGN KEY (subscriber_id) REFERENCES subscribers (id), ADD FOREIGN KEY (topic_id) REFERENCES topics (id)`);
+    const plainCampaign = await createCampaign(sql, topic.id, 'plain');
+    await sql.query(`UPDATE campaigns SET status = 'draft' WHERE id = $1`, [plainCampaign]);
+
+    const clock = new FakeClock(NOW);
+    const config = loadConfig({
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: db.url,
+      TOKEN_SECRET: 'bench-token-secret-0123456789abcdef0123456789',
+      WEBHOOK_SECRET: 'bench-webhook-secret-0123456789abcdef01234567',
+      WORKER_ENABLED: 'false',
+      SCHEDULER_ENABLED: 'false',
+      OUTBOX_DIR: mkdtempSync(join(os.tmpdir(), 'tactful-bench-outbox-')),
+    });
+    app = await createApp(config, db.url, clock);
+    const dispatch = app.get(CampaignDispatchService);
+
+    // Profile one batch first (rolled back, then vacuumed away): the plan of the real statement.
+    const campaignId = await createCampaign(sql, topic.id, 'bench');
+    const { text, params } = batchStatement(campaignId, topic.id, dispatch.batchSize, app.get(CadenceService).quietHours);
+    await sql.query('BEGIN');
+    const plan = (await sql.query(`EXPLAIN (ANALYZE, BUFFERS, VERBOSE) ${text}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    await sql.query('ROLLBACK');
+    await sql.query(`VACUUM ANALYZE deliveries`);
+    await sql.query(`VACUUM ANALYZE cadence_windows`);
+    mkdirSync(join(__dirname, 'plans'), { recursive: true });
+    const planFile = join(__dirname, 'plans', SUBSCRIBERS === 1_000_000 ? 'enqueue-1m.txt' : `enqueue-${SUBSCRIBERS}.txt`);
+    writeFileSync(
+      planFile,
+      `-- bench/enqueue.js ${new Date().toISOString()}: first dispatch batch (${dispatch.batchSize} candidates, all eligible, no window yet)\n` +
+        `-- of ${SUBSCRIBERS} subscribers, PostgreSQL ${version} (${db.kind}); run in a transaction and rolled back.\n\n${text}\n\n${plan}\n`,
+    );
+
+    // 1. Plain INSERT … SELECT of the same rows (run again after the dispatch: the spread of the
+    //    two shows how much the neighbours' load moved the wall times).
+    const plainInsert = async (label) => {
+      await sql.query(`TRUNCATE deliveries_plain`);
+      await sql.query(`CHECKPOINT`);
+      const run = await c.measure(sql, () =>
+        sql.query(
+          `INSERT INTO deliveries_plain (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
+                                         priority, next_attempt_at, expires_at, created_at, updated_at)
+           SELECT s.id, 'marketing', 'campaign', ts.topic_id, $2::text, 'marketing', s.locale, 'queued', 'queued', $3 || s.id::text, 0, $4, NULL, $4, $4
+           FROM topic_subscriptions ts JOIN subscribers s ON s.id = ts.subscriber_id
+           WHERE ts.topic_id = $1`,
+          [topic.id, plainCampaign, campaignKeyPrefix(plainCampaign), NOW],
+        ),
+      );
+      log(`plain INSERT … SELECT (${label}): ${run.result.rowCount.toLocaleString('en')} rows in ${seconds(run.ms)} s wall, ${run.backendCpuS ?? '?'} s backend CPU`);
+      return run;
+    };
+    const plainBefore = await plainInsert('before');
+
+    // 2. The real dispatch (every batch timed), fresh windows: every candidate reserves one.
+    const batches = [];
+    const original = dispatch.dispatchBatch.bind(dispatch);
+    dispatch.dispatchBatch = async (...a) => {
+      const b0 = Date.now();
+      const result = await original(...a);
+      batches.push(Date.now() - b0);
+      return result;
+    };
+    await sql.query(`CHECKPOINT`);
+    const first = await c.measure(sql, () => dispatch.dispatchDue());
+    const result = first.result;
+    const dispatchMs = first.ms;
+    const firstBatches = batches.splice(0);
+    const reasons = (await sql.query(`SELECT status, reason, count(*)::int AS n FROM deliveries WHERE ref_id = $1 GROUP BY 1, 2 ORDER BY 3 DESC`, [campaignId])).rows;
+    const windows = (await sql.query(`SELECT count(*)::int AS n FROM cadence_windows`)).rows[0].n;
+    log(`dispatch (fresh windows): ${result.decided.toLocaleString('en')} decisions in ${seconds(dispatchMs)} s wall, ${first.backendCpuS ?? '?'} s backend CPU; ${windows.toLocaleString('en')} windows reserved; ${reasons.map((r) => `${r.reason}=${r.n}`).join(', ')}`);
+    if (result.decided !== SUBSCRIBERS || windows !== SUBSCRIBERS) throw new Error('the dispatch did not decide every subscriber once');
+    const plainAfter = await plainInsert('after');
+    const plainMs = (plainBefore.ms + plainAfter.ms) / 2;
+    const plainCpuS = plainBefore.backendCpuS === null ? null : (plainBefore.backendCpuS + plainAfter.backendCpuS) / 2;
+
+    // 3. A second campaign to the same topic right after: every window is held, all defer.
+    const secondId = await createCampaign(sql, topic.id, 'bench second');
+    const held = batchStatement(secondId, topic.id, dispatch.batchSize, app.get(CadenceService).quietHours);
+    await sql.query('BEGIN');
+    const heldPlan = (await sql.query(`EXPLAIN (ANALYZE, BUFFERS, VERBOSE) ${held.text}`, held.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    await sql.query('ROLLBACK');
+    appendFileSync(planFile, `\n\n-- The first batch of a second campaign right after: every window held, every candidate deferred.\n\n${heldPlan}\n`);
+    await sql.query(`VACUUM ANALYZE deliveries`);
+    await sql.query(`VACUUM ANALYZE cadence_windows`);
+    await sql.query(`CHECKPOINT`);
+    const secondRun = await c.measure(sql, () => dispatch.dispatchDue());
+    const second = secondRun.result;
+    const secondMs = secondRun.ms;
+    const secondBatches = batches.splice(0);
+    const secondReasons = (await sql.query(`SELECT reason, count(*)::int AS n FROM deliveries WHERE ref_id = $1 GROUP BY 1 ORDER BY 2 DESC`, [secondId])).rows;
+    log(`dispatch (windows held): ${second.decided.toLocaleString('en')} decisions in ${seconds(secondMs)} s wall, ${secondRun.backendCpuS ?? '?'} s backend CPU; ${secondReasons.map((r) => `${r.reason}=${r.n}`).join(', ')}`);
+    await sql.end();
+
+    const ratio = dispatchMs / plainMs;
+    const stats = (list) => ({ count: list.length, minS: seconds(Math.min(...list)), maxS: seconds(Math.max(...list)), meanS: seconds(list.reduce((a, b) => a + b, 0) / list.length) });
+    const report = {
+      bench: 'enqueue',
+      date: new Date().toISOString(),
+      machine: c.machine(),
+      postgres: { version, server: db.kind, settings },
+      subscribers: SUBSCRIBERS,
+      batchSize: dispatch.batchSize,
+      seedS: seconds(seedMs),
+      plainInsertS: seconds(plainMs),
+      plainInsertRunsS: [seconds(plainBefore.ms), seconds(plainAfter.ms)],
+      dispatchS: seconds(dispatchMs),
+      ratio: Math.round(ratio * 100) / 100,
+      backendCpuS: { plainInsert: plainCpuS, dispatch: first.backendCpuS, secondCampaignAllHeld: secondRun.backendCpuS },
+      cpuRatio: plainCpuS && first.backendCpuS ? Math.round((first.backendCpuS / plainCpuS) * 100) / 100 : null,
+      dispatchBatches: stats(firstBatches),
+      reasons: Object.fromEntries(reasons.map((r) => [r.reason, r.n])),
+      secondCampaignAllHeldS: seconds(secondMs),
+      secondCampaignBatches: stats(secondBatches),
+      target: { dispatchS: 8, ratio: 2 },
+      met: dispatchMs <= 8000 && ratio <= 2,
+      plan: planFile.replace(c.ROOT + '/', ''),
+      wallS: seconds(Date.now() - started),
+    };
+    const resultFile = c.writeResult(SUBSCRIBERS === 1_000_000 ? 'enqueue' : `enqueue-${SUBSCRIBERS}`, report);
+    log('');
+    const cpu = (v) => (v === null ? 'n/a' : `${Math.round(v * 10) / 10} s`);
+    log(`| subscribers | plain INSERT … SELECT (mean of 2) | dispatch (decide + reserve + enqueue) | ratio | backend CPU plain / dispatch (ratio) | 2nd campaign, all held | target met |`);
+    log(`| ---: | ---: | ---: | ---: | ---: | ---: | :---: |`);
+    log(
+      `| ${SUBSCRIBERS.toLocaleString('en')} | ${report.plainInsertS} s (${report.plainInsertRunsS.join(' / ')}) | ${report.dispatchS} s | ${report.ratio}× | ` +
+        `${cpu(plainCpuS)} / ${cpu(first.backendCpuS)} (${report.cpuRatio ?? 'n/a'}×) | ${report.secondCampaignAllHeldS} s | ${report.met ? 'yes' : 'no'} |`,
+    );
+    log(`batches: ${firstBatches.length} × ${dispatch.batchSize}, ${report.dispatchBatches.minS}–${report.dispatchBatches.maxS} s each; plan: ${report.plan}; results: ${resultFile}`);
+  } finally {
+    await app?.close();
+    await db.close();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench/enqueue failed: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,441 @@
+#!/usr/bin/env node
+// bench/preferences: the customer preferences page (/p/:token) of the built service, started as a
+// child process (`node dist/main.js`, NODE_ENV=production, worker and scheduler off, rate limits
+// set out of the way), on a database with 100,000 subscribers (8 topics, 3 confirmed each, 5 sent
+// mails each in their history, a cadence window each). The load generator is in this process:
+// node:http with keep-alive, loopback only, bounded in requests and time.
+//  1. Paced open loop at 300 requests/s (a request is sent on schedule whether or not earlier ones
+//     have answered; latency counts from the scheduled instant, so a stall is not hidden): GET the
+//     page, then POST a change (another digest hour and topic choice, CSRF token from the service's
+//     own PreferencesService.csrfToken) — p50/p99.
+//  2. Closed loop, N connections each sending the next request when the previous answered: the
+//     maximum throughput, GET and POST.
+// Targets (DESIGN.md): p99 ≤ 50 ms at 300 requests/s; ≥ 1,000 requests/s (GET) at saturation.
+//
+//   npm run build
+//   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres node bench/preferences.js
+//   node bench/preferences.js                    # no DATABASE_URL: embedded PostgreSQL (fsync off)
+//
+// Options: --subscribers N (100,000), --rate R (300), --seconds S per paced phase (15),
+// --closed-seconds S (10), --connections N (16), --cpu-prof (profile the app: summary printed and
+// in the JSON, the .cpuprofile in a temp folder), --keep. Writes bench/results/preferences.json.
+'use strict';
+const c = require('./lib/common');
+
+c.requireBuild('preferences');
+const http = require('node:http');
+const net = require('node:net');
+const os = require('node:os');
+const { spawn } = require('node:child_process');
+const { mkdtempSync, readdirSync, rmSync } = require('node:fs');
+const { join } = require('node:path');
+const { Client } = require('pg');
+const { TokenSigner } = c.dist('preferences/tokens');
+const { PreferencesService } = c.dist('preferences/preferences.service');
+const { SystemClock } = c.dist('common/clock');
+const { summarizeProfile } = require('./lib/profile');
+
+const SUBSCRIBERS = Number(c.option('subscribers', '100000'));
+const RATE = Number(c.option('rate', '300'));
+const PACED_SECONDS = Number(c.option('seconds', '15'));
+const CLOSED_SECONDS = Number(c.option('closed-seconds', '10'));
+const CONNECTIONS = Number(c.option('connections', '16'));
+const PROFILE = c.flag('cpu-prof');
+const TOKEN_SECRET = 'bench-token-secret-0123456789abcdef012345'; // 40+ characters, as production wants
+const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789abcdef0123';
+const TOPICS = 8;
+const SAMPLE = 20_000; // subscribers the requests go to
+const TARGET = { p99Ms: 50, getPerS: 1000 };
+const REQUEST_TIMEOUT_MS = 10_000; // counted as an error (status 0)
+
+async function seed(sql) {
+  const { rows: topics } = await sql.query(
+    `INSERT INTO topics (key, name_de, name_en, description_de, description_en)
+     SELECT 'topic-' || t, 'Thema ' || t, 'Topic ' || t, 'Alles Neue zu Thema ' || t || ', etwa einmal im Monat.', 'Everything new on topic ' || t || ', about once a month.'
+     FROM generate_series(1, $1::int) t RETURNING id, key`,
+    [TOPICS],
+  );
+  const topicIds = topics.sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true })).map((t) => t.id);
+  await sql.query(`SET session_replication_role = replica`); // the next-digest trigger and FK checks, while seeding only
+  await sql.query(
+    `INSERT INTO subscribers (email, locale, time_zone, cadence, status, digest_weekday, digest_hour, source, confirmed_at,
+                              created_at, updated_at, status_changed_at, next_digest_at)
+     SELECT 'pref' || i || '@example.com', CASE WHEN i % 4 = 0 THEN 'en' ELSE 'de' END,
+            (ARRAY['Europe/Berlin', 'Europe/Vienna', 'Europe/Zurich', 'America/New_York'])[1 + i % 4],
+            CASE WHEN i % 3 = 0 THEN 'biweekly' ELSE 'weekly' END, 'active', 1 + i % 7, 8 + i % 10, 'import',
+            now() - interval '400 days', now() - interval '400 days', now() - interval '400 days', now() - interval '400 days',
+            now() + (i % 604800) * interval '1 second'
+     FROM generate_series(1, $1::int) i`,
+    [SUBSCRIBERS],
+  );
+  await sql.query(
+    `INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, confirmed_at)
+     SELECT s.id, ($1::uuid[])[1 + (s.n + j) % $2], 'confirmed', s.created_at, 'import', s.created_at
+     FROM (SELECT id, created_at, row_number() OVER (ORDER BY email) AS n FROM subscribers) s, generate_series(0, 2) j`,
+    [topicIds, TOPICS],
+  );
+  // Five sent marketing mails each over the last weeks (the page lists the last five).
+  await sql.query(
+    `INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, locale, status, reason, idempotency_key, next_attempt_at,
+                             created_at, updated_at, sent_at)
+     SELECT ts.subscriber_id, 'marketing', 'campaign', ts.topic_id, 'history-' || w, 'de', 'sent', 'sent',
+            'history:' || w || ':' || ts.subscriber_id, now() - w * interval '8 days', now() - w * interval '8 days',
+            now() - w * interval '8 days', now() - w * interval '8 days'
+     FROM (SELECT DISTINCT ON (subscriber_id) subscriber_id, topic_id FROM topic_subscriptions ORDER BY subscriber_id) ts,
+          generate_series(1, 5) w`,
+  );
+  await sql.query(
+    `INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
+     SELECT id, now() - interval '8 days', CASE WHEN cadence = 'biweekly' THEN 14 ELSE 7 END, time_zone FROM subscribers`,
+  );
+  await sql.query(`RESET session_replication_role`);
+  for (const table of ['subscribers', 'topic_subscriptions', 'deliveries', 'cadence_windows', 'topics']) await sql.query(`VACUUM ANALYZE ${table}`);
+  await sql.query(`CHECKPOINT`);
+  const { rows } = await sql.query(`SELECT id FROM subscribers ORDER BY random() LIMIT $1`, [SAMPLE]);
+  return { topicKeys: topicIds.map((_, i) => `topic-${i + 1}`), ids: rows.map((r) => r.id) };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function startApp(url, port, profileDir) {
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'tactful-bench-pref-'));
+  const env = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    DATABASE_URL: url,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    TOKEN_SECRET,
+    WEBHOOK_SECRET,
+    CUSTOMER_RATE_LIMIT_PER_IP: '1000000',
+    CUSTOMER_RATE_LIMIT_PER_TOKEN: '1000000',
+    LOG_LEVEL: 'warn',
+    WORKER_ENABLED: 'false',
+    SCHEDULER_ENABLED: 'false',
+    DATA_DIR: dataDir,
+    OUTBOX_DIR: join(dataDir, 'outbox'),
+  };
+  const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const child = spawn(process.execPath, [...flags, join(c.DIST, 'main.js')], { env, cwd: c.ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  // Error messages the app logged (LOG_LEVEL=warn), counted: a 500 in the table gets its cause.
+  const errors = new Map();
+  const take = (d) => {
+    output = (output + d).slice(-4000);
+    for (const m of String(d).matchAll(/"message":"([^"]{1,120})"/g)) errors.set(m[1], (errors.get(m[1]) ?? 0) + 1);
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the app exited while starting:\n${output}`);
+    const ok = await new Promise((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/health' }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error(`the app did not answer /health within 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    pid: child.pid,
+    output: () => output,
+    /** Logged error messages since the last call, with counts. */
+    takeErrors: () => {
+      const list = Object.fromEntries(errors);
+      errors.clear();
+      return list;
+    },
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const result = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), 15_000))]);
+      if (result === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+      return result;
+    },
+  };
+}
+
+/** One request over a keep-alive agent; resolves with its status (0 = transport error) and the body size. */
+function request(agent, port, method, path, body) {
+  return new Promise((resolve) => {
+    const headers = body ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } : {};
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
+      let bytes = 0;
+      res.on('data', (d) => (bytes += d.length));
+      res.on('end', () => resolve({ status: res.statusCode, bytes }));
+      res.on('error', () => resolve({ status: 0, bytes }));
+    });
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, bytes: 0 }));
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+function summarize(latencies, statuses, ms, extra) {
+  latencies.sort((a, b) => a - b);
+  const ok = statuses.get(200) ?? 0;
+  return {
+    requests: latencies.length,
+    ok,
+    errors: latencies.length - ok,
+    statuses: Object.fromEntries(statuses),
+    seconds: c.round(ms / 1000, 2),
+    perS: Math.round(latencies.length / (ms / 1000)),
+    latencyMs: {
+      p50: c.round(c.percentile(latencies, 50), 1),
+      p90: c.round(c.percentile(latencies, 90), 1),
+      p99: c.round(c.percentile(latencies, 99), 1),
+      max: c.round(latencies.at(-1), 1),
+    },
+    ...extra,
+  };
+}
+
+/** Open loop: request i leaves at start + i / rate; its latency counts from then. */
+async function paced(port, rate, seconds, next) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+  const total = Math.round(rate * seconds);
+  const latencies = [];
+  const statuses = new Map();
+  let maxInFlight = 0;
+  let inFlight = 0;
+  let lateSends = 0;
+  const pending = [];
+  const start = performance.now() + 20;
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    else if (wait < -5) lateSends++;
+    const { method, path, body } = next(i);
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    pending.push(
+      request(agent, port, method, path, body).then((r) => {
+        inFlight--;
+        latencies.push(performance.now() - due);
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  const ms = performance.now() - start;
+  agent.destroy();
+  return summarize(latencies, statuses, ms, { targetRate: rate, maxInFlight, lateSends });
+}
+
+/** Closed loop: `connections` clients, each sending its next request when the previous one answered. */
+async function closed(port, connections, seconds, next) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const latencies = [];
+  const statuses = new Map();
+  let i = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < deadline) {
+        const { method, path, body } = next(i++);
+        const t0 = performance.now();
+        const r = await request(agent, port, method, path, body);
+        latencies.push(performance.now() - t0);
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      }
+    }),
+  );
+  const ms = performance.now() - start;
+  agent.destroy();
+  return summarize(latencies, statuses, ms, { connections });
+}
+
+async function main() {
+  const started = Date.now();
+  const db = await c.openDatabase('preferences');
+  const sql = new Client({ connectionString: db.url });
+  await sql.connect();
+  let app;
+  try {
+    const pg = await c.postgresInfo(sql);
+    c.log(`PostgreSQL ${pg.version} (${db.kind}); seeding ${c.fmt(SUBSCRIBERS)} subscribers`);
+    const t = Date.now();
+    const { topicKeys, ids } = await seed(sql);
+    const seedS = c.round((Date.now() - t) / 1000, 1);
+    c.log(`seeded in ${seedS} s`);
+
+    // The profile itself (megabytes) goes to a temp folder; its summary goes into the JSON.
+    const profileDir = PROFILE ? mkdtempSync(join(os.tmpdir(), 'tactful-bench-prof-')) : null;
+    const profilesBefore = new Set(profileDir ? readdirSync(profileDir) : []);
+    const port = await freePort();
+    app = await startApp(db.url, port, profileDir);
+    c.log(`app started (pid ${app.pid}, port ${port}${PROFILE ? ', --cpu-prof' : ''})`);
+
+    const signer = new TokenSigner([TOKEN_SECRET]);
+    const tokens = ids.map((id) => signer.sign('preferences', id));
+    // The service's own CSRF token (PreferencesService.csrfToken), bound to the subscriber and the day.
+    const csrfOf = (id) => PreferencesService.prototype.csrfToken.call({ config: { tokenSecret: TOKEN_SECRET }, clock: new SystemClock() }, id);
+    const csrf = ids.map(csrfOf);
+    const get = (i) => ({ method: 'GET', path: `/p/${tokens[i % tokens.length]}` });
+    const post = (i) => {
+      const k = (i * 7919) % tokens.length; // another subscriber than the GETs just read
+      const chosen = [topicKeys[i % TOPICS], topicKeys[(i + 3) % TOPICS], ...(i % 2 ? [topicKeys[(i + 5) % TOPICS]] : [])];
+      const form = new URLSearchParams([
+        ['csrf', csrf[k]],
+        ...chosen.map((x) => ['topics', x]),
+        ['cadence', i % 3 === 0 ? 'biweekly' : 'weekly'],
+        ['weekday', String(1 + (i % 7))],
+        ['hour', String(i % 24)],
+        ['timeZone', 'Europe/Berlin'],
+        ['locale', 'de'],
+        ['pause', '0'],
+      ]);
+      return { method: 'POST', path: `/p/${tokens[k]}`, body: form.toString() };
+    };
+
+    // Sanity: one of each answers 200 with the page.
+    const agent = new http.Agent({ keepAlive: false });
+    for (const [name, r] of [['GET', get(0)], ['POST', post(0)]]) {
+      const res = await request(agent, port, r.method, r.path, r.body);
+      if (res.status !== 200) throw new Error(`${name} /p/:token answered ${res.status}:\n${app.output()}`);
+    }
+    const pageBytes = (await request(agent, port, 'GET', get(1).path)).bytes;
+
+    // Requests the client gave up on may still run in the app: wait until it is quiet again, so
+    // one phase's backlog does not land in the next (at most 30 s).
+    const drain = async () => {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const { rows: [{ busy }] } = await sql.query(
+          `SELECT count(*)::int AS busy FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tactful' AND state <> 'idle'`,
+        );
+        if (busy === 0) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const phase = async (name, work) => {
+      await drain();
+      app.takeErrors();
+      const t0 = c.processTicks(app.pid);
+      const r = await c.measure(sql, work);
+      const t1 = c.processTicks(app.pid);
+      const appCpuS = t0 === null || t1 === null ? null : (t1 - t0) / c.CLOCK_TICKS;
+      const result = {
+        ...r.result,
+        appCpuS,
+        appCpuPerRequestMs: appCpuS === null ? null : c.round((appCpuS * 1000) / r.result.requests, 2),
+        backendCpuS: r.backendCpuS,
+        backendCpuPerRequestMs: r.backendCpuS === null ? null : c.round((r.backendCpuS * 1000) / r.result.requests, 2),
+        loadGeneratorCpuS: c.round(r.nodeCpuS, 2),
+        appErrors: app.takeErrors(),
+      };
+      c.log(
+        `${name}: ${c.fmt(result.requests)} requests, ${c.fmt(result.perS)}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, ` +
+          `errors ${result.errors}${Object.keys(result.appErrors).length ? ' ' + JSON.stringify(result.appErrors) : ''}; app CPU ${result.appCpuPerRequestMs ?? '?'} ms/request, PostgreSQL ${result.backendCpuPerRequestMs ?? '?'} ms/request`,
+      );
+      return result;
+    };
+
+    await closed(port, 4, 3, get); // warm-up: JIT, connection pool, caches
+    await closed(port, 4, 2, post);
+    const results = {
+      pacedGet: await phase(`GET, paced ${RATE}/s`, () => paced(port, RATE, PACED_SECONDS, get)),
+      pacedPost: await phase(`POST, paced ${RATE}/s`, () => paced(port, RATE, PACED_SECONDS, post)),
+      closedGet: await phase(`GET, closed loop ${CONNECTIONS} connections`, () => closed(port, CONNECTIONS, CLOSED_SECONDS, get)),
+      closedPost: await phase(`POST, closed loop ${CONNECTIONS} connections`, () => closed(port, CONNECTIONS, CLOSED_SECONDS, post)),
+    };
+
+    const stopped = await app.stop();
+    app = null;
+    let profile = null;
+    if (profileDir) {
+      const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile') && !profilesBefore.has(f));
+      if (file) {
+        profile = { file: join(profileDir, file), ...summarizeProfile(join(profileDir, file)) };
+        c.log('');
+        c.log(`app CPU profile (${profile.file}, ${profile.totalMs} ms sampled), self time by package:`);
+        for (const p of profile.selfByPackage) c.log(`  ${String(p.percent).padStart(5)} %  ${p.name}`);
+        c.log('inclusive time by package (anything on the stack):');
+        for (const p of profile.inclusiveByPackage) c.log(`  ${String(p.percent).padStart(5)} %  ${p.name}`);
+        c.log('self time by function:');
+        for (const p of profile.selfByFunction) c.log(`  ${String(p.percent).padStart(5)} %  ${p.name}`);
+      } else {
+        c.log(`no profile was written (app exit: ${JSON.stringify(stopped)})`);
+      }
+    }
+
+    const met = {
+      pacedGetP99: results.pacedGet.latencyMs.p99 <= TARGET.p99Ms && results.pacedGet.errors === 0,
+      pacedPostP99: results.pacedPost.latencyMs.p99 <= TARGET.p99Ms && results.pacedPost.errors === 0,
+      closedGet: results.closedGet.perS >= TARGET.getPerS && results.closedGet.errors === 0,
+    };
+    const report = {
+      bench: 'preferences',
+      date: new Date().toISOString(),
+      machine: c.machine(),
+      postgres: { ...pg, server: db.kind },
+      subscribers: SUBSCRIBERS,
+      seedS,
+      pageBytes,
+      app: 'node dist/main.js, NODE_ENV=production, LOG_LEVEL=warn, worker and scheduler off, DB_POOL_SIZE default (10)',
+      loadGenerator: 'node:http keep-alive in the bench process (same 2 cores as the app and PostgreSQL)',
+      results,
+      profile,
+      target: TARGET,
+      met,
+      wallS: c.round((Date.now() - started) / 1000, 1),
+    };
+    const file = c.writeResult('preferences', report);
+    c.log('');
+    const row = (name, r, target, ok) => [
+      name,
+      r.requests,
+      r.perS,
+      `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max} ms`,
+      r.errors,
+      r.appCpuPerRequestMs === null ? 'n/a' : `${r.appCpuPerRequestMs} ms`,
+      r.backendCpuPerRequestMs === null ? 'n/a' : `${r.backendCpuPerRequestMs} ms`,
+      target,
+      ok,
+    ];
+    c.log(
+      c.table(
+        ['phase', 'requests', 'requests/s', 'p50 / p99 / max', 'errors', 'app CPU per request', 'PostgreSQL CPU per request', 'target', 'met'],
+        [
+          row(`GET, paced ${RATE}/s`, results.pacedGet, 'p99 ≤ 50 ms', met.pacedGetP99 ? 'yes' : 'no'),
+          row(`POST, paced ${RATE}/s`, results.pacedPost, 'p99 ≤ 50 ms', met.pacedPostP99 ? 'yes' : 'no'),
+          row(`GET, closed loop, ${CONNECTIONS} connections`, results.closedGet, '≥ 1,000/s', met.closedGet ? 'yes' : 'no'),
+          row(`POST, closed loop, ${CONNECTIONS} connections`, results.closedPost, '', ''),
+        ],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'c'],
+      ),
+    );
+    c.log(`${c.fmt(SUBSCRIBERS)} subscribers; page ${c.fmt(pageBytes)} bytes; results: ${file}; wall ${report.wallS} s`);
+  } finally {
+    if (app) await app.stop();
+    await sql.end();
+    await db.close();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench/preferences failed: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+// Sender budgets: how much of each customer's attention one sender may take.
+import { Body, Controller, Delete, Get, HttpCode, Param, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { IsInt, Max, Min } from 'class-validator';
+import { DataSource } from 'typeorm';
+import { RequireScopes } from '../auth/scopes';
+import { Clock } from '../common/clock';
+import { invalid, notFound } from '../common/problem';
+
+export class SenderBudgetDto {
+  @ApiProperty({ example: 1, description: 'At most this many of every `perSlots` cadence windows of one customer.' })
+  @IsInt()
+  @Min(1)
+  @Max(52)
+  maxSlots: number;
+
+  @ApiProperty({ example: 4, description: 'Counted over this many windows (1 in 4: the shop takes at most every fourth week).' })
+  @IsInt()
+  @Min(1)
+  @Max(52)
+  perSlots: number;
+}
+
+export class SenderBudgetResponse {
+  @ApiProperty({ example: 'shop' }) sender: string;
+  @ApiProperty() maxSlots: number;
+  @ApiProperty() perSlots: number;
+  @ApiProperty() updatedAt: string;
+}
+
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const toResponse = (r: any): SenderBudgetResponse => ({ sender: r.sender, maxSlots: r.max_slots, perSlots: r.per_slots, updatedAt: r.updated_at.toISOString() });
+
+@ApiTags('campaigns')
+@ApiBearerAuth()
+@Controller('v1/senders')
+export class SendersController {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  @Get()
+  @RequireScopes('read', 'campaigns:write')
+  @ApiOperation({ summary: 'Sender budgets in force' })
+  async list(): Promise<SenderBudgetResponse[]> {
+    return (await this.db.query(`SELECT * FROM sender_budgets ORDER BY sender`)).map(toResponse);
+  }
+
+  @Put(':sender/budget')
+  @RequireScopes('campaigns:write')
+  @ApiOperation({
+    summary: 'Limit a sender to maxSlots of every perSlots windows of each customer',
+    description: 'Over budget, the sender’s campaigns are folded into the customer’s digest (reason deferred_budget) instead of taking the window. The seed’s shop that mailed offers every two days after an order: shop = 1 in 4.',
+  })
+  async put(@Param('sender') sender: string, @Body() body: SenderBudgetDto): Promise<SenderBudgetResponse> {
+    if (!SLUG.test(sender)) throw invalid('sender', 'must be a slug: lower-case letters, digits and dashes');
+    if (body.perSlots < body.maxSlots) throw invalid('perSlots', 'must be at least maxSlots');
+    const [row] = await this.db.query(
+      `INSERT INTO sender_budgets (sender, max_slots, per_slots, updated_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (sender) DO UPDATE SET max_slots = EXCLUDED.max_slots, per_slots = EXCLUDED.per_slots, updated_at = EXCLUDED.updated_at
+       RETURNING *`,
+      [sender, body.maxSlots, body.perSlots, this.clock.now()],
+    );
+    return toResponse(row);
+  }
+
+  @Delete(':sender/budget')
+  @HttpCode(204)
+  @RequireScopes('campaigns:write')
+  @ApiOperation({ summary: 'Remove a sender budget (the cadence cap still applies)' })
+  async remove(@Param('sender') sender: string): Promise<void> {
+    const rows = await this.db.query(`WITH gone AS (DELETE FROM sender_budgets WHERE sender = $1 RETURNING 1) SELECT count(*)::int AS n FROM gone`, [sender]);
+    if (rows[0].n === 0) throw notFound('Sender budget', sender);
+  }
+}

@@ -1,0 +1,108 @@
+// The page behind every "useful / not useful" link and the "drop this topic?" question.
+// GET only shows (link scanners prefetch every link in a mail); only the POST records.
+import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Public } from '../auth/scopes';
+import { DomainException, ErrorCode } from '../common/problem';
+import { CustomerRateLimitGuard } from '../preferences/customer-rate-limit.guard';
+import { PageRenderer } from '../preferences/page-renderer';
+import { PreferencesService } from '../preferences/preferences.service';
+import { TokenService } from '../preferences/tokens';
+import { isRating, Rating } from './feedback.policy';
+import { FeedbackService, FeedbackSubject } from './feedback.service';
+
+const fill = (template: string, values: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, k) => values[k] ?? '');
+
+@ApiExcludeController()
+@Public()
+@UseGuards(CustomerRateLimitGuard)
+@Controller()
+export class FeedbackController {
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly pages: PageRenderer,
+    private readonly preferences: PreferencesService,
+    private readonly feedback: FeedbackService,
+  ) {}
+
+  private async load(token: string): Promise<FeedbackSubject | null> {
+    const claims = this.tokens.verifyItem(token);
+    return claims ? this.feedback.subject(claims) : null;
+  }
+
+  private notFound(reply: FastifyReply): string {
+    const t = this.pages.t('en');
+    void reply.status(404);
+    return this.pages.message('en', t.notFoundTitle, [t.notFoundBody]);
+  }
+
+  private render(token: string, subject: FeedbackSubject, state: { chosen?: Rating | null; comment?: string | null; notice?: string; error?: string; done?: boolean }): string {
+    const t = this.pages.t(subject.locale);
+    const chosen = state.chosen ?? subject.current?.rating ?? null;
+    const isTopic = subject.kind === 'topic';
+    return this.pages.render('feedback', subject.locale, isTopic ? fill(t.dropTitle, { x: subject.topicName }) : t.feedbackTitle, {
+      action: `/f/${token}`,
+      csrf: this.preferences.csrfToken(subject.subscriberId),
+      preferencesUrl: `/p/${this.tokens.sign('preferences', subject.subscriberId)}`,
+      isTopic,
+      title: subject.title,
+      topicName: subject.topicName,
+      dropHeading: fill(t.dropTitle, { x: subject.topicName }),
+      dropIntro: fill(t.dropIntro, { x: subject.topicName }),
+      dropButton: fill(t.dropButton, { x: subject.topicName }),
+      dropDone: fill(t.dropDone, { x: subject.topicName }),
+      notSubscribed: fill(t.dropNotSubscribed, { x: subject.topicName }),
+      subscribed: subject.subscribed,
+      done: state.done ?? false,
+      useful: chosen === 'useful',
+      notUseful: chosen === 'not_useful',
+      comment: state.comment !== undefined ? state.comment : (subject.current?.comment ?? ''),
+      notice: state.notice,
+      error: state.error,
+    });
+  }
+
+  @Get('f/:token')
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async show(@Param('token') token: string, @Query('v') v: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const subject = await this.load(token);
+    if (!subject) return this.notFound(reply);
+    return this.render(token, subject, { chosen: isRating(v) ? v : undefined });
+  }
+
+  @Post('f/:token')
+  @HttpCode(200)
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async answer(@Param('token') token: string, @Body() form: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const subject = await this.load(token);
+    if (!subject) return this.notFound(reply);
+    if (!this.preferences.checkCsrf(subject.subscriberId, form?.csrf)) {
+      throw new DomainException(ErrorCode.Forbidden, 'The form has expired or did not come from this page; reload the page and send again.');
+    }
+    const t = this.pages.t(subject.locale);
+    if (subject.kind === 'topic') {
+      await this.feedback.dropTopic(subject.subscriberId, subject.topicId);
+      return this.render(token, { ...subject, subscribed: false }, { done: true });
+    }
+    try {
+      const outcome = await this.feedback.record(subject, form?.rating, form?.comment);
+      const rating = form.rating as Rating;
+      const saved = (await this.feedback.subject({ subscriberId: subject.subscriberId, kind: subject.kind, itemId: subject.itemId }))!;
+      return this.render(token, saved, {
+        notice: fill(outcome === 'recorded' ? t.feedbackRecorded : t.feedbackChanged, { x: rating === 'useful' ? t.feedbackUseful : t.feedbackNotUseful }),
+      });
+    } catch (error) {
+      if (!(error instanceof DomainException) || error.code !== ErrorCode.Validation) throw error;
+      void reply.status(400);
+      const field = error.errors?.[0]?.field;
+      return this.render(token, subject, {
+        chosen: isRating(form?.rating) ? form.rating : null,
+        comment: typeof form?.comment === 'string' ? form.comment : '',
+        error: field === 'comment' ? t.feedbackCommentTooLong : t.feedbackChooseOne,
+      });
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// The calendar file (RFC 5545, iTIP methods of RFC 5546) that travels with every registration
+// mail. One UID per registration for its whole life; SEQUENCE is raised on every change, so a
+// calendar replaces the event on an update and removes it on a CANCEL with the same UID.
+// Outlook shows accept/decline only for METHOD:REQUEST with ORGANIZER and ATTENDEE present.
+import ical, { ICalAttendeeRole, ICalAttendeeStatus, ICalCalendarMethod, ICalEventStatus } from 'ical-generator';
+
+export interface CalendarEvent {
+  uid: string;
+  sequence: number;
+  method: 'REQUEST' | 'CANCEL';
+  startsAt: Date;
+  endsAt: Date;
+  summary: string;
+  description: string;
+  joinUrl: string;
+  organizer: { name: string; email: string };
+  attendee: { email: string; name?: string | null };
+  /** DTSTAMP: when this version of the event was written. */
+  stamp: Date;
+}
+
+export function calendarFile(event: CalendarEvent): string {
+  const cancel = event.method === 'CANCEL';
+  const calendar = ical({
+    prodId: { company: 'Tactful', product: 'Webinars', language: 'EN' },
+    method: cancel ? ICalCalendarMethod.CANCEL : ICalCalendarMethod.REQUEST,
+  });
+  calendar.createEvent({
+    id: event.uid,
+    sequence: event.sequence,
+    stamp: event.stamp,
+    start: event.startsAt,
+    end: event.endsAt,
+    summary: event.summary,
+    description: event.description,
+    location: event.joinUrl,
+    url: event.joinUrl,
+    status: cancel ? ICalEventStatus.CANCELLED : ICalEventStatus.CONFIRMED,
+    organizer: event.organizer,
+    attendees: [
+      {
+        email: event.attendee.email,
+        ...(event.attendee.name ? { name: event.attendee.name } : {}),
+        role: ICalAttendeeRole.REQ,
+        status: cancel ? ICalAttendeeStatus.DECLINED : ICalAttendeeStatus.ACCEPTED,
+        rsvp: false,
+      },
+    ],
+  });
+  return calendar.toString();
+}
+
+/** The bare address of a mailbox like `Name <news@shop.example>`. */
+export function mailboxAddress(mailbox: string): string {
+  return (/<([^<>\s]+)>\s*$/.exec(mailbox)?.[1] ?? mailbox).trim();
+}

@@ -1,0 +1,182 @@
+// The service mails of a registration: confirmation and update (each with a METHOD:REQUEST
+// calendar file), cancellation (METHOD:CANCEL, same UID) and reminders. Service class: they are
+// the direct result of the customer's own registration, never capped, and each checks at hand-over
+// that it still has a purpose (a reminder after an unregister or a cancellation is suppressed).
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { mailDomain } from '../delivery/delivery-worker';
+import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { Reason } from '../delivery/reason-codes';
+import { TokenService } from '../preferences/tokens';
+import { calendarFile, mailboxAddress } from './webinar-calendar';
+import { formatWhen, pick, seriesLabel } from './webinar-content';
+import { selectWebinars, webinarText } from './webinar.entity';
+
+export type WebinarMailKind = 'webinar_confirmation' | 'webinar_update' | 'webinar_cancellation' | 'webinar_reminder';
+
+const TEMPLATES: Record<WebinarMailKind, string> = {
+  webinar_confirmation: 'webinar-registration',
+  webinar_update: 'webinar-update',
+  webinar_cancellation: 'webinar-cancellation',
+  webinar_reminder: 'webinar-reminder',
+};
+
+/** One mail for one registration. `key` makes it unique: the SEQUENCE for calendar mails, the slot for reminders. */
+export interface RegistrationMail {
+  registrationId: string;
+  key: string | number;
+  payload: Record<string, unknown>;
+}
+
+@Injectable()
+export class WebinarMailsService implements OnModuleInit {
+  private readonly senderDomain: string;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly kinds: DeliveryKinds,
+    private readonly tokens: TokenService,
+  ) {
+    this.senderDomain = mailDomain(config.mailFrom);
+  }
+
+  onModuleInit(): void {
+    for (const kind of Object.keys(TEMPLATES) as WebinarMailKind[]) {
+      this.kinds.register({
+        kind,
+        gate: (tx, delivery, now) => this.gate(tx, kind, delivery, now),
+        compose: (tx, delivery) => this.compose(tx, kind, delivery),
+      });
+    }
+  }
+
+  /** The calendar UID of a registration: stable for its whole life. */
+  uid(registrationId: string): string {
+    return `${registrationId}@${this.senderDomain}`;
+  }
+
+  /** Queues these mails in one statement; a repeated call is a no-op (idempotency key per registration and key). */
+  async queue(tx: EntityManager, kind: WebinarMailKind, mails: RegistrationMail[], at: Date): Promise<number> {
+    if (mails.length === 0) return 0;
+    const rows: { count: number }[] = await tx.query(
+      `WITH queued AS (
+         INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, locale, status, reason, idempotency_key, payload,
+                                 priority, next_attempt_at, created_at, updated_at)
+         SELECT r.subscriber_id, 'service', $4, w.topic_id, r.id::text, s.locale, 'queued', 'queued', $4 || ':' || r.id::text || ':' || m.key,
+                m.payload, $5, $6, $6, $6
+         FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS m(registration_id, key, payload)
+         JOIN webinar_registrations r ON r.id = m.registration_id
+         JOIN subscribers s ON s.id = r.subscriber_id
+         JOIN webinars w ON w.id = r.webinar_id
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING 1)
+       SELECT count(*)::int AS count FROM queued`,
+      [
+        mails.map((m) => m.registrationId),
+        mails.map((m) => String(m.key)),
+        mails.map((m) => JSON.stringify(m.payload)),
+        kind,
+        kind === 'webinar_reminder' ? 5 : 10,
+        at,
+      ],
+    );
+    return rows[0].count;
+  }
+
+  /** Reminders not yet handed over for these registrations will not go (unregistered, cancelled). */
+  async suppressReminders(tx: EntityManager, registrationIds: string[], now: Date): Promise<void> {
+    if (registrationIds.length === 0) return;
+    // A reminder being handed over right now is locked by its worker and skipped here; its gate sees the new state.
+    await tx.query(
+      `WITH target AS (
+         SELECT id FROM deliveries WHERE ref_id = ANY($1::text[]) AND kind = 'webinar_reminder' AND status = 'queued' FOR UPDATE SKIP LOCKED)
+       UPDATE deliveries d SET status = 'suppressed', reason = $2, updated_at = $3 FROM target WHERE d.id = target.id`,
+      [registrationIds, Reason.SuppressedCancelled, now],
+    );
+  }
+
+  // ---- send time -----------------------------------------------------------------------------
+
+  private async gate(tx: EntityManager, kind: WebinarMailKind, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
+    const consent = await subscriberGate(tx, delivery);
+    if (consent) return consent;
+    const [r] = await tx.query(
+      `SELECT r.status, r.sequence, w.status AS webinar_status, w.starts_at, w.ends_at
+       FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id WHERE r.id = $1 FOR SHARE OF r`,
+      [delivery.refId],
+    );
+    if (!r) return { status: 'suppressed', reason: Reason.Superseded };
+    const live = r.status === 'registered' && r.webinar_status === 'scheduled';
+    switch (kind) {
+      case 'webinar_confirmation':
+        if (!live) return { status: 'suppressed', reason: Reason.Superseded };
+        return now >= r.ends_at ? { status: 'expired', reason: Reason.Expired } : null;
+      case 'webinar_update':
+        // A later change is on its way with the newer SEQUENCE: this one has nothing to add.
+        if (!live || Number(delivery.payload.sequence) < r.sequence) return { status: 'suppressed', reason: Reason.Superseded };
+        return now >= r.ends_at ? { status: 'expired', reason: Reason.Expired } : null;
+      case 'webinar_cancellation':
+        // Registered again since: the newer confirmation (higher SEQUENCE) stands, this CANCEL would only confuse.
+        if (r.status === 'registered' && Number(delivery.payload.sequence) < r.sequence) return { status: 'suppressed', reason: Reason.Superseded };
+        return now >= r.ends_at ? { status: 'expired', reason: Reason.Expired } : null;
+      case 'webinar_reminder':
+        if (!live) return { status: 'suppressed', reason: Reason.SuppressedCancelled };
+        return now >= r.starts_at ? { status: 'expired', reason: Reason.Expired } : null;
+    }
+  }
+
+  private async compose(tx: EntityManager, kind: WebinarMailKind, delivery: ClaimedDelivery): Promise<ComposedMessage> {
+    const [registration] = await tx.query(
+      `SELECT r.id, r.webinar_id, s.email, s.time_zone, s.attributes ->> 'firstName' AS first_name
+       FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
+      [delivery.refId],
+    );
+    if (!registration) throw new Error(`webinar registration ${delivery.refId} is gone`);
+    const [webinar] = await selectWebinars(tx, 'w.id = $1', [registration.webinar_id]);
+    const locale: Locale = delivery.locale;
+    const text = webinarText(webinar);
+    const title = pick(text.title, locale);
+    const unregisterUrl = this.tokens.url('webinar', registration.id);
+    const data = {
+      firstName: registration.first_name ?? null,
+      title,
+      when: formatWhen(webinar.starts_at, webinar.ends_at, locale, registration.time_zone),
+      seriesLabel: seriesLabel(text, locale),
+      joinUrl: webinar.join_url,
+      unregisterUrl,
+      registerUrl: `${this.config.publicUrl}/webinars/${webinar.slug}/register?lang=${locale}`,
+      byCustomer: delivery.payload.unregistered === true,
+    };
+    if (kind === 'webinar_reminder') return { template: TEMPLATES[kind], data };
+
+    const method = kind === 'webinar_cancellation' ? 'CANCEL' : 'REQUEST';
+    const description = [pick(text.description, locale), `${locale === 'de' ? 'Teilnehmen' : 'Join'}: ${webinar.join_url}`];
+    if (method === 'REQUEST') description.push(`${locale === 'de' ? 'Abmelden' : 'Unregister'}: ${unregisterUrl}`);
+    const ics = calendarFile({
+      uid: this.uid(registration.id),
+      sequence: Number(delivery.payload.sequence ?? 0),
+      method,
+      startsAt: webinar.starts_at,
+      endsAt: webinar.ends_at,
+      summary: title,
+      description: description.filter(Boolean).join('\n\n'),
+      joinUrl: webinar.join_url,
+      organizer: { name: this.config.companyName, email: mailboxAddress(this.config.mailFrom) },
+      attendee: { email: registration.email, name: registration.first_name },
+      stamp: delivery.createdAt,
+    });
+    return {
+      template: TEMPLATES[kind],
+      data,
+      attachments: [
+        {
+          filename: method === 'CANCEL' ? 'cancel.ics' : 'invite.ics',
+          content: ics,
+          contentType: `text/calendar; charset=utf-8; method=${method}`,
+          method,
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,290 @@
+// The public webinar pages: registration (/webinars/:slug/register) and the self-service
+// unregister link from every registration mail (/webinars/unregister/:token). Server-rendered, in
+// German and English, usable without JavaScript; GET never changes anything.
+//
+// The registration form has no subscriber to bind a CSRF token to, so it uses a signed double
+// submit: GET sets a random SameSite=Strict cookie and puts HMAC(cookie) in the form; a POST from
+// another site carries neither the cookie nor a way to compute the field.
+import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { isEmail } from 'class-validator';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { Public } from '../auth/scopes';
+import { Clock } from '../common/clock';
+import { APP_CONFIG, AppConfig, isIanaTimeZone, Locale } from '../config/config';
+import { CustomerRateLimitGuard } from '../preferences/customer-rate-limit.guard';
+import { PageRenderer, PageStrings } from '../preferences/page-renderer';
+import { TokenService } from '../preferences/tokens';
+import { formatWhen, pick, seriesLabel } from './webinar-content';
+import { RegisterResult, WebinarRegistrationsService } from './webinar-registrations.service';
+import { selectWebinars, WebinarRow, webinarText } from './webinar.entity';
+import { WebinarsService } from './webinars.service';
+
+const TIME_ZONES: string[] = Intl.supportedValuesOf('timeZone');
+const FORM_COOKIE = 'tactful_form';
+const fill = (template: string, values: Record<string, string | number>) => template.replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ''));
+const field = (value: unknown): string => (typeof value === 'string' ? value.trim() : '');
+
+interface FormValues {
+  email: string;
+  firstName: string;
+  timeZone: string;
+  series: boolean;
+}
+
+@ApiExcludeController()
+@Public()
+@UseGuards(CustomerRateLimitGuard)
+@Controller('webinars')
+export class WebinarPagesController {
+  private readonly secureCookie: boolean;
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly pages: PageRenderer,
+    private readonly tokens: TokenService,
+    private readonly webinars: WebinarsService,
+    private readonly registrations: WebinarRegistrationsService,
+  ) {
+    this.secureCookie = config.publicUrl.startsWith('https:');
+  }
+
+  @Get(':slug/register')
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async show(
+    @Param('slug') slug: string,
+    @Query('lang') lang: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    const webinar = await this.webinars.bySlug(slug);
+    const locale = this.localeFor(lang, webinar);
+    if (!webinar) return this.notFound(reply, locale);
+    const closed = this.closedPage(reply, webinar, locale);
+    if (closed) return closed;
+    return this.form(webinar, locale, this.formCookie(request, reply), { email: '', firstName: '', timeZone: '', series: false }, []);
+  }
+
+  @Post(':slug/register')
+  @HttpCode(200)
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async register(
+    @Param('slug') slug: string,
+    @Body() form: Record<string, unknown>,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    const webinar = await this.webinars.bySlug(slug);
+    const locale = this.localeFor(field(form?.lang), webinar);
+    if (!webinar) return this.notFound(reply, locale);
+    const t = this.pages.t(locale);
+    const cookie = cookieValue(request.headers.cookie, FORM_COOKIE);
+    if (!cookie || !this.checkFormToken(cookie, form?.csrf)) {
+      void reply.status(403);
+      return this.pages.message(locale, t.webinarFormExpiredTitle, [t.webinarFormExpiredBody], { link: { href: this.pageUrl(webinar, locale), label: t.webinarBackToForm } });
+    }
+    const values: FormValues = {
+      email: field(form.email).slice(0, 254),
+      firstName: field(form.firstName).replace(/[<>\r\n]/g, '').slice(0, 100),
+      timeZone: field(form.timeZone),
+      series: form.series === '1',
+    };
+    const errors: { field: string; message: string }[] = [];
+    if (!isEmail(values.email)) errors.push({ field: 'email', message: t.webinarEmailInvalid });
+    if (!isIanaTimeZone(values.timeZone)) errors.push({ field: 'timeZone', message: t.webinarTimeZoneInvalid });
+    if (errors.length) {
+      void reply.status(422);
+      return this.form(webinar, locale, cookie, values, errors);
+    }
+    const result = await this.registrations.register(
+      webinar.id,
+      { email: values.email, locale, timeZone: values.timeZone, firstName: values.firstName || undefined, series: values.series },
+      'page',
+      { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null },
+    );
+    return this.outcomePage(reply, locale, values.email, result, values.series && webinar.series_id !== null);
+  }
+
+  @Get('unregister/:token')
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async showUnregister(@Param('token') token: string, @Query('lang') lang: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const found = await this.registrationOf(token);
+    if (!found) return this.notFound(reply, 'en');
+    const { registration, webinar } = found;
+    const locale: Locale = lang === 'de' || lang === 'en' ? lang : registration.locale;
+    const t = this.pages.t(locale);
+    if (registration.status !== 'registered' && !registration.in_series) {
+      return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered], this.registerAgainLink(webinar, locale));
+    }
+    const text = webinarText(webinar);
+    return this.pages.render('webinar-unregister', locale, t.webinarUnregisterTitle, {
+      title: pick(text.title, locale),
+      when: formatWhen(webinar.starts_at, webinar.ends_at, locale, registration.time_zone),
+      startsIso: webinar.starts_at.toISOString(),
+      action: `/webinars/unregister/${encodeURIComponent(token)}`,
+      seriesOption: registration.in_series && text.series ? fill(t.webinarUnregisterSeries, { x: pick(text.series.title, locale) }) : null,
+    });
+  }
+
+  /** Repeatable and harmless: a second POST finds nothing left to end. */
+  @Post('unregister/:token')
+  @HttpCode(200)
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  async unregister(@Param('token') token: string, @Body() form: Record<string, unknown> | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const found = await this.registrationOf(token);
+    if (!found) return this.notFound(reply, 'en');
+    const locale = found.registration.locale;
+    const t = this.pages.t(locale);
+    const result = await this.registrations.unregister(found.registration.id, form?.leaveSeries === '1');
+    if (result.outcome === 'not_registered') return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered]);
+    return this.pages.message(locale, t.webinarUnregisteredTitle, [t.webinarUnregisteredBody], this.registerAgainLink(found.webinar, locale));
+  }
+
+  // ---- rendering -----------------------------------------------------------------------------
+
+  private form(webinar: WebinarRow, locale: Locale, cookie: string, values: FormValues, errors: { field: string; message: string }[]): string {
+    const t = this.pages.t(locale);
+    const text = webinarText(webinar);
+    const title = pick(text.title, locale);
+    const zone = values.timeZone || webinar.time_zone;
+    const seats = webinar.capacity === null ? null : Math.max(0, webinar.capacity - webinar.registered);
+    return this.pages.render('webinar-register', locale, title, {
+      title,
+      seriesLabel: seriesLabel(text, locale),
+      when: formatWhen(webinar.starts_at, webinar.ends_at, locale, webinar.time_zone),
+      startsIso: webinar.starts_at.toISOString(),
+      description: pick(text.description, locale)
+        .split(/\n\s*\n/)
+        .map((p) => p.trim())
+        .filter(Boolean),
+      full: seats === 0,
+      seatsLeft: seats !== null && seats <= 20 ? fill(t.webinarSeatsLeft, { n: seats }) : null,
+      action: `/webinars/${webinar.slug}/register`,
+      csrf: this.formToken(cookie),
+      langLink: `/webinars/${webinar.slug}/register?lang=${locale === 'de' ? 'en' : 'de'}`,
+      otherLocale: locale === 'de' ? 'en' : 'de',
+      otherLocaleName: locale === 'de' ? 'English' : 'Deutsch',
+      values,
+      errors,
+      emailError: errors.find((e) => e.field === 'email')?.message ?? null,
+      timeZones: (TIME_ZONES.includes(zone) ? TIME_ZONES : [zone, ...TIME_ZONES]).map((z) => ({ value: z, selected: z === zone })),
+      seriesOption: text.series ? fill(t.webinarSeriesOption, { x: pick(text.series.title, locale) }) : null,
+    });
+  }
+
+  private outcomePage(reply: FastifyReply, locale: Locale, email: string, result: RegisterResult, seriesRequested: boolean): string {
+    const t = this.pages.t(locale);
+    const series = (r: Extract<RegisterResult, { series: unknown }>): string[] => {
+      const parts = (outcome: string) => r.series.filter((p) => p.outcome === outcome).map((p) => p.part).join(', ');
+      const lines: string[] = [];
+      if (parts('registered')) lines.push(fill(t.webinarSeriesRegistered, { x: parts('registered') }));
+      if (parts('already_registered')) lines.push(fill(t.webinarSeriesAlready, { x: parts('already_registered') }));
+      if (parts('full')) lines.push(fill(t.webinarSeriesFull, { x: parts('full') }));
+      if (seriesRequested) lines.push(t.webinarSeriesLater);
+      return lines;
+    };
+    switch (result.outcome) {
+      case 'registered':
+        return this.pages.message(locale, t.webinarRegisteredTitle, [
+          fill(t.webinarRegisteredBody, { x: email }),
+          ...series(result),
+          t.webinarRegisteredNoNewsletter,
+        ]);
+      case 'already_registered':
+        // Said plainly, and nothing is sent again: the form must not become a way to mail someone.
+        void reply.status(409);
+        return this.pages.message(locale, t.webinarAlreadyTitle, [fill(t.webinarAlreadyBody, { x: email }), ...series(result)]);
+      case 'full':
+        void reply.status(409);
+        return this.pages.message(locale, t.webinarFullTitle, [t.webinarFullBody]);
+      case 'closed':
+        void reply.status(410);
+        return this.pages.message(locale, t.webinarClosedTitle, [result.reason === 'cancelled' ? t.webinarCancelledBody : t.webinarStartedBody]);
+    }
+  }
+
+  private closedPage(reply: FastifyReply, webinar: WebinarRow, locale: Locale): string | null {
+    if (webinar.status === 'scheduled' && webinar.starts_at > this.clock.now()) return null;
+    const t = this.pages.t(locale);
+    void reply.status(410);
+    return this.pages.message(locale, t.webinarClosedTitle, [webinar.status === 'cancelled' ? t.webinarCancelledBody : t.webinarStartedBody]);
+  }
+
+  private notFound(reply: FastifyReply, locale: Locale): string {
+    const t: PageStrings = this.pages.t(locale);
+    void reply.status(404);
+    return this.pages.message(locale, t.notFoundTitle, [t.notFoundBody]);
+  }
+
+  private registerAgainLink(webinar: WebinarRow, locale: Locale) {
+    if (webinar.status !== 'scheduled' || webinar.starts_at <= this.clock.now()) return {};
+    return { link: { href: this.pageUrl(webinar, locale), label: this.pages.t(locale).webinarRegisterAgain } };
+  }
+
+  private pageUrl(webinar: WebinarRow, locale: Locale): string {
+    return `/webinars/${webinar.slug}/register?lang=${locale}`;
+  }
+
+  /** ?lang, else the webinar's language when it has only one, else the default. */
+  private localeFor(lang: string | undefined, webinar: WebinarRow | null): Locale {
+    if (lang === 'de' || lang === 'en') return lang;
+    if (webinar && (webinar.title_de === null) !== (webinar.title_en === null)) return webinar.title_de ? 'de' : 'en';
+    return this.config.defaultLocale;
+  }
+
+  private async registrationOf(token: string) {
+    const id = this.tokens.verify('webinar', token);
+    if (!id) return null;
+    const [registration] = await this.db.query(
+      `SELECT r.id, r.status, r.webinar_id, s.locale, s.time_zone,
+              EXISTS (SELECT 1 FROM webinar_series_registrations sr JOIN webinars w ON w.series_id = sr.series_id
+                      WHERE w.id = r.webinar_id AND sr.subscriber_id = r.subscriber_id) AS in_series
+       FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
+      [id],
+    );
+    if (!registration) return null;
+    const [webinar] = await selectWebinars(this.db.manager, 'w.id = $1', [registration.webinar_id]);
+    return { registration: registration as { id: string; status: string; locale: Locale; time_zone: string; in_series: boolean }, webinar };
+  }
+
+  // ---- form token (signed double submit) -----------------------------------------------------
+
+  private formCookie(request: FastifyRequest, reply: FastifyReply): string {
+    const existing = cookieValue(request.headers.cookie, FORM_COOKIE);
+    if (existing && /^[\w-]{22}$/.test(existing)) return existing;
+    const value = randomBytes(16).toString('base64url');
+    void reply.header(
+      'set-cookie',
+      `${FORM_COOKIE}=${value}; Path=/webinars; Max-Age=86400; HttpOnly; SameSite=Strict${this.secureCookie ? '; Secure' : ''}`,
+    );
+    return value;
+  }
+
+  private formToken(cookie: string): string {
+    return createHmac('sha256', this.config.tokenSecret).update(`webinar-form:${cookie}`).digest('base64url').slice(0, 32);
+  }
+
+  private checkFormToken(cookie: string, given: unknown): boolean {
+    if (typeof given !== 'string') return false;
+    const expected = Buffer.from(this.formToken(cookie));
+    const actual = Buffer.from(given);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+}
+
+function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return rest.join('=');
+  }
+  return null;
+}

@@ -1,0 +1,74 @@
+// Row shapes of the webinar tables as the raw SQL of this module reads them, and the one query
+// that loads a webinar with its topic and series.
+import { EntityManager } from 'typeorm';
+import { WebinarText } from './webinar-content';
+
+export interface WebinarRow {
+  id: string;
+  slug: string;
+  topic_id: string;
+  topic_key: string;
+  series_id: string | null;
+  series_key: string | null;
+  series_title_de: string | null;
+  series_title_en: string | null;
+  series_part: number | null;
+  title_de: string | null;
+  title_en: string | null;
+  description_de: string | null;
+  description_en: string | null;
+  starts_at: Date;
+  ends_at: Date;
+  time_zone: string;
+  join_url: string;
+  capacity: number | null;
+  reminder_minutes: number[];
+  status: 'scheduled' | 'cancelled';
+  recording_url: string | null;
+  invitation_campaign_id: string | null;
+  attended_campaign_id: string | null;
+  missed_campaign_id: string | null;
+  attendance_imported_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  cancelled_at: Date | null;
+  registered: number;
+}
+
+export interface RegistrationRow {
+  id: string;
+  webinar_id: string;
+  subscriber_id: string;
+  email: string;
+  status: 'registered' | 'unregistered' | 'cancelled';
+  source: 'page' | 'api' | 'series';
+  sequence: number;
+  attended: boolean | null;
+  next_reminder_slot: number;
+  next_reminder_at: Date | null;
+  registered_at: Date;
+  unregistered_at: Date | null;
+}
+
+/** Webinars with topic key, series and the number of current registrations; `where` uses alias w. */
+export function selectWebinars(manager: EntityManager, where: string, params: unknown[], tail = ''): Promise<WebinarRow[]> {
+  return manager.query(
+    `SELECT w.*, t.key AS topic_key, ser.key AS series_key, ser.title_de AS series_title_de, ser.title_en AS series_title_en,
+            (SELECT count(*)::int FROM webinar_registrations r WHERE r.webinar_id = w.id AND r.status = 'registered') AS registered
+     FROM webinars w
+     JOIN topics t ON t.id = w.topic_id
+     LEFT JOIN webinar_series ser ON ser.id = w.series_id
+     WHERE ${where} ${tail}`,
+    params,
+  );
+}
+
+export function webinarText(w: WebinarRow): WebinarText {
+  return {
+    title: { de: w.title_de, en: w.title_en },
+    description: { de: w.description_de, en: w.description_en },
+    startsAt: w.starts_at,
+    endsAt: w.ends_at,
+    series: w.series_id ? { title: { de: w.series_title_de, en: w.series_title_en }, part: w.series_part! } : null,
+  };
+}
