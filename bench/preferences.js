@@ -34,6 +34,9 @@ const { TokenSigner } = c.dist('preferences/tokens');
 const { PreferencesService } = c.dist('preferences/preferences.service');
 const { SystemClock } = c.dist('common/clock');
 const { summarizeProfile } = require('./lib/profile');
+const { PreferencesController } = c.dist('preferences/preferences.controller');
+const { PageRenderer } = c.dist('preferences/page-renderer');
+const { TokenService } = c.dist('preferences/tokens');
 
 const SUBSCRIBERS = Number(c.option('subscribers', '100000'));
 const RATE = Number(c.option('rate', '300'));
@@ -221,7 +224,14 @@ async function paced(port, rate, seconds, next) {
   let lateSends = 0;
   const pending = [];
   const start = performance.now() + 20;
+  let notSent = 0;
   for (let i = 0; i < total; i++) {
+    // Bounded: with more than two seconds' worth of requests unanswered the service is past its
+    // capacity; the rest of the phase is not sent (and counted as errors) instead of piling up.
+    if (inFlight > 2 * rate) {
+      notSent = total - i;
+      break;
+    }
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
@@ -240,7 +250,10 @@ async function paced(port, rate, seconds, next) {
   await Promise.all(pending);
   const ms = performance.now() - start;
   agent.destroy();
-  return summarize(latencies, statuses, ms, { targetRate: rate, maxInFlight, lateSends });
+  if (notSent) statuses.set('not sent (backlog)', notSent);
+  const result = summarize(latencies, statuses, ms, { targetRate: rate, maxInFlight, lateSends, notSent });
+  result.errors += notSent;
+  return result;
 }
 
 /** Closed loop: `connections` clients, each sending its next request when the previous one answered. */
@@ -267,8 +280,78 @@ async function closed(port, connections, seconds, next) {
   return summarize(latencies, statuses, ms, { connections });
 }
 
+/**
+ * The page alone, in this process (no HTTP, no database): PreferencesController's render of a
+ * subscriber with 8 topics, 5 recent mails and a next newsletter, CPU per page; and, apart, the
+ * six Intl.DateTimeFormat constructions it makes per page (formatWhen builds one per date).
+ * The controller's other collaborators are stubs that answer at once (their queries are in the
+ * HTTP figures). Null when the controller's shape changed under the bench.
+ */
+async function pageRenderCost(seconds = 2) {
+  const config = { companyName: 'Beispiel GmbH', senderPostalAddress: 'Hauptstraße 1, 10115 Berlin', tokenSecret: TOKEN_SECRET, publicUrl: 'https://news.example.com' };
+  const preferencesStub = { csrfToken: (id) => PreferencesService.prototype.csrfToken.call({ config, clock: new SystemClock() }, id) };
+  const feedbackStub = { ratingsOf: async () => new Map(), droppedByCustomer: async () => new Map() };
+  const controller = new PreferencesController(new TokenService(config), new PageRenderer(config), preferencesStub, feedbackStub);
+  const now = Date.now();
+  const state = {
+    id: '0b3c6a56-8a4e-4a43-9c1e-0d9f7a1b2c3d',
+    email: 'kunde@example.org',
+    locale: 'de',
+    timeZone: 'Europe/Berlin',
+    cadence: 'weekly',
+    digestWeekday: 2,
+    digestHour: 9,
+    status: 'active',
+    pausedUntil: null,
+    topics: Array.from({ length: TOPICS }, (_, i) => ({
+      id: `00000000-0000-4000-8000-00000000000${i}`,
+      key: `topic-${i + 1}`,
+      nameDe: `Thema ${i + 1}`,
+      nameEn: `Topic ${i + 1}`,
+      descriptionDe: 'Alles Neue, etwa einmal im Monat.',
+      descriptionEn: 'Everything new, about once a month.',
+      subscribed: i < 3,
+    })),
+    nextNewsletter: new Date(now + 3 * 86_400_000),
+    recent: Array.from({ length: 5 }, (_, i) => ({ at: new Date(now - (i + 1) * 8 * 86_400_000), kind: 'campaign', topicDe: 'Thema 1', topicEn: 'Topic 1' })),
+  };
+  const rate = async (fn) => {
+    for (let i = 0; i < 50; i++) await fn(i);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let n = 0;
+    while (performance.now() - t0 < seconds * 1000) await fn(n++);
+    const cpu = process.cpuUsage(cpu0);
+    return { perCpuS: Math.round(n / ((cpu.user + cpu.system) / 1e6)), cpuMicroseconds: Math.round((cpu.user + cpu.system) / n) };
+  };
+  let page = null;
+  let pageBytes = null;
+  try {
+    pageBytes = (await controller.render('token', state, 'de', null)).length;
+    page = await rate(() => controller.render('token', state, 'de', null));
+  } catch (error) {
+    c.log(`(in-process page render skipped: ${error.message})`);
+  }
+  const zones = ['Europe/Berlin', 'Europe/Vienna', 'Europe/Zurich', 'America/New_York'];
+  const sixFormats = await rate((i) => {
+    for (let k = 0; k < 6; k++) {
+      new Intl.DateTimeFormat('de-DE', { dateStyle: 'full', timeStyle: 'short', timeZone: zones[(i + k) % 4] }).format(state.nextNewsletter);
+    }
+  });
+  const cached = new Map(zones.map((z) => [z, new Intl.DateTimeFormat('de-DE', { dateStyle: 'full', timeStyle: 'short', timeZone: z })]));
+  const sixCachedFormats = await rate((i) => {
+    for (let k = 0; k < 6; k++) cached.get(zones[(i + k) % 4]).format(state.nextNewsletter);
+  });
+  return { page, pageBytes, sixDateTimeFormatConstructions: sixFormats, sixCachedFormats };
+}
+
 async function main() {
   const started = Date.now();
+  const inProcess = await pageRenderCost();
+  c.log(
+    `page render in-process (no HTTP, no DB): ${inProcess.page?.cpuMicroseconds ?? '?'} µs CPU per page; of that, 6 × new Intl.DateTimeFormat: ` +
+      `${inProcess.sixDateTimeFormatConstructions.cpuMicroseconds} µs (cached formatters: ${inProcess.sixCachedFormats.cpuMicroseconds} µs)`,
+  );
   const db = await c.openDatabase('preferences');
   const sql = new Client({ connectionString: db.url });
   await sql.connect();
@@ -321,28 +404,34 @@ async function main() {
     // Requests the client gave up on may still run in the app: wait until it is quiet again, so
     // one phase's backlog does not land in the next (at most 30 s).
     const drain = async () => {
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + 60_000;
+      const probe = new http.Agent({ keepAlive: false });
       while (Date.now() < deadline) {
         const { rows: [{ busy }] } = await sql.query(
           `SELECT count(*)::int AS busy FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tactful' AND state <> 'idle'`,
         );
-        if (busy === 0) return;
-        await new Promise((r) => setTimeout(r, 200));
+        const t0 = performance.now();
+        const health = await request(probe, port, 'GET', '/health');
+        if (busy === 0 && health.status === 200 && performance.now() - t0 < 250) return;
+        await new Promise((r) => setTimeout(r, 250));
       }
+      c.log('  (the app was still busy with an earlier phase after 60 s)');
     };
     const phase = async (name, work) => {
       await drain();
       app.takeErrors();
-      const t0 = c.processTicks(app.pid);
+      const t0 = c.processTicks(app.pid, true);
       const r = await c.measure(sql, work);
-      const t1 = c.processTicks(app.pid);
-      const appCpuS = t0 === null || t1 === null ? null : (t1 - t0) / c.CLOCK_TICKS;
+      const t1 = c.processTicks(app.pid, true);
+      const appCpuS = t0 === null || t1 === null ? null : (t1.user + t1.system - t0.user - t0.system) / c.CLOCK_TICKS;
+      const appSystemShare = appCpuS ? c.round((t1.system - t0.system) / c.CLOCK_TICKS / appCpuS, 2) : null;
       const result = {
         ...r.result,
         appCpuS,
-        appCpuPerRequestMs: appCpuS === null ? null : c.round((appCpuS * 1000) / r.result.requests, 2),
+        appCpuPerRequestMs: appCpuS === null || !r.result.requests ? null : c.round((appCpuS * 1000) / r.result.requests, 2),
+        appSystemShare,
         backendCpuS: r.backendCpuS,
-        backendCpuPerRequestMs: r.backendCpuS === null ? null : c.round((r.backendCpuS * 1000) / r.result.requests, 2),
+        backendCpuPerRequestMs: r.backendCpuS === null || !r.result.requests ? null : c.round((r.backendCpuS * 1000) / r.result.requests, 2),
         loadGeneratorCpuS: c.round(r.nodeCpuS, 2),
         appErrors: app.takeErrors(),
       };
@@ -394,6 +483,7 @@ async function main() {
       subscribers: SUBSCRIBERS,
       seedS,
       pageBytes,
+      inProcessPageRender: inProcess,
       app: 'node dist/main.js, NODE_ENV=production, LOG_LEVEL=warn, worker and scheduler off, DB_POOL_SIZE default (10)',
       loadGenerator: 'node:http keep-alive in the bench process (same 2 cores as the app and PostgreSQL)',
       results,
@@ -426,6 +516,10 @@ async function main() {
         ],
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'c'],
       ),
+    );
+    c.log(
+      `in-process page render: ${inProcess.page?.cpuMicroseconds ?? '?'} µs CPU (6 × new Intl.DateTimeFormat: ${inProcess.sixDateTimeFormatConstructions.cpuMicroseconds} µs; ` +
+        `cached: ${inProcess.sixCachedFormats.cpuMicroseconds} µs)`,
     );
     c.log(`${c.fmt(SUBSCRIBERS)} subscribers; page ${c.fmt(pageBytes)} bytes; results: ${file}; wall ${report.wallS} s`);
   } finally {

@@ -100,6 +100,24 @@ async function postgresInfo(sql) {
   return { version, settings };
 }
 
+/** Busy and total jiffies of all CPUs (/proc/stat), or null. */
+function cpuJiffies() {
+  try {
+    const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
+    const v = cpu.trim().split(/\s+/).slice(1).map(Number);
+    const idle = v[3] + (v[4] ?? 0);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+const AT_START = { load: os.loadavg().map((l) => round(l, 2)), jiffies: cpuJiffies() };
+
+/**
+ * The machine, and how busy it was while the bench ran: the load average at start and end and
+ * the share of all CPU time that was busy (this bench, its database and everything else on the box).
+ */
 function machine() {
   let load = null;
   try {
@@ -107,24 +125,30 @@ function machine() {
   } catch {
     /* not on every platform */
   }
+  const now = cpuJiffies();
+  const busyShare = now && AT_START.jiffies ? round((now.busy - AT_START.jiffies.busy) / (now.total - AT_START.jiffies.total), 2) : null;
   return {
+    loadAverageAtStart: AT_START.load,
+    cpuBusyShareDuringRun: busyShare,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     platform: `${os.type()} ${os.release()}`,
-    loadAverageAtEnd: load,
+    loadAverage: load,
   };
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** CPU ticks (user + system) of a process, from /proc; null when unavailable. */
-function processTicks(pid) {
+/** CPU ticks (user + system, or both apart with `split`) of a process, from /proc; null when unavailable. */
+function processTicks(pid, split = false) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    const user = Number(fields[11]);
+    const system = Number(fields[12]);
+    return split ? { user, system } : user + system;
   } catch {
     return null;
   }
