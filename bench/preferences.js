@@ -348,6 +348,62 @@ async function pageRenderCost(seconds = 2) {
   return { page, pageBytes, sixDateTimeFormatConstructions: sixFormats, sixCachedFormats };
 }
 
+async function dataAccessCost(url, sql, ids) {
+  let app;
+  try {
+    const { createApp } = c.dist('bootstrap');
+    const { loadConfig } = c.dist('config/config');
+    let FeedbackService = null;
+    try {
+      ({ FeedbackService } = c.dist('feedback/feedback.service'));
+    } catch {
+      /* not in this build */
+    }
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: url,
+      TOKEN_SECRET,
+      WEBHOOK_SECRET,
+      WORKER_ENABLED: 'false',
+      SCHEDULER_ENABLED: 'false',
+      OUTBOX_DIR: mkdtempSync(join(os.tmpdir(), 'tactful-bench-outbox-')),
+    });
+    app = await createApp(config, url, new SystemClock());
+    const preferences = app.get(PreferencesService);
+    const feedback = FeedbackService ? app.get(FeedbackService) : null;
+    let queries = 0;
+    const { PostgresQueryRunner } = require(join(c.ROOT, 'node_modules/typeorm/driver/postgres/PostgresQueryRunner'));
+    const original = PostgresQueryRunner.prototype.query;
+    PostgresQueryRunner.prototype.query = function (...a) {
+      queries++;
+      return original.apply(this, a);
+    };
+    const page = async (id) => {
+      const state = await preferences.state(id);
+      if (feedback) await Promise.all([feedback.ratingsOf(id, state.locale), feedback.droppedByCustomer(id)]);
+    };
+    for (const id of ids.slice(0, 100)) await page(id); // warm-up: every pool connection's catalog cache
+    queries = 0;
+    const run = await c.measure(sql, async () => {
+      for (const id of ids) await page(id);
+    });
+    PostgresQueryRunner.prototype.query = original;
+    return {
+      pages: ids.length,
+      queriesPerPage: c.round(queries / ids.length, 1),
+      wallMsPerPage: c.round(run.ms / ids.length, 2),
+      backendCpuMsPerPage: run.backendCpuS === null ? null : c.round((run.backendCpuS * 1000) / ids.length, 2),
+      nodeCpuMsPerPage: c.round((run.nodeCpuS * 1000) / ids.length, 2),
+    };
+  } catch (error) {
+    c.log(`(in-process data access skipped: ${error.message})`);
+    return null;
+  } finally {
+    await app?.close();
+  }
+}
+
 async function main() {
   const started = Date.now();
   const inProcess = await pageRenderCost();
@@ -447,6 +503,17 @@ async function main() {
 
     await closed(port, 4, 3, get); // warm-up: JIT, connection pool, caches
     await closed(port, 4, 2, post);
+    // The data part of a page view alone, in this process through a Nest app context (no HTTP,
+    // no page): PreferencesService.state() and the two feedback lookups the page makes, one page
+    // after the other on one connection at a time — PostgreSQL and TypeORM cost per page view.
+    const dataPart = await dataAccessCost(db.url, sql, ids.slice(0, 2000));
+    if (dataPart) {
+      c.log(
+        `data of one page view in-process (${dataPart.pages} pages, ${dataPart.queriesPerPage} queries each): ${dataPart.wallMsPerPage} ms wall, ` +
+          `PostgreSQL ${dataPart.backendCpuMsPerPage} ms CPU, Node ${dataPart.nodeCpuMsPerPage} ms CPU per page`,
+      );
+    }
+
     // GETs first: a POST backlog (lock waits) would otherwise still occupy the app's pool.
     const results = {};
     results.pacedGet = await phase(`GET, paced ${RATE}/s`, () => paced(port, RATE, PACED_SECONDS, get));
@@ -488,6 +555,7 @@ async function main() {
       seedS,
       pageBytes,
       inProcessPageRender: inProcess,
+      inProcessDataAccess: dataPart,
       app: 'node dist/main.js, NODE_ENV=production, LOG_LEVEL=warn, worker and scheduler off, DB_POOL_SIZE default (10)',
       loadGenerator: 'node:http keep-alive in the bench process (same 2 cores as the app and PostgreSQL)',
       results,
@@ -526,6 +594,7 @@ async function main() {
       `in-process page render: ${inProcess.page?.cpuMicroseconds ?? '?'} µs CPU (6 × new Intl.DateTimeFormat: ${inProcess.sixDateTimeFormatConstructions.cpuMicroseconds} µs; ` +
         `cached: ${inProcess.sixCachedFormats.cpuMicroseconds} µs)`,
     );
+    if (dataPart) c.log(`in-process data of a page view: ${dataPart.queriesPerPage} queries, PostgreSQL ${dataPart.backendCpuMsPerPage} ms + Node ${dataPart.nodeCpuMsPerPage} ms CPU`);
     c.log(`${c.fmt(SUBSCRIBERS)} subscribers; page ${c.fmt(pageBytes)} bytes; results: ${file}; wall ${report.wallS} s`);
   } finally {
     if (app) await app.stop();
