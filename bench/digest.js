@@ -19,7 +19,7 @@ const c = require('./lib/common');
 
 c.requireBuild('digest');
 const os = require('node:os');
-const { mkdtempSync } = require('node:fs');
+const { mkdtempSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
 const { Client } = require('pg');
 const { createApp } = c.dist('bootstrap');
@@ -132,6 +132,7 @@ async function main() {
   const sql = new Client({ connectionString: db.url });
   await sql.connect();
   const apps = [];
+  const outboxDir = mkdtempSync(join(os.tmpdir(), 'tactful-bench-outbox-'));
   try {
     const pg = await c.postgresInfo(sql);
     c.log(`PostgreSQL ${pg.version} (${db.kind}); ${c.fmt(SUBSCRIBERS)} due subscribers, ${ITEMS} items on ${TOPICS} topics`);
@@ -143,7 +144,7 @@ async function main() {
       WEBHOOK_SECRET: 'bench-webhook-secret-0123456789abcdef01234567',
       WORKER_ENABLED: 'false',
       SCHEDULER_ENABLED: 'false',
-      OUTBOX_DIR: mkdtempSync(join(os.tmpdir(), 'tactful-bench-outbox-')),
+      OUTBOX_DIR: outboxDir,
     });
     // One app context per composer: instances, each with its own pool (DB_POOL_SIZE 10).
     for (let i = 0; i < Math.max(...COMPOSERS); i++) apps.push(await createApp(config, db.url, new FakeClock(NOW)));
@@ -173,6 +174,7 @@ async function main() {
       batchSize: 500,
       results,
       target: 'report',
+      statements: trace ? trace() : undefined,
       wallS: c.round((Date.now() - started) / 1000, 1),
     };
     const file = c.writeResult('digest', report);
@@ -201,6 +203,7 @@ async function main() {
     }
   } finally {
     for (const app of apps) await app.close();
+    rmSync(outboxDir, { recursive: true, force: true });
     await sql.end();
     await db.close();
   }

@@ -350,6 +350,7 @@ async function pageRenderCost(seconds = 2) {
 
 async function dataAccessCost(url, sql, ids) {
   let app;
+  const outboxDir = mkdtempSync(join(os.tmpdir(), 'tactful-bench-outbox-'));
   try {
     const { createApp } = c.dist('bootstrap');
     const { loadConfig } = c.dist('config/config');
@@ -367,7 +368,7 @@ async function dataAccessCost(url, sql, ids) {
       WEBHOOK_SECRET,
       WORKER_ENABLED: 'false',
       SCHEDULER_ENABLED: 'false',
-      OUTBOX_DIR: mkdtempSync(join(os.tmpdir(), 'tactful-bench-outbox-')),
+      OUTBOX_DIR: outboxDir,
     });
     app = await createApp(config, url, new SystemClock());
     const preferences = app.get(PreferencesService);
@@ -401,6 +402,7 @@ async function dataAccessCost(url, sql, ids) {
     return null;
   } finally {
     await app?.close();
+    rmSync(outboxDir, { recursive: true, force: true });
   }
 }
 

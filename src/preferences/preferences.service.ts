@@ -206,7 +206,8 @@ export class PreferencesService {
   ): Promise<ChangeNote[]> {
     const rows: { id: string; key: string; archived: boolean; status: string | null }[] = await tx.query(
       `SELECT t.id, t.key, t.archived, ts.status FROM topics t
-       LEFT JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = $1 FOR UPDATE OF t`,
+       LEFT JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = $1
+       ORDER BY t.id FOR SHARE OF t`, // shared and in one order: concurrent saves never deadlock
       [subscriberId],
     );
     const wanted = new Set(keys);
