@@ -3,7 +3,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { AppConfig } from '../config/config';
-import { DomainException, ErrorCode } from './problem';
+import { DomainException, ErrorCode, FieldError } from './problem';
+import { validationException } from './validation';
 
 const STREAMED_ROUTES = /^\/v1\/subscribers\/import(\?|$)/;
 
@@ -32,6 +33,56 @@ async function readLimited(payload: Readable, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Deeper JSON is refused before validation walks it (class-transformer recurses; 10,000 levels overflow). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Problems no field validator catches: NUL characters (PostgreSQL text cannot hold them, so they
+ * would fail at INSERT as a 500) and nesting deeper than MAX_JSON_DEPTH. Field names follow the
+ * validation errors: `items[0].name`, `subject.de`.
+ */
+export function unsafeJsonProblems(value: unknown): FieldError[] {
+  const problems: FieldError[] = [];
+  const path: (string | number)[] = [];
+  const name = () =>
+    path.reduce<string>((out, p) => (typeof p === 'number' ? `${out}[${p}]` : out === '' ? p : `${out}.${p}`), '') || 'body';
+  const walk = (node: unknown, depth: number): void => {
+    if (problems.length >= 20) return;
+    if (typeof node === 'string') {
+      if (node.includes('\u0000')) problems.push({ field: name(), message: 'must not contain NUL characters' });
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    if (depth >= MAX_JSON_DEPTH) {
+      problems.push({ field: name(), message: `nests deeper than ${MAX_JSON_DEPTH} levels` });
+      return;
+    }
+    // Plain loops: a 100,000-row JSON import passes through here too.
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        path.push(i);
+        walk(node[i], depth + 1);
+        path.pop();
+      }
+      return;
+    }
+    for (const key in node as Record<string, unknown>) {
+      path.push(key);
+      if (key.includes('\u0000')) problems.push({ field: name(), message: 'must not contain NUL characters' });
+      walk((node as Record<string, unknown>)[key], depth + 1);
+      path.pop();
+    }
+  };
+  walk(value, 0);
+  return problems;
+}
+
+function refuseUnsafe<T>(value: T): T {
+  const problems = unsafeJsonProblems(value);
+  if (problems.length > 0) throw validationException(problems);
+  return value;
+}
+
 /** Form fields; a repeated name (checkboxes) becomes an array. */
 export function formFields(body: string): Record<string, string | string[]> {
   const fields: Record<string, string | string[]> = {};
@@ -52,13 +103,15 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
     // Signed webhooks verify the exact bytes that were sent.
     (request as FastifyRequest & { rawBody?: string }).rawBody = text;
     if (text.trim() === '') return undefined;
+    let parsed: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      parsed = JSON.parse(text) as unknown;
     } catch {
       throw new DomainException(ErrorCode.Validation, 'The request body is not valid JSON.', [
         { field: 'body', message: 'is not valid JSON' },
       ]);
     }
+    return refuseUnsafe(parsed);
   });
 
   // HTML forms on the customer pages (and RFC 8058 one-click POSTs).
@@ -66,7 +119,11 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: 64 * 1024 },
     (_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, value?: unknown) => void) => {
-      done(null, formFields(body.toString()));
+      try {
+        done(null, refuseUnsafe(formFields(body.toString())));
+      } catch (error) {
+        done(error as Error);
+      }
     },
   );
 
