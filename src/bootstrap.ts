@@ -10,9 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { ApiKeysService } from './auth/api-keys.service';
-import { Clock, SystemClock } from './common/clock';
+import { Clock, DatabaseClock, SystemClock } from './common/clock';
 import { registerBodyParsers } from './common/body-parsers';
 import { echoRequestId, requestIdFrom } from './common/request-id';
 import { createValidationPipe } from './common/validation';
@@ -95,6 +97,35 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   return app;
 }
 
+const CLOCK_SYNC_MS = 60_000;
+const DATABASE_TIME = `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`;
+
+/** Every instance runs on PostgreSQL's time (see DatabaseClock), synced before the app starts and then every minute. */
+async function databaseClock(databaseUrl: string): Promise<DatabaseClock> {
+  const clock = new DatabaseClock();
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await clock.sync(async () => Number((await client.query(DATABASE_TIME)).rows[0].ms));
+  } finally {
+    await client.end();
+  }
+  return clock;
+}
+
+function keepClockSynced(app: NestFastifyApplication, clock: DatabaseClock): void {
+  const db = app.get(DataSource);
+  const logger = app.get(Logger);
+  const report = (offsetMs: number) => {
+    if (Math.abs(offsetMs) >= 1_000) logger.warn({ offsetMs }, "this host's clock differs from PostgreSQL's; Tactful runs on PostgreSQL's time");
+  };
+  report(clock.offset);
+  clock.keepSynced(async () => Number((await db.query(DATABASE_TIME))[0].ms), CLOCK_SYNC_MS, {
+    synced: report,
+    failed: (error) => logger.warn({ err: error }, 'clock sync with PostgreSQL failed; keeping the last offset'),
+  });
+}
+
 export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promise<StartedTactful> {
   const config = configFromEnv(env);
   let embedded: EmbeddedDatabase | undefined;
@@ -110,7 +141,9 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
   }
   try {
     await runMigrations(databaseUrl);
-    const app = await createApp(config, databaseUrl);
+    const clock = await databaseClock(databaseUrl);
+    const app = await createApp(config, databaseUrl, clock);
+    keepClockSynced(app, clock);
     const firstAdminKey = await app.get(ApiKeysService).ensureAdminKey();
     await app.listen({ port: config.port, host: config.host });
     return {
@@ -119,6 +152,7 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
       databaseUrl,
       firstAdminKey,
       close: async () => {
+        clock.stop();
         await app.close();
         await embedded?.stop();
       },

@@ -1,8 +1,7 @@
 // Idempotency-Key for POSTs: the first request with a key runs and its response is stored; a
 // retry with the same key and body gets that response again, a different body gets 422, and a
 // retry while the first still runs waits for it (two identical POSTs at once → one campaign).
-import { CallHandler, ExecutionContext, HttpStatus, Injectable, NestInterceptor } from '@nestjs/common';
-import { HTTP_CODE_METADATA } from '@nestjs/common/constants';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { createHash } from 'node:crypto';
@@ -31,8 +30,6 @@ export class IdempotencyInterceptor implements NestInterceptor {
       ]);
     }
     const reply = context.switchToHttp().getResponse<FastifyReply>();
-    // The status the route answers with (@HttpCode, else Nest's 201 for POST); the reply has not got it yet.
-    const status: number = Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) ?? HttpStatus.CREATED;
     const apiKeyId = request.apiKey.id;
     const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex');
 
@@ -43,7 +40,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
           return of(stored.body);
         }
         return next.handle().pipe(
-          switchMap((body) => from(this.store(apiKeyId, key, status, body)).pipe(switchMap(() => of(body)))),
+          // Nest set the route's status (@HttpCode, else 201) before the interceptors ran, and a
+          // handler may have changed it (an upsert answering 200): the reply holds the real one.
+          switchMap((body) => from(this.store(apiKeyId, key, reply.statusCode, body)).pipe(switchMap(() => of(body)))),
           catchError((error) => from(this.forget(apiKeyId, key)).pipe(switchMap(() => throwError(() => error)))),
         );
       }),

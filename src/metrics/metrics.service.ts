@@ -5,7 +5,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { Clock } from '../common/clock';
+import { Clock, DatabaseClock } from '../common/clock';
 
 @Injectable()
 export class MetricsService {
@@ -91,6 +91,17 @@ export class MetricsService {
       })().finally(() => (collecting = null)));
     for (const gauge of [outbox, oldest, decisions, digestLag, paused]) {
       (gauge as unknown as { collect?: () => Promise<void> }).collect = collectDatabase;
+    }
+    if (this.clock instanceof DatabaseClock) {
+      const clock = this.clock;
+      new Gauge({
+        name: 'tactful_clock_offset_seconds',
+        help: "How far PostgreSQL's clock is ahead of this host's; Tactful runs on PostgreSQL's time (alert when large: NTP is off)",
+        registers: [this.registry],
+        collect() {
+          this.set(clock.offset / 1000);
+        },
+      });
     }
   }
 

@@ -7,7 +7,6 @@
 //   reservation), handed over by parallel lanes and processes: the exclusion constraint lets one go.
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -15,7 +14,9 @@ import { CadenceService } from '../../src/cadence/cadence.service';
 import { TEST_SECRETS } from '../support/app';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { DistSnapshot, snapshotDist } from '../support/dist-snapshot';
+import { freePort } from '../support/processes';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
+import { daytimeZones } from '../support/zones';
 
 const DAY = 86_400_000;
 
@@ -23,28 +24,6 @@ async function connect(url: string): Promise<Client> {
   const client = new Client({ connectionString: url });
   await client.connect();
   return client;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
-
-/** Fixed-offset IANA zones in which `at` (and the minutes after it) is local daytime: no quiet-hours shift. */
-function daytimeZones(at: Date, localHours: number[]): string[] {
-  return localHours.map((hour) => {
-    let offset = hour - at.getUTCHours();
-    if (offset > 14) offset -= 24;
-    if (offset < -12) offset += 24;
-    // IANA's Etc zones have the POSIX sign: Etc/GMT-3 is UTC+3.
-    return offset === 0 ? 'Etc/UTC' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-  });
 }
 
 describe('the reservation CTE raced by concurrent transactions', () => {

@@ -46,6 +46,8 @@ export interface SinkMessage {
   parsed: ParsedMail;
   /** The message exactly as received (CRLF line ends, dot-unstuffed). */
   raw: string;
+  /** When the whole message had arrived (the test process's clock). */
+  receivedAt: Date;
 }
 
 export interface SmtpSink {
@@ -121,6 +123,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     },
     parsed: parse ? await simpleParser(raw) : EMPTY_PARSED,
     raw: raw.toString('utf8'),
+    receivedAt: new Date(),
   });
 
   const server: SMTPServer = new SMTPServer({
