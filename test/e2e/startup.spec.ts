@@ -53,6 +53,9 @@ describe('npm start on a fresh machine', () => {
 
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
+    // The real process runs on PostgreSQL's clock; here both share one host, so the offset is tiny.
+    const { clockOffsetMs } = (await health.json()) as { clockOffsetMs: number };
+    expect(Math.abs(clockOffsetMs)).toBeLessThan(1_000);
     const docs = await fetch(`http://127.0.0.1:${port}/docs`);
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain('swagger');
