@@ -44,6 +44,13 @@ export interface TopicRatings {
   recent: { title: string; rating: Rating; at: Date }[];
 }
 
+export interface TopicSuggestionPage {
+  /** Suggestions in all, and the newest first from the cursor on. */
+  total: number;
+  items: { id: string; text: string; locale: Locale; createdAt: string; chosenTopics: string[] }[];
+  nextCursor: string | null;
+}
+
 const COMMENT_LIMIT = 100;
 
 @Injectable()
@@ -158,6 +165,26 @@ export class FeedbackService {
   }
 
   /** "Suggest a topic" on the preferences page. */
+  /** What customers asked for, newest first, without who asked. */
+  async suggestions(limit: number, before?: string): Promise<TopicSuggestionPage> {
+    const rows: { id: string; text: string; locale: Locale; created_at: Date; chosen: string[] }[] = await this.db.query(
+      `SELECT g.id::text AS id, g.text, s.locale, g.created_at,
+              coalesce((SELECT array_agg(t.key ORDER BY t.key) FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id
+                        WHERE ts.subscriber_id = g.subscriber_id AND ts.status = 'confirmed'), '{}') AS chosen
+       FROM topic_suggestions g JOIN subscribers s ON s.id = g.subscriber_id
+       WHERE $2::bigint IS NULL OR g.id < $2::bigint
+       ORDER BY g.id DESC LIMIT $1`,
+      [limit + 1, before ?? null],
+    );
+    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM topic_suggestions`);
+    const page = rows.slice(0, limit);
+    return {
+      total,
+      items: page.map((r) => ({ id: r.id, text: r.text, locale: r.locale, createdAt: r.created_at.toISOString(), chosenTopics: r.chosen })),
+      nextCursor: rows.length > limit ? page[page.length - 1].id : null,
+    };
+  }
+
   async suggest(subscriberId: string, text: unknown): Promise<void> {
     const value = normalizeComment(text);
     if (!value) throw validationException([{ field: 'suggestion', message: 'must not be empty' }]);

@@ -271,10 +271,25 @@ describe('privacy', () => {
     expect(exported.body.feedback).toEqual([expect.objectContaining({ rating: 'useful', comment: 'Mehr zu <b>Zahlungszielen</b>', topic: 'offers' })]);
     expect(exported.body.topicSuggestions).toEqual([expect.objectContaining({ text: 'Messen in <i>Asien</i>' })]);
 
+    // Marketers read what people asked for, not who asked; a second suggestion pages.
+    await t.sql(`INSERT INTO topic_suggestions (subscriber_id, text, created_at) VALUES ($1, 'Zölle', now())`, [id]);
+    const readOnly = (await t.api('POST', '/v1/api-keys', { body: { name: 'analyst', scopes: ['read'] } })).body.key;
+    const first = await t.api('GET', '/v1/topic-suggestions?limit=1', { key: readOnly });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ total: 2, items: [{ text: 'Zölle', locale: 'de', chosenTopics: ['offers'] }] });
+    const second = await t.api('GET', `/v1/topic-suggestions?limit=1&before=${first.body.nextCursor}`, { key: readOnly });
+    expect(second.body.items).toEqual([expect.objectContaining({ text: 'Messen in <i>Asien</i>', locale: 'de' })]);
+    expect(second.body.nextCursor).toBeNull();
+    expect(JSON.stringify([first.body, second.body])).not.toMatch(/private@example\.com|subscriber/i);
+    expect((await t.api('GET', '/v1/topic-suggestions?before=abc')).body.errors).toEqual([expect.objectContaining({ field: 'before' })]);
+    const webinarsOnly = (await t.api('POST', '/v1/api-keys', { body: { name: 'webinars', scopes: ['webinars:write'] } })).body.key;
+    expect((await t.api('GET', '/v1/topic-suggestions', { key: webinarsOnly })).status).toBe(403);
+
     expect((await t.api('DELETE', `/v1/subscribers/${id}`)).status).toBe(204);
     for (const table of ['feedback', 'topic_suggestions', 'drop_topic_prompts']) {
       expect(await t.sql(`SELECT 1 FROM ${table} WHERE subscriber_id = $1`, [id])).toEqual([]);
     }
     expect((await t.api('GET', `/v1/campaigns/${campaign}/feedback`)).body.total).toBe(0);
+    expect((await t.api('GET', '/v1/topic-suggestions')).body).toEqual({ total: 0, items: [], nextCursor: null });
   }, 60_000);
 });
