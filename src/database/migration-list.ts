@@ -7,6 +7,7 @@ import { Shipments1764000004000 } from './migrations/1764000004000-Shipments';
 import { SenderBudgets1764000007000 } from './migrations/1764000007000-SenderBudgets';
 import { Webinars1764000005000 } from './migrations/1764000005000-Webinars';
 import { Feedback1764000006000 } from './migrations/1764000006000-Feedback';
+import { BouncedAddresses1764000009000 } from './migrations/1764000009000-BouncedAddresses';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Webinars1764000005000,
   Feedback1764000006000,
   SenderBudgets1764000007000,
+  BouncedAddresses1764000009000,
 ];

@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Locale } from '../config/config';
 import { MessageClass, Reason } from './reason-codes';
+import { addressVerdict } from './bounced-addresses';
 import { consentVerdict } from './send-gate.policy';
 
 /** A claimed delivery row, joined with its subscriber, as the worker sees it at send time. */
@@ -74,7 +75,10 @@ export async function subscriberGate(
   tx: EntityManager,
   delivery: ClaimedDelivery,
 ): Promise<{ status: 'suppressed'; reason: Reason } | null> {
-  if (delivery.subscriberId === null) return null;
+  if (delivery.subscriberId === null) {
+    const reason = await addressVerdict(tx, delivery.email, delivery.class);
+    return reason ? { status: 'suppressed', reason } : null;
+  }
   let subscriptionStatus: string | null = null;
   const topicBound = delivery.class === 'marketing' && delivery.topicId !== null;
   if (topicBound) {

@@ -13,6 +13,7 @@ import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
+import { recordHardBounce } from './bounced-addresses';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
 import { MailTransport, OutgoingMail, SendOutcome, UnsafeMailError } from './mail-transport';
 import { Reason } from './reason-codes';
@@ -334,12 +335,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       ],
     );
     this.metrics.deliveries.inc({ class: delivery.class, kind: delivery.kind, status: result.status, reason: result.reason });
-    if (result.bounceSubscriber && delivery.subscriberId) {
-      await tx.query(
-        `UPDATE subscribers SET status = 'bounced', status_changed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'bounced'`,
-        [delivery.subscriberId, now],
-      );
-    }
+    if (result.bounceSubscriber) await recordHardBounce(tx, delivery, outcome.response, now);
     if (result.pauseDomainUntil) {
       await tx.query(
         `INSERT INTO domain_pauses (domain, paused_until, reason, created_at) VALUES ($1, $2, $3, $4)

@@ -8,6 +8,7 @@ import { Clock } from '../common/clock';
 import { invalid } from '../common/problem';
 import { SIGNATURE_HEADER } from '../common/signatures';
 import { WebhookSignatureGuard } from '../common/webhook-signature.guard';
+import { blockAddress } from './bounced-addresses';
 import { MailEventDto } from './dto/mail-event.dto';
 
 export interface MailEventResult {
@@ -33,7 +34,8 @@ export class MailEventsController {
     summary: 'Bounce and complaint events (signed)',
     description:
       'A hard bounce marks the subscriber `bounced`; a complaint marks them `complained` and revokes every topic ' +
-      'subscription, so nothing but transactional mail reaches them again. Signed with WEBHOOK_SECRET; requests ' +
+      'subscription, so nothing but transactional mail reaches them again. An address that is no subscriber (order ' +
+      'and shipment mail) is remembered as a hash: after a hard bounce nothing more is sent to it. Signed with WEBHOOK_SECRET; requests ' +
       'older than 5 minutes and repeated event ids are refused or ignored.',
   })
   async receive(@Body() event: MailEventDto): Promise<MailEventResult> {
@@ -52,11 +54,16 @@ export class MailEventsController {
           : `SELECT s.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.message_id = $1 LIMIT 1 FOR UPDATE OF s`,
         [event.email ?? event.messageId],
       );
-      if (!subscriber) return { duplicate: false, subscriberFound: false, action: 'none' as const };
-      if (event.type === 'bounce' && (event.bounceType ?? 'hard') === 'soft') {
-        return { duplicate: false, subscriberFound: true, action: 'noted' as const };
-      }
+      const soft = event.type === 'bounce' && (event.bounceType ?? 'hard') === 'soft';
       const status = event.type === 'bounce' ? 'bounced' : 'complained';
+      if (!subscriber) {
+        // Order and shipment mail also goes to addresses that are no subscriber: remember those.
+        const [sent] = event.email ? [{ to_address: event.email }] : await tx.query(`SELECT to_address FROM deliveries WHERE message_id = $1 AND to_address IS NOT NULL LIMIT 1`, [event.messageId]);
+        if (!sent || soft) return { duplicate: false, subscriberFound: false, action: sent ? ('noted' as const) : ('none' as const) };
+        await blockAddress(tx, sent.to_address, status, `mail event ${event.id}`, now);
+        return { duplicate: false, subscriberFound: false, action: status };
+      }
+      if (soft) return { duplicate: false, subscriberFound: true, action: 'noted' as const };
       await tx.query(
         `UPDATE subscribers SET status = $2, status_changed_at = $3, updated_at = $3 WHERE id = $1 AND status <> $2`,
         [subscriber.id, status, now],

@@ -568,11 +568,47 @@ describe('POST /webhooks/mail-events', () => {
     // A rejected event is not remembered: the same id, sent correctly, is processed.
     const [{ n }] = await sql(`SELECT count(*)::int AS n FROM webhook_events WHERE event_id LIKE 'evt-bad-%'`);
     expect(n).toBe(0);
+    // An address without a subscriber is remembered (as a hash), so order mail stops going to it.
     expect((await postEvent({ id: 'evt-bad-3', type: 'bounce', email: 'nobody-here@example.de' })).body).toEqual({
       duplicate: false,
       subscriberFound: false,
-      action: 'none',
+      action: 'bounced',
     });
+  });
+
+  it('remembers a hard bounce of an address that is no subscriber, found by Message-ID: its next order mail is suppressed', async () => {
+    const placedAt = new Date(clock.now().getTime() - 3_600_000).toISOString();
+    const order = (number: string, email: string) =>
+      t.api('POST', '/v1/orders', { body: { number, email, items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }], placedAt } });
+    expect((await order('MB-1', 'shop-only@example.org')).status).toBe(201);
+    await worker.drain();
+    const [{ message_id }] = await sql(`SELECT message_id FROM deliveries WHERE to_address = 'shop-only@example.org' AND status = 'sent'`);
+
+    // A soft bounce is only noted; a complaint still lets order mail through (as for a subscriber).
+    expect((await postEvent({ id: 'evt-shop-soft', type: 'bounce', bounceType: 'soft', messageId: message_id })).body.action).toBe('noted');
+    expect((await postEvent({ id: 'evt-shop-complaint', type: 'complaint', messageId: message_id })).body.action).toBe('complained');
+    expect((await order('MB-2', 'shop-only@example.org')).status).toBe(201);
+    await worker.drain();
+    expect(sink.messages.filter(to('shop-only@example.org'))).toHaveLength(2);
+
+    expect((await postEvent({ id: 'evt-shop-hard', type: 'bounce', messageId: message_id })).body).toEqual({
+      duplicate: false,
+      subscriberFound: false,
+      action: 'bounced',
+    });
+    const third = await order('MB-3', 'shop-only@example.org');
+    const elsewhere = await order('MB-4', 'shop-elsewhere@example.org');
+    await worker.drain();
+    expect(sink.messages.filter(to('shop-only@example.org'))).toHaveLength(2);
+    expect(sink.messages.filter(to('shop-elsewhere@example.org'))).toHaveLength(1);
+    expect((await t.api('GET', `/v1/orders/${third.body.id}`)).body.mails).toEqual([
+      expect.objectContaining({ kind: 'order_confirmation', status: 'suppressed', reason: 'suppressed_bounced' }),
+    ]);
+    expect((await t.api('GET', `/v1/orders/${elsewhere.body.id}`)).body.mails).toEqual([expect.objectContaining({ status: 'sent' })]);
+    // Only a hash is kept, and no subscriber was made of the shop customer.
+    const [{ n }] = await sql(`SELECT count(*)::int AS n FROM subscribers WHERE email LIKE 'shop-%'`);
+    expect(n).toBe(0);
+    expect((await sql(`SELECT reason FROM bounced_addresses WHERE email_hash = sha256('shop-only@example.org')`))).toEqual([{ reason: 'bounced' }]);
   });
 });
 

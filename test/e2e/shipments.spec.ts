@@ -186,6 +186,31 @@ describe('orders', () => {
     ]);
   });
 
+  it('remembers a relay’s 550 5.1.1 for a shop customer who is no subscriber: the next order’s mail is not sent to the dead address', async () => {
+    let tries = 0;
+    sink.fault((ctx) => {
+      if (ctx.stage !== 'message' || ctx.rcpt !== 'nobody-home@example.com') return undefined;
+      tries++;
+      return { kind: 'reject-rcpt', code: 550, message: '5.1.1 No such user' };
+    });
+    try {
+      const first = await placeOrder('nobody-home@example.com');
+      await drain();
+      expect((await t.api('GET', `/v1/orders/${first.id}`)).body.mails).toEqual([expect.objectContaining({ status: 'failed' })]);
+      const second = await placeOrder('nobody-home@example.com');
+      const other = await placeOrder('somebody-home@example.com');
+      await drain();
+      expect(tries).toBe(1);
+      expect((await t.api('GET', `/v1/orders/${second.id}`)).body.mails).toEqual([
+        expect.objectContaining({ kind: 'order_confirmation', status: 'suppressed', reason: 'suppressed_bounced' }),
+      ]);
+      expect(received('somebody-home@example.com')).toHaveLength(1);
+      expect((await t.api('GET', `/v1/orders/${other.id}`)).body.subscriberId).toBeNull();
+    } finally {
+      sink.fault(undefined);
+    }
+  });
+
   it('rejects bad orders with problem+json naming each field, storing nothing', async () => {
     const before = await sql(`SELECT count(*)::int AS n FROM orders`);
     const res = await t.api('POST', '/v1/orders', {

@@ -1,0 +1,45 @@
+// Hard bounces and complaints of addresses that have no subscriber row (shop customers who only
+// get order and shipment mail). Subscribers carry this in their status; these addresses are
+// remembered as hashes so their next order's mails are suppressed instead of bouncing again.
+import { EntityManager } from 'typeorm';
+import { emailHash } from '../subscribers/subscriber-rows';
+import { MessageClass, Reason } from './reason-codes';
+
+export type AddressBlock = 'bounced' | 'complained';
+
+/** Marks the subscriber bounced, or, without one, remembers the address. */
+export async function recordHardBounce(
+  tx: EntityManager,
+  target: { subscriberId: string | null; email: string },
+  response: string,
+  now: Date,
+): Promise<void> {
+  if (target.subscriberId) {
+    await tx.query(`UPDATE subscribers SET status = 'bounced', status_changed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'bounced'`, [
+      target.subscriberId,
+      now,
+    ]);
+    return;
+  }
+  await blockAddress(tx, target.email, 'bounced', response, now);
+}
+
+/** A bounce outranks a complaint (nothing can reach the address at all). */
+export async function blockAddress(tx: EntityManager, email: string, reason: AddressBlock, response: string | null, now: Date): Promise<void> {
+  await tx.query(
+    `INSERT INTO bounced_addresses (email_hash, reason, response, created_at) VALUES ($1, $2, left($3, 500), $4)
+     ON CONFLICT (email_hash) DO UPDATE SET reason = CASE WHEN EXCLUDED.reason = 'bounced' THEN 'bounced' ELSE bounced_addresses.reason END`,
+    [emailHash(email), reason, response, now],
+  );
+}
+
+/**
+ * At hand-over, for mail to an address without a subscriber: nothing goes to an address that
+ * hard-bounced; after a complaint only transactional mail does (as for a complained subscriber).
+ */
+export async function addressVerdict(tx: EntityManager, email: string, messageClass: MessageClass): Promise<Reason | null> {
+  const [row] = await tx.query(`SELECT reason FROM bounced_addresses WHERE email_hash = $1`, [emailHash(email)]);
+  if (!row) return null;
+  if (row.reason === 'bounced') return Reason.SuppressedBounced;
+  return messageClass === 'transactional' ? null : Reason.SuppressedComplained;
+}
