@@ -2,12 +2,14 @@
 // the Nest app on Fastify, OpenAPI at /docs. Used by main.ts and by the tests.
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
+import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -16,6 +18,7 @@ import { AppModule } from './app.module';
 import { ApiKeysService } from './auth/api-keys.service';
 import { Clock, DatabaseClock, SystemClock } from './common/clock';
 import { registerBodyParsers } from './common/body-parsers';
+import { sendProblem } from './common/problem.filter';
 import { echoRequestId, requestIdFrom } from './common/request-id';
 import { createValidationPipe } from './common/validation';
 import { AppConfig, DevSecrets, loadConfig } from './config/config';
@@ -57,6 +60,9 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
     routerOptions: { maxParamLength: 500 },
     // Fastify owns request.id (nestjs-pino's genReqId never runs under Fastify), so it is set here.
     genReqId: (request: IncomingMessage) => requestIdFrom(request.headers['x-request-id']),
+    // The router's own refusals (a path parameter over maxParamLength, a malformed URL) are
+    // problem+json like every other error, instead of Fastify's plain JSON.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(reply, request, error, new NestLogger('Http')),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ config, databaseUrl, clock }), adapter, {
     bufferLogs: true,

@@ -94,6 +94,12 @@ export function formFields(body: string): Record<string, string | string[]> {
 }
 
 export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig): void {
+  // The same rule for the URL: a NUL in a path or query parameter would reach PostgreSQL as a 500.
+  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+    if (/%00|\u0000/i.test(request.url)) {
+      throw validationException([{ field: 'url', message: 'must not contain NUL characters' }]);
+    }
+  });
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser(['application/json', 'application/problem+json'], async (request: FastifyRequest, payload: Readable) => {
     const limit = limitFor(request, config);

@@ -50,6 +50,10 @@ function publicMessage(error: { code?: string; message?: string }): string {
       return 'This endpoint does not accept that Content-Type.';
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return 'The request body is empty but its Content-Type says JSON.';
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return 'A path parameter is longer than this service accepts.';
+    case 'FST_ERR_BAD_URL':
+      return 'The URL is not valid.';
     default:
       return error.message ?? 'Bad request';
   }

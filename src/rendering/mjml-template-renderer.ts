@@ -172,6 +172,11 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
       if (/<mj-include\b/i.test(line)) {
         errors.push({ line: index + 1, message: 'mj-include is not allowed in a campaign body' });
       }
+      // Mail clients run no scripts and spam filters punish them; a preview shown in some admin
+      // page must not run one either. Active content is refused, not sent.
+      if (/<\s*(script|iframe|object|embed|form)\b|<[^>]*\son[a-z]+\s*=|=\s*["']?\s*javascript:/i.test(line)) {
+        errors.push({ line: index + 1, message: 'scripts, frames, forms, event handlers and javascript: links are not allowed in a campaign body' });
+      }
     });
 
     const isDocument = /^\s*<mjml[\s>]/i.test(mjmlOrHtml);

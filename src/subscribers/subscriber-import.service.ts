@@ -9,6 +9,7 @@ import { parse as parseCsv } from 'csv-parse';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { DataSource, EntityManager } from 'typeorm';
+import { unsafeJsonProblems } from '../common/body-parsers';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError } from '../common/problem';
 import { flattenValidationErrors } from '../common/validation';
@@ -221,6 +222,8 @@ export class SubscriberImportService {
       return { ok: false as const, errors: [{ field: 'row', message: 'must be an object' }] };
     }
     if ('__invalidJson' in raw) return { ok: false as const, errors: [{ field: 'row', message: 'is not valid JSON' }] };
+    const unsafe = unsafeJsonProblems(raw);
+    if (unsafe.length > 0) return { ok: false as const, errors: unsafe };
     const dto = plainToInstance(CreateSubscriberDto, raw);
     const problems = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
     if (problems.length > 0) return { ok: false as const, errors: flattenValidationErrors(problems) };
