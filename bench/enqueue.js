@@ -24,7 +24,7 @@ const { Client } = require('pg');
 const { createApp } = c.dist('bootstrap');
 const { loadConfig } = c.dist('config/config');
 const { FakeClock } = c.dist('common/clock');
-const { CampaignDispatchService, decisionSql, campaignKeyPrefix } = c.dist('campaigns/campaign-dispatch.service');
+const { CampaignDispatchService, dispatchBatchSql, campaignKeyPrefix, DISPATCH_BATCH_SETTINGS } = c.dist('campaigns/campaign-dispatch.service');
 const { CadenceService } = c.dist('cadence/cadence.service');
 const { compileAudience } = c.dist('campaigns/audience-filter');
 
@@ -81,14 +81,7 @@ function batchStatement(campaignId, topicId, batchSize, quiet) {
     quiet.start,
     quiet.end,
   ];
-  const { candidates, decided, insert } = decisionSql(compileAudience(null, params, 's'));
-  const text = `WITH ${candidates},
-         reserved AS (${CadenceService.reserveCte('eligible', '$4::timestamptz', '$5::text')}),
-         ${decided},
-         inserted AS (${insert} RETURNING 1)
-       SELECT (SELECT count(*)::int FROM cand) AS candidates,
-              (SELECT max(id::text) FROM cand) AS last_id,
-              (SELECT count(*)::int FROM inserted) AS inserted`;
+  const text = dispatchBatchSql(compileAudience(null, params, 's'));
   return { text, params };
 }
 
@@ -116,10 +109,12 @@ async function main() {
     const seedMs = Date.now() - t;
     log(`seeded in ${seconds(seedMs)} s`);
 
-    // The plain baseline: the same rows into a table shaped exactly like deliveries (indexes,
-    // checks, identity, the foreign keys to subscribers and topics), in one INSERT … SELECT.
+    // The plain baseline: the same rows into a table shaped exactly like deliveries (columns,
+    // defaults, checks, identity, every index, and every foreign key deliveries has), in one
+    // INSERT … SELECT.
     await sql.query(`CREATE TABLE deliveries_plain (LIKE deliveries INCLUDING ALL)`);
-    await sql.query(`ALTER TABLE deliveries_plain ADD FOREIGN KEY (subscriber_id) REFERENCES subscribers (id), ADD FOREIGN KEY (topic_id) REFERENCES topics (id)`);
+    const foreignKeys = (await sql.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'deliveries'::regclass AND contype = 'f' ORDER BY conname`)).rows;
+    for (const { def } of foreignKeys) await sql.query(`ALTER TABLE deliveries_plain ADD ${def}`);
     const plainCampaign = await createCampaign(sql, topic.id, 'plain');
     await sql.query(`UPDATE campaigns SET status = 'draft' WHERE id = $1`, [plainCampaign]);
 
@@ -141,6 +136,7 @@ async function main() {
     const campaignId = await createCampaign(sql, topic.id, 'bench');
     const { text, params } = batchStatement(campaignId, topic.id, dispatch.batchSize, app.get(CadenceService).quietHours);
     await sql.query('BEGIN');
+    for (const setting of DISPATCH_BATCH_SETTINGS) await sql.query(setting);
     const plan = (await sql.query(`EXPLAIN (ANALYZE, BUFFERS, VERBOSE) ${text}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
     await sql.query('ROLLBACK');
     await sql.query(`VACUUM ANALYZE deliveries`);
@@ -153,9 +149,12 @@ async function main() {
         `-- of ${SUBSCRIBERS} subscribers, PostgreSQL ${version} (${db.kind}); run in a transaction and rolled back.\n\n${text}\n\n${plan}\n`,
     );
 
-    // 1. Plain INSERT … SELECT of the same rows (run again after the dispatch: the spread of the
-    //    two shows how much the neighbours' load moved the wall times).
-    const plainInsert = async (label) => {
+    // 1. Plain INSERT … SELECT of the same rows, in two plans: the planner's own (a hash join, rows
+    //    in heap order, so the unique key and the other indexes are written in random order) and
+    //    in subscriber order, as the dispatch writes them (ORDER BY: merge join over the indexes).
+    //    The faster of the two is the baseline. Run before and after the dispatch: the spread
+    //    shows how much the neighbours' load moved the wall times.
+    const plainInsert = async (label, ordered) => {
       await sql.query(`TRUNCATE deliveries_plain`);
       await sql.query(`CHECKPOINT`);
       const run = await c.measure(sql, () =>
@@ -164,14 +163,17 @@ async function main() {
                                          priority, next_attempt_at, expires_at, created_at, updated_at)
            SELECT s.id, 'marketing', 'campaign', ts.topic_id, $2::text, 'marketing', s.locale, 'queued', 'queued', $3 || s.id::text, 0, $4, NULL, $4, $4
            FROM topic_subscriptions ts JOIN subscribers s ON s.id = ts.subscriber_id
-           WHERE ts.topic_id = $1`,
+           WHERE ts.topic_id = $1${ordered ? ' ORDER BY ts.subscriber_id' : ''}`,
           [topic.id, plainCampaign, campaignKeyPrefix(plainCampaign), NOW],
         ),
       );
-      log(`plain INSERT … SELECT (${label}): ${run.result.rowCount.toLocaleString('en')} rows in ${seconds(run.ms)} s wall, ${run.backendCpuS ?? '?'} s backend CPU`);
+      log(
+        `plain INSERT … SELECT, ${ordered ? 'in subscriber order' : "planner's plan"} (${label}): ${run.result.rowCount.toLocaleString('en')} rows in ${seconds(run.ms)} s wall, ${run.backendCpuS ?? '?'} s backend CPU`,
+      );
       return run;
     };
-    const plainBefore = await plainInsert('before');
+    const plainUnordered = [await plainInsert('before', false)];
+    const plainOrdered = [await plainInsert('before', true)];
 
     // 2. The real dispatch (every batch timed), fresh windows: every candidate reserves one.
     const batches = [];
@@ -191,14 +193,19 @@ async function main() {
     const windows = (await sql.query(`SELECT count(*)::int AS n FROM cadence_windows`)).rows[0].n;
     log(`dispatch (fresh windows): ${result.decided.toLocaleString('en')} decisions in ${seconds(dispatchMs)} s wall, ${first.backendCpuS ?? '?'} s backend CPU; ${windows.toLocaleString('en')} windows reserved; ${reasons.map((r) => `${r.reason}=${r.n}`).join(', ')}`);
     if (result.decided !== SUBSCRIBERS || windows !== SUBSCRIBERS) throw new Error('the dispatch did not decide every subscriber once');
-    const plainAfter = await plainInsert('after');
-    const plainMs = (plainBefore.ms + plainAfter.ms) / 2;
-    const plainCpuS = plainBefore.backendCpuS === null ? null : (plainBefore.backendCpuS + plainAfter.backendCpuS) / 2;
+    plainOrdered.push(await plainInsert('after', true));
+    plainUnordered.push(await plainInsert('after', false));
+    const mean = (runs, key) => (runs.some((r) => r[key] === null) ? null : runs.reduce((a, r) => a + r[key], 0) / runs.length);
+    const plainPlans = { unordered: { ms: mean(plainUnordered, 'ms'), cpuS: mean(plainUnordered, 'backendCpuS') }, ordered: { ms: mean(plainOrdered, 'ms'), cpuS: mean(plainOrdered, 'backendCpuS') } };
+    const baseline = plainPlans.ordered.ms <= plainPlans.unordered.ms ? 'ordered' : 'unordered';
+    const plainMs = plainPlans[baseline].ms;
+    const plainCpuS = plainPlans[baseline].cpuS;
 
     // 3. A second campaign to the same topic right after: every window is held, all defer.
     const secondId = await createCampaign(sql, topic.id, 'bench second');
     const held = batchStatement(secondId, topic.id, dispatch.batchSize, app.get(CadenceService).quietHours);
     await sql.query('BEGIN');
+    for (const setting of DISPATCH_BATCH_SETTINGS) await sql.query(setting);
     const heldPlan = (await sql.query(`EXPLAIN (ANALYZE, BUFFERS, VERBOSE) ${held.text}`, held.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
     await sql.query('ROLLBACK');
     appendFileSync(planFile, `\n\n-- The first batch of a second campaign right after: every window held, every candidate deferred.\n\n${heldPlan}\n`);
@@ -224,7 +231,9 @@ async function main() {
       batchSize: dispatch.batchSize,
       seedS: seconds(seedMs),
       plainInsertS: seconds(plainMs),
-      plainInsertRunsS: [seconds(plainBefore.ms), seconds(plainAfter.ms)],
+      plainBaseline: baseline,
+      plainInsertRunsS: { ordered: plainOrdered.map((r) => seconds(r.ms)), unordered: plainUnordered.map((r) => seconds(r.ms)) },
+      plainInsertCpuS: { ordered: plainPlans.ordered.cpuS, unordered: plainPlans.unordered.cpuS },
       dispatchS: seconds(dispatchMs),
       ratio: Math.round(ratio * 100) / 100,
       backendCpuS: { plainInsert: plainCpuS, dispatch: first.backendCpuS, secondCampaignAllHeld: secondRun.backendCpuS },
@@ -241,10 +250,10 @@ async function main() {
     const resultFile = c.writeResult(SUBSCRIBERS === 1_000_000 ? 'enqueue' : `enqueue-${SUBSCRIBERS}`, report);
     log('');
     const cpu = (v) => (v === null ? 'n/a' : `${Math.round(v * 10) / 10} s`);
-    log(`| subscribers | plain INSERT … SELECT (mean of 2) | dispatch (decide + reserve + enqueue) | ratio | backend CPU plain / dispatch (ratio) | 2nd campaign, all held | target met |`);
+    log(`| subscribers | plain INSERT … SELECT, in subscriber order / planner's plan (2 runs each) | dispatch (decide + reserve + enqueue) | ratio to the faster plain | backend CPU plain / dispatch (ratio) | 2nd campaign, all held | target met |`);
     log(`| ---: | ---: | ---: | ---: | ---: | ---: | :---: |`);
     log(
-      `| ${SUBSCRIBERS.toLocaleString('en')} | ${report.plainInsertS} s (${report.plainInsertRunsS.join(' / ')}) | ${report.dispatchS} s | ${report.ratio}× | ` +
+      `| ${SUBSCRIBERS.toLocaleString('en')} | ${report.plainInsertRunsS.ordered.join(' / ')} s / ${report.plainInsertRunsS.unordered.join(' / ')} s | ${report.dispatchS} s | ${report.ratio}× | ` +
         `${cpu(plainCpuS)} / ${cpu(first.backendCpuS)} (${report.cpuRatio ?? 'n/a'}×) | ${report.secondCampaignAllHeldS} s | ${report.met ? 'yes' : 'no'} |`,
     );
     log(`batches: ${firstBatches.length} × ${dispatch.batchSize}, ${report.dispatchBatches.minS}–${report.dispatchBatches.maxS} s each; plan: ${report.plan}; results: ${resultFile}`);

@@ -33,11 +33,17 @@ export const campaignKeyPrefix = (campaignId: string) => `campaign:${campaignId}
 /**
  * The decision for every candidate of one batch, in SQL. It mirrors decide() in
  * cadence.policy.ts: consent, audience, expiry, then the window (send now, or fold into the next
- * digest, or expire when the item would be stale by then). `candidates` defines the CTEs cand
- * and eligible; the caller adds `reserved` (subscriber ids whose window it holds) before
+ * digest, or expire when the item would be stale by then). `candidates` defines the CTEs cand,
+ * quiet and eligible; the caller adds `reserved` (subscriber ids whose window it holds) before
  * `decided`. Parameters: $1 topic, $2 cursor, $3 batch size, $4 now, $5 key prefix,
  * $6 campaign id, $7 sender, $8 priority, $9 expires_at, $10/$11 quiet hours; the audience
  * filter's parameters follow.
+ *
+ * Cost per candidate is what counts here (1,000,000 per campaign; bench/enqueue.js): candidates
+ * come index-only from subscribers_dispatch_idx in id order (the heap is in random uuid order),
+ * quiet hours are computed once per zone, and only windows seen free are attempted: the
+ * compare-and-set stays the authority for those, and a window already held at the snapshot is
+ * deferred, as the compare-and-set would decide, without locking its row.
  */
 export function decisionSql(audienceSql: string): { candidates: string; decided: string; insert: string } {
   const candidates = `
@@ -45,6 +51,8 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
       SELECT s.id, s.status, s.cadence, s.locale, s.time_zone, s.digest_weekday, s.digest_hour, ts.status AS sub_status,
              coalesce(${audienceSql}, false) AS in_audience,
              w.last_marketing_at,
+             -- When the window opens again: NULL (never taken) or not after $4 means free now.
+             tactful_window_end(w.last_marketing_at, s.time_zone, tactful_window_days(s.cadence)) AS opens,
              -- The sender's share of this customer's windows: at most max_slots in the last per_slots windows.
              CASE WHEN b.sender IS NULL THEN true ELSE (
                SELECT count(*) FROM deliveries bd
@@ -58,19 +66,23 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
       WHERE ts.topic_id = $1 AND ts.subscriber_id > $2::uuid
       ORDER BY ts.subscriber_id
       LIMIT $3),
+    -- The end of quiet hours depends only on the zone: once per zone of the batch, not per row.
+    quiet AS (
+      SELECT z.time_zone, tactful_outside_quiet($4, z.time_zone, $10, $11) AS send_at
+      FROM (SELECT DISTINCT time_zone FROM cand) z),
     eligible AS (
-      SELECT c.id, c.cadence, c.time_zone FROM cand c
+      SELECT c.id, c.cadence, c.time_zone FROM cand c LEFT JOIN quiet q ON q.time_zone = c.time_zone
       WHERE c.status = 'active' AND c.sub_status = 'confirmed' AND c.in_audience AND c.budget_ok
-        AND ($9::timestamptz IS NULL OR $9 > tactful_outside_quiet($4, c.time_zone, $10, $11)))`;
+        AND (c.opens IS NULL OR c.opens <= $4)
+        AND ($9::timestamptz IS NULL OR $9 > q.send_at))`;
   const decided = `
     decided AS (
       SELECT c.id, c.locale, d.status, d.reason, d.at
       FROM cand c
+      LEFT JOIN quiet q ON q.time_zone = c.time_zone
       LEFT JOIN reserved r ON r.subscriber_id = c.id
       CROSS JOIN LATERAL (
-        SELECT tactful_next_digest(tactful_window_end(c.last_marketing_at, c.time_zone, tactful_window_days(c.cadence)),
-                                   $4, c.time_zone, c.digest_weekday, c.digest_hour) AS digest_at,
-               tactful_outside_quiet($4, c.time_zone, $10, $11) AS send_at) t
+        SELECT tactful_next_digest(c.opens, $4, c.time_zone, c.digest_weekday, c.digest_hour) AS digest_at, q.send_at) t
       CROSS JOIN LATERAL (
         SELECT CASE
           WHEN c.status IN ('bounced', 'complained', 'unsubscribed', 'paused', 'pending') THEN 'suppressed'
@@ -100,6 +112,29 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
     FROM decided x
     ON CONFLICT (idempotency_key) DO NOTHING`;
   return { candidates, decided, insert };
+}
+
+/**
+ * Settings for the batch's transaction: its CTEs hold a batch of rows each (in memory, not spilled
+ * to temp files), and JIT compiling the statement costs more than it saves (≈ 110 ms per batch,
+ * bench/plans/enqueue-1m.txt).
+ */
+export const DISPATCH_BATCH_SETTINGS = [`SET LOCAL work_mem = '64MB'`, `SET LOCAL jit = off`];
+
+/**
+ * One dispatch batch as one statement: decide, reserve the windows seen free, write every
+ * decision; returns the batch's candidate count, its last subscriber id (the next cursor) and
+ * how many rows it inserted. Parameters as decisionSql.
+ */
+export function dispatchBatchSql(audienceSql: string): string {
+  const { candidates, decided, insert } = decisionSql(audienceSql);
+  return `WITH ${candidates},
+       reserved AS (${CadenceService.reserveCte('eligible', '$4::timestamptz', '$5::text')}),
+       ${decided},
+       inserted AS (${insert} RETURNING 1)
+     SELECT (SELECT count(*)::int FROM cand) AS candidates,
+            (SELECT max(id::text) FROM cand) AS last_id,
+            (SELECT count(*)::int FROM inserted) AS inserted`;
 }
 
 @Injectable()
@@ -167,17 +202,8 @@ export class CampaignDispatchService {
       this.cadence.quietHours.start,
       this.cadence.quietHours.end,
     ];
-    const { candidates, decided, insert } = decisionSql(compileAudience(campaign.audience, params, 's'));
-    const [row] = await tx.query(
-      `WITH ${candidates},
-         reserved AS (${CadenceService.reserveCte('eligible', '$4::timestamptz', '$5::text')}),
-         ${decided},
-         inserted AS (${insert} RETURNING 1)
-       SELECT (SELECT count(*)::int FROM cand) AS candidates,
-              (SELECT max(id::text) FROM cand) AS last_id,
-              (SELECT count(*)::int FROM inserted) AS inserted`,
-      params,
-    );
+    for (const setting of DISPATCH_BATCH_SETTINGS) await tx.query(setting);
+    const [row] = await tx.query(dispatchBatchSql(compileAudience(campaign.audience, params, 's')), params);
     if (row.last_id) await tx.query(`UPDATE campaigns SET dispatch_cursor = $2 WHERE id = $1`, [campaign.id, row.last_id]);
     return { candidates: row.candidates, inserted: row.inserted };
   }

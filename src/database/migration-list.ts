@@ -7,6 +7,7 @@ import { Shipments1764000004000 } from './migrations/1764000004000-Shipments';
 import { SenderBudgets1764000007000 } from './migrations/1764000007000-SenderBudgets';
 import { Webinars1764000005000 } from './migrations/1764000005000-Webinars';
 import { Feedback1764000006000 } from './migrations/1764000006000-Feedback';
+import { DispatchHotPath1764000008000 } from './migrations/1764000008000-DispatchHotPath';
 import { BouncedAddresses1764000009000 } from './migrations/1764000009000-BouncedAddresses';
 
 export const MIGRATIONS = [
@@ -18,5 +19,6 @@ export const MIGRATIONS = [
   Webinars1764000005000,
   Feedback1764000006000,
   SenderBudgets1764000007000,
+  DispatchHotPath1764000008000,
   BouncedAddresses1764000009000,
 ];
