@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
+import { REDACTED_LOG_PATHS, serializeRequest } from './common/log-redaction';
 import { ProblemFilter } from './common/problem.filter';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
@@ -37,7 +38,8 @@ export class AppModule {
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
-            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            redact: REDACTED_LOG_PATHS,
+            serializers: { req: serializeRequest },
             autoLogging: { ignore: (request) => request.url === '/health' },
           },
         }),

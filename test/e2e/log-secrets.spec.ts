@@ -1,0 +1,180 @@
+// Secrets never reach the logs. The built app runs as `npm start` does (NODE_ENV=production,
+// LOG_LEVEL=trace, so every line pino can write is written), with a database password, an SMTP
+// password and its own secrets; every line it prints is captured while it creates and uses API
+// keys, takes signed webhooks, serves the customer pages behind signed tokens and sends mail.
+// Then each secret is looked for in the captured output.
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { signWebhook } from '../../src/common/signatures';
+import { TokenSigner } from '../../src/preferences/tokens';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
+
+const root = resolve(__dirname, '../..');
+const secret = (label: string) => `${label}-${randomBytes(18).toString('base64url')}`;
+
+const SECRETS = {
+  adminKey: `tk_${secret('admin')}`,
+  tokenSecret: secret('token-secret'),
+  webhookSecret: secret('webhook-secret'),
+  dbPassword: secret('DbPass'),
+  smtpPassword: secret('SmtpPass'),
+};
+const role = `tactful_log_${randomBytes(4).toString('hex')}`;
+
+let db: TestDatabase;
+let sink: SmtpSink;
+let child: ChildProcess | undefined;
+let output = '';
+let base = '';
+
+async function asAdmin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: process.env.TACTFUL_TEST_SERVER_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function waitFor(pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now();
+    const check = () => {
+      if (pattern.test(output)) return resolvePromise();
+      if (child?.exitCode !== null && child?.exitCode !== undefined) return reject(new Error(`exited with ${child.exitCode}:\n${output}`));
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${pattern}:\n${output.slice(-3000)}`));
+      setTimeout(check, 50);
+    };
+    check();
+  });
+}
+
+async function call(method: string, path: string, options: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body = options.raw;
+  if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
+  const response = await fetch(base + path, { method, headers, body });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+}
+
+beforeAll(async () => {
+  sink = await startSmtpSink();
+  db = await createTestDatabase();
+  // A login role with a password of its own, so DATABASE_URL carries a secret worth looking for.
+  await asAdmin((c) => c.query(`CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${SECRETS.dbPassword}'`));
+  const dbUrl = new URL(db.url);
+  dbUrl.username = role;
+  dbUrl.password = SECRETS.dbPassword;
+  const port = 42000 + Math.floor(Math.random() * 2000);
+  base = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'trace',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: base,
+    DATABASE_URL: dbUrl.toString(),
+    SMTP_URL: `smtp://mailer:${SECRETS.smtpPassword}@127.0.0.1:${new URL(sink.url).port}`,
+    ADMIN_API_KEY: SECRETS.adminKey,
+    TOKEN_SECRET: SECRETS.tokenSecret,
+    WEBHOOK_SECRET: SECRETS.webhookSecret,
+    WORKER_POLL_MS: '50',
+    MAIL_FROM: 'Tactful <news@tactful.test>',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'tactful-logs-')),
+  };
+  child = spawn(process.execPath, [join(root, 'dist/main.js')], { cwd: env.DATA_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await waitFor(/Tactful is listening/, 60_000);
+}, 90_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+  }
+  await sink?.close();
+  await db?.drop();
+  await asAdmin((c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+});
+
+it('writes no API key, Authorization header, customer token, webhook secret or signature, SMTP or database password to its logs', async () => {
+  const found: Record<string, string> = { ...SECRETS };
+
+  // API keys: create one (shown once, in the response), use it, and try a wrong one.
+  const created = await call('POST', '/v1/api-keys', { key: SECRETS.adminKey, body: { name: 'shop', scopes: ['admin'] } });
+  expect(created.status).toBe(201);
+  const apiKey: string = created.json().key;
+  found.apiKey = apiKey;
+  expect((await call('GET', '/v1/topics', { key: apiKey })).status).toBe(200);
+  found.wrongKey = `tk_${secret('wrong')}`;
+  expect((await call('GET', '/v1/topics', { key: found.wrongKey })).status).toBe(401);
+  expect((await call('POST', '/v1/topics', { key: apiKey, body: { key: 'fairs', nameDe: 'Messen', nameEn: 'Fairs' } })).status).toBe(201);
+
+  // A pending subscriber: the double opt-in mail goes out over SMTP with the password.
+  const subscriber = await call('POST', '/v1/subscribers', { key: apiKey, body: { email: 'anna@example.com', locale: 'en', topics: ['fairs'] } });
+  expect(subscriber.status).toBe(201);
+  const id: string = subscriber.json().id;
+  const [mail] = await sink.waitFor(1, 20_000);
+  expect(mail.envelope.rcptTo).toEqual(['anna@example.com']);
+
+  // The customer pages, each behind a signed token in its path.
+  const signer = new TokenSigner([SECRETS.tokenSecret]);
+  found.confirmToken = signer.sign('confirm', id);
+  found.preferencesToken = signer.sign('preferences', id);
+  found.unsubscribeToken = signer.sign('unsubscribe', id);
+  found.feedbackToken = signer.signItem(id, 'topic', id);
+  found.webinarToken = signer.sign('webinar', id);
+  expect((await call('GET', `/confirm/${found.confirmToken}`)).status).toBe(200);
+  expect((await call('POST', `/confirm/${found.confirmToken}`, { raw: '', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(200);
+  const prefs = await call('GET', `/p/${found.preferencesToken}?lang=en`);
+  expect(prefs.status).toBe(200);
+  found.csrf = /name="csrf" value="([^"]+)"/.exec(prefs.text)![1];
+  const saved = await call('POST', `/p/${found.preferencesToken}`, {
+    raw: new URLSearchParams({ csrf: found.csrf, topics: 'fairs', cadence: 'biweekly' }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `session=${secret('cookie')}` },
+  });
+  expect(saved.status).toBe(200);
+  expect((await call('GET', `/u/${found.unsubscribeToken}`)).status).toBe(200);
+  expect([200, 404]).toContain((await call('GET', `/f/${found.feedbackToken}?v=useful`)).status);
+  expect((await call('GET', `/webinars/unregister/${found.webinarToken}`)).status).toBe(404);
+  expect((await call('GET', `/p/${found.preferencesToken}x`)).status).toBe(404);
+
+  // Signed webhooks, one good and one with a signature made with the wrong secret.
+  const event = JSON.stringify({ id: 'evt-1', type: 'bounce', bounceType: 'soft', email: 'anna@example.com', detail: '450 later' });
+  found.signature = signWebhook(SECRETS.webhookSecret, event, Math.floor(Date.now() / 1000)).split('v1=')[1];
+  expect((await call('POST', '/webhooks/mail-events', { raw: event, headers: { 'x-tactful-signature': `t=${Math.floor(Date.now() / 1000)},v1=${found.signature}` } })).status).toBe(200);
+  found.forgedSignature = signWebhook('not-the-secret-0123456789abcdef0123', event, Math.floor(Date.now() / 1000)).split('v1=')[1];
+  expect((await call('POST', '/webhooks/mail-events', { raw: event, headers: { 'x-tactful-signature': `t=${Math.floor(Date.now() / 1000)},v1=${found.forgedSignature}` } })).status).toBe(401);
+
+  // Stop the way an operator does, so every buffered line is flushed.
+  child!.kill('SIGTERM');
+  await new Promise((r) => child!.once('exit', r));
+
+  // The logs did capture these requests (so finding nothing below means something).
+  const lines = output.split('\n').filter((l) => l.startsWith('{'));
+  const requestLines = lines.filter((l) => /"req":\{/.test(l));
+  expect(requestLines.length).toBeGreaterThanOrEqual(15);
+  expect(requestLines.some((l) => l.includes('"url":"/p/[token]?lang=en"'))).toBe(true);
+  expect(requestLines.some((l) => l.includes('"x-tactful-signature":"[Redacted]"'))).toBe(true);
+  expect(requestLines.some((l) => l.includes('"/webhooks/mail-events"'))).toBe(true);
+  expect(output).toContain('Tactful is listening');
+
+  const leaked = Object.entries(found)
+    .filter(([, value]) => output.includes(value))
+    .map(([name]) => name);
+  expect(leaked).toEqual([]);
+  expect(output).not.toMatch(/Bearer\s+tk_/);
+  expect(output).not.toMatch(/session=/);
+}, 120_000);
