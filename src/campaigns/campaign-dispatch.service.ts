@@ -71,10 +71,10 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
       SELECT z.time_zone, tactful_outside_quiet($4, z.time_zone, $10, $11) AS send_at
       FROM (SELECT DISTINCT time_zone FROM cand) z),
     eligible AS (
-      SELECT c.id, c.cadence, c.time_zone FROM cand c LEFT JOIN quiet q ON q.time_zone = c.time_zone
+      SELECT c.id, c.cadence, c.time_zone FROM cand c
       WHERE c.status = 'active' AND c.sub_status = 'confirmed' AND c.in_audience AND c.budget_ok
         AND (c.opens IS NULL OR c.opens <= $4)
-        AND ($9::timestamptz IS NULL OR $9 > q.send_at))`;
+        AND ($9::timestamptz IS NULL OR $9 > (SELECT q.send_at FROM quiet q WHERE q.time_zone = c.time_zone)))`;
   const decided = `
     decided AS (
       SELECT c.id, c.locale, d.status, d.reason, d.at
