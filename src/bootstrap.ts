@@ -56,7 +56,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
 export async function createApp(config: AppConfig, databaseUrl: string, clock: Clock = new SystemClock()) {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: true,
+    trustProxy: config.trustProxy,
     routerOptions: { maxParamLength: 500 },
     // Fastify owns request.id (nestjs-pino's genReqId never runs under Fastify), so it is set here.
     genReqId: (request: IncomingMessage) => requestIdFrom(request.headers['x-request-id']),

@@ -1,5 +1,6 @@
 // Every setting Tactful reads, parsed and validated once at start-up into one typed object.
 // A bad value stops the start with a message that names the variable (see ConfigError).
+import { isIP } from 'node:net';
 
 export type Locale = 'de' | 'en';
 export const LOCALES: readonly Locale[] = ['de', 'en'];
@@ -8,6 +9,12 @@ export interface AppConfig {
   env: 'development' | 'test' | 'production';
   port: number;
   host: string;
+  /**
+   * Which proxies may say who the client is (X-Forwarded-For, -Proto, -Host): none (false),
+   * any (true), the nearest N hops, or these addresses / CIDR ranges. The client address
+   * keys the customer-page rate limits and is stored as consent evidence.
+   */
+  trustProxy: boolean | number | string[];
   publicUrl: string;
   /** Unset: an embedded PostgreSQL is started in `dataDir`. */
   databaseUrl: string | undefined;
@@ -189,6 +196,26 @@ class EnvReader {
     return numbers;
   }
 
+  /** false, true, a hop count, or comma-separated IP addresses / CIDR ranges (Fastify's trustProxy). */
+  trustProxy(name: string): boolean | number | string[] {
+    const value = this.raw(name);
+    if (value === undefined || value === 'false') return false;
+    if (value === 'true') return true;
+    if (/^\d{1,2}$/.test(value)) return Number(value);
+    const entries = value.split(',').map((entry) => entry.trim());
+    const valid = (entry: string) => {
+      const [address, bits, ...rest] = entry.split('/');
+      const family = isIP(address);
+      if (family === 0 || rest.length > 0) return false;
+      return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+    };
+    if (!entries.every(valid)) {
+      this.problems.push({ variable: name, message: `must be true, false, a hop count, or comma-separated IP addresses / CIDR ranges, got "${value}"` });
+      return false;
+    }
+    return entries;
+  }
+
   timeZone(name: string, fallback: string): string {
     const value = this.string(name, fallback);
     if (!isIanaTimeZone(value)) {
@@ -239,6 +266,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     env: nodeEnv,
     port,
     host: read.string('HOST', '0.0.0.0'),
+    trustProxy: read.trustProxy('TRUST_PROXY'),
     publicUrl: read.url('PUBLIC_URL', ['http:', 'https:'], `http://localhost:${port}`)!,
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dbPoolSize: read.int('DB_POOL_SIZE', 10, 1, 200),

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
+import { TokenService } from '../../src/preferences/tokens';
 import { ConfirmationService } from '../../src/subscribers/confirmation.service';
 import { startTestApp, TestApp } from '../support/app';
 
@@ -56,7 +57,8 @@ describe('double opt-in', () => {
 
     const confirmed = await fetch(local(link!), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Browser/1.0' },
+      // Nobody is trusted to name the client (TRUST_PROXY unset): a forged header changes nothing.
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Browser/1.0', 'x-forwarded-for': '203.0.113.9' },
       body: '',
     });
     expect(confirmed.status).toBe(200);
@@ -102,5 +104,26 @@ describe('double opt-in', () => {
     await t.api('POST', '/v1/subscribers/import', { body: [{ email: 'imp1@example.com' }] });
     const after = (await sql(`SELECT count(*)::int AS n FROM deliveries WHERE kind = 'confirm_subscription'`))[0].n;
     expect(after - before).toBe(1);
+  });
+});
+
+describe('behind a trusted load balancer (TRUST_PROXY)', () => {
+  it('stores the client address the proxy names as the consent evidence', async () => {
+    const behind = await startTestApp({ clock, env: { TRUST_PROXY: '127.0.0.1' } });
+    try {
+      await behind.api('POST', '/v1/topics', { body: { key: 'offers', nameDe: 'Angebote', nameEn: 'Offers' } });
+      const created = await behind.api('POST', '/v1/subscribers', { body: { email: 'proxied@example.de', topics: ['offers'] } });
+      const token = behind.app.get(TokenService).sign('confirm', created.body.id);
+      const confirmed = await fetch(`${behind.baseUrl}/confirm/${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.9' },
+        body: '',
+      });
+      expect(confirmed.status).toBe(200);
+      const [proof] = await behind.sql(`SELECT host(confirmation_ip) AS ip FROM subscribers WHERE id = $1`, [created.body.id]);
+      expect(proof.ip).toBe('203.0.113.9');
+    } finally {
+      await behind.close();
+    }
   });
 });

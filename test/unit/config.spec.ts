@@ -25,6 +25,7 @@ describe('loadConfig defaults', () => {
       env: 'development',
       port: 3000,
       host: '0.0.0.0',
+      trustProxy: false,
       publicUrl: 'http://localhost:3000',
       databaseUrl: undefined,
       dbPoolSize: 10,
@@ -158,6 +159,10 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
     ['DEFAULT_LOCALE', 'fr'],
     ['DEFAULT_TIME_ZONE', 'Mars/Olympus'],
     ['SCHEDULER_ENABLED', 'maybe'],
+    ['TRUST_PROXY', 'yes'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.1,lb.internal'],
+    ['TRUST_PROXY', 'fe80::/129'],
   ])('%s=%s', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.problems).toEqual([expect.objectContaining({ variable })]);
@@ -206,6 +211,18 @@ describe('secrets', () => {
   it('accepts an admin key of exactly 24 characters', () => {
     expect(loadConfig({ ADMIN_API_KEY: 'k'.repeat(24) }, dev).adminApiKey).toBe('k'.repeat(24));
     expect(configError({ ADMIN_API_KEY: 'k'.repeat(23) }).problems[0].variable).toBe('ADMIN_API_KEY');
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it.each<[string, boolean | number | string[]]>([
+    ['false', false],
+    ['true', true],
+    ['2', 2],
+    ['10.0.0.0/8, 127.0.0.1', ['10.0.0.0/8', '127.0.0.1']],
+    ['fd00::/8', ['fd00::/8']],
+  ])('%s', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }, dev).trustProxy).toEqual(expected);
   });
 });
 
