@@ -49,8 +49,11 @@ export class JobsService {
   @Interval('expire-deferred', 60_000)
   expireDeferred() {
     return this.runs.record('expire-deferred', async () => {
-      const run = await withAdvisoryLock(this.db, 'tactful:job:expire-deferred', () => this.deferrals.expireStale());
-      return run.ran ? { expired: run.result } : null;
+      const run = await withAdvisoryLock(this.db, 'tactful:job:expire-deferred', async () => ({
+        expired: await this.deferrals.expireStale(),
+        suppressed: await this.deferrals.suppressUnreachable(),
+      }));
+      return run.ran ? run.result : null;
     });
   }
 
