@@ -12,7 +12,8 @@ export function signWebhook(secret: string, rawBody: string, timestampSeconds: n
 
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 
-export function verifyWebhook(secret: string, header: string | undefined, rawBody: string, now: Date): SignatureCheck {
+/** `secrets`: the current one first, then retired ones still accepted during a rotation. */
+export function verifyWebhook(secrets: string | readonly string[], header: string | undefined, rawBody: string, now: Date): SignatureCheck {
   if (!header) return { ok: false, reason: `missing ${SIGNATURE_HEADER} header` };
   const parts = Object.fromEntries(header.split(',').map((p) => p.trim().split('=', 2) as [string, string]));
   const timestamp = Number(parts.t);
@@ -20,8 +21,8 @@ export function verifyWebhook(secret: string, header: string | undefined, rawBod
   if (Math.abs(now.getTime() / 1000 - timestamp) > SIGNATURE_TOLERANCE_SECONDS) {
     return { ok: false, reason: `timestamp outside the ${SIGNATURE_TOLERANCE_SECONDS} s window (replay or clock skew)` };
   }
-  const expected = Buffer.from(signWebhook(secret, rawBody, timestamp).split('v1=')[1], 'hex');
   const given = Buffer.from(parts.v1, 'hex');
-  if (!timingSafeEqual(expected, given)) return { ok: false, reason: 'signature does not match' };
+  const matches = (secret: string) => timingSafeEqual(Buffer.from(signWebhook(secret, rawBody, timestamp).split('v1=')[1], 'hex'), given);
+  if (!(typeof secrets === 'string' ? [secrets] : secrets).some(matches)) return { ok: false, reason: 'signature does not match' };
   return { ok: true };
 }

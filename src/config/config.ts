@@ -36,6 +36,9 @@ export interface AppConfig {
   /** HMAC secrets; outside production a random one kept in `dataDir` stands in when unset. */
   tokenSecret: string;
   webhookSecret: string;
+  /** Retired secrets during a rotation: links and webhooks signed with them still verify; nothing new is signed with them. */
+  previousTokenSecrets: string[];
+  previousWebhookSecrets: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   bodyLimitBytes: number;
   importBodyLimitBytes: number;
@@ -146,6 +149,18 @@ class EnvReader {
       this.problems.push({ variable: name, message: 'must be at least 32 characters long' });
     }
     return value;
+  }
+
+  /** Comma-separated secrets of at least 32 characters each (none when unset). */
+  secretList(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const secrets = value.split(',').map((secret) => secret.trim());
+    if (secrets.some((secret) => secret.length < 32)) {
+      this.problems.push({ variable: name, message: 'must be comma-separated secrets of at least 32 characters each' });
+      return [];
+    }
+    return secrets;
   }
 
   /** `Name <address@domain>` or a bare address; no line breaks (it becomes a header). */
@@ -283,6 +298,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     adminApiKey: read.optional('ADMIN_API_KEY'),
     tokenSecret: read.secret('TOKEN_SECRET', production ? undefined : devSecrets?.tokenSecret),
     webhookSecret: read.secret('WEBHOOK_SECRET', production ? undefined : devSecrets?.webhookSecret),
+    previousTokenSecrets: read.secretList('TOKEN_SECRETS_PREVIOUS'),
+    previousWebhookSecrets: read.secretList('WEBHOOK_SECRETS_PREVIOUS'),
     logLevel: read.oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
     ] as const),

@@ -99,7 +99,7 @@ export class TokenSigner {
 @Injectable()
 export class TokenService extends TokenSigner {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    super([config.tokenSecret]);
+    super([config.tokenSecret, ...config.previousTokenSecrets]);
   }
 
   url(purpose: TokenPurpose, subscriberId: string): string {

@@ -36,7 +36,9 @@ export interface ApiResponse {
 }
 
 export async function startTestApp(options: { clock?: Clock; env?: Record<string, string> } = {}): Promise<TestApp> {
-  const db = await createTestDatabase();
+  // env.DATABASE_URL: another app's database (several instances on one database); it stays when this app closes.
+  const shared = options.env?.DATABASE_URL;
+  const db: TestDatabase = shared ? { url: shared, name: new URL(shared).pathname.slice(1), drop: async () => undefined } : await createTestDatabase();
   // Workers and cron ticks are driven by the tests themselves (worker.drain()), unless a test opts in.
   const config = loadConfig({
     NODE_ENV: 'test',

@@ -159,6 +159,8 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
     ['DEFAULT_LOCALE', 'fr'],
     ['DEFAULT_TIME_ZONE', 'Mars/Olympus'],
     ['SCHEDULER_ENABLED', 'maybe'],
+    ['TOKEN_SECRETS_PREVIOUS', `${'a'.repeat(32)},short`],
+    ['WEBHOOK_SECRETS_PREVIOUS', 'short'],
     ['TRUST_PROXY', 'yes'],
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', '10.0.0.1,lb.internal'],
