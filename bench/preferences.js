@@ -293,7 +293,7 @@ async function closed(port, connections, seconds, next) {
  * HTTP figures). Null when the controller's shape changed under the bench.
  */
 async function pageRenderCost(seconds = 2) {
-  const config = { companyName: 'Beispiel GmbH', senderPostalAddress: 'Hauptstraße 1, 10115 Berlin', tokenSecret: TOKEN_SECRET, publicUrl: 'https://news.example.com' };
+  const config = { companyName: 'Beispiel GmbH', senderPostalAddress: 'Hauptstraße 1, 10115 Berlin', tokenSecret: TOKEN_SECRET, previousTokenSecrets: [], publicUrl: 'https://news.example.com' };
   const preferencesStub = { csrfToken: (id) => PreferencesService.prototype.csrfToken.call({ config, clock: new SystemClock() }, id) };
   const feedbackStub = {};
   const controller = new PreferencesController(new TokenService(config), new PageRenderer(config), preferencesStub, feedbackStub);

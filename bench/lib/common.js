@@ -12,7 +12,9 @@ const { join, resolve } = require('node:path');
 const { Client } = require('pg');
 
 const ROOT = resolve(__dirname, '..', '..');
-const DIST = join(ROOT, 'dist');
+// BENCH_DIST: a build elsewhere (`npx tsc -p tsconfig.build.json --outDir <dir>/dist` with <dir>/templates
+// and <dir>/node_modules linked to the repository's), so a bench is not broken by a rebuild of dist/.
+const DIST = process.env.BENCH_DIST ? resolve(process.env.BENCH_DIST) : join(ROOT, 'dist');
 
 function requireBuild(bench) {
   if (!existsSync(join(DIST, 'main.js'))) {

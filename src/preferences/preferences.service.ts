@@ -3,9 +3,9 @@
 // (the send-time gate re-reads what is stored here).
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { nextDigestAt } from '../cadence/cadence.policy';
 import { Clock } from '../common/clock';
@@ -80,6 +80,50 @@ interface PageStateRow {
   // json_build_object: timestamps arrive as ISO strings
   topics: (Omit<PreferencesTopic, 'droppedAt'> & { droppedAt: string | null })[];
   recent: { at: string; kind: string; topicDe: string | null; topicEn: string | null }[];
+}
+
+// Names for the save's statements: the subscriber update's SET list varies with the change, so a
+// statement is named by its text (a few dozen variants at most, prepared once per connection).
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `tactful_save_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+const SAVE_SUBSCRIBER_COLUMNS = `s.locale, s.time_zone, s.cadence, s.digest_weekday, s.digest_hour, s.status, s.paused_until, s.confirmed_at`;
+
+/**
+ * preferences_save_lock: what a save depends on, locked in one statement — the subscriber
+ * FOR UPDATE (saves of one customer queue up), and every topic with the customer's subscription
+ * status, the topics FOR SHARE in id order (a topic is not archived under a save; shared and in
+ * one order, so concurrent saves never deadlock, and foreign-key checks elsewhere are not blocked).
+ */
+const SAVE_LOCK_SQL = `
+  SELECT ${SAVE_SUBSCRIBER_COLUMNS}, t.id AS topic_id, t.key, t.archived, ts.status AS topic_status
+  FROM subscribers s
+  JOIN topics t ON true
+  LEFT JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = s.id
+  WHERE s.id = $1
+  ORDER BY t.id
+  FOR UPDATE OF s FOR SHARE OF t`;
+
+interface SaveRow {
+  locale: Locale;
+  time_zone: string;
+  cadence: Cadence;
+  digest_weekday: number;
+  digest_hour: number;
+  status: string;
+  paused_until: Date | null;
+  confirmed_at: Date | null;
+  topic_id: string | null;
+  key: string | null;
+  archived: boolean | null;
+  topic_status: string | null;
 }
 
 /**
@@ -164,8 +208,28 @@ export class PreferencesService {
    * `query()` cannot name a statement, so this goes to the driver's `pg` pool directly.
    */
   private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
-    const pool = (this.db.driver as PostgresDriver).master as Pool;
-    return (await pool.query({ name, text, values })).rows as T[];
+    return (await this.pool().query({ name, text, values })).rows as T[];
+  }
+
+  /** A transaction on one pooled connection whose statements are all prepared (named by their text). */
+  private async transaction<T>(work: (query: <R>(text: string, values: unknown[]) => Promise<R[]>) => Promise<T>): Promise<T> {
+    const client = await this.pool().connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(async (text, values) => (await client.query({ name: statementName(text), text, values })).rows);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private pool(): Pool {
+    return (this.db.driver as PostgresDriver).master as Pool;
   }
 
   /** Validates a change; every bad field is named. */
@@ -196,14 +260,48 @@ export class PreferencesService {
   async apply(subscriberId: string, change: PreferenceChange, proof: { ip: string | null; userAgent: string | null }): Promise<ChangeNote[]> {
     this.validate(change);
     const now = this.clock.now();
-    return this.db.transaction(async (tx) => {
-      const [current] = await tx.query(
-        `SELECT locale, time_zone, cadence, digest_weekday, digest_hour, status, paused_until, confirmed_at FROM subscribers WHERE id = $1 FOR UPDATE`,
-        [subscriberId],
-      );
-      if (!current) return [];
+    return this.transaction(async (query) => {
+      // One statement reads and locks what the change depends on, one writes it: a save is four
+      // round trips with BEGIN and COMMIT (it was up to eight), each statement prepared once.
+      const rows = await query<SaveRow>(SAVE_LOCK_SQL, [subscriberId]);
+      let current: SaveRow | undefined = rows[0];
+      if (!current) {
+        // No topic exists at all (the join above is empty): the subscriber alone.
+        [current] = await query<SaveRow>(`SELECT ${SAVE_SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.id = $1 FOR UPDATE`, [subscriberId]);
+        if (!current) return [];
+      }
+      const topics = rows.filter((r) => r.topic_id !== null);
       const notes: ChangeNote[] = [];
-      if (change.topics !== undefined) notes.push(...(await this.applyTopics(tx, subscriberId, change.topics, now, proof)));
+      const params: unknown[] = [subscriberId];
+      const $ = (value: unknown) => `$${params.push(value)}`;
+      const writes: string[] = [];
+
+      let on: SaveRow[] = [];
+      let off: SaveRow[] = [];
+      if (change.topics !== undefined) {
+        const wanted = new Set(change.topics);
+        const unknown = change.topics.filter((k) => !topics.some((r) => r.key === k && (!r.archived || r.topic_status === 'confirmed')));
+        if (unknown.length) throw validationException(unknown.map((k) => ({ field: 'topics', message: `"${k}" is not a topic you can choose` })));
+        on = topics.filter((r) => wanted.has(r.key!) && r.topic_status !== 'confirmed');
+        off = topics.filter((r) => !wanted.has(r.key!) && (r.topic_status === 'confirmed' || r.topic_status === 'pending'));
+        // Choosing a topic on the page is confirmed consent: the link reached the customer's mailbox.
+        if (on.length) {
+          const [ids, at, ip, ua] = [$(on.map((r) => r.topic_id)), $(now), $(proof.ip), $(proof.userAgent)];
+          writes.push(`topics_on AS (
+            INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, consent_ip, consent_user_agent, confirmed_at)
+            SELECT $1, unnest(${ids}::uuid[]), 'confirmed', ${at}::timestamptz, 'form', ${ip}::inet, left(${ua}::text, 500), ${at}::timestamptz
+            ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET status = 'confirmed', consented_at = ${at}::timestamptz, consent_source = 'form',
+              consent_ip = ${ip}::inet, consent_user_agent = left(${ua}::text, 500), confirmed_at = ${at}::timestamptz, revoked_at = NULL)`);
+        }
+        if (off.length) {
+          writes.push(`topics_off AS (
+            UPDATE topic_subscriptions SET status = 'revoked', revoked_at = ${$(now)}::timestamptz
+            WHERE subscriber_id = $1 AND topic_id = ANY(${$(off.map((r) => r.topic_id))}::uuid[]))`);
+        }
+        notes.push(...on.map((r) => ({ kind: 'topicOn' as const, topic: r.key! })), ...off.map((r) => ({ kind: 'topicOff' as const, topic: r.key! })));
+      }
+      const anyTopic = topics.some((r) => on.includes(r) || (r.topic_status === 'confirmed' && !off.includes(r)));
+
       const set: Record<string, unknown> = {};
       if (change.cadence && change.cadence !== current.cadence) {
         set.cadence = change.cadence;
@@ -223,7 +321,6 @@ export class PreferencesService {
         set.locale = change.locale;
         notes.push({ kind: 'language', locale: change.locale });
       }
-      const anyTopic = (await tx.query(`SELECT 1 FROM topic_subscriptions WHERE subscriber_id = $1 AND status = 'confirmed' LIMIT 1`, [subscriberId])).length > 0;
       let status: string = current.status;
       if (change.pauseWeeks) {
         const until = new Date(now.getTime() + change.pauseWeeks * 7 * DAY);
@@ -241,53 +338,19 @@ export class PreferencesService {
         Object.assign(set, { status: 'active', confirmed_at: current.confirmed_at ?? now });
       }
       if (!anyTopic && status === 'active') set.status = 'unsubscribed';
+
+      let main = 'SELECT 1';
       if (Object.keys(set).length > 0) {
-        const columns = Object.keys(set);
-        await tx.query(
-          `UPDATE subscribers SET ${columns.map((c, i) => `${c} = $${i + 2}`).join(', ')}, updated_at = $${columns.length + 2},
-             status_changed_at = CASE WHEN ${set.status !== undefined ? `status <> $${columns.indexOf('status') + 2}` : 'false'} THEN $${columns.length + 2} ELSE status_changed_at END
-           WHERE id = $1`,
-          [subscriberId, ...columns.map((c) => set[c]), now],
-        );
+        const at = $(now);
+        const assignments = Object.keys(set).map((c) => `${c} = ${$(set[c])}`);
+        const statusChanged = set.status !== undefined ? `status <> ${$(set.status)}` : 'false';
+        main = `UPDATE subscribers SET ${assignments.join(', ')}, updated_at = ${at},
+                  status_changed_at = CASE WHEN ${statusChanged} THEN ${at}::timestamptz ELSE status_changed_at END
+                WHERE id = $1`;
       }
+      if (writes.length > 0 || main !== 'SELECT 1') await query(`${writes.length ? `WITH ${writes.join(',\n')}\n` : ''}${main}`, params);
       return notes;
     });
-  }
-
-  private async applyTopics(
-    tx: EntityManager,
-    subscriberId: string,
-    keys: string[],
-    now: Date,
-    proof: { ip: string | null; userAgent: string | null },
-  ): Promise<ChangeNote[]> {
-    const rows: { id: string; key: string; archived: boolean; status: string | null }[] = await tx.query(
-      `SELECT t.id, t.key, t.archived, ts.status FROM topics t
-       LEFT JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = $1
-       ORDER BY t.id FOR SHARE OF t`, // shared and in one order: concurrent saves never deadlock
-      [subscriberId],
-    );
-    const wanted = new Set(keys);
-    const unknown = keys.filter((k) => !rows.some((r) => r.key === k && (!r.archived || r.status === 'confirmed')));
-    if (unknown.length) throw validationException(unknown.map((k) => ({ field: 'topics', message: `"${k}" is not a topic you can choose` })));
-    const on = rows.filter((r) => wanted.has(r.key) && r.status !== 'confirmed');
-    const off = rows.filter((r) => !wanted.has(r.key) && (r.status === 'confirmed' || r.status === 'pending'));
-    if (on.length) {
-      await tx.query(
-        `INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, consent_ip, consent_user_agent, confirmed_at)
-         SELECT $1, unnest($2::uuid[]), 'confirmed', $3, 'form', $4::inet, left($5, 500), $3
-         ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET status = 'confirmed', consented_at = $3, consent_source = 'form',
-           consent_ip = $4::inet, consent_user_agent = left($5, 500), confirmed_at = $3, revoked_at = NULL`,
-        [subscriberId, on.map((r) => r.id), now, proof.ip, proof.userAgent],
-      );
-    }
-    if (off.length) {
-      await tx.query(
-        `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3 WHERE subscriber_id = $1 AND topic_id = ANY($2::uuid[])`,
-        [subscriberId, off.map((r) => r.id), now],
-      );
-    }
-    return [...on.map((r) => ({ kind: 'topicOn' as const, topic: r.key })), ...off.map((r) => ({ kind: 'topicOff' as const, topic: r.key }))];
   }
 
   /** RFC 8058 one-click: idempotent; every marketing mail not yet handed over is suppressed by the gate. */
