@@ -7,9 +7,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 //    dispatch read them index-only, in order (1.5 s).
 // 2. Two foreign-key checks per decision that guard nothing the schema does not hold otherwise:
 //    - cadence_windows.subscriber_id: every insert into cadence_windows happens in a transaction
-//      that also inserts a row whose own foreign key locks the subscriber (deliveries at dispatch,
-//      marketing_sends at hand-over), so a window can never outlive its subscriber; the erasure
-//      cascade becomes a statement trigger on subscribers, for every path that deletes them.
+//      that also inserts a row whose own foreign key locks the subscriber (deliveries at dispatch
+//      and at digest composition, marketing_sends at hand-over), so an erasure racing it either
+//      waits for it or fails it, and a window never outlives its subscriber; the erasure cascade
+//      becomes a statement trigger on subscribers, for every path that deletes them.
 //    - deliveries.topic_id: a topic is deleted only while nothing refers to it (topics.service),
 //      and every delivery with a topic belongs to a campaign, digest item or webinar that holds
 //      the topic by its own foreign key.
