@@ -110,7 +110,8 @@ describe('a simulated quarter', () => {
       'suppressed:suppressed_unconfirmed',
       'suppressed:already_delivered',
       'suppressed:suppressed_empty',
-      'failed:failed_bounced',
+      // Only a relay can refuse an address at hand-over; the .eml outbox accepts everything.
+      ...(options.transport === 'smtp' ? ['failed:failed_bounced'] : []),
     ]) {
       expect({ key, seen: (r.get(key) ?? 0) > 0 }).toEqual({ key, seen: true });
     }
