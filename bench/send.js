@@ -60,7 +60,7 @@ if (process.argv.includes('--sink')) {
 
 // ---------------------------------------------------------------------------------------------
 const ROOT = resolve(__dirname, '..');
-const DIST = join(ROOT, 'dist');
+const DIST = process.env.BENCH_DIST ? resolve(process.env.BENCH_DIST) : join(ROOT, 'dist'); // see bench/lib/common.js
 if (!existsSync(join(DIST, 'main.js'))) {
   process.stderr.write('bench/send.js needs the build: run `npm run build` first\n');
   process.exit(1);

@@ -236,23 +236,26 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async lockClaimed(tx: EntityManager, id: string): Promise<ClaimedDelivery | null> {
+    // One round trip: the delivery row FOR UPDATE, then (the CTE reads it first) its subscriber
+    // FOR SHARE, held until the hand-over commits: a concurrent consent change waits for it.
     const [row] = await tx.query(
-      `SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
-              idempotency_key, created_at
-       FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
-       FOR UPDATE`,
+      `WITH d AS (
+         SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
+                idempotency_key, created_at
+         FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
+         FOR UPDATE)
+       , s AS (
+         SELECT email, status FROM subscribers WHERE id = (SELECT subscriber_id FROM d)
+         FOR SHARE)
+       SELECT d.*, s.email AS subscriber_email, s.status AS subscriber_status FROM d LEFT JOIN s ON true`,
       [id, this.workerId],
     );
     if (!row) return null;
-    // Held FOR SHARE until the hand-over commits: a concurrent consent change waits for it.
-    const [subscriber] = row.subscriber_id
-      ? await tx.query(`SELECT email, status FROM subscribers WHERE id = $1 FOR SHARE`, [row.subscriber_id])
-      : [];
     return {
       id: row.id,
       subscriberId: row.subscriber_id,
-      email: subscriber?.email ?? row.to_address,
-      subscriberStatus: subscriber?.status ?? null,
+      email: row.subscriber_email ?? row.to_address,
+      subscriberStatus: row.subscriber_status ?? null,
       class: row.class,
       kind: row.kind,
       topicId: row.topic_id,

@@ -138,6 +138,10 @@ function toNodemailerMessage(mail: OutgoingMail): SendMailOptions {
     ...(icalEvent ? { icalEvent } : {}),
     disableFileAccess: true,
     disableUrlAccess: true,
+    // Without it nodemailer scans every text part and header value character by character to
+    // choose between quoted-printable and base64 (≈ 10 % of a send's CPU). Our parts are mostly
+    // Latin text, for which it picks quoted-printable anyway; any other text stays valid QP.
+    textEncoding: 'quoted-printable',
   };
 }
 

@@ -254,6 +254,11 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
       throw new TemplateRenderError(`MJML of ${message}/${locale}: ${brokenInclude[0]}`);
     }
 
+    // MJML indents its output; the indentation (a fifth of a layout's HTML) only costs
+    // quoted-printable work and bytes in every mail. A line break stays where one was, so the
+    // whitespace between elements (and what it renders as) is kept.
+    html = html.replace(/\n[ \t\r\n]*/g, '\n');
+
     const textPath = `layouts/${sources.layout}.txt.hbs`;
     const text = fillSlot(file(textPath), TEXT_CONTENT_SLOT, file(`messages/${message}/${locale}.txt.hbs`), textPath);
     const subject = file(`messages/${message}/${locale}.subject.hbs`);
