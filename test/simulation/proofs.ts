@@ -149,8 +149,12 @@ export const PROOFS: Proof[] = [
 ];
 
 /** Campaign candidates (a subscription to its topic existed when it was dispatched) with no decision row at all. */
+// People who are gone (erased, or sign-ups never confirmed and deleted after 30 days) took their
+// decisions with them, by design: only those still stored are expected to have one.
 export const SILENTLY_DROPPED_SQL = `
-  WITH first_seen AS (SELECT subscriber_id, topic_id, min(at) AS at FROM sim_topic_history GROUP BY 1, 2),
+  WITH first_seen AS (
+         SELECT h.subscriber_id, h.topic_id, min(h.at) AS at FROM sim_topic_history h
+         WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.id = h.subscriber_id) GROUP BY 1, 2),
        expected AS (
          SELECT c.id::text AS ref, f.subscriber_id FROM campaigns c JOIN first_seen f ON f.topic_id = c.topic_id
          WHERE c.started_at IS NOT NULL AND f.at < c.started_at)
