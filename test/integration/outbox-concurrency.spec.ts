@@ -167,7 +167,7 @@ describe('outbox workers in separate processes', () => {
     const started = Date.now();
     const workers = [startWorker('race-a', sinkA.url), startWorker('race-b', sinkB.url)];
 
-    await until('all 5,000 rows sent', async () => (await countByStatus('race')).sent === ROWS, 150_000, workers);
+    await until('all 5,000 rows sent', async () => (await countByStatus('race')).sent === ROWS, 300_000, workers);
     const seconds = (Date.now() - started) / 1000;
     await Promise.all(workers.map(stopWorker));
 
@@ -189,7 +189,7 @@ describe('outbox workers in separate processes', () => {
     // Both did real work (SKIP LOCKED hands them disjoint batches rather than one waiting on the other).
     expect(sinkA.messages.length).toBeGreaterThan(ROWS * 0.1);
     expect(sinkB.messages.length).toBeGreaterThan(ROWS * 0.1);
-  }, 180_000);
+  }, 360_000);
 
   it('loses nothing and repeats at most the rows in flight when a worker is SIGKILLed at 40 % of 10,000 mails', async () => {
     const ROWS = 10_000;
