@@ -42,6 +42,7 @@ const MESSAGES = [
 const config = {
   publicUrl: 'https://news.example.com',
   tokenSecret: 'bench-token-secret-0123456789abcdef0123456789',
+  previousTokenSecrets: [],
   companyName: 'Beispiel GmbH',
   senderPostalAddress: 'Hauptstraße 1, 10115 Berlin',
   mailFrom: 'Beispiel GmbH <newsletter@news.example.com>',
