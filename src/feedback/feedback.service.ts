@@ -37,13 +37,6 @@ export interface FeedbackSummary {
   comments: { at: string; rating: Rating; comment: string; itemType: string; itemId: string }[];
 }
 
-export interface TopicRatings {
-  topicId: string;
-  useful: number;
-  notUseful: number;
-  recent: { title: string; rating: Rating; at: Date }[];
-}
-
 export interface TopicSuggestionPage {
   /** Suggestions in all, and the newest first from the cursor on. */
   total: number;
@@ -190,39 +183,6 @@ export class FeedbackService {
     if (!value) throw validationException([{ field: 'suggestion', message: 'must not be empty' }]);
     if (value.length > COMMENT_MAX) throw validationException([{ field: 'suggestion', message: `must be at most ${COMMENT_MAX} characters` }]);
     await this.db.query(`INSERT INTO topic_suggestions (subscriber_id, text, created_at) VALUES ($1, $2, $3)`, [subscriberId, value, this.clock.now()]);
-  }
-
-  /** Per topic, how the customer rated recent mails (for their preferences page). */
-  async ratingsOf(subscriberId: string, locale: Locale): Promise<Map<string, TopicRatings>> {
-    const rows: { topic_id: string; rating: Rating; at: Date; title: string | null; n: number }[] = await this.db.query(
-      `SELECT f.topic_id, f.rating, f.updated_at AS at, n::int,
-              CASE WHEN f.item_type = 'campaign'
-                   THEN (SELECT CASE WHEN $2 THEN coalesce(c.subject_de, c.subject_en) ELSE coalesce(c.subject_en, c.subject_de) END FROM campaigns c WHERE c.id = f.item_id)
-                   ELSE (SELECT CASE WHEN $2 THEN coalesce(i.title_de, i.title_en) ELSE coalesce(i.title_en, i.title_de) END FROM digest_items i WHERE i.id = f.item_id) END AS title
-       FROM (SELECT *, row_number() OVER (PARTITION BY topic_id ORDER BY created_at DESC) AS n FROM feedback WHERE subscriber_id = $1) f
-       ORDER BY f.topic_id, f.created_at DESC`,
-      [subscriberId, locale === 'de'],
-    );
-    const byTopic = new Map<string, TopicRatings>();
-    for (const r of rows) {
-      const entry = byTopic.get(r.topic_id) ?? { topicId: r.topic_id, useful: 0, notUseful: 0, recent: [] };
-      if (r.rating === 'useful') entry.useful++;
-      else entry.notUseful++;
-      if (r.n <= 5) entry.recent.push({ title: r.title ?? '', rating: r.rating, at: r.at });
-      byTopic.set(r.topic_id, entry);
-    }
-    return byTopic;
-  }
-
-  /** Topics the customer dropped in answer to our question, for "your own choice" on their page. */
-  async droppedByCustomer(subscriberId: string): Promise<Map<string, Date>> {
-    const rows: { topic_id: string; at: Date }[] = await this.db.query(
-      `SELECT p.topic_id, max(p.answered_at) AS at FROM drop_topic_prompts p
-       JOIN topic_subscriptions ts ON ts.subscriber_id = p.subscriber_id AND ts.topic_id = p.topic_id AND ts.status = 'revoked'
-       WHERE p.subscriber_id = $1 AND p.answer = 'dropped' GROUP BY p.topic_id`,
-      [subscriberId],
-    );
-    return new Map(rows.map((r) => [r.topic_id, r.at]));
   }
 
   async campaignSummary(campaignId: string): Promise<FeedbackSummary & { campaignId: string }> {

@@ -130,8 +130,8 @@ interface SaveRow {
  * preferences_state: one subscriber as their preferences page shows them, in one statement —
  * the subscriber, their cadence window (for the next newsletter), every topic they can choose
  * (plus archived ones they still hold) with their subscription, their ratings of its items
- * (the same counts and titles as FeedbackService.ratingsOf) and when they dropped it in answer to
- * our question (as FeedbackService.droppedByCustomer), and their last five marketing mails.
+ * (counts and titles of their recent ratings) and when they dropped it in answer to
+ * our question, and their last five marketing mails.
  * Every part is an index probe by subscriber_id.
  */
 const PAGE_STATE_SQL = `
