@@ -9,6 +9,7 @@ import { Webinars1764000005000 } from './migrations/1764000005000-Webinars';
 import { Feedback1764000006000 } from './migrations/1764000006000-Feedback';
 import { DispatchHotPath1764000008000 } from './migrations/1764000008000-DispatchHotPath';
 import { BouncedAddresses1764000009000 } from './migrations/1764000009000-BouncedAddresses';
+import { DeferredHousekeeping1764000010000 } from './migrations/1764000010000-DeferredHousekeeping';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   SenderBudgets1764000007000,
   DispatchHotPath1764000008000,
   BouncedAddresses1764000009000,
+  DeferredHousekeeping1764000010000,
 ];
