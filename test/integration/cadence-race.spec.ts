@@ -5,16 +5,14 @@
 //   three hand over in parallel; checked with SQL over the decision log and the hand-over records;
 // - the backstop: two marketing mails queued for one subscriber at once (one got past the
 //   reservation), handed over by parallel lanes and processes: the exclusion constraint lets one go.
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { CadenceService } from '../../src/cadence/cadence.service';
-import { TEST_SECRETS } from '../support/app';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { DistSnapshot, snapshotDist } from '../support/dist-snapshot';
-import { freePort } from '../support/processes';
+import { startTactfulProcess, TactfulProcess } from '../support/processes';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 import { daytimeZones } from '../support/zones';
 
@@ -127,7 +125,7 @@ describe('three processes racing eight campaigns from four senders', () => {
   let sql: Client;
   let sink: SmtpSink;
   let dist: DistSnapshot;
-  const children: { child: ChildProcess; port: number; output: string[]; exited: Promise<number | null> }[] = [];
+  const children: TactfulProcess[] = [];
 
   const q = async <T = any>(text: string, params: unknown[] = []): Promise<T[]> => (await sql.query(text, params)).rows;
 
@@ -138,16 +136,8 @@ describe('three processes racing eight campaigns from four senders', () => {
     dist = await snapshotDist();
   });
   afterAll(async () => {
-    for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
-    await Promise.all(
-      children.map(async ({ child, exited }) => {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-        clearTimeout(timer);
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }),
-    );
-    if (process.env.RACE_DEBUG) children.forEach(({ output }, i) => writeFileSync(join(tmpdir(), `race-p${i}.log`), output.join('')));
+    if (process.env.RACE_DEBUG) children.forEach((p, i) => writeFileSync(join(tmpdir(), `race-p${i}.log`), p.output()));
+    await Promise.all(children.map((p) => p.stop()));
     await sql?.end();
     await sink?.close();
     await db?.drop();
@@ -203,56 +193,18 @@ describe('three processes racing eight campaigns from four senders', () => {
   }
 
   async function startProcess(index: number): Promise<void> {
-    const port = await freePort();
-    const work = mkdtempSync(join(tmpdir(), `tactful-race-${index}-`));
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: 'test',
-      ...TEST_SECRETS,
-      ADMIN_API_KEY: ADMIN_KEY,
-      DATABASE_URL: db.url,
-      SMTP_URL: sink.url,
-      // The envelope sender tells the sink which process handed the mail over.
-      MAIL_FROM: `Tactful <newsletter+p${index}@tactful.localhost>`,
-      PORT: String(port),
-      PUBLIC_URL: 'http://tactful.test',
-      DATA_DIR: join(work, '.data'),
-      OUTBOX_DIR: join(work, 'outbox'),
-      WORKER_ENABLED: 'true',
-      SCHEDULER_ENABLED: 'true',
-      WORKER_POLL_MS: '100',
-      LOG_LEVEL: 'info',
-    };
-    const child = spawn(process.execPath, [dist.main], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const output: string[] = [];
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    children.push({ child, port, output, exited });
-    await new Promise<void>((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error(`process ${index} did not start:\n${output.join('')}`)), 60_000);
-      const onData = (chunk: Buffer) => {
-        output.push(chunk.toString());
-        if (/Tactful is listening/.test(chunk.toString())) {
-          clearTimeout(timer);
-          ok();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.on('exit', (code) => fail(new Error(`process ${index} exited with ${code}:\n${output.join('')}`)));
+    children[index] = await startTactfulProcess({
+      name: `race-p${index}`,
+      main: dist.main,
+      databaseUrl: db.url,
+      adminKey: ADMIN_KEY,
+      smtpUrl: sink.url,
+      // The envelope sender tells the sink which process handed the mail over; info logs count each one's dispatches.
+      env: { MAIL_FROM: `Tactful <newsletter+p${index}@tactful.localhost>`, LOG_LEVEL: 'info' },
     });
   }
 
-  async function api(method: string, path: string, body?: unknown): Promise<any> {
-    const res = await fetch(`http://127.0.0.1:${children[0].port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const parsed = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(parsed)}`);
-    return parsed;
-  }
+  const api = async (method: string, path: string, body?: unknown): Promise<any> => (await children[0].api(method, path, body)).body;
 
   async function ensureProcesses(): Promise<void> {
     if (children.length === 0) await Promise.all(Array.from({ length: PROCESSES }, (_, i) => startProcess(i)));
@@ -316,9 +268,9 @@ describe('three processes racing eight campaigns from four senders', () => {
       GROUP BY 1, 2 ORDER BY 1, 2`);
     const perProcess = new Map<string, number>();
     for (const m of sink.messages) perProcess.set(m.envelope.mailFrom, (perProcess.get(m.envelope.mailFrom) ?? 0) + 1);
-    const dispatchedBy = children.map(({ output }) =>
-      output
-        .join('')
+    const dispatchedBy = children.map((p) =>
+      p
+        .output()
         .split('\n')
         .filter((line) => line.includes('"job":"dispatch-campaigns"'))
         .reduce((n, line) => n + Number(/"campaigns":(\d+)/.exec(line)?.[1] ?? 0), 0),

@@ -9,7 +9,7 @@ import { createTestDatabase, TestDatabase } from '../support/database';
 import { DistSnapshot, snapshotDist } from '../support/dist-snapshot';
 import { startTactfulProcess, TactfulProcess } from '../support/processes';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
-import { daytimeZones } from '../support/zones';
+import { seedDaytimeAudience } from '../support/zones';
 
 const SUBSCRIBERS = 300;
 const SKEWS_MS = [-120_000, 0, 120_000];
@@ -43,22 +43,7 @@ afterAll(async () => {
 });
 
 it('keeps every window on one clock when instances are 2 minutes apart: no mail before its window ends, hand-over times are real', async () => {
-  const zones = daytimeZones(new Date(), [11, 14, 16]);
-  await q(`INSERT INTO topics (key, name_de, name_en) VALUES ('skew-news', 'Neuigkeiten', 'News')`);
-  await q(
-    `INSERT INTO subscribers (email, locale, time_zone, cadence, status, attributes, digest_weekday, digest_hour, source, confirmed_at, created_at, updated_at)
-     SELECT 'skew' || i || '@example.com', 'en', ($2::text[])[1 + i % 3], CASE WHEN i % 2 = 0 THEN 'biweekly' ELSE 'weekly' END, 'active',
-            jsonb_build_object('n', i),
-            -- No digest slot today or tomorrow where they live: only the campaign is in play.
-            (extract(isodow FROM now() AT TIME ZONE ($2::text[])[1 + i % 3])::int + 2) % 7 + 1, 9,
-            'import', now() - interval '90 days', now(), now()
-     FROM generate_series(1, $1::int) i`,
-    [SUBSCRIBERS, zones],
-  );
-  await q(`
-    INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, confirmed_at)
-    SELECT s.id, t.id, 'confirmed', now() - interval '90 days', 'import', now() - interval '90 days'
-    FROM subscribers s CROSS JOIN topics t`);
+  await seedDaytimeAudience(q, { prefix: 'skew', count: SUBSCRIBERS, topic: 'skew-news' });
 
   for (const [i, skew] of SKEWS_MS.entries()) {
     processes.push(

@@ -13,7 +13,7 @@ import { runMigrations } from '../../src/database/data-source';
 import { DistSnapshot, snapshotDist } from '../support/dist-snapshot';
 import { freePort, PostgresProcess, startPostgresProcess, startTactfulProcess, TactfulProcess } from '../support/processes';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
-import { daytimeZones } from '../support/zones';
+import { seedDaytimeAudience } from '../support/zones';
 
 const SUBSCRIBERS = 2_000;
 const ADMIN_KEY = 'tk_restart_admin_key_0123456789abcdef';
@@ -62,20 +62,7 @@ afterAll(async () => {
 });
 
 it('finishes a campaign across a PostgreSQL restart at 40 %: nothing lost, repeats only what was in flight, no second mail in a window', async () => {
-  const zones = daytimeZones(new Date(), [11, 14, 16]);
-  await q(`INSERT INTO topics (key, name_de, name_en) VALUES ('restart-news', 'Neuigkeiten', 'News')`);
-  await q(
-    `INSERT INTO subscribers (email, locale, time_zone, cadence, status, attributes, digest_weekday, digest_hour, source, confirmed_at, created_at, updated_at)
-     SELECT 'restart' || i || '@example.com', CASE WHEN i % 3 = 0 THEN 'de' ELSE 'en' END, ($2::text[])[1 + i % 3],
-            CASE WHEN i % 2 = 0 THEN 'biweekly' ELSE 'weekly' END, 'active', jsonb_build_object('n', i),
-            (extract(isodow FROM now() AT TIME ZONE ($2::text[])[1 + i % 3])::int + 2) % 7 + 1, 9,
-            'import', now() - interval '90 days', now(), now()
-     FROM generate_series(1, $1::int) i`,
-    [SUBSCRIBERS, zones],
-  );
-  await q(`
-    INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, confirmed_at)
-    SELECT s.id, t.id, 'confirmed', now() - interval '90 days', 'import', now() - interval '90 days' FROM subscribers s CROSS JOIN topics t`);
+  await seedDaytimeAudience(q, { prefix: 'restart', count: SUBSCRIBERS, topic: 'restart-news' });
 
   tactful = await startTactfulProcess({
     name: 'restart',
