@@ -93,7 +93,9 @@ export class TimelineService {
         status: r.status,
         reason: r.reason,
         reasonLabel: REASON_LABELS[r.reason as Reason] ?? { de: r.reason, en: r.reason },
-        nextAttemptAt: ['queued', 'deferred'].includes(r.status) ? r.next_attempt_at.toISOString() : null,
+        // A deferred item goes out in the customer's next digest: that date moves when they change
+        // cadence or slot, or when another mail takes the window, so it is read now, not stored.
+        nextAttemptAt: r.status === 'deferred' ? state.nextDigestAt.toISOString() : r.status === 'queued' ? r.next_attempt_at.toISOString() : null,
         sentAt: r.sent_at?.toISOString() ?? null,
         attempts: r.attempts,
       })),

@@ -58,6 +58,14 @@ describe('two campaigns on the same day', () => {
     // Window until Monday 9 March 10:00 Berlin; Anna's digest slot is Thursdays 09:00, so the first free day's slot hour: Tue 10 March 09:00.
     expect(deferred.nextAttemptAt).toBe('2026-03-10T08:00:00.000Z');
     expect(timeline.body.nextMarketingSlot).toBe('2026-03-09T09:00:00.000Z');
+    expect(timeline.body.nextDigestAt).toBe(deferred.nextAttemptAt);
+    // Anna switches to biweekly: her window, her next digest and the deferred item's date move together.
+    expect((await t.api('PATCH', `/v1/subscribers/${ids.get('anna@example.de')}`, { body: { cadence: 'biweekly' } })).status).toBe(200);
+    const moved = await t.api('GET', `/v1/subscribers/${ids.get('anna@example.de')}/timeline`);
+    expect(moved.body.nextMarketingSlot).toBe('2026-03-16T09:00:00.000Z');
+    expect(moved.body.nextDigestAt).toBe('2026-03-17T08:00:00.000Z');
+    expect(moved.body.items.find((i: any) => i.refId === second).nextAttemptAt).toBe('2026-03-17T08:00:00.000Z');
+    expect((await t.api('PATCH', `/v1/subscribers/${ids.get('anna@example.de')}`, { body: { cadence: 'weekly' } })).status).toBe(200);
 
     const mail = received('anna@example.de')[0];
     expect(mail.parsed.subject).toBe('Neuigkeiten');
