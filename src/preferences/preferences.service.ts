@@ -66,9 +66,8 @@ export interface PreferencesTopic {
   droppedAt: Date | null;
 }
 
-interface PageStateRow {
-  id: string;
-  email: string;
+/** The subscriber's settings both the page and a save read. */
+interface SubscriberSettingsRow {
   locale: Locale;
   time_zone: string;
   cadence: Cadence;
@@ -76,6 +75,11 @@ interface PageStateRow {
   digest_hour: number;
   status: string;
   paused_until: Date | null;
+}
+
+interface PageStateRow extends SubscriberSettingsRow {
+  id: string;
+  email: string;
   last_marketing_at: Date | null;
   // json_build_object: timestamps arrive as ISO strings
   topics: (Omit<PreferencesTopic, 'droppedAt'> & { droppedAt: string | null })[];
@@ -111,14 +115,7 @@ const SAVE_LOCK_SQL = `
   ORDER BY t.id
   FOR UPDATE OF s FOR SHARE OF t`;
 
-interface SaveRow {
-  locale: Locale;
-  time_zone: string;
-  cadence: Cadence;
-  digest_weekday: number;
-  digest_hour: number;
-  status: string;
-  paused_until: Date | null;
+interface SaveRow extends SubscriberSettingsRow {
   confirmed_at: Date | null;
   topic_id: string | null;
   key: string | null;

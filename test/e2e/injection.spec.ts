@@ -78,6 +78,17 @@ const subscriber = (c: Ctx, i: number) => ({
   consent: consent(c),
 });
 const localized = (de: string, en: string) => ({ de, en });
+const campaignBody = (c: Ctx) => ({
+  name: 'Spring',
+  topic: c.topic,
+  sender: 'marketing',
+  subject: localized('Neu', 'New'),
+  body: localized('<p>Hallo</p>', '<p>Hello</p>'),
+  digestSummary: localized('Kurz', 'Short'),
+  sendAt: c.later,
+  expiresAt: c.evenLater,
+  digestUrl: 'https://shop.example.com/spring',
+});
 
 const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/api-keys', tables: ['api_keys'], url: () => '/v1/api-keys', body: () => ({ name: 'key', scopes: ['read'] }) },
@@ -125,33 +136,13 @@ const ROUTES: Route[] = [
     method: 'POST',
     path: '/v1/campaigns', tables: ['campaigns'],
     url: () => '/v1/campaigns',
-    body: (c) => ({
-      name: 'Spring',
-      topic: c.topic,
-      sender: 'marketing',
-      subject: localized('Neu', 'New'),
-      body: localized('<p>Hallo</p>', '<p>Hello</p>'),
-      digestSummary: localized('Kurz', 'Short'),
-      sendAt: c.later,
-      expiresAt: c.evenLater,
-      digestUrl: 'https://shop.example.com/spring',
-    }),
+    body: campaignBody,
   },
   {
     method: 'PATCH',
     path: '/v1/campaigns/{id}', tables: ['campaigns'],
     url: (c) => `/v1/campaigns/${c.campaignId}`,
-    body: (c) => ({
-      name: 'Spring',
-      topic: c.topic,
-      sender: 'marketing',
-      subject: localized('Neu', 'New'),
-      body: localized('<p>Hallo</p>', '<p>Hello</p>'),
-      digestSummary: localized('Kurz', 'Short'),
-      sendAt: c.later,
-      expiresAt: c.evenLater,
-      digestUrl: 'https://shop.example.com/spring',
-    }),
+    body: campaignBody,
   },
   { method: 'POST', path: '/v1/campaigns/{id}/schedule', url: (c) => `/v1/campaigns/${c.scheduleCampaignId}/schedule`, body: (c) => ({ sendAt: c.later }) },
   { method: 'POST', path: '/v1/campaigns/{id}/preview', url: (c) => `/v1/campaigns/${c.campaignId}/preview`, body: (c) => ({ subscriberId: c.subscriberId, locale: 'en' }) },

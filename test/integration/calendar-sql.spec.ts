@@ -4,20 +4,16 @@ import fc from 'fast-check';
 import { Client } from 'pg';
 import { nextDigestAt } from '../../src/cadence/cadence.policy';
 import { DEFAULT_QUIET_HOURS, nextSlot, outsideQuietHours, windowEnd } from '../../src/cadence/slots';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { connectedTestDatabase, TestDatabase } from '../support/database';
 
 let db: TestDatabase;
 let client: Client;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  client = new Client({ connectionString: db.url });
-  await client.connect();
+  ({ db, client, close } = await connectedTestDatabase());
 });
-afterAll(async () => {
-  await client.end();
-  await db.drop();
-});
+afterAll(() => close());
 
 const zones = fc.constantFrom('Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Australia/Sydney', 'UTC', 'America/Sao_Paulo', 'Asia/Kolkata');
 // Whole minutes around the 2026 and 2027 daylight-saving changes of both hemispheres.

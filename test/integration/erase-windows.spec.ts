@@ -4,20 +4,16 @@
 // written with every reservation keeps its own foreign key, so a reservation cannot outlive an
 // erasure that races it.
 import { Client } from 'pg';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { connectedTestDatabase, TestDatabase } from '../support/database';
 
 let db: TestDatabase;
 let client: Client;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  client = new Client({ connectionString: db.url });
-  await client.connect();
+  ({ db, client, close } = await connectedTestDatabase());
 });
-afterAll(async () => {
-  await client.end();
-  await db.drop();
-});
+afterAll(() => close());
 
 const NOW = '2026-03-03T09:00:00Z';
 

@@ -35,3 +35,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }
+
+/** A fresh database and one open connection to it, for files that talk SQL directly. */
+export async function connectedTestDatabase(): Promise<{ db: TestDatabase; client: Client; close(): Promise<void> }> {
+  const db = await createTestDatabase();
+  const client = new Client({ connectionString: db.url });
+  await client.connect();
+  return {
+    db,
+    client,
+    close: async () => {
+      await client.end();
+      await db.drop();
+    },
+  };
+}
