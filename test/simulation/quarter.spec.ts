@@ -19,7 +19,7 @@ const options = {
   transport: (process.env.SIM_TRANSPORT === 'smtp' ? 'smtp' : 'eml') as 'smtp' | 'eml',
 };
 // Wall-clock budget for the whole run, scaled by size (a guard against a hang, not a measurement).
-const BUDGET_MS = Math.max(10, options.subscribers / 250) * 60_000;
+const BUDGET_MS = Math.max(10, options.subscribers / 120) * 60_000;
 
 let run: QuarterRun;
 let proofs: ProofResult[];
