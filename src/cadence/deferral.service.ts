@@ -2,10 +2,11 @@
 // that go stale first are expired, and those whose customer can no longer get them (unsubscribed,
 // bounced, complained, topic dropped) are suppressed, each with the reason stored: nothing is
 // dropped silently, and nothing waits for a digest that will never come.
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { Reason } from '../delivery/reason-codes';
 
 @Injectable()
@@ -13,16 +14,26 @@ export class DeferralService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /**
+   * Deferred items past their expiry, and those without one that waited DEFERRED_MAX_AGE_DAYS:
+   * eager senders defer far more than a digest carries, and old news must not go out (nor pile
+   * up: the backlog is what every digest and this job read).
+   */
   async expireStale(): Promise<number> {
+    const now = this.clock.now();
     const [{ count }] = await this.db.query(
       `WITH stale AS (
          UPDATE deliveries SET status = 'expired', reason = $2, updated_at = $1
-         WHERE status = 'deferred' AND expires_at IS NOT NULL AND expires_at <= $1
+         WHERE id IN (
+           SELECT id FROM deliveries WHERE status = 'deferred' AND expires_at IS NOT NULL AND expires_at <= $1
+           UNION ALL
+           SELECT id FROM deliveries WHERE status = 'deferred' AND expires_at IS NULL AND created_at <= $3)
          RETURNING 1)
        SELECT count(*)::int AS count FROM stale`,
-      [this.clock.now(), Reason.Expired],
+      [now, Reason.Expired, new Date(now.getTime() - this.config.deferredMaxAgeDays * 86_400_000)],
     );
     return count;
   }

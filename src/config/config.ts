@@ -50,6 +50,8 @@ export interface AppConfig {
   workerConcurrency: number;
   workerPollMs: number;
   workerLeaseSeconds: number;
+  /** A deferred item without its own expiry is dropped (reason `expired`) after this many days: old news is no news. */
+  deferredMaxAgeDays: number;
   retryMaxAttempts: number;
   retryBaseSeconds: number;
   domainPauseMinutes: number;
@@ -313,6 +315,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, 1, 200),
     workerPollMs: read.int('WORKER_POLL_MS', 500, 10, 60_000),
     workerLeaseSeconds: read.int('WORKER_LEASE_SECONDS', 120, 1, 3600),
+    deferredMaxAgeDays: read.int('DEFERRED_MAX_AGE_DAYS', 28, 1, 365),
     retryMaxAttempts: read.int('RETRY_MAX_ATTEMPTS', 8, 1, 50),
     retryBaseSeconds: read.int('RETRY_BASE_SECONDS', 60, 1, 86_400),
     domainPauseMinutes: read.int('DOMAIN_PAUSE_MINUTES', 60, 1, 10_080),
