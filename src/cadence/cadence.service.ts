@@ -6,10 +6,32 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { isExclusionViolation } from '../database/pg-errors';
+import { prepared, runPrepared } from '../database/prepared';
 import { Cadence } from '../subscribers/subscriber.entity';
 import { nextDigestAt, windowOpensAt } from './cadence.policy';
+import { HAND_OVER_TURN_SQL } from './hand-over-turn';
 import { DEFAULT_QUIET_HOURS, QuietHours, WINDOW_DAYS } from './slots';
+
+const TAKE_HAND_OVER_TURN = prepared(
+  'take_hand_over_turn',
+  `SELECT cadence, time_zone, ${HAND_OVER_TURN_SQL('id')} AS turn FROM subscribers WHERE id = $1`,
+);
+
+// $1 subscriber, $2 delivery, $3 now, $4 window days, $5 time zone, $6 the delivery's reservation key.
+const RECORD_HAND_OVER = prepared(
+  'record_hand_over',
+  `WITH sent AS (
+     INSERT INTO marketing_sends (subscriber_id, delivery_id, during)
+     VALUES ($1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4)))
+     ON CONFLICT ON CONSTRAINT marketing_sends_cadence DO NOTHING
+     RETURNING subscriber_id)
+   INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
+   SELECT subscriber_id, $3, $4, $5 FROM sent
+   ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
+     window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
+     reserved_key = CASE WHEN cadence_windows.reserved_key = $6 THEN NULL ELSE cadence_windows.reserved_key END
+   RETURNING 1`,
+);
 
 export interface WindowState {
   lastMarketingAt: Date | null;
@@ -51,39 +73,22 @@ export class CadenceService {
    * At hand-over: records the send under the exclusion constraint. Returns false when another
    * marketing mail to the subscriber lies inside the window (the caller defers this one).
    */
-  async recordHandOver(tx: EntityManager, delivery: { id: string; subscriberId: string; idempotencyKey: string }, now: Date): Promise<boolean> {
-    // Hand-overs of one subscriber take turns. Two concurrent inserts under the exclusion
-    // constraint that each see the other's uncommitted row wait for each other (a deadlock, and
-    // the victim's delivery would sit until its lease ran out); in turns, the second sees the
-    // first's committed row and gets a clean exclusion violation.
-    const [subscriber] = await tx.query(
-      `SELECT cadence, time_zone, pg_advisory_xact_lock(hashtextextended('tactful:hand-over:' || id::text, 0)) AS turn FROM subscribers WHERE id = $1`,
-      [delivery.subscriberId],
-    );
-    const days = WINDOW_DAYS[(subscriber?.cadence ?? 'weekly') as Cadence];
-    const timeZone: string = subscriber?.time_zone ?? this.config.defaultTimeZone;
-    await tx.query(`SAVEPOINT hand_over`);
-    try {
-      await tx.query(
-        `INSERT INTO marketing_sends (subscriber_id, delivery_id, during)
-         VALUES ($1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4)))`,
-        [delivery.subscriberId, delivery.id, now, days, timeZone],
-      );
-    } catch (error) {
-      if (!isExclusionViolation(error)) throw error;
-      await tx.query(`ROLLBACK TO SAVEPOINT hand_over`);
-      return false;
+  async recordHandOver(
+    tx: EntityManager,
+    delivery: { id: string; subscriberId: string; idempotencyKey: string; handOverTurn?: { cadence: string; timeZone: string } },
+    now: Date,
+  ): Promise<boolean> {
+    let settings = delivery.handOverTurn;
+    if (!settings) {
+      const [subscriber] = await runPrepared(tx, TAKE_HAND_OVER_TURN, [delivery.subscriberId]);
+      settings = { cadence: subscriber?.cadence ?? 'weekly', timeZone: subscriber?.time_zone ?? this.config.defaultTimeZone };
     }
-    await tx.query(`RELEASE SAVEPOINT hand_over`);
-    // The window now runs from the real hand-over, not from the reservation.
-    await tx.query(
-      `INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone) VALUES ($1, $2, $3, $5)
-       ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
-         window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
-         reserved_key = CASE WHEN cadence_windows.reserved_key = $4 THEN NULL ELSE cadence_windows.reserved_key END`,
-      [delivery.subscriberId, now, days, delivery.idempotencyKey, timeZone],
-    );
-    return true;
+    const days = WINDOW_DAYS[settings.cadence as Cadence] ?? WINDOW_DAYS.weekly;
+    // One statement: the send record under the exclusion constraint (a conflict means another
+    // marketing mail went inside the window: nothing is written), and the window now running from
+    // the real hand-over rather than from the reservation.
+    const recorded = await runPrepared(tx, RECORD_HAND_OVER, [delivery.subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
+    return recorded.length > 0;
   }
 
   /** A mail that held the window will not go after all: the window returns to what it was. */

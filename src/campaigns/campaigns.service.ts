@@ -4,10 +4,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
+import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { addressOf, APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { prepared, runPrepared } from '../database/prepared';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { replyToFor } from '../delivery/delivery-worker';
 import { OutboxService } from '../delivery/outbox.service';
@@ -59,8 +61,23 @@ export const FEEDBACK_LATELY_DAYS = 90;
 type LocalizedPair = { de?: string; en?: string };
 const EDITABLE = ['draft', 'scheduled'];
 
+// The send-time facts of a campaign mail in one round trip: the subscription (locked FOR SHARE,
+// so a consent change waits for the hand-over), the campaign's state, and the version of the
+// campaign and topic rows that compose reuses. $1 subscriber, $2 topic, $3 campaign.
+const CAMPAIGN_GATE = prepared(
+  'campaign_gate',
+  `WITH subscription AS (
+     SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE)
+   SELECT (SELECT status FROM subscription) AS subscription_status, c.status, c.expires_at,
+          c.xmin::text || ':' || t.xmin::text AS version
+   FROM (VALUES (1)) one LEFT JOIN campaigns c ON c.id = $3 LEFT JOIN topics t ON t.id = c.topic_id`,
+);
+
 @Injectable()
 export class CampaignsService implements OnModuleInit {
+  /** Campaign content by campaign id and row version, for the worker's compose. */
+  private readonly contentRows = new BoundedCache<string, Promise<CampaignRow | undefined>>(16);
+
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -357,18 +374,18 @@ export class CampaignsService implements OnModuleInit {
   // ---- send time -----------------------------------------------------------------------------
 
   private async gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
-    const [campaign] = await tx.query(`SELECT status, expires_at FROM campaigns WHERE id = $1`, [delivery.refId]);
-    let verdict = await subscriberGate(tx, delivery);
-    if (!verdict && campaign?.status === 'cancelled') verdict = { status: 'suppressed', reason: Reason.SuppressedCancelled };
+    const [campaign] = await runPrepared(tx, CAMPAIGN_GATE, [delivery.subscriberId, delivery.topicId, delivery.refId]);
+    let verdict = await subscriberGate(tx, delivery, campaign.subscription_status);
+    if (!verdict && campaign.status === 'cancelled') verdict = { status: 'suppressed', reason: Reason.SuppressedCancelled };
     if (verdict) {
       await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
       return verdict;
     }
-    if (campaign?.expires_at && campaign.expires_at <= now) {
+    if (campaign.expires_at && campaign.expires_at <= now) {
       await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
       return { status: 'expired', reason: Reason.Expired };
     }
-    const recorded = await this.cadence.recordHandOver(tx, { id: delivery.id, subscriberId: delivery.subscriberId!, idempotencyKey: delivery.idempotencyKey }, now);
+    const recorded = await this.cadence.recordHandOver(tx, delivery as ClaimedDelivery & { subscriberId: string }, now);
     if (!recorded) {
       // Another marketing mail went inside the window after all: this one waits for the digest,
       // and the window stays with the mail that went.
@@ -376,6 +393,7 @@ export class CampaignsService implements OnModuleInit {
       const state = await this.cadence.windowStateIn(tx, delivery.subscriberId!, now);
       return { status: 'deferred', reason: Reason.DeferredCadence, nextAttemptAt: state.nextDigestAt };
     }
+    if (delivery.facts) delivery.facts.campaignVersion = campaign.version;
     return null;
   }
 
@@ -387,7 +405,7 @@ export class CampaignsService implements OnModuleInit {
   }
 
   private async compose(tx: EntityManager, delivery: ClaimedDelivery, test = false) {
-    const [campaign] = await this.rowsIn(tx, 'c.id = $1', [delivery.refId]);
+    const campaign = await this.contentRow(tx, delivery.refId!, delivery.facts?.campaignVersion as string | undefined);
     const content = campaign ? contentFor(campaign, delivery.locale, true) : null;
     if (!content) throw new Error(`campaign ${delivery.refId} has no content for ${delivery.locale}`);
     const sample = delivery.subscriberId ?? '00000000-0000-4000-8000-000000000000';
@@ -436,6 +454,21 @@ export class CampaignsService implements OnModuleInit {
 
   private rows(where: string, params: unknown[], tail = ''): Promise<CampaignRow[]> {
     return this.rowsIn(this.db.manager, where, params, tail);
+  }
+
+  /**
+   * The campaign and topic as compose needs them. A mail whose gate read the rows' version (their
+   * xmin: any change to either row changes it) shares one read per version with every other
+   * mail of the campaign; a test send reads afresh.
+   */
+  private async contentRow(tx: EntityManager, id: string, version: string | undefined): Promise<CampaignRow | undefined> {
+    const read = async () => (await this.rowsIn(tx, 'c.id = $1', [id]))[0];
+    if (version === undefined) return read();
+    const cached = this.contentRows.getOrCreate(`${id}:${version}`, () => read());
+    return cached.catch((error) => {
+      this.contentRows.delete(`${id}:${version}`);
+      throw error;
+    });
   }
 
   private rowsIn(manager: EntityManager, where: string, params: unknown[], tail = ''): Promise<CampaignRow[]> {

@@ -24,6 +24,13 @@ export interface ClaimedDelivery {
   attempts: number;
   idempotencyKey: string;
   createdAt: Date;
+  /**
+   * Set when the worker already holds this subscriber's hand-over turn (a marketing mail to a
+   * subscriber), with the cadence settings read under the same lock.
+   */
+  handOverTurn?: { cadence: string; timeZone: string };
+  /** What a kind's gate read that its compose may reuse, in the same transaction. */
+  facts?: Record<string, unknown>;
 }
 
 export interface ComposedMessage {
@@ -74,6 +81,8 @@ export class DeliveryKinds {
 export async function subscriberGate(
   tx: EntityManager,
   delivery: ClaimedDelivery,
+  /** The subscription's status when the caller already read it (locked FOR SHARE) in its own query. */
+  knownSubscriptionStatus?: string | null,
 ): Promise<{ status: 'suppressed'; reason: Reason } | null> {
   if (delivery.subscriberId === null) {
     const reason = await addressVerdict(tx, delivery.email, delivery.class);
@@ -81,7 +90,9 @@ export async function subscriberGate(
   }
   let subscriptionStatus: string | null = null;
   const topicBound = delivery.class === 'marketing' && delivery.topicId !== null;
-  if (topicBound) {
+  if (topicBound && knownSubscriptionStatus !== undefined) {
+    subscriptionStatus = knownSubscriptionStatus;
+  } else if (topicBound) {
     const [subscription] = await tx.query(
       `SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE`,
       [delivery.subscriberId, delivery.topicId],

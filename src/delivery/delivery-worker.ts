@@ -8,8 +8,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource, EntityManager } from 'typeorm';
+import { HAND_OVER_TURN_SQL } from '../cadence/hand-over-turn';
 import { Clock } from '../common/clock';
 import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
+import { prepared, runPrepared } from '../database/prepared';
 import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
@@ -28,6 +30,37 @@ export interface WorkerRunStats {
   unknown: number;
   reclaimed: number;
 }
+
+// One round trip: the delivery row FOR UPDATE, then (the CTE reads it first) its subscriber FOR
+// SHARE, held until the hand-over commits: a concurrent consent change waits for it. A marketing
+// mail to a subscriber also takes that subscriber's hand-over turn here (see hand-over-turn.ts).
+const LOCK_CLAIMED = prepared(
+  'lock_claimed',
+  `WITH d AS (
+     SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
+            idempotency_key, created_at
+     FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
+     FOR UPDATE)
+   , s AS (
+     SELECT id, email, status, cadence, time_zone FROM subscribers WHERE id = (SELECT subscriber_id FROM d)
+     FOR SHARE)
+   SELECT d.*, s.email AS subscriber_email, s.status AS subscriber_status, s.cadence AS subscriber_cadence,
+          s.time_zone AS subscriber_time_zone,
+          CASE WHEN d.class = 'marketing' AND s.id IS NOT NULL THEN ${HAND_OVER_TURN_SQL('s.id')} IS NOT NULL END AS hand_over_turn
+   FROM d LEFT JOIN s ON true`,
+);
+
+const RECORD_ATTEMPT = prepared(
+  'record_attempt',
+  `UPDATE deliveries SET status = $2, reason = $3, next_attempt_at = coalesce($4, next_attempt_at),
+     smtp_response = left($5, 1000), message_id = $6, sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END,
+     unknown_outcomes = unknown_outcomes + $8, attempts = attempts - $9,
+     lease_owner = NULL, lease_until = NULL, updated_at = $7
+   WHERE id = $1`,
+);
+
+/** Recipient domains paused by an SMTP policy block, read once per claimed batch. */
+type DomainPauses = Map<string, Date>;
 
 const emptyStats = (): WorkerRunStats => ({ claimed: 0, sent: 0, suppressed: 0, retried: 0, failed: 0, unknown: 0, reclaimed: 0 });
 
@@ -123,11 +156,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     stats.reclaimed = await this.reclaimExpiredLeases();
     const claimed = await this.claim();
     stats.claimed = claimed.length;
+    const pauses = claimed.length > 0 ? await this.domainPauses() : new Map<string, Date>();
     let next = 0;
     const lane = async () => {
       while (next < claimed.length) {
         const id = claimed[next++];
-        const outcome = await this.deliverOne(id).catch((error) => {
+        const outcome = await this.deliverOne(id, pauses).catch((error) => {
           this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
           return 'error' as const;
         });
@@ -189,7 +223,20 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return rows.length;
   }
 
-  private async deliverOne(id: string): Promise<string> {
+  /**
+   * The pauses in force now, once per batch rather than once per mail. A pause another instance
+   * sets while this batch runs applies from the next batch on (a batch takes well under a
+   * second); a pause this worker sets applies at once (record() adds it here).
+   */
+  private async domainPauses(): Promise<DomainPauses> {
+    const rows: { domain: string; paused_until: Date }[] = await this.db.query(
+      `SELECT domain, paused_until FROM domain_pauses WHERE paused_until > $1`,
+      [this.clock.now()],
+    );
+    return new Map(rows.map((r) => [r.domain, r.paused_until]));
+  }
+
+  private async deliverOne(id: string, pauses: DomainPauses): Promise<string> {
     return this.db.transaction(async (tx) => {
       const delivery = await this.lockClaimed(tx, id);
       if (!delivery) return 'lost';
@@ -206,13 +253,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         return verdict.status;
       }
       const domain = mailDomain(delivery.email);
-      const [pause] = await tx.query(`SELECT paused_until FROM domain_pauses WHERE domain = $1 AND paused_until > $2`, [domain, now]);
-      if (pause) {
+      const pausedUntil = pauses.get(domain);
+      if (pausedUntil && pausedUntil > now) {
         await tx.query(
           `UPDATE deliveries SET status = 'queued', reason = $2, attempts = attempts - 1, next_attempt_at = $3,
              lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1`,
-          [id, Reason.DomainPaused, pause.paused_until, now],
+          [id, Reason.DomainPaused, pausedUntil, now],
         );
+        await kind.settled?.(tx, delivery, 'queued');
         return 'queued';
       }
 
@@ -229,27 +277,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         this.logger.error({ err: error, deliveryId: id }, 'mail refused as unsafe; delivery failed');
         outcome = { status: 'failed', response: `not sent: ${error.message}` };
       }
-      const status = await this.record(tx, delivery, mail.messageId, outcome, domain);
+      const status = await this.record(tx, delivery, mail.messageId, outcome, domain, pauses);
       await kind.settled?.(tx, delivery, status);
       return status;
     });
   }
 
   private async lockClaimed(tx: EntityManager, id: string): Promise<ClaimedDelivery | null> {
-    // One round trip: the delivery row FOR UPDATE, then (the CTE reads it first) its subscriber
-    // FOR SHARE, held until the hand-over commits: a concurrent consent change waits for it.
-    const [row] = await tx.query(
-      `WITH d AS (
-         SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
-                idempotency_key, created_at
-         FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
-         FOR UPDATE)
-       , s AS (
-         SELECT email, status FROM subscribers WHERE id = (SELECT subscriber_id FROM d)
-         FOR SHARE)
-       SELECT d.*, s.email AS subscriber_email, s.status AS subscriber_status FROM d LEFT JOIN s ON true`,
-      [id, this.workerId],
-    );
+    const [row] = await runPrepared(tx, LOCK_CLAIMED, [id, this.workerId]);
     if (!row) return null;
     return {
       id: row.id,
@@ -266,6 +301,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       attempts: row.attempts,
       idempotencyKey: row.idempotency_key,
       createdAt: row.created_at,
+      handOverTurn: row.hand_over_turn ? { cadence: row.subscriber_cadence, timeZone: row.subscriber_time_zone } : undefined,
+      facts: {},
     };
   }
 
@@ -310,7 +347,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     };
   }
 
-  private async record(tx: EntityManager, delivery: ClaimedDelivery, messageId: string, outcome: SendOutcome, domain: string): Promise<string> {
+  private async record(
+    tx: EntityManager,
+    delivery: ClaimedDelivery,
+    messageId: string,
+    outcome: SendOutcome,
+    domain: string,
+    pauses: DomainPauses,
+  ): Promise<string> {
     const now = this.clock.now();
     const result = afterAttempt(
       outcome.status,
@@ -319,13 +363,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       now,
       Math.random(),
     );
-    await tx.query(
-      `UPDATE deliveries SET status = $2, reason = $3, next_attempt_at = coalesce($4, next_attempt_at),
-         smtp_response = left($5, 1000), message_id = $6, sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END,
-         unknown_outcomes = unknown_outcomes + $8, attempts = attempts - $9,
-         lease_owner = NULL, lease_until = NULL, updated_at = $7
-       WHERE id = $1`,
-      [
+    await runPrepared(tx, RECORD_ATTEMPT, [
         delivery.id,
         result.status,
         result.reason,
@@ -345,6 +383,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          ON CONFLICT (domain) DO UPDATE SET paused_until = GREATEST(domain_pauses.paused_until, EXCLUDED.paused_until), reason = EXCLUDED.reason`,
         [domain, result.pauseDomainUntil, outcome.response.slice(0, 500), now],
       );
+      pauses.set(domain, result.pauseDomainUntil);
       this.metrics.domainPauses.inc();
       this.logger.warn({ alert: 'domain_paused', domain, until: result.pauseDomainUntil, response: outcome.response }, 'SMTP policy block: pausing the domain');
     }

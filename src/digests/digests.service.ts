@@ -297,7 +297,7 @@ export class DigestsService implements OnModuleInit {
       await this.unfold(tx, delivery);
       return consent ?? { status: 'suppressed', reason: Reason.SuppressedEmpty };
     }
-    const recorded = await this.cadence.recordHandOver(tx, { id: delivery.id, subscriberId: delivery.subscriberId!, idempotencyKey: delivery.idempotencyKey }, now);
+    const recorded = await this.cadence.recordHandOver(tx, delivery as ClaimedDelivery & { subscriberId: string }, now);
     if (!recorded) {
       // Another marketing mail went inside the window: it keeps the window, the entries wait.
       await this.unlinkEntries(tx, delivery);
@@ -336,8 +336,9 @@ export class DigestsService implements OnModuleInit {
       );
       return;
     }
-    if (status === 'queued') return; // a retry keeps its entries and its window
+    // Not handed over after all: the send record goes. A retry keeps its entries and its window.
     await this.cadence.forgetHandOver(tx, delivery.id);
+    if (status === 'queued') return;
     await this.unfold(tx, delivery);
   }
 

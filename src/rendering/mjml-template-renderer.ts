@@ -9,6 +9,7 @@ import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import Handlebars from 'handlebars';
 import { convert as convertHtmlToText, HtmlToTextOptions } from 'html-to-text';
 import mjml2html from 'mjml';
+import { BoundedCache } from '../common/bounded-cache';
 import {
   CampaignBodyError,
   CampaignBodyValidation,
@@ -341,22 +342,4 @@ function clamp(value: number, min: number, max: number): number {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A small insertion-ordered cache: enough for the few campaigns being sent at any one time. */
-class BoundedCache<K, V> {
-  private readonly entries = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
-
-  getOrCreate(key: K, create: () => V): V {
-    const hit = this.entries.get(key);
-    if (hit !== undefined) return hit;
-    const value = create();
-    if (this.entries.size >= this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, value);
-    return value;
-  }
 }

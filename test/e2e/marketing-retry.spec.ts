@@ -1,0 +1,103 @@
+// Marketing mails that could not go at their first hand-over and go later: a campaign mail held by
+// a domain pause, a digest answered with a temporary 451. Each must keep its window while it waits,
+// leave no hand-over record behind for the send that did not happen, and go exactly once later.
+import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
+import { FakeClock } from '../../src/common/clock';
+import { DeliveryWorker } from '../../src/delivery/delivery-worker';
+import { DigestsService } from '../../src/digests/digests.service';
+import { startTestApp, TestApp } from '../support/app';
+import { createCampaign, createTopics, importConfirmed } from '../support/seed';
+import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
+
+const MINUTE = 60_000;
+let t: TestApp;
+let sink: SmtpSink;
+// Monday 2 March 2026, 10:00 in Berlin: outside quiet hours.
+const clock = new FakeClock('2026-03-02T09:00:00Z');
+
+beforeAll(async () => {
+  sink = await startSmtpSink();
+  t = await startTestApp({ clock, env: { SMTP_URL: sink.url, DOMAIN_PAUSE_MINUTES: '60', RETRY_BASE_SECONDS: '60' } });
+  await createTopics(t, ['fairs', 'offers', 'later', 'news']);
+});
+afterAll(async () => {
+  await t.close();
+  await sink.close();
+});
+
+async function tick(): Promise<void> {
+  await t.app.get(CampaignDispatchService).dispatchDue();
+  await t.app.get(DigestsService).composeDue();
+  await t.app.get(DeliveryWorker).drain();
+}
+
+const received = (email: string) => sink.messages.filter((m) => m.envelope.rcptTo.includes(email));
+
+async function deliveriesOf(subscriberId: string) {
+  return t.sql(
+    `SELECT d.id, d.kind, d.status, d.reason, d.attempts, (SELECT count(*)::int FROM marketing_sends m WHERE m.delivery_id = d.id) AS hand_overs
+     FROM deliveries d WHERE d.subscriber_id = $1 ORDER BY d.id`,
+    [subscriberId],
+  );
+}
+
+describe('a marketing mail held back at hand-over', () => {
+  it('a campaign mail for a paused domain waits with its window held, then goes once when the pause ends', async () => {
+    const ids = await importConfirmed(t, [
+      { email: 'first@blocking.example', locale: 'de', topics: ['fairs'] },
+      { email: 'second@blocking.example', locale: 'de', topics: ['offers', 'later'] },
+    ]);
+    sink.fault((ctx) => (ctx.rcpt?.endsWith('@blocking.example') ? { kind: 'reject-rcpt', code: 554, message: '5.7.1 blocked using zen.spamhaus.org' } : undefined));
+    // The first campaign meets the policy block and pauses the domain ...
+    const fairs = await createCampaign(t, { name: 'fairs', topic: 'fairs' });
+    await t.api('POST', `/v1/campaigns/${fairs}/schedule`, { body: {} });
+    await tick();
+    const [pause] = await t.sql(`SELECT paused_until FROM domain_pauses WHERE domain = 'blocking.example'`);
+    expect(pause.paused_until).toEqual(new Date(clock.now().getTime() + 60 * MINUTE));
+    // ... so the second, for another subscriber of that domain, is held without being tried.
+    const offers = await createCampaign(t, { name: 'offers', topic: 'offers' });
+    await t.api('POST', `/v1/campaigns/${offers}/schedule`, { body: {} });
+    await tick();
+    const second = ids.get('second@blocking.example')!;
+    expect(await deliveriesOf(second)).toEqual([expect.objectContaining({ kind: 'campaign', status: 'queued', reason: 'domain_paused', attempts: 0, hand_overs: 0 })]);
+    // Its window stays held meanwhile: a third campaign to the same subscriber is deferred.
+    const later = await createCampaign(t, { name: 'later', topic: 'later' });
+    await t.api('POST', `/v1/campaigns/${later}/schedule`, { body: {} });
+    await tick();
+    const [laterRow] = await t.sql(`SELECT status, reason FROM deliveries WHERE subscriber_id = $1 AND ref_id = $2`, [second, later]);
+    expect(laterRow).toEqual({ status: 'deferred', reason: 'deferred_cadence' });
+
+    sink.fault(undefined);
+    clock.advance(61 * MINUTE);
+    await tick();
+    expect(received('first@blocking.example')).toHaveLength(1);
+    expect(received('second@blocking.example')).toHaveLength(1);
+    const [offersRow] = await t.sql(`SELECT d.status, d.attempts, count(m.*)::int AS hand_overs FROM deliveries d LEFT JOIN marketing_sends m ON m.delivery_id = d.id
+                                     WHERE d.subscriber_id = $1 AND d.ref_id = $2 GROUP BY d.id`, [second, offers]);
+    expect(offersRow).toEqual({ status: 'sent', attempts: 1, hand_overs: 1 });
+  });
+
+  it('a digest answered 451 is retried with its entries and window, and goes once', async () => {
+    const ids = await importConfirmed(t, [{ email: 'reader@example.de', locale: 'de', topics: ['news'], digestWeekday: 1, digestHour: 9 }]);
+    const reader = ids.get('reader@example.de')!;
+    clock.set(new Date('2026-03-08T10:00:00Z'));
+    const item = await t.api('POST', '/v1/digest-items', { body: { topic: 'news', title: { de: 'Messe verschoben', en: 'Fair moved' } } });
+    expect(item.status).toBe(201);
+    // Monday 9 March, 09:00 in Berlin: the digest is due; the relay answers 451.
+    clock.set(new Date('2026-03-09T08:00:00Z'));
+    sink.fault((ctx) => (ctx.rcpt === 'reader@example.de' ? { kind: 'reject-rcpt', code: 451, message: '4.7.1 Try again later' } : undefined));
+    await tick();
+    expect(await deliveriesOf(reader)).toEqual([expect.objectContaining({ kind: 'digest', status: 'queued', attempts: 1, hand_overs: 0 })]);
+    expect(received('reader@example.de')).toHaveLength(0);
+
+    sink.fault(undefined);
+    clock.advance(10 * MINUTE);
+    await tick();
+    const mails = received('reader@example.de');
+    expect(mails).toHaveLength(1);
+    expect(mails[0].parsed.text).toContain('Messe verschoben');
+    expect(await deliveriesOf(reader)).toEqual([expect.objectContaining({ kind: 'digest', status: 'sent', attempts: 2, hand_overs: 1 })]);
+    const [{ unsettled }] = await t.sql(`SELECT count(*)::int AS unsettled FROM deliveries WHERE status IN ('sending', 'unknown')`);
+    expect(unsettled).toBe(0);
+  });
+});
