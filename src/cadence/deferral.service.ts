@@ -46,7 +46,7 @@ export class DeferralService {
    */
   async suppressUnreachable(): Promise<number> {
     // Driven from the few who left and the dropped topics (both small), each joined to their
-    // deferred rows through deliveries_deferred_idx: no scan of every deferred row.
+    // deferred rows through deliveries_deferred_topic_idx: no scan of every deferred row.
     const [{ count }] = await this.db.query(
       `WITH unreachable AS (
          SELECT d.id, CASE s.status WHEN 'bounced' THEN '${Reason.SuppressedBounced}'

@@ -10,6 +10,7 @@ import { Feedback1764000006000 } from './migrations/1764000006000-Feedback';
 import { DispatchHotPath1764000008000 } from './migrations/1764000008000-DispatchHotPath';
 import { BouncedAddresses1764000009000 } from './migrations/1764000009000-BouncedAddresses';
 import { DeferredHousekeeping1764000010000 } from './migrations/1764000010000-DeferredHousekeeping';
+import { DeferredByTopic1764000011000 } from './migrations/1764000011000-DeferredByTopic';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   DispatchHotPath1764000008000,
   BouncedAddresses1764000009000,
   DeferredHousekeeping1764000010000,
+  DeferredByTopic1764000011000,
 ];
