@@ -177,6 +177,27 @@ async function main() {
     const plainUnordered = [await plainInsert('before', false)];
     const plainOrdered = [await plainInsert('before', true)];
 
+    // 1b. The floor of this machine: the same rows into a table with only the identity primary key
+    //     and the unique idempotency key (no other index, no foreign key, no check): the shape of
+    //     DESIGN.md's fact "plain INSERT … SELECT of 1M outbox rows with a unique idempotency key".
+    await sql.query(`CREATE TABLE deliveries_bare (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, subscriber_id uuid NOT NULL, class text NOT NULL,
+      kind text NOT NULL, topic_id uuid, ref_id text, sender text, locale text NOT NULL, status text NOT NULL, reason text NOT NULL,
+      idempotency_key text NOT NULL UNIQUE, priority int NOT NULL, next_attempt_at timestamptz NOT NULL, expires_at timestamptz,
+      created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)`);
+    await sql.query(`CHECKPOINT`);
+    const bare = await c.measure(sql, () =>
+      sql.query(
+        `INSERT INTO deliveries_bare (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
+                                      priority, next_attempt_at, expires_at, created_at, updated_at)
+         SELECT s.id, 'marketing', 'campaign', ts.topic_id, $2::text, 'marketing', s.locale, 'queued', 'queued', $3 || s.id::text, 0, $4, NULL, $4, $4
+         FROM topic_subscriptions ts JOIN subscribers s ON s.id = ts.subscriber_id
+         WHERE ts.topic_id = $1 ORDER BY ts.subscriber_id`,
+        [topic.id, plainCampaign, campaignKeyPrefix(plainCampaign), NOW],
+      ),
+    );
+    log(`bare INSERT … SELECT (primary key + unique key only): ${bare.result.rowCount.toLocaleString('en')} rows in ${seconds(bare.ms)} s wall, ${bare.backendCpuS ?? '?'} s backend CPU`);
+    await sql.query(`DROP TABLE deliveries_bare`);
+
     // 2. The real dispatch (every batch timed), fresh windows: every candidate reserves one.
     const batches = [];
     const original = dispatch.dispatchBatch.bind(dispatch);
@@ -232,6 +253,8 @@ async function main() {
       subscribers: SUBSCRIBERS,
       batchSize: dispatch.batchSize,
       seedS: seconds(seedMs),
+      bareInsertS: seconds(bare.ms),
+      bareInsertCpuS: bare.backendCpuS,
       plainInsertS: seconds(plainMs),
       plainBaseline: baseline,
       plainInsertRunsS: { ordered: plainOrdered.map((r) => seconds(r.ms)), unordered: plainUnordered.map((r) => seconds(r.ms)) },
@@ -258,6 +281,7 @@ async function main() {
       `| ${SUBSCRIBERS.toLocaleString('en')} | ${report.plainInsertRunsS.ordered.join(' / ')} s / ${report.plainInsertRunsS.unordered.join(' / ')} s | ${report.dispatchS} s | ${report.ratio}× | ` +
         `${cpu(plainCpuS)} / ${cpu(first.backendCpuS)} (${report.cpuRatio ?? 'n/a'}×) | ${report.secondCampaignAllHeldS} s | ${report.met ? 'yes' : 'no'} |`,
     );
+    log(`floor: the same rows into a table with only the primary key and the unique key: ${report.bareInsertS} s (${cpu(bare.backendCpuS)} backend CPU)`);
     log(`batches: ${firstBatches.length} × ${dispatch.batchSize}, ${report.dispatchBatches.minS}–${report.dispatchBatches.maxS} s each; plan: ${report.plan}; results: ${resultFile}`);
   } finally {
     await app?.close();

@@ -11,6 +11,7 @@ import { DispatchHotPath1764000008000 } from './migrations/1764000008000-Dispatc
 import { BouncedAddresses1764000009000 } from './migrations/1764000009000-BouncedAddresses';
 import { DeferredHousekeeping1764000010000 } from './migrations/1764000010000-DeferredHousekeeping';
 import { DeferredByTopic1764000011000 } from './migrations/1764000011000-DeferredByTopic';
+import { TimeOrderedSubscriberIds1764000012000 } from './migrations/1764000012000-TimeOrderedSubscriberIds';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   BouncedAddresses1764000009000,
   DeferredHousekeeping1764000010000,
   DeferredByTopic1764000011000,
+  TimeOrderedSubscriberIds1764000012000,
 ];
