@@ -18,19 +18,34 @@ const TAKE_HAND_OVER_TURN = prepared(
 );
 
 // $1 subscriber, $2 delivery, $3 now, $4 window days, $5 time zone, $6 the delivery's reservation key.
+// A delivery that already has its record (sent once, the answer lost, now sent again) keeps it.
+// The exclusion constraint compares each mail's window as it was when the mail went; a customer
+// who has since chosen a longer cadence (weekly -> every two weeks) gets the longer window from
+// their last mail, checked here (in any zone: a local day is 24 h ± 1 h).
 const RECORD_HAND_OVER = prepared(
   'record_hand_over',
-  `WITH sent AS (
+  `WITH own AS (
+     SELECT 1 FROM marketing_sends WHERE delivery_id = $2)
+   , longer AS (
+     SELECT 1 FROM marketing_sends m
+     WHERE m.subscriber_id = $1 AND m.delivery_id <> $2
+       AND m.during && tstzrange($3::timestamptz - make_interval(days => $4::int + 1), $3::timestamptz)
+       AND upper(m.during) - lower(m.during) < make_interval(days => $4::int) - interval '2 hours'
+       AND greatest(tactful_window_end(lower(m.during), $5, $4::int), lower(m.during) + make_interval(days => $4::int, hours => 1)) > $3::timestamptz)
+   , sent AS (
      INSERT INTO marketing_sends (subscriber_id, delivery_id, during)
-     VALUES ($1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4)))
+     SELECT $1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4::int))
+     WHERE NOT EXISTS (SELECT 1 FROM own) AND NOT EXISTS (SELECT 1 FROM longer)
      ON CONFLICT ON CONSTRAINT marketing_sends_cadence DO NOTHING
      RETURNING subscriber_id)
-   INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
-   SELECT subscriber_id, $3, $4, $5 FROM sent
-   ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
-     window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
-     reserved_key = CASE WHEN cadence_windows.reserved_key = $6 THEN NULL ELSE cadence_windows.reserved_key END
-   RETURNING 1`,
+   , window_from_now AS (
+     INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
+     SELECT subscriber_id, $3, $4, $5 FROM sent
+     ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
+       window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
+       reserved_key = CASE WHEN cadence_windows.reserved_key = $6 THEN NULL ELSE cadence_windows.reserved_key END
+     RETURNING 1)
+   SELECT 1 FROM window_from_now UNION ALL SELECT 1 FROM own`,
 );
 
 export interface WindowState {

@@ -94,7 +94,7 @@ export class CampaignsService implements OnModuleInit {
       kind: 'campaign',
       gate: (tx, delivery, now) => this.gate(tx, delivery, now),
       compose: (tx, delivery) => this.compose(tx, delivery),
-      settled: (tx: EntityManager, delivery: ClaimedDelivery, status: string) => this.settled(tx, delivery, status),
+      settled: (tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason) => this.settled(tx, delivery, status, reason),
     });
     this.kinds.register({
       kind: 'campaign_test',
@@ -397,11 +397,14 @@ export class CampaignsService implements OnModuleInit {
     return null;
   }
 
-  private async settled(tx: EntityManager, delivery: ClaimedDelivery, status: string): Promise<void> {
+  private async settled(tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void> {
     if (status === 'sent') return;
+    // The whole mail went and the answer was lost: it may well have arrived, so its hand-over
+    // record and window stay (a resend counts its own record as the hand-over).
+    if (reason === Reason.UnknownOutcome) return;
     await this.cadence.forgetHandOver(tx, delivery.id);
     // A retry keeps holding the window; a final failure gives it back.
-    if (status === 'failed' || status === 'unknown') await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
+    if (status === 'failed') await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
   }
 
   private async compose(tx: EntityManager, delivery: ClaimedDelivery, test = false) {

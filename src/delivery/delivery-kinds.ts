@@ -50,8 +50,12 @@ export interface DeliveryKind {
    */
   gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null>;
   compose(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage>;
-  /** After the attempt was recorded (same transaction): e.g. give back a cadence window. */
-  settled?(tx: EntityManager, delivery: ClaimedDelivery, status: string): Promise<void>;
+  /**
+   * After the attempt was recorded (same transaction): e.g. give back a cadence window. `reason`
+   * tells a mail that surely did not go (retrying, failed) from one that may have reached the
+   * relay (unknown_outcome: the connection died after the whole message was sent).
+   */
+  settled?(tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void>;
 }
 
 /** Not now: suppressed or expired for good, or deferred (into the next digest) until `nextAttemptAt`. */

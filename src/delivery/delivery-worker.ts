@@ -31,9 +31,9 @@ export interface WorkerRunStats {
   reclaimed: number;
 }
 
-// One round trip: the delivery row FOR UPDATE, then (the CTE reads it first) its subscriber FOR
-// SHARE, held until the hand-over commits: a concurrent consent change waits for it. A marketing
-// mail to a subscriber also takes that subscriber's hand-over turn here (see hand-over-turn.ts).
+// One round trip: the delivery row FOR UPDATE, then (the CTEs read it first) for a marketing mail
+// to a subscriber that subscriber's hand-over turn (see hand-over-turn.ts), then the subscriber
+// row FOR SHARE, held until the hand-over commits: a concurrent consent change waits for it.
 const LOCK_CLAIMED = prepared(
   'lock_claimed',
   `WITH d AS (
@@ -41,12 +41,16 @@ const LOCK_CLAIMED = prepared(
             idempotency_key, created_at
      FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
      FOR UPDATE)
+   , turn AS (
+     SELECT ${HAND_OVER_TURN_SQL('subscriber_id')} IS NOT NULL AS taken FROM d WHERE class = 'marketing' AND subscriber_id IS NOT NULL)
    , s AS (
-     SELECT id, email, status, cadence, time_zone FROM subscribers WHERE id = (SELECT subscriber_id FROM d)
+     -- After the turn (the subquery on turn runs first): a worker waiting for the turn holds no
+     -- lock on the subscriber row, so the turn's holder may still update it (a hard bounce).
+     SELECT id, email, status, cadence, time_zone FROM subscribers
+     WHERE id = (SELECT subscriber_id FROM d) AND (SELECT count(*) FROM turn) >= 0
      FOR SHARE)
    SELECT d.*, s.email AS subscriber_email, s.status AS subscriber_status, s.cadence AS subscriber_cadence,
-          s.time_zone AS subscriber_time_zone,
-          CASE WHEN d.class = 'marketing' AND s.id IS NOT NULL THEN ${HAND_OVER_TURN_SQL('s.id')} IS NOT NULL END AS hand_over_turn
+          s.time_zone AS subscriber_time_zone, (SELECT taken FROM turn) AND s.id IS NOT NULL AS hand_over_turn
    FROM d LEFT JOIN s ON true`,
 );
 
@@ -242,6 +246,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (!delivery) return 'lost';
       const now = this.clock.now();
       const kind = this.kinds.get(delivery.kind);
+      // Before the gate, whose hand-over record would otherwise hold the window for a mail that
+      // only waits: the gate runs when the pause is over, on the state of that moment.
+      const domain = mailDomain(delivery.email);
+      const pausedUntil = pauses.get(domain);
+      if (pausedUntil && pausedUntil > now) {
+        await tx.query(
+          `UPDATE deliveries SET status = 'queued', reason = $2, attempts = attempts - 1, next_attempt_at = $3,
+             lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1`,
+          [id, Reason.DomainPaused, pausedUntil, now],
+        );
+        return 'queued';
+      }
       const verdict = await kind.gate(tx, delivery, now);
       if (verdict) {
         await tx.query(
@@ -251,17 +267,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         );
         this.metrics.deliveries.inc({ class: delivery.class, kind: delivery.kind, status: verdict.status, reason: verdict.reason });
         return verdict.status;
-      }
-      const domain = mailDomain(delivery.email);
-      const pausedUntil = pauses.get(domain);
-      if (pausedUntil && pausedUntil > now) {
-        await tx.query(
-          `UPDATE deliveries SET status = 'queued', reason = $2, attempts = attempts - 1, next_attempt_at = $3,
-             lease_owner = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1`,
-          [id, Reason.DomainPaused, pausedUntil, now],
-        );
-        await kind.settled?.(tx, delivery, 'queued');
-        return 'queued';
       }
 
       const mail = await this.buildMail(tx, delivery, kind);
@@ -277,8 +282,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         this.logger.error({ err: error, deliveryId: id }, 'mail refused as unsafe; delivery failed');
         outcome = { status: 'failed', response: `not sent: ${error.message}` };
       }
-      const status = await this.record(tx, delivery, mail.messageId, outcome, domain, pauses);
-      await kind.settled?.(tx, delivery, status);
+      const { status, reason } = await this.record(tx, delivery, mail.messageId, outcome, domain, pauses);
+      await kind.settled?.(tx, delivery, status, reason);
       return status;
     });
   }
@@ -354,7 +359,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     outcome: SendOutcome,
     domain: string,
     pauses: DomainPauses,
-  ): Promise<string> {
+  ): Promise<{ status: string; reason: Reason }> {
     const now = this.clock.now();
     const result = afterAttempt(
       outcome.status,
@@ -387,7 +392,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       this.metrics.domainPauses.inc();
       this.logger.warn({ alert: 'domain_paused', domain, until: result.pauseDomainUntil, response: outcome.response }, 'SMTP policy block: pausing the domain');
     }
-    return result.status;
+    return { status: result.status, reason: result.reason };
   }
 }
 

@@ -60,7 +60,7 @@ export class DigestsService implements OnModuleInit {
       kind: 'digest',
       gate: (tx, delivery, now) => this.gate(tx, delivery, now),
       compose: (tx, delivery) => this.compose(tx, delivery),
-      settled: (tx: EntityManager, delivery: ClaimedDelivery, status: string) => this.settled(tx, delivery, status),
+      settled: (tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason) => this.settled(tx, delivery, status, reason),
     });
   }
 
@@ -327,13 +327,19 @@ export class DigestsService implements OnModuleInit {
     return entries.filter((e) => ok.has(e.ref));
   }
 
-  private async settled(tx: EntityManager, delivery: ClaimedDelivery, status: string): Promise<void> {
+  private async settled(tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void> {
     if (status === 'sent') {
       // Each folded campaign counts as sent, through this digest.
       await tx.query(
         `UPDATE deliveries SET status = 'sent', reason = 'sent', sent_at = $2, updated_at = $2 WHERE digest_delivery_id = $1 AND status = 'deferred'`,
         [delivery.id, this.clock.now()],
       );
+      return;
+    }
+    if (reason === Reason.UnknownOutcome) {
+      // It may have arrived: the hand-over record and the window stay. Given up on for good, its
+      // entries are free for the next digest (at worst news told twice, never news lost).
+      if (status === 'unknown') await this.unlinkEntries(tx, delivery);
       return;
     }
     // Not handed over after all: the send record goes. A retry keeps its entries and its window.

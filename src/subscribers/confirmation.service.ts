@@ -131,7 +131,8 @@ export class ConfirmationService implements OnModuleInit {
   /**
    * Unconfirmed sign-ups are not kept: after EXPIRE_AFTER_DAYS their data is deleted. A webinar
    * registrant (pending, consent to the webinar only) is kept until EXPIRE_AFTER_DAYS after the
-   * end of their last webinar, so confirmation, reminders and follow-ups still reach them.
+   * end of their last webinar, so confirmation, reminders and follow-ups still reach them; a shop
+   * customer (an order is linked to them) is kept with their orders.
    */
   async expirePending(): Promise<number> {
     const now = this.clock.now();
@@ -140,6 +141,9 @@ export class ConfirmationService implements OnModuleInit {
          DELETE FROM subscribers s WHERE s.status = 'pending' AND s.created_at <= $1
            AND NOT EXISTS (SELECT 1 FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id
                            WHERE r.subscriber_id = s.id AND w.ends_at > $1)
+           -- A shop customer's record stays: deleting it would take their orders, parcels and
+           -- tracking mails with it (the erasure cascade). Unconfirmed, it still gets no marketing.
+           AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.subscriber_id = s.id)
          RETURNING 1)
        SELECT count(*)::int AS count FROM gone`,
       [new Date(now.getTime() - EXPIRE_AFTER_DAYS * DAY)],

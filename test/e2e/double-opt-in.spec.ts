@@ -92,6 +92,29 @@ describe('double opt-in', () => {
     expect((await t.api('GET', `/v1/subscribers?email=doi@example.de`)).body.items).toHaveLength(1); // confirmed ones stay
   });
 
+  it('keeps a sign-up never confirmed while it is a shop customer: its orders, parcels and tracking mails stay', async () => {
+    const created = await t.api('POST', '/v1/subscribers', { body: { email: 'buyer@example.com', locale: 'en', topics: ['trade-fairs'] } });
+    const order = await t.api('POST', '/v1/orders', {
+      body: { number: 'A-1001', email: 'buyer@example.com', items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }], placedAt: clock.now().toISOString() },
+    });
+    expect(order.status).toBe(201);
+    clock.advance(29 * 86_400_000);
+    const shipment = await t.api('POST', '/v1/shipments', {
+      body: { orderNumber: 'A-1001', carrier: 'dhl', trackingNumber: 'JJD0001', trackingUrl: 'https://track.example.com/JJD0001' },
+    });
+    expect(shipment.status).toBe(201);
+    clock.advance(2 * 86_400_000);
+    await t.app.get(ConfirmationService).expirePending();
+    // The sign-up was never confirmed, so it still gets no marketing; but the parcel is on its way.
+    expect((await t.api('GET', `/v1/subscribers/${created.body.id}`)).body.status).toBe('pending');
+    const event = await t.api('POST', `/v1/shipments/${shipment.body.id}/events`, {
+      body: { eventId: 'dhl-1', status: 'out_for_delivery', occurredAt: clock.now().toISOString() },
+    });
+    expect(event.status).toBe(200);
+    const [{ n }] = await sql(`SELECT count(*)::int AS n FROM deliveries WHERE subscriber_id = $1 AND class = 'transactional'`, [created.body.id]);
+    expect(n).toBeGreaterThanOrEqual(2); // the order confirmation and the parcel's mails
+  });
+
   it('queues one confirmation per pending subscriber of an import, and none for confirmed rows', async () => {
     const before = (await sql(`SELECT count(*)::int AS n FROM deliveries WHERE kind = 'confirm_subscription'`))[0].n;
     const res = await t.api('POST', '/v1/subscribers/import', {

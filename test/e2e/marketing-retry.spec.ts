@@ -18,7 +18,7 @@ const clock = new FakeClock('2026-03-02T09:00:00Z');
 beforeAll(async () => {
   sink = await startSmtpSink();
   t = await startTestApp({ clock, env: { SMTP_URL: sink.url, DOMAIN_PAUSE_MINUTES: '60', RETRY_BASE_SECONDS: '60' } });
-  await createTopics(t, ['fairs', 'offers', 'later', 'news']);
+  await createTopics(t, ['fairs', 'offers', 'later', 'news', 'tips', 'deals', 'garden']);
 });
 afterAll(async () => {
   await t.close();
@@ -99,5 +99,65 @@ describe('a marketing mail held back at hand-over', () => {
     expect(await deliveriesOf(reader)).toEqual([expect.objectContaining({ kind: 'digest', status: 'sent', attempts: 2, hand_overs: 1 })]);
     const [{ unsettled }] = await t.sql(`SELECT count(*)::int AS unsettled FROM deliveries WHERE status IN ('sending', 'unknown')`);
     expect(unsettled).toBe(0);
+  });
+
+  it('a campaign mail whose answer was lost keeps its hand-over record and window, and its resend counts as the same hand-over', async () => {
+    const ids = await importConfirmed(t, [{ email: 'lost@example.org', locale: 'en', topics: ['tips', 'deals'] }]);
+    const lost = ids.get('lost@example.org')!;
+    clock.set(new Date('2026-03-17T09:00:00Z'));
+    let cuts = 0;
+    sink.fault((ctx) => (ctx.rcpt === 'lost@example.org' && cuts++ === 0 ? { kind: 'cut-after-data' } : undefined));
+    const tips = await createCampaign(t, { name: 'tips', topic: 'tips' });
+    await t.api('POST', `/v1/campaigns/${tips}/schedule`, { body: {} });
+    await tick();
+    // The whole message went out, the answer never came: it may have arrived.
+    expect(await deliveriesOf(lost)).toEqual([expect.objectContaining({ kind: 'campaign', status: 'queued', reason: 'unknown_outcome', hand_overs: 1 })]);
+    // Meanwhile the window stays taken: another campaign to the same customer waits for the digest.
+    const deals = await createCampaign(t, { name: 'deals', topic: 'deals' });
+    await t.api('POST', `/v1/campaigns/${deals}/schedule`, { body: {} });
+    await tick();
+    const [dealsRow] = await t.sql(`SELECT status, reason FROM deliveries WHERE subscriber_id = $1 AND ref_id = $2`, [lost, deals]);
+    expect(dealsRow).toEqual({ status: 'deferred', reason: 'deferred_cadence' });
+
+    // The resend (same Message-ID) goes, and is the same hand-over, not a second one.
+    clock.advance(2 * MINUTE);
+    await tick();
+    // (The sink keeps only the messages it answered: the cut one is not among them.)
+    const mails = received('lost@example.org');
+    expect(mails).toHaveLength(1);
+    const [tipsRow] = await t.sql(
+      `SELECT d.status, d.message_id, d.unknown_outcomes, count(m.*)::int AS hand_overs FROM deliveries d LEFT JOIN marketing_sends m ON m.delivery_id = d.id
+       WHERE d.subscriber_id = $1 AND d.ref_id = $2 GROUP BY d.id`,
+      [lost, tips],
+    );
+    expect(tipsRow).toEqual({ status: 'sent', message_id: mails[0].parsed.messageId, unknown_outcomes: 1, hand_overs: 1 });
+  });
+
+  it('a mail reserved under a weekly cadence is held at hand-over when the customer has since chosen every two weeks', async () => {
+    const ids = await importConfirmed(t, [{ email: 'switch@example.de', locale: 'de', topics: ['garden'] }]);
+    const customer = ids.get('switch@example.de')!;
+    clock.set(new Date('2026-04-06T08:00:00Z')); // Monday, 10:00 in Berlin
+    const first = await createCampaign(t, { name: 'garden 1', topic: 'garden' });
+    await t.api('POST', `/v1/campaigns/${first}/schedule`, { body: {} });
+    await tick();
+    expect(received('switch@example.de')).toHaveLength(1);
+
+    // A week and an hour later the next one is decided (the weekly window is over) and queued ...
+    clock.advance(7 * 24 * 60 * MINUTE + 60 * MINUTE);
+    const second = await createCampaign(t, { name: 'garden 2', topic: 'garden' });
+    await t.api('POST', `/v1/campaigns/${second}/schedule`, { body: {} });
+    await t.app.get(CampaignDispatchService).dispatchDue();
+    const [queued] = await t.sql(`SELECT status FROM deliveries WHERE subscriber_id = $1 AND ref_id = $2`, [customer, second]);
+    expect(queued.status).toBe('queued');
+    // ... and before it goes, the customer asks for mail every two weeks.
+    const patched = await t.api('PATCH', `/v1/subscribers/${customer}`, { body: { cadence: 'biweekly' } });
+    expect(patched.status).toBe(200);
+    await t.app.get(DeliveryWorker).drain();
+
+    expect(received('switch@example.de')).toHaveLength(1);
+    const [held] = await t.sql(`SELECT status, reason FROM deliveries WHERE subscriber_id = $1 AND ref_id = $2`, [customer, second]);
+    expect(held).toEqual({ status: 'deferred', reason: 'deferred_cadence' });
+    const [{ n }] = await t.sql(`SELECT count(*)::int AS n FROM marketing_sends WHERE subscriber_id = $1`, [customer]);
+    expect(n).toBe(1);
   });
 });
