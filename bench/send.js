@@ -13,7 +13,8 @@
 //
 // Options: --mails N (pooled runs, default 2000), --unpooled-mails N (default 300),
 // --concurrency N (WORKER_CONCURRENCY, default 8), --connections N (SMTP_MAX_CONNECTIONS,
-// default 5). Writes bench/results/send.json.
+// default 5), --processes N (a second 8 kB outbox row with N worker processes, default 2; 1 = off).
+// Writes bench/results/send.json.
 'use strict';
 require('reflect-metadata');
 const { fork } = require('node:child_process');
@@ -85,6 +86,9 @@ const MAILS = option('mails', 2000);
 const UNPOOLED_MAILS = option('unpooled-mails', 300);
 const CONCURRENCY = option('concurrency', 8);
 const CONNECTIONS = option('connections', 5);
+// A second row for the 8 kB outbox mail: this many worker processes (instances) draining the same
+// outbox at once, each with its own pooled transport. 1 = the in-process worker only.
+const PROCESSES = option('processes', 2);
 const SIZES_KB = [8, 70];
 const BENCH_DB = 'tactful_bench_send';
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
@@ -183,11 +187,12 @@ const ownCpuMs = () => {
  * each Node process is one thread, and everything shares the cores. On a busy shared machine
  * the wall-clock rate says more about the neighbours than about Tactful; this says less.
  */
-function cpuFigures(mails, worker, sink, database) {
+function cpuFigures(mails, worker, sink, database, workerProcesses = 1) {
   const perMail = (ms) => (ms === null ? null : Number((ms / mails).toFixed(3)));
   const figures = { workerCpuMsPerMail: perMail(worker), sinkCpuMsPerMail: perMail(sink), databaseCpuMsPerMail: perMail(database) };
   const total = worker + sink + (database ?? 0);
-  figures.idleCeilingMailsPerSecond = Math.round(Math.min((1000 * mails) / worker, (1000 * mails) / sink, (1000 * os.cpus().length * mails) / total));
+  const workerCeiling = (1000 * mails * Math.min(workerProcesses, os.cpus().length)) / worker;
+  figures.idleCeilingMailsPerSecond = Math.round(Math.min(workerCeiling, (1000 * mails) / sink, (1000 * os.cpus().length * mails) / total));
   return figures;
 }
 
@@ -215,6 +220,84 @@ function syntheticMail(repeats, id, from) {
   };
 }
 
+/**
+ * The app with a campaign-like marketing kind: the consent gate every marketing mail passes, the
+ * real campaign template; the body size comes from the row. (The campaign's own hand-over record
+ * is not in this path; bench/race.js runs real campaigns.)
+ */
+async function benchApp(config, url) {
+  const app = await createApp(config, url, new SystemClock());
+  const bodies = new Map();
+  app.get(DeliveryKinds).register({
+    kind: 'bench_mail',
+    gate: (tx, delivery) => subscriberGate(tx, delivery),
+    compose: async (_tx, delivery) => {
+      const paragraphs = delivery.payload.paragraphs;
+      if (!bodies.has(paragraphs)) bodies.set(paragraphs, body(paragraphs));
+      return {
+        template: 'campaign',
+        data: { subject: 'Neues zur Messe und zu Ihren Zahlungszielen', bodyHtml: bodies.get(paragraphs), topicName: 'Messetermine', feedback: FEEDBACK },
+      };
+    },
+  });
+  return app;
+}
+
+/**
+ * `node bench/send.js --worker`: one more instance, driven over IPC by the bench. It boots the app
+ * with the bench's config, then on 'drain' drains the outbox and answers with its counts and CPU.
+ */
+async function workerProcess() {
+  let app;
+  process.on('message', async (message) => {
+    if (message.kind === 'start') {
+      app = await benchApp(loadConfig(message.env), message.env.DATABASE_URL);
+      process.send({ kind: 'ready' });
+    } else if (message.kind === 'drain') {
+      const worker = app.get(DeliveryWorker);
+      const cpuBefore = ownCpuMs();
+      const stats = await worker.drain();
+      process.send({ kind: 'drained', sent: stats.sent, cpuMs: ownCpuMs() - cpuBefore });
+    } else if (message.kind === 'close') {
+      await app?.close();
+      process.exit(0);
+    }
+  });
+}
+
+async function startWorkerProcesses(count, env) {
+  const children = [];
+  for (let i = 0; i < count; i++) {
+    const child = fork(__filename, ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const next = (kind) =>
+      new Promise((done, fail) => {
+        const onMessage = (m) => {
+          if (m.kind !== kind) return;
+          child.off('message', onMessage);
+          done(m);
+        };
+        child.on('message', onMessage);
+        child.once('exit', (code) => fail(new Error(`worker process exited with ${code}`)));
+      });
+    const ready = next('ready');
+    child.send({ kind: 'start', env });
+    await ready;
+    children.push({
+      drain: () => {
+        const drained = next('drained');
+        child.send({ kind: 'drain' });
+        return drained;
+      },
+      close: () =>
+        new Promise((done) => {
+          child.once('exit', done);
+          child.send({ kind: 'close' });
+        }),
+    });
+  }
+  return children;
+}
+
 // ---------------------------------------------------------------------------------------------
 async function main() {
   const database = await openDatabase();
@@ -223,7 +306,7 @@ async function main() {
   try {
     sinks.stock = await startSink();
     await runMigrations(database.url);
-    const config = loadConfig({
+    const env = {
       NODE_ENV: 'production',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       TOKEN_SECRET: SECRET,
@@ -237,23 +320,12 @@ async function main() {
       DB_POOL_SIZE: String(CONCURRENCY + 4),
       PUBLIC_URL: 'https://tactful.example',
       MAIL_FROM: 'Tactful <newsletter@tactful.example>',
-    });
-    app = await createApp(config, database.url, new SystemClock());
+    };
+    const config = loadConfig(env);
+    app = await benchApp(config, database.url);
     const db = app.get(DataSource);
     const worker = app.get(DeliveryWorker);
     const [{ server_version: pgVersion }] = await db.query('SHOW server_version');
-
-    // A campaign-like marketing kind: the consent gate every marketing mail passes, the real
-    // campaign template; the body size comes from the row.
-    const bodies = new Map();
-    app.get(DeliveryKinds).register({
-      kind: 'bench_mail',
-      gate: (tx, delivery) => subscriberGate(tx, delivery),
-      compose: async (_tx, delivery) => ({
-        template: 'campaign',
-        data: { subject: 'Neues zur Messe und zu Ihren Zahlungszielen', bodyHtml: bodies.get(delivery.payload.paragraphs), topicName: 'Messetermine', feedback: FEEDBACK },
-      }),
-    });
 
     // Active subscribers with a confirmed topic subscription, set-based.
     const people = Math.max(MAILS, UNPOOLED_MAILS) + 10;
@@ -271,9 +343,8 @@ async function main() {
 
     let run = 0;
     /** Queues `count` rows of `paragraphs`, drains them through the worker, returns the figures. */
-    const sendLoop = async (count, paragraphs, sink) => {
+    const sendLoop = async (count, paragraphs, sink, helpers = []) => {
       run += 1;
-      if (!bodies.has(paragraphs)) bodies.set(paragraphs, body(paragraphs));
       await db.query(
         `INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, locale, status, reason, idempotency_key, payload,
                                  next_attempt_at, created_at, updated_at)
@@ -284,20 +355,21 @@ async function main() {
       const before = await sink.stats();
       const [cpuBefore, dbBefore] = [ownCpuMs(), await databaseCpuMs(db)];
       const started = process.hrtime.bigint();
-      const stats = await worker.drain();
+      const [stats, ...others] = await Promise.all([worker.drain(), ...helpers.map((h) => h.drain())]);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const [cpuAfter, dbAfter] = [ownCpuMs(), await databaseCpuMs(db)];
+      const [cpuAfter, dbAfter] = [ownCpuMs() + others.reduce((a, o) => a + o.cpuMs, 0), await databaseCpuMs(db)];
       const after = await sink.stats();
       const arrived = after.count - before.count;
-      if (stats.sent !== count || arrived !== count) {
-        throw new Error(`run ${run}: queued ${count}, worker sent ${stats.sent}, sink got ${arrived} (${JSON.stringify(stats)})`);
+      const sent = stats.sent + others.reduce((a, o) => a + o.sent, 0);
+      if (sent !== count || arrived !== count) {
+        throw new Error(`run ${run}: queued ${count}, workers sent ${sent}, sink got ${arrived} (${JSON.stringify(stats)})`);
       }
       return {
         mails: count,
         seconds,
         mailsPerSecond: count / seconds,
         bytesPerMail: Math.round((after.bytes - before.bytes) / arrived),
-        ...cpuFigures(count, cpuAfter - cpuBefore, after.cpuMs - before.cpuMs, dbBefore === null || dbAfter === null ? null : dbAfter - dbBefore),
+        ...cpuFigures(count, cpuAfter - cpuBefore, after.cpuMs - before.cpuMs, dbBefore === null || dbAfter === null ? null : dbAfter - dbBefore, 1 + helpers.length),
       };
     };
     /** Puts a transport behind the worker (the app's own is pooled; a bench needs both kinds). */
@@ -345,6 +417,15 @@ async function main() {
       await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: true, maxConnections: CONNECTIONS }));
       await sendLoop(50, paragraphs, sinks.stock);
       record({ mail, path: 'outbox', transport: `pooled (${CONNECTIONS} connections)`, ...(await sendLoop(MAILS, paragraphs, sinks.stock)) });
+      if (kb === 8 && PROCESSES > 1) {
+        const helpers = await startWorkerProcesses(PROCESSES - 1, env);
+        try {
+          await sendLoop(50 * PROCESSES, paragraphs, sinks.stock, helpers); // their warm-up
+          record({ mail, path: 'outbox', transport: `pooled (${CONNECTIONS}), ${PROCESSES} processes`, ...(await sendLoop(MAILS, paragraphs, sinks.stock, helpers)) });
+        } finally {
+          await Promise.all(helpers.map((h) => h.close()));
+        }
+      }
       await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: false }));
       record({ mail, path: 'outbox', transport: 'unpooled (a connection per mail)', ...(await sendLoop(UNPOOLED_MAILS, paragraphs, sinks.stock)) });
 
@@ -386,12 +467,12 @@ async function main() {
       }
     }
 
-    const rate = (path, transport) => results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith(transport)).mailsPerSecond;
+    const rate = (path, transport) => results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith(transport) && !r.transport.includes('processes')).mailsPerSecond;
     const targets = {};
     for (const path of ['transport', 'outbox']) {
       const pooled = rate(path, 'pooled');
       const unpooled = rate(path, 'unpooled (a');
-      const ceiling = results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith('pooled')).idleCeilingMailsPerSecond;
+      const ceiling = results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith('pooled') && !r.transport.includes('processes')).idleCeilingMailsPerSecond;
       targets[path] = {
         pooled8kBMailsPerSecond: Math.round(pooled),
         atLeast600: pooled >= 600,
@@ -402,6 +483,11 @@ async function main() {
       const t = targets[path];
       log(`target (${path.padEnd(9)}): 8 kB pooled ${t.pooled8kBMailsPerSecond} mails/s, ≥ 600 ${t.atLeast600 ? 'met' : 'NOT met'}; ` +
         `pooled/unpooled ${t.pooledOverUnpooled}×, ≥ 3× ${t.atLeast3x ? 'met' : 'NOT met'}; CPU-bound ceiling on an idle machine ≈ ${ceiling} mails/s`);
+    }
+    const several = results.find((r) => r.mail === '8 kB' && r.path === 'outbox' && r.transport.includes('processes'));
+    if (several) {
+      targets.outboxProcesses = { processes: PROCESSES, pooled8kBMailsPerSecond: Math.round(several.mailsPerSecond), atLeast600: several.mailsPerSecond >= 600 };
+      log(`target (outbox, ${PROCESSES} processes): 8 kB pooled ${Math.round(several.mailsPerSecond)} mails/s, ≥ 600 ${several.mailsPerSecond >= 600 ? 'met' : 'NOT met'}`);
     }
     log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
@@ -431,7 +517,11 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`bench/send failed: ${error.stack ?? error}\n`);
-  process.exit(1);
-});
+if (process.argv.includes('--worker')) {
+  workerProcess();
+} else {
+  main().catch((error) => {
+    process.stderr.write(`bench/send failed: ${error.stack ?? error}\n`);
+    process.exit(1);
+  });
+}
