@@ -156,19 +156,22 @@ async function main() {
     //    in subscriber order, as the dispatch writes them (ORDER BY: merge join over the indexes).
     //    The faster of the two is the baseline. Run before and after the dispatch: the spread
     //    shows how much the neighbours' load moved the wall times.
-    const plainInsert = async (label, ordered) => {
-      await sql.query(`TRUNCATE deliveries_plain`);
-      await sql.query(`CHECKPOINT`);
-      const run = await c.measure(sql, () =>
+    /** The campaign's rows (the same columns and keys the dispatch writes) into `table`, timed. */
+    const insertSame = (table, ordered) =>
+      c.measure(sql, () =>
         sql.query(
-          `INSERT INTO deliveries_plain (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
-                                         priority, next_attempt_at, expires_at, created_at, updated_at)
+          `INSERT INTO ${table} (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
+                                 priority, next_attempt_at, expires_at, created_at, updated_at)
            SELECT s.id, 'marketing', 'campaign', ts.topic_id, $2::text, 'marketing', s.locale, 'queued', 'queued', $3 || s.id::text, 0, $4, NULL, $4, $4
            FROM topic_subscriptions ts JOIN subscribers s ON s.id = ts.subscriber_id
            WHERE ts.topic_id = $1${ordered ? ' ORDER BY ts.subscriber_id' : ''}`,
           [topic.id, plainCampaign, campaignKeyPrefix(plainCampaign), NOW],
         ),
       );
+    const plainInsert = async (label, ordered) => {
+      await sql.query(`TRUNCATE deliveries_plain`);
+      await sql.query(`CHECKPOINT`);
+      const run = await insertSame('deliveries_plain', ordered);
       log(
         `plain INSERT … SELECT, ${ordered ? 'in subscriber order' : "planner's plan"} (${label}): ${run.result.rowCount.toLocaleString('en')} rows in ${seconds(run.ms)} s wall, ${run.backendCpuS ?? '?'} s backend CPU`,
       );
@@ -185,16 +188,7 @@ async function main() {
       idempotency_key text NOT NULL UNIQUE, priority int NOT NULL, next_attempt_at timestamptz NOT NULL, expires_at timestamptz,
       created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)`);
     await sql.query(`CHECKPOINT`);
-    const bare = await c.measure(sql, () =>
-      sql.query(
-        `INSERT INTO deliveries_bare (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
-                                      priority, next_attempt_at, expires_at, created_at, updated_at)
-         SELECT s.id, 'marketing', 'campaign', ts.topic_id, $2::text, 'marketing', s.locale, 'queued', 'queued', $3 || s.id::text, 0, $4, NULL, $4, $4
-         FROM topic_subscriptions ts JOIN subscribers s ON s.id = ts.subscriber_id
-         WHERE ts.topic_id = $1 ORDER BY ts.subscriber_id`,
-        [topic.id, plainCampaign, campaignKeyPrefix(plainCampaign), NOW],
-      ),
-    );
+    const bare = await insertSame('deliveries_bare', true);
     log(`bare INSERT … SELECT (primary key + unique key only): ${bare.result.rowCount.toLocaleString('en')} rows in ${seconds(bare.ms)} s wall, ${bare.backendCpuS ?? '?'} s backend CPU`);
     await sql.query(`DROP TABLE deliveries_bare`);
 
