@@ -6,47 +6,38 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { prepared, runPrepared } from '../database/prepared';
+import { runPrepared } from '../database/prepared';
 import { Cadence } from '../subscribers/subscriber.entity';
 import { nextDigestAt, windowOpensAt } from './cadence.policy';
-import { HAND_OVER_TURN_SQL } from './hand-over-turn';
 import { DEFAULT_QUIET_HOURS, QuietHours, WINDOW_DAYS } from './slots';
-
-const TAKE_HAND_OVER_TURN = prepared(
-  'take_hand_over_turn',
-  `SELECT cadence, time_zone, ${HAND_OVER_TURN_SQL('id')} AS turn FROM subscribers WHERE id = $1`,
-);
 
 // $1 subscriber, $2 delivery, $3 now, $4 window days, $5 time zone, $6 the delivery's reservation key.
 // A delivery that already has its record (sent once, the answer lost, now sent again) keeps it.
 // The exclusion constraint compares each mail's window as it was when the mail went; a customer
 // who has since chosen a longer cadence (weekly -> every two weeks) gets the longer window from
 // their last mail, checked here (in any zone: a local day is 24 h ± 1 h).
-const RECORD_HAND_OVER = prepared(
-  'record_hand_over',
-  `WITH own AS (
-     SELECT 1 FROM marketing_sends WHERE delivery_id = $2)
-   , longer AS (
-     SELECT 1 FROM marketing_sends m
-     WHERE m.subscriber_id = $1 AND m.delivery_id <> $2
-       AND m.during && tstzrange($3::timestamptz - make_interval(days => $4::int + 1), $3::timestamptz)
-       AND upper(m.during) - lower(m.during) < make_interval(days => $4::int) - interval '2 hours'
-       AND greatest(tactful_window_end(lower(m.during), $5, $4::int), lower(m.during) + make_interval(days => $4::int, hours => 1)) > $3::timestamptz)
-   , sent AS (
-     INSERT INTO marketing_sends (subscriber_id, delivery_id, during)
-     SELECT $1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4::int))
-     WHERE NOT EXISTS (SELECT 1 FROM own) AND NOT EXISTS (SELECT 1 FROM longer)
-     ON CONFLICT ON CONSTRAINT marketing_sends_cadence DO NOTHING
-     RETURNING subscriber_id)
-   , window_from_now AS (
-     INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
-     SELECT subscriber_id, $3, $4, $5 FROM sent
-     ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
-       window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
-       reserved_key = CASE WHEN cadence_windows.reserved_key = $6 THEN NULL ELSE cadence_windows.reserved_key END
-     RETURNING 1)
-   SELECT 1 FROM window_from_now UNION ALL SELECT 1 FROM own`,
-);
+const RECORD_HAND_OVER = `WITH own AS (
+   SELECT 1 FROM marketing_sends WHERE delivery_id = $2)
+ , longer AS (
+   SELECT 1 FROM marketing_sends m
+   WHERE m.subscriber_id = $1 AND m.delivery_id <> $2
+     AND m.during && tstzrange($3::timestamptz - make_interval(days => $4::int + 1), $3::timestamptz)
+     AND upper(m.during) - lower(m.during) < make_interval(days => $4::int) - interval '2 hours'
+     AND greatest(tactful_window_end(lower(m.during), $5, $4::int), lower(m.during) + make_interval(days => $4::int, hours => 1)) > $3::timestamptz)
+ , sent AS (
+   INSERT INTO marketing_sends (subscriber_id, delivery_id, during)
+   SELECT $1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4::int))
+   WHERE NOT EXISTS (SELECT 1 FROM own) AND NOT EXISTS (SELECT 1 FROM longer)
+   ON CONFLICT ON CONSTRAINT marketing_sends_cadence DO NOTHING
+   RETURNING subscriber_id)
+ , window_from_now AS (
+   INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
+   SELECT subscriber_id, $3, $4, $5 FROM sent
+   ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
+     window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
+     reserved_key = CASE WHEN cadence_windows.reserved_key = $6 THEN NULL ELSE cadence_windows.reserved_key END
+   RETURNING 1)
+ SELECT 1 FROM window_from_now UNION ALL SELECT 1 FROM own`;
 
 export interface WindowState {
   lastMarketingAt: Date | null;
@@ -93,11 +84,9 @@ export class CadenceService {
     delivery: { id: string; subscriberId: string; idempotencyKey: string; handOverTurn?: { cadence: string; timeZone: string } },
     now: Date,
   ): Promise<boolean> {
-    let settings = delivery.handOverTurn;
-    if (!settings) {
-      const [subscriber] = await runPrepared(tx, TAKE_HAND_OVER_TURN, [delivery.subscriberId]);
-      settings = { cadence: subscriber?.cadence ?? 'weekly', timeZone: subscriber?.time_zone ?? this.config.defaultTimeZone };
-    }
+    // The worker took the subscriber's turn (hand-over-turn.ts) when it locked the delivery.
+    const settings = delivery.handOverTurn;
+    if (!settings) throw new Error(`hand-over of delivery ${delivery.id} without the subscriber's hand-over turn`);
     const days = WINDOW_DAYS[settings.cadence as Cadence] ?? WINDOW_DAYS.weekly;
     // One statement: the send record under the exclusion constraint (a conflict means another
     // marketing mail went inside the window: nothing is written), and the window now running from

@@ -9,7 +9,7 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { addressOf, APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { prepared, runPrepared } from '../database/prepared';
+import { runPrepared } from '../database/prepared';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { replyToFor } from '../delivery/delivery-worker';
 import { OutboxService } from '../delivery/outbox.service';
@@ -64,14 +64,11 @@ const EDITABLE = ['draft', 'scheduled'];
 // The send-time facts of a campaign mail in one round trip: the subscription (locked FOR SHARE,
 // so a consent change waits for the hand-over), the campaign's state, and the version of the
 // campaign and topic rows that compose reuses. $1 subscriber, $2 topic, $3 campaign.
-const CAMPAIGN_GATE = prepared(
-  'campaign_gate',
-  `WITH subscription AS (
-     SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE)
-   SELECT (SELECT status FROM subscription) AS subscription_status, c.status, c.expires_at,
-          c.xmin::text || ':' || t.xmin::text AS version
-   FROM (VALUES (1)) one LEFT JOIN campaigns c ON c.id = $3 LEFT JOIN topics t ON t.id = c.topic_id`,
-);
+const CAMPAIGN_GATE = `WITH subscription AS (
+   SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE)
+ SELECT (SELECT status FROM subscription) AS subscription_status, c.status, c.expires_at,
+        c.xmin::text || ':' || t.xmin::text AS version
+ FROM (VALUES (1)) one LEFT JOIN campaigns c ON c.id = $3 LEFT JOIN topics t ON t.id = c.topic_id`;
 
 @Injectable()
 export class CampaignsService implements OnModuleInit {

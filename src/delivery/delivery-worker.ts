@@ -11,7 +11,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { HAND_OVER_TURN_SQL } from '../cadence/hand-over-turn';
 import { Clock } from '../common/clock';
 import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
-import { prepared, runPrepared } from '../database/prepared';
+import { runPrepared } from '../database/prepared';
 import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
@@ -34,34 +34,28 @@ export interface WorkerRunStats {
 // One round trip: the delivery row FOR UPDATE, then (the CTEs read it first) for a marketing mail
 // to a subscriber that subscriber's hand-over turn (see hand-over-turn.ts), then the subscriber
 // row FOR SHARE, held until the hand-over commits: a concurrent consent change waits for it.
-const LOCK_CLAIMED = prepared(
-  'lock_claimed',
-  `WITH d AS (
-     SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
-            idempotency_key, created_at
-     FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
-     FOR UPDATE)
-   , turn AS (
-     SELECT ${HAND_OVER_TURN_SQL('subscriber_id')} IS NOT NULL AS taken FROM d WHERE class = 'marketing' AND subscriber_id IS NOT NULL)
-   , s AS (
-     -- After the turn (the subquery on turn runs first): a worker waiting for the turn holds no
-     -- lock on the subscriber row, so the turn's holder may still update it (a hard bounce).
-     SELECT id, email, status, cadence, time_zone FROM subscribers
-     WHERE id = (SELECT subscriber_id FROM d) AND (SELECT count(*) FROM turn) >= 0
-     FOR SHARE)
-   SELECT d.*, s.email AS subscriber_email, s.status AS subscriber_status, s.cadence AS subscriber_cadence,
-          s.time_zone AS subscriber_time_zone, (SELECT taken FROM turn) AND s.id IS NOT NULL AS hand_over_turn
-   FROM d LEFT JOIN s ON true`,
-);
+const LOCK_CLAIMED = `WITH d AS (
+   SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
+          idempotency_key, created_at
+   FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
+   FOR UPDATE)
+ , turn AS (
+   SELECT ${HAND_OVER_TURN_SQL('subscriber_id')} IS NOT NULL AS taken FROM d WHERE class = 'marketing' AND subscriber_id IS NOT NULL)
+ , s AS (
+   -- After the turn (the subquery on turn runs first): a worker waiting for the turn holds no
+   -- lock on the subscriber row, so the turn's holder may still update it (a hard bounce).
+   SELECT id, email, status, cadence, time_zone FROM subscribers
+   WHERE id = (SELECT subscriber_id FROM d) AND (SELECT count(*) FROM turn) >= 0
+   FOR SHARE)
+ SELECT d.*, s.email AS subscriber_email, s.status AS subscriber_status, s.cadence AS subscriber_cadence,
+        s.time_zone AS subscriber_time_zone, (SELECT taken FROM turn) AND s.id IS NOT NULL AS hand_over_turn
+ FROM d LEFT JOIN s ON true`;
 
-const RECORD_ATTEMPT = prepared(
-  'record_attempt',
-  `UPDATE deliveries SET status = $2, reason = $3, next_attempt_at = coalesce($4, next_attempt_at),
-     smtp_response = left($5, 1000), message_id = $6, sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END,
-     unknown_outcomes = unknown_outcomes + $8, attempts = attempts - $9,
-     lease_owner = NULL, lease_until = NULL, updated_at = $7
-   WHERE id = $1`,
-);
+const RECORD_ATTEMPT = `UPDATE deliveries SET status = $2, reason = $3, next_attempt_at = coalesce($4, next_attempt_at),
+   smtp_response = left($5, 1000), message_id = $6, sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END,
+   unknown_outcomes = unknown_outcomes + $8, attempts = attempts - $9,
+   lease_owner = NULL, lease_until = NULL, updated_at = $7
+ WHERE id = $1`;
 
 /** Recipient domains paused by an SMTP policy block, read once per claimed batch. */
 type DomainPauses = Map<string, Date>;

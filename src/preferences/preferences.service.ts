@@ -3,7 +3,7 @@
 // (the send-time gate re-reads what is stored here).
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
@@ -12,6 +12,7 @@ import { Clock } from '../common/clock';
 import { FieldError } from '../common/problem';
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig, isIanaTimeZone, Locale } from '../config/config';
+import { namedQuery } from '../database/prepared';
 import { Cadence } from '../subscribers/subscriber.entity';
 
 export const PAUSE_WEEKS = [2, 4, 8] as const;
@@ -86,17 +87,6 @@ interface PageStateRow extends SubscriberSettingsRow {
   recent: { at: string; kind: string; topicDe: string | null; topicEn: string | null }[];
 }
 
-// Names for the save's statements: the subscriber update's SET list varies with the change, so a
-// statement is named by its text (a few dozen variants at most, prepared once per connection).
-const statementNames = new Map<string, string>();
-function statementName(text: string): string {
-  let name = statementNames.get(text);
-  if (!name) {
-    name = `tactful_save_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-    statementNames.set(text, name);
-  }
-  return name;
-}
 
 const SAVE_SUBSCRIBER_COLUMNS = `s.locale, s.time_zone, s.cadence, s.digest_weekday, s.digest_hour, s.status, s.paused_until, s.confirmed_at`;
 
@@ -170,7 +160,7 @@ export class PreferencesService {
 
   /** Everything the preferences page shows about one subscriber, in one round trip (`PAGE_STATE_SQL`). */
   async state(subscriberId: string): Promise<PreferencesState | null> {
-    const [s] = await this.prepared<PageStateRow>('tactful_preferences_state', PAGE_STATE_SQL, [subscriberId]);
+    const [s] = await this.prepared<PageStateRow>(PAGE_STATE_SQL, [subscriberId]);
     if (!s) return null;
     let nextNewsletter: Date | null = null;
     if ((s.status === 'active' || s.status === 'paused') && s.topics.some((t) => t.subscribed)) {
@@ -204,8 +194,8 @@ export class PreferencesService {
    * of on every call (planning was about three quarters of the page's database time). TypeORM's
    * `query()` cannot name a statement, so this goes to the driver's `pg` pool directly.
    */
-  private async prepared<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
-    return (await this.pool().query({ name, text, values })).rows as T[];
+  private async prepared<T>(text: string, values: unknown[]): Promise<T[]> {
+    return (await this.pool().query(namedQuery(text, values))).rows as T[];
   }
 
   /** A transaction on one pooled connection whose statements are all prepared (named by their text). */
@@ -214,7 +204,7 @@ export class PreferencesService {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const result = await work(async (text, values) => (await client.query({ name: statementName(text), text, values })).rows);
+      const result = await work(async (text, values) => (await client.query(namedQuery(text, values))).rows);
       await client.query('COMMIT');
       return result;
     } catch (error) {
