@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
 import { REDACTED_LOG_PATHS, serializeRequest } from './common/log-redaction';
 import { ProblemFilter } from './common/problem.filter';
+import { TimeZoneCatalog } from './common/time-zones';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
@@ -58,7 +59,7 @@ export class AppModule {
         OperationsModule,
         SchedulerModule.register(config),
       ],
-      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, TimeZoneCatalog],
     };
   }
 }

@@ -1,6 +1,5 @@
 // Builds and starts the service: config, database (embedded when no DATABASE_URL), migrations,
 // the Nest app on Fastify, OpenAPI at /docs. Used by main.ts and by the tests.
-import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -74,8 +73,6 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   registerBodyParsers(app.getHttpAdapter().getInstance(), config);
   // The store behind CustomerRateLimitGuard; no route is limited unless it asks.
   await app.register(rateLimit as never, { global: false });
-  // RFC 8058 allows the one-click POST as multipart/form-data: small fields only, no files.
-  await app.register(multipart as never, { attachFieldsToBody: 'keyValues', limits: { fields: 10, fieldSize: 1024, files: 0 } });
   echoRequestId(app.getHttpAdapter().getInstance());
   const metrics = app.get(MetricsService);
   app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {

@@ -1,15 +1,50 @@
 // Request body parsing. JSON bodies are capped at BODY_LIMIT_BYTES, except the subscriber import,
-// which also takes CSV and NDJSON as streams so 100k-row files never sit in memory whole.
+// which also takes CSV and NDJSON as streams so 100k-row files never sit in memory whole. Each
+// route takes only the media types it reads (ROUTE_MEDIA); anything else is a 415 before a byte of
+// the body is read, and every parsed body passes the same checks (unsafeJsonProblems) whatever its
+// media type.
+import Busboy from '@fastify/busboy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { AppConfig } from '../config/config';
 import { DomainException, ErrorCode, FieldError } from './problem';
 import { validationException } from './validation';
 
-const STREAMED_ROUTES = /^\/v1\/subscribers\/import(\?|$)/;
+type BodyKind = 'json' | 'form' | 'multipart' | 'stream';
+
+/** The subscriber import: streamed, with its own (larger) body limit. */
+const IMPORT_ROUTE = '/v1/subscribers/import';
+/** RFC 8058 §3.2 lets a mail client send the one-click unsubscribe as multipart/form-data. */
+const MULTIPART_ROUTES: ReadonlySet<string> = new Set(['/u/:token']);
+
+/**
+ * May this route (its pattern, `request.routeOptions.url`) take a body of this kind? The API and
+ * the webhooks take JSON (the import also CSV and NDJSON), as the OpenAPI document says; the
+ * customer pages take forms.
+ */
+function accepts(request: FastifyRequest, kind: BodyKind): boolean {
+  const route = request.routeOptions.url ?? '';
+  const api = route.startsWith('/v1/') || route.startsWith('/webhooks/');
+  switch (kind) {
+    case 'json':
+      return true;
+    case 'form':
+      return !api;
+    case 'multipart':
+      return MULTIPART_ROUTES.has(route);
+    case 'stream':
+      return route === IMPORT_ROUTE;
+  }
+}
+
+function unsupported(request: FastifyRequest): DomainException {
+  const type = String(request.headers['content-type'] ?? '').split(';')[0].trim();
+  return new DomainException(ErrorCode.UnsupportedMediaType, `This endpoint does not accept ${type || 'that Content-Type'}.`);
+}
 
 function limitFor(request: FastifyRequest, config: AppConfig): number {
-  return STREAMED_ROUTES.test(request.url) ? config.importBodyLimitBytes : config.bodyLimitBytes;
+  return request.routeOptions.url === IMPORT_ROUTE ? config.importBodyLimitBytes : config.bodyLimitBytes;
 }
 
 function tooLarge(limit: number): DomainException {
@@ -37,9 +72,26 @@ async function readLimited(payload: Readable, limit: number): Promise<string> {
 export const MAX_JSON_DEPTH = 64;
 
 /**
- * Problems no field validator catches: NUL characters (PostgreSQL text cannot hold them, so they
- * would fail at INSERT as a 500) and nesting deeper than MAX_JSON_DEPTH. Field names follow the
- * validation errors: `items[0].name`, `subject.de`.
+ * Keys that are never a field: assigning them to an object changes its prototype or shadows its
+ * constructor, so class-transformer and plain objects drop them silently where any other unknown
+ * key is refused.
+ */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A string with a lone UTF-16 surrogate has no UTF-8 form: PostgreSQL refuses it at INSERT. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why PostgreSQL (or any UTF-8 reader) could not take this string as text, if it could not. */
+export function unsafeStringProblem(text: string): string | null {
+  if (text.includes('\u0000')) return 'must not contain NUL characters';
+  if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate (not valid Unicode text)';
+  return null;
+}
+
+/**
+ * Problems no field validator catches: NUL characters and lone surrogates (PostgreSQL text cannot
+ * hold them, so they would fail at INSERT as a 500), prototype keys (see PROTOTYPE_KEYS) and nesting
+ * deeper than MAX_JSON_DEPTH. Field names follow the validation errors: `items[0].name`, `subject.de`.
  */
 export function unsafeJsonProblems(value: unknown): FieldError[] {
   const problems: FieldError[] = [];
@@ -49,7 +101,8 @@ export function unsafeJsonProblems(value: unknown): FieldError[] {
   const walk = (node: unknown, depth: number): void => {
     if (problems.length >= 20) return;
     if (typeof node === 'string') {
-      if (node.includes('\u0000')) problems.push({ field: name(), message: 'must not contain NUL characters' });
+      const problem = unsafeStringProblem(node);
+      if (problem) problems.push({ field: name(), message: problem });
       return;
     }
     if (node === null || typeof node !== 'object') return;
@@ -68,7 +121,8 @@ export function unsafeJsonProblems(value: unknown): FieldError[] {
     }
     for (const key in node as Record<string, unknown>) {
       path.push(key);
-      if (key.includes('\u0000')) problems.push({ field: name(), message: 'must not contain NUL characters' });
+      const problem = PROTOTYPE_KEYS.has(key) ? 'is not a known field' : unsafeStringProblem(key);
+      if (problem) problems.push({ field: name(), message: problem });
       walk((node as Record<string, unknown>)[key], depth + 1);
       path.pop();
     }
@@ -83,22 +137,91 @@ function refuseUnsafe<T>(value: T): T {
   return value;
 }
 
-/** Form fields; a repeated name (checkboxes) becomes an array. */
-export function formFields(body: string): Record<string, string | string[]> {
-  const fields: Record<string, string | string[]> = {};
-  for (const [name, value] of new URLSearchParams(body)) {
-    const existing = fields[name];
-    fields[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
-  }
+type FormFields = Record<string, string | string[]>;
+
+/** Adds a field; a repeated name (checkboxes) becomes an array. */
+function addField(fields: FormFields, name: string, value: string): void {
+  const existing = fields[name];
+  fields[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+}
+
+/**
+ * Form fields, in an object without a prototype: a field named `__proto__` is then a field like
+ * any other (and refused by unsafeJsonProblems) instead of silently replacing the prototype.
+ */
+export function formFields(body: string): FormFields {
+  const fields: FormFields = Object.create(null);
+  for (const [name, value] of new URLSearchParams(body)) addField(fields, name, value);
   return fields;
 }
 
-export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig): void {
-  // The same rule for the URL: a NUL in a path or query parameter would reach PostgreSQL as a 500.
-  fastify.addHook('onRequest', async (request: FastifyRequest) => {
-    if (/%00|\u0000/i.test(request.url)) {
-      throw validationException([{ field: 'url', message: 'must not contain NUL characters' }]);
+/** Small fields only and no files: the one-click unsubscribe sends one field. */
+export const MULTIPART_LIMITS = { fields: 10, fieldSize: 1024, fieldNameSize: 100, files: 0, parts: 10, headerPairs: 20 } as const;
+const FORM_BODY_LIMIT = 64 * 1024;
+
+const malformedMultipart = (error: unknown) =>
+  new DomainException(ErrorCode.Validation, 'The multipart/form-data body cannot be read.', [
+    { field: 'body', message: `is not valid multipart/form-data (${error instanceof Error ? error.message : String(error)})` },
+  ]);
+
+/** Reads a multipart/form-data body into fields (a malformed one is a 400, never a 500). */
+export function multipartFields(headers: IncomingHttpHeaders, payload: Readable, byteLimit = FORM_BODY_LIMIT): Promise<FormFields> {
+  return new Promise<FormFields>((resolve, reject) => {
+    let parser: ReturnType<typeof Busboy>;
+    try {
+      parser = Busboy({ headers: headers as IncomingHttpHeaders & { 'content-type': string }, limits: MULTIPART_LIMITS });
+    } catch (error) {
+      payload.resume(); // a missing boundary: drain the body, answer 400
+      reject(malformedMultipart(error));
+      return;
     }
+    const fields: FormFields = Object.create(null);
+    const problems: FieldError[] = [];
+    const limit = (message: string) => () => problems.push({ field: 'body', message });
+    parser.on('field', (name, value, nameTruncated, valueTruncated) => {
+      if (nameTruncated) problems.push({ field: 'body', message: `has a field name longer than ${MULTIPART_LIMITS.fieldNameSize} bytes` });
+      else if (valueTruncated) problems.push({ field: name, message: `is longer than ${MULTIPART_LIMITS.fieldSize} bytes` });
+      else addField(fields, name, value);
+    });
+    parser.on('filesLimit', limit('must not contain files'));
+    parser.on('fieldsLimit', limit(`has more than ${MULTIPART_LIMITS.fields} fields`));
+    parser.on('partsLimit', limit(`has more than ${MULTIPART_LIMITS.parts} parts`));
+    parser.on('error', (error: unknown) => reject(malformedMultipart(error)));
+    parser.on('finish', () => (problems.length > 0 ? reject(validationException(problems)) : resolve(fields)));
+    let size = 0;
+    payload.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > byteLimit) {
+        payload.unpipe(parser);
+        payload.resume();
+        reject(tooLarge(byteLimit));
+      }
+    });
+    payload.on('error', reject);
+    payload.pipe(parser);
+  });
+}
+
+/** The same rules for the URL: a NUL in a path or query parameter would reach PostgreSQL as a 500. */
+function urlProblems(request: FastifyRequest): FieldError[] {
+  const problems: FieldError[] = [];
+  const check = (source: unknown) => {
+    for (const [name, value] of Object.entries((source ?? {}) as Record<string, unknown>)) {
+      const problem = PROTOTYPE_KEYS.has(name) ? 'is not a known field' : [value].flat().map((v) => unsafeStringProblem(String(v))).find(Boolean);
+      if (problem) problems.push({ field: name, message: problem });
+    }
+  };
+  check(request.params);
+  check(request.query);
+  if (problems.length === 0 && /%00|\u0000/i.test(request.url)) problems.push({ field: 'url', message: 'must not contain NUL characters' });
+  return problems;
+}
+
+/** Every body parser, multipart/form-data included (RFC 8058 one-click, see MULTIPART_ROUTES). */
+export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig): void {
+  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+    const problems = urlProblems(request);
+    if (problems.length > 0) throw validationException(problems);
   });
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser(['application/json', 'application/problem+json'], async (request: FastifyRequest, payload: Readable) => {
@@ -121,21 +244,20 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
   });
 
   // HTML forms on the customer pages (and RFC 8058 one-click POSTs).
-  fastify.addContentTypeParser(
-    'application/x-www-form-urlencoded',
-    { parseAs: 'string', bodyLimit: 64 * 1024 },
-    (_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, value?: unknown) => void) => {
-      try {
-        done(null, refuseUnsafe(formFields(body.toString())));
-      } catch (error) {
-        done(error as Error);
-      }
-    },
-  );
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', async (request: FastifyRequest, payload: Readable) => {
+    if (!accepts(request, 'form')) throw unsupported(request);
+    return refuseUnsafe(formFields(await readLimited(payload, FORM_BODY_LIMIT)));
+  });
+
+  // Only the one-click unsubscribe; every other route answers 415 without reading the body.
+  fastify.addContentTypeParser('multipart/form-data', async (request: FastifyRequest, payload: Readable) => {
+    if (!accepts(request, 'multipart')) throw unsupported(request);
+    return refuseUnsafe(await multipartFields(request.headers, payload));
+  });
 
   // Streams are handed to the import controller untouched; every other route refuses them.
   fastify.addContentTypeParser(['text/csv', 'application/x-ndjson'], async (request: FastifyRequest, payload: Readable) => {
-    if (!STREAMED_ROUTES.test(request.url)) {
+    if (!accepts(request, 'stream')) {
       throw new DomainException(ErrorCode.UnsupportedMediaType, 'Only the subscriber import accepts CSV or NDJSON bodies.');
     }
     return payload;

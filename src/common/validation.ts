@@ -1,5 +1,6 @@
 // Request validation: unknown fields are rejected, and every failure names its field.
 import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidateIf } from 'class-validator';
 import { DomainException, ErrorCode, FieldError } from './problem';
 
 /**
@@ -11,6 +12,13 @@ function withoutProperty(property: string, message: string): string {
   if (message.startsWith(`each value in ${property} `)) return `each value ${message.slice(`each value in ${property} `.length)}`;
   return message;
 }
+
+/**
+ * The field may be left out. Unlike class-validator's IsOptional, null is not "left out": it goes
+ * through the field's rules like any other value and is refused naming the field, instead of
+ * passing as absent and reaching the code (or a NOT NULL column) as a null it did not expect.
+ */
+export const Omittable = (): PropertyDecorator => ValidateIf((_object: object, value: unknown) => value !== undefined);
 
 export function flattenValidationErrors(errors: ValidationError[], prefix = ''): FieldError[] {
   const out: FieldError[] = [];

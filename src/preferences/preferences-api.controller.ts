@@ -2,24 +2,25 @@
 import { Body, Controller, Get, Param, Patch, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Max, Min } from 'class-validator';
+import { Omittable } from '../common/validation';
 import { RequireScopes } from '../auth/scopes';
 import { ParseIdPipe } from '../common/params';
 import { notFound } from '../common/problem';
+import { IsTimeZone } from '../common/time-zones';
 import { LOCALES, Locale } from '../config/config';
-import { IsIanaTimeZone } from '../subscribers/dto/attributes.validator';
 import { CADENCES, Cadence } from '../subscribers/subscriber.entity';
 import { PreferencesService, PreferencesState } from './preferences.service';
 
 export class PreferencesPatchDto {
   @ApiPropertyOptional({ example: ['trade-fairs'], description: 'The full set of topics the customer wants (confirmed consent: the customer chose them).' })
-  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) topics?: string[];
-  @ApiPropertyOptional({ enum: CADENCES }) @IsOptional() @IsIn(CADENCES) cadence?: Cadence;
-  @ApiPropertyOptional({ minimum: 1, maximum: 7 }) @IsOptional() @IsInt() @Min(1) @Max(7) digestWeekday?: number;
-  @ApiPropertyOptional({ minimum: 0, maximum: 23 }) @IsOptional() @IsInt() @Min(0) @Max(23) digestHour?: number;
-  @ApiPropertyOptional({ example: 'Europe/Berlin' }) @IsOptional() @IsString() @IsIanaTimeZone() timeZone?: string;
-  @ApiPropertyOptional({ enum: LOCALES }) @IsOptional() @IsIn(LOCALES) locale?: Locale;
-  @ApiPropertyOptional({ enum: [0, 2, 4, 8], description: 'Pause for 2, 4 or 8 weeks; 0 ends a pause.' }) @IsOptional() @IsIn([0, 2, 4, 8]) pauseWeeks?: number;
+  @Omittable() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) topics?: string[];
+  @ApiPropertyOptional({ enum: CADENCES }) @Omittable() @IsIn(CADENCES) cadence?: Cadence;
+  @ApiPropertyOptional({ minimum: 1, maximum: 7 }) @Omittable() @IsInt() @Min(1) @Max(7) digestWeekday?: number;
+  @ApiPropertyOptional({ minimum: 0, maximum: 23 }) @Omittable() @IsInt() @Min(0) @Max(23) digestHour?: number;
+  @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin' }) @Omittable() @IsString() @IsTimeZone() timeZone?: string;
+  @ApiPropertyOptional({ enum: LOCALES }) @Omittable() @IsIn(LOCALES) locale?: Locale;
+  @ApiPropertyOptional({ enum: [0, 2, 4, 8], description: 'Pause for 2, 4 or 8 weeks; 0 ends a pause.' }) @Omittable() @IsIn([0, 2, 4, 8]) pauseWeeks?: number;
 }
 
 export class PreferencesResponse {

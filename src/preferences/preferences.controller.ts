@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Handlebars from 'handlebars';
 import { Public } from '../auth/scopes';
 import { DomainException, ErrorCode } from '../common/problem';
+import { timeZoneNames } from '../common/time-zones';
 import { Locale } from '../config/config';
 import { FeedbackService } from '../feedback/feedback.service';
 import { CustomerRateLimitGuard } from './customer-rate-limit.guard';
@@ -29,18 +30,21 @@ function formatWhen(at: Date, locale: Locale, timeZone: string): string {
 }
 
 // The time-zone <select> has ≈ 420 options, the same on every page but for the selected one: its
-// HTML is built once, and each page only marks its zone (a zone outside the list goes first). An
-// option without a value attribute submits its text, so the zone is written once (≈ 10 kB less).
-const TIME_ZONES: string[] = Intl.supportedValuesOf('timeZone');
+// HTML is built once (the zones both Node and PostgreSQL know, read at start-up), and each page only
+// marks its zone (a zone outside the list goes first). An option without a value attribute submits
+// its text, so the zone is written once (≈ 10 kB less).
 const timeZoneOption = (zone: string, selected: boolean) => `<option${selected ? ' selected' : ''}>${Handlebars.escapeExpression(zone)}</option>`;
-const TIME_ZONE_OPTIONS = TIME_ZONES.map((z) => timeZoneOption(z, false)).join('');
+let zoneList: { zones: string[]; html: string } | null = null;
 
 function timeZoneOptions(selected: string): Handlebars.SafeString {
+  const zones = timeZoneNames();
+  if (zoneList?.zones !== zones) zoneList = { zones, html: zones.map((z) => timeZoneOption(z, false)).join('') };
+  const options = zoneList.html;
   const plain = timeZoneOption(selected, false);
-  const at = TIME_ZONES.includes(selected) ? TIME_ZONE_OPTIONS.indexOf(plain) : -1;
-  if (at < 0) return new Handlebars.SafeString(timeZoneOption(selected, true) + TIME_ZONE_OPTIONS);
+  const at = zones.includes(selected) ? options.indexOf(plain) : -1;
+  if (at < 0) return new Handlebars.SafeString(timeZoneOption(selected, true) + options);
   const mark = at + '<option'.length;
-  return new Handlebars.SafeString(`${TIME_ZONE_OPTIONS.slice(0, mark)} selected${TIME_ZONE_OPTIONS.slice(mark)}`);
+  return new Handlebars.SafeString(`${options.slice(0, mark)} selected${options.slice(mark)}`);
 }
 
 const fill = (template: string, values: Record<string, string | number>) => template.replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ''));

@@ -11,7 +11,8 @@ import { nextDigestAt } from '../cadence/cadence.policy';
 import { Clock } from '../common/clock';
 import { FieldError } from '../common/problem';
 import { validationException } from '../common/validation';
-import { APP_CONFIG, AppConfig, isIanaTimeZone, Locale } from '../config/config';
+import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { namedQuery } from '../database/prepared';
 import { Cadence } from '../subscribers/subscriber.entity';
 
@@ -229,7 +230,7 @@ export class PreferencesService {
     if (change.digestHour !== undefined && !(Number.isInteger(change.digestHour) && change.digestHour >= 0 && change.digestHour <= 23)) {
       errors.push({ field: 'digestHour', message: 'must be 0 to 23' });
     }
-    if (change.timeZone !== undefined && !isIanaTimeZone(change.timeZone)) errors.push({ field: 'timeZone', message: 'must be an IANA time zone' });
+    if (change.timeZone !== undefined && !isTimeZone(change.timeZone)) errors.push({ field: 'timeZone', message: TIME_ZONE_MESSAGE });
     if (change.locale !== undefined && change.locale !== 'de' && change.locale !== 'en') errors.push({ field: 'locale', message: 'must be de or en' });
     if (change.pauseWeeks !== undefined && ![0, ...PAUSE_WEEKS].includes(change.pauseWeeks as never)) {
       errors.push({ field: 'pause', message: 'must be 0, 2, 4 or 8 weeks' });

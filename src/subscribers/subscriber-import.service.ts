@@ -9,7 +9,7 @@ import { parse as parseCsv } from 'csv-parse';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { DataSource, EntityManager } from 'typeorm';
-import { unsafeJsonProblems } from '../common/body-parsers';
+import { PROTOTYPE_KEYS, unsafeJsonProblems } from '../common/body-parsers';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError } from '../common/problem';
 import { flattenValidationErrors } from '../common/validation';
@@ -63,8 +63,12 @@ function csvRecordToInput(record: Record<string, string>): Record<string, unknow
   return dto;
 }
 
+/** A known column, or `attr.<name>`; `in` would also find `constructor` and `__proto__` on every object. */
+const isCsvColumn = (column: string): boolean =>
+  Object.hasOwn(CSV_COLUMNS, column) || (/^attr\.[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(column) && !PROTOTYPE_KEYS.has(column.slice(5)));
+
 function checkCsvHeader(columns: string[]): string[] {
-  const unknown = columns.filter((c) => !(c in CSV_COLUMNS) && !/^attr\.[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(c));
+  const unknown = columns.filter((c) => !isCsvColumn(c));
   if (unknown.length > 0) {
     throw new DomainException(
       ErrorCode.Validation,

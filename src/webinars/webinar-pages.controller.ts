@@ -14,7 +14,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Clock } from '../common/clock';
-import { APP_CONFIG, AppConfig, isIanaTimeZone, Locale } from '../config/config';
+import { isTimeZone, timeZoneNames } from '../common/time-zones';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { CustomerRateLimitGuard } from '../preferences/customer-rate-limit.guard';
 import { PageRenderer, PageStrings } from '../preferences/page-renderer';
 import { TokenService } from '../preferences/tokens';
@@ -23,7 +24,6 @@ import { RegisterResult, WebinarRegistrationsService } from './webinar-registrat
 import { selectWebinars, WebinarRow, webinarText } from './webinar.entity';
 import { WebinarsService } from './webinars.service';
 
-const TIME_ZONES: string[] = Intl.supportedValuesOf('timeZone');
 const FORM_COOKIE = 'tactful_form';
 const fill = (template: string, values: Record<string, string | number>) => template.replace(/\{(\w+)\}/g, (_, k) => String(values[k] ?? ''));
 const field = (value: unknown): string => (typeof value === 'string' ? value.trim() : '');
@@ -98,7 +98,7 @@ export class WebinarPagesController {
     };
     const errors: { field: string; message: string }[] = [];
     if (!isEmail(values.email)) errors.push({ field: 'email', message: t.webinarEmailInvalid });
-    if (!isIanaTimeZone(values.timeZone)) errors.push({ field: 'timeZone', message: t.webinarTimeZoneInvalid });
+    if (!isTimeZone(values.timeZone)) errors.push({ field: 'timeZone', message: t.webinarTimeZoneInvalid });
     if (errors.length) {
       void reply.status(422);
       return this.form(webinar, locale, cookie, values, errors);
@@ -176,7 +176,7 @@ export class WebinarPagesController {
       values,
       errors,
       emailError: errors.find((e) => e.field === 'email')?.message ?? null,
-      timeZones: (TIME_ZONES.includes(zone) ? TIME_ZONES : [zone, ...TIME_ZONES]).map((z) => ({ value: z, selected: z === zone })),
+      timeZones: (timeZoneNames().includes(zone) ? timeZoneNames() : [zone, ...timeZoneNames()]).map((z) => ({ value: z, selected: z === zone })),
       seriesOption: text.series ? fill(t.webinarSeriesOption, { x: pick(text.series.title, locale) }) : null,
     });
   }

@@ -8,7 +8,8 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { notFound } from '../common/problem';
 import { validationException } from '../common/validation';
-import { APP_CONFIG, AppConfig, isIanaTimeZone, Locale } from '../config/config';
+import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { normalizeEmail, writeSubscribers } from '../subscribers/subscriber-rows';
 import { RegistrationResponse } from './dto/webinar.dto';
 import { RegistrationMail, WebinarMailsService } from './webinar-mails.service';
@@ -60,7 +61,7 @@ export class WebinarRegistrationsService {
   ) {}
 
   async register(webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
-    if (input.timeZone !== undefined && !isIanaTimeZone(input.timeZone)) throw validationException([{ field: 'timeZone', message: 'is not an IANA time zone' }]);
+    if (input.timeZone !== undefined && !isTimeZone(input.timeZone)) throw validationException([{ field: 'timeZone', message: TIME_ZONE_MESSAGE }]);
     const email = normalizeEmail(input.email);
     return this.db.transaction(async (tx) => {
       const now = this.clock.now();

@@ -11,7 +11,7 @@ import { CreateCampaignDto } from '../campaigns/dto/campaign.dto';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
-import { APP_CONFIG, AppConfig, isIanaTimeZone } from '../config/config';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { isUniqueViolation } from '../database/pg-errors';
 import { AttendanceDto, CreateWebinarDto, UpdateWebinarDto, WebinarInvitation, WebinarResponse } from './dto/webinar.dto';
 import { CampaignText, followUpText, invitationText } from './webinar-content';
@@ -55,7 +55,6 @@ export class WebinarsService {
     if (startsAt <= now) errors.push({ field: 'startsAt', message: 'must lie in the future' });
     if (endsAt <= startsAt) errors.push({ field: 'endsAt', message: 'must lie after startsAt' });
     if (!input.title.de && !input.title.en) errors.push({ field: 'title', message: 'needs at least one language (de or en)' });
-    if (input.timeZone !== undefined && !isIanaTimeZone(input.timeZone)) errors.push({ field: 'timeZone', message: 'is not an IANA time zone' });
     if (input.series && input.part === undefined) errors.push({ field: 'part', message: 'is required with series' });
     if (!input.series && input.part !== undefined) errors.push({ field: 'series', message: 'is required with part' });
     if (input.invitation) errors.push(...this.checkInvitation(input.invitation, startsAt, now));
@@ -146,7 +145,6 @@ export class WebinarsService {
     const errors: FieldError[] = [];
     if (input.startsAt && moved && startsAt <= now) errors.push({ field: 'startsAt', message: 'must lie in the future' });
     if (endsAt <= startsAt) errors.push({ field: 'endsAt', message: 'must lie after startsAt' });
-    if (input.timeZone !== undefined && !isIanaTimeZone(input.timeZone)) errors.push({ field: 'timeZone', message: 'is not an IANA time zone' });
     if (input.capacity !== undefined && input.capacity < current.registered) {
       errors.push({ field: 'capacity', message: `is below the ${current.registered} people registered already` });
     }

@@ -8,9 +8,7 @@ import {
   IsEmail,
   IsIn,
   IsInt,
-  IsISO8601,
   IsObject,
-  IsOptional,
   IsString,
   IsUUID,
   Length,
@@ -20,21 +18,23 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { Omittable } from '../../common/validation';
+import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
 
 export class LocalizedText {
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200_000) de?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200_000) en?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(200_000) de?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(200_000) en?: string;
 }
 
 export class LocalizedSubject {
-  @ApiPropertyOptional({ example: 'Die Aufschwung-Messe wird digital' }) @IsOptional() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, { message: 'must be one line' }) de?: string;
-  @ApiPropertyOptional({ example: 'The Aufschwung fair goes digital' }) @IsOptional() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, { message: 'must be one line' }) en?: string;
+  @ApiPropertyOptional({ example: 'Die Aufschwung-Messe wird digital' }) @Omittable() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, { message: 'must be one line' }) de?: string;
+  @ApiPropertyOptional({ example: 'The Aufschwung fair goes digital' }) @Omittable() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, { message: 'must be one line' }) en?: string;
 }
 
 export class LocalizedSummary {
-  @ApiPropertyOptional({ example: 'Die Messe findet am 12. Juni online statt.' }) @IsOptional() @IsString() @MaxLength(500) de?: string;
-  @ApiPropertyOptional({ example: 'The fair takes place online on 12 June.' }) @IsOptional() @IsString() @MaxLength(500) en?: string;
+  @ApiPropertyOptional({ example: 'Die Messe findet am 12. Juni online statt.' }) @Omittable() @IsString() @MaxLength(500) de?: string;
+  @ApiPropertyOptional({ example: 'The fair takes place online on 12 June.' }) @Omittable() @IsString() @MaxLength(500) en?: string;
 }
 
 export class CreateCampaignDto {
@@ -49,36 +49,39 @@ export class CreateCampaignDto {
   topic: string;
 
   @ApiPropertyOptional({ example: 'events-team', default: 'marketing', description: 'Which team or system sends it.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
   sender?: string;
 
   @ApiPropertyOptional({ minimum: -100, maximum: 100, default: 0, description: 'Higher goes first when items compete for one slot.' })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(-100)
   @Max(100)
   priority?: number;
 
   @ApiProperty({ type: LocalizedSubject })
+  @IsObject()
   @ValidateNested()
   @Type(() => LocalizedSubject)
   subject: LocalizedSubject;
 
   @ApiProperty({ type: LocalizedText, description: 'HTML body per locale (validated with MJML strict validation inside the layout).' })
+  @IsObject()
   @ValidateNested()
   @Type(() => LocalizedText)
   body: LocalizedText;
 
   @ApiPropertyOptional({ type: LocalizedSummary, description: 'The short form used when the item is folded into a digest.' })
-  @IsOptional()
+  @Omittable()
+  @IsObject()
   @ValidateNested()
   @Type(() => LocalizedSummary)
   digestSummary?: LocalizedSummary;
 
   @ApiPropertyOptional({ default: false, description: 'Send the other language to subscribers whose language is missing (otherwise they are skipped).' })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   localeFallback?: boolean;
 
@@ -86,22 +89,22 @@ export class CreateCampaignDto {
     example: { and: [{ attr: 'segment', in: ['retail', 'wholesale'] }, { attr: 'employees', gte: 5 }] },
     description: 'Audience filter: {and|or: [...]}, {not: F}, {locale: "de"}, {attr, eq|ne|in|gte|lte|exists}.',
   })
-  @IsOptional()
+  @Omittable()
   @IsObject()
   audience?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ example: '2026-12-01T08:00:00Z' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-12-01T08:00:00Z' })
+  @Omittable()
+  @IsInstant()
   sendAt?: string;
 
-  @ApiPropertyOptional({ example: '2026-12-20T00:00:00Z', description: 'After this, a deferred copy is no longer relevant and expires.' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-12-20T00:00:00Z', description: 'After this, a deferred copy is no longer relevant and expires.' })
+  @Omittable()
+  @IsInstant()
   expiresAt?: string;
 
   @ApiPropertyOptional({ example: 'https://tactful.example.com/webinars/fair-2026/register', description: 'Where the entry links to when the campaign is folded into a digest.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(2000)
   @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' })
@@ -109,35 +112,35 @@ export class CreateCampaignDto {
 }
 
 export class UpdateCampaignDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 200) name?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a topic key' }) topic?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' }) sender?: string;
-  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(-100) @Max(100) priority?: number;
-  @ApiPropertyOptional({ type: LocalizedSubject }) @IsOptional() @ValidateNested() @Type(() => LocalizedSubject) subject?: LocalizedSubject;
-  @ApiPropertyOptional({ type: LocalizedText }) @IsOptional() @ValidateNested() @Type(() => LocalizedText) body?: LocalizedText;
-  @ApiPropertyOptional({ type: LocalizedSummary }) @IsOptional() @ValidateNested() @Type(() => LocalizedSummary) digestSummary?: LocalizedSummary;
-  @ApiPropertyOptional() @IsOptional() @IsBoolean() localeFallback?: boolean;
-  @ApiPropertyOptional() @IsOptional() @IsObject() audience?: Record<string, unknown>;
-  @ApiPropertyOptional() @IsOptional() @IsISO8601({ strict: true }) sendAt?: string;
-  @ApiPropertyOptional() @IsOptional() @IsISO8601({ strict: true }) expiresAt?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(2000) @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' }) digestUrl?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @Length(1, 200) name?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a topic key' }) topic?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' }) sender?: string;
+  @ApiPropertyOptional() @Omittable() @IsInt() @Min(-100) @Max(100) priority?: number;
+  @ApiPropertyOptional({ type: LocalizedSubject }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedSubject) subject?: LocalizedSubject;
+  @ApiPropertyOptional({ type: LocalizedText }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedText) body?: LocalizedText;
+  @ApiPropertyOptional({ type: LocalizedSummary }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedSummary) digestSummary?: LocalizedSummary;
+  @ApiPropertyOptional() @Omittable() @IsBoolean() localeFallback?: boolean;
+  @ApiPropertyOptional() @Omittable() @IsObject() audience?: Record<string, unknown>;
+  @ApiPropertyOptional({ format: 'date-time' }) @Omittable() @IsInstant() sendAt?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) @Omittable() @IsInstant() expiresAt?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(2000) @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' }) digestUrl?: string;
 }
 
 export class ScheduleCampaignDto {
-  @ApiPropertyOptional({ example: '2026-12-01T08:00:00Z', description: 'Defaults to the campaign’s sendAt, or now.' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-12-01T08:00:00Z', description: 'Defaults to the campaign’s sendAt, or now.' })
+  @Omittable()
+  @IsInstant()
   sendAt?: string;
 }
 
 export class PreviewCampaignDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Render for this subscriber (their language and links).' })
-  @IsOptional()
+  @Omittable()
   @IsUUID()
   subscriberId?: string;
 
   @ApiPropertyOptional({ enum: LOCALES })
-  @IsOptional()
+  @Omittable()
   @IsIn(LOCALES)
   locale?: Locale;
 }
@@ -151,15 +154,15 @@ export class TestSendDto {
   addresses: string[];
 
   @ApiPropertyOptional({ enum: LOCALES })
-  @IsOptional()
+  @Omittable()
   @IsIn(LOCALES)
   locale?: Locale;
 }
 
 export class AudienceQuery {
-  @ApiPropertyOptional({ example: '2026-12-01T08:00:00Z', description: 'Decide as of this time (default: the campaign’s sendAt, or now).' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-12-01T08:00:00Z', description: 'Decide as of this time (default: the campaign’s sendAt, or now).' })
+  @Omittable()
+  @IsInstant()
   at?: string;
 }
 

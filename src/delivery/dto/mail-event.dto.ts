@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsIn, IsISO8601, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsEmail, IsIn, IsString, Length, MaxLength } from 'class-validator';
+import { Omittable } from '../../common/validation';
+import { IsInstant } from '../../common/instants';
 
 export class MailEventDto {
   @ApiProperty({ example: 'evt_01HZX3', description: 'Unique per event; a repeated id is acknowledged and ignored.' })
@@ -12,30 +14,30 @@ export class MailEventDto {
   type: 'bounce' | 'complaint';
 
   @ApiPropertyOptional({ example: 'anna@example.de', description: 'The recipient; or give `messageId`.' })
-  @IsOptional()
+  @Omittable()
   @IsEmail()
   @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional({ example: '<3f2a…@tactful.example>', description: 'The Message-ID of the mail the event is about.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(300)
   messageId?: string;
 
   @ApiPropertyOptional({ enum: ['hard', 'soft'], default: 'hard', description: 'Only hard bounces suppress the address.' })
-  @IsOptional()
+  @Omittable()
   @IsIn(['hard', 'soft'])
   bounceType?: 'hard' | 'soft';
 
   @ApiPropertyOptional({ example: '550 5.1.1 user unknown' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(1000)
   detail?: string;
 
-  @ApiPropertyOptional({ example: '2026-11-24T10:00:00Z' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-11-24T10:00:00Z' })
+  @Omittable()
+  @IsInstant()
   occurredAt?: string;
 }

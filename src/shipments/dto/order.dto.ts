@@ -7,8 +7,6 @@ import {
   IsEmail,
   IsIn,
   IsInt,
-  IsISO8601,
-  IsOptional,
   IsString,
   Length,
   Matches,
@@ -17,6 +15,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { Omittable } from '../../common/validation';
+import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
 
 export const SKU = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
@@ -49,7 +49,7 @@ export class CreateOrderDto {
   number: string;
 
   @ApiPropertyOptional({ example: 'main', default: 'main', description: 'Which shop the order belongs to, when one company runs several.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
   shop?: string;
@@ -65,7 +65,7 @@ export class CreateOrderDto {
   email: string;
 
   @ApiPropertyOptional({ enum: LOCALES, description: "Language of the mails; default: the subscriber's, else DEFAULT_LOCALE." })
-  @IsOptional()
+  @Omittable()
   @IsIn(LOCALES)
   locale?: Locale;
 
@@ -77,8 +77,8 @@ export class CreateOrderDto {
   @Type(() => OrderItemDto)
   items: OrderItemDto[];
 
-  @ApiProperty({ example: '2026-03-02T09:15:00Z' })
-  @IsISO8601({ strict: true })
+  @ApiProperty({ format: 'date-time', example: '2026-03-02T09:15:00Z' })
+  @IsInstant()
   placedAt: string;
 }
 

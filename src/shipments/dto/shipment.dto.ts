@@ -6,8 +6,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsISO8601,
-  IsOptional,
   IsString,
   IsUrl,
   IsUUID,
@@ -19,6 +17,8 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { Omittable } from '../../common/validation';
+import { IsInstant } from '../../common/instants';
 import { CARRIER_STATUSES, CarrierStatus, SHIPMENT_STATUSES } from '../shipment-state.policy';
 import { OrderMail, SKU } from './order.dto';
 
@@ -46,7 +46,7 @@ export class CreateShipmentDto {
   orderNumber: string;
 
   @ApiPropertyOptional({ example: 'main', default: 'main' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
   shop?: string;
@@ -71,7 +71,7 @@ export class CreateShipmentDto {
     type: [ShipmentItemDto],
     description: 'What is in this parcel (a subset of the order). Default: everything of the order not yet in a parcel.',
   })
-  @IsOptional()
+  @Omittable()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(500)
@@ -90,8 +90,8 @@ export class ShipmentEventDto {
   @IsIn(CARRIER_STATUSES)
   status: CarrierStatus;
 
-  @ApiProperty({ example: '2026-03-03T07:42:00Z', description: "The carrier's time of the event; events are ordered by it, not by arrival." })
-  @IsISO8601({ strict: true })
+  @ApiProperty({ format: 'date-time', example: '2026-03-03T07:42:00Z', description: "The carrier's time of the event; events are ordered by it, not by arrival." })
+  @IsInstant()
   occurredAt: string;
 }
 
@@ -123,7 +123,7 @@ export class CarrierWebhookDto {
   trackingNumber?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional()
+  @Omittable()
   @IsUUID()
   shipmentId?: string;
 
@@ -136,8 +136,8 @@ export class CarrierWebhookDto {
   @IsIn(CARRIER_STATUSES)
   status: CarrierStatus;
 
-  @ApiProperty({ example: '2026-03-03T07:42:00Z' })
-  @IsISO8601({ strict: true })
+  @ApiProperty({ format: 'date-time', example: '2026-03-03T07:42:00Z' })
+  @IsInstant()
   occurredAt: string;
 }
 

@@ -1,5 +1,5 @@
 import { registerDecorator, ValidationOptions } from 'class-validator';
-import { isIanaTimeZone } from '../../config/config';
+import { PROTOTYPE_KEYS } from '../../common/body-parsers';
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
@@ -11,6 +11,7 @@ export function isAttributeMap(value: unknown): value is Record<string, string |
   return entries.every(
     ([key, v]) =>
       KEY.test(key) &&
+      !PROTOTYPE_KEYS.has(key) &&
       (v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= 1000)),
   );
 }
@@ -27,17 +28,5 @@ export function IsAttributeMap(options?: ValidationOptions): PropertyDecorator {
         ...options,
       },
       validator: { validate: isAttributeMap },
-    });
-}
-
-/** IANA time zone names (Europe/Berlin), checked with a cache: imports validate it per row. */
-export function IsIanaTimeZone(options?: ValidationOptions): PropertyDecorator {
-  return (target: object, propertyName: string | symbol) =>
-    registerDecorator({
-      name: 'isIanaTimeZone',
-      target: target.constructor,
-      propertyName: String(propertyName),
-      options: { message: 'must be an IANA time zone such as Europe/Berlin', ...options },
-      validator: { validate: (value: unknown) => typeof value === 'string' && isIanaTimeZone(value) },
     });
 }

@@ -7,9 +7,7 @@ import {
   IsIn,
   IsInt,
   IsIP,
-  IsISO8601,
   IsObject,
-  IsOptional,
   IsString,
   Length,
   Matches,
@@ -18,38 +16,42 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { Omittable } from '../../common/validation';
+import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
 import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, SUBSCRIBER_STATUSES, SubscriberStatus } from '../subscriber.entity';
-import { IsAttributeMap, IsIanaTimeZone } from './attributes.validator';
+import { IsTimeZone } from '../../common/time-zones';
+import { IsAttributeMap } from './attributes.validator';
 
 /** Proof of consent. With `confirmedAt` the subscriber counts as confirmed; without it they get a double opt-in. */
 export class ConsentDto {
   @ApiPropertyOptional({ enum: CONSENT_SOURCES, default: 'api', description: 'Where the consent was given.' })
-  @IsOptional()
+  @Omittable()
   @IsIn(CONSENT_SOURCES)
   source?: ConsentSource;
 
   @ApiPropertyOptional({
+    format: 'date-time',
     example: '2026-03-01T10:15:00Z',
     description: 'When the person confirmed (double opt-in done elsewhere). Requires `source`. Must not lie in the future.',
   })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @Omittable()
+  @IsInstant()
   confirmedAt?: string;
 
   @ApiPropertyOptional({ example: '203.0.113.7' })
-  @IsOptional()
+  @Omittable()
   @IsIP()
   ip?: string;
 
   @ApiPropertyOptional({ example: 'Mozilla/5.0 …' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(500)
   userAgent?: string;
 
   @ApiPropertyOptional({ example: 'newsletter-form-v3', description: 'Version of the consent text the person was shown.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(100)
   textVersion?: string;
@@ -64,30 +66,30 @@ export class CreateSubscriberDto {
   email: string;
 
   @ApiPropertyOptional({ enum: LOCALES, description: 'Defaults to DEFAULT_LOCALE.' })
-  @IsOptional()
+  @Omittable()
   @IsIn(LOCALES)
   locale?: Locale;
 
-  @ApiPropertyOptional({ example: 'Europe/Berlin', description: 'IANA time zone; decides quiet hours and the digest slot.' })
-  @IsOptional()
+  @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin', description: 'IANA time zone; decides quiet hours and the digest slot.' })
+  @Omittable()
   @IsString()
-  @IsIanaTimeZone()
+  @IsTimeZone()
   timeZone?: string;
 
   @ApiPropertyOptional({ enum: CADENCES, default: 'weekly', description: 'At most one marketing mail per week or per two weeks.' })
-  @IsOptional()
+  @Omittable()
   @IsIn(CADENCES)
   cadence?: Cadence;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 7, default: 1, description: 'Digest weekday, ISO (1 = Monday).' })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(1)
   @Max(7)
   digestWeekday?: number;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 23, default: 9, description: 'Digest hour in the subscriber’s time zone.' })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(0)
   @Max(23)
@@ -97,13 +99,13 @@ export class CreateSubscriberDto {
     example: { company: 'Bäckerei Kunz', segment: 'retail', customerSince: 2019 },
     description: 'Free attributes for audience filters: string, number, boolean or null values, at most 50 keys.',
   })
-  @IsOptional()
+  @Omittable()
   @IsObject()
   @IsAttributeMap()
   attributes?: Record<string, string | number | boolean | null>;
 
   @ApiPropertyOptional({ example: ['trade-fairs', 'offers'], description: 'Topic keys the person chose.' })
-  @IsOptional()
+  @Omittable()
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
@@ -111,7 +113,8 @@ export class CreateSubscriberDto {
   topics?: string[];
 
   @ApiPropertyOptional({ type: ConsentDto })
-  @IsOptional()
+  @Omittable()
+  @IsObject()
   @ValidateNested()
   @Type(() => ConsentDto)
   consent?: ConsentDto;
@@ -119,37 +122,37 @@ export class CreateSubscriberDto {
 
 export class UpdateSubscriberDto {
   @ApiPropertyOptional({ enum: LOCALES })
-  @IsOptional()
+  @Omittable()
   @IsIn(LOCALES)
   locale?: Locale;
 
-  @ApiPropertyOptional({ example: 'America/New_York' })
-  @IsOptional()
+  @ApiPropertyOptional({ format: 'time-zone', example: 'America/New_York' })
+  @Omittable()
   @IsString()
-  @IsIanaTimeZone()
+  @IsTimeZone()
   timeZone?: string;
 
   @ApiPropertyOptional({ enum: CADENCES })
-  @IsOptional()
+  @Omittable()
   @IsIn(CADENCES)
   cadence?: Cadence;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 7 })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(1)
   @Max(7)
   digestWeekday?: number;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 23 })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(0)
   @Max(23)
   digestHour?: number;
 
   @ApiPropertyOptional({ description: 'Replaces the attributes.' })
-  @IsOptional()
+  @Omittable()
   @IsObject()
   @IsAttributeMap()
   attributes?: Record<string, string | number | boolean | null>;
@@ -158,7 +161,7 @@ export class UpdateSubscriberDto {
     enum: ['active', 'paused', 'unsubscribed'],
     description: 'Pause, resume or unsubscribe. Only a confirmed subscriber can be made active.',
   })
-  @IsOptional()
+  @Omittable()
   @IsIn(['active', 'paused', 'unsubscribed'])
   status?: Extract<SubscriberStatus, 'active' | 'paused' | 'unsubscribed'>;
 
@@ -166,7 +169,7 @@ export class UpdateSubscriberDto {
     example: ['trade-fairs'],
     description: 'The full set of topics: missing ones are revoked (kept as consent history), new ones start pending unless `consent.confirmedAt` is given.',
   })
-  @IsOptional()
+  @Omittable()
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
@@ -174,7 +177,8 @@ export class UpdateSubscriberDto {
   topics?: string[];
 
   @ApiPropertyOptional({ type: ConsentDto, description: 'Consent evidence for topics added in this request.' })
-  @IsOptional()
+  @Omittable()
+  @IsObject()
   @ValidateNested()
   @Type(() => ConsentDto)
   consent?: ConsentDto;
@@ -182,34 +186,34 @@ export class UpdateSubscriberDto {
 
 export class ListSubscribersQuery {
   @ApiPropertyOptional({ enum: SUBSCRIBER_STATUSES })
-  @IsOptional()
+  @Omittable()
   @IsIn(SUBSCRIBER_STATUSES)
   status?: SubscriberStatus;
 
   @ApiPropertyOptional({ description: 'Only subscribers with a confirmed subscription to this topic key.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Length(1, 63)
   topic?: string;
 
   @ApiPropertyOptional({ enum: LOCALES })
-  @IsOptional()
+  @Omittable()
   @IsIn(LOCALES)
   locale?: Locale;
 
   @ApiPropertyOptional({ enum: CADENCES })
-  @IsOptional()
+  @Omittable()
   @IsIn(CADENCES)
   cadence?: Cadence;
 
   @ApiPropertyOptional({ description: 'Exact e-mail address (case-insensitive).' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
-  @IsOptional()
+  @Omittable()
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -217,7 +221,7 @@ export class ListSubscribersQuery {
   limit?: number;
 
   @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Matches(/^[0-9a-f-]{36}$/, { message: 'must be a cursor returned by a previous page' })
   after?: string;

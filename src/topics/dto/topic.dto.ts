@@ -1,5 +1,6 @@
-import { ApiProperty, ApiPropertyOptional, PartialType, OmitType } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsString, Length, Matches } from 'class-validator';
+import { Omittable } from '../../common/validation';
 import { Topic } from '../topic.entity';
 
 export class CreateTopicDto {
@@ -19,27 +20,35 @@ export class CreateTopicDto {
   nameEn: string;
 
   @ApiPropertyOptional({ example: 'Wenn eine Messe verschoben wird oder digital stattfindet.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Length(0, 1000)
   descriptionDe?: string;
 
   @ApiPropertyOptional({ example: 'When a trade fair moves or goes digital.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Length(0, 1000)
   descriptionEn?: string;
 
   @ApiPropertyOptional({ example: 'Exhibitors and visitors of the Aufschwung fair', description: 'For marketers: who this topic is for.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Length(0, 500)
   audienceHint?: string;
 }
 
-export class UpdateTopicDto extends PartialType(OmitType(CreateTopicDto, ['key'] as const)) {
+// Spelled out rather than PartialType(CreateTopicDto): PartialType marks every field with
+// class-validator's IsOptional, which lets a null through as "not given".
+export class UpdateTopicDto {
+  @ApiPropertyOptional({ example: 'Messen und Termine' }) @Omittable() @IsString() @Length(1, 120) nameDe?: string;
+  @ApiPropertyOptional({ example: 'Trade fairs and dates' }) @Omittable() @IsString() @Length(1, 120) nameEn?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @Length(0, 1000) descriptionDe?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @Length(0, 1000) descriptionEn?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @Length(0, 500) audienceHint?: string;
+
   @ApiPropertyOptional({ description: 'Archived topics are hidden from the preferences page and take no new items.' })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   archived?: boolean;
 }

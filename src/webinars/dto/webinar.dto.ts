@@ -7,9 +7,7 @@ import {
   IsEmail,
   IsIn,
   IsInt,
-  IsISO8601,
   IsObject,
-  IsOptional,
   IsString,
   Length,
   Matches,
@@ -18,6 +16,9 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { Omittable } from '../../common/validation';
+import { IsInstant } from '../../common/instants';
+import { IsTimeZone } from '../../common/time-zones';
 import { LOCALES, Locale } from '../../config/config';
 
 const ONE_LINE = { message: 'must be one line' };
@@ -25,13 +26,13 @@ const KEY = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 
 export class WebinarTitle {
-  @ApiPropertyOptional({ example: 'Längere Zahlungsziele richtig nutzen' }) @IsOptional() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, ONE_LINE) de?: string;
-  @ApiPropertyOptional({ example: 'Making the most of longer payment terms' }) @IsOptional() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, ONE_LINE) en?: string;
+  @ApiPropertyOptional({ example: 'Längere Zahlungsziele richtig nutzen' }) @Omittable() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, ONE_LINE) de?: string;
+  @ApiPropertyOptional({ example: 'Making the most of longer payment terms' }) @Omittable() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, ONE_LINE) en?: string;
 }
 
 export class WebinarDescription {
-  @ApiPropertyOptional({ description: 'Plain text; blank lines separate paragraphs.' }) @IsOptional() @IsString() @MaxLength(5000) de?: string;
-  @ApiPropertyOptional({ description: 'Plain text; blank lines separate paragraphs.' }) @IsOptional() @IsString() @MaxLength(5000) en?: string;
+  @ApiPropertyOptional({ description: 'Plain text; blank lines separate paragraphs.' }) @Omittable() @IsString() @MaxLength(5000) de?: string;
+  @ApiPropertyOptional({ description: 'Plain text; blank lines separate paragraphs.' }) @Omittable() @IsString() @MaxLength(5000) en?: string;
 }
 
 export class WebinarSeriesRef {
@@ -41,34 +42,35 @@ export class WebinarSeriesRef {
   key: string;
 
   @ApiPropertyOptional({ type: WebinarTitle, description: 'Required when the series is new.' })
-  @IsOptional()
+  @Omittable()
+  @IsObject()
   @ValidateNested()
   @Type(() => WebinarTitle)
   title?: WebinarTitle;
 }
 
 export class WebinarInvitation {
-  @ApiPropertyOptional({ example: '2026-03-02T09:00:00Z', description: 'When the invitation campaign is dispatched (default now). Must lie before the start.' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-03-02T09:00:00Z', description: 'When the invitation campaign is dispatched (default now). Must lie before the start.' })
+  @Omittable()
+  @IsInstant()
   sendAt?: string;
 
   @ApiPropertyOptional({ minimum: -100, maximum: 100, default: 0 })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(-100)
   @Max(100)
   priority?: number;
 
   @ApiPropertyOptional({ description: 'Audience filter of the invitation campaign (same language as campaigns).' })
-  @IsOptional()
+  @Omittable()
   @IsObject()
   audience?: Record<string, unknown>;
 }
 
 export class CreateWebinarDto {
   @ApiPropertyOptional({ example: 'payment-terms-2026', description: 'Public page: /webinars/{slug}/register. Derived from the title when omitted.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9-]{0,79}$/, { message: 'must be a slug (a-z, 0-9, -), at most 80 characters' })
   slug?: string;
@@ -78,17 +80,17 @@ export class CreateWebinarDto {
   @Matches(KEY, { message: 'must be a topic key' })
   topic: string;
 
-  @ApiProperty({ type: WebinarTitle }) @ValidateNested() @Type(() => WebinarTitle) title: WebinarTitle;
+  @ApiProperty({ type: WebinarTitle }) @IsObject() @ValidateNested() @Type(() => WebinarTitle) title: WebinarTitle;
 
-  @ApiPropertyOptional({ type: WebinarDescription }) @IsOptional() @ValidateNested() @Type(() => WebinarDescription) description?: WebinarDescription;
+  @ApiPropertyOptional({ type: WebinarDescription }) @Omittable() @IsObject() @ValidateNested() @Type(() => WebinarDescription) description?: WebinarDescription;
 
-  @ApiProperty({ example: '2026-03-10T09:00:00Z' }) @IsISO8601({ strict: true }) startsAt: string;
-  @ApiProperty({ example: '2026-03-10T10:00:00Z' }) @IsISO8601({ strict: true }) endsAt: string;
+  @ApiProperty({ format: 'date-time', example: '2026-03-10T09:00:00Z' }) @IsInstant() startsAt: string;
+  @ApiProperty({ format: 'date-time', example: '2026-03-10T10:00:00Z' }) @IsInstant() endsAt: string;
 
-  @ApiPropertyOptional({ example: 'Europe/Berlin', description: 'The zone invitations and the public page show the time in (default DEFAULT_TIME_ZONE). Service mails use each customer’s own zone.' })
-  @IsOptional()
+  @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin', description: 'The zone invitations and the public page show the time in (default DEFAULT_TIME_ZONE). Service mails use each customer’s own zone.' })
+  @Omittable()
   @IsString()
-  @MaxLength(64)
+  @IsTimeZone()
   timeZone?: string;
 
   @ApiProperty({ example: 'https://meet.example.com/payment-terms' })
@@ -98,14 +100,14 @@ export class CreateWebinarDto {
   joinUrl: string;
 
   @ApiPropertyOptional({ example: 100, description: 'Seats; unlimited when omitted.' })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(1)
   @Max(1_000_000)
   capacity?: number;
 
-  @ApiPropertyOptional({ example: [1440, 60], description: 'Reminder times in minutes before the start, at most two (default WEBINAR_REMINDER_MINUTES).' })
-  @IsOptional()
+  @ApiPropertyOptional({ type: [Number], example: [1440, 60], description: 'Reminder times in minutes before the start, at most two (default WEBINAR_REMINDER_MINUTES).' })
+  @Omittable()
   @IsArray()
   @ArrayMaxSize(2)
   @IsInt({ each: true })
@@ -113,42 +115,44 @@ export class CreateWebinarDto {
   @Max(43_200, { each: true })
   reminderMinutes?: number[];
 
-  @ApiPropertyOptional({ type: WebinarSeriesRef }) @IsOptional() @ValidateNested() @Type(() => WebinarSeriesRef) series?: WebinarSeriesRef;
+  @ApiPropertyOptional({ type: WebinarSeriesRef }) @Omittable() @IsObject() @ValidateNested() @Type(() => WebinarSeriesRef) series?: WebinarSeriesRef;
 
   @ApiPropertyOptional({ example: 2, description: 'Part number within the series; required with series.' })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(1)
   @Max(1000)
   part?: number;
 
   @ApiPropertyOptional({ type: WebinarInvitation, description: 'Invite the topic’s subscribers: a campaign under the cadence cap that expires at the start.' })
-  @IsOptional()
+  @Omittable()
+  @IsObject()
   @ValidateNested()
   @Type(() => WebinarInvitation)
   invitation?: WebinarInvitation;
 }
 
 export class UpdateWebinarDto {
-  @ApiPropertyOptional({ type: WebinarTitle }) @IsOptional() @ValidateNested() @Type(() => WebinarTitle) title?: WebinarTitle;
-  @ApiPropertyOptional({ type: WebinarDescription }) @IsOptional() @ValidateNested() @Type(() => WebinarDescription) description?: WebinarDescription;
-  @ApiPropertyOptional({ description: 'A new start reschedules: registrants get an updated calendar invitation and their reminders move.' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ type: WebinarTitle }) @Omittable() @IsObject() @ValidateNested() @Type(() => WebinarTitle) title?: WebinarTitle;
+  @ApiPropertyOptional({ type: WebinarDescription }) @Omittable() @IsObject() @ValidateNested() @Type(() => WebinarDescription) description?: WebinarDescription;
+  @ApiPropertyOptional({ format: 'date-time', description: 'A new start reschedules: registrants get an updated calendar invitation and their reminders move.' })
+  @Omittable()
+  @IsInstant()
   startsAt?: string;
-  @ApiPropertyOptional() @IsOptional() @IsISO8601({ strict: true }) endsAt?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) timeZone?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(2000) @Matches(HTTP_URL, { message: 'must be an http(s) URL' }) joinUrl?: string;
-  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(1_000_000) capacity?: number;
-  @ApiPropertyOptional() @IsOptional() @IsArray() @ArrayMaxSize(2) @IsInt({ each: true }) @Min(1, { each: true }) @Max(43_200, { each: true }) reminderMinutes?: number[];
+  @ApiPropertyOptional({ format: 'date-time' }) @Omittable() @IsInstant() endsAt?: string;
+  @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin' }) @Omittable() @IsString() @IsTimeZone() timeZone?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(2000) @Matches(HTTP_URL, { message: 'must be an http(s) URL' }) joinUrl?: string;
+  @ApiPropertyOptional() @Omittable() @IsInt() @Min(1) @Max(1_000_000) capacity?: number;
+  @ApiPropertyOptional({ type: [Number] }) @Omittable() @IsArray() @ArrayMaxSize(2) @IsInt({ each: true }) @Min(1, { each: true }) @Max(43_200, { each: true }) reminderMinutes?: number[];
   @ApiPropertyOptional({ description: 'Recording or material page, used by the follow-ups.' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(2000)
   @Matches(HTTP_URL, { message: 'must be an http(s) URL' })
   recordingUrl?: string;
   @ApiPropertyOptional({ type: WebinarInvitation, description: 'Adds an invitation, or moves one not dispatched yet.' })
-  @IsOptional()
+  @Omittable()
+  @IsObject()
   @ValidateNested()
   @Type(() => WebinarInvitation)
   invitation?: WebinarInvitation;
@@ -156,11 +160,11 @@ export class UpdateWebinarDto {
 
 export class RegisterDto {
   @ApiProperty({ example: 'anna@example.de' }) @IsEmail({}, { message: 'must be a valid e-mail address' }) @MaxLength(254) email: string;
-  @ApiPropertyOptional({ enum: LOCALES, description: 'For a new address; a known subscriber keeps theirs.' }) @IsOptional() @IsIn(LOCALES) locale?: Locale;
-  @ApiPropertyOptional({ example: 'Europe/Berlin', description: 'For a new address; reminders show the time in this zone.' }) @IsOptional() @IsString() @MaxLength(64) timeZone?: string;
-  @ApiPropertyOptional({ example: 'Anna' }) @IsOptional() @IsString() @Length(1, 100) @Matches(/^[^\r\n<>]*$/, { message: 'must be one line without < or >' }) firstName?: string;
+  @ApiPropertyOptional({ enum: LOCALES, description: 'For a new address; a known subscriber keeps theirs.' }) @Omittable() @IsIn(LOCALES) locale?: Locale;
+  @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin', description: 'For a new address; reminders show the time in this zone.' }) @Omittable() @IsString() @IsTimeZone() timeZone?: string;
+  @ApiPropertyOptional({ example: 'Anna' }) @Omittable() @IsString() @Length(1, 100) @Matches(/^[^\r\n<>]*$/, { message: 'must be one line without < or >' }) firstName?: string;
   @ApiPropertyOptional({ default: false, description: 'Also register for every later part of the series, including parts published later.' })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   series?: boolean;
 }
@@ -174,20 +178,20 @@ export class AttendanceDto {
   attended: string[];
 
   @ApiPropertyOptional({ example: 'https://video.example.com/payment-terms', description: 'Recording or material page (stored on the webinar).' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(2000)
   @Matches(HTTP_URL, { message: 'must be an http(s) URL' })
   recordingUrl?: string;
 
   @ApiPropertyOptional({ default: true, description: 'Create the follow-up campaigns (recording to attendees, “you missed it” to no-shows).' })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   followUps?: boolean;
 
-  @ApiPropertyOptional({ example: '2026-03-11T08:00:00Z', description: 'When the follow-ups are dispatched (default now).' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-03-11T08:00:00Z', description: 'When the follow-ups are dispatched (default now).' })
+  @Omittable()
+  @IsInstant()
   followUpAt?: string;
 }
 
