@@ -1,5 +1,5 @@
 // Request validation: unknown fields are rejected, and every failure names its field.
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateIf } from 'class-validator';
 import { DomainException, ErrorCode, FieldError } from './problem';
 
@@ -41,8 +41,22 @@ export function validationException(errors: FieldError[]): DomainException {
   return new DomainException(ErrorCode.Validation, detail, errors);
 }
 
+/**
+ * A body validated against a DTO is a JSON object or absent. Nest's pipe would validate `7`,
+ * `null`, `"x"` or `[…]` as an empty object, so a request shape of only optional fields accepted them.
+ */
+class BodyValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const dto = metadata.type === 'body' && metadata.metatype !== undefined && this.toValidate(metadata);
+    if (dto && value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+      throw validationException([{ field: 'body', message: 'must be a JSON object' }]);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new BodyValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

@@ -10,6 +10,7 @@ import Handlebars from 'handlebars';
 import { convert as convertHtmlToText, HtmlToTextOptions } from 'html-to-text';
 import mjml2html from 'mjml';
 import { BoundedCache } from '../common/bounded-cache';
+import { campaignBodyProblems, sanitizeCampaignBody } from './campaign-body';
 import {
   CampaignBodyError,
   CampaignBodyValidation,
@@ -74,11 +75,11 @@ const HTML_TO_TEXT_OPTIONS: HtmlToTextOptions = {
 };
 
 // Strict: a template that names a missing value throws instead of mailing an empty link.
-// knownHelpersOnly: templates can call only the built-ins and htmlToText, nothing found at run time.
+// knownHelpersOnly: templates can call only the built-ins, htmlToText and allowedHtml, nothing found at run time.
 const HTML_COMPILE_OPTIONS: CompileOptions = {
   strict: true,
   knownHelpersOnly: true,
-  knownHelpers: { htmlToText: true },
+  knownHelpers: { htmlToText: true, allowedHtml: true },
 };
 // Subject and text part are not HTML: escaping would put "&amp;" in front of the reader.
 const PLAIN_COMPILE_OPTIONS: CompileOptions = { ...HTML_COMPILE_OPTIONS, noEscape: true };
@@ -112,6 +113,7 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
   // Promises, so concurrent first renders share one compilation instead of racing to compile.
   private readonly compiled = new Map<string, Promise<CompiledMessage>>();
   private readonly textOfHtml = new BoundedCache<string, string>(32);
+  private readonly allowedHtml = new BoundedCache<string, string>(32);
   private compileCount = 0;
 
   constructor(@Optional() @Inject(RENDERING_OPTIONS) options?: RenderingOptions) {
@@ -121,6 +123,12 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
     this.handlebars.registerHelper('htmlToText', (html: unknown) => {
       if (typeof html !== 'string') throw new Error('htmlToText needs an HTML string');
       return this.textOfHtml.getOrCreate(html, () => convertHtmlToText(html, HTML_TO_TEXT_OPTIONS));
+    });
+    // The campaign body as it may go out: cleaned by the same allow-list that checked it when it
+    // was stored (campaign-body.ts), so a body stored before that check cannot carry anything else.
+    this.handlebars.registerHelper('allowedHtml', (html: unknown) => {
+      if (typeof html !== 'string') throw new Error('allowedHtml needs an HTML string');
+      return this.allowedHtml.getOrCreate(html, () => sanitizeCampaignBody(html));
     });
   }
 
@@ -169,19 +177,6 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
 
   async validateCampaignBody(mjmlOrHtml: string): Promise<CampaignBodyValidation> {
     const errors: CampaignBodyError[] = [];
-    // MJML would drop an mj-include silently (ignoreIncludes); naming it tells the marketer why
-    // part of their body would vanish, and the server's files stay out of reach either way.
-    mjmlOrHtml.split('\n').forEach((line, index) => {
-      if (/<mj-include\b/i.test(line)) {
-        errors.push({ line: index + 1, message: 'mj-include is not allowed in a campaign body' });
-      }
-      // Mail clients run no scripts and spam filters punish them; a preview shown in some admin
-      // page must not run one either. Active content is refused, not sent.
-      if (/<\s*(script|iframe|object|embed|form)\b|<[^>]*\son[a-z]+\s*=|=\s*["']?\s*javascript:/i.test(line)) {
-        errors.push({ line: index + 1, message: 'scripts, frames, forms, event handlers and javascript: links are not allowed in a campaign body' });
-      }
-    });
-
     const isDocument = /^\s*<mjml[\s>]/i.test(mjmlOrHtml);
     // A snippet is validated where it will end up: inside an mj-text of the layout.
     const prefix = '<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-text>\n';
@@ -201,6 +196,13 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
         // The parser gives no position for a document it cannot read at all.
         errors.push({ line: 1, message: errorMessage(error) });
       }
+    }
+    // Active content (scripts, frames, forms, handlers, javascript: links, mj-include, mj-raw, …) is
+    // refused by the allow-list; where MJML already named the same element on the same line, once is enough.
+    const mjmlErrors = [...errors];
+    for (const problem of campaignBodyProblems(mjmlOrHtml)) {
+      const named = problem.tag !== '' && mjmlErrors.some((e) => e.line === problem.line && e.message.includes(problem.tag));
+      if (!named) errors.push({ line: problem.line, message: problem.message });
     }
     if (errors.length === 0) return { ok: true };
     return { ok: false, errors: errors.sort((a, b) => a.line - b.line) };

@@ -46,7 +46,7 @@ export type ConfirmReminderData = ConfirmSubscriptionData;
 /** A marketing mail: the footer needs both links, so they are required here. */
 export type CampaignData = LayoutData & {
   subject: string;
-  /** The campaign body, rendered and validated before the send: trusted HTML, not escaped. */
+  /** The campaign body: HTML checked against the allow-list when stored, and cleaned by it again when rendered. */
   bodyHtml: string;
   preferencesUrl: string;
   unsubscribeUrl: string;

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequireScopes } from '../auth/scopes';
+import { invalid } from '../common/problem';
 import { CreateTopicDto, TopicResponse, UpdateTopicDto } from './dto/topic.dto';
 import { TopicsService } from './topics.service';
 
@@ -22,6 +23,7 @@ export class TopicsController {
   @ApiOperation({ summary: 'List topics' })
   @ApiQuery({ name: 'includeArchived', required: false, type: Boolean })
   async list(@Query('includeArchived') includeArchived?: string): Promise<TopicResponse[]> {
+    if (includeArchived !== undefined && includeArchived !== 'true' && includeArchived !== 'false') throw invalid('includeArchived', 'must be true or false');
     return (await this.topics.list(includeArchived === 'true')).map(TopicResponse.from);
   }
 

@@ -6,6 +6,7 @@ import {
   IsArray,
   IsIn,
   IsInt,
+  IsObject,
   IsString,
   IsUrl,
   IsUUID,
@@ -75,6 +76,7 @@ export class CreateShipmentDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(500)
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => ShipmentItemDto)
   items?: ShipmentItemDto[];
