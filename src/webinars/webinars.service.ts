@@ -150,6 +150,8 @@ export class WebinarsService {
     }
     if (input.invitation) errors.push(...this.checkInvitation(input.invitation, startsAt, now));
     if (errors.length) throw validationException(errors);
+    // Refused before anything is written, not after the webinar has changed (invite() checks again).
+    if (input.invitation && current.invitation_campaign_id) await this.invitationMovable(current.invitation_campaign_id);
 
     await this.db.transaction(async (tx) => {
       const [locked] = await tx.query(
@@ -260,10 +262,7 @@ export class WebinarsService {
     const sendAt = invitation.sendAt ? new Date(invitation.sendAt) : this.clock.now();
     const existing = (await this.row(id)).invitation_campaign_id;
     if (existing) {
-      const campaign = await this.campaigns.get(existing);
-      if (campaign.status !== 'draft' && campaign.status !== 'scheduled') {
-        throw new DomainException(ErrorCode.Conflict, `The invitation is ${campaign.status} already; it cannot be moved.`, [{ field: 'invitation', message: 'went out already' }]);
-      }
+      await this.invitationMovable(existing);
       await this.campaigns.update(existing, {
         sendAt: sendAt.toISOString(),
         ...(invitation.priority !== undefined ? { priority: invitation.priority } : {}),
@@ -280,6 +279,13 @@ export class WebinarsService {
       expiresAt: w.starts_at.toISOString(),
       digestUrl: this.registrationUrl(w.slug),
     }));
+  }
+
+  private async invitationMovable(campaignId: string): Promise<void> {
+    const campaign = await this.campaigns.get(campaignId);
+    if (campaign.status !== 'draft' && campaign.status !== 'scheduled') {
+      throw new DomainException(ErrorCode.Conflict, `The invitation is ${campaign.status} already; it cannot be moved.`, [{ field: 'invitation', message: 'went out already' }]);
+    }
   }
 
   private invitationCampaign(w: WebinarRow): CampaignText {

@@ -749,3 +749,32 @@ describe('time zones on the public pages', () => {
     expect(time_zone).toBe('Europe/Berlin');
   });
 });
+
+describe('validation before any write (issue 17, item 12)', () => {
+  const webinarBody = (slug: string, invitation: unknown) => {
+    const starts = new Date(clock.now().getTime() + 50 * 86_400_000);
+    return { slug, topic: ctx.topic, title: { en: 'Late' }, startsAt: starts.toISOString(), endsAt: new Date(starts.getTime() + 3_600_000).toISOString(), joinUrl: 'https://meet.example.com/l', invitation };
+  };
+
+  it('a webinar with an invalid invitation is refused whole, however often it is retried: no webinar, no draft campaign', async () => {
+    for (const invitation of [{ sendAt: '2030-W10-1' }, { sendAt: '20300301T101500Z' }, { audience: { attr: '__proto__', eq: 1, constructor: 1 } }, { priority: null }, []]) {
+      const rows = await rowCounts();
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const response = await t.api('POST', '/v1/webinars', { body: webinarBody('late-invitation', invitation) });
+        expect(`${JSON.stringify(invitation)}: ${response.status}`).toBe(`${JSON.stringify(invitation)}: 400`);
+        expect(response.body.errors.some((e: any) => String(e.field).startsWith('invitation'))).toBe(true);
+      }
+      expect(changed(rows, await rowCounts())).toEqual([]);
+    }
+  });
+
+  it('a webinar change with an invitation that went out already is refused before the webinar changes', async () => {
+    const created = await t.api('POST', '/v1/webinars', { body: webinarBody('gone-invitation', { sendAt: ctx.now }) });
+    expect(created.status).toBe(201);
+    expect((await t.api('POST', `/v1/campaigns/${created.body.invitationCampaignId}/cancel`)).status).toBe(200);
+    const changedTitle = await t.api('PATCH', `/v1/webinars/${created.body.id}`, { body: { title: { en: 'Renamed' }, invitation: { sendAt: ctx.now } } });
+    expect(changedTitle.status).toBe(409);
+    expect(changedTitle.body.errors).toEqual([{ field: 'invitation', message: 'went out already' }]);
+    expect((await t.api('GET', `/v1/webinars/${created.body.id}`)).body.title).toEqual({ en: 'Late' });
+  });
+});
