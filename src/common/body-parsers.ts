@@ -1,6 +1,6 @@
 // Request body parsing. JSON bodies are capped at BODY_LIMIT_BYTES, except the subscriber import,
 // which also takes CSV and NDJSON as streams so 100k-row files never sit in memory whole. Each
-// route takes only the media types it reads (ROUTE_MEDIA); anything else is a 415 before a byte of
+// route takes only the media types it reads (accepts); anything else is a 415 before a byte of
 // the body is read, and every parsed body passes the same checks (unsafeJsonProblems) whatever its
 // media type.
 import Busboy from '@fastify/busboy';
@@ -78,13 +78,16 @@ export const MAX_JSON_DEPTH = 64;
  */
 export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** A string with a lone UTF-16 surrogate has no UTF-8 form: PostgreSQL refuses it at INSERT. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/**
+ * False for a string with a lone UTF-16 surrogate, which has no UTF-8 form: PostgreSQL refuses it at
+ * INSERT. String.prototype.isWellFormed is in Node 20 (not yet in TypeScript's ES2023 lib).
+ */
+const isWellFormed = (text: string): boolean => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** Why PostgreSQL (or any UTF-8 reader) could not take this string as text, if it could not. */
 export function unsafeStringProblem(text: string): string | null {
   if (text.includes('\u0000')) return 'must not contain NUL characters';
-  if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate (not valid Unicode text)';
+  if (!isWellFormed(text)) return 'must not contain a lone UTF-16 surrogate (not valid Unicode text)';
   return null;
 }
 

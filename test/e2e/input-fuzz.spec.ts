@@ -44,9 +44,10 @@ interface Mutation {
   label: string;
   /** Where: a body path, or a parameter. */
   target: { in: 'body'; path: Path } | { in: 'path' | 'query' | 'header'; name: string } | { in: 'whole' };
-  /** The new value; `undefined` removes the field, `{ key }` adds a key to the object at `path`. */
+  /** The new value at the target; with `addKey`, a key of that name holding it is added to the object there. */
   value?: unknown;
   addKey?: string;
+  /** The field is left out instead. */
   remove?: boolean;
   /** Raw body and content type instead of JSON (whole-body mutations). */
   raw?: { contentType?: string; body: string | FormData };
@@ -669,6 +670,27 @@ describe('multipart/form-data', () => {
       const response = await fetch(t.baseUrl + path, { method: 'POST', body: form });
       expect(`${path}: ${response.status} ${response.headers.get('content-type')}`).toBe(`${path}: 415 application/problem+json; charset=utf-8`);
     }
+  });
+});
+
+describe('form bodies on the customer pages', () => {
+  it('refuse prototype field names and NUL bytes with a 400 naming the field, and change nothing', async () => {
+    const id = (await importConfirmed(t, [{ email: 'forms@example.com', topics: [ctx.topic] }])).get('forms@example.com')!;
+    const path = new URL(t.app.get(TokenService).url('preferences', id)).pathname;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await (await fetch(t.baseUrl + path)).text())![1];
+    for (const [field, form] of [
+      ['__proto__', `csrf=${csrf}&cadence=biweekly&__proto__=x`],
+      ['constructor', `csrf=${csrf}&cadence=biweekly&constructor=x`],
+      ['cadence', `csrf=${csrf}&cadence=bi%00weekly`],
+      ['topics', `csrf=${csrf}&topics=${ctx.topic}%00`],
+    ]) {
+      const rows = await rowCounts();
+      const response = await send({ method: 'POST', url: path, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+      expect(`${field}: ${response.status} ${response.contentType}`).toMatch(/: 400 application\/problem\+json/);
+      expect(response.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+      expect(changed(rows, await rowCounts())).toEqual([]);
+    }
+    expect((await t.sql(`SELECT cadence FROM subscribers WHERE id = $1`, [id]))[0].cadence).toBe('weekly');
   });
 });
 
