@@ -95,7 +95,8 @@ export class CampaignsService implements OnModuleInit {
     });
     this.kinds.register({
       kind: 'campaign_test',
-      gate: async () => null,
+      // Listed addresses, no subscriber: nothing to an address that bounced, complained or was erased.
+      gate: (tx, delivery) => subscriberGate(tx, delivery),
       compose: (tx, delivery) => this.compose(tx, delivery, true),
     });
   }
