@@ -10,6 +10,7 @@ import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { TokenService } from '../../src/preferences/tokens';
 import { emailHash } from '../../src/subscribers/subscriber-rows';
 import { startTestApp, TestApp } from '../support/app';
+import { hasChromium, launchBrowser } from '../support/browser';
 import { createCampaign, createTopics, importConfirmed } from '../support/seed';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 
@@ -349,6 +350,34 @@ describe('security headers on every page', () => {
     expect(docs.status).toBe(200);
     expect(docs.headers.get('content-security-policy')).toBeNull();
   });
+});
+
+(hasChromium ? describe : describe.skip)('the policy in Chromium', () => {
+  it('applies the pages’ own style under the CSP with no violation, and refuses to show the one-click unsubscribe form in a frame', async () => {
+    const ids = await importConfirmed(t, [{ email: 'framed@example.com', topics: ['offers'] }]);
+    const url = local(tokens().url('unsubscribe', ids.get('framed@example.com')!));
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.addInitScript(() => {
+        (window as any).violations = [];
+        document.addEventListener('securitypolicyviolation', (e) => (window as any).violations.push(e.violatedDirective));
+      });
+      await page.goto(url);
+      expect(await page.evaluate(() => getComputedStyle(document.querySelector('button')!).backgroundColor)).toBe('rgb(29, 78, 216)');
+      expect(await page.evaluate(() => (window as any).violations)).toEqual([]);
+
+      // Another site frames the one-button form (clickjacking): the browser does not render it.
+      const attacker = await browser.newPage();
+      await attacker.setContent(`<iframe src="${url}" width="600" height="400"></iframe>`, { waitUntil: 'load' });
+      const frame = attacker.frames().find((f) => f !== attacker.mainFrame())!;
+      const framed = await frame.evaluate(() => document.querySelector('form[method="post"]') !== null).catch(() => false);
+      expect(framed).toBe(false);
+      expect((await t.api('GET', `/v1/subscribers/${ids.get('framed@example.com')}`)).body.status).toBe('active');
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
 
 describe('the calendar file of a registration', () => {
