@@ -40,10 +40,15 @@ export function contentSecurityPolicy(templates: string[]): string {
   ].join('; ');
 }
 
-/** The page language a visitor asked for: `?lang`, else the first of de/en in Accept-Language, else `fallback`. */
+/**
+ * The page language a visitor asked for: `?lang` (or the `lang` field of a posted form), else the
+ * first of de/en in Accept-Language, else `fallback`.
+ */
 export function requestLocale(request: FastifyRequest, fallback: Locale): Locale {
-  const lang = (request.query as { lang?: unknown } | undefined)?.lang;
-  if (lang === 'de' || lang === 'en') return lang;
+  for (const source of [request.query, request.body]) {
+    const lang = source && typeof source === 'object' ? (source as { lang?: unknown }).lang : undefined;
+    if (lang === 'de' || lang === 'en') return lang;
+  }
   const header = request.headers['accept-language'];
   if (typeof header !== 'string') return fallback;
   const ranked = header

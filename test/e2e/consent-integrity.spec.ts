@@ -433,13 +433,13 @@ describe('one-click unsubscribe is never refused for rate', () => {
     expect(Number(german.headers.get('retry-after'))).toBeGreaterThan(0);
     const germanHtml = await german.text();
     expect(germanHtml).toContain('<html lang="de">');
-    expect(germanHtml).toContain('Zu viele ungültige Aufrufe');
+    expect(germanHtml).toContain('Zu viele Anfragen');
     const english = await fetch(`${limited.baseUrl}/p/not-a-token`, { headers: { 'accept-language': 'en-US,en;q=0.8' } });
     expect(english.status).toBe(429);
     expect(english.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     const englishHtml = await english.text();
     expect(englishHtml).toContain('<html lang="en">');
-    expect(englishHtml).toContain('Too many invalid requests');
+    expect(englishHtml).toContain('Too many requests');
 
     // Genuine links from the over-limit address still work: the owner is never locked out.
     const later = await importConfirmed(limited, [{ email: 'after-the-flood@example.com', topics: ['offers'] }]);
@@ -464,6 +464,17 @@ describe('one-click unsubscribe is never refused for rate', () => {
       expect(statuses).toEqual([404, 404, 404, 404, 404]);
       expect((await oneClick(`${small.baseUrl}/u/abcd.efgh.ijkl`)).status).toBe(429);
       expect((await oneClick(`${small.baseUrl}/u/${signer.sign('unsubscribe', ids.get('alive@example.com')!)}`)).status).toBe(200);
+
+      // The public form has no link: every request counts, and its 429 speaks the form's language.
+      const webinar = await small.api('POST', '/v1/webinars', {
+        body: { slug: 'busy', topic: 'offers', title: { de: 'Webinar', en: 'Webinar' }, joinUrl: 'https://meet.example.com/j/1', startsAt: '2026-04-01T09:00:00Z', endsAt: '2026-04-01T10:00:00Z' },
+      });
+      expect(webinar.status).toBe(201);
+      const form = await Promise.all([1, 2, 3].map(() => fetch(`${small.baseUrl}/webinars/busy/register?lang=en`).then((r) => r.status)));
+      expect(form).toEqual([200, 200, 200]);
+      const busy = await fetch(`${small.baseUrl}/webinars/busy/register`, { method: 'POST', headers: FORM, body: 'lang=de&email=a%40example.com' });
+      expect(busy.status).toBe(429);
+      expect(await busy.text()).toContain('Zu viele Anfragen');
     } finally {
       await small.close();
     }
