@@ -19,10 +19,12 @@ import { Clock, DatabaseClock, SystemClock } from './common/clock';
 import { registerBodyParsers } from './common/body-parsers';
 import { sendProblem } from './common/problem.filter';
 import { echoRequestId, requestIdFrom } from './common/request-id';
+import { registerSecurityHeaders } from './common/security-headers';
 import { createValidationPipe } from './common/validation';
 import { AppConfig, DevSecrets, loadConfig } from './config/config';
 import { runMigrations } from './database/data-source';
 import { MetricsService } from './metrics/metrics.service';
+import { PageRenderer } from './preferences/page-renderer';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
 
 export interface StartedTactful {
@@ -74,6 +76,7 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   // The store behind CustomerRateLimitGuard; no route is limited unless it asks.
   await app.register(rateLimit as never, { global: false });
   echoRequestId(app.getHttpAdapter().getInstance());
+  registerSecurityHeaders(app.getHttpAdapter().getInstance(), app.get(PageRenderer).contentSecurityPolicy);
   const metrics = app.get(MetricsService);
   app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: tokens and ids must not become label values.

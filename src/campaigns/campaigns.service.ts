@@ -95,7 +95,8 @@ export class CampaignsService implements OnModuleInit {
     });
     this.kinds.register({
       kind: 'campaign_test',
-      gate: async () => null,
+      // Listed addresses, no subscriber: nothing to an address that bounced, complained or was erased.
+      gate: (tx, delivery) => subscriberGate(tx, delivery),
       compose: (tx, delivery) => this.compose(tx, delivery, true),
     });
   }
@@ -257,28 +258,34 @@ export class CampaignsService implements OnModuleInit {
 
   async preview(id: string, input: PreviewCampaignDto) {
     const campaign = await this.row(id);
-    let subscriberId: string | null = null;
     let locale: Locale = input.locale ?? this.config.defaultLocale;
     if (input.subscriberId) {
-      const [s] = await this.db.query(`SELECT id, locale FROM subscribers WHERE id = $1`, [input.subscriberId]);
+      const [s] = await this.db.query(`SELECT locale FROM subscribers WHERE id = $1`, [input.subscriberId]);
       if (!s) throw notFound('Subscriber', input.subscriberId);
-      subscriberId = s.id;
       locale = input.locale ?? s.locale;
     }
     const content = contentFor(campaign, locale, true);
     if (!content) throw new DomainException(ErrorCode.Unprocessable, `The campaign has no ${locale} version.`, [{ field: 'locale', message: 'has no content' }]);
-    const sample = subscriberId ?? '00000000-0000-4000-8000-000000000000';
+    // The subscriber only chooses the language: the links are inert samples. A preview needs only
+    // `read`; with the person's own links it would let that key unsubscribe or re-consent them.
     return this.renderer.render('campaign', content.locale, {
       companyName: this.config.companyName,
       postalAddress: this.config.senderPostalAddress,
       subject: content.subject,
       bodyHtml: content.body,
       topicName: content.topicName,
-      preferencesUrl: this.tokens.url('preferences', sample),
-      unsubscribeUrl: this.tokens.url('unsubscribe', sample),
+      ...this.previewLinks(content.locale),
       replyAddress: addressOf(replyToFor(this.config, campaign.sender)),
-      feedback: this.feedbackLinks(sample, id),
+      feedback: {
+        usefulUrl: this.tokens.previewUrl('feedback', content.locale, 'useful'),
+        notUsefulUrl: this.tokens.previewUrl('feedback', content.locale, 'not_useful'),
+      },
     });
+  }
+
+  /** Preferences and unsubscribe links of a preview or test send: pages that say so and change nothing. */
+  private previewLinks(locale: Locale) {
+    return { preferencesUrl: this.tokens.previewUrl('preferences', locale), unsubscribeUrl: this.tokens.previewUrl('unsubscribe', locale) };
   }
 
   /** "Useful / not useful" links bound to this customer and this campaign (GET shows, POST records). */
@@ -408,15 +415,17 @@ export class CampaignsService implements OnModuleInit {
     const campaign = await this.contentRow(tx, delivery.refId!, delivery.facts?.campaignVersion as string | undefined);
     const content = campaign ? contentFor(campaign, delivery.locale, true) : null;
     if (!content) throw new Error(`campaign ${delivery.refId} has no content for ${delivery.locale}`);
-    const sample = delivery.subscriberId ?? '00000000-0000-4000-8000-000000000000';
+    // A test send goes to listed addresses, not to a subscriber: its links are inert samples.
+    const links = test || !delivery.subscriberId
+      ? this.previewLinks(delivery.locale)
+      : { preferencesUrl: this.tokens.url('preferences', delivery.subscriberId), unsubscribeUrl: this.tokens.url('unsubscribe', delivery.subscriberId) };
     return {
       template: 'campaign',
       data: {
         subject: test ? `[TEST] ${content.subject}` : content.subject,
         bodyHtml: content.body,
         topicName: content.topicName,
-        preferencesUrl: this.tokens.url('preferences', sample),
-        unsubscribeUrl: this.tokens.url('unsubscribe', sample),
+        ...links,
         // A test send goes to a non-subscriber: nobody whose answer could be recorded.
         feedback: test || !delivery.subscriberId ? null : this.feedbackLinks(delivery.subscriberId, campaign!.id),
       },

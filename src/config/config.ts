@@ -60,8 +60,8 @@ export interface AppConfig {
   /** Send the optional "out for delivery today" mail for shipments. */
   shipmentOutForDeliveryMail: boolean;
   digestMaxEntries: number;
+  /** Failed link attempts (and public-form requests) per minute from one client address. */
   customerRateLimitPerIp: number;
-  customerRateLimitPerToken: number;
   digestCatchupSpreadMinutes: number;
   /** Minutes before a webinar's start at which registrants are reminded; at most two, latest last. */
   webinarReminderMinutes: number[];
@@ -324,7 +324,6 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     shipmentOutForDeliveryMail: read.bool('SHIPMENT_OUT_FOR_DELIVERY_MAIL', true),
     digestMaxEntries: read.int('DIGEST_MAX_ENTRIES', 10, 1, 100),
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
-    customerRateLimitPerToken: read.int('CUSTOMER_RATE_LIMIT_PER_TOKEN', 30, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
   };

@@ -2,6 +2,7 @@
 // get order and shipment mail). Subscribers carry this in their status; these addresses are
 // remembered as hashes so their next order's mails are suppressed instead of bouncing again.
 import { EntityManager } from 'typeorm';
+import { addressBlocks } from '../subscribers/address-blocks';
 import { emailHash } from '../subscribers/subscriber-rows';
 import { MessageClass, Reason } from './reason-codes';
 
@@ -35,11 +36,14 @@ export async function blockAddress(tx: EntityManager, email: string, reason: Add
 
 /**
  * At hand-over, for mail to an address without a subscriber: nothing goes to an address that
- * hard-bounced; after a complaint only transactional mail does (as for a complained subscriber).
+ * hard-bounced; after a complaint only transactional mail does (as for a complained subscriber);
+ * to an erased person's address too only transactional mail goes (the receipt of an order they
+ * placed since), never a test send or any other service mail.
  */
 export async function addressVerdict(tx: EntityManager, email: string, messageClass: MessageClass): Promise<Reason | null> {
-  const [row] = await tx.query(`SELECT reason FROM bounced_addresses WHERE email_hash = $1`, [emailHash(email)]);
-  if (!row) return null;
-  if (row.reason === 'bounced') return Reason.SuppressedBounced;
-  return messageClass === 'transactional' ? null : Reason.SuppressedComplained;
+  const blocks = await addressBlocks(tx, email);
+  if (blocks.bounce === 'bounced') return Reason.SuppressedBounced;
+  if (messageClass === 'transactional') return null;
+  if (blocks.erasedAt) return Reason.SuppressedErased;
+  return blocks.bounce === 'complained' ? Reason.SuppressedComplained : null;
 }

@@ -17,6 +17,8 @@ export enum Reason {
   SuppressedUnsubscribed = 'suppressed_unsubscribed',
   SuppressedBounced = 'suppressed_bounced',
   SuppressedComplained = 'suppressed_complained',
+  /** An address of a person erased under GDPR (only transactional mail goes there). */
+  SuppressedErased = 'suppressed_erased',
   SuppressedAudience = 'suppressed_audience',
   SuppressedDuplicate = 'suppressed_duplicate',
   SuppressedQuietHours = 'suppressed_quiet_hours',
@@ -56,6 +58,7 @@ export const REASON_LABELS: Record<Reason, { de: string; en: string }> = {
   [Reason.SuppressedUnsubscribed]: { de: 'Abgemeldet', en: 'Unsubscribed' },
   [Reason.SuppressedBounced]: { de: 'Adresse unzustellbar', en: 'Address bounced' },
   [Reason.SuppressedComplained]: { de: 'Als Spam gemeldet', en: 'Marked as spam' },
+  [Reason.SuppressedErased]: { de: 'Adresse einer gelöschten Person', en: 'Address of an erased person' },
   [Reason.SuppressedAudience]: { de: 'Gehört nicht zur Zielgruppe', en: 'Not in the audience' },
   [Reason.SuppressedDuplicate]: { de: 'Bereits erhalten', en: 'Received already' },
   [Reason.SuppressedQuietHours]: { de: 'Ruhezeit, später zugestellt', en: 'Quiet hours, moved later' },

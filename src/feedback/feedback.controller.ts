@@ -1,14 +1,16 @@
 // The page behind every "useful / not useful" link and the "drop this topic?" question.
 // GET only shows (link scanners prefetch every link in a mail); only the POST records.
-import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../auth/scopes';
 import { DomainException, ErrorCode } from '../common/problem';
-import { CustomerRateLimitGuard } from '../preferences/customer-rate-limit.guard';
-import { PageRenderer } from '../preferences/page-renderer';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { isForeignKeyViolation } from '../database/pg-errors';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../preferences/customer-rate-limit.guard';
+import { PageRenderer, requestLocale } from '../preferences/page-renderer';
 import { PreferencesService } from '../preferences/preferences.service';
-import { TokenService } from '../preferences/tokens';
+import { PREVIEW_TOKEN, TokenService } from '../preferences/tokens';
 import { isRating, Rating } from './feedback.policy';
 import { FeedbackService, FeedbackSubject } from './feedback.service';
 
@@ -17,6 +19,7 @@ const fill = (template: string, values: Record<string, string>) => template.repl
 @ApiExcludeController()
 @Public()
 @UseGuards(CustomerRateLimitGuard)
+@UseFilters(CustomerPageLimitFilter)
 @Controller()
 export class FeedbackController {
   constructor(
@@ -24,6 +27,8 @@ export class FeedbackController {
     private readonly pages: PageRenderer,
     private readonly preferences: PreferencesService,
     private readonly feedback: FeedbackService,
+    private readonly limits: CustomerRateLimits,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   private async load(token: string): Promise<FeedbackSubject | null> {
@@ -31,7 +36,8 @@ export class FeedbackController {
     return claims ? this.feedback.subject(claims) : null;
   }
 
-  private notFound(reply: FastifyReply): string {
+  private async notFound(reply: FastifyReply): Promise<string> {
+    await this.limits.countFailure(reply.request);
     const t = this.pages.t('en');
     void reply.status(404);
     return this.pages.message('en', t.notFoundTitle, [t.notFoundBody]);
@@ -66,7 +72,14 @@ export class FeedbackController {
   @Get('f/:token')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
-  async show(@Param('token') token: string, @Query('v') v: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async show(
+    @Param('token') token: string,
+    @Query('v') v: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    // The sample link of a preview or test send: it says so and records nothing.
+    if (token === PREVIEW_TOKEN) return this.pages.previewLink(requestLocale(request, this.config.defaultLocale));
     const subject = await this.load(token);
     if (!subject) return this.notFound(reply);
     return this.render(token, subject, { chosen: isRating(v) ? v : undefined });
@@ -76,25 +89,34 @@ export class FeedbackController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
-  async answer(@Param('token') token: string, @Body() form: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async answer(
+    @Param('token') token: string,
+    @Body() form: Record<string, unknown>,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    if (token === PREVIEW_TOKEN) return this.pages.previewLink(requestLocale(request, this.config.defaultLocale));
     const subject = await this.load(token);
     if (!subject) return this.notFound(reply);
     if (!this.preferences.checkCsrf(subject.subscriberId, form?.csrf)) {
       throw new DomainException(ErrorCode.Forbidden, 'The form has expired or did not come from this page; reload the page and send again.');
     }
     const t = this.pages.t(subject.locale);
-    if (subject.kind === 'topic') {
-      await this.feedback.dropTopic(subject.subscriberId, subject.topicId);
-      return this.render(token, { ...subject, subscribed: false }, { done: true });
-    }
     try {
+      if (subject.kind === 'topic') {
+        await this.feedback.dropTopic(subject.subscriberId, subject.topicId);
+        return this.render(token, { ...subject, subscribed: false }, { done: true });
+      }
       const outcome = await this.feedback.record(subject, form?.rating, form?.comment);
       const rating = form.rating as Rating;
-      const saved = (await this.feedback.subject({ subscriberId: subject.subscriberId, kind: subject.kind, itemId: subject.itemId }))!;
+      const saved = await this.feedback.subject({ subscriberId: subject.subscriberId, kind: subject.kind, itemId: subject.itemId });
+      if (!saved) return this.notFound(reply);
       return this.render(token, saved, {
         notice: fill(outcome === 'recorded' ? t.feedbackRecorded : t.feedbackChanged, { x: rating === 'useful' ? t.feedbackUseful : t.feedbackNotUseful }),
       });
     } catch (error) {
+      // Erased between loading and writing: the same invalid-link page as any other.
+      if (isForeignKeyViolation(error) || (error instanceof DomainException && error.code === ErrorCode.NotFound)) return this.notFound(reply);
       if (!(error instanceof DomainException) || error.code !== ErrorCode.Validation) throw error;
       void reply.status(400);
       const field = error.errors?.[0]?.field;

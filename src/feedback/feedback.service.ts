@@ -131,7 +131,7 @@ export class FeedbackService {
       const [current] = await tx.query(`SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`, [subscriberId]);
       if (!current) throw notFound('Subscriber', subscriberId);
       const revoked = await tx.query(
-        `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3
+        `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3, revocation_source = 'feedback', revoked_api_key_id = NULL
          WHERE subscriber_id = $1 AND topic_id = $2 AND status <> 'revoked' RETURNING 1`,
         [subscriberId, topicId, now],
       );

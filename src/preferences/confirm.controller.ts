@@ -1,5 +1,5 @@
 // Double opt-in pages. GET only shows a button (mail scanners prefetch links); POST confirms.
-import { Controller, Get, Header, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Param, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -7,13 +7,14 @@ import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Locale } from '../config/config';
 import { ConfirmationService } from '../subscribers/confirmation.service';
-import { CustomerRateLimitGuard } from './customer-rate-limit.guard';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from './customer-rate-limit.guard';
 import { PageRenderer } from './page-renderer';
 import { TokenService } from './tokens';
 
 @ApiExcludeController()
 @Public()
 @UseGuards(CustomerRateLimitGuard)
+@UseFilters(CustomerPageLimitFilter)
 @Controller('confirm')
 export class ConfirmController {
   constructor(
@@ -21,6 +22,7 @@ export class ConfirmController {
     private readonly tokens: TokenService,
     private readonly pages: PageRenderer,
     private readonly confirmation: ConfirmationService,
+    private readonly limits: CustomerRateLimits,
   ) {}
 
   private async subscriber(token: string): Promise<{ id: string; locale: Locale; status: string } | null> {
@@ -30,7 +32,9 @@ export class ConfirmController {
     return row ?? null;
   }
 
-  private notFound(reply: FastifyReply, locale: Locale): string {
+  /** The one "invalid link" page; a genuine link whose person is gone counts as a failed attempt. */
+  private async notFound(reply: FastifyReply, locale: Locale): Promise<string> {
+    await this.limits.countFailure(reply.request);
     const t = this.pages.t(locale);
     void reply.status(404);
     return this.pages.message(locale, t.notFoundTitle, [t.notFoundBody]);

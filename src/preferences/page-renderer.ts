@@ -1,7 +1,9 @@
 // Server-rendered customer pages: Handlebars templates in templates/pages, compiled once, with
 // HTML escaping on and prototype access off. No JavaScript is needed to use any page.
 import { Inject, Injectable } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import Handlebars from 'handlebars';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
@@ -10,19 +12,77 @@ const PAGES_DIR = resolve(__dirname, '../../templates/pages');
 
 export type PageStrings = Record<string, string>;
 
+/**
+ * The Content-Security-Policy of every page: nothing from elsewhere, never in a frame (the
+ * one-button confirm and unsubscribe forms must not be clickjacked), forms post only here. The
+ * pages' inline <style> and <script> blocks are allowed by their SHA-256, not by 'unsafe-inline';
+ * a block must therefore be plain text in its template (no {{…}} inside), which this checks.
+ */
+export function contentSecurityPolicy(templates: string[]): string {
+  const hashes = (tag: 'style' | 'script') =>
+    templates.flatMap((text) =>
+      [...text.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map(([, body]) => {
+        if (body.includes('{{')) throw new Error(`a <${tag}> block in templates/pages holds a template expression; its CSP hash would not match`);
+        return `'sha256-${createHash('sha256').update(body, 'utf8').digest('base64')}'`;
+      }),
+    );
+  const styles = hashes('style');
+  const scripts = hashes('script');
+  return [
+    `default-src 'self'`,
+    `script-src ${scripts.length ? scripts.join(' ') : `'none'`}`,
+    `style-src ${styles.length ? styles.join(' ') : `'self'`}`,
+    `img-src 'self'`,
+    `form-action 'self'`,
+    `frame-ancestors 'none'`,
+    `base-uri 'none'`,
+    `object-src 'none'`,
+  ].join('; ');
+}
+
+/**
+ * The page language a visitor asked for: `?lang` (or the `lang` field of a posted form), else the
+ * first of de/en in Accept-Language, else `fallback`.
+ */
+export function requestLocale(request: FastifyRequest, fallback: Locale): Locale {
+  for (const source of [request.query, request.body]) {
+    const lang = source && typeof source === 'object' ? (source as { lang?: unknown }).lang : undefined;
+    if (lang === 'de' || lang === 'en') return lang;
+  }
+  const header = request.headers['accept-language'];
+  if (typeof header !== 'string') return fallback;
+  const ranked = header
+    .split(',')
+    .map((part, i) => {
+      const [tag, ...params] = part.trim().toLowerCase().split(';');
+      const q = Number(params.map((p) => p.trim()).find((p) => p.startsWith('q='))?.slice(2) ?? 1);
+      return { primary: tag.split('-')[0], q: Number.isFinite(q) ? q : 0, i };
+    })
+    .filter((x) => x.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i);
+  const found = ranked.find((x) => x.primary === 'de' || x.primary === 'en');
+  return found ? (found.primary as Locale) : fallback;
+}
+
 @Injectable()
 export class PageRenderer {
   private readonly hbs = Handlebars.create();
   private readonly pages = new Map<string, Handlebars.TemplateDelegate>();
   private readonly layout: Handlebars.TemplateDelegate;
   private readonly strings: Record<Locale, PageStrings>;
+  /** Sent with every page (see CustomerPageHeaders). */
+  readonly contentSecurityPolicy: string;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    const sources: string[] = [];
     for (const file of readdirSync(PAGES_DIR).filter((f) => f.endsWith('.hbs'))) {
-      this.pages.set(file.replace(/\.hbs$/, ''), this.hbs.compile(readFileSync(join(PAGES_DIR, file), 'utf8'), { strict: false }));
+      const source = readFileSync(join(PAGES_DIR, file), 'utf8');
+      sources.push(source);
+      this.pages.set(file.replace(/\.hbs$/, ''), this.hbs.compile(source, { strict: false }));
     }
     this.layout = this.pages.get('layout')!;
     this.strings = JSON.parse(readFileSync(join(PAGES_DIR, 'i18n.json'), 'utf8'));
+    this.contentSecurityPolicy = contentSecurityPolicy(sources);
   }
 
   t(locale: Locale): PageStrings {
@@ -38,6 +98,12 @@ export class PageRenderer {
       { body, title, locale, companyName: this.config.companyName, postalAddress: this.config.senderPostalAddress },
       options,
     );
+  }
+
+  /** What a link of a preview or test send opens: it says so, and nothing changes. */
+  previewLink(locale: Locale): string {
+    const t = this.strings[locale];
+    return this.message(locale, t.previewTitle, [t.previewBody]);
   }
 
   /** A short page with a heading and a few sentences (confirmations, errors). */

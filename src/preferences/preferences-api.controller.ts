@@ -1,8 +1,8 @@
 // The preferences as JSON, for shops that embed them in their own customer account pages.
 import { Body, Controller, Get, Param, Patch, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Max, Min } from 'class-validator';
+import type { AuthenticatedRequest } from '../auth/api-key.guard';
 import { Omittable } from '../common/validation';
 import { RequireScopes } from '../auth/scopes';
 import { ParseIdPipe } from '../common/params';
@@ -69,9 +69,11 @@ export class PreferencesApiController {
   @Patch()
   @RequireScopes('subscribers:write')
   @ApiOperation({ summary: 'Change them on the customer’s behalf (effective at once for every mail not yet handed to SMTP)' })
-  async patch(@Param('id', ParseIdPipe) id: string, @Body() body: PreferencesPatchDto, @Req() request: FastifyRequest): Promise<PreferencesResponse> {
-    if (!(await this.preferences.state(id))) throw notFound('Subscriber', id);
-    const notes = await this.preferences.apply(id, body, { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null });
-    return { ...toResponse((await this.preferences.state(id))!), changes: notes.map((n) => n.kind + ('topic' in n ? `:${n.topic}` : '')) };
+  async patch(@Param('id', ParseIdPipe) id: string, @Body() body: PreferencesPatchDto, @Req() request: AuthenticatedRequest): Promise<PreferencesResponse> {
+    // The key is the evidence (source `api`); the caller's address is the integration's, not the person's.
+    const notes = await this.preferences.apply(id, body, { kind: 'api', apiKeyId: request.apiKey?.id ?? null });
+    const state = notes && (await this.preferences.state(id));
+    if (!notes || !state) throw notFound('Subscriber', id);
+    return { ...toResponse(state), changes: notes.map((n) => n.kind + ('topic' in n ? `:${n.topic}` : '')) };
   }
 }

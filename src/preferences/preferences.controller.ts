@@ -1,19 +1,21 @@
 // The customer pages behind the links in every mail. Server-rendered, no JavaScript needed.
 // GET never changes anything (mail scanners prefetch links); changes are POSTs. A forged,
-// truncated or foreign token gets the same 404 page: no oracle.
-import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+// truncated or foreign token, and a genuine one whose person is gone, get the same 404 page: no
+// oracle. The sample links of previews and test sends (PREVIEW_TOKEN) get a page saying so.
+import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Handlebars from 'handlebars';
 import { Public } from '../auth/scopes';
 import { DomainException, ErrorCode } from '../common/problem';
 import { timeZoneNames } from '../common/time-zones';
-import { Locale } from '../config/config';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { isForeignKeyViolation } from '../database/pg-errors';
 import { FeedbackService } from '../feedback/feedback.service';
-import { CustomerRateLimitGuard } from './customer-rate-limit.guard';
-import { PageRenderer, PageStrings } from './page-renderer';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from './customer-rate-limit.guard';
+import { PageRenderer, PageStrings, requestLocale } from './page-renderer';
 import { ChangeNote, PAUSE_WEEKS, PreferenceChange, PreferencesService, PreferencesState } from './preferences.service';
-import { TokenService } from './tokens';
+import { PREVIEW_TOKEN, TokenService } from './tokens';
 
 // Building an Intl.DateTimeFormat costs ≈ 0.1–0.2 ms, using one ≈ 1 µs: one per (locale, zone),
 // kept for the life of the process (bounded by the IANA zone list × 2 locales).
@@ -80,6 +82,7 @@ const asArray = (value: unknown): string[] => (value === undefined ? [] : Array.
 @ApiExcludeController()
 @Public()
 @UseGuards(CustomerRateLimitGuard)
+@UseFilters(CustomerPageLimitFilter)
 @Controller()
 export class PreferencesController {
   constructor(
@@ -87,12 +90,21 @@ export class PreferencesController {
     private readonly pages: PageRenderer,
     private readonly preferences: PreferencesService,
     private readonly feedback: FeedbackService,
+    private readonly limits: CustomerRateLimits,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  private notFound(reply: FastifyReply): string {
+  /** The one "invalid link" page; a genuine link whose person is gone counts as a failed attempt. */
+  private async notFound(reply: FastifyReply): Promise<string> {
+    await this.limits.countFailure(reply.request);
     const t = this.pages.t('en');
     void reply.status(404);
     return this.pages.message('en', t.notFoundTitle, [t.notFoundBody]);
+  }
+
+  /** A sample link from a preview or test send: says so, changes nothing (GET and POST alike). */
+  private preview(request: FastifyRequest): string {
+    return this.pages.previewLink(requestLocale(request, this.config.defaultLocale));
   }
 
   private async load(purpose: 'preferences' | 'unsubscribe', token: string): Promise<PreferencesState | null> {
@@ -166,7 +178,13 @@ export class PreferencesController {
   @Get('p/:token')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
-  async show(@Param('token') token: string, @Query('lang') lang: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async show(
+    @Param('token') token: string,
+    @Query('lang') lang: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    if (token === PREVIEW_TOKEN) return this.preview(request);
     const state = await this.load('preferences', token);
     if (!state) return this.notFound(reply);
     const locale: Locale = lang === 'de' || lang === 'en' ? lang : state.locale;
@@ -178,17 +196,25 @@ export class PreferencesController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
-  async suggest(@Param('token') token: string, @Body() form: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async suggest(
+    @Param('token') token: string,
+    @Body() form: Record<string, unknown>,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    if (token === PREVIEW_TOKEN) return this.preview(request);
     const id = this.tokens.verify('preferences', token);
-    if (!id) return this.notFound(reply);
+    const state = id ? await this.preferences.state(id) : null;
+    if (!id || !state) return this.notFound(reply);
     if (!this.preferences.checkCsrf(id, form?.csrf)) {
       throw new DomainException(ErrorCode.Forbidden, 'The form has expired or did not come from your preferences page; reload the page and send again.');
     }
-    const state = (await this.preferences.state(id))!;
     const t = this.pages.t(state.locale);
     try {
       await this.feedback.suggest(id, form?.suggestion);
     } catch (error) {
+      // Erased since the page was loaded: the same invalid-link page as any other.
+      if (isForeignKeyViolation(error)) return this.notFound(reply);
       if (!(error instanceof DomainException) || error.code !== ErrorCode.Validation) throw error;
       void reply.status(400);
       return this.render(token, state, state.locale, null, { error: error.errors?.[0]?.message.startsWith('must not') ? t.suggestEmpty : error.detail });
@@ -206,6 +232,7 @@ export class PreferencesController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
+    if (token === PREVIEW_TOKEN) return this.preview(request);
     const id = this.tokens.verify('preferences', token);
     if (!id) return this.notFound(reply);
     if (!this.preferences.checkCsrf(id, form?.csrf)) {
@@ -221,27 +248,35 @@ export class PreferencesController {
       locale: form.locale as Locale | undefined,
       pauseWeeks: number(form.pause),
     };
-    const notes = await this.preferences.apply(id, change, { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null });
-    const state = (await this.preferences.state(id))!;
+    // The person: the link reached their mailbox (and the form came from their page: CSRF).
+    const notes = await this.preferences.apply(id, change, { kind: 'person', ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null });
+    // Erased since the page was loaded (or meanwhile): the same invalid-link page as any other.
+    const state = notes && (await this.preferences.state(id));
+    if (!notes || !state) return this.notFound(reply);
     return this.render(token, state, state.locale, notes);
   }
 
   @Get('u/:token')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
-  async showUnsubscribe(@Param('token') token: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async showUnsubscribe(@Param('token') token: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    if (token === PREVIEW_TOKEN) return this.preview(request);
     const state = await this.load('unsubscribe', token);
     if (!state) return this.notFound(reply);
     const t = this.pages.t(state.locale);
     return this.pages.render('unsubscribe', state.locale, t.unsubTitle, { action: `/u/${token}`, done: false });
   }
 
-  /** RFC 8058 one-click: form-encoded or multipart, no cookies, no CSRF, no redirect, repeatable. */
+  /**
+   * RFC 8058 one-click: form-encoded or multipart, no cookies, no CSRF, no redirect, repeatable,
+   * and never refused for rate (a genuine link passes the rate limit uncounted).
+   */
   @Post('u/:token')
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
-  async unsubscribe(@Param('token') token: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async unsubscribe(@Param('token') token: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    if (token === PREVIEW_TOKEN) return this.preview(request);
     const id = this.tokens.verify('unsubscribe', token);
     if (!id) return this.notFound(reply);
     const result = await this.preferences.unsubscribeAll(id);

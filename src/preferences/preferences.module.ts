@@ -3,7 +3,7 @@ import { FeedbackController } from '../feedback/feedback.controller';
 import { FeedbackModule } from '../feedback/feedback.module';
 import { SubscribersModule } from '../subscribers/subscribers.module';
 import { ConfirmController } from './confirm.controller';
-import { CustomerRateLimitGuard } from './customer-rate-limit.guard';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from './customer-rate-limit.guard';
 import { PageRenderer } from './page-renderer';
 import { PreferencesApiController } from './preferences-api.controller';
 import { PreferencesController } from './preferences.controller';
@@ -12,7 +12,7 @@ import { PreferencesService } from './preferences.service';
 @Module({
   imports: [SubscribersModule, FeedbackModule],
   controllers: [ConfirmController, PreferencesController, PreferencesApiController, FeedbackController],
-  providers: [PageRenderer, PreferencesService, CustomerRateLimitGuard],
-  exports: [PageRenderer, PreferencesService],
+  providers: [PageRenderer, PreferencesService, CustomerRateLimits, CustomerRateLimitGuard, CustomerPageLimitFilter],
+  exports: [PageRenderer, PreferencesService, CustomerRateLimits],
 })
 export class PreferencesModule {}

@@ -14,6 +14,7 @@ import { validationException } from '../common/validation';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { namedQuery } from '../database/prepared';
+import { ConsentActor, grantEvidence, revocationEvidence } from '../subscribers/consent-actor';
 import { Cadence } from '../subscribers/subscriber.entity';
 
 export const PAUSE_WEEKS = [2, 4, 8] as const;
@@ -243,9 +244,11 @@ export class PreferencesService {
 
   /**
    * Applies a change made by the customer (token-authenticated: the link reached their mailbox,
-   * so choosing a topic here is confirmed consent). Returns what actually changed.
+   * so choosing a topic here is confirmed consent) or, on their behalf, by an API key with
+   * `subscribers:write`; the consent record says which. Returns what actually changed, or null
+   * when the subscriber does not exist (any more).
    */
-  async apply(subscriberId: string, change: PreferenceChange, proof: { ip: string | null; userAgent: string | null }): Promise<ChangeNote[]> {
+  async apply(subscriberId: string, change: PreferenceChange, actor: ConsentActor): Promise<ChangeNote[] | null> {
     this.validate(change);
     const now = this.clock.now();
     return this.transaction(async (query) => {
@@ -256,7 +259,7 @@ export class PreferencesService {
       if (!current) {
         // No topic exists at all (the join above is empty): the subscriber alone.
         [current] = await query<SaveRow>(`SELECT ${SAVE_SUBSCRIBER_COLUMNS} FROM subscribers s WHERE s.id = $1 FOR UPDATE`, [subscriberId]);
-        if (!current) return [];
+        if (!current) return null;
       }
       const topics = rows.filter((r) => r.topic_id !== null);
       const notes: ChangeNote[] = [];
@@ -273,17 +276,23 @@ export class PreferencesService {
         on = topics.filter((r) => wanted.has(r.key!) && r.topic_status !== 'confirmed');
         off = topics.filter((r) => !wanted.has(r.key!) && (r.topic_status === 'confirmed' || r.topic_status === 'pending'));
         // Choosing a topic on the page is confirmed consent: the link reached the customer's mailbox.
+        // A new consent record replaces the old one whole, so no evidence of an earlier consent
+        // (its text version, a revocation) is mixed into it.
         if (on.length) {
-          const [ids, at, ip, ua] = [$(on.map((r) => r.topic_id)), $(now), $(proof.ip), $(proof.userAgent)];
+          const evidence = grantEvidence(actor);
+          const [ids, at, source, ip, ua, key] = [$(on.map((r) => r.topic_id)), $(now), $(evidence.source), $(evidence.ip), $(evidence.userAgent), $(evidence.apiKeyId)];
           writes.push(`topics_on AS (
-            INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, consent_ip, consent_user_agent, confirmed_at)
-            SELECT $1, unnest(${ids}::uuid[]), 'confirmed', ${at}::timestamptz, 'form', ${ip}::inet, left(${ua}::text, 500), ${at}::timestamptz
-            ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET status = 'confirmed', consented_at = ${at}::timestamptz, consent_source = 'form',
-              consent_ip = ${ip}::inet, consent_user_agent = left(${ua}::text, 500), confirmed_at = ${at}::timestamptz, revoked_at = NULL)`);
+            INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, consent_ip, consent_user_agent, consent_api_key_id, confirmed_at)
+            SELECT $1, unnest(${ids}::uuid[]), 'confirmed', ${at}::timestamptz, ${source}::text, ${ip}::inet, left(${ua}::text, 500), ${key}::uuid, ${at}::timestamptz
+            ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET status = 'confirmed', consented_at = ${at}::timestamptz, consent_source = ${source}::text,
+              consent_ip = ${ip}::inet, consent_user_agent = left(${ua}::text, 500), consent_api_key_id = ${key}::uuid, consent_text_version = NULL,
+              confirmed_at = ${at}::timestamptz, revoked_at = NULL, revocation_source = NULL, revoked_api_key_id = NULL)`);
         }
         if (off.length) {
+          const revocation = revocationEvidence(actor);
           writes.push(`topics_off AS (
-            UPDATE topic_subscriptions SET status = 'revoked', revoked_at = ${$(now)}::timestamptz
+            UPDATE topic_subscriptions SET status = 'revoked', revoked_at = ${$(now)}::timestamptz,
+              revocation_source = ${$(revocation.source)}::text, revoked_api_key_id = ${$(revocation.apiKeyId)}::uuid
             WHERE subscriber_id = $1 AND topic_id = ANY(${$(off.map((r) => r.topic_id))}::uuid[]))`);
         }
         notes.push(...on.map((r) => ({ kind: 'topicOn' as const, topic: r.key! })), ...off.map((r) => ({ kind: 'topicOff' as const, topic: r.key! })));
@@ -348,7 +357,11 @@ export class PreferencesService {
       const [current] = await tx.query(`SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`, [subscriberId]);
       if (!current || current.status === 'unsubscribed') return 'already';
       await tx.query(`UPDATE subscribers SET status = 'unsubscribed', paused_until = NULL, status_changed_at = $2, updated_at = $2 WHERE id = $1`, [subscriberId, now]);
-      await tx.query(`UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $2 WHERE subscriber_id = $1 AND status <> 'revoked'`, [subscriberId, now]);
+      await tx.query(
+        `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $2, revocation_source = 'unsubscribe_link', revoked_api_key_id = NULL
+         WHERE subscriber_id = $1 AND status <> 'revoked'`,
+        [subscriberId, now],
+      );
       return 'done';
     });
   }

@@ -8,6 +8,9 @@
 // + 16-byte item uuid (34 bytes), so one link binds one customer to one item: a campaign, a
 // digest item, or a topic (the "drop this topic?" question). The lengths differ, so neither
 // kind verifies as the other.
+//
+// Previews and test sends carry PREVIEW_TOKEN instead: a fixed word with no signature, which no
+// page accepts as anyone's link (the pages answer it with "this is a preview link").
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -32,6 +35,13 @@ export interface ItemTokenClaims {
 
 const uuidBytes = (id: string): Buffer => Buffer.from(id.replace(/-/g, ''), 'hex');
 const uuidOf = (hex: string): string => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+
+/**
+ * The token in every link of a preview or test send. Not a signed token (it has no dots), so it can
+ * never verify, whatever the purpose: a read-only key that previews a mail "for" a subscriber gets
+ * links that change nothing.
+ */
+export const PREVIEW_TOKEN = 'preview';
 
 export const keyIdOf = (secret: string): string => createHash('sha256').update(secret).digest('base64url').slice(0, 4);
 
@@ -73,6 +83,14 @@ export class TokenSigner {
     return { subscriberId: uuidOf(subscriber), kind, itemId: uuidOf(item) };
   }
 
+  /**
+   * Whether we signed this token, for whatever purpose and whoever: the rate limit lets every
+   * genuine link through and counts only the rest (guesses, typos, truncated links).
+   */
+  isGenuine(token: string): boolean {
+    return this.open(token) !== null;
+  }
+
   private seal(payload: Buffer): string {
     const body = payload.toString('base64url');
     return `${this.current.id}.${body}.${this.mac(this.current.secret, this.current.id, body)}`;
@@ -96,6 +114,8 @@ export class TokenSigner {
   }
 }
 
+const PATHS: Record<TokenPurpose, string> = { confirm: 'confirm', preferences: 'p', unsubscribe: 'u', feedback: 'f', webinar: 'webinars/unregister' };
+
 @Injectable()
 export class TokenService extends TokenSigner {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
@@ -103,8 +123,12 @@ export class TokenService extends TokenSigner {
   }
 
   url(purpose: TokenPurpose, subscriberId: string): string {
-    const path = { confirm: 'confirm', preferences: 'p', unsubscribe: 'u', feedback: 'f', webinar: 'webinars/unregister' }[purpose];
-    return `${this.config.publicUrl}/${path}/${this.sign(purpose, subscriberId)}`;
+    return `${this.config.publicUrl}/${PATHS[purpose]}/${this.sign(purpose, subscriberId)}`;
+  }
+
+  /** The inert link a preview or test send shows where a real mail has the person's own link. */
+  previewUrl(purpose: 'preferences' | 'unsubscribe' | 'feedback', locale: string, preselect?: 'useful' | 'not_useful'): string {
+    return `${this.config.publicUrl}/${PATHS[purpose]}/${PREVIEW_TOKEN}?lang=${locale}${preselect ? `&v=${preselect}` : ''}`;
   }
 
   /** `/f/<item token>`, optionally with the answer to preselect (`?v=useful|not_useful`). */

@@ -110,12 +110,14 @@ export async function writeSubscribers(
 /**
  * Records consent for each (subscriber, topic). A confirmed consent never falls back to pending;
  * a revoked one (an opt-out) is only confirmed again by evidence newer than the opt-out.
+ * `apiKeyId`: the key that sent the rows, kept with each record it writes.
  */
 export async function writeTopicConsent(
   tx: EntityManager,
   rows: SubscriberRow[],
   idsByEmail: Map<string, string>,
   now: Date,
+  apiKeyId: string | null = null,
 ): Promise<void> {
   const pairs = rows.flatMap((row) => {
     const subscriberId = idsByEmail.get(row.email);
@@ -124,17 +126,18 @@ export async function writeTopicConsent(
   if (pairs.length === 0) return;
   await tx.query(
     `INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, consent_ip,
-                                      consent_user_agent, consent_text_version, confirmed_at)
+                                      consent_user_agent, consent_text_version, confirmed_at, consent_api_key_id)
      SELECT t.subscriber_id, t.topic_id,
             CASE WHEN t.confirmed_at IS NULL THEN 'pending' ELSE 'confirmed' END,
-            coalesce(t.confirmed_at, $8), t.source, t.ip::inet, t.user_agent, t.text_version, t.confirmed_at
+            coalesce(t.confirmed_at, $8), t.source, t.ip::inet, t.user_agent, t.text_version, t.confirmed_at, $9::uuid
      FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
        AS t(subscriber_id, topic_id, source, confirmed_at, ip, user_agent, text_version)
      ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET
        status = 'confirmed', confirmed_at = EXCLUDED.confirmed_at, consented_at = EXCLUDED.consented_at,
        consent_source = EXCLUDED.consent_source, consent_ip = EXCLUDED.consent_ip,
        consent_user_agent = EXCLUDED.consent_user_agent, consent_text_version = EXCLUDED.consent_text_version,
-       revoked_at = NULL
+       consent_api_key_id = EXCLUDED.consent_api_key_id,
+       revoked_at = NULL, revocation_source = NULL, revoked_api_key_id = NULL
      WHERE EXCLUDED.status = 'confirmed'
        AND (topic_subscriptions.status = 'pending'
             OR (topic_subscriptions.status = 'revoked' AND EXCLUDED.confirmed_at > topic_subscriptions.revoked_at))`,
@@ -147,6 +150,7 @@ export async function writeTopicConsent(
       pairs.map((p) => p.consent.userAgent),
       pairs.map((p) => p.consent.textVersion),
       now,
+      apiKeyId,
     ],
   );
 }

@@ -8,6 +8,15 @@ export type Cadence = (typeof CADENCES)[number];
 
 export const CONSENT_SOURCES = ['api', 'import', 'form', 'webinar'] as const;
 export type ConsentSource = (typeof CONSENT_SOURCES)[number];
+/**
+ * What a consent record may say: the sources a caller may claim, and `preferences_page`, written
+ * only by Tactful itself when the person chose a topic on their own page (never accepted as input).
+ */
+export const RECORDED_CONSENT_SOURCES = [...CONSENT_SOURCES, 'preferences_page'] as const;
+export type RecordedConsentSource = (typeof RECORDED_CONSENT_SOURCES)[number];
+/** Who revoked a topic: the person (their page, the one-click link, the "drop this topic?" answer) or an API key. */
+export const REVOCATION_SOURCES = ['preferences_page', 'unsubscribe_link', 'feedback', 'api'] as const;
+export type RevocationSource = (typeof REVOCATION_SOURCES)[number];
 
 export const SUBSCRIPTION_STATUSES = ['pending', 'confirmed', 'revoked'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
@@ -76,7 +85,11 @@ export class TopicSubscription {
   consentedAt: Date;
 
   @Column({ name: 'consent_source', type: 'text' })
-  consentSource: ConsentSource;
+  consentSource: RecordedConsentSource;
+
+  /** The API key that recorded this consent, when one did. */
+  @Column({ name: 'consent_api_key_id', type: 'uuid', nullable: true })
+  consentApiKeyId: string | null;
 
   @Column({ name: 'consent_ip', type: 'inet', nullable: true })
   consentIp: string | null;
@@ -92,4 +105,10 @@ export class TopicSubscription {
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
+
+  @Column({ name: 'revocation_source', type: 'text', nullable: true })
+  revocationSource: RevocationSource | null;
+
+  @Column({ name: 'revoked_api_key_id', type: 'uuid', nullable: true })
+  revokedApiKeyId: string | null;
 }

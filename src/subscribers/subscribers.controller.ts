@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import type { AuthenticatedRequest } from '../auth/api-key.guard';
 import { RequireScopes } from '../auth/scopes';
 import { ParseIdPipe } from '../common/params';
 import { DomainException, ErrorCode, invalid } from '../common/problem';
@@ -40,8 +41,8 @@ export class SubscribersController {
       '(and `consent.source`) they start `active` with confirmed topics. An erased address is refused (422) ' +
       'unless the consent is newer than the erasure.',
   })
-  create(@Body() body: CreateSubscriberDto): Promise<SubscriberResponse> {
-    return this.subscribers.create(body);
+  create(@Body() body: CreateSubscriberDto, @Req() request: AuthenticatedRequest): Promise<SubscriberResponse> {
+    return this.subscribers.create(body, request.apiKey?.id ?? null);
   }
 
   @Post('import')
@@ -93,8 +94,8 @@ export class SubscribersController {
   @Patch(':id')
   @RequireScopes('subscribers:write')
   @ApiOperation({ summary: 'Change locale, time zone, cadence, digest slot, attributes, status or topics' })
-  update(@Param('id', ParseIdPipe) id: string, @Body() body: UpdateSubscriberDto): Promise<SubscriberResponse> {
-    return this.subscribers.update(id, body);
+  update(@Param('id', ParseIdPipe) id: string, @Body() body: UpdateSubscriberDto, @Req() request: AuthenticatedRequest): Promise<SubscriberResponse> {
+    return this.subscribers.update(id, body, request.apiKey?.id ?? null);
   }
 
   @Delete(':id')

@@ -29,9 +29,15 @@ interface SubscriptionRow {
   consent_text_version: string | null;
   confirmed_at: Date | null;
   revoked_at: Date | null;
+  revocation_source: string | null;
+  consent_api_key_id: string | null;
+  consent_api_key_name: string | null;
+  revoked_api_key_id: string | null;
+  revoked_api_key_name: string | null;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+const keyRef = (id: string | null, name: string | null) => (id ? { id, name } : null);
 
 @Injectable()
 export class SubscribersService {
@@ -71,7 +77,8 @@ export class SubscribersService {
     return blocked;
   }
 
-  async create(input: CreateSubscriberDto): Promise<SubscriberResponse> {
+  /** `apiKeyId`: the key that asks, kept with the consent records it writes. */
+  async create(input: CreateSubscriberDto, apiKeyId: string | null = null): Promise<SubscriberResponse> {
     const now = this.clock.now();
     const id = await this.db.transaction(async (tx) => {
       const result = toSubscriberRow(input, await this.topicRefs(tx), now, 'api');
@@ -84,7 +91,7 @@ export class SubscribersService {
           { field: 'email', message: 'is taken' },
         ]);
       }
-      await writeTopicConsent(tx, [result.row], new Map([[written.email, written.id]]), now);
+      await writeTopicConsent(tx, [result.row], new Map([[written.email, written.id]]), now, apiKeyId);
       await this.confirmation.requestConfirmation(tx, [written.id]);
       return written.id;
     });
@@ -130,7 +137,7 @@ export class SubscribersService {
     };
   }
 
-  async update(id: string, input: UpdateSubscriberDto): Promise<SubscriberResponse> {
+  async update(id: string, input: UpdateSubscriberDto, apiKeyId: string | null = null): Promise<SubscriberResponse> {
     const now = this.clock.now();
     await this.db.transaction(async (tx) => {
       const [current] = await tx.query(`SELECT status, confirmed_at FROM subscribers WHERE id = $1 FOR UPDATE`, [id]);
@@ -162,21 +169,21 @@ export class SubscribersService {
           now,
         ],
       );
-      if (input.topics) await this.replaceTopics(tx, id, input, now);
+      if (input.topics) await this.replaceTopics(tx, id, input, now, apiKeyId);
     });
     return this.get(id);
   }
 
-  private async replaceTopics(tx: EntityManager, id: string, input: UpdateSubscriberDto, now: Date): Promise<void> {
+  private async replaceTopics(tx: EntityManager, id: string, input: UpdateSubscriberDto, now: Date, apiKeyId: string | null): Promise<void> {
     const [{ email }] = await tx.query(`SELECT email FROM subscribers WHERE id = $1`, [id]);
     const result = toSubscriberRow({ email, topics: input.topics, consent: input.consent }, await this.topicRefs(tx), now, 'api');
     if (!result.ok) throw validationException(result.errors);
     await tx.query(
-      `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3
+      `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3, revocation_source = 'api', revoked_api_key_id = $4
        WHERE subscriber_id = $1 AND status <> 'revoked' AND NOT (topic_id = ANY($2::uuid[]))`,
-      [id, result.row.topicIds, now],
+      [id, result.row.topicIds, now, apiKeyId],
     );
-    await writeTopicConsent(tx, [result.row], new Map([[email, id]]), now);
+    await writeTopicConsent(tx, [result.row], new Map([[email, id]]), now, apiKeyId);
   }
 
   /** GDPR erasure: personal data goes; a hash of the address stays on the suppression list. */
@@ -235,10 +242,14 @@ export class SubscribersService {
 
   private async toResponses(subscribers: Subscriber[]): Promise<SubscriberResponse[]> {
     if (subscribers.length === 0) return [];
+    // Each record with the names of the API keys that wrote or revoked it (keys are never deleted).
     const subscriptions: SubscriptionRow[] = await this.db.query(
       `SELECT ts.subscriber_id, t.key AS topic, ts.status, ts.consented_at, ts.consent_source, host(ts.consent_ip) AS consent_ip,
-              ts.consent_user_agent, ts.consent_text_version, ts.confirmed_at, ts.revoked_at
+              ts.consent_user_agent, ts.consent_text_version, ts.confirmed_at, ts.revoked_at, ts.revocation_source,
+              ts.consent_api_key_id, ck.name AS consent_api_key_name, ts.revoked_api_key_id, rk.name AS revoked_api_key_name
        FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id
+       LEFT JOIN api_keys ck ON ck.id = ts.consent_api_key_id
+       LEFT JOIN api_keys rk ON rk.id = ts.revoked_api_key_id
        WHERE ts.subscriber_id = ANY($1::uuid[])
        ORDER BY t.key`,
       [subscribers.map((s) => s.id)],
@@ -256,6 +267,9 @@ export class SubscribersService {
         textVersion: s.consent_text_version,
         confirmedAt: iso(s.confirmed_at),
         revokedAt: iso(s.revoked_at),
+        apiKey: keyRef(s.consent_api_key_id, s.consent_api_key_name),
+        revocationSource: s.revocation_source,
+        revokedByApiKey: keyRef(s.revoked_api_key_id, s.revoked_api_key_name),
       });
       bySubscriber.set(s.subscriber_id, list);
     }

@@ -19,6 +19,21 @@ export interface CalendarEvent {
   stamp: Date;
 }
 
+/**
+ * A name as the CN parameter of ORGANIZER and ATTENDEE. RFC 5545 (3.1, 3.2) has no escaping in
+ * parameter values: a quoted value may hold anything but DQUOTE and control characters, and
+ * ical-generator's backslash escapes are read as part of the name (or break the line). Common
+ * parsers also split quoted values at ";". So: double quotes become single ones; backslashes,
+ * semicolons and control characters (new lines) become spaces; runs of white space one space.
+ */
+export function calendarName(name: string): string {
+  return name
+    .replace(/"/g, "'")
+    .replace(/[\\;\p{Cc}]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 export function calendarFile(event: CalendarEvent): string {
   const cancel = event.method === 'CANCEL';
   const calendar = ical({
@@ -36,11 +51,11 @@ export function calendarFile(event: CalendarEvent): string {
     location: event.joinUrl,
     url: event.joinUrl,
     status: cancel ? ICalEventStatus.CANCELLED : ICalEventStatus.CONFIRMED,
-    organizer: event.organizer,
+    organizer: { ...event.organizer, name: calendarName(event.organizer.name) || event.organizer.email },
     attendees: [
       {
         email: event.attendee.email,
-        ...(event.attendee.name ? { name: event.attendee.name } : {}),
+        ...(event.attendee.name && calendarName(event.attendee.name) ? { name: calendarName(event.attendee.name) } : {}),
         role: ICalAttendeeRole.REQ,
         status: cancel ? ICalAttendeeStatus.DECLINED : ICalAttendeeStatus.ACCEPTED,
         rsvp: false,

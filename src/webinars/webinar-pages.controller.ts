@@ -5,7 +5,7 @@
 // The registration form has no subscriber to bind a CSRF token to, so it uses a signed double
 // submit: GET sets a random SameSite=Strict cookie and puts HMAC(cookie) in the form; a POST from
 // another site carries neither the cookie nor a way to compute the field.
-import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isEmail } from 'class-validator';
@@ -14,9 +14,10 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Clock } from '../common/clock';
+import { DomainException, ErrorCode } from '../common/problem';
 import { isTimeZone, timeZoneNames } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { CustomerRateLimitGuard } from '../preferences/customer-rate-limit.guard';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../preferences/customer-rate-limit.guard';
 import { PageRenderer, PageStrings } from '../preferences/page-renderer';
 import { TokenService } from '../preferences/tokens';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
@@ -38,6 +39,7 @@ interface FormValues {
 @ApiExcludeController()
 @Public()
 @UseGuards(CustomerRateLimitGuard)
+@UseFilters(CustomerPageLimitFilter)
 @Controller('webinars')
 export class WebinarPagesController {
   private readonly secureCookie: boolean;
@@ -50,6 +52,7 @@ export class WebinarPagesController {
     private readonly tokens: TokenService,
     private readonly webinars: WebinarsService,
     private readonly registrations: WebinarRegistrationsService,
+    private readonly limits: CustomerRateLimits,
   ) {
     this.secureCookie = config.publicUrl.startsWith('https:');
   }
@@ -144,7 +147,14 @@ export class WebinarPagesController {
     if (!found) return this.notFound(reply, 'en');
     const locale = found.registration.locale;
     const t = this.pages.t(locale);
-    const result = await this.registrations.unregister(found.registration.id, form?.leaveSeries === '1');
+    let result;
+    try {
+      result = await this.registrations.unregister(found.registration.id, form?.leaveSeries === '1');
+    } catch (error) {
+      // Erased (with the registration) between loading and unregistering: the same invalid-link page.
+      if (error instanceof DomainException && error.code === ErrorCode.NotFound) return this.notFound(reply, 'en');
+      throw error;
+    }
     if (result.outcome === 'not_registered') return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered]);
     return this.pages.message(locale, t.webinarUnregisteredTitle, [t.webinarUnregisteredBody], this.registerAgainLink(found.webinar, locale));
   }
@@ -181,28 +191,25 @@ export class WebinarPagesController {
     });
   }
 
+  /**
+   * The answer of the public form. Registered, registered already, and an erased, bounced or
+   * complained address that nothing was stored or sent for all get the same page (no oracle: a
+   * second submission must not tell an unknown address from a blocked one); nothing is ever sent
+   * twice, so the form cannot be used to mail someone again.
+   */
   private outcomePage(reply: FastifyReply, locale: Locale, email: string, result: RegisterResult, seriesRequested: boolean): string {
     const t = this.pages.t(locale);
-    const series = (r: Extract<RegisterResult, { series: unknown }>): string[] => {
-      const parts = (outcome: string) => r.series.filter((p) => p.outcome === outcome).map((p) => p.part).join(', ');
-      const lines: string[] = [];
-      if (parts('registered')) lines.push(fill(t.webinarSeriesRegistered, { x: parts('registered') }));
-      if (parts('already_registered')) lines.push(fill(t.webinarSeriesAlready, { x: parts('already_registered') }));
-      if (parts('full')) lines.push(fill(t.webinarSeriesFull, { x: parts('full') }));
-      if (seriesRequested) lines.push(t.webinarSeriesLater);
-      return lines;
-    };
     switch (result.outcome) {
       case 'registered':
-        return this.pages.message(locale, t.webinarRegisteredTitle, [
-          fill(t.webinarRegisteredBody, { x: email }),
-          ...series(result),
-          t.webinarRegisteredNoNewsletter,
-        ]);
       case 'already_registered':
-        // Said plainly, and nothing is sent again: the form must not become a way to mail someone.
-        void reply.status(409);
-        return this.pages.message(locale, t.webinarAlreadyTitle, [fill(t.webinarAlreadyBody, { x: email }), ...series(result)]);
+      case 'suppressed': {
+        const parts = (full: boolean) => result.series.filter((p) => (p.outcome === 'full') === full).map((p) => p.part).join(', ');
+        const lines: string[] = [];
+        if (parts(false)) lines.push(fill(t.webinarSeriesRegistered, { x: parts(false) }));
+        if (parts(true)) lines.push(fill(t.webinarSeriesFull, { x: parts(true) }));
+        if (seriesRequested) lines.push(t.webinarSeriesLater);
+        return this.pages.message(locale, t.webinarRegisteredTitle, [fill(t.webinarRegisteredBody, { x: email }), ...lines, t.webinarRegisteredNoNewsletter]);
+      }
       case 'full':
         void reply.status(409);
         return this.pages.message(locale, t.webinarFullTitle, [t.webinarFullBody]);
@@ -219,7 +226,9 @@ export class WebinarPagesController {
     return this.pages.message(locale, t.webinarClosedTitle, [webinar.status === 'cancelled' ? t.webinarCancelledBody : t.webinarStartedBody]);
   }
 
-  private notFound(reply: FastifyReply, locale: Locale): string {
+  /** The one "invalid link" page; a genuine unregister link whose registration is gone counts as a failed attempt. */
+  private async notFound(reply: FastifyReply, locale: Locale): Promise<string> {
+    if ((reply.request.params as { token?: unknown }).token !== undefined) await this.limits.countFailure(reply.request);
     const t: PageStrings = this.pages.t(locale);
     void reply.status(404);
     return this.pages.message(locale, t.notFoundTitle, [t.notFoundBody]);

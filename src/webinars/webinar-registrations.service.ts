@@ -1,7 +1,10 @@
 // Registrations: who is coming, their calendar SEQUENCE, their reminders. A known address links to
 // its subscriber; an unknown one becomes a pending subscriber (source `webinar`) with no topic
-// consent at all: the registration is the only thing they agreed to. Capacity is checked with the
-// webinar row locked, so two last-seat registrations cannot both win.
+// consent at all: the registration is the only thing they agreed to. An address on the
+// suppression list (erased) or one that bounced or complained is never made a person again here:
+// nothing is stored or sent for it (the public page answers as for any unknown address, the API
+// refuses). Capacity is checked with the webinar row locked, so two last-seat registrations
+// cannot both win.
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -10,6 +13,7 @@ import { notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { AddressBlocks, addressBlocks, isBlocked } from '../subscribers/address-blocks';
 import { normalizeEmail, writeSubscribers } from '../subscribers/subscriber-rows';
 import { RegistrationResponse } from './dto/webinar.dto';
 import { RegistrationMail, WebinarMailsService } from './webinar-mails.service';
@@ -32,8 +36,15 @@ export interface Evidence {
 
 export type PartOutcome = 'registered' | 'already_registered' | 'full';
 
+export type SeriesOutcome = { webinarId: string; part: number; outcome: PartOutcome };
+
 export type RegisterResult =
-  | { outcome: 'registered' | 'already_registered'; registration: RegistrationResponse; series: { webinarId: string; part: number; outcome: PartOutcome }[] }
+  | { outcome: 'registered' | 'already_registered'; registration: RegistrationResponse; series: SeriesOutcome[] }
+  /**
+   * The address is erased, bounced or complained and unknown as a subscriber: nothing was stored
+   * or queued. `series` is what an unknown address would have got, so a page can answer alike.
+   */
+  | { outcome: 'suppressed'; blocks: AddressBlocks; series: SeriesOutcome[] }
   | { outcome: 'full' }
   | { outcome: 'closed'; reason: 'cancelled' | 'started' };
 
@@ -79,19 +90,31 @@ export class WebinarRegistrationsService {
       if (webinar.status === 'cancelled') return { outcome: 'closed', reason: 'cancelled' };
       if (webinar.starts_at <= now) return { outcome: 'closed', reason: 'started' };
 
+      const parts = locked.filter((w) => w.id !== webinarId).sort((a, b) => a.series_part! - b.series_part!);
       let [subscriber] = await tx.query(`SELECT id FROM subscribers WHERE email = $1`, [email]);
       if (!subscriber && (await this.isFull(tx, webinar))) return { outcome: 'full' };
+      if (!subscriber) {
+        const blocks = await addressBlocks(tx, email);
+        if (isBlocked(blocks)) {
+          // As registerOne would decide for a new subscriber: each part registered unless full.
+          const series: SeriesOutcome[] = [];
+          for (const part of withSeries ? parts : []) {
+            series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.isFull(tx, part)) ? 'full' : 'registered' });
+          }
+          return { outcome: 'suppressed', blocks, series };
+        }
+      }
       subscriber ??= await this.createPending(tx, email, input, now, evidence);
 
       const main = await this.registerOne(tx, webinar, subscriber.id, source, now);
       if (main.outcome === 'full') return { outcome: 'full' };
-      const series: { webinarId: string; part: number; outcome: PartOutcome }[] = [];
+      const series: SeriesOutcome[] = [];
       if (withSeries) {
         await tx.query(
           `INSERT INTO webinar_series_registrations (subscriber_id, series_id, registered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
           [subscriber.id, webinar.series_id, now],
         );
-        for (const part of locked.filter((w) => w.id !== webinarId).sort((a, b) => a.series_part! - b.series_part!)) {
+        for (const part of parts) {
           series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.registerOne(tx, part, subscriber.id, 'series', now)).outcome });
         }
       }

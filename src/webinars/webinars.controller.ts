@@ -84,6 +84,15 @@ export class WebinarsController {
           reason: 'duplicate',
           registrationId: result.registration.id,
         });
+      case 'suppressed': {
+        // The API is no public form: the caller is told why, as POST /v1/subscribers tells it.
+        const why = result.blocks.erasedAt
+          ? `belongs to a person erased on ${result.blocks.erasedAt.toISOString().slice(0, 10)}; it is not registered or mailed`
+          : `${result.blocks.bounce === 'bounced' ? 'hard-bounced' : 'complained about our mail'}; it is not registered or mailed`;
+        throw new DomainException(ErrorCode.Unprocessable, `email ${why}`, [{ field: 'email', message: why }], {
+          reason: result.blocks.erasedAt ? 'erased' : result.blocks.bounce,
+        });
+      }
       case 'full':
         throw new DomainException(ErrorCode.Conflict, 'The webinar is fully booked', undefined, { reason: 'full' });
       case 'closed':

@@ -21,7 +21,6 @@ beforeAll(async () => {
     clock,
     env: {
       SMTP_URL: sink.url,
-      CUSTOMER_RATE_LIMIT_PER_TOKEN: '10000',
       CUSTOMER_RATE_LIMIT_PER_IP: '100000',
       REPLY_TO: 'Tactful Team <hello@tactful.test>',
       SENDER_REPLY_TO: '{"fairs":"Fair Team <fairs@tactful.test>"}',

@@ -20,7 +20,7 @@ const local = (url: string) => url.replace('http://tactful.test', t.baseUrl);
 
 beforeAll(async () => {
   sink = await startSmtpSink();
-  t = await startTestApp({ clock, env: { SMTP_URL: sink.url, CUSTOMER_RATE_LIMIT_PER_TOKEN: '5000', CUSTOMER_RATE_LIMIT_PER_IP: '5000' } });
+  t = await startTestApp({ clock, env: { SMTP_URL: sink.url, CUSTOMER_RATE_LIMIT_PER_IP: '5000' } });
   await createTopics(t, ['trade-fairs', 'offers']);
 });
 afterAll(async () => {
@@ -157,15 +157,20 @@ describe('the preferences page over HTTP', () => {
     expect(json.body.nextNewsletter).toBe('2026-03-06T06:00:00.000Z');
   });
 
-  it('rate-limits a token with 429 and Retry-After', async () => {
-    const limited = await startTestApp({ clock, env: { CUSTOMER_RATE_LIMIT_PER_TOKEN: '3' } });
+  it('rate-limits failed links from one address with a 429 page and Retry-After, never a genuine link', async () => {
+    const limited = await startTestApp({ clock, env: { CUSTOMER_RATE_LIMIT_PER_IP: '3' } });
     try {
+      await createTopics(limited, ['offers']);
+      const ids = await importConfirmed(limited, [{ email: 'limited@example.com', topics: ['offers'] }]);
+      const genuine = `${limited.baseUrl}${new URL(limited.app.get(TokenService).url('preferences', ids.get('limited@example.com')!)).pathname}`;
       const url = `${limited.baseUrl}/u/abcd.efgh.ijkl`;
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) statuses.push((await fetch(url)).status);
       expect(statuses).toEqual([404, 404, 404, 429, 429]);
       const res = await fetch(url);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      for (let i = 0; i < 5; i++) expect((await fetch(genuine)).status).toBe(200);
     } finally {
       await limited.close();
     }

@@ -102,11 +102,14 @@ browserDescribe('the webinar registration page in Chromium', () => {
     expect(mail.parsed.text).toContain('Hallo Anna,');
     expect(mail.parsed.text).toContain('Dienstag, 10. März 2026, 05:00–06:00 Uhr (America/New_York)');
 
-    // The same address again: said plainly, and no second mail.
+    // The same address again: the same answer as the first time (the form must not tell a known
+    // address from an unknown or an erased one), and no second mail.
     await page.goto(url);
     await page.getByLabel('E-Mail-Adresse').fill('anna@example.de');
+    await page.getByLabel(/Auch für alle weiteren Teile der Reihe „Liquidität“/).check();
     await page.getByRole('button', { name: 'Kostenlos anmelden' }).click();
-    await page.waitForSelector('h1:has-text("Sie sind bereits angemeldet")');
+    await page.waitForSelector('h1:has-text("Sie sind angemeldet")');
+    expect(await page.locator('main').innerText()).toBe(body);
     await t.app.get(DeliveryWorker).drain();
     expect(sink.messages.filter((m) => m.envelope.rcptTo.includes('anna@example.de'))).toHaveLength(1);
     await context.close();

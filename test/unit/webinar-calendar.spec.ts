@@ -2,7 +2,7 @@
 // need: METHOD, a stable UID, SEQUENCE, DTSTAMP, ORGANIZER and ATTENDEE. Checked with an
 // independent parser (node-ical), not with the library that wrote it.
 import * as ical from 'node-ical';
-import { calendarFile, CalendarEvent, mailboxAddress } from '../../src/webinars/webinar-calendar';
+import { calendarFile, CalendarEvent, calendarName, mailboxAddress } from '../../src/webinars/webinar-calendar';
 
 const event: CalendarEvent = {
   uid: '3f2b8c1e-0000-4000-8000-000000000001@tactful.example',
@@ -56,6 +56,35 @@ describe('calendarFile', () => {
     expect(text.replace(/\r\n/g, '')).not.toMatch(/\n/);
     for (const line of text.split('\r\n')) expect(Buffer.byteLength(line, 'utf8')).toBeLessThanOrEqual(75);
     expect(text).toMatch(/\r\nDTSTAMP:20260302T090000Z\r\n/);
+  });
+
+  it.each([
+    ['Anna "Annie" Schmidt', "Anna 'Annie' Schmidt"],
+    ['Doe; Jane', 'Doe Jane'],
+    ['van Dyk, Sr.: CEO', 'van Dyk, Sr.: CEO'],
+    ['two\nlines\r\nhere', 'two lines here'],
+    ['back\\slash', 'back slash'],
+    ['"', "'"],
+    ['Ünïcödé Ærøskøbing', 'Ünïcödé Ærøskøbing'],
+  ])('writes the attendee and organizer name %j as one CN parameter a parser reads back as %j (RFC 5545 3.2: no DQUOTE inside)', (name, expected) => {
+    const text = calendarFile({ ...event, attendee: { email: 'anna@example.de', name }, organizer: { name: `${name} GmbH`, email: 'news@beispiel.example' } });
+    for (const line of text.replace(/\r\n[ \t]/g, '').split('\r\n').filter((l) => /^(ATTENDEE|ORGANIZER)/.test(l))) {
+      // One quoted CN value: exactly two DQUOTEs, the value before the ":" of the mailto.
+      expect(line.match(/"/g)).toHaveLength(2);
+      expect(line).toMatch(/;CN="[^"]*":(mailto|MAILTO):/);
+    }
+    const { vevent } = parse(text);
+    expect(vevent.attendee.params.CN).toBe(expected);
+    expect(String(vevent.attendee.val).toLowerCase()).toBe('mailto:anna@example.de');
+    expect(vevent.organizer.params.CN).toBe(`${expected} GmbH`);
+    expect(vevent.organizer.val).toBe('mailto:news@beispiel.example');
+  });
+
+  it('leaves out a CN that is empty once cleaned, and names the organizer by address then', () => {
+    const text = calendarFile({ ...event, attendee: { email: 'anna@example.de', name: ' ; ' }, organizer: { name: ';', email: 'news@beispiel.example' } });
+    expect(text).not.toMatch(/ATTENDEE[^\r]*CN=/);
+    expect(calendarName(' "x" ')).toBe("'x'");
+    expect(parse(text).vevent.organizer.params.CN).toBe('news@beispiel.example');
   });
 
   it('takes the bare address out of a mailbox', () => {

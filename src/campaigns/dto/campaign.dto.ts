@@ -134,7 +134,7 @@ export class ScheduleCampaignDto {
 }
 
 export class PreviewCampaignDto {
-  @ApiPropertyOptional({ format: 'uuid', description: 'Render for this subscriber (their language and links).' })
+  @ApiPropertyOptional({ format: 'uuid', description: 'Render in this subscriber’s language. Links in a preview are inert samples (`/p/preview`, `/u/preview`, `/f/preview`) that change nothing.' })
   @Omittable()
   @IsUUID()
   subscriberId?: string;

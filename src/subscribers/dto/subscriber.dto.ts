@@ -19,7 +19,7 @@ import {
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
-import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, SUBSCRIBER_STATUSES, SubscriberStatus } from '../subscriber.entity';
+import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, RECORDED_CONSENT_SOURCES, REVOCATION_SOURCES, SUBSCRIBER_STATUSES, SubscriberStatus } from '../subscriber.entity';
 import { IsTimeZone } from '../../common/time-zones';
 import { IsAttributeMap } from './attributes.validator';
 
@@ -227,16 +227,29 @@ export class ListSubscribersQuery {
   after?: string;
 }
 
+export class ApiKeyRef {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ nullable: true, type: String }) name: string | null;
+}
+
 export class TopicSubscriptionResponse {
   @ApiProperty({ example: 'trade-fairs' }) topic: string;
   @ApiProperty({ enum: ['pending', 'confirmed', 'revoked'] }) status: string;
   @ApiProperty() consentedAt: string;
-  @ApiProperty({ enum: CONSENT_SOURCES }) source: string;
+  @ApiProperty({
+    enum: RECORDED_CONSENT_SOURCES,
+    description: '`preferences_page`: the person chose it on their own page (`ip`, `userAgent` are their browser’s); `api`: an API key did (`apiKey`). Records from before these were told apart may say `form` for the page.',
+  })
+  source: string;
   @ApiProperty({ nullable: true, type: String }) ip: string | null;
   @ApiProperty({ nullable: true, type: String }) userAgent: string | null;
   @ApiProperty({ nullable: true, type: String }) textVersion: string | null;
   @ApiProperty({ nullable: true, type: String }) confirmedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) revokedAt: string | null;
+  @ApiProperty({ nullable: true, type: ApiKeyRef, description: 'The API key that recorded this consent, if one did.' }) apiKey: ApiKeyRef | null;
+  @ApiProperty({ nullable: true, enum: REVOCATION_SOURCES, description: 'Who revoked it: the person (their page, the one-click link, the “drop this topic?” answer) or an API key.' })
+  revocationSource: string | null;
+  @ApiProperty({ nullable: true, type: ApiKeyRef }) revokedByApiKey: ApiKeyRef | null;
 }
 
 export class SubscriberResponse {

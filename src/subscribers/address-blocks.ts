@@ -1,0 +1,27 @@
+// Addresses no path may turn into a person again, or mail, without fresh consent: people erased
+// under GDPR (`suppressions`) and addresses without a subscriber that hard-bounced or complained
+// (`bounced_addresses`). Both keep only the SHA-256 of the normalised address.
+import { EntityManager } from 'typeorm';
+import { emailHash } from './subscriber-rows';
+
+export type AddressBlockKind = 'erased' | 'bounced' | 'complained';
+
+export interface AddressBlocks {
+  /** When the person was erased, or null. */
+  erasedAt: Date | null;
+  /** The address hard-bounced or complained (a bounce outranks a complaint), or null. */
+  bounce: 'bounced' | 'complained' | null;
+}
+
+/** address_blocks: both lists probed by the address's hash in one statement (two primary-key lookups). */
+const ADDRESS_BLOCKS_SQL = `
+  SELECT (SELECT created_at FROM suppressions WHERE email_hash = $1) AS erased_at,
+         (SELECT reason FROM bounced_addresses WHERE email_hash = $1) AS bounce`;
+
+export async function addressBlocks(tx: EntityManager, email: string): Promise<AddressBlocks> {
+  const [row] = await tx.query(ADDRESS_BLOCKS_SQL, [emailHash(email)]);
+  return { erasedAt: row.erased_at ?? null, bounce: row.bounce ?? null };
+}
+
+/** Whether a public form must leave this address alone (create nothing, send nothing). */
+export const isBlocked = (blocks: AddressBlocks): boolean => blocks.erasedAt !== null || blocks.bounce !== null;
