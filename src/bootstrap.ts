@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { AppModule } from './app.module';
 import { ApiKeysService } from './auth/api-keys.service';
 import { Clock, DatabaseClock, SystemClock } from './common/clock';
 import { registerBodyParsers } from './common/body-parsers';
+import { buildOpenApiDocument } from './common/openapi';
 import { sendProblem } from './common/problem.filter';
 import { echoRequestId, requestIdFrom } from './common/request-id';
 import { registerSecurityHeaders } from './common/security-headers';
@@ -84,19 +85,7 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Tactful')
-      .setDescription(
-        'Keep in touch with customers without bombarding them. Every /v1 route needs an API key ' +
-          '(`Authorization: Bearer tk_…`) with the scope named in its description; errors are ' +
-          '`application/problem+json` (RFC 9457) naming the offending fields.',
-      )
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key from POST /v1/api-keys' })
-      .build(),
-  );
+  const document = buildOpenApiDocument(app, config.publicUrl);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ParseIdPipe } from '../common/params';
+import { IdParam } from '../common/params';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyResponse, CreateApiKeyDto, CreatedApiKeyResponse } from './dto/api-key.dto';
+import { ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';
 import { RequireScopes } from './scopes';
 
 @ApiTags('api-keys')
@@ -14,6 +15,7 @@ export class ApiKeysController {
 
   @Post()
   @ApiOperation({ summary: 'Create an API key; the key is shown once, in this response' })
+  @ApiOk(CreatedApiKeyResponse, { ...ApiKeyResponse.example, key: 'tk_Ab3dEf9hJ2kL5mN8pQ1rS4tU7vW0xY3zA6bC9dE' }, { status: 201 })
   async create(@Body() body: CreateApiKeyDto): Promise<CreatedApiKeyResponse> {
     const { key, apiKey } = await this.keys.create(body.name, body.scopes);
     return { ...ApiKeyResponse.from(apiKey), key };
@@ -21,6 +23,7 @@ export class ApiKeysController {
 
   @Get()
   @ApiOperation({ summary: 'List API keys (never the keys themselves)' })
+  @ApiOk([ApiKeyResponse], [ApiKeyResponse.example])
   async list(): Promise<ApiKeyResponse[]> {
     return (await this.keys.list()).map(ApiKeyResponse.from);
   }
@@ -28,7 +31,9 @@ export class ApiKeysController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Revoke an API key at once' })
-  async revoke(@Param('id', ParseIdPipe) id: string): Promise<void> {
+  @ApiNoContent('Revoked (again: nothing more to do).')
+  @ApiProblems({ 404: 'No such API key.' })
+  async revoke(@IdParam() id: string): Promise<void> {
     await this.keys.revoke(id);
   }
 }

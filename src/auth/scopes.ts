@@ -1,6 +1,7 @@
 // API key scopes. `admin` grants everything; `read` grants every GET under /v1 except key management.
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { ApiExtension, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiExtension } from '@nestjs/swagger';
+import { ApiProblems } from '../common/openapi';
 
 export const SCOPES = [
   'admin',
@@ -22,8 +23,7 @@ export const RequireScopes = (...scopes: Scope[]) =>
   applyDecorators(
     SetMetadata(SCOPES_KEY, scopes),
     ApiExtension('x-required-scopes', scopes),
-    ApiUnauthorizedResponse({ description: 'No API key, or an unknown or revoked one (problem+json).' }),
-    ApiForbiddenResponse({ description: `The key lacks the scope; one of: ${scopes.join(', ')} (or admin).` }),
+    ApiProblems({ 401: 'No API key, or an unknown or revoked one.', 403: `The key lacks the scope; one of: ${scopes.join(', ')} (or admin).` }),
   );
 
 /** Routes for customers and probes: no API key. */

@@ -1,21 +1,24 @@
 // Sender budgets: how much of each customer's attention one sender may take.
 import { Body, Controller, Delete, Get, HttpCode, Param, Put } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { IsInt, Max, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
 import { RequireScopes } from '../auth/scopes';
 import { Clock } from '../common/clock';
+import { ApiInstant, ApiInteger, ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';
 import { invalid, notFound } from '../common/problem';
 
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 export class SenderBudgetDto {
-  @ApiProperty({ example: 1, description: 'At most this many of every `perSlots` cadence windows of one customer.' })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 52, example: 1, description: 'At most this many of every `perSlots` cadence windows of one customer.' })
   @IsInt()
   @Min(1)
   @Max(52)
   maxSlots: number;
 
-  @ApiProperty({ example: 4, description: 'Counted over this many windows (1 in 4: the shop takes at most every fourth week).' })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 52, example: 4, description: 'Counted over this many windows (1 in 4: the shop takes at most every fourth week).' })
   @IsInt()
   @Min(1)
   @Max(52)
@@ -24,12 +27,14 @@ export class SenderBudgetDto {
 
 export class SenderBudgetResponse {
   @ApiProperty({ example: 'shop' }) sender: string;
-  @ApiProperty() maxSlots: number;
-  @ApiProperty() perSlots: number;
-  @ApiProperty() updatedAt: string;
+  @ApiInteger({ minimum: 1, maximum: 52, example: 1 }) maxSlots: number;
+  @ApiInteger({ minimum: 1, maximum: 52, example: 4 }) perSlots: number;
+  @ApiInstant() updatedAt: string;
 }
 
-const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const EXAMPLE: SenderBudgetResponse = { sender: 'shop', maxSlots: 1, perSlots: 4, updatedAt: '2026-03-02T08:00:00.000Z' };
+const SENDER_PARAM = { name: 'sender', description: 'The sender’s slug (`sender` of its campaigns).', schema: { type: 'string', pattern: SLUG.source } };
+
 const toResponse = (r: any): SenderBudgetResponse => ({ sender: r.sender, maxSlots: r.max_slots, perSlots: r.per_slots, updatedAt: r.updated_at.toISOString() });
 
 @ApiTags('campaigns')
@@ -44,6 +49,7 @@ export class SendersController {
   @Get()
   @RequireScopes('read', 'campaigns:write')
   @ApiOperation({ summary: 'Sender budgets in force' })
+  @ApiOk([SenderBudgetResponse], [EXAMPLE])
   async list(): Promise<SenderBudgetResponse[]> {
     return (await this.db.query(`SELECT * FROM sender_budgets ORDER BY sender`)).map(toResponse);
   }
@@ -54,6 +60,8 @@ export class SendersController {
     summary: 'Limit a sender to maxSlots of every perSlots windows of each customer',
     description: 'Over budget, the sender’s campaigns are folded into the customer’s digest (reason deferred_budget) instead of taking the window. The seed’s shop that mailed offers every two days after an order: shop = 1 in 4.',
   })
+  @ApiParam(SENDER_PARAM)
+  @ApiOk(SenderBudgetResponse, EXAMPLE, { description: 'The budget now in force (created or replaced).' })
   async put(@Param('sender') sender: string, @Body() body: SenderBudgetDto): Promise<SenderBudgetResponse> {
     if (!SLUG.test(sender)) throw invalid('sender', 'must be a slug: lower-case letters, digits and dashes');
     if (body.perSlots < body.maxSlots) throw invalid('perSlots', 'must be at least maxSlots');
@@ -70,6 +78,9 @@ export class SendersController {
   @HttpCode(204)
   @RequireScopes('campaigns:write')
   @ApiOperation({ summary: 'Remove a sender budget (the cadence cap still applies)' })
+  @ApiParam(SENDER_PARAM)
+  @ApiNoContent('Removed.')
+  @ApiProblems({ 404: 'The sender has no budget.' })
   async remove(@Param('sender') sender: string): Promise<void> {
     const rows = await this.db.query(`WITH gone AS (DELETE FROM sender_budgets WHERE sender = $1 RETURNING 1) SELECT count(*)::int AS n FROM gone`, [sender]);
     if (rows[0].n === 0) throw notFound('Sender budget', sender);

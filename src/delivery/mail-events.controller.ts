@@ -4,18 +4,13 @@ import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
+import { ApiOk, ApiProblems } from '../common/openapi';
 import { Clock } from '../common/clock';
 import { invalid } from '../common/problem';
 import { SIGNATURE_HEADER } from '../common/signatures';
 import { WebhookSignatureGuard } from '../common/webhook-signature.guard';
 import { blockAddress } from './bounced-addresses';
-import { MailEventDto } from './dto/mail-event.dto';
-
-export interface MailEventResult {
-  duplicate: boolean;
-  subscriberFound: boolean;
-  action: 'bounced' | 'complained' | 'noted' | 'none';
-}
+import { MailEventDto, MailEventResult } from './dto/mail-event.dto';
 
 @ApiTags('webhooks')
 @Controller('webhooks')
@@ -38,6 +33,8 @@ export class MailEventsController {
       'and shipment mail) is remembered as a hash: after a hard bounce nothing more is sent to it. Signed with WEBHOOK_SECRET; requests ' +
       'older than 5 minutes and repeated event ids are refused or ignored.',
   })
+  @ApiOk(MailEventResult, { duplicate: false, subscriberFound: true, action: 'bounced' }, { description: 'Applied, or acknowledged as a duplicate.' })
+  @ApiProblems({ 401: 'The signature is missing, wrong, or its timestamp more than 5 minutes off.' })
   async receive(@Body() event: MailEventDto): Promise<MailEventResult> {
     const now = this.clock.now();
     if (!event.email && !event.messageId) throw invalid('email', 'or messageId is required');

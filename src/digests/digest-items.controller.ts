@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { RequireScopes } from '../auth/scopes';
 import { Clock } from '../common/clock';
+import { ApiOk } from '../common/openapi';
 import { invalid } from '../common/problem';
 import { validationException } from '../common/validation';
 import { CreateDigestItemDto, DigestItemResponse } from './dto/digest-item.dto';
@@ -37,6 +38,7 @@ export class DigestItemsController {
   @Post()
   @RequireScopes('digests:write')
   @ApiOperation({ summary: 'Add a short piece that goes only into digests (a fair moved, a new offer, longer payment terms)' })
+  @ApiOk(DigestItemResponse, DigestItemResponse.example, { status: 201 })
   async create(@Body() body: CreateDigestItemDto): Promise<DigestItemResponse> {
     const now = this.clock.now();
     const [topic] = await this.db.query(`SELECT id, archived FROM topics WHERE key = $1`, [body.topic]);
@@ -71,8 +73,9 @@ export class DigestItemsController {
   @Get()
   @RequireScopes('read', 'digests:write')
   @ApiOperation({ summary: 'List digest items, newest first' })
-  @ApiQuery({ name: 'topic', required: false })
-  @ApiQuery({ name: 'limit', required: false, type: Number })
+  @ApiQuery({ name: 'topic', required: false, description: 'Only items of this topic key.' })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } })
+  @ApiOk([DigestItemResponse], [DigestItemResponse.example])
   async list(@Query('topic') topic?: string, @Query('limit') limit?: string): Promise<DigestItemResponse[]> {
     const size = limit === undefined ? 100 : Number(limit);
     if (!Number.isInteger(size) || size < 1 || size > 500) throw invalid('limit', 'must be a whole number from 1 to 500');

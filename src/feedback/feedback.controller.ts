@@ -1,9 +1,10 @@
 // The page behind every "useful / not useful" link and the "drop this topic?" question.
 // GET only shows (link scanners prefetch every link in a mail); only the POST records.
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../auth/scopes';
+import { ApiForm, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
 import { DomainException, ErrorCode } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { isForeignKeyViolation } from '../database/pg-errors';
@@ -11,12 +12,13 @@ import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } f
 import { PageRenderer, requestLocale } from '../preferences/page-renderer';
 import { PreferencesService } from '../preferences/preferences.service';
 import { PREVIEW_TOKEN, TokenService } from '../preferences/tokens';
-import { isRating, Rating } from './feedback.policy';
+import { COMMENT_MAX, isRating, Rating, RATINGS } from './feedback.policy';
 import { FeedbackService, FeedbackSubject } from './feedback.service';
 
 const fill = (template: string, values: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, k) => values[k] ?? '');
 
-@ApiExcludeController()
+@ApiTags('customer pages')
+@ApiParam({ name: 'token', description: 'The signed “useful / not useful” (or “drop this topic?”) link from a mail (`preview`: an inert sample).', schema: { type: 'string' } })
 @Public()
 @UseGuards(CustomerRateLimitGuard)
 @UseFilters(CustomerPageLimitFilter)
@@ -72,6 +74,9 @@ export class FeedbackController {
   @Get('f/:token')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'The feedback page behind a mail’s “useful / not useful” link, or the “drop this topic?” question (GET records nothing)' })
+  @ApiQuery({ name: 'v', required: false, enum: RATINGS, description: 'The answer the link stood for: pre-selected, not recorded.' })
+  @ApiPage({ html: { 200: 'The feedback form (or the drop-topic question).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async show(
     @Param('token') token: string,
     @Query('v') v: string | undefined,
@@ -89,6 +94,20 @@ export class FeedbackController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Record the answer: a rating with an optional comment, or “drop this topic” (the topic is revoked at once)' })
+  @ApiForm({
+    type: 'object',
+    required: ['csrf'],
+    properties: {
+      csrf: { type: 'string', description: 'The hidden field of the page the form came from.' },
+      rating: { type: 'string', enum: [...RATINGS], description: 'Rating links; a second answer replaces the first.' },
+      comment: { type: 'string', maxLength: COMMENT_MAX },
+    },
+  })
+  @ApiPage({
+    html: { 200: 'The page again: recorded (or changed), or the topic dropped.', 400: 'The page again with the error: choose one, or the comment is too long.', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY },
+    problems: [{ 403: 'The form has expired or did not come from this page (csrf).' }],
+  })
   async answer(
     @Param('token') token: string,
     @Body() form: Record<string, unknown>,

@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiText } from '../common/openapi';
 import { Public } from '../auth/scopes';
 import { MetricsService } from './metrics.service';
 
@@ -13,6 +14,11 @@ export class MetricsController {
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Prometheus metrics: deliveries by status and reason, SMTP latency, outbox depth, scheduler runs, HTTP durations' })
+  @ApiText(
+    'text/plain',
+    'The Prometheus text exposition format, version 0.0.4.',
+    '# HELP tactful_deliveries_total Decisions by class, status and reason.\n# TYPE tactful_deliveries_total counter\ntactful_deliveries_total{class="marketing",status="sent",reason="sent"} 2\n',
+  )
   render(): Promise<string> {
     return this.metrics.render();
   }

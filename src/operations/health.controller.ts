@@ -1,10 +1,23 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Clock, DatabaseClock } from '../common/clock';
+import { ApiOk, ApiProblems } from '../common/openapi';
 import { DomainException, ErrorCode } from '../common/problem';
+
+export class HealthResponse {
+  @ApiProperty({ enum: ['ok'] }) status: 'ok';
+  @ApiProperty({ enum: ['ok'], description: 'PostgreSQL answered.' }) database: 'ok';
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    example: 12,
+    description: 'How far this host’s clock is corrected to PostgreSQL’s, in milliseconds (the instance runs on PostgreSQL’s time); null with a test clock.',
+  })
+  clockOffsetMs: number | null;
+}
 
 @ApiTags('operations')
 @Controller()
@@ -18,7 +31,9 @@ export class HealthController {
   @Public()
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Liveness and database reachability (503 when PostgreSQL does not answer)' })
-  async health(): Promise<{ status: 'ok'; database: 'ok'; clockOffsetMs: number | null }> {
+  @ApiOk(HealthResponse, { status: 'ok', database: 'ok', clockOffsetMs: 12 })
+  @ApiProblems({ 503: 'The database does not answer.' })
+  async health(): Promise<HealthResponse> {
     try {
       await this.db.query('SELECT 1');
     } catch {

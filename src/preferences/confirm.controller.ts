@@ -1,17 +1,19 @@
 // Double opt-in pages. GET only shows a button (mail scanners prefetch links); POST confirms.
 import { Controller, Get, Header, HttpCode, Param, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
+import { ApiForm, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
 import { Locale } from '../config/config';
 import { ConfirmationService } from '../subscribers/confirmation.service';
 import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from './customer-rate-limit.guard';
 import { PageRenderer } from './page-renderer';
 import { TokenService } from './tokens';
 
-@ApiExcludeController()
+@ApiTags('customer pages')
+@ApiParam({ name: 'token', description: 'The signed link from the double opt-in mail.', schema: { type: 'string' } })
 @Public()
 @UseGuards(CustomerRateLimitGuard)
 @UseFilters(CustomerPageLimitFilter)
@@ -43,6 +45,8 @@ export class ConfirmController {
   @Get(':token')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Double opt-in: a page with the confirm button (GET changes nothing; mail scanners prefetch links)' })
+  @ApiPage({ html: { 200: 'A page with the confirm button and the topics to confirm (confirmed already: a page saying so).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async show(@Param('token') token: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const subscriber = await this.subscriber(token);
     if (!subscriber) return this.notFound(reply, 'en');
@@ -68,6 +72,9 @@ export class ConfirmController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Confirm the subscription: the person and their pending topics become confirmed, with this browser as evidence' })
+  @ApiForm({ type: 'object', properties: {} }, { required: false, description: 'The page’s form has only its button.' })
+  @ApiPage({ html: { 200: 'Confirmed (or: confirmed already), with a link to the preferences page.', 404: `${PAGE_INVALID_LINK} Also when nothing is pending any more.`, 429: PAGE_TOO_MANY } })
   async confirm(@Param('token') token: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const subscriber = await this.subscriber(token);
     if (!subscriber) return this.notFound(reply, 'en');

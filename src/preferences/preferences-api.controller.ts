@@ -5,11 +5,12 @@ import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Max, Min } from 'class-va
 import type { AuthenticatedRequest } from '../auth/api-key.guard';
 import { Omittable } from '../common/validation';
 import { RequireScopes } from '../auth/scopes';
-import { ParseIdPipe } from '../common/params';
+import { ApiInstant, ApiInteger, ApiOk, ApiProblems } from '../common/openapi';
+import { IdParam } from '../common/params';
 import { notFound } from '../common/problem';
 import { IsTimeZone } from '../common/time-zones';
 import { LOCALES, Locale } from '../config/config';
-import { CADENCES, Cadence } from '../subscribers/subscriber.entity';
+import { CADENCES, Cadence, SUBSCRIBER_STATUSES } from '../subscribers/subscriber.entity';
 import { PreferencesService, PreferencesState } from './preferences.service';
 
 export class PreferencesPatchDto {
@@ -23,18 +24,38 @@ export class PreferencesPatchDto {
   @ApiPropertyOptional({ enum: [0, 2, 4, 8], description: 'Pause for 2, 4 or 8 weeks; 0 ends a pause.' }) @Omittable() @IsIn([0, 2, 4, 8]) pauseWeeks?: number;
 }
 
+export class PreferenceTopic {
+  @ApiProperty({ example: 'trade-fairs' }) key: string;
+  @ApiProperty({ description: 'Chosen (confirmed) by the customer.' }) subscribed: boolean;
+}
+
 export class PreferencesResponse {
-  @ApiProperty() status: string;
+  @ApiProperty({ enum: SUBSCRIBER_STATUSES }) status: string;
   @ApiProperty({ enum: CADENCES }) cadence: string;
-  @ApiProperty() digestWeekday: number;
-  @ApiProperty() digestHour: number;
-  @ApiProperty() timeZone: string;
+  @ApiInteger({ minimum: 1, maximum: 7, description: 'ISO weekday (1 = Monday).' }) digestWeekday: number;
+  @ApiInteger({ minimum: 0, maximum: 23 }) digestHour: number;
+  @ApiProperty({ format: 'time-zone', example: 'Europe/Berlin' }) timeZone: string;
   @ApiProperty({ enum: LOCALES }) locale: string;
-  @ApiProperty({ nullable: true, type: String }) pausedUntil: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'The next digest, or null when none is coming.' }) nextNewsletter: string | null;
-  @ApiProperty({ type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, subscribed: { type: 'boolean' } } } })
-  topics: { key: string; subscribed: boolean }[];
-  @ApiPropertyOptional({ type: [String] }) changes?: string[];
+  @ApiInstant({ nullable: true }) pausedUntil: string | null;
+  @ApiInstant({ nullable: true, description: 'The next digest, or null when none is coming.' }) nextNewsletter: string | null;
+  @ApiProperty({ type: [PreferenceTopic], description: 'Every topic the customer can choose.' }) topics: PreferenceTopic[];
+  @ApiPropertyOptional({ type: [String], example: ['cadence', 'topicOn:offers'], description: 'PATCH only: what changed (`topicOn:<key>`, `topicOff:<key>`, `cadence`, `slot`, `timeZone`, `language`, `pause`, `resume`).' })
+  changes?: string[];
+
+  static readonly example: PreferencesResponse = {
+    status: 'active',
+    cadence: 'weekly',
+    digestWeekday: 1,
+    digestHour: 9,
+    timeZone: 'Europe/Berlin',
+    locale: 'de',
+    pausedUntil: null,
+    nextNewsletter: '2026-03-09T08:00:00.000Z',
+    topics: [
+      { key: 'offers', subscribed: false },
+      { key: 'trade-fairs', subscribed: true },
+    ],
+  };
 }
 
 function toResponse(s: PreferencesState): PreferencesResponse {
@@ -60,7 +81,9 @@ export class PreferencesApiController {
   @Get()
   @RequireScopes('read', 'subscribers:write')
   @ApiOperation({ summary: 'The customer’s preferences and next newsletter, as the preferences page shows them' })
-  async get(@Param('id', ParseIdPipe) id: string): Promise<PreferencesResponse> {
+  @ApiOk(PreferencesResponse, PreferencesResponse.example)
+  @ApiProblems({ 404: 'No such subscriber.' })
+  async get(@IdParam() id: string): Promise<PreferencesResponse> {
     const state = await this.preferences.state(id);
     if (!state) throw notFound('Subscriber', id);
     return toResponse(state);
@@ -69,7 +92,9 @@ export class PreferencesApiController {
   @Patch()
   @RequireScopes('subscribers:write')
   @ApiOperation({ summary: 'Change them on the customer’s behalf (effective at once for every mail not yet handed to SMTP)' })
-  async patch(@Param('id', ParseIdPipe) id: string, @Body() body: PreferencesPatchDto, @Req() request: AuthenticatedRequest): Promise<PreferencesResponse> {
+  @ApiOk(PreferencesResponse, { ...PreferencesResponse.example, cadence: 'biweekly', changes: ['cadence'] })
+  @ApiProblems({ 404: 'No such subscriber.' })
+  async patch(@IdParam() id: string, @Body() body: PreferencesPatchDto, @Req() request: AuthenticatedRequest): Promise<PreferencesResponse> {
     // The key is the evidence (source `api`); the caller's address is the integration's, not the person's.
     const notes = await this.preferences.apply(id, body, { kind: 'api', apiKeyId: request.apiKey?.id ?? null });
     const state = notes && (await this.preferences.state(id));

@@ -3,10 +3,11 @@
 // truncated or foreign token, and a genuine one whose person is gone, get the same 404 page: no
 // oracle. The sample links of previews and test sends (PREVIEW_TOKEN) get a page saying so.
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Handlebars from 'handlebars';
 import { Public } from '../auth/scopes';
+import { ApiForm, ApiLangQuery, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
 import { DomainException, ErrorCode } from '../common/problem';
 import { timeZoneNames } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
@@ -77,9 +78,13 @@ function describe(note: ChangeNote, t: PageStrings, locale: Locale, state: Prefe
   }
 }
 
+const TOKEN = { name: 'token', description: 'The signed link from the mail (`preview`: the inert sample link of a preview or test send).', schema: { type: 'string' } };
+const CSRF = { type: 'string', description: 'The hidden field of the page the form came from.' } as const;
+
 const asArray = (value: unknown): string[] => (value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]);
 
-@ApiExcludeController()
+@ApiTags('customer pages')
+@ApiParam(TOKEN)
 @Public()
 @UseGuards(CustomerRateLimitGuard)
 @UseFilters(CustomerPageLimitFilter)
@@ -178,6 +183,9 @@ export class PreferencesController {
   @Get('p/:token')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'The preferences page: topics, cadence, digest slot, time zone, language, pause, one-click unsubscribe; the next newsletter' })
+  @ApiLangQuery()
+  @ApiPage({ html: { 200: 'The preferences page (for the sample link of a preview: a page saying so).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async show(
     @Param('token') token: string,
     @Query('lang') lang: string | undefined,
@@ -196,6 +204,16 @@ export class PreferencesController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Suggest a topic (free text, stored under the subscriber, erased with them)' })
+  @ApiForm({
+    type: 'object',
+    required: ['csrf'],
+    properties: { csrf: CSRF, suggestion: { type: 'string', maxLength: 2000, example: 'Trade fair dates in Austria' } },
+  })
+  @ApiPage({
+    html: { 200: 'The preferences page, thanking for the suggestion.', 400: 'The preferences page with the error: the suggestion is empty or too long.', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY },
+    problems: [{ 403: 'The form has expired or did not come from the person’s page (csrf).' }],
+  })
   async suggest(
     @Param('token') token: string,
     @Body() form: Record<string, unknown>,
@@ -226,6 +244,25 @@ export class PreferencesController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Save the preferences (the person chose: confirmed consent for the topics ticked); effective at once for every mail not yet handed to SMTP' })
+  @ApiForm({
+    type: 'object',
+    required: ['csrf'],
+    properties: {
+      csrf: CSRF,
+      topics: { type: 'array', items: { type: 'string' }, description: 'The topic keys ticked (repeat the field); none ticked: every topic off.' },
+      cadence: { type: 'string', enum: ['weekly', 'biweekly'] },
+      weekday: { type: 'integer', minimum: 1, maximum: 7, description: 'Digest weekday (weekly cadence), ISO.' },
+      hour: { type: 'integer', minimum: 0, maximum: 23 },
+      timeZone: { type: 'string', format: 'time-zone', example: 'Europe/Berlin' },
+      locale: { type: 'string', enum: ['de', 'en'] },
+      pause: { type: 'integer', enum: [0, ...PAUSE_WEEKS], description: 'Pause for this many weeks; 0 ends a pause.' },
+    },
+  })
+  @ApiPage({
+    html: { 200: 'The preferences page, listing what changed.', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY },
+    problems: [{ 403: 'The form has expired or did not come from the person’s page (csrf).' }],
+  })
   async save(
     @Param('token') token: string,
     @Body() form: Record<string, unknown>,
@@ -259,6 +296,8 @@ export class PreferencesController {
   @Get('u/:token')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'The unsubscribe page: one button (GET changes nothing; mail scanners prefetch links)' })
+  @ApiPage({ html: { 200: 'A page with the one unsubscribe button.', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async showUnsubscribe(@Param('token') token: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     if (token === PREVIEW_TOKEN) return this.preview(request);
     const state = await this.load('unsubscribe', token);
@@ -275,6 +314,15 @@ export class PreferencesController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({
+    summary: 'One-click unsubscribe (RFC 8058): every topic off, at once; repeatable',
+    description: 'What a mail client posts for the `List-Unsubscribe-Post` header: no cookie, no CSRF, no redirect. A genuine link is never refused for rate.',
+  })
+  @ApiForm(
+    { type: 'object', properties: { 'List-Unsubscribe': { type: 'string', enum: ['One-Click'] } } },
+    { multipart: true, required: false, description: 'RFC 8058: `List-Unsubscribe=One-Click`, form-encoded or multipart.' },
+  )
+  @ApiPage({ html: { 200: 'Unsubscribed (or: unsubscribed already), with a link to the preferences page.', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async unsubscribe(@Param('token') token: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     if (token === PREVIEW_TOKEN) return this.preview(request);
     const id = this.tokens.verify('unsubscribe', token);

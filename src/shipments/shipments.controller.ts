@@ -3,8 +3,9 @@ import { Body, Controller, Get, HttpCode, Param, Post, Res, UseInterceptors } fr
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RequireScopes } from '../auth/scopes';
+import { ApiOk, ApiProblems } from '../common/openapi';
 import { IdempotencyInterceptor } from '../common/idempotency.interceptor';
-import { ParseIdPipe } from '../common/params';
+import { IdParam } from '../common/params';
 import { CreateShipmentDto, EventResult, ShipmentEventDto, ShipmentResponse } from './dto/shipment.dto';
 import { ShipmentsService } from './shipments.service';
 
@@ -25,6 +26,12 @@ export class ShipmentsController {
       'what is still to come. The mail is re-checked when handed to SMTP: once the parcel is delivered it is ' +
       'suppressed (`already_delivered`). Scope `shipments:write`.',
   })
+  @ApiOk(ShipmentResponse, { ...ShipmentResponse.example, status: 'created', statusAt: null, events: [] }, { status: 201, description: 'Registered; its “shipped” mail is queued.' })
+  @ApiOk(ShipmentResponse, { ...ShipmentResponse.example, status: 'created', statusAt: null, events: [] }, { description: 'The same parcel again: nothing queued twice.' })
+  @ApiProblems({
+    409: 'The carrier and tracking number are registered already for another order, tracking URL or set of items.',
+    422: 'No order has this number in this shop. Or: this Idempotency-Key was used with a different request body.',
+  })
   async create(@Body() body: CreateShipmentDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<ShipmentResponse> {
     const { shipment, created } = await this.shipments.create(body);
     if (!created) void reply.status(200);
@@ -34,7 +41,9 @@ export class ShipmentsController {
   @Get(':id')
   @RequireScopes('read', 'shipments:write')
   @ApiOperation({ summary: 'A shipment: its state, every carrier event in carrier order, and every mail with its decision' })
-  get(@Param('id', ParseIdPipe) id: string): Promise<ShipmentResponse> {
+  @ApiOk(ShipmentResponse, ShipmentResponse.example)
+  @ApiProblems({ 404: 'No such shipment.' })
+  get(@IdParam() id: string): Promise<ShipmentResponse> {
     return this.shipments.get(id);
   }
 
@@ -45,7 +54,9 @@ export class ShipmentsController {
     summary: 'Apply a carrier status event (idempotent per carrier event id; ordered by carrier time; never backwards)',
     description: 'The same rules as the signed carrier webhook (POST /webhooks/carrier), for a shop that relays events itself.',
   })
-  event(@Param('id', ParseIdPipe) id: string, @Body() body: ShipmentEventDto): Promise<EventResult> {
+  @ApiOk(EventResult, EventResult.example, { description: 'Applied, or acknowledged as a duplicate (`duplicate: true`, nothing changed).' })
+  @ApiProblems({ 404: 'No such shipment.', 409: 'This event id was received before with other content.' })
+  event(@IdParam() id: string, @Body() body: ShipmentEventDto): Promise<EventResult> {
     return this.shipments.applyEvent({ shipmentId: id }, body, 'api');
   }
 }

@@ -3,18 +3,22 @@ import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } 
 import type { FastifyRequest } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/api-key.guard';
 import { RequireScopes } from '../auth/scopes';
-import { ParseIdPipe } from '../common/params';
+import { IdParam } from '../common/params';
 import { DomainException, ErrorCode, invalid } from '../common/problem';
+import { ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';
 import {
   CreateSubscriberDto,
+  ImportReportResponse,
   ListSubscribersQuery,
+  SubscriberExport,
   SubscriberPage,
   SubscriberResponse,
   UpdateSubscriberDto,
 } from './dto/subscriber.dto';
-import { ImportFormat, ImportReport, SubscriberImportService } from './subscriber-import.service';
+import { TimelineResponse } from './dto/timeline.dto';
+import { ImportFormat, SubscriberImportService } from './subscriber-import.service';
 import { SubscribersService } from './subscribers.service';
-import { Timeline, TimelineService } from './timeline.service';
+import { TimelineService } from './timeline.service';
 
 const FORMATS: Record<string, ImportFormat> = {
   'application/json': 'json',
@@ -41,6 +45,11 @@ export class SubscribersController {
       '(and `consent.source`) they start `active` with confirmed topics. An erased address is refused (422) ' +
       'unless the consent is newer than the erasure.',
   })
+  @ApiOk(SubscriberResponse, SubscriberResponse.example, { status: 201 })
+  @ApiProblems({
+    409: 'A subscriber with this address exists (`errors`: email is taken).',
+    422: 'The address belongs to an erased person (and the consent is not newer than the erasure), or it bounced or complained; or a topic is unknown or archived.',
+  })
   create(@Body() body: CreateSubscriberDto, @Req() request: AuthenticatedRequest): Promise<SubscriberResponse> {
     return this.subscribers.create(body, request.apiKey?.id ?? null);
   }
@@ -64,8 +73,10 @@ export class SubscribersController {
       json: { value: [{ email: 'anna@example.de', topics: ['trade-fairs'], consent: { source: 'form', confirmedAt: '2026-03-01T10:00:00Z' } }] },
     },
   })
-  @ApiQuery({ name: 'atomic', required: false, type: Boolean })
-  async import(@Req() request: FastifyRequest, @Query('atomic') atomic?: string): Promise<ImportReport> {
+  @ApiQuery({ name: 'atomic', required: false, type: Boolean, description: 'Any bad row means nothing is stored (422).' })
+  @ApiOk(ImportReportResponse, ImportReportResponse.example, { description: 'What was stored, and each bad row (unless atomic).' })
+  @ApiProblems({ 422: 'atomic=true and some rows are bad: nothing was stored; `errors` lists each bad row.' })
+  async import(@Req() request: FastifyRequest, @Query('atomic') atomic?: string): Promise<ImportReportResponse> {
     const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const format = FORMATS[contentType];
     if (!format) {
@@ -80,6 +91,7 @@ export class SubscribersController {
   @Get()
   @RequireScopes('read', 'subscribers:write')
   @ApiOperation({ summary: 'List subscribers, filtered, with keyset pagination (`after` = previous `nextCursor`)' })
+  @ApiOk(SubscriberPage, { items: [SubscriberResponse.example], nextCursor: null })
   list(@Query() query: ListSubscribersQuery): Promise<SubscriberPage> {
     return this.subscribers.list(query);
   }
@@ -87,14 +99,18 @@ export class SubscribersController {
   @Get(':id')
   @RequireScopes('read', 'subscribers:write')
   @ApiOperation({ summary: 'Get a subscriber with every topic consent record' })
-  get(@Param('id', ParseIdPipe) id: string): Promise<SubscriberResponse> {
+  @ApiOk(SubscriberResponse, SubscriberResponse.example)
+  @ApiProblems({ 404: 'No such subscriber.' })
+  get(@IdParam() id: string): Promise<SubscriberResponse> {
     return this.subscribers.get(id);
   }
 
   @Patch(':id')
   @RequireScopes('subscribers:write')
   @ApiOperation({ summary: 'Change locale, time zone, cadence, digest slot, attributes, status or topics' })
-  update(@Param('id', ParseIdPipe) id: string, @Body() body: UpdateSubscriberDto, @Req() request: AuthenticatedRequest): Promise<SubscriberResponse> {
+  @ApiOk(SubscriberResponse, { ...SubscriberResponse.example, cadence: 'weekly', updatedAt: '2026-11-25T08:00:00.000Z' })
+  @ApiProblems({ 404: 'No such subscriber.', 422: 'The change is not possible: `status` cannot be `active` before the subscriber confirmed, or a topic is unknown or archived.' })
+  update(@IdParam() id: string, @Body() body: UpdateSubscriberDto, @Req() request: AuthenticatedRequest): Promise<SubscriberResponse> {
     return this.subscribers.update(id, body, request.apiKey?.id ?? null);
   }
 
@@ -105,7 +121,9 @@ export class SubscribersController {
     summary: 'Erase a subscriber (GDPR)',
     description: 'Deletes the personal data; a SHA-256 hash of the address stays on the suppression list so a later import cannot re-add the person without new consent.',
   })
-  async erase(@Param('id', ParseIdPipe) id: string): Promise<void> {
+  @ApiNoContent('Erased.')
+  @ApiProblems({ 404: 'No such subscriber.' })
+  async erase(@IdParam() id: string): Promise<void> {
     await this.subscribers.erase(id);
   }
 
@@ -114,9 +132,11 @@ export class SubscribersController {
   @ApiOperation({
     summary: 'Every decision about the subscriber, newest first, with its reason, and the next possible marketing slot',
   })
-  @ApiQuery({ name: 'limit', required: false, type: Number })
-  @ApiQuery({ name: 'before', required: false, description: 'The `nextCursor` of the previous page.' })
-  timeline(@Param('id', ParseIdPipe) id: string, @Query('limit') limit?: string, @Query('before') before?: string): Promise<Timeline> {
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } })
+  @ApiQuery({ name: 'before', required: false, description: 'The `nextCursor` of the previous page.', schema: { type: 'string', pattern: '^\\d{1,18}$' } })
+  @ApiOk(TimelineResponse, TimelineResponse.example)
+  @ApiProblems({ 404: 'No such subscriber.' })
+  timeline(@IdParam() id: string, @Query('limit') limit?: string, @Query('before') before?: string): Promise<TimelineResponse> {
     const size = limit === undefined ? 100 : Number(limit);
     if (!Number.isInteger(size) || size < 1 || size > 500) throw invalid('limit', 'must be a whole number from 1 to 500');
     if (before !== undefined && !/^\d{1,18}$/.test(before)) throw invalid('before', 'must be a cursor returned by a previous page');
@@ -126,7 +146,9 @@ export class SubscribersController {
   @Get(':id/export')
   @RequireScopes('read', 'subscribers:write')
   @ApiOperation({ summary: 'Everything stored about the person, as JSON (GDPR access request)' })
-  export(@Param('id', ParseIdPipe) id: string): Promise<Record<string, unknown>> {
+  @ApiOk(SubscriberExport, SubscriberExport.example)
+  @ApiProblems({ 404: 'No such subscriber.' })
+  export(@IdParam() id: string): Promise<Record<string, unknown>> {
     return this.subscribers.export(id);
   }
 }

@@ -6,7 +6,7 @@
 // submit: GET sets a random SameSite=Strict cookie and puts HMAC(cookie) in the form; a POST from
 // another site carries neither the cookie nor a way to compute the field.
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isEmail } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -14,6 +14,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Clock } from '../common/clock';
+import { ApiForm, ApiLangQuery, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
 import { DomainException, ErrorCode } from '../common/problem';
 import { isTimeZone, timeZoneNames } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
@@ -36,7 +37,11 @@ interface FormValues {
   series: boolean;
 }
 
-@ApiExcludeController()
+const SLUG = { name: 'slug', description: 'The webinar’s slug (`registrationUrl` of the webinar).', schema: { type: 'string' } };
+const UNREGISTER_TOKEN = { name: 'token', description: 'The signed unregister link from the registration mail.', schema: { type: 'string' } };
+const FORM_TOO_MANY = 'Too many form requests from this address: a page in the visitor’s language, with Retry-After.';
+
+@ApiTags('customer pages')
 @Public()
 @UseGuards(CustomerRateLimitGuard)
 @UseFilters(CustomerPageLimitFilter)
@@ -60,6 +65,13 @@ export class WebinarPagesController {
   @Get(':slug/register')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'The public registration page of a webinar (sets the form cookie)' })
+  @ApiParam(SLUG)
+  @ApiLangQuery()
+  @ApiPage({
+    html: { 200: 'The registration form.', 404: 'No webinar has this slug.', 410: 'The webinar was cancelled or has started.', 429: FORM_TOO_MANY },
+    headers: { 'Set-Cookie': { description: 'tactful_form: the random half of the form’s signed double submit (SameSite=Strict, HttpOnly).', schema: { type: 'string' } } },
+  })
   async show(
     @Param('slug') slug: string,
     @Query('lang') lang: string | undefined,
@@ -78,6 +90,34 @@ export class WebinarPagesController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({
+    summary: 'Register from the public page (needs the form cookie and its csrf field)',
+    description: 'A new address becomes a pending subscriber without newsletter consent. Registered, registered already, and an erased, bounced or complained address all get the same page (no oracle); nothing is ever sent twice.',
+  })
+  @ApiParam(SLUG)
+  @ApiForm({
+    type: 'object',
+    required: ['csrf', 'email', 'timeZone'],
+    properties: {
+      csrf: { type: 'string', description: 'The hidden field of the form (signed with the tactful_form cookie).' },
+      email: { type: 'string', format: 'email', maxLength: 254 },
+      firstName: { type: 'string', maxLength: 100 },
+      timeZone: { type: 'string', format: 'time-zone', example: 'Europe/Berlin' },
+      series: { type: 'string', enum: ['1'], description: 'Also every later part of the series.' },
+      lang: { type: 'string', enum: ['de', 'en'] },
+    },
+  })
+  @ApiPage({
+    html: {
+      200: 'Registered (the same page for registered already and for blocked addresses).',
+      403: 'The form has expired or did not come from this page (cookie and csrf): a page with a link back to the form.',
+      404: 'No webinar has this slug.',
+      409: 'The webinar is fully booked.',
+      410: 'The webinar was cancelled or has started.',
+      422: 'The form again, with the errors (e-mail address, time zone).',
+      429: FORM_TOO_MANY,
+    },
+  })
   async register(
     @Param('slug') slug: string,
     @Body() form: Record<string, unknown>,
@@ -118,6 +158,10 @@ export class WebinarPagesController {
   @Get('unregister/:token')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'The unregister page of a registration (GET changes nothing)' })
+  @ApiParam(UNREGISTER_TOKEN)
+  @ApiLangQuery()
+  @ApiPage({ html: { 200: 'A page with the unregister button (not registered any more: a page saying so).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async showUnregister(@Param('token') token: string, @Query('lang') lang: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const found = await this.registrationOf(token);
     if (!found) return this.notFound(reply, 'en');
@@ -142,6 +186,10 @@ export class WebinarPagesController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Unregister (repeatable): the calendar event is cancelled, no reminder goes' })
+  @ApiParam(UNREGISTER_TOKEN)
+  @ApiForm({ type: 'object', properties: { leaveSeries: { type: 'string', enum: ['1'], description: 'Also leave the series (no later part is registered).' } } }, { required: false })
+  @ApiPage({ html: { 200: 'Unregistered (or: not registered any more).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async unregister(@Param('token') token: string, @Body() form: Record<string, unknown> | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const found = await this.registrationOf(token);
     if (!found) return this.notFound(reply, 'en');

@@ -13,7 +13,7 @@ import { DomainException, ErrorCode, FieldError, notFound } from '../common/prob
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { isUniqueViolation } from '../database/pg-errors';
-import { AttendanceDto, CreateWebinarDto, UpdateWebinarDto, WebinarInvitation, WebinarResponse } from './dto/webinar.dto';
+import { AttendanceDto, CreateWebinarDto, RESERVED_SLUGS, UpdateWebinarDto, WebinarInvitation, WebinarResponse } from './dto/webinar.dto';
 import { CampaignText, followUpText, invitationText } from './webinar-content';
 import { WebinarRegistrationsService } from './webinar-registrations.service';
 import { normalizeReminderMinutes } from './webinar-reminders.policy';
@@ -367,9 +367,10 @@ export class WebinarsService {
         .replace(/^-+|-+$/g, '')
         .slice(0, 70)
         .replace(/-+$/, '') || 'webinar';
-    const taken = new Set(
-      (await tx.query(`SELECT slug FROM webinars WHERE slug = $1 OR slug LIKE $1 || '-%'`, [base])).map((r: { slug: string }) => r.slug),
-    );
+    const taken = new Set([
+      ...RESERVED_SLUGS,
+      ...(await tx.query(`SELECT slug FROM webinars WHERE slug = $1 OR slug LIKE $1 || '-%'`, [base])).map((r: { slug: string }) => r.slug),
+    ]);
     for (let n = 1; ; n++) {
       const slug = n === 1 ? base : `${base}-${n}`;
       if (!taken.has(slug)) return slug;

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMinSize, IsArray, IsIn, IsString, Length } from 'class-validator';
+import { ApiInstant, ApiUuid } from '../../common/openapi';
 import { ApiKey } from '../api-key.entity';
 import { Scope, SCOPES } from '../scopes';
 
@@ -17,13 +18,23 @@ export class CreateApiKeyDto {
 }
 
 export class ApiKeyResponse {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() name: string;
+  @ApiUuid() id: string;
+  @ApiProperty({ example: 'newsletter team' }) name: string;
   @ApiProperty({ description: 'The first characters of the key, to tell keys apart.', example: 'tk_Ab3dEf9' }) prefix: string;
   @ApiProperty({ enum: SCOPES, isArray: true }) scopes: string[];
-  @ApiProperty() createdAt: string;
-  @ApiProperty({ nullable: true, type: String }) lastUsedAt: string | null;
-  @ApiProperty({ nullable: true, type: String }) revokedAt: string | null;
+  @ApiInstant() createdAt: string;
+  @ApiInstant({ nullable: true }) lastUsedAt: string | null;
+  @ApiInstant({ nullable: true }) revokedAt: string | null;
+
+  static readonly example: ApiKeyResponse = {
+    id: '0195f2a3-0000-7000-8000-00000000a002',
+    name: 'newsletter team',
+    prefix: 'tk_Ab3dEf9',
+    scopes: ['topics:write', 'subscribers:write', 'read'],
+    createdAt: '2026-11-24T11:10:00.000Z',
+    lastUsedAt: null,
+    revokedAt: null,
+  };
 
   static from(key: ApiKey): ApiKeyResponse {
     return {
@@ -39,6 +50,6 @@ export class ApiKeyResponse {
 }
 
 export class CreatedApiKeyResponse extends ApiKeyResponse {
-  @ApiProperty({ description: 'The key itself. It is shown only in this response; store it now.', example: 'tk_Ab3dEf9…' })
+  @ApiProperty({ description: 'The key itself. It is shown only in this response; store it now.', example: 'tk_Ab3dEf9hJ2kL5mN8pQ1rS4tU7vW0xY3zA6bC9dE' })
   key: string;
 }

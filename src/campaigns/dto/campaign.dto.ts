@@ -21,6 +21,10 @@ import {
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
+import { ApiInstant, ApiInteger, ApiUuid, countsByKey } from '../../common/openapi';
+import { DELIVERY_STATUSES, DeliveryStatus, Reason, REASONS } from '../../delivery/reason-codes';
+import type { RenderedMail } from '../../rendering/template-renderer';
+import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
 
 export class LocalizedText {
   @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(200_000) de?: string;
@@ -166,24 +170,109 @@ export class AudienceQuery {
   at?: string;
 }
 
+/** What a campaign's status says; `sent` means dispatched (every decision made), see the stats for the mails. */
+export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'sent', 'cancelled'] as const;
+
 export class CampaignResponse {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() name: string;
-  @ApiProperty() topic: string;
-  @ApiProperty() sender: string;
-  @ApiProperty() priority: number;
-  @ApiProperty({ enum: ['draft', 'scheduled', 'sending', 'sent', 'cancelled'] }) status: string;
+  @ApiUuid() id: string;
+  @ApiProperty({ example: 'Aufschwung fair goes digital' }) name: string;
+  @ApiProperty({ example: 'trade-fairs' }) topic: string;
+  @ApiProperty({ example: 'marketing' }) sender: string;
+  @ApiInteger({ minimum: -100, maximum: 100 }) priority: number;
+  @ApiProperty({ enum: CAMPAIGN_STATUSES }) status: string;
   @ApiProperty({ type: LocalizedSubject }) subject: LocalizedSubject;
   @ApiProperty({ type: LocalizedText }) body: LocalizedText;
   @ApiProperty({ type: LocalizedSummary }) digestSummary: LocalizedSummary;
   @ApiProperty() localeFallback: boolean;
-  @ApiProperty({ nullable: true, type: 'object', additionalProperties: true }) audience: Record<string, unknown> | null;
-  @ApiProperty({ nullable: true, type: String }) digestUrl: string | null;
-  @ApiProperty({ nullable: true, type: String }) sendAt: string | null;
-  @ApiProperty({ nullable: true, type: String }) expiresAt: string | null;
-  @ApiProperty() createdAt: string;
-  @ApiProperty() updatedAt: string;
-  @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
-  @ApiProperty({ nullable: true, type: String }) finishedAt: string | null;
-  @ApiProperty({ nullable: true, type: String }) cancelledAt: string | null;
+  @ApiProperty({ nullable: true, type: 'object', additionalProperties: true, description: 'The audience filter, as given.' }) audience: Record<string, unknown> | null;
+  @ApiProperty({ nullable: true, type: String, example: null }) digestUrl: string | null;
+  @ApiInstant({ nullable: true }) sendAt: string | null;
+  @ApiInstant({ nullable: true }) expiresAt: string | null;
+  @ApiInstant() createdAt: string;
+  @ApiInstant() updatedAt: string;
+  @ApiInstant({ nullable: true, description: 'When the dispatch began.' }) startedAt: string | null;
+  @ApiInstant({ nullable: true, description: 'When every subscriber of the topic had a decision.' }) finishedAt: string | null;
+  @ApiInstant({ nullable: true }) cancelledAt: string | null;
+
+  static readonly example: CampaignResponse = {
+    id: '0195f2a5-1111-7000-8000-00000000c001',
+    name: 'Aufschwung fair goes digital',
+    topic: 'trade-fairs',
+    sender: 'marketing',
+    priority: 0,
+    status: 'draft',
+    subject: { de: 'Die Aufschwung-Messe wird digital', en: 'The Aufschwung fair goes digital' },
+    body: { de: '<p>Die Messe findet am 12. Juni online statt.</p>', en: '<p>The fair takes place online on 12 June.</p>' },
+    digestSummary: { de: 'Die Messe findet am 12. Juni online statt.', en: 'The fair takes place online on 12 June.' },
+    localeFallback: false,
+    audience: null,
+    digestUrl: null,
+    sendAt: null,
+    expiresAt: null,
+    createdAt: '2026-03-02T08:55:00.000Z',
+    updatedAt: '2026-03-02T08:55:00.000Z',
+    startedAt: null,
+    finishedAt: null,
+    cancelledAt: null,
+  };
+}
+
+export class CancelledCampaignResponse extends CampaignResponse {
+  @ApiInteger({ minimum: 0, description: 'Mails not yet handed to SMTP that were suppressed (suppressed_cancelled).' }) cancelledDeliveries: number;
+}
+
+export class CampaignPreviewResponse implements RenderedMail {
+  @ApiProperty({ example: 'The Aufschwung fair goes digital' }) subject: string;
+  @ApiProperty({ example: '<!doctype html><html>…</html>', description: 'The mail’s HTML part, in the layout; its links are inert samples.' }) html: string;
+  @ApiProperty({ example: 'The fair takes place online on 12 June.\n…', description: 'The plain-text part.' }) text: string;
+}
+
+export class TestSendResponse {
+  @ApiInteger({ minimum: 1, maximum: 10, example: 1, description: 'Test mails queued, one per address.' }) queued: number;
+}
+
+export class AudienceReasonCount {
+  @ApiProperty({ enum: DELIVERY_STATUSES, description: '`queued`: would go now; `deferred`: folded into the next digest; `suppressed` or `expired`: never.' }) status: string;
+  @ApiProperty({ enum: REASONS, enumName: 'Reason' }) reason: string;
+  @ApiProperty({ type: ReasonLabel }) label: ReasonLabel;
+  @ApiInteger({ minimum: 0 }) count: number;
+}
+
+export class RatedNotUsefulLately {
+  @ApiInteger({ minimum: 0, description: 'Recipients (now or later) who rated this topic not useful lately.' }) recipients: number;
+  @ApiInteger({ minimum: 1, description: '“Lately”: within this many days.' }) days: number;
+}
+
+export class CampaignAudienceResponse {
+  @ApiUuid() campaignId: string;
+  @ApiInstant({ description: 'Decided as of this time.' }) at: string;
+  @ApiInteger({ minimum: 0, description: 'Would get it at once.' }) now: number;
+  @ApiInteger({ minimum: 0, description: 'Would get it later, folded into their next digest.' }) later: number;
+  @ApiInteger({ minimum: 0, description: 'Would never get it (suppressed or expired).' }) never: number;
+  @ApiInstant({ nullable: true, description: 'The earliest digest one of the `later` recipients gets it in.' }) firstDigestAt: string | null;
+  @ApiProperty({ type: RatedNotUsefulLately }) ratedNotUsefulLately: RatedNotUsefulLately;
+  @ApiProperty({ type: [AudienceReasonCount], description: 'Counts by status and reason.' }) byReason: AudienceReasonCount[];
+
+  static readonly example: CampaignAudienceResponse = {
+    campaignId: '0195f2a5-1111-7000-8000-00000000c002',
+    at: '2026-03-02T09:00:00.000Z',
+    now: 0,
+    later: 2,
+    never: 1,
+    firstDigestAt: '2026-03-09T08:00:00.000Z',
+    ratedNotUsefulLately: { recipients: 0, days: 90 },
+    byReason: [
+      { status: 'deferred', reason: 'deferred_cadence', label: { de: 'In den nächsten Newsletter verschoben (Versandrhythmus)', en: 'Folded into the next digest (cadence)' }, count: 2 },
+      { status: 'suppressed', reason: 'suppressed_unconfirmed', label: { de: 'Anmeldung noch nicht bestätigt', en: 'Subscription not confirmed yet' }, count: 1 },
+    ],
+  };
+}
+
+export class CampaignStatsResponse {
+  @ApiUuid() campaignId: string;
+  @ApiInteger({ minimum: 0, description: 'Decisions in all (one per subscriber of the topic).' }) total: number;
+  @ApiProperty({ ...countsByKey(DELIVERY_STATUSES), description: 'Decisions by status; a status without decisions is left out.', example: { sent: 2 } })
+  byStatus: Partial<Record<DeliveryStatus, number>>;
+  @ApiProperty({ ...countsByKey(REASONS), description: 'Decisions by reason; a reason without decisions is left out.', example: { sent: 2 } })
+  byReason: Partial<Record<Reason, number>>;
 }

@@ -41,3 +41,13 @@ export class MailEventDto {
   @IsInstant()
   occurredAt?: string;
 }
+
+export class MailEventResult {
+  @ApiProperty({ description: 'This event id was seen before: nothing changed.' }) duplicate: boolean;
+  @ApiProperty({ description: 'The address (or the message) belongs to a subscriber.' }) subscriberFound: boolean;
+  @ApiProperty({
+    enum: ['bounced', 'complained', 'noted', 'none'],
+    description: '`bounced` / `complained`: the subscriber (or, for a non-subscriber, the address) is blocked; `noted`: a soft bounce, counted only; `none`: nothing known about it.',
+  })
+  action: 'bounced' | 'complained' | 'noted' | 'none';
+}

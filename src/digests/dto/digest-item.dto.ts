@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsObject, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Omittable } from '../../common/validation';
+import { ApiInstant, ApiInteger, ApiUuid } from '../../common/openapi';
 import { IsInstant } from '../../common/instants';
 
 export class LocalizedTitle {
@@ -64,14 +65,27 @@ export class CreateDigestItemDto {
 }
 
 export class DigestItemResponse {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() topic: string;
-  @ApiProperty() sender: string;
-  @ApiProperty() priority: number;
+  @ApiUuid() id: string;
+  @ApiProperty({ example: 'trade-fairs' }) topic: string;
+  @ApiProperty({ example: 'events-team' }) sender: string;
+  @ApiInteger({ minimum: -100, maximum: 100 }) priority: number;
   @ApiProperty({ type: LocalizedTitle }) title: LocalizedTitle;
   @ApiProperty({ type: LocalizedItemSummary }) summary: LocalizedItemSummary;
-  @ApiProperty({ nullable: true, type: String }) url: string | null;
-  @ApiProperty() publishAt: string;
-  @ApiProperty({ nullable: true, type: String }) expiresAt: string | null;
-  @ApiProperty() createdAt: string;
+  @ApiProperty({ nullable: true, type: String, example: 'https://messe.example/aufschwung' }) url: string | null;
+  @ApiInstant() publishAt: string;
+  @ApiInstant({ nullable: true }) expiresAt: string | null;
+  @ApiInstant() createdAt: string;
+
+  static readonly example: DigestItemResponse = {
+    id: '0195f2a6-2222-7000-8000-00000000d001',
+    topic: 'trade-fairs',
+    sender: 'events-team',
+    priority: 0,
+    title: { de: 'Die Aufschwung-Messe findet digital statt', en: 'The Aufschwung fair goes digital' },
+    summary: { de: 'Neuer Termin: 12. Juni, online.', en: 'New date: 12 June, online.' },
+    url: 'https://messe.example/aufschwung',
+    publishAt: '2026-03-02T09:00:00.000Z',
+    expiresAt: '2026-06-12T00:00:00.000Z',
+    createdAt: '2026-03-02T09:00:00.000Z',
+  };
 }

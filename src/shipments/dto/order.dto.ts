@@ -17,6 +17,10 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { Omittable } from '../../common/validation';
+import { ApiInstant, ApiUuid } from '../../common/openapi';
+import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
+import { SHIPMENT_MAIL_KINDS } from '../shipment-mail.policy';
+import { DELIVERY_STATUSES, REASONS } from '../../delivery/reason-codes';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
 
@@ -35,7 +39,7 @@ export class OrderItemDto {
   @Matches(ONE_LINE, { message: 'must be one line' })
   name: string;
 
-  @ApiProperty({ example: 2, minimum: 1, maximum: 10000 })
+  @ApiProperty({ type: 'integer', example: 2, minimum: 1, maximum: 10000 })
   @IsInt()
   @Min(1)
   @Max(10_000)
@@ -85,26 +89,49 @@ export class CreateOrderDto {
 }
 
 export class OrderMail {
-  @ApiProperty() deliveryId: string;
-  @ApiProperty() kind: string;
-  @ApiProperty() status: string;
-  @ApiProperty() reason: string;
-  @ApiProperty({ type: 'object', properties: { de: { type: 'string' }, en: { type: 'string' } } }) reasonLabel: { de: string; en: string };
-  @ApiProperty() createdAt: string;
-  @ApiProperty({ nullable: true, type: String }) sentAt: string | null;
+  @ApiProperty({ example: '4712', description: 'The decision’s id (a 64-bit integer, as a string).' }) deliveryId: string;
+  @ApiProperty({ enum: ['order_confirmation', ...SHIPMENT_MAIL_KINDS] }) kind: string;
+  @ApiProperty({ enum: DELIVERY_STATUSES }) status: string;
+  @ApiProperty({ enum: REASONS, enumName: 'Reason' }) reason: string;
+  @ApiProperty({ type: ReasonLabel }) reasonLabel: ReasonLabel;
+  @ApiInstant() createdAt: string;
+  @ApiInstant({ nullable: true }) sentAt: string | null;
 }
 
 export class OrderResponse {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() shop: string;
-  @ApiProperty() number: string;
-  @ApiProperty() email: string;
-  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'Set when the address belongs to a subscriber.' })
-  subscriberId: string | null;
+  @ApiUuid() id: string;
+  @ApiProperty({ example: 'main' }) shop: string;
+  @ApiProperty({ example: 'A-10023' }) number: string;
+  @ApiProperty({ example: 'anna@example.de' }) email: string;
+  @ApiUuid({ nullable: true, description: 'Set when the address belongs to a subscriber.' }) subscriberId: string | null;
   @ApiProperty({ enum: LOCALES }) locale: Locale;
   @ApiProperty({ type: [OrderItemDto] }) items: OrderItemDto[];
-  @ApiProperty() placedAt: string;
-  @ApiProperty() createdAt: string;
-  @ApiProperty({ type: [String], format: 'uuid' }) shipmentIds: string[];
-  @ApiProperty({ type: [OrderMail] }) mails: OrderMail[];
+  @ApiInstant() placedAt: string;
+  @ApiInstant() createdAt: string;
+  @ApiProperty({ type: 'array', items: { type: 'string', format: 'uuid' } }) shipmentIds: string[];
+  @ApiProperty({ type: [OrderMail], description: 'The order confirmation (and only it: shipment mails are on the shipment).' }) mails: OrderMail[];
+
+  static readonly example: OrderResponse = {
+    id: '0195f2a7-3333-7000-8000-00000000e001',
+    shop: 'main',
+    number: 'A-10023',
+    email: 'anna@example.de',
+    subscriberId: null,
+    locale: 'de',
+    items: [{ sku: 'MUG-01', name: 'Coffee mug, blue', quantity: 2 }],
+    placedAt: '2026-03-02T09:15:00.000Z',
+    createdAt: '2026-03-02T09:15:02.000Z',
+    shipmentIds: [],
+    mails: [
+      {
+        deliveryId: '4712',
+        kind: 'order_confirmation',
+        status: 'queued',
+        reason: 'queued',
+        reasonLabel: { de: 'Wartet auf den Versand', en: 'Waiting to be sent' },
+        createdAt: '2026-03-02T09:15:02.000Z',
+        sentAt: null,
+      },
+    ],
+  };
 }

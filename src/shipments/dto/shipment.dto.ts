@@ -20,6 +20,8 @@ import {
 } from 'class-validator';
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
+import { ApiInstant, ApiUuid } from '../../common/openapi';
+import { SHIPMENT_MAIL_KINDS } from '../shipment-mail.policy';
 import { CARRIER_STATUSES, CarrierStatus, SHIPMENT_STATUSES } from '../shipment-state.policy';
 import { OrderMail, SKU } from './order.dto';
 
@@ -33,7 +35,7 @@ export class ShipmentItemDto {
   @Matches(SKU, { message: 'must be a SKU of the order' })
   sku: string;
 
-  @ApiProperty({ example: 1, minimum: 1 })
+  @ApiProperty({ type: 'integer', example: 1, minimum: 1, maximum: 10000 })
   @IsInt()
   @Min(1)
   @Max(10_000)
@@ -144,34 +146,69 @@ export class CarrierWebhookDto {
 }
 
 export class ShipmentEventResponse {
-  @ApiProperty() eventId: string;
+  @ApiProperty({ example: 'evt-8812' }) eventId: string;
   @ApiProperty({ enum: CARRIER_STATUSES }) status: string;
-  @ApiProperty() occurredAt: string;
-  @ApiProperty() receivedAt: string;
+  @ApiInstant({ description: 'The carrier’s time of the event.' }) occurredAt: string;
+  @ApiInstant() receivedAt: string;
   @ApiProperty({ enum: ['api', 'webhook'] }) source: string;
 }
 
 export class ShipmentResponse {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty({ format: 'uuid' }) orderId: string;
-  @ApiProperty() orderNumber: string;
-  @ApiProperty() shop: string;
-  @ApiProperty() carrier: string;
-  @ApiProperty() trackingNumber: string;
-  @ApiProperty() trackingUrl: string;
+  @ApiUuid() id: string;
+  @ApiUuid() orderId: string;
+  @ApiProperty({ example: 'A-10023' }) orderNumber: string;
+  @ApiProperty({ example: 'main' }) shop: string;
+  @ApiProperty({ example: 'dhl' }) carrier: string;
+  @ApiProperty({ example: '00340434161094042557' }) trackingNumber: string;
+  @ApiProperty({ example: 'https://www.dhl.de/de/privatkunden/dhl-sendungsverfolgung.html?piececode=00340434161094042557' }) trackingUrl: string;
   @ApiProperty({ type: [ShipmentItemDto] }) items: ShipmentItemDto[];
   @ApiProperty({ enum: SHIPMENT_STATUSES, description: 'Derived from the events in carrier order; never moves backwards.' }) status: string;
-  @ApiProperty({ nullable: true, type: String, description: 'Carrier time of the event that set the status.' }) statusAt: string | null;
-  @ApiProperty({ nullable: true, type: String }) deliveredAt: string | null;
-  @ApiProperty() createdAt: string;
+  @ApiInstant({ nullable: true, description: 'Carrier time of the event that set the status.' }) statusAt: string | null;
+  @ApiInstant({ nullable: true }) deliveredAt: string | null;
+  @ApiInstant() createdAt: string;
   @ApiProperty({ type: [ShipmentEventResponse], description: 'Every distinct event, in carrier order.' }) events: ShipmentEventResponse[];
   @ApiProperty({ type: [OrderMail], description: 'Every mail about this shipment with its decision.' }) mails: OrderMail[];
+
+  static readonly example: ShipmentResponse = {
+    id: '0195f2a7-4444-7000-8000-00000000f001',
+    orderId: '0195f2a7-3333-7000-8000-00000000e001',
+    orderNumber: 'A-10023',
+    shop: 'main',
+    carrier: 'dhl',
+    trackingNumber: '00340434161094042557',
+    trackingUrl: 'https://www.dhl.de/de/privatkunden/dhl-sendungsverfolgung.html?piececode=00340434161094042557',
+    items: [{ sku: 'MUG-01', quantity: 2 }],
+    status: 'out_for_delivery',
+    statusAt: '2026-03-03T07:42:00.000Z',
+    deliveredAt: null,
+    createdAt: '2026-03-02T15:00:00.000Z',
+    events: [{ eventId: 'evt-8812', status: 'out_for_delivery', occurredAt: '2026-03-03T07:42:00.000Z', receivedAt: '2026-03-03T07:42:05.000Z', source: 'webhook' }],
+    mails: [
+      {
+        deliveryId: '4720',
+        kind: 'shipment_shipped',
+        status: 'sent',
+        reason: 'sent',
+        reasonLabel: { de: 'Versendet', en: 'Sent' },
+        createdAt: '2026-03-02T15:00:00.000Z',
+        sentAt: '2026-03-02T15:00:03.000Z',
+      },
+    ],
+  };
 }
 
 export class EventResult {
-  @ApiProperty({ format: 'uuid' }) shipmentId: string;
+  @ApiUuid() shipmentId: string;
   @ApiProperty({ description: 'This event id was seen before: nothing changed.' }) duplicate: boolean;
   @ApiProperty({ enum: SHIPMENT_STATUSES, description: 'The status before this event.' }) previousStatus: string;
   @ApiProperty({ enum: SHIPMENT_STATUSES, description: 'The status after this event.' }) status: string;
-  @ApiProperty({ type: [String], description: 'Mail kinds this event queued.' }) mailsQueued: string[];
+  @ApiProperty({ type: 'array', items: { type: 'string', enum: SHIPMENT_MAIL_KINDS.filter((k) => k !== 'shipment_shipped') }, description: 'Mail kinds this event queued.' }) mailsQueued: string[];
+
+  static readonly example: EventResult = {
+    shipmentId: '0195f2a7-4444-7000-8000-00000000f001',
+    duplicate: false,
+    previousStatus: 'in_transit',
+    status: 'out_for_delivery',
+    mailsQueued: ['shipment_out_for_delivery'],
+  };
 }

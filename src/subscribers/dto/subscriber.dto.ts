@@ -19,8 +19,12 @@ import {
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
-import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, RECORDED_CONSENT_SOURCES, REVOCATION_SOURCES, SUBSCRIBER_STATUSES, SubscriberStatus } from '../subscriber.entity';
+import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, RECORDED_CONSENT_SOURCES, REVOCATION_SOURCES, SUBSCRIBER_STATUSES, SubscriberStatus, SUBSCRIPTION_STATUSES } from '../subscriber.entity';
 import { IsTimeZone } from '../../common/time-zones';
+import { ApiInstant, ApiInteger, ApiUuid, FieldErrorResponse } from '../../common/openapi';
+import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../delivery/reason-codes';
+import { RATINGS } from '../../feedback/feedback.policy';
+import type { ImportReport } from '../subscriber-import.service';
 import { IsAttributeMap } from './attributes.validator';
 
 /** Proof of consent. With `confirmedAt` the subscriber counts as confirmed; without it they get a double opt-in. */
@@ -228,24 +232,24 @@ export class ListSubscribersQuery {
 }
 
 export class ApiKeyRef {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty({ nullable: true, type: String }) name: string | null;
+  @ApiUuid() id: string;
+  @ApiProperty({ nullable: true, type: String, example: 'newsletter team' }) name: string | null;
 }
 
 export class TopicSubscriptionResponse {
   @ApiProperty({ example: 'trade-fairs' }) topic: string;
-  @ApiProperty({ enum: ['pending', 'confirmed', 'revoked'] }) status: string;
-  @ApiProperty() consentedAt: string;
+  @ApiProperty({ enum: SUBSCRIPTION_STATUSES }) status: string;
+  @ApiInstant({ description: 'When the consent (or the request for it) was recorded.' }) consentedAt: string;
   @ApiProperty({
     enum: RECORDED_CONSENT_SOURCES,
     description: '`preferences_page`: the person chose it on their own page (`ip`, `userAgent` are their browser’s); `api`: an API key did (`apiKey`). Records from before these were told apart may say `form` for the page.',
   })
   source: string;
-  @ApiProperty({ nullable: true, type: String }) ip: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '203.0.113.7' }) ip: string | null;
   @ApiProperty({ nullable: true, type: String }) userAgent: string | null;
-  @ApiProperty({ nullable: true, type: String }) textVersion: string | null;
-  @ApiProperty({ nullable: true, type: String }) confirmedAt: string | null;
-  @ApiProperty({ nullable: true, type: String }) revokedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'form-v3' }) textVersion: string | null;
+  @ApiInstant({ nullable: true }) confirmedAt: string | null;
+  @ApiInstant({ nullable: true }) revokedAt: string | null;
   @ApiProperty({ nullable: true, type: ApiKeyRef, description: 'The API key that recorded this consent, if one did.' }) apiKey: ApiKeyRef | null;
   @ApiProperty({ nullable: true, enum: REVOCATION_SOURCES, description: 'Who revoked it: the person (their page, the one-click link, the “drop this topic?” answer) or an API key.' })
   revocationSource: string | null;
@@ -253,25 +257,175 @@ export class TopicSubscriptionResponse {
 }
 
 export class SubscriberResponse {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() email: string;
+  @ApiUuid() id: string;
+  @ApiProperty({ example: 'anna.schmidt@example.de', description: 'Trimmed and lower-cased.' }) email: string;
   @ApiProperty({ enum: LOCALES }) locale: string;
-  @ApiProperty() timeZone: string;
+  @ApiProperty({ format: 'time-zone', example: 'Europe/Berlin' }) timeZone: string;
   @ApiProperty({ enum: CADENCES }) cadence: string;
   @ApiProperty({ enum: SUBSCRIBER_STATUSES }) status: string;
-  @ApiProperty({ type: 'object', additionalProperties: true }) attributes: Record<string, unknown>;
-  @ApiProperty({ minimum: 1, maximum: 7 }) digestWeekday: number;
-  @ApiProperty({ minimum: 0, maximum: 23 }) digestHour: number;
-  @ApiProperty({ nullable: true, type: String }) pausedUntil: string | null;
-  @ApiProperty({ nullable: true, type: String }) confirmedAt: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: { nullable: true, oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] }, example: { company: 'Acme Ltd' } })
+  attributes: Record<string, unknown>;
+  @ApiInteger({ minimum: 1, maximum: 7, description: 'Digest weekday, ISO (1 = Monday).' }) digestWeekday: number;
+  @ApiInteger({ minimum: 0, maximum: 23, description: 'Digest hour in the subscriber’s time zone.' }) digestHour: number;
+  @ApiInstant({ nullable: true }) pausedUntil: string | null;
+  @ApiInstant({ nullable: true, description: 'When the person confirmed (double opt-in, or consent evidence given).' }) confirmedAt: string | null;
   @ApiProperty({ enum: CONSENT_SOURCES }) source: string;
-  @ApiProperty() createdAt: string;
-  @ApiProperty() updatedAt: string;
+  @ApiInstant() createdAt: string;
+  @ApiInstant() updatedAt: string;
   @ApiProperty({ type: [TopicSubscriptionResponse] }) topics: TopicSubscriptionResponse[];
+
+  /** Anna from the walkthrough: added without consent evidence, so `pending` with a double opt-in mail. */
+  static readonly example: SubscriberResponse = {
+    id: '0195f2a4-7c1e-7b3a-9d2e-5a1b2c3d4e5f',
+    email: 'anna.schmidt@example.de',
+    locale: 'de',
+    timeZone: 'Europe/Berlin',
+    cadence: 'biweekly',
+    status: 'pending',
+    attributes: {},
+    digestWeekday: 1,
+    digestHour: 9,
+    pausedUntil: null,
+    confirmedAt: null,
+    source: 'api',
+    createdAt: '2026-11-24T11:06:42.972Z',
+    updatedAt: '2026-11-24T11:06:42.972Z',
+    topics: [
+      {
+        topic: 'trade-fairs',
+        status: 'pending',
+        consentedAt: '2026-11-24T11:06:42.972Z',
+        source: 'api',
+        ip: null,
+        userAgent: null,
+        textVersion: null,
+        confirmedAt: null,
+        revokedAt: null,
+        apiKey: { id: '0195f2a3-0000-7000-8000-00000000a001', name: 'admin' },
+        revocationSource: null,
+        revokedByApiKey: null,
+      },
+    ],
+  };
 }
 
 export class SubscriberPage {
   @ApiProperty({ type: [SubscriberResponse] }) items: SubscriberResponse[];
-  @ApiProperty({ nullable: true, type: String, description: 'Pass as `after` for the next page; null on the last page.' })
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'Pass as `after` for the next page; null on the last page.' })
   nextCursor: string | null;
+}
+
+export class ImportReportResponse implements ImportReport {
+  @ApiProperty({ description: 'Whether `atomic=true` was asked for.' }) atomic: boolean;
+  @ApiProperty({ description: 'Whether the good rows were stored (false only when an atomic import met a bad row: then the answer is a 422).' }) applied: boolean;
+  @ApiInteger({ minimum: 0, description: 'Rows in the body.' }) received: number;
+  @ApiInteger({ minimum: 0 }) created: number;
+  @ApiInteger({ minimum: 0, description: 'Rows whose address was known: updated by e-mail.' }) updated: number;
+  @ApiInteger({ minimum: 0 }) rejected: number;
+  @ApiProperty({ type: [FieldErrorResponse], description: 'Each bad row, by its 1-based `row`.' }) errors: FieldErrorResponse[];
+  @ApiProperty({ description: 'More rows were bad than `errors` lists.' }) errorsTruncated: boolean;
+
+  /** The walkthrough's CSV: two good rows, two bad ones. */
+  static readonly example: ImportReportResponse = {
+    atomic: false,
+    applied: true,
+    received: 4,
+    created: 2,
+    updated: 0,
+    rejected: 2,
+    errors: [
+      { row: 3, field: 'email', message: 'must be a valid e-mail address' },
+      { row: 4, field: 'timeZone', message: 'must be an IANA time zone such as Europe/Berlin' },
+    ],
+    errorsTruncated: false,
+  };
+}
+
+// GET /v1/subscribers/:id/export lists the stored rows as they are (column names included): a
+// GDPR access request asks for what is stored, not for a view of it.
+
+export class ExportDoubleOptIn {
+  @ApiInstant({ nullable: true }) confirmed_at: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '203.0.113.7' }) confirmation_ip: string | null;
+  @ApiProperty({ nullable: true, type: String }) confirmation_user_agent: string | null;
+}
+
+export class ExportDelivery {
+  @ApiProperty({ example: '4711', description: 'The decision’s id (a 64-bit integer, as a string).' }) id: string;
+  @ApiInstant() created_at: string;
+  @ApiInstant({ nullable: true }) sent_at: string | null;
+  @ApiProperty({ enum: MESSAGE_CLASSES }) class: string;
+  @ApiProperty({ example: 'campaign', description: 'Which message: campaign, digest, confirm_subscription, order_confirmation, …' }) kind: string;
+  @ApiProperty({ nullable: true, type: String, example: 'trade-fairs' }) topic: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The campaign, shipment or registration it belongs to.' }) ref_id: string | null;
+  @ApiProperty({ enum: DELIVERY_STATUSES }) status: string;
+  @ApiProperty({ enum: REASONS, enumName: 'Reason' }) reason: string;
+  @ApiProperty({ nullable: true, type: String, description: 'The Message-ID of the mail handed to SMTP.' }) message_id: string | null;
+}
+
+export class ExportWebinarRegistration {
+  @ApiUuid() id: string;
+  @ApiProperty({ example: 'payment-terms-2026', description: 'The webinar’s slug.' }) webinar: string;
+  @ApiProperty({ enum: ['registered', 'unregistered', 'cancelled'] }) status: string;
+  @ApiProperty({ enum: ['page', 'api', 'series'] }) source: string;
+  @ApiInstant() registered_at: string;
+  @ApiInstant({ nullable: true }) unregistered_at: string | null;
+  @ApiProperty({ nullable: true, type: Boolean }) attended: boolean | null;
+}
+
+export class ExportFeedback {
+  @ApiProperty({ enum: ['campaign', 'digest_item'] }) item_type: string;
+  @ApiUuid() item_id: string;
+  @ApiProperty({ example: 'trade-fairs' }) topic: string;
+  @ApiProperty({ enum: RATINGS }) rating: string;
+  @ApiProperty({ nullable: true, type: String }) comment: string | null;
+  @ApiInstant() created_at: string;
+  @ApiInstant() updated_at: string;
+}
+
+export class ExportTopicSuggestion {
+  @ApiProperty({ example: 'Trade fair dates in Austria' }) text: string;
+  @ApiInstant() created_at: string;
+}
+
+export class ExportDropTopicQuestion {
+  @ApiProperty({ example: 'offers' }) topic: string;
+  @ApiInstant() asked_at: string;
+  @ApiProperty({ nullable: true, enum: ['dropped'], description: 'null: not answered (the topic stays).' }) answer: string | null;
+  @ApiInstant({ nullable: true }) answered_at: string | null;
+}
+
+export class SubscriberExport {
+  @ApiInstant() exportedAt: string;
+  @ApiProperty({ type: SubscriberResponse }) subscriber: SubscriberResponse;
+  @ApiProperty({ type: ExportDoubleOptIn, description: 'The evidence of the double opt-in.' }) doubleOptIn: ExportDoubleOptIn;
+  @ApiProperty({ type: [ExportDelivery], description: 'Every decision about the person, oldest first.' }) deliveries: ExportDelivery[];
+  @ApiProperty({ type: [ExportWebinarRegistration] }) webinarRegistrations: ExportWebinarRegistration[];
+  @ApiProperty({ type: [ExportFeedback], description: 'Ratings and comments.' }) feedback: ExportFeedback[];
+  @ApiProperty({ type: [ExportTopicSuggestion] }) topicSuggestions: ExportTopicSuggestion[];
+  @ApiProperty({ type: [ExportDropTopicQuestion], description: 'The “drop this topic?” questions and their answers.' }) dropTopicQuestions: ExportDropTopicQuestion[];
+
+  static readonly example: SubscriberExport = {
+    exportedAt: '2026-11-26T10:00:00.000Z',
+    subscriber: { ...SubscriberResponse.example, status: 'active', confirmedAt: '2026-11-24T11:20:00.000Z' },
+    doubleOptIn: { confirmed_at: '2026-11-24T11:20:00.000Z', confirmation_ip: '203.0.113.7', confirmation_user_agent: 'Mozilla/5.0' },
+    deliveries: [
+      {
+        id: '17',
+        created_at: '2026-11-24T11:06:42.972Z',
+        sent_at: '2026-11-24T11:06:45.101Z',
+        class: 'service',
+        kind: 'confirm_subscription',
+        topic: null,
+        ref_id: null,
+        status: 'sent',
+        reason: 'sent',
+        message_id: '<17.0195f2a4@tactful.localhost>',
+      },
+    ],
+    webinarRegistrations: [],
+    feedback: [],
+    topicSuggestions: [{ text: 'Trade fair dates in Austria', created_at: '2026-11-25T18:30:00.000Z' }],
+    dropTopicQuestions: [],
+  };
 }

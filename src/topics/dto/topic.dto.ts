@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiInstant } from '../../common/openapi';
 import { IsBoolean, IsString, Length, Matches } from 'class-validator';
 import { Omittable } from '../../common/validation';
 import { Topic } from '../topic.entity';
@@ -54,15 +55,28 @@ export class UpdateTopicDto {
 }
 
 export class TopicResponse {
+  /** The walkthrough's first topic, as POST /v1/topics answers it. */
+  static readonly example: TopicResponse = {
+    key: 'trade-fairs',
+    nameDe: 'Messen',
+    nameEn: 'Trade fairs',
+    descriptionDe: '',
+    descriptionEn: 'Where and when we exhibit.',
+    audienceHint: '',
+    archived: false,
+    createdAt: '2026-11-24T11:06:42.827Z',
+    updatedAt: '2026-11-24T11:06:42.827Z',
+  };
+
   @ApiProperty({ example: 'trade-fairs' }) key: string;
-  @ApiProperty() nameDe: string;
-  @ApiProperty() nameEn: string;
-  @ApiProperty() descriptionDe: string;
-  @ApiProperty() descriptionEn: string;
-  @ApiProperty() audienceHint: string;
-  @ApiProperty() archived: boolean;
-  @ApiProperty() createdAt: string;
-  @ApiProperty() updatedAt: string;
+  @ApiProperty({ example: 'Messen' }) nameDe: string;
+  @ApiProperty({ example: 'Trade fairs' }) nameEn: string;
+  @ApiProperty({ example: '' }) descriptionDe: string;
+  @ApiProperty({ example: 'Where and when we exhibit.' }) descriptionEn: string;
+  @ApiProperty({ example: '' }) audienceHint: string;
+  @ApiProperty({ description: 'Archived topics are hidden from the preferences page and take no new items.' }) archived: boolean;
+  @ApiInstant() createdAt: string;
+  @ApiInstant() updatedAt: string;
 
   static from(topic: Topic): TopicResponse {
     return {

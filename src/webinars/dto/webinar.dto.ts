@@ -7,6 +7,7 @@ import {
   IsEmail,
   IsIn,
   IsInt,
+  IsNotIn,
   IsObject,
   IsString,
   Length,
@@ -20,8 +21,11 @@ import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { IsTimeZone } from '../../common/time-zones';
 import { LOCALES, Locale } from '../../config/config';
+import { ApiInstant, ApiInteger, ApiUuid } from '../../common/openapi';
 
 const ONE_LINE = { message: 'must be one line' };
+/** Slugs whose public page path belongs to another page: /webinars/unregister/{token}. */
+export const RESERVED_SLUGS = ['unregister'];
 const KEY = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 
@@ -73,6 +77,7 @@ export class CreateWebinarDto {
   @Omittable()
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9-]{0,79}$/, { message: 'must be a slug (a-z, 0-9, -), at most 80 characters' })
+  @IsNotIn(RESERVED_SLUGS, { message: 'is reserved: /webinars/unregister/… is the unregister page' })
   slug?: string;
 
   @ApiProperty({ example: 'payment-terms', description: 'Exactly one topic from the taxonomy.' })
@@ -106,7 +111,7 @@ export class CreateWebinarDto {
   @Max(1_000_000)
   capacity?: number;
 
-  @ApiPropertyOptional({ type: [Number], example: [1440, 60], description: 'Reminder times in minutes before the start, at most two (default WEBINAR_REMINDER_MINUTES).' })
+  @ApiPropertyOptional({ type: 'array', items: { type: 'integer', minimum: 1, maximum: 43_200 }, maxItems: 2, example: [1440, 60], description: 'Reminder times in minutes before the start, at most two (default WEBINAR_REMINDER_MINUTES).' })
   @Omittable()
   @IsArray()
   @ArrayMaxSize(2)
@@ -143,7 +148,7 @@ export class UpdateWebinarDto {
   @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin' }) @Omittable() @IsString() @IsTimeZone() timeZone?: string;
   @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(2000) @Matches(HTTP_URL, { message: 'must be an http(s) URL' }) joinUrl?: string;
   @ApiPropertyOptional() @Omittable() @IsInt() @Min(1) @Max(1_000_000) capacity?: number;
-  @ApiPropertyOptional({ type: [Number] }) @Omittable() @IsArray() @ArrayMaxSize(2) @IsInt({ each: true }) @Min(1, { each: true }) @Max(43_200, { each: true }) reminderMinutes?: number[];
+  @ApiPropertyOptional({ type: 'array', items: { type: 'integer', minimum: 1, maximum: 43_200 }, maxItems: 2, example: [1440, 60] }) @Omittable() @IsArray() @ArrayMaxSize(2) @IsInt({ each: true }) @Min(1, { each: true }) @Max(43_200, { each: true }) reminderMinutes?: number[];
   @ApiPropertyOptional({ description: 'Recording or material page, used by the follow-ups.' })
   @Omittable()
   @IsString()
@@ -195,41 +200,107 @@ export class AttendanceDto {
   followUpAt?: string;
 }
 
+export class WebinarSeriesPart {
+  @ApiProperty({ example: 'export-basics' }) key: string;
+  @ApiInteger({ minimum: 1, example: 2 }) part: number;
+}
+
 export class WebinarResponse {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() slug: string;
-  @ApiProperty() topic: string;
+  @ApiUuid() id: string;
+  @ApiProperty({ example: 'payment-terms-2026' }) slug: string;
+  @ApiProperty({ example: 'payment-terms' }) topic: string;
   @ApiProperty({ enum: ['scheduled', 'cancelled'] }) status: string;
   @ApiProperty({ type: WebinarTitle }) title: WebinarTitle;
   @ApiProperty({ type: WebinarDescription }) description: WebinarDescription;
-  @ApiProperty() startsAt: string;
-  @ApiProperty() endsAt: string;
-  @ApiProperty() timeZone: string;
-  @ApiProperty() joinUrl: string;
-  @ApiProperty({ nullable: true, type: Number }) capacity: number | null;
-  @ApiProperty() registered: number;
-  @ApiProperty({ type: [Number] }) reminderMinutes: number[];
-  @ApiProperty({ nullable: true, type: Object }) series: { key: string; part: number } | null;
-  @ApiProperty() registrationUrl: string;
+  @ApiInstant() startsAt: string;
+  @ApiInstant() endsAt: string;
+  @ApiProperty({ format: 'time-zone', example: 'Europe/Berlin' }) timeZone: string;
+  @ApiProperty({ example: 'https://meet.example.com/payment-terms' }) joinUrl: string;
+  @ApiInteger({ nullable: true, minimum: 1, description: 'Seats; null: unlimited.' }) capacity: number | null;
+  @ApiInteger({ minimum: 0, description: 'Registrations in force.' }) registered: number;
+  @ApiProperty({ type: 'array', items: { type: 'integer', minimum: 1 }, example: [1440, 60], description: 'Reminder times in minutes before the start.' }) reminderMinutes: number[];
+  @ApiProperty({ nullable: true, type: WebinarSeriesPart }) series: WebinarSeriesPart | null;
+  @ApiProperty({ example: 'https://tactful.example.com/webinars/payment-terms-2026/register', description: 'The public registration page.' }) registrationUrl: string;
   @ApiProperty({ nullable: true, type: String }) recordingUrl: string | null;
-  @ApiProperty({ nullable: true, type: String }) invitationCampaignId: string | null;
-  @ApiProperty({ nullable: true, type: String }) attendedCampaignId: string | null;
-  @ApiProperty({ nullable: true, type: String }) missedCampaignId: string | null;
-  @ApiProperty() createdAt: string;
-  @ApiProperty() updatedAt: string;
-  @ApiProperty({ nullable: true, type: String }) cancelledAt: string | null;
+  @ApiUuid({ nullable: true, description: 'The invitation campaign, if the webinar has one.' }) invitationCampaignId: string | null;
+  @ApiUuid({ nullable: true, description: 'The recording follow-up to attendees.' }) attendedCampaignId: string | null;
+  @ApiUuid({ nullable: true, description: 'The “you missed it” follow-up to no-shows.' }) missedCampaignId: string | null;
+  @ApiInstant() createdAt: string;
+  @ApiInstant() updatedAt: string;
+  @ApiInstant({ nullable: true }) cancelledAt: string | null;
+
+  static readonly example: WebinarResponse = {
+    id: '0195f2a8-5555-7000-8000-00000000a001',
+    slug: 'payment-terms-2026',
+    topic: 'payment-terms',
+    status: 'scheduled',
+    title: { de: 'Längere Zahlungsziele richtig nutzen', en: 'Making the most of longer payment terms' },
+    description: { en: 'What longer terms mean for your cash flow.' },
+    startsAt: '2026-03-10T09:00:00.000Z',
+    endsAt: '2026-03-10T10:00:00.000Z',
+    timeZone: 'Europe/Berlin',
+    joinUrl: 'https://meet.example.com/payment-terms',
+    capacity: 100,
+    registered: 0,
+    reminderMinutes: [1440, 60],
+    series: null,
+    registrationUrl: 'https://tactful.example.com/webinars/payment-terms-2026/register',
+    recordingUrl: null,
+    invitationCampaignId: null,
+    attendedCampaignId: null,
+    missedCampaignId: null,
+    createdAt: '2026-03-02T09:00:00.000Z',
+    updatedAt: '2026-03-02T09:00:00.000Z',
+    cancelledAt: null,
+  };
+}
+
+export class CancelledWebinarResponse extends WebinarResponse {
+  @ApiInteger({ minimum: 0, description: 'Registrations ended by this cancellation (0 when it was cancelled already).' }) cancelledRegistrations: number;
 }
 
 export class RegistrationResponse {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty({ format: 'uuid' }) webinarId: string;
-  @ApiProperty({ format: 'uuid' }) subscriberId: string;
-  @ApiProperty() email: string;
+  @ApiUuid() id: string;
+  @ApiUuid() webinarId: string;
+  @ApiUuid() subscriberId: string;
+  @ApiProperty({ example: 'anna@example.de' }) email: string;
   @ApiProperty({ enum: ['registered', 'unregistered', 'cancelled'] }) status: string;
   @ApiProperty({ enum: ['page', 'api', 'series'] }) source: string;
-  @ApiProperty({ description: 'SEQUENCE of the calendar event last sent for this registration.' }) sequence: number;
-  @ApiProperty({ nullable: true, type: Boolean }) attended: boolean | null;
-  @ApiProperty({ nullable: true, type: String }) nextReminderAt: string | null;
-  @ApiProperty() registeredAt: string;
-  @ApiProperty({ nullable: true, type: String }) unregisteredAt: string | null;
+  @ApiInteger({ minimum: 0, description: 'SEQUENCE of the calendar event last sent for this registration.' }) sequence: number;
+  @ApiProperty({ nullable: true, type: Boolean, description: 'null until attendance is imported.' }) attended: boolean | null;
+  @ApiInstant({ nullable: true }) nextReminderAt: string | null;
+  @ApiInstant() registeredAt: string;
+  @ApiInstant({ nullable: true }) unregisteredAt: string | null;
+
+  static readonly example: RegistrationResponse = {
+    id: '0195f2a8-6666-7000-8000-00000000b001',
+    webinarId: '0195f2a8-5555-7000-8000-00000000a001',
+    subscriberId: '0195f2a4-7c1e-7b3a-9d2e-5a1b2c3d4e5f',
+    email: 'anna@example.de',
+    status: 'registered',
+    source: 'api',
+    sequence: 0,
+    attended: null,
+    nextReminderAt: '2026-03-09T09:00:00.000Z',
+    registeredAt: '2026-03-02T09:30:00.000Z',
+    unregisteredAt: null,
+  };
+}
+
+export class SeriesPartOutcome {
+  @ApiUuid() webinarId: string;
+  @ApiInteger({ minimum: 1 }) part: number;
+  @ApiProperty({ enum: ['registered', 'already_registered', 'full'] }) outcome: string;
+}
+
+export class RegisteredResponse extends RegistrationResponse {
+  @ApiProperty({ type: [SeriesPartOutcome], description: 'With `series: true`: what became of each later part.' }) series: SeriesPartOutcome[];
+}
+
+export class AttendanceResponse {
+  @ApiInteger({ minimum: 0 }) attended: number;
+  @ApiInteger({ minimum: 0, description: 'Registrants who did not attend.' }) missed: number;
+  @ApiProperty({ type: [String], description: 'Listed addresses that were not registered (ignored).' }) notRegistered: string[];
+  @ApiUuid({ nullable: true, description: 'The recording follow-up to attendees.' }) attendedCampaignId: string | null;
+  @ApiUuid({ nullable: true, description: 'The “you missed it” follow-up to no-shows.' }) missedCampaignId: string | null;
 }

@@ -1,0 +1,89 @@
+// The response shape of GET /v1/subscribers/:id/timeline, as the OpenAPI document describes it.
+// The classes implement the service's interfaces, so a field added there fails to compile here
+// until it is documented.
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiInstant, ApiInteger, ApiUuid } from '../../common/openapi';
+import { CADENCES } from '../subscriber.entity';
+import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
+import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../delivery/reason-codes';
+import { RATINGS } from '../../feedback/feedback.policy';
+import type { CustomerChoice, Timeline, TimelineEntry } from '../timeline.service';
+
+export class TimelineEntryResponse implements TimelineEntry {
+  @ApiProperty({ example: '4711', description: 'The decision’s id (a 64-bit integer, as a string).' }) id: string;
+  @ApiInstant({ description: 'When it was handed to SMTP, else when it was last decided.' }) at: string;
+  @ApiProperty({ enum: MESSAGE_CLASSES }) class: string;
+  @ApiProperty({ example: 'campaign', description: 'Which message: campaign, digest, confirm_subscription, webinar_confirmation, order_confirmation, shipment_shipped, …' }) kind: string;
+  @ApiProperty({ nullable: true, type: String, example: 'trade-fairs' }) topic: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '0195f2a4-7c1e-7b3a-9d2e-5a1b2c3d4e5f', description: 'The campaign, shipment or registration it belongs to.' }) refId: string | null;
+  @ApiProperty({ enum: DELIVERY_STATUSES }) status: string;
+  @ApiProperty({ enum: REASONS, enumName: 'Reason' }) reason: string;
+  @ApiProperty({ type: ReasonLabel, description: 'The reason in words.' }) reasonLabel: { de: string; en: string };
+  @ApiInstant({ nullable: true, description: 'Deferred: the customer’s next digest (read now, so it follows cadence and slot changes); queued: the next attempt.' })
+  nextAttemptAt: string | null;
+  @ApiInstant({ nullable: true }) sentAt: string | null;
+  @ApiInteger({ minimum: 0 }) attempts: number;
+}
+
+export class CustomerChoiceResponse implements CustomerChoice {
+  @ApiInstant() at: string;
+  @ApiProperty({ enum: ['rated', 'dropped_topic'], description: '`rated`: answered useful / not useful; `dropped_topic`: answered “drop this topic?” with yes.' })
+  action: 'rated' | 'dropped_topic';
+  @ApiProperty({ enum: ['customer'] }) by: 'customer';
+  @ApiProperty({ example: 'trade-fairs' }) topic: string;
+  @ApiPropertyOptional({ enum: RATINGS, description: 'With `rated`.' }) rating?: string;
+  @ApiPropertyOptional({ enum: ['campaign', 'digest_item'], description: 'With `rated`.' }) itemType?: string;
+  @ApiPropertyOptional({ format: 'uuid', description: 'With `rated`.' }) itemId?: string;
+}
+
+export class TimelineResponse implements Timeline {
+  @ApiUuid() subscriberId: string;
+  @ApiProperty({ enum: CADENCES }) cadence: string;
+  @ApiInstant({ nullable: true, description: 'When the last marketing mail was handed to SMTP.' }) lastMarketingAt: string | null;
+  @ApiInstant({ description: 'The earliest time the next marketing mail may go (the cadence window’s end).' }) nextMarketingSlot: string;
+  @ApiInstant({ description: 'The next digest: the digest slot on the first day the window is free.' }) nextDigestAt: string;
+  @ApiProperty({ type: [TimelineEntryResponse], description: 'Every decision, newest first.' }) items: TimelineEntryResponse[];
+  @ApiProperty({ nullable: true, type: String, example: '4690', description: 'Pass as `before` for the next page; null on the last page.' }) nextCursor: string | null;
+  @ApiProperty({ type: [CustomerChoiceResponse], description: 'The customer’s own feedback and choices, newest first (at most 100).' }) customerChoices: CustomerChoiceResponse[];
+
+  /** Anna after the walkthrough's two campaigns: the first sent, the second folded into her next digest. */
+  static readonly example: TimelineResponse = {
+    subscriberId: '0195f2a4-7c1e-7b3a-9d2e-5a1b2c3d4e5f',
+    cadence: 'weekly',
+    lastMarketingAt: '2026-03-02T09:00:00.000Z',
+    nextMarketingSlot: '2026-03-09T09:00:00.000Z',
+    nextDigestAt: '2026-03-10T08:00:00.000Z',
+    items: [
+      {
+        id: '4711',
+        at: '2026-03-02T09:00:00.000Z',
+        class: 'marketing',
+        kind: 'campaign',
+        topic: 'trade-fairs',
+        refId: '0195f2a5-1111-7000-8000-00000000c002',
+        status: 'deferred',
+        reason: 'deferred_cadence',
+        reasonLabel: { de: 'In den nächsten Newsletter verschoben (Versandrhythmus)', en: 'Folded into the next digest (cadence)' },
+        nextAttemptAt: '2026-03-10T08:00:00.000Z',
+        sentAt: null,
+        attempts: 0,
+      },
+      {
+        id: '4710',
+        at: '2026-03-02T09:00:00.000Z',
+        class: 'marketing',
+        kind: 'campaign',
+        topic: 'trade-fairs',
+        refId: '0195f2a5-1111-7000-8000-00000000c001',
+        status: 'sent',
+        reason: 'sent',
+        reasonLabel: { de: 'Versendet', en: 'Sent' },
+        nextAttemptAt: null,
+        sentAt: '2026-03-02T09:00:00.000Z',
+        attempts: 1,
+      },
+    ],
+    nextCursor: null,
+    customerChoices: [],
+  };
+}
