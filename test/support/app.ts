@@ -8,6 +8,7 @@ import { ApiKeysService } from '../../src/auth/api-keys.service';
 import { createApp } from '../../src/bootstrap';
 import { Clock, FakeClock } from '../../src/common/clock';
 import { AppConfig, loadConfig } from '../../src/config/config';
+import { assertContract, Contract, contractFor, rawFetch, watchApp } from './contract';
 import { createTestDatabase, TestDatabase } from './database';
 
 export const TEST_SECRETS = {
@@ -24,7 +25,12 @@ export interface TestApp {
   adminKey: string;
   /** One SQL statement against the test database (for asserting on rows). */
   sql(text: string, params?: unknown[]): Promise<any[]>;
-  /** fetch against the running app with the admin key unless `key` says otherwise (null: no key). */
+  /** The app's OpenAPI document, against which every response a test receives is checked (contract.ts). */
+  contract: Contract;
+  /**
+   * fetch against the running app with the admin key unless `key` says otherwise (null: no key).
+   * Throws when the response does not match the OpenAPI document (as does any fetch to the app).
+   */
   api(method: string, path: string, options?: { body?: unknown; raw?: string; contentType?: string; key?: string | null }): Promise<ApiResponse>;
   close(): Promise<void>;
 }
@@ -57,6 +63,9 @@ export async function startTestApp(options: { clock?: Clock; env?: Record<string
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
   const { key: adminKey } = await app.get(ApiKeysService).create('test admin', ['admin']);
+  const documentText = (await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/docs/openapi.json' })).body;
+  const contract = contractFor(documentText);
+  const unwatch = watchApp(baseUrl, contract);
 
   const api: TestApp['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = {};
@@ -70,8 +79,9 @@ export async function startTestApp(options: { clock?: Clock; env?: Record<string
       body = JSON.stringify(opts.body);
       headers['content-type'] = 'application/json';
     }
-    const response = await fetch(baseUrl + path, { method, headers, body });
+    const response = await rawFetch(baseUrl + path, { method, headers, body });
     const text = await response.text();
+    assertContract(contract, { method, url: baseUrl + path, status: response.status, contentType: response.headers.get('content-type'), body: text });
     let parsed: unknown = text;
     if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
     return { status: response.status, headers: response.headers, body: parsed };
@@ -84,6 +94,7 @@ export async function startTestApp(options: { clock?: Clock; env?: Record<string
     clock,
     baseUrl,
     adminKey,
+    contract,
     api,
     sql: async (text, params = []) => {
       const client = new Client({ connectionString: db.url });
@@ -95,6 +106,7 @@ export async function startTestApp(options: { clock?: Clock; env?: Record<string
       }
     },
     close: async () => {
+      unwatch();
       await app.close();
       await db.drop();
     },

@@ -58,7 +58,7 @@ export class CreateCampaignDto {
   @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
   sender?: string;
 
-  @ApiPropertyOptional({ minimum: -100, maximum: 100, default: 0, description: 'Higher goes first when items compete for one slot.' })
+  @ApiPropertyOptional({ type: 'integer', minimum: -100, maximum: 100, default: 0, description: 'Higher goes first when items compete for one slot.' })
   @Omittable()
   @IsInt()
   @Min(-100)
@@ -119,7 +119,7 @@ export class UpdateCampaignDto {
   @ApiPropertyOptional() @Omittable() @IsString() @Length(1, 200) name?: string;
   @ApiPropertyOptional() @Omittable() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a topic key' }) topic?: string;
   @ApiPropertyOptional() @Omittable() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' }) sender?: string;
-  @ApiPropertyOptional() @Omittable() @IsInt() @Min(-100) @Max(100) priority?: number;
+  @ApiPropertyOptional({ type: 'integer', minimum: -100, maximum: 100 }) @Omittable() @IsInt() @Min(-100) @Max(100) priority?: number;
   @ApiPropertyOptional({ type: LocalizedSubject }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedSubject) subject?: LocalizedSubject;
   @ApiPropertyOptional({ type: LocalizedText }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedText) body?: LocalizedText;
   @ApiPropertyOptional({ type: LocalizedSummary }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedSummary) digestSummary?: LocalizedSummary;

@@ -4,7 +4,7 @@ import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 
 export class MailEventDto {
-  @ApiProperty({ example: 'evt_01HZX3', description: 'Unique per event; a repeated id is acknowledged and ignored.' })
+  @ApiProperty({ example: 'evt_01HZX3', description: 'The mail provider’s event id, unique per event; a repeated id is acknowledged and ignored.' })
   @IsString()
   @Length(1, 200)
   id: string;

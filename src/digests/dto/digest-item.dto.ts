@@ -46,7 +46,7 @@ export class CreateDigestItemDto {
   @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
   sender?: string;
 
-  @ApiPropertyOptional({ minimum: -100, maximum: 100, default: 0 })
+  @ApiPropertyOptional({ type: 'integer', minimum: -100, maximum: 100, default: 0 })
   @Omittable()
   @IsInt()
   @Min(-100)

@@ -85,14 +85,14 @@ export class CreateSubscriberDto {
   @IsIn(CADENCES)
   cadence?: Cadence;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 7, default: 1, description: 'Digest weekday, ISO (1 = Monday).' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 7, default: 1, description: 'Digest weekday, ISO (1 = Monday).' })
   @Omittable()
   @IsInt()
   @Min(1)
   @Max(7)
   digestWeekday?: number;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 23, default: 9, description: 'Digest hour in the subscriber’s time zone.' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 23, default: 9, description: 'Digest hour in the subscriber’s time zone.' })
   @Omittable()
   @IsInt()
   @Min(0)
@@ -141,14 +141,14 @@ export class UpdateSubscriberDto {
   @IsIn(CADENCES)
   cadence?: Cadence;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 7 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 7 })
   @Omittable()
   @IsInt()
   @Min(1)
   @Max(7)
   digestWeekday?: number;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 23 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 23 })
   @Omittable()
   @IsInt()
   @Min(0)
@@ -216,7 +216,7 @@ export class ListSubscribersQuery {
   @MaxLength(254)
   email?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 50 })
   @Omittable()
   @Type(() => Number)
   @IsInt()

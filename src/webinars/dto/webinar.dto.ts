@@ -59,7 +59,7 @@ export class WebinarInvitation {
   @IsInstant()
   sendAt?: string;
 
-  @ApiPropertyOptional({ minimum: -100, maximum: 100, default: 0 })
+  @ApiPropertyOptional({ type: 'integer', minimum: -100, maximum: 100, default: 0 })
   @Omittable()
   @IsInt()
   @Min(-100)
@@ -104,7 +104,7 @@ export class CreateWebinarDto {
   @Matches(HTTP_URL, { message: 'must be an http(s) URL' })
   joinUrl: string;
 
-  @ApiPropertyOptional({ example: 100, description: 'Seats; unlimited when omitted.' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1_000_000, example: 100, description: 'Seats; unlimited when omitted.' })
   @Omittable()
   @IsInt()
   @Min(1)
@@ -122,7 +122,7 @@ export class CreateWebinarDto {
 
   @ApiPropertyOptional({ type: WebinarSeriesRef }) @Omittable() @IsObject() @ValidateNested() @Type(() => WebinarSeriesRef) series?: WebinarSeriesRef;
 
-  @ApiPropertyOptional({ example: 2, description: 'Part number within the series; required with series.' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, example: 2, description: 'Part number within the series; required with series.' })
   @Omittable()
   @IsInt()
   @Min(1)
@@ -147,7 +147,7 @@ export class UpdateWebinarDto {
   @ApiPropertyOptional({ format: 'date-time' }) @Omittable() @IsInstant() endsAt?: string;
   @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin' }) @Omittable() @IsString() @IsTimeZone() timeZone?: string;
   @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(2000) @Matches(HTTP_URL, { message: 'must be an http(s) URL' }) joinUrl?: string;
-  @ApiPropertyOptional() @Omittable() @IsInt() @Min(1) @Max(1_000_000) capacity?: number;
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1_000_000 }) @Omittable() @IsInt() @Min(1) @Max(1_000_000) capacity?: number;
   @ApiPropertyOptional({ type: 'array', items: { type: 'integer', minimum: 1, maximum: 43_200 }, maxItems: 2, example: [1440, 60] }) @Omittable() @IsArray() @ArrayMaxSize(2) @IsInt({ each: true }) @Min(1, { each: true }) @Max(43_200, { each: true }) reminderMinutes?: number[];
   @ApiPropertyOptional({ description: 'Recording or material page, used by the follow-ups.' })
   @Omittable()
