@@ -125,7 +125,9 @@ export class Contract {
     }
     const validate = this.validator(`${label} ${status} ${media}`, schema);
     if (validate(value)) return null;
-    const errors = this.ajv.errorsText(validate.errors, { dataVar: 'body', separator: '; ' });
+    const errors = (validate.errors ?? [])
+      .map((e) => `body${e.instancePath.replace(/\//g, '.')} ${e.message}${e.params?.additionalProperty ? `: ${e.params.additionalProperty}` : ''}${e.params?.allowedValues ? ` ${JSON.stringify(e.params.allowedValues)}` : ''}`)
+      .join('; ');
     return `${label} ${status} ${media} does not match the document: ${errors}\n  body: ${received.body.slice(0, 600)}`;
   }
 }
