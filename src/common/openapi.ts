@@ -5,7 +5,7 @@
 // answers that come from the global hooks rather than from a route (see there).
 import { applyDecorators, Type } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiQuery, ApiResponse, ApiSchema, DocumentBuilder, getSchemaPath, SwaggerModule } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiExtension, ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiQuery, ApiResponse, ApiSchema, DocumentBuilder, getSchemaPath, SwaggerModule } from '@nestjs/swagger';
 import type { ApiPropertyOptions, ContentObject, HeadersObject, OpenAPIObject, OperationObject, ResponseObject, SchemaObject } from '@nestjs/swagger';
 import { DomainException, ErrorCode } from './problem';
 
@@ -27,6 +27,15 @@ export const ApiUuid = (options: PropertyOptions = {}): PropertyDecorator =>
 /** A whole number (counts, hours, minutes): `integer`, never `number`. */
 export const ApiInteger = (options: PropertyOptions = {}): PropertyDecorator =>
   ApiProperty({ ...options, type: 'integer', ...(options.nullable ? { nullable: true } : {}) } as ApiPropertyOptions);
+
+/** Free attributes (audience filters read them): string, number, boolean or null values. */
+export const ATTRIBUTE_MAP: { type: 'object'; additionalProperties: SchemaObject } = {
+  type: 'object',
+  additionalProperties: { oneOf: [{ type: 'string', nullable: true }, { type: 'number' }, { type: 'boolean' }] },
+};
+
+/** An audience filter, as campaigns/audience-filter.ts reads it: any JSON object, checked there. */
+export const AUDIENCE_FILTER: { type: 'object'; additionalProperties: true } = { type: 'object', additionalProperties: true };
 
 /** A map from each of `keys` to a count: every key optional, no other key. */
 export function countsByKey(keys: readonly string[]): Record<string, unknown> {
@@ -305,6 +314,11 @@ export function finishDocument(document: OpenAPIObject): OpenAPIObject {
         addProblem(operation, 415);
       }
       if (!operation.security) operation.security = [];
+      const extended = operation as unknown as Record<string, unknown>;
+      if (extended[REQUEST_BODY_EXTENSION]) {
+        operation.requestBody = extended[REQUEST_BODY_EXTENSION] as OperationObject['requestBody'];
+        delete extended[REQUEST_BODY_EXTENSION];
+      }
       operation.responses = Object.fromEntries(Object.entries(operation.responses).sort(([a], [b]) => a.localeCompare(b)));
     }
   }
@@ -344,6 +358,14 @@ export function ApiForm(schema: SchemaObject, options: { multipart?: boolean; re
     ApiBody({ schema, required: options.required ?? true, description: options.description }),
   );
 }
+
+const REQUEST_BODY_EXTENSION = 'x-tactful-request-body';
+
+/**
+ * A request body with its own schema per media type (the subscriber import: a JSON array, or NDJSON
+ * or CSV text), which @ApiBody cannot say: finishDocument puts it in place.
+ */
+export const ApiBodyContent = (body: { required: boolean; description?: string; content: ContentObject }) => ApiExtension(REQUEST_BODY_EXTENSION, body);
 
 /** `?lang=de|en`: the page's language (default: the person's, else DEFAULT_LOCALE). */
 export const ApiLangQuery = () =>

@@ -1,11 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import type { AuthenticatedRequest } from '../auth/api-key.guard';
 import { RequireScopes } from '../auth/scopes';
 import { IdParam } from '../common/params';
 import { DomainException, ErrorCode, invalid } from '../common/problem';
-import { ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';
+import { ApiBodyContent, ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';
 import {
   CreateSubscriberDto,
   ImportReportResponse,
@@ -28,6 +28,7 @@ const FORMATS: Record<string, ImportFormat> = {
 
 @ApiTags('subscribers')
 @ApiBearerAuth()
+@ApiExtraModels(CreateSubscriberDto)
 @Controller('v1/subscribers')
 export class SubscribersController {
   constructor(
@@ -66,11 +67,21 @@ export class SubscribersController {
       'consent_source, consent_confirmed_at, consent_ip, consent_user_agent, consent_text_version, attr.<name>. ' +
       'Rows with `consent_confirmed_at` need `consent_source`; others start pending (double opt-in).',
   })
-  @ApiConsumes('application/json', 'application/x-ndjson', 'text/csv')
-  @ApiBody({
-    schema: { type: 'array', items: { $ref: '#/components/schemas/CreateSubscriberDto' } },
-    examples: {
-      json: { value: [{ email: 'anna@example.de', topics: ['trade-fairs'], consent: { source: 'form', confirmedAt: '2026-03-01T10:00:00Z' } }] },
+  @ApiBodyContent({
+    required: true,
+    content: {
+      'application/json': {
+        schema: { type: 'array', items: { $ref: getSchemaPath(CreateSubscriberDto) } },
+        example: [{ email: 'anna@example.de', topics: ['trade-fairs'], consent: { source: 'form', confirmedAt: '2026-03-01T10:00:00Z' } }],
+      },
+      'application/x-ndjson': {
+        schema: { type: 'string', description: 'One subscriber (the JSON objects of application/json) per line.' },
+        example: '{"email":"anna@example.de","topics":["trade-fairs"],"consent":{"source":"form","confirmedAt":"2026-03-01T10:00:00Z"}}\n',
+      },
+      'text/csv': {
+        schema: { type: 'string', description: 'A header row naming the columns (see the description), then one subscriber per row.' },
+        example: 'email,locale,time_zone,cadence,topics,consent_source,consent_confirmed_at,attr.company\nben@example.com,en,Europe/London,weekly,trade-fairs;offers,form,2026-03-01T10:15:00Z,Acme Ltd\n',
+      },
     },
   })
   @ApiQuery({ name: 'atomic', required: false, type: Boolean, description: 'Any bad row means nothing is stored (422).' })

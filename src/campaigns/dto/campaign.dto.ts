@@ -21,7 +21,7 @@ import {
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
-import { ApiInstant, ApiInteger, ApiUuid, countsByKey } from '../../common/openapi';
+import { ApiInstant, ApiInteger, ApiUuid, AUDIENCE_FILTER, countsByKey } from '../../common/openapi';
 import { DELIVERY_STATUSES, DeliveryStatus, Reason, REASONS } from '../../delivery/reason-codes';
 import type { RenderedMail } from '../../rendering/template-renderer';
 import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
@@ -90,6 +90,7 @@ export class CreateCampaignDto {
   localeFallback?: boolean;
 
   @ApiPropertyOptional({
+    ...AUDIENCE_FILTER,
     example: { and: [{ attr: 'segment', in: ['retail', 'wholesale'] }, { attr: 'employees', gte: 5 }] },
     description: 'Audience filter: {and|or: [...]}, {not: F}, {locale: "de"}, {attr, eq|ne|in|gte|lte|exists}.',
   })
@@ -124,7 +125,7 @@ export class UpdateCampaignDto {
   @ApiPropertyOptional({ type: LocalizedText }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedText) body?: LocalizedText;
   @ApiPropertyOptional({ type: LocalizedSummary }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedSummary) digestSummary?: LocalizedSummary;
   @ApiPropertyOptional() @Omittable() @IsBoolean() localeFallback?: boolean;
-  @ApiPropertyOptional() @Omittable() @IsObject() audience?: Record<string, unknown>;
+  @ApiPropertyOptional({ ...AUDIENCE_FILTER, description: 'Replaces the audience filter.' }) @Omittable() @IsObject() audience?: Record<string, unknown>;
   @ApiPropertyOptional({ format: 'date-time' }) @Omittable() @IsInstant() sendAt?: string;
   @ApiPropertyOptional({ format: 'date-time' }) @Omittable() @IsInstant() expiresAt?: string;
   @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(2000) @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' }) digestUrl?: string;
@@ -184,7 +185,7 @@ export class CampaignResponse {
   @ApiProperty({ type: LocalizedText }) body: LocalizedText;
   @ApiProperty({ type: LocalizedSummary }) digestSummary: LocalizedSummary;
   @ApiProperty() localeFallback: boolean;
-  @ApiProperty({ nullable: true, type: 'object', additionalProperties: true, description: 'The audience filter, as given.' }) audience: Record<string, unknown> | null;
+  @ApiProperty({ ...AUDIENCE_FILTER, nullable: true, description: 'The audience filter, as given.' }) audience: Record<string, unknown> | null;
   @ApiProperty({ nullable: true, type: String, example: null }) digestUrl: string | null;
   @ApiInstant({ nullable: true }) sendAt: string | null;
   @ApiInstant({ nullable: true }) expiresAt: string | null;

@@ -21,7 +21,7 @@ import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
 import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, RECORDED_CONSENT_SOURCES, REVOCATION_SOURCES, SUBSCRIBER_STATUSES, SubscriberStatus, SUBSCRIPTION_STATUSES } from '../subscriber.entity';
 import { IsTimeZone } from '../../common/time-zones';
-import { ApiInstant, ApiInteger, ApiUuid, FieldErrorResponse } from '../../common/openapi';
+import { ApiInstant, ApiInteger, ApiUuid, ATTRIBUTE_MAP, FieldErrorResponse } from '../../common/openapi';
 import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../delivery/reason-codes';
 import { RATINGS } from '../../feedback/feedback.policy';
 import type { ImportReport } from '../subscriber-import.service';
@@ -100,6 +100,7 @@ export class CreateSubscriberDto {
   digestHour?: number;
 
   @ApiPropertyOptional({
+    ...ATTRIBUTE_MAP,
     example: { company: 'Bäckerei Kunz', segment: 'retail', customerSince: 2019 },
     description: 'Free attributes for audience filters: string, number, boolean or null values, at most 50 keys.',
   })
@@ -155,7 +156,7 @@ export class UpdateSubscriberDto {
   @Max(23)
   digestHour?: number;
 
-  @ApiPropertyOptional({ description: 'Replaces the attributes.' })
+  @ApiPropertyOptional({ ...ATTRIBUTE_MAP, example: { company: 'Bäckerei Kunz', segment: 'wholesale' }, description: 'Replaces the attributes.' })
   @Omittable()
   @IsObject()
   @IsAttributeMap()
@@ -263,7 +264,7 @@ export class SubscriberResponse {
   @ApiProperty({ format: 'time-zone', example: 'Europe/Berlin' }) timeZone: string;
   @ApiProperty({ enum: CADENCES }) cadence: string;
   @ApiProperty({ enum: SUBSCRIBER_STATUSES }) status: string;
-  @ApiProperty({ type: 'object', additionalProperties: { nullable: true, oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] }, example: { company: 'Acme Ltd' } })
+  @ApiProperty({ ...ATTRIBUTE_MAP, example: { company: 'Acme Ltd' } })
   attributes: Record<string, unknown>;
   @ApiInteger({ minimum: 1, maximum: 7, description: 'Digest weekday, ISO (1 = Monday).' }) digestWeekday: number;
   @ApiInteger({ minimum: 0, maximum: 23, description: 'Digest hour in the subscriber’s time zone.' }) digestHour: number;

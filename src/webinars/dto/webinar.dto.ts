@@ -21,7 +21,7 @@ import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { IsTimeZone } from '../../common/time-zones';
 import { LOCALES, Locale } from '../../config/config';
-import { ApiInstant, ApiInteger, ApiUuid } from '../../common/openapi';
+import { ApiInstant, ApiInteger, ApiUuid, AUDIENCE_FILTER } from '../../common/openapi';
 
 const ONE_LINE = { message: 'must be one line' };
 /** Slugs whose public page path belongs to another page: /webinars/unregister/{token}. */
@@ -66,7 +66,7 @@ export class WebinarInvitation {
   @Max(100)
   priority?: number;
 
-  @ApiPropertyOptional({ description: 'Audience filter of the invitation campaign (same language as campaigns).' })
+  @ApiPropertyOptional({ ...AUDIENCE_FILTER, description: 'Audience filter of the invitation campaign (same language as campaigns).' })
   @Omittable()
   @IsObject()
   audience?: Record<string, unknown>;
