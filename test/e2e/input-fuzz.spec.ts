@@ -4,7 +4,8 @@
 // Operations and fields are enumerated from the document, so a new route or field is fuzzed the
 // day it appears. For every request:
 //   - no 5xx, ever;
-//   - every 4xx is application/problem+json;
+//   - every 4xx is application/problem+json, or the HTML page the document declares for that status
+//     of a customer page (the invalid-link page, say);
 //   - a value that must be refused (lone surrogate, NUL, null, a missing required field, a wrong
 //     type, a prototype key, a non-RFC 3339 date-time, a time zone PostgreSQL does not know, …) is
 //     refused with a 4xx, and a validation problem names the mutated field (or its parent);
@@ -422,6 +423,13 @@ function names(problem: any, field: string): boolean {
   });
 }
 
+/** A 4xx is a Problem, or a page where the document says this status of this operation is one. */
+function refusedAsDocumented(operation: Operation, status: number, contentType: string): boolean {
+  if (contentType.startsWith('application/problem+json')) return true;
+  const declared = Object.keys(operation.op.responses?.[String(status)]?.content ?? {});
+  return declared.includes('text/html') && contentType.startsWith('text/html');
+}
+
 let before: Record<string, number> = {};
 const failures: string[] = [];
 let sent = 0;
@@ -437,7 +445,7 @@ async function check(operation: Operation, mutation: Mutation | null, anonymous:
   before = after;
   if (response.status >= 500) return `${label}: ${response.status} ${response.text.slice(0, 300)}`;
   if (response.status >= 400) {
-    if (!response.contentType.startsWith('application/problem+json')) return `${label}: ${response.status} with ${response.contentType}`;
+    if (!refusedAsDocumented(operation, response.status, response.contentType)) return `${label}: ${response.status} with ${response.contentType}`;
     const stored = changed(previous, after);
     if (stored.length > 0) return `${label}: ${response.status} but ${stored.join(', ')}`;
     const field = mutation && fieldName(mutation);
@@ -519,7 +527,7 @@ describe('every operation of the live OpenAPI document', () => {
     }
   });
 
-  it('answers every class of bad input in every field and parameter with a problem+json 4xx naming it, and stores nothing', async () => {
+  it('answers every class of bad input in every field and parameter with a problem+json 4xx naming it (or a documented page), and stores nothing', async () => {
     failures.length = 0;
     const ops = operations();
     for (const operation of ops) {
@@ -532,7 +540,7 @@ describe('every operation of the live OpenAPI document', () => {
     expect(failures).toEqual([]);
   }, 600_000);
 
-  it('answers requests without credentials with a problem+json 4xx, whatever they carry, and stores nothing', async () => {
+  it('answers requests without credentials with a problem+json 4xx (or a documented page), whatever they carry, and stores nothing', async () => {
     failures.length = 0;
     for (const operation of operations()) {
       const sample = mutationsOf(operation).filter((_, i) => i % 7 === 0).slice(0, 6);
@@ -617,7 +625,7 @@ describe('every operation of the live OpenAPI document', () => {
         const label = `${op.method} ${op.path}${anonymous ? ' without credentials' : ''}: ${combined.label}`;
         if (response.status >= 500) failures.push(`${label}: ${response.status} ${response.text.slice(0, 300)}`);
         else if (response.status >= 400) {
-          if (!response.contentType.startsWith('application/problem+json')) failures.push(`${label}: ${response.status} with ${response.contentType}`);
+          if (!refusedAsDocumented(op, response.status, response.contentType)) failures.push(`${label}: ${response.status} with ${response.contentType}`);
           const stored = changed(previous, after);
           if (stored.length > 0) failures.push(`${label}: ${response.status} but ${stored.join(', ')}`);
         }
