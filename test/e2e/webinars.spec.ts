@@ -277,6 +277,18 @@ describe('the public registration page over HTTP', () => {
     expect(await t.sql(`SELECT 1 FROM subscribers WHERE email = 'victim@example.de'`)).toEqual([]);
     expect((await fetch(`${t.baseUrl}/webinars/no-such-webinar/register`)).status).toBe(404);
   });
+
+  it('never gives a webinar the slug "unregister", whose page path belongs to the unregister page', async () => {
+    const refused = await t.api('POST', '/v1/webinars', {
+      body: { slug: 'unregister', topic: 'events', title: { en: 'Unregister' }, startsAt: '2026-04-21T09:00:00Z', endsAt: '2026-04-21T10:00:00Z', joinUrl: 'https://meet.example.com/u' },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([{ field: 'slug', message: 'is reserved: /webinars/unregister/… is the unregister page' }]);
+    // A title that would make that slug gets the next free one, and its page is its own.
+    const derived = await createWebinar({ title: { en: 'Unregister' }, topic: 'events', startsAt: '2026-04-21T09:00:00Z', endsAt: '2026-04-21T10:00:00Z' });
+    expect(derived.slug).toBe('unregister-2');
+    expect((await fetch(`${t.baseUrl}/webinars/${derived.slug}/register?lang=en`)).status).toBe(200);
+  });
 });
 
 describe('follow-ups by attendance', () => {
