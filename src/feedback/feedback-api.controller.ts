@@ -8,7 +8,7 @@ import { ApiOk, ApiProblems } from '../common/openapi';
 import { CampaignFeedbackResponse, FEEDBACK_EXAMPLE, TopicFeedbackResponse, TopicSuggestionPageResponse } from './dto/feedback.dto';
 import { IdParam } from '../common/params';
 import { invalid } from '../common/problem';
-import { FeedbackService, TopicSuggestionPage } from './feedback.service';
+import { FeedbackService } from './feedback.service';
 
 @ApiTags('feedback')
 @ApiBearerAuth()

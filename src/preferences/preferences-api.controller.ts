@@ -1,5 +1,5 @@
 // The preferences as JSON, for shops that embed them in their own customer account pages.
-import { Body, Controller, Get, Param, Patch, Req } from '@nestjs/common';
+import { Body, Controller, Get, Patch, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Max, Min } from 'class-validator';
 import type { AuthenticatedRequest } from '../auth/api-key.guard';
