@@ -30,6 +30,8 @@ export interface StartedTactful {
   app: NestFastifyApplication;
   config: AppConfig;
   databaseUrl: string;
+  /** The embedded PostgreSQL's files (a link may lead there from DATA_DIR); unset with DATABASE_URL. */
+  embeddedDataDir: string | undefined;
   /** Set on the first start when no admin key existed: print it once. */
   firstAdminKey: string | null;
   close(): Promise<void>;
@@ -156,6 +158,7 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
       app,
       config,
       databaseUrl,
+      embeddedDataDir: embedded?.dataDir,
       firstAdminKey,
       close: async () => {
         clock.stop();
