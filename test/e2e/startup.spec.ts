@@ -1,6 +1,6 @@
 // `npm start` on a fresh machine: the built app, no DATABASE_URL, an empty data folder.
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
@@ -77,13 +77,16 @@ describe('npm start with NODE_ENV=production', () => {
   const secrets = { TOKEN_SECRET: 'k3Vq9'.repeat(8), WEBHOOK_SECRET: 'Zp7Lw'.repeat(8) };
   let db: TestDatabase | undefined;
   let child: ChildProcess | undefined;
+  const folders: string[] = [];
   afterAll(async () => {
     child?.kill('SIGKILL');
     await db?.drop();
+    for (const folder of folders) rmSync(folder, { recursive: true, force: true });
   });
 
   it("refuses the development defaults before starting anything, naming each variable that cannot work with real customers", async () => {
     const work = mkdtempSync(join(tmpdir(), 'tactful-prod-'));
+    folders.push(work);
     const run = spawn(process.execPath, [join(root, 'dist/main.js')], {
       cwd: work,
       env: { PATH: process.env.PATH, NODE_ENV: 'production', ...secrets, DATA_DIR: join(work, '.data'), OUTBOX_DIR: join(work, 'outbox') },
@@ -103,6 +106,7 @@ describe('npm start with NODE_ENV=production', () => {
   it('starts on a production configuration and logs at warn what is merely unusual (no TRUST_PROXY behind https)', async () => {
     db = await createTestDatabase();
     const work = mkdtempSync(join(tmpdir(), 'tactful-prod-'));
+    folders.push(work);
     const port = freePortNear(43000);
     child = spawn(process.execPath, [join(root, 'dist/main.js')], {
       cwd: work,
