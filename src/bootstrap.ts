@@ -31,6 +31,8 @@ export interface StartedTactful {
   app: NestFastifyApplication;
   config: AppConfig;
   databaseUrl: string;
+  /** The embedded PostgreSQL's files (a link may lead there from DATA_DIR); unset with DATABASE_URL. */
+  embeddedDataDir: string | undefined;
   /** Set on the first start when no admin key existed: print it once. */
   firstAdminKey: string | null;
   close(): Promise<void>;
@@ -149,6 +151,9 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
     await runMigrations(databaseUrl);
     const clock = await databaseClock(databaseUrl);
     const app = await createApp(config, databaseUrl, clock);
+    // Production settings that work but are probably not what was meant (src/config/production-checks.ts).
+    // (nestjs-pino takes the last argument as the context, so the message goes before it.)
+    for (const { variable, message } of config.startupWarnings) app.get(Logger).warn({ variable }, `${variable} ${message}`, 'Config');
     keepClockSynced(app, clock);
     const firstAdminKey = await app.get(ApiKeysService).ensureAdminKey();
     await app.listen({ port: config.port, host: config.host });
@@ -156,6 +161,7 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
       app,
       config,
       databaseUrl,
+      embeddedDataDir: embedded?.dataDir,
       firstAdminKey,
       close: async () => {
         clock.stop();

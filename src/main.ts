@@ -1,16 +1,21 @@
 // `npm start`: runs Tactful until SIGINT/SIGTERM, then stops cleanly (embedded PostgreSQL included).
 import 'reflect-metadata';
+import { resolve } from 'node:path';
 import { startTactful } from './bootstrap';
 import { ConfigError } from './config/config';
+import { EmbeddedPostgresError } from './database/embedded-postgres';
 
 async function main(): Promise<void> {
   const started = await startTactful();
   const { config } = started;
   const base = config.publicUrl;
+  // Run as root from a private folder, the data lives where the postgres user can reach it (a link leads there).
+  const dataDir = `${config.dataDir}/postgres`;
+  const dataPlace = started.embeddedDataDir && started.embeddedDataDir !== resolve(dataDir) ? `${dataDir} -> ${started.embeddedDataDir}` : dataDir;
   const lines = [
     `Tactful is listening on port ${config.port}`,
     `  API docs:  ${base}/docs`,
-    `  Database:  ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}/postgres (${started.databaseUrl})`}`,
+    `  Database:  ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${dataPlace} (${started.databaseUrl})`}`,
     `  Mail:      ${config.smtpUrl ? `SMTP ${new URL(config.smtpUrl).host}` : `.eml files in ${config.outboxDir}/`}`,
   ];
   if (started.firstAdminKey) {
@@ -43,7 +48,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  // Both say what is wrong and what to do; a stack trace would only bury that.
+  if (error instanceof ConfigError || error instanceof EmbeddedPostgresError) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(`Tactful failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);

@@ -1,6 +1,7 @@
 // Every setting Tactful reads, parsed and validated once at start-up into one typed object.
 // A bad value stops the start with a message that names the variable (see ConfigError).
 import { isIP } from 'node:net';
+import { ConfigFinding, productionFindings } from './production-checks';
 
 export type Locale = 'de' | 'en';
 export const LOCALES: readonly Locale[] = ['de', 'en'];
@@ -65,6 +66,10 @@ export interface AppConfig {
   digestCatchupSpreadMinutes: number;
   /** Minutes before a webinar's start at which registrants are reminded; at most two, latest last. */
   webinarReminderMinutes: number[];
+  /** LOCAL_ONLY: a production-mode instance for local use (docker-compose.yml); production's refusals become warnings. */
+  localOnly: boolean;
+  /** What the production checks found unusual: logged at warn on every start (src/config/production-checks.ts). */
+  startupWarnings: ConfigFinding[];
 }
 
 export class ConfigError extends Error {
@@ -326,6 +331,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
+    localOnly: read.bool('LOCAL_ONLY', false),
+    startupWarnings: [],
   };
   config.replyTo = read.mailbox('REPLY_TO', config.mailFrom);
   for (const [variable, mailbox] of [['MAIL_FROM', config.mailFrom], ['REPLY_TO', config.replyTo], ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m])]) {
@@ -333,6 +340,13 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
   }
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
     read.problems.push({ variable: 'ADMIN_API_KEY', message: 'must be at least 24 characters long' });
+  }
+  if (production) {
+    const findings = productionFindings({ config, publicUrlGiven: read.optional('PUBLIC_URL') !== undefined, localOnly: config.localOnly });
+    // A variable already reported as malformed is not judged again.
+    const reported = new Set(read.problems.map((p) => p.variable));
+    read.problems.push(...findings.refusals.filter((p) => !reported.has(p.variable)));
+    config.startupWarnings = findings.warnings;
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

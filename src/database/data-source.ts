@@ -1,4 +1,4 @@
-// TypeORM connection options, shared by the app, the migration runner and the TypeORM CLI.
+// TypeORM connection options, shared by the app and the migration runner.
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { ENTITIES } from './entity-list';
 import { MIGRATIONS } from './migration-list';

@@ -80,6 +80,7 @@ beforeAll(async () => {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'production',
+    LOCAL_ONLY: 'true', // local addresses on this machine; production would refuse them
     LOG_LEVEL: 'trace',
     PORT: String(port),
     HOST: '127.0.0.1',

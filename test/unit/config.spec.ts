@@ -6,6 +6,14 @@ const dev: DevSecrets = {
   webhookSecret: 'dev-webhook-secret-0123456789abcdef01234567',
 };
 const SECRETS = { TOKEN_SECRET: 'x'.repeat(32), WEBHOOK_SECRET: 'y'.repeat(32) };
+/** All production needs besides the secrets (test/unit/production-checks.spec.ts: what it refuses). */
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  PUBLIC_URL: 'https://news.tactful.dev',
+  DATABASE_URL: 'postgres://tactful@db:5432/tactful',
+  SMTP_URL: 'smtp://mail.tactful.dev:587',
+  MAIL_FROM: 'News <news@tactful.dev>',
+};
 
 /** The ConfigError loadConfig throws, or a failure when it does not throw one. */
 function configError(env: Record<string, string | undefined>, devSecrets: DevSecrets | undefined = dev): ConfigError {
@@ -68,15 +76,15 @@ describe('loadConfig defaults', () => {
         NODE_ENV: 'production',
         PORT: '4000',
         HOST: '127.0.0.1',
-        PUBLIC_URL: 'https://news.example.com/',
+        PUBLIC_URL: 'https://news.tactful.dev/',
         DATABASE_URL: 'postgresql://u:p@db:5432/tactful',
         DB_POOL_SIZE: '20',
         DATA_DIR: '/var/lib/tactful',
         EMBEDDED_PG_PORT: '6000',
-        SMTP_URL: 'smtps://user:pass@mail.example.com:465',
+        SMTP_URL: 'smtps://user:pass@mail.tactful.dev:465',
         SMTP_MAX_CONNECTIONS: '8',
         SMTP_RATE_PER_SECOND: '250',
-        MAIL_FROM: 'News <news@example.com>',
+        MAIL_FROM: 'News <news@tactful.dev>',
         OUTBOX_DIR: '/tmp/out',
         SENDER_POSTAL_ADDRESS: 'Example AG, 8000 Zürich',
         ADMIN_API_KEY: 'a'.repeat(24),
@@ -94,12 +102,12 @@ describe('loadConfig defaults', () => {
       env: 'production',
       port: 4000,
       host: '127.0.0.1',
-      publicUrl: 'https://news.example.com', // trailing slash dropped, so links can append paths
+      publicUrl: 'https://news.tactful.dev', // trailing slash dropped, so links can append paths
       databaseUrl: 'postgresql://u:p@db:5432/tactful',
       dbPoolSize: 20,
       dataDir: '/var/lib/tactful',
       embeddedPostgresPort: 6000,
-      smtpUrl: 'smtps://user:pass@mail.example.com:465',
+      smtpUrl: 'smtps://user:pass@mail.tactful.dev:465',
       smtpMaxConnections: 8,
       smtpRatePerSecond: 250,
       outboxDir: '/tmp/out',
@@ -185,7 +193,7 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
 
 describe('secrets', () => {
   it('requires TOKEN_SECRET and WEBHOOK_SECRET in production, ignoring dev secrets there', () => {
-    const error = configError({ NODE_ENV: 'production' }, dev);
+    const error = configError(PRODUCTION, dev);
     expect(error.problems).toEqual([
       { variable: 'TOKEN_SECRET', message: 'is required in production' },
       { variable: 'WEBHOOK_SECRET', message: 'is required in production' },
@@ -193,12 +201,12 @@ describe('secrets', () => {
   });
 
   it('starts in production once both secrets are long enough', () => {
-    const config = loadConfig({ NODE_ENV: 'production', ...SECRETS });
+    const config = loadConfig({ ...PRODUCTION, ...SECRETS });
     expect(config.tokenSecret).toBe(SECRETS.TOKEN_SECRET);
   });
 
   it('rejects a short secret in production as well as in development', () => {
-    expect(configError({ NODE_ENV: 'production', TOKEN_SECRET: 'short', WEBHOOK_SECRET: SECRETS.WEBHOOK_SECRET }).problems).toEqual([
+    expect(configError({ ...PRODUCTION, TOKEN_SECRET: 'short', WEBHOOK_SECRET: SECRETS.WEBHOOK_SECRET }).problems).toEqual([
       { variable: 'TOKEN_SECRET', message: 'must be at least 32 characters long' },
     ]);
     expect(configError({ WEBHOOK_SECRET: 'short' }).problems).toEqual([
