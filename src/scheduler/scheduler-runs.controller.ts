@@ -2,6 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequireScopes } from '../auth/scopes';
 import { invalid } from '../common/problem';
+import { SCHEDULER_JOBS } from '../config/config';
 import { SchedulerRun, SchedulerRunsService } from './scheduler-runs.service';
 
 @ApiTags('operations')
@@ -13,7 +14,7 @@ export class SchedulerRunsController {
   @Get('runs')
   @RequireScopes('read')
   @ApiOperation({ summary: 'Recent scheduler runs that did work (or failed), newest first, with counts and instance' })
-  @ApiQuery({ name: 'job', required: false, enum: ['dispatch-campaigns', 'compose-digests', 'expire-deferred', 'double-opt-in'] })
+  @ApiQuery({ name: 'job', required: false, enum: SCHEDULER_JOBS })
   @ApiQuery({ name: 'limit', required: false, type: Number })
   list(@Query('job') job?: string, @Query('limit') limit?: string): Promise<SchedulerRun[]> {
     const size = limit === undefined ? 50 : Number(limit);

@@ -94,7 +94,7 @@ it('finishes a campaign across a PostgreSQL restart at 40 %: nothing lost, repea
   const deadline = Date.now() + 300_000;
   for (;;) {
     const [state] = await q(
-      `SELECT (SELECT count(*)::int FROM campaigns WHERE status NOT IN ('sent', 'draft')) AS undispatched,
+      `SELECT (SELECT count(*)::int FROM campaigns WHERE status NOT IN ('sending', 'completed', 'draft')) AS undispatched,
               (SELECT count(*)::int FROM deliveries WHERE status IN ('queued', 'sending')) AS busy`,
     );
     if (state.undispatched === 0 && state.busy === 0) break;

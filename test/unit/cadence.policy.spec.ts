@@ -53,7 +53,7 @@ describe('decide', () => {
     const night = new Date('2026-03-02T22:30:00Z'); // 23:30 in Berlin
     expect(decide(active(), { expiresAt: null }, night, DEFAULT_QUIET_HOURS)).toEqual({
       action: 'send',
-      reason: Reason.SuppressedQuietHours,
+      reason: Reason.QueuedQuietHours,
       at: new Date('2026-03-03T07:00:00Z'),
     });
   });
