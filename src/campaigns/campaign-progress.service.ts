@@ -59,11 +59,13 @@ const SETTLE_SQL = `
     RETURNING id)
   SELECT id FROM settled`;
 
+const REPEAT_UNCHANGED_MS = 5 * 60_000;
+
 @Injectable()
 export class CampaignProgressService {
   private readonly logger = new Logger('CampaignProgress');
-  /** The last line this instance logged per campaign: a new line only when something moved. */
-  private readonly lastLines = new Map<string, string>();
+  /** The last line this instance logged per campaign, and when: a new line when something moved, else every few minutes. */
+  private readonly lastLines = new Map<string, { key: string; at: number }>();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -131,8 +133,12 @@ export class CampaignProgressService {
   private report(campaign: { id: string; status: string }, progress: CampaignProgress): ProgressLine | null {
     const { countedAt, ...counts } = progress;
     const key = `${campaign.status}:${JSON.stringify(counts)}`;
-    if (this.lastLines.get(campaign.id) === key) return null;
-    this.lastLines.set(campaign.id, key);
+    const now = this.clock.now().getTime();
+    const last = this.lastLines.get(campaign.id);
+    // Unchanged counts are repeated now and then: a campaign held back (quiet hours, a paused
+    // domain) still shows up in the log as waiting.
+    if (last && last.key === key && now - last.at < REPEAT_UNCHANGED_MS) return null;
+    this.lastLines.set(campaign.id, { key, at: now });
     const line: ProgressLine = { campaign: campaign.id, status: campaign.status, ...progress, countedAt };
     this.logger.log(line, `campaign ${campaign.status}: ${progress.percentDone} % done`);
     return line;

@@ -150,8 +150,10 @@ describe('a campaign from draft to completed', () => {
       ['campaign', 'status', 'queued', 'sending', 'sent', 'deferred', 'sentInDigest', 'suppressed', 'expired', 'failed', 'unknown', 'total', 'percentDone', 'countedAt'].sort(),
     );
     expect(JSON.stringify(line)).not.toContain('@');
-    // Nothing moved: no new line.
+    // Nothing moved: no new line, until a few minutes have passed.
     expect((await progress().tick())!.lines.find((l) => l.campaign === id)).toBeUndefined();
+    clock.advance(5 * 60_000);
+    expect((await progress().tick())!.lines.find((l) => l.campaign === id)).toMatchObject({ status: 'sending', queued: 3, sent: 2 });
 
     await worker().runOnce();
     const later = await campaign(id);
@@ -169,7 +171,7 @@ describe('a campaign from draft to completed', () => {
     const tick = await progress().tick();
     expect(tick!.completed).toBe(1);
     const done = await campaign(id);
-    expect(done).toMatchObject({ status: 'completed', completedAt: '2026-03-02T09:00:10.000Z' });
+    expect(done).toMatchObject({ status: 'completed', completedAt: '2026-03-02T09:05:10.000Z' });
     expect(done.progress).toMatchObject({ queued: 0, sending: 0, sent: 5, deferred: 1, suppressed: 1, total: 7, percentDone: 100 });
     expect(countsOf(done.progress)).toEqual(await rowCounts(id));
     const [stored] = await sql(`SELECT progress FROM campaigns WHERE id = $1`, [id]);
