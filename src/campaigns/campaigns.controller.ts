@@ -4,6 +4,7 @@ import { RequireScopes } from '../auth/scopes';
 import { IdempotencyInterceptor } from '../common/idempotency.interceptor';
 import { ParseIdPipe } from '../common/params';
 import { invalid } from '../common/problem';
+import { CAMPAIGN_STATUSES } from './campaign-state.policy';
 import { CampaignsService } from './campaigns.service';
 import {
   AudienceQuery,
@@ -38,18 +39,18 @@ export class CampaignsController {
 
   @Get()
   @RequireScopes('read', 'campaigns:write')
-  @ApiQuery({ name: 'status', required: false, enum: ['draft', 'scheduled', 'sending', 'sent', 'cancelled'] })
-  @ApiOperation({ summary: 'List campaigns, newest first' })
+  @ApiQuery({ name: 'status', required: false, enum: CAMPAIGN_STATUSES })
+  @ApiOperation({ summary: 'List campaigns, newest first, each with its progress' })
   list(@Query('status') status?: string): Promise<CampaignResponse[]> {
-    if (status !== undefined && !['draft', 'scheduled', 'sending', 'sent', 'cancelled'].includes(status)) {
-      throw invalid('status', 'must be draft, scheduled, sending, sent or cancelled');
+    if (status !== undefined && !(CAMPAIGN_STATUSES as readonly string[]).includes(status)) {
+      throw invalid('status', `must be one of ${CAMPAIGN_STATUSES.join(', ')}`);
     }
     return this.campaigns.list(status);
   }
 
   @Get(':id')
   @RequireScopes('read', 'campaigns:write')
-  @ApiOperation({ summary: 'Get a campaign' })
+  @ApiOperation({ summary: 'Get a campaign and its progress: queued, handed over, deferred into digests, suppressed, expired, failed' })
   get(@Param('id', ParseIdPipe) id: string): Promise<CampaignResponse> {
     return this.campaigns.get(id);
   }

@@ -13,11 +13,13 @@ import { runPrepared } from '../database/prepared';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { replyToFor } from '../delivery/delivery-worker';
 import { OutboxService } from '../delivery/outbox.service';
-import { Reason, REASON_LABELS } from '../delivery/reason-codes';
+import { Reason, REASON_LABELS, readReason } from '../delivery/reason-codes';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { AudienceFilter, compileAudience, validateAudience } from './audience-filter';
 import { campaignKeyPrefix, decisionSql } from './campaign-dispatch.service';
+import { CampaignProgressService } from './campaign-progress.service';
+import { CampaignProgress, EDITABLE_STATUSES } from './campaign-state.policy';
 import { AudienceQuery, CampaignResponse, CreateCampaignDto, PreviewCampaignDto, TestSendDto, UpdateCampaignDto } from './dto/campaign.dto';
 
 interface CampaignRow {
@@ -45,7 +47,10 @@ interface CampaignRow {
   updated_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  completed_at: Date | null;
   cancelled_at: Date | null;
+  /** The final counts, stored once nothing of it is left in the outbox (campaign-progress job). */
+  progress: CampaignProgress | null;
 }
 
 export interface CampaignContent {
@@ -59,7 +64,6 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 /** "Lately" in the audience dry run's count of recipients who rated the topic not useful. */
 export const FEEDBACK_LATELY_DAYS = 90;
 type LocalizedPair = { de?: string; en?: string };
-const EDITABLE = ['draft', 'scheduled'];
 
 // The send-time facts of a campaign mail in one round trip: the subscription (locked FOR SHARE,
 // so a consent change waits for the hand-over), the campaign's state, and the version of the
@@ -84,6 +88,7 @@ export class CampaignsService implements OnModuleInit {
     private readonly kinds: DeliveryKinds,
     private readonly cadence: CadenceService,
     private readonly tokens: TokenService,
+    private readonly progress: CampaignProgressService,
   ) {}
 
   onModuleInit(): void {
@@ -133,18 +138,22 @@ export class CampaignsService implements OnModuleInit {
     return this.get(row.id);
   }
 
+  /** Newest first, each with its progress: counted now while it sends, as stored once it completed. */
   async list(status?: string): Promise<CampaignResponse[]> {
     const rows = await this.rows(status ? `c.status = $1` : 'true', status ? [status] : [], 'ORDER BY c.created_at DESC LIMIT 500');
-    return rows.map(toResponse);
+    const progress = await this.progress.of(rows);
+    return rows.map((row) => toResponse(row, progress.get(row.id) ?? null));
   }
 
   async get(id: string): Promise<CampaignResponse> {
-    return toResponse(await this.row(id));
+    const row = await this.row(id);
+    const progress = await this.progress.of([row]);
+    return toResponse(row, progress.get(id) ?? null);
   }
 
   async update(id: string, input: UpdateCampaignDto): Promise<CampaignResponse> {
     const current = await this.row(id);
-    if (!EDITABLE.includes(current.status)) {
+    if (!EDITABLE_STATUSES.includes(current.status)) {
       throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; only draft and scheduled campaigns can be changed.`);
     }
     const merged = {
@@ -214,7 +223,7 @@ export class CampaignsService implements OnModuleInit {
   async schedule(id: string, sendAt?: string): Promise<CampaignResponse> {
     const now = this.clock.now();
     const current = await this.row(id);
-    if (!EDITABLE.includes(current.status)) {
+    if (!EDITABLE_STATUSES.includes(current.status)) {
       throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; it cannot be scheduled again.`);
     }
     const at = sendAt ? new Date(sendAt) : current.send_at ?? now;
@@ -233,7 +242,9 @@ export class CampaignsService implements OnModuleInit {
       const [current] = await tx.query(`SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, [id]);
       if (!current) throw notFound('Campaign', id);
       if (current.status === 'cancelled') return 0;
-      await tx.query(`UPDATE campaigns SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE id = $1`, [id, now]);
+      // Its counts change now (deferred copies are suppressed too): the campaign-progress job
+      // stores them again once the last mail in a worker's hands has settled.
+      await tx.query(`UPDATE campaigns SET status = 'cancelled', cancelled_at = $2, updated_at = $2, progress = NULL WHERE id = $1`, [id, now]);
       // Rows being handed over right now are locked by their worker; SKIP LOCKED leaves them, and
       // the worker's send-time gate sees the cancelled campaign.
       const rows: { subscriber_id: string; idempotency_key: string; status: string }[] = await tx.query(
@@ -321,7 +332,8 @@ export class CampaignsService implements OnModuleInit {
     const byReason: Record<string, number> = {};
     for (const r of rows) {
       byStatus[r.status] = (byStatus[r.status] ?? 0) + r.count;
-      byReason[r.reason] = (byReason[r.reason] ?? 0) + r.count;
+      const reason = readReason(r.reason);
+      byReason[reason] = (byReason[reason] ?? 0) + r.count;
     }
     return { campaignId: id, total: rows.reduce((n, r) => n + r.count, 0), byStatus, byReason };
   }
@@ -505,7 +517,7 @@ export function contentFor(c: CampaignRow, locale: Locale, allowFallback: boolea
   return pick(locale) ?? (allowFallback && c.locale_fallback ? pick(locale === 'de' ? 'en' : 'de') : null);
 }
 
-function toResponse(c: CampaignRow): CampaignResponse {
+function toResponse(c: CampaignRow, progress: CampaignProgress | null): CampaignResponse {
   return {
     id: c.id,
     name: c.name,
@@ -524,7 +536,10 @@ function toResponse(c: CampaignRow): CampaignResponse {
     createdAt: c.created_at.toISOString(),
     updatedAt: c.updated_at.toISOString(),
     startedAt: iso(c.started_at),
+    dispatchedAt: iso(c.finished_at),
+    completedAt: iso(c.completed_at),
     finishedAt: iso(c.finished_at),
     cancelledAt: iso(c.cancelled_at),
+    progress,
   };
 }

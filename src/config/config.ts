@@ -2,6 +2,7 @@
 // A bad value stops the start with a message that names the variable (see ConfigError).
 import { isIP } from 'node:net';
 import { ConfigFinding, productionFindings } from './production-checks';
+import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from '../cadence/slots';
 
 export type Locale = 'de' | 'en';
 export const LOCALES: readonly Locale[] = ['de', 'en'];
@@ -45,7 +46,11 @@ export interface AppConfig {
   importBodyLimitBytes: number;
   defaultLocale: Locale;
   defaultTimeZone: string;
+  /** Local hours in which no marketing mail is handed over; start = end: none (QUIET_HOURS=off). */
+  quietHours: QuietHours;
   schedulerEnabled: boolean;
+  /** Seconds between two ticks of each scheduler job (SCHEDULER_<JOB>_SECONDS). */
+  schedulerIntervals: Record<SchedulerJob, number>;
   workerEnabled: boolean;
   workerBatchSize: number;
   workerConcurrency: number;
@@ -71,6 +76,18 @@ export interface AppConfig {
   /** What the production checks found unusual: logged at warn on every start (src/config/production-checks.ts). */
   startupWarnings: ConfigFinding[];
 }
+
+/** The scheduler's jobs (src/scheduler/jobs.service.ts), each ticking at its own interval. */
+export const SCHEDULER_JOBS = [
+  'dispatch-campaigns',
+  'campaign-progress',
+  'compose-digests',
+  'expire-deferred',
+  'double-opt-in',
+  'webinar-reminders',
+  'resume-paused',
+] as const;
+export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
@@ -238,6 +255,23 @@ class EnvReader {
     return entries;
   }
 
+  /** `START-END` in local whole hours (`21-8`: from 21:00 to 08:00), or `off` for none. */
+  quietHours(name: string, fallback: QuietHours): QuietHours {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (/^(off|none|false)$/i.test(value)) return NO_QUIET_HOURS;
+    const match = /^(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?$/.exec(value);
+    const [start, end] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+    if (!match || start > 23 || end > 23 || start === end) {
+      this.problems.push({
+        variable: name,
+        message: `must be two different local hours from 0 to 23 as START-END, such as 21-8 (21:00 to 08:00), or off, got "${value}"`,
+      });
+      return fallback;
+    }
+    return { start, end };
+  }
+
   timeZone(name: string, fallback: string): string {
     const value = this.string(name, fallback);
     if (!isIanaTimeZone(value)) {
@@ -314,7 +348,17 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     importBodyLimitBytes: read.int('IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     defaultLocale: read.oneOf('DEFAULT_LOCALE', 'de', LOCALES),
     defaultTimeZone: read.timeZone('DEFAULT_TIME_ZONE', 'Europe/Berlin'),
+    quietHours: read.quietHours('QUIET_HOURS', DEFAULT_QUIET_HOURS),
     schedulerEnabled: read.bool('SCHEDULER_ENABLED', true),
+    schedulerIntervals: {
+      'dispatch-campaigns': read.int('SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS', 5, 1, 86_400),
+      'campaign-progress': read.int('SCHEDULER_CAMPAIGN_PROGRESS_SECONDS', 10, 1, 86_400),
+      'compose-digests': read.int('SCHEDULER_COMPOSE_DIGESTS_SECONDS', 30, 1, 86_400),
+      'expire-deferred': read.int('SCHEDULER_EXPIRE_DEFERRED_SECONDS', 60, 1, 86_400),
+      'double-opt-in': read.int('SCHEDULER_DOUBLE_OPT_IN_SECONDS', 60, 1, 86_400),
+      'webinar-reminders': read.int('SCHEDULER_WEBINAR_REMINDERS_SECONDS', 60, 1, 86_400),
+      'resume-paused': read.int('SCHEDULER_RESUME_PAUSED_SECONDS', 60, 1, 86_400),
+    },
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, 1, 200),

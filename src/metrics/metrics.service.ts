@@ -6,6 +6,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Clock, DatabaseClock } from '../common/clock';
+import { readReason } from '../delivery/reason-codes';
 
 @Injectable()
 export class MetricsService {
@@ -75,7 +76,8 @@ export class MetricsService {
         decisions.reset();
         const byStatus = new Map<string, number>();
         for (const r of rows) {
-          decisions.set({ class: r.class, status: r.status, reason: r.reason }, r.n);
+          // A stored legacy reason counts under the name it has now (readReason()).
+          decisions.inc({ class: r.class, status: r.status, reason: readReason(r.reason) }, r.n);
           byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + r.n);
         }
         for (const [status, n] of byStatus) outbox.set({ status }, n);

@@ -32,6 +32,12 @@ export class PreferencesResponse {
   @ApiProperty({ enum: LOCALES }) locale: string;
   @ApiProperty({ nullable: true, type: String }) pausedUntil: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'The next digest, or null when none is coming.' }) nextNewsletter: string | null;
+  @ApiProperty({
+    nullable: true,
+    enum: ['unsubscribed', 'bounced', 'complained', 'pending', 'no_confirmed_topic', 'paused'],
+    description: 'Why no newsletter is coming (paused: none before pausedUntil); null when one is.',
+  })
+  noNewsletterBecause: string | null;
   @ApiProperty({ type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, subscribed: { type: 'boolean' } } } })
   topics: { key: string; subscribed: boolean }[];
   @ApiPropertyOptional({ type: [String] }) changes?: string[];
@@ -47,6 +53,7 @@ function toResponse(s: PreferencesState): PreferencesResponse {
     locale: s.locale,
     pausedUntil: s.pausedUntil?.toISOString() ?? null,
     nextNewsletter: s.nextNewsletter?.toISOString() ?? null,
+    noNewsletterBecause: s.noNewsletterBecause,
     topics: s.topics.map((t) => ({ key: t.key, subscribed: t.subscribed })),
   };
 }

@@ -13,6 +13,7 @@ import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { TokenSigner } from '../../src/preferences/tokens';
 import { DeferralService } from '../../src/cadence/deferral.service';
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
+import { CampaignProgressService } from '../../src/campaigns/campaign-progress.service';
 import { DigestsService } from '../../src/digests/digests.service';
 import { PreferencesService } from '../../src/preferences/preferences.service';
 import { ConfirmationService } from '../../src/subscribers/confirmation.service';
@@ -257,6 +258,7 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
     const tickJobs = async () => {
       await timed('resume', () => t.app.get(PreferencesService).resumeEndedPauses());
       await timed('dispatch', () => t.app.get(CampaignDispatchService).dispatchDue());
+      await timed('progress', () => t.app.get(CampaignProgressService).tick());
       await timed('digests', () => t.app.get(DigestsService).composeDue());
       await timed('expire', async () => {
         await t.app.get(DeferralService).expireStale();
@@ -601,6 +603,8 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
     await setClock(end.getTime());
     await tickJobs();
     await drain();
+    // A campaign whose last mails the drain just handed over completes at the next progress tick.
+    await timed('progress', () => t.app.get(CampaignProgressService).tick());
 
     return {
       t,

@@ -261,3 +261,71 @@ describe('WEBINAR_REMINDER_MINUTES', () => {
     ]);
   });
 });
+
+describe('QUIET_HOURS', () => {
+  it('defaults to 21:00 to 08:00 local time', () => {
+    expect(loadConfig({}, dev).quietHours).toEqual({ start: 21, end: 8 });
+  });
+
+  it.each<[string, { start: number; end: number }]>([
+    ['22-6', { start: 22, end: 6 }],
+    ['20:00-07:00', { start: 20, end: 7 }],
+    ['0 - 7', { start: 0, end: 7 }],
+    ['12-14', { start: 12, end: 14 }],
+    ['off', { start: 0, end: 0 }],
+    ['none', { start: 0, end: 0 }],
+    ['OFF', { start: 0, end: 0 }],
+  ])('reads "%s"', (value, expected) => {
+    expect(loadConfig({ QUIET_HOURS: value }, dev).quietHours).toEqual(expected);
+  });
+
+  it.each(['21', '21-8-9', '25-8', '21-24', '8-8', '21:30-08:00', 'night', '-1-8'])('rejects "%s", naming the variable and the way to switch them off', (value) => {
+    expect(configError({ QUIET_HOURS: value }).problems).toEqual([
+      { variable: 'QUIET_HOURS', message: expect.stringMatching(/START-END, such as 21-8 .*, or off, got "/) },
+    ]);
+  });
+});
+
+describe('scheduler intervals', () => {
+  it('ticks every job at its default interval', () => {
+    expect(loadConfig({}, dev).schedulerIntervals).toEqual({
+      'dispatch-campaigns': 5,
+      'campaign-progress': 10,
+      'compose-digests': 30,
+      'expire-deferred': 60,
+      'double-opt-in': 60,
+      'webinar-reminders': 60,
+      'resume-paused': 60,
+    });
+  });
+
+  it('reads one SCHEDULER_<JOB>_SECONDS variable per job', () => {
+    const config = loadConfig(
+      {
+        SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS: '2',
+        SCHEDULER_CAMPAIGN_PROGRESS_SECONDS: '30',
+        SCHEDULER_COMPOSE_DIGESTS_SECONDS: '15',
+        SCHEDULER_EXPIRE_DEFERRED_SECONDS: '600',
+        SCHEDULER_DOUBLE_OPT_IN_SECONDS: '3600',
+        SCHEDULER_WEBINAR_REMINDERS_SECONDS: '20',
+        SCHEDULER_RESUME_PAUSED_SECONDS: '86400',
+      },
+      dev,
+    );
+    expect(config.schedulerIntervals).toEqual({
+      'dispatch-campaigns': 2,
+      'campaign-progress': 30,
+      'compose-digests': 15,
+      'expire-deferred': 600,
+      'double-opt-in': 3600,
+      'webinar-reminders': 20,
+      'resume-paused': 86400,
+    });
+  });
+
+  it.each(['0', '86401', '1.5', 'often'])('rejects SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS=%s, naming the variable', (value) => {
+    expect(configError({ SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS: value }).problems).toEqual([
+      { variable: 'SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS', message: `must be a whole number from 1 to 86400, got "${value}"` },
+    ]);
+  });
+});

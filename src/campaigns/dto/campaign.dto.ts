@@ -21,6 +21,7 @@ import {
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
+import { CAMPAIGN_STATUSES, CampaignProgress } from '../campaign-state.policy';
 
 export class LocalizedText {
   @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(200_000) de?: string;
@@ -166,13 +167,35 @@ export class AudienceQuery {
   at?: string;
 }
 
+export class CampaignProgressResponse implements CampaignProgress {
+  @ApiProperty({ description: 'Decided to go, waiting in the outbox (its turn, the end of quiet hours, a retry, a paused domain).' }) queued: number;
+  @ApiProperty({ description: 'Being handed to SMTP by a worker right now.' }) sending: number;
+  @ApiProperty({ description: 'Handed over to SMTP as a mail of its own.' }) sent: number;
+  @ApiProperty({ description: 'Folded into the customer’s next digest, which has not gone yet.' }) deferred: number;
+  @ApiProperty({ description: 'Folded into a digest that went.' }) sentInDigest: number;
+  @ApiProperty() suppressed: number;
+  @ApiProperty() expired: number;
+  @ApiProperty() failed: number;
+  @ApiProperty({ description: 'Handed over without an answer from the mail server, twice: it may have arrived.' }) unknown: number;
+  @ApiProperty({ description: 'Every decision of the campaign.' }) total: number;
+  @ApiProperty({ minimum: 0, maximum: 100, description: 'Of the mails that go as mails of their own, the share no longer waiting, rounded down.' })
+  percentDone: number;
+  @ApiProperty({ format: 'date-time', description: 'When counted: now while it is dispatching or sending, at its completion afterwards.' }) countedAt: string;
+}
+
 export class CampaignResponse {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
   @ApiProperty() topic: string;
   @ApiProperty() sender: string;
   @ApiProperty() priority: number;
-  @ApiProperty({ enum: ['draft', 'scheduled', 'sending', 'sent', 'cancelled'] }) status: string;
+  @ApiProperty({
+    enum: CAMPAIGN_STATUSES,
+    description:
+      'draft; scheduled; dispatching (deciding for each customer); sending (every customer decided, mails still queued or being handed over); ' +
+      'completed (nothing of it left in the outbox; what was deferred belongs to the digests now); cancelled.',
+  })
+  status: string;
   @ApiProperty({ type: LocalizedSubject }) subject: LocalizedSubject;
   @ApiProperty({ type: LocalizedText }) body: LocalizedText;
   @ApiProperty({ type: LocalizedSummary }) digestSummary: LocalizedSummary;
@@ -183,7 +206,11 @@ export class CampaignResponse {
   @ApiProperty({ nullable: true, type: String }) expiresAt: string | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
-  @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
-  @ApiProperty({ nullable: true, type: String }) finishedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'When the dispatch began deciding.' }) startedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'When every customer had a decision (the campaign became sending).' }) dispatchedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'When nothing of it was left in the outbox.' }) completedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, deprecated: true, description: 'The same as dispatchedAt: the dispatch finished, not the sending.' })
+  finishedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) cancelledAt: string | null;
+  @ApiProperty({ nullable: true, type: CampaignProgressResponse, description: 'Null until it is dispatched.' }) progress: CampaignProgressResponse | null;
 }
