@@ -20,6 +20,7 @@ import { Clock, DatabaseClock, SystemClock } from './common/clock';
 import { registerBodyParsers } from './common/body-parsers';
 import { sendProblem } from './common/problem.filter';
 import { echoRequestId, requestIdFrom } from './common/request-id';
+import { registerWorkClasses } from './common/work-classes';
 import { createValidationPipe } from './common/validation';
 import { AppConfig, DevSecrets, loadConfig } from './config/config';
 import { runMigrations } from './database/data-source';
@@ -77,6 +78,7 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   // RFC 8058 allows the one-click POST as multipart/form-data: small fields only, no files.
   await app.register(multipart as never, { attachFieldsToBody: 'keyValues', limits: { fields: 10, fieldSize: 1024, files: 0 } });
   echoRequestId(app.getHttpAdapter().getInstance());
+  registerWorkClasses(app.getHttpAdapter().getInstance());
   const metrics = app.get(MetricsService);
   app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: tokens and ids must not become label values.

@@ -10,7 +10,9 @@ import { hostname } from 'node:os';
 import { DataSource, EntityManager } from 'typeorm';
 import { HAND_OVER_TURN_SQL } from '../cadence/hand-over-turn';
 import { Clock } from '../common/clock';
+import { scrubSecrets } from '../common/log-redaction';
 import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
+import { runAs } from '../database/connection-budgets';
 import { runPrepared } from '../database/prepared';
 import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../preferences/tokens';
@@ -149,7 +151,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  async runOnce(): Promise<WorkerRunStats> {
+  /** One batch, on the worker's own connection budget (API load cannot starve the hand-overs). */
+  runOnce(): Promise<WorkerRunStats> {
+    return runAs('worker', () => this.runBatch());
+  }
+
+  private async runBatch(): Promise<WorkerRunStats> {
     const stats = emptyStats();
     stats.reclaimed = await this.reclaimExpiredLeases();
     const claimed = await this.claim();
@@ -384,7 +391,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       );
       pauses.set(domain, result.pauseDomainUntil);
       this.metrics.domainPauses.inc();
-      this.logger.warn({ alert: 'domain_paused', domain, until: result.pauseDomainUntil, response: outcome.response }, 'SMTP policy block: pausing the domain');
+      // The SMTP reply often quotes the recipient: logged without addresses (the delivery id finds the row).
+      this.logger.warn(
+        { alert: 'domain_paused', domain, until: result.pauseDomainUntil, deliveryId: delivery.id, response: scrubSecrets(outcome.response) },
+        'SMTP policy block: pausing the domain',
+      );
     }
     return { status: result.status, reason: result.reason };
   }
