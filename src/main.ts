@@ -30,6 +30,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`${signal}: stopping\n`);
+    // Whatever still runs then (a hung SMTP hand-over, a client that never finishes) is cut off:
+    // an unfinished hand-over stays leased and lease recovery resends it under its Message-ID.
+    setTimeout(() => {
+      process.stderr.write(`${signal}: not stopped after SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs} ms); exiting anyway\n`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     started.close().then(
       () => process.exit(0),
       (error) => {
