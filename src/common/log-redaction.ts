@@ -178,6 +178,11 @@ const BEARER = /(Bearer\s+)[^\s"',;]+/gi;
 const ONE_TOKEN = new RegExp(CUSTOMER_TOKEN.source);
 const looksSecret = (value: string): boolean => /tk_|@|%40/i.test(value) || ONE_TOKEN.test(value);
 
+/** Replaces every customer token (`/p/<token>` becomes `/p/[redacted]`). */
+export function redactCustomerTokens(text: string): string {
+  return text.replace(CUSTOMER_TOKEN, '[redacted]');
+}
+
 /** Replaces API keys, bearer credentials, customer tokens and e-mail addresses in free text. */
 export function scrubSecrets(text: string): string {
   return text.replace(BEARER, `$1${REDACTED}`).replace(API_KEY, `tk_${REDACTED}`).replace(CUSTOMER_TOKEN, '[token]').replace(EMAIL, '[email]');

@@ -307,7 +307,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     dbReportsPoolSize: read.int('DB_REPORTS_POOL_SIZE', 3, 1, 200),
     dbImportPoolSize: read.int('DB_IMPORT_POOL_SIZE', 2, 1, 200),
     dbWorkerPoolSize: 0, // set below: defaults to WORKER_CONCURRENCY
-    dbSchedulerPoolSize: read.int('DB_SCHEDULER_POOL_SIZE', 5, 2, 200),
+    // One more than the jobs that hold an advisory lock's connection while they use another (5).
+    dbSchedulerPoolSize: read.int('DB_SCHEDULER_POOL_SIZE', 6, 2, 200),
     dbStatementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
     dbJobStatementTimeoutMs: read.int('DB_JOB_STATEMENT_TIMEOUT_MS', 600_000, 100, 86_400_000),
     dbIdleInTransactionTimeoutMs: read.int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 100, 3_600_000),

@@ -12,6 +12,7 @@ import { BouncedAddresses1764000009000 } from './migrations/1764000009000-Bounce
 import { DeferredHousekeeping1764000010000 } from './migrations/1764000010000-DeferredHousekeeping';
 import { DeferredByTopic1764000011000 } from './migrations/1764000011000-DeferredByTopic';
 import { TimeOrderedSubscriberIds1764000012000 } from './migrations/1764000012000-TimeOrderedSubscriberIds';
+import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-IdempotencyRetention';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   DeferredHousekeeping1764000010000,
   DeferredByTopic1764000011000,
   TimeOrderedSubscriberIds1764000012000,
+  IdempotencyRetention1765000300000,
 ];

@@ -19,6 +19,7 @@ import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { recordHardBounce } from './bounced-addresses';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
+import { DeliveryReferences } from './delivery-reference';
 import { MailTransport, OutgoingMail, SendOutcome, UnsafeMailError } from './mail-transport';
 import { Reason } from './reason-codes';
 import { afterAttempt, RetrySettings } from './retry.policy';
@@ -80,6 +81,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly senderDomain: string;
   private readonly retry: RetrySettings;
+  private readonly references: DeliveryReferences;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
@@ -97,6 +99,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly metrics: MetricsService,
   ) {
     this.senderDomain = mailDomain(config.mailFrom);
+    this.references = new DeliveryReferences([config.tokenSecret, ...config.previousTokenSecrets]);
     this.retry = {
       maxAttempts: config.retryMaxAttempts,
       baseSeconds: config.retryBaseSeconds,
@@ -323,7 +326,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       replyAddress: addressOf(replyTo),
     };
     const headers: Record<string, string> = {
-      'X-Tactful-Delivery': delivery.id,
+      // Opaque: the row id itself is sequential (delivery-reference.ts).
+      'X-Tactful-Delivery': this.references.encode(delivery.id),
       'Feedback-ID': `${delivery.refId ?? delivery.kind}:${delivery.kind}:${delivery.class}:tactful`.replace(/[^\w:.-]/g, ''),
       ...composed.headers,
     };

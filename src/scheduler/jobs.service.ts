@@ -1,11 +1,14 @@
 // Cron ticks only: each job takes an advisory lock (or claims rows with SKIP LOCKED) and calls
 // into the domain that owns the logic. Every instance ticks; the work is never done twice.
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DeferralService } from '../cadence/deferral.service';
 import { CampaignDispatchService } from '../campaigns/campaign-dispatch.service';
+import { Clock } from '../common/clock';
+import { pruneIdempotencyKeys } from '../common/idempotency.interceptor';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { withAdvisoryLock } from '../database/advisory-lock';
 import { DigestsService } from '../digests/digests.service';
 import { PreferencesService } from '../preferences/preferences.service';
@@ -24,6 +27,8 @@ export class JobsService {
     private readonly deferrals: DeferralService,
     private readonly preferences: PreferencesService,
     private readonly webinarRegistrations: WebinarRegistrationsService,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Interval('resume-paused', 60_000)
@@ -72,5 +77,15 @@ export class JobsService {
   @Interval('webinar-reminders', 60_000)
   webinarReminders() {
     return this.runs.record('webinar-reminders', async () => ({ queued: await this.webinarRegistrations.sendDueReminders() }));
+  }
+
+  /** Stored Idempotency-Key responses older than IDEMPOTENCY_RETENTION_HOURS go. */
+  @Interval('prune-idempotency-keys', 15 * 60_000)
+  pruneIdempotencyKeys() {
+    return this.runs.record('prune-idempotency-keys', async () => {
+      const cutoff = new Date(this.clock.now().getTime() - this.config.idempotencyRetentionHours * 3_600_000);
+      const run = await withAdvisoryLock(this.db, 'tactful:job:prune-idempotency-keys', () => pruneIdempotencyKeys(this.db, cutoff));
+      return run.ran ? { pruned: run.result } : null;
+    });
   }
 }
