@@ -37,7 +37,7 @@ export async function pruneIdempotencyKeys(db: DataSource, cutoff: Date): Promis
 }
 
 /** Strings of a response with every customer token replaced (tokens are bearer credentials for a person's pages). */
-function withoutCustomerTokens(value: unknown): unknown {
+export function withoutCustomerTokens(value: unknown): unknown {
   if (typeof value === 'string') return redactCustomerTokens(value);
   if (Array.isArray(value)) return value.map(withoutCustomerTokens);
   if (value !== null && typeof value === 'object') {
