@@ -80,6 +80,9 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, error:
   const headers: Record<string, string> = { 'content-type': 'application/problem+json; charset=utf-8' };
   const retryAfter = exception.extensions.retryAfterSeconds;
   if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
+  // Answered before the whole body arrived (an upload cut off): close the connection instead of
+  // keeping it open for the rest of a body nobody reads.
+  if (request.raw.complete === false) headers.connection = 'close';
   void reply
     .status(exception.status)
     .headers(headers)

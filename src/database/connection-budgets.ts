@@ -129,8 +129,9 @@ export class BudgetedPool extends EventEmitter {
     for (const workClass of WORK_CLASSES) {
       const budget = budgets[workClass];
       const pool = new pg.Pool({
-        application_name: `tactful:${workClass}`,
         ...options,
+        // Visible in pg_stat_activity; an application_name in DATABASE_URL still wins (pg prefers the URL's).
+        application_name: options.application_name ?? `tactful:${workClass}`,
         max: budget.max,
         connectionTimeoutMillis: budget.waitMs,
       });

@@ -15,6 +15,7 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError } from '../common/problem';
 import { flattenValidationErrors } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { MetricsService } from '../metrics/metrics.service';
 import { CreateSubscriberDto } from './dto/subscriber.dto';
 import { RowSpool, SpooledRow, Upload } from './import-spool';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
@@ -159,6 +160,7 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly subscribers: SubscribersService,
+    private readonly metrics: MetricsService,
   ) {}
 
   beforeApplicationShutdown(): void {
@@ -202,7 +204,7 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
 
     // Read from the start, so a client that goes away is noticed whenever it happens.
     const upload = format === 'json' ? undefined : new Upload(body as Readable, this.config.importIdleTimeoutMs);
-    if (upload) this.uploads.add(upload);
+    if (upload) this.reading(upload, true);
     let spool: RowSpool | undefined;
     try {
       const topics = await this.subscribers.topicRefs();
@@ -232,7 +234,7 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
       } catch (error) {
         csvError(upload?.failure(error) ?? error);
       }
-      if (upload) this.uploads.delete(upload);
+      if (upload) this.reading(upload, false);
       if (atomic && report.rejected > 0) throw atomicFailure();
 
       // Step 2: one transaction over local data only.
@@ -255,11 +257,18 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
       return report;
     } finally {
       if (upload) {
-        this.uploads.delete(upload);
+        this.reading(upload, false);
         upload.cut();
       }
       await spool?.close();
     }
+  }
+
+  private reading(upload: Upload, reading: boolean): void {
+    if (reading === this.uploads.has(upload)) return;
+    if (reading) this.uploads.add(upload);
+    else this.uploads.delete(upload);
+    this.metrics.importUploads.set(this.uploads.size);
   }
 
   private checkRow(raw: unknown, topics: Map<string, TopicRef>, now: Date) {
