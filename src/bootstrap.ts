@@ -34,6 +34,8 @@ export interface StartedTactful {
   /** Set on the first start when no admin key existed: print it once. */
   firstAdminKey: string | null;
   close(): Promise<void>;
+  /** Stops the embedded PostgreSQL (if any) without waiting for the app: the shutdown deadline's last step. */
+  stopDatabase(): Promise<void>;
 }
 
 /** Outside production a missing secret is generated once and kept in the data folder. */
@@ -162,6 +164,9 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
       close: async () => {
         clock.stop();
         await app.close();
+        await embedded?.stop();
+      },
+      stopDatabase: async () => {
         await embedded?.stop();
       },
     };

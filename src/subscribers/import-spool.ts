@@ -65,6 +65,15 @@ export class Upload {
     this.stream.destroy(reason);
   }
 
+  /**
+   * Before reading starts: a body cut off (or gone) while the import was still getting ready must
+   * fail now, because a reader attached to an already destroyed stream would wait for ever.
+   */
+  assertReadable(): void {
+    if (this.cutBy) throw this.cutBy;
+    if (this.stream.destroyed) throw interrupted();
+  }
+
   /** After the last row: the body really ended (was not cut off). */
   assertComplete(): void {
     if (this.cutBy) throw this.cutBy;

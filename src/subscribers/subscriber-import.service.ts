@@ -214,6 +214,8 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
       // Step 1: no transaction, no connection held while the client sends.
       const seen = new Map<string, number>();
       try {
+        // Nothing async between this check and the reader attaching its listeners.
+        upload?.assertReadable();
         for await (const raw of readRows(format, upload?.stream ?? body, this.config.importBodyLimitBytes)) {
           const rowNumber = ++report.received;
           const checked = this.checkRow(raw, topics, now);

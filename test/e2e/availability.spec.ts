@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { budgetedPoolOf, PoolStats, runAs, WORK_CLASSES, WorkClass } from '../../src/database/connection-budgets';
-import { DeliveryWorker } from '../../src/delivery/delivery-worker';
+import { SystemClock } from '../../src/common/clock';
+import { DeliveryWorker, messageIdFor } from '../../src/delivery/delivery-worker';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { snapshotDist } from '../support/dist-snapshot';
 import { freePort } from '../support/net';
 import { createCampaign, createTopics } from '../support/seed';
+import { startSmtpSink } from '../support/smtp-sink';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -331,9 +333,10 @@ describe('SIGTERM of the built process', () => {
     await db?.drop();
   });
 
-  it('ends within SHUTDOWN_TIMEOUT_MS with import uploads hanging, and leaves no transaction and no row behind', async () => {
-    const port = await freePort();
-    const adminKey = `tk_sigterm_${'x'.repeat(30)}`;
+  const adminKey = `tk_sigterm_${'x'.repeat(30)}`;
+
+  /** The built app as `npm start` runs it, with worker and scheduler on; resolves once it listens. */
+  async function start(port: number, env: Record<string, string>) {
     const work = mkdtempSync(join(tmpdir(), 'tactful-sigterm-'));
     child = spawn(process.execPath, [dist.main], {
       cwd: work,
@@ -349,8 +352,7 @@ describe('SIGTERM of the built process', () => {
         HOST: '127.0.0.1',
         DATA_DIR: join(work, '.data'),
         OUTBOX_DIR: join(work, 'outbox'),
-        SHUTDOWN_TIMEOUT_MS: '5000',
-        IMPORT_IDLE_TIMEOUT_MS: '600000',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -359,19 +361,31 @@ describe('SIGTERM of the built process', () => {
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
     const exited = new Promise<{ code: number | null }>((done) => child!.once('exit', (code) => done({ code })));
     await until('the start', () => output.includes('Tactful is listening'), 90_000);
+    return {
+      output: () => output,
+      /** SIGTERM; the exit, or null if it did not come within 45 s (far longer than any deadline here). */
+      async terminate(): Promise<{ code: number | null } | null> {
+        child!.kill('SIGTERM');
+        let giveUp: NodeJS.Timeout | undefined;
+        const ended = await Promise.race([exited, new Promise<null>((done) => (giveUp = setTimeout(() => done(null), 45_000)))]);
+        clearTimeout(giveUp);
+        return ended;
+      },
+    };
+  }
+
+  it('ends within SHUTDOWN_TIMEOUT_MS with import uploads hanging, and leaves no transaction and no row behind', async () => {
+    const port = await freePort();
+    const app = await start(port, { SHUTDOWN_TIMEOUT_MS: '5000', IMPORT_IDLE_TIMEOUT_MS: '600000' });
 
     const uploads: StalledUpload[] = [];
     for (let i = 0; i < 12; i++) uploads.push(await stalledUpload(port, adminKey, csv(20_000, `sigterm${i}-`)));
     await until('every upload being read', async () => (await metric(`http://127.0.0.1:${port}`, 'tactful_import_uploads_reading')) === 12);
 
-    child.kill('SIGTERM');
-    // Bounded: the test gives it far longer than SHUTDOWN_TIMEOUT_MS, but it must end on its own.
-    let giveUp: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([exited, new Promise<null>((done) => (giveUp = setTimeout(() => done(null), 45_000)))]);
-    clearTimeout(giveUp);
+    const ended = await app.terminate();
     for (const upload of uploads) upload.socket.destroy();
     expect(ended).not.toBeNull();
-    expect(output).toContain('SIGTERM: stopping');
+    expect(app.output()).toContain('SIGTERM: stopping');
     // The stalled uploads were cut off at once, so the stop was a clean one, not the deadline's.
     expect(ended!.code).toBe(0);
     expect(uploads.every((u) => u.answer() === '' || /^HTTP\/1\.1 503 /.test(u.answer()))).toBe(true);
@@ -387,6 +401,55 @@ describe('SIGTERM of the built process', () => {
       await until('the stopped process\'s sessions to end', async () => (await others()) === 0, 10_000);
     } finally {
       await admin.end();
+    }
+  }, 180_000);
+
+  it('ends at SHUTDOWN_TIMEOUT_MS even when a hand-over hangs, leaving that mail to lease recovery, which sends it under its Message-ID', async () => {
+    const sink = await startSmtpSink();
+    try {
+      // The relay takes the whole message and then sits on its answer for a minute.
+      sink.fault((ctx) => (ctx.stage === 'message' ? { kind: 'accept', delayMs: 60_000 } : undefined));
+      const port = await freePort();
+      const app = await start(port, { SMTP_URL: sink.url, SHUTDOWN_TIMEOUT_MS: '3000', WORKER_LEASE_SECONDS: '2' });
+      const created = await fetch(`http://127.0.0.1:${port}/v1/subscribers`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'hanging@example.com' }),
+      });
+      expect(created.status).toBe(201);
+      const admin = new Client({ connectionString: db.url });
+      await admin.connect();
+      try {
+        const delivery = async () => (await admin.query(`SELECT id, status, idempotency_key, unknown_outcomes FROM deliveries`)).rows[0];
+        await until('the hand-over to start', async () => (await delivery())?.status === 'sending');
+
+        const ended = await app.terminate();
+        expect(ended).not.toBeNull();
+        expect(ended!.code).toBe(1);
+        expect(app.output()).toContain('not stopped after SHUTDOWN_TIMEOUT_MS (3000 ms); exiting anyway');
+        // Not lost, not marked sent: still leased, for lease recovery.
+        expect(await delivery()).toMatchObject({ status: 'sending', unknown_outcomes: 0 });
+
+        sink.clear(); // the relay recovers; what it held back is not counted
+        const recovery = await startTestApp({ clock: new SystemClock(), env: { DATABASE_URL: db.url, SMTP_URL: sink.url } });
+        try {
+          const { id } = await delivery();
+          await until('the lease to run out', async () => (await admin.query(`SELECT lease_until < now() AS over FROM deliveries WHERE id = $1`, [id])).rows[0].over);
+          const stats = await recovery.app.get(DeliveryWorker).drain();
+          expect(stats).toMatchObject({ reclaimed: 1, sent: 1 });
+        } finally {
+          await recovery.close();
+        }
+        const after = await delivery();
+        expect(after).toMatchObject({ status: 'sent', unknown_outcomes: 1 });
+        expect(sink.messages).toHaveLength(1);
+        expect(sink.messages[0].parsed.messageId).toBe(messageIdFor(after.idempotency_key, 'tactful.localhost'));
+        expect((await admin.query(`SELECT count(*)::int AS n FROM deliveries`)).rows[0].n).toBe(1);
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      await sink.close();
     }
   }, 180_000);
 });
