@@ -37,7 +37,7 @@ export type PoolBudgets = Record<WorkClass, PoolBudget>;
 /** /health gets two connections of its own and a short leash: a probe must answer, not queue. */
 const HEALTH_POOL_SIZE = 2;
 const HEALTH_TIMEOUT_MS = 5_000;
-/** The worker and the scheduler queue rather than fail fast, but not forever. */
+/** The worker, the scheduler and imports queue rather than fail fast, but not forever. */
 const BACKGROUND_WAIT_MS = 60_000;
 
 export function poolBudgets(
@@ -66,7 +66,9 @@ export function poolBudgets(
   return {
     api: { max: config.dbPoolSize, ...request },
     reports: { max: config.dbReportsPoolSize, ...request },
-    import: { max: config.dbImportPoolSize, ...request },
+    // An import has received its whole upload by the time it wants its transaction: rather wait a
+    // while for one of the few import connections than fail after the client sent it all.
+    import: { max: config.dbImportPoolSize, ...request, waitMs: Math.max(config.dbPoolWaitMs, BACKGROUND_WAIT_MS) },
     health: {
       max: HEALTH_POOL_SIZE,
       statementTimeoutMs: Math.min(HEALTH_TIMEOUT_MS, config.dbStatementTimeoutMs),
