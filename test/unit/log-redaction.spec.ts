@@ -114,10 +114,16 @@ describe('serializeError', () => {
     expect(text).toContain('[email]');
   });
 
-  it('replaces the values of a failing row and of a foreign key', () => {
+  it('replaces the values of a failing row, a foreign key, an exclusion and a value with parentheses in it', () => {
     expect(redactPgDetail('Failing row contains (1, anna@example.com, {"vip": true}).')).toBe('Failing row contains ([Redacted]).');
     expect(redactPgDetail('Key (subscriber_id)=(3f2b8c1e-0000-4000-8000-000000000001) is not present in table "subscribers".')).toBe(
       'Key (subscriber_id)=([Redacted]) is not present in table "subscribers".',
+    );
+    expect(redactPgDetail('Key (subscriber_id, during)=(3f2b8c1e, ["2026-01-01",)) conflicts with existing key (subscriber_id, during)=(3f2b8c1e, ["2026-01-01",)).')).toBe(
+      'Key (subscriber_id, during)=([Redacted]) conflicts with existing key ([Redacted]).',
+    );
+    expect(redactPgDetail(`Key ((attributes ->> 'memberId'::text))=(M-1) is not (secret)) already exists.`)).toBe(
+      `Key ((attributes ->> 'memberId'::text))=([Redacted]) already exists.`,
     );
   });
 });
@@ -131,6 +137,12 @@ describe('scrubLogLine', () => {
     expect(scrubbed).not.toContain(ITEM_TOKEN);
     expect(scrubbed).not.toMatch(/@example\.de|x@y\.de/);
     expect(JSON.parse(scrubbed)).toBeTruthy();
+  });
+
+  it('takes time linear in the line, also for a 200 kB header value without separators', () => {
+    const line = JSON.stringify({ req: { headers: { 'user-agent': 'a'.repeat(200_000) } }, msg: 'request completed' });
+    expect(scrubLogLine(line)).toBe(line);
+    expect(redactPgDetail(`Key (x)=(${')=('.repeat(50_000)}) already exists.`)).toBe('Key (x)=([Redacted]) already exists.');
   });
 
   it('leaves ordinary text alone', () => {
