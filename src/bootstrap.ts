@@ -20,6 +20,7 @@ import { registerBodyParsers } from './common/body-parsers';
 import { sendProblem } from './common/problem.filter';
 import { echoRequestId, requestIdFrom } from './common/request-id';
 import { registerSecurityHeaders } from './common/security-headers';
+import { registerWorkClasses } from './common/work-classes';
 import { createValidationPipe } from './common/validation';
 import { AppConfig, DevSecrets, loadConfig } from './config/config';
 import { runMigrations } from './database/data-source';
@@ -36,6 +37,8 @@ export interface StartedTactful {
   /** Set on the first start when no admin key existed: print it once. */
   firstAdminKey: string | null;
   close(): Promise<void>;
+  /** Stops the embedded PostgreSQL (if any) without waiting for the app: the shutdown deadline's last step. */
+  stopDatabase(): Promise<void>;
 }
 
 /** Outside production a missing secret is generated once and kept in the data folder. */
@@ -79,6 +82,7 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   await app.register(rateLimit as never, { global: false });
   echoRequestId(app.getHttpAdapter().getInstance());
   registerSecurityHeaders(app.getHttpAdapter().getInstance(), app.get(PageRenderer).contentSecurityPolicy);
+  registerWorkClasses(app.getHttpAdapter().getInstance());
   const metrics = app.get(MetricsService);
   app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: tokens and ids must not become label values.
@@ -166,6 +170,9 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
       close: async () => {
         clock.stop();
         await app.close();
+        await embedded?.stop();
+      },
+      stopDatabase: async () => {
         await embedded?.stop();
       },
     };

@@ -35,6 +35,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`${signal}: stopping\n`);
+    // Whatever still runs then (a hung SMTP hand-over, a client that never finishes) is cut off:
+    // an unfinished hand-over stays leased and lease recovery resends it under its Message-ID.
+    setTimeout(() => {
+      process.stderr.write(`${signal}: not stopped after SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs} ms); exiting anyway\n`);
+      // An embedded PostgreSQL is stopped first (a fast shutdown: open transactions roll back), so the next start finds it down.
+      setTimeout(() => process.exit(1), 5_000).unref();
+      started.stopDatabase().finally(() => process.exit(1));
+    }, config.shutdownTimeoutMs).unref();
     started.close().then(
       () => process.exit(0),
       (error) => {

@@ -20,7 +20,24 @@ export interface AppConfig {
   publicUrl: string;
   /** Unset: an embedded PostgreSQL is started in `dataDir`. */
   databaseUrl: string | undefined;
+  /** Connections for API requests; the other classes of work have budgets of their own (database/connection-budgets.ts). */
   dbPoolSize: number;
+  dbReportsPoolSize: number;
+  dbImportPoolSize: number;
+  dbWorkerPoolSize: number;
+  dbSchedulerPoolSize: number;
+  /** statement_timeout of every session but the scheduler's, which have `dbJobStatementTimeoutMs`. */
+  dbStatementTimeoutMs: number;
+  dbJobStatementTimeoutMs: number;
+  dbIdleInTransactionTimeoutMs: number;
+  /** How long a request waits for a free connection of its budget before it gets a 503. */
+  dbPoolWaitMs: number;
+  /** After SIGTERM/SIGINT the process exits after this long even if something still runs. */
+  shutdownTimeoutMs: number;
+  /** An import upload that sends nothing for this long is cut off (408). */
+  importIdleTimeoutMs: number;
+  /** Stored Idempotency-Key responses are kept this long, then pruned. */
+  idempotencyRetentionHours: number;
   dataDir: string;
   embeddedPostgresPort: number;
   /** Unset: mails are written as .eml files to `outboxDir`. */
@@ -86,6 +103,7 @@ export const SCHEDULER_JOBS = [
   'double-opt-in',
   'webinar-reminders',
   'resume-paused',
+  'prune-idempotency-keys',
 ] as const;
 export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
@@ -326,6 +344,18 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     publicUrl: read.url('PUBLIC_URL', ['http:', 'https:'], `http://localhost:${port}`)!,
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dbPoolSize: read.int('DB_POOL_SIZE', 10, 1, 200),
+    dbReportsPoolSize: read.int('DB_REPORTS_POOL_SIZE', 3, 1, 200),
+    dbImportPoolSize: read.int('DB_IMPORT_POOL_SIZE', 2, 1, 200),
+    dbWorkerPoolSize: 0, // set below: defaults to WORKER_CONCURRENCY
+    // One more than the jobs that hold an advisory lock's connection while they use another (5).
+    dbSchedulerPoolSize: read.int('DB_SCHEDULER_POOL_SIZE', 6, 2, 200),
+    dbStatementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    dbJobStatementTimeoutMs: read.int('DB_JOB_STATEMENT_TIMEOUT_MS', 600_000, 100, 86_400_000),
+    dbIdleInTransactionTimeoutMs: read.int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    dbPoolWaitMs: read.int('DB_POOL_WAIT_MS', 10_000, 100, 600_000),
+    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
+    importIdleTimeoutMs: read.int('IMPORT_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    idempotencyRetentionHours: read.int('IDEMPOTENCY_RETENTION_HOURS', 24, 1, 8760),
     dataDir: read.string('DATA_DIR', '.data'),
     embeddedPostgresPort: read.int('EMBEDDED_PG_PORT', 54329, 1024, 65535),
     smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:']),
@@ -358,6 +388,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
       'double-opt-in': read.int('SCHEDULER_DOUBLE_OPT_IN_SECONDS', 60, 1, 86_400),
       'webinar-reminders': read.int('SCHEDULER_WEBINAR_REMINDERS_SECONDS', 60, 1, 86_400),
       'resume-paused': read.int('SCHEDULER_RESUME_PAUSED_SECONDS', 60, 1, 86_400),
+      'prune-idempotency-keys': read.int('SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS', 900, 1, 86_400),
     },
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
@@ -379,6 +410,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     startupWarnings: [],
   };
   config.replyTo = read.mailbox('REPLY_TO', config.mailFrom);
+  // Every worker lane holds a connection through its SMTP hand-over.
+  config.dbWorkerPoolSize = read.int('DB_WORKER_POOL_SIZE', config.workerConcurrency, 1, 200);
   for (const [variable, mailbox] of [['MAIL_FROM', config.mailFrom], ['REPLY_TO', config.replyTo], ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m])]) {
     if (isNoReply(mailbox)) read.problems.push({ variable, message: `must be a mailbox people read, not a no-reply address, got "${mailbox}"` });
   }

@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { DataSource } from 'typeorm';
 import { Clock, DatabaseClock } from '../common/clock';
 import { readReason } from '../delivery/reason-codes';
+import { budgetedPoolOf } from '../database/connection-budgets';
 
 @Injectable()
 export class MetricsService {
@@ -40,6 +41,12 @@ export class MetricsService {
     name: 'tactful_scheduler_runs_total',
     help: 'Scheduler job runs that did work or failed, by job and result',
     labelNames: ['job', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly importUploads = new Gauge({
+    name: 'tactful_import_uploads_reading',
+    help: 'Import uploads being received and checked now (they hold no database connection)',
     registers: [this.registry],
   });
 
@@ -93,6 +100,20 @@ export class MetricsService {
       })().finally(() => (collecting = null)));
     for (const gauge of [outbox, oldest, decisions, digestLag, paused]) {
       (gauge as unknown as { collect?: () => Promise<void> }).collect = collectDatabase;
+    }
+    const pools = budgetedPoolOf(this.db);
+    if (pools) {
+      new Gauge({
+        name: 'tactful_db_pool_connections',
+        help: 'Connections of each work class\'s pool: max, open (total), idle, and callers waiting for one (alert on waiting > 0 for long)',
+        labelNames: ['pool', 'state'] as const,
+        registers: [this.registry],
+        collect() {
+          for (const [pool, stats] of Object.entries(pools.stats())) {
+            for (const [state, n] of Object.entries(stats)) this.set({ pool, state }, n);
+          }
+        },
+      });
     }
     if (this.clock instanceof DatabaseClock) {
       const clock = this.clock;

@@ -9,6 +9,8 @@ import { DataSource } from 'typeorm';
 import { DeferralService } from '../cadence/deferral.service';
 import { CampaignDispatchService } from '../campaigns/campaign-dispatch.service';
 import { CampaignProgressService } from '../campaigns/campaign-progress.service';
+import { Clock } from '../common/clock';
+import { pruneIdempotencyKeys } from '../common/idempotency.interceptor';
 import { APP_CONFIG, AppConfig, SCHEDULER_JOBS, SchedulerJob } from '../config/config';
 import { withAdvisoryLock } from '../database/advisory-lock';
 import { DigestsService } from '../digests/digests.service';
@@ -31,6 +33,7 @@ export class JobsService implements OnApplicationBootstrap {
     private readonly deferrals: DeferralService,
     private readonly preferences: PreferencesService,
     private readonly webinarRegistrations: WebinarRegistrationsService,
+    private readonly clock: Clock,
   ) {}
 
   /** What each job runs. */
@@ -42,6 +45,7 @@ export class JobsService implements OnApplicationBootstrap {
     'double-opt-in': () => this.doubleOptIn(),
     'webinar-reminders': () => this.webinarReminders(),
     'resume-paused': () => this.resumePaused(),
+    'prune-idempotency-keys': () => this.pruneIdempotencyKeys(),
   };
 
   /** Starts every job's interval; @nestjs/schedule clears them before the application shuts down. */
@@ -101,5 +105,14 @@ export class JobsService implements OnApplicationBootstrap {
   /** SKIP LOCKED claims inside: every instance reminds a different set of registrations. */
   webinarReminders() {
     return this.runs.record('webinar-reminders', async () => ({ queued: await this.webinarRegistrations.sendDueReminders() }));
+  }
+
+  /** Stored Idempotency-Key responses older than IDEMPOTENCY_RETENTION_HOURS go. */
+  pruneIdempotencyKeys() {
+    return this.runs.record('prune-idempotency-keys', async () => {
+      const cutoff = new Date(this.clock.now().getTime() - this.config.idempotencyRetentionHours * 3_600_000);
+      const run = await withAdvisoryLock(this.db, 'tactful:job:prune-idempotency-keys', () => pruneIdempotencyKeys(this.db, cutoff));
+      return run.ran ? { pruned: run.result } : null;
+    });
   }
 }

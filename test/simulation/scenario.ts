@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { FakeClock } from '../../src/common/clock';
 import { signWebhook } from '../../src/common/signatures';
+import { DeliveryReferences } from '../../src/delivery/delivery-reference';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { TokenSigner } from '../../src/preferences/tokens';
 import { DeferralService } from '../../src/cadence/deferral.service';
@@ -123,6 +124,7 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
   await instrument(db);
   try {
     const signer = new TokenSigner([TEST_SECRETS.TOKEN_SECRET]);
+    const references = new DeliveryReferences([TEST_SECRETS.TOKEN_SECRET]);
     const worker = t.app.get(DeliveryWorker);
     const actions: Record<string, number> = {};
     const surprises: string[] = [];
@@ -200,7 +202,8 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
       const entryKind: string[] = [];
       const entryItem: string[] = [];
       for (const m of messages) {
-        const id = headerOf(m, 'X-Tactful-Delivery');
+        const reference = headerOf(m, 'X-Tactful-Delivery');
+        const id = reference ? references.decode(reference) : null;
         if (!id) {
           surprises.push(`a mail without X-Tactful-Delivery to ${m.envelope.rcptTo.join(',')}`);
           continue;

@@ -173,6 +173,12 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', '10.0.0.1,lb.internal'],
     ['TRUST_PROXY', 'fe80::/129'],
+    ['DB_SCHEDULER_POOL_SIZE', '1'],
+    ['DB_WORKER_POOL_SIZE', '0'],
+    ['DB_STATEMENT_TIMEOUT_MS', '0'],
+    ['DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'soon'],
+    ['SHUTDOWN_TIMEOUT_MS', '600001'],
+    ['IDEMPOTENCY_RETENTION_HOURS', '0'],
   ])('%s=%s', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.problems).toEqual([expect.objectContaining({ variable })]);
@@ -188,6 +194,26 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
   it('shows the offending value for numbers and enums', () => {
     expect(configError({ DB_POOL_SIZE: '999' }).problems[0].message).toBe('must be a whole number from 1 to 200, got "999"');
     expect(configError({ LOG_LEVEL: 'loud' }).problems[0].message).toContain('got "loud"');
+  });
+});
+
+describe('connection budgets, timeouts and retention', () => {
+  it('defaults to a pool per class of work, the worker\'s as large as its concurrency, and bounded waits', () => {
+    expect(loadConfig({ WORKER_CONCURRENCY: '12' }, dev)).toMatchObject<Partial<AppConfig>>({
+      dbPoolSize: 10,
+      dbReportsPoolSize: 3,
+      dbImportPoolSize: 2,
+      dbWorkerPoolSize: 12,
+      dbSchedulerPoolSize: 6,
+      dbStatementTimeoutMs: 30_000,
+      dbJobStatementTimeoutMs: 600_000,
+      dbIdleInTransactionTimeoutMs: 60_000,
+      dbPoolWaitMs: 10_000,
+      shutdownTimeoutMs: 25_000,
+      importIdleTimeoutMs: 30_000,
+      idempotencyRetentionHours: 24,
+    });
+    expect(loadConfig({ WORKER_CONCURRENCY: '12', DB_WORKER_POOL_SIZE: '4' }, dev).dbWorkerPoolSize).toBe(4);
   });
 });
 

@@ -17,7 +17,7 @@ function jobsWith(env: Record<string, string>) {
   const runs = { record } as unknown as SchedulerRunsService;
   const registry = new SchedulerRegistry();
   const unused = undefined as never;
-  const jobs = new JobsService(unused, loadConfig(env, dev), registry, runs, unused, unused, unused, unused, unused, unused, unused);
+  const jobs = new JobsService(unused, loadConfig(env, dev), registry, runs, unused, unused, unused, unused, unused, unused, unused, unused);
   return { jobs, registry, ticks };
 }
 
