@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Tactful: build with the full toolchain, then ship only dist/, templates/ and production dependencies.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the current LTS line (Tactful supports 20.19+, 22 and 24).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build -------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -16,6 +17,7 @@ COPY package.json package-lock.json ./
 RUN npm ci
 
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 COPY templates ./templates
 RUN npm run build \
@@ -36,8 +38,9 @@ COPY --from=build --chown=node:node /app/dist ./dist
 # Read at runtime from ../templates relative to dist/.
 COPY --from=build --chown=node:node /app/templates ./templates
 
-# Writable places for DATA_DIR (.data, embedded PostgreSQL when DATABASE_URL is unset)
-# and OUTBOX_DIR (outbox, .eml files when SMTP_URL is unset); the app runs as `node`.
+# Writable places for DATA_DIR (.data) and OUTBOX_DIR (outbox); the app runs as `node`. Production
+# requires DATABASE_URL and SMTP_URL, so the embedded PostgreSQL and .eml files only serve a try
+# with NODE_ENV=development.
 RUN mkdir -p /app/.data /app/outbox && chown node:node /app/.data /app/outbox
 
 USER node

@@ -119,6 +119,7 @@ async function startApp(url, port, profileDir) {
   const env = {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
+    LOCAL_ONLY: 'true', // a bench on this machine: local addresses, no SMTP
     DATABASE_URL: url,
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -366,6 +367,7 @@ async function dataAccessCost(url, sql, ids) {
     }
     const config = loadConfig({
       NODE_ENV: 'production',
+      LOCAL_ONLY: 'true', // a bench on this machine: local addresses, no SMTP
       LOG_LEVEL: 'warn',
       DATABASE_URL: url,
       TOKEN_SECRET,

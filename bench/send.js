@@ -308,6 +308,7 @@ async function main() {
     await runMigrations(database.url);
     const env = {
       NODE_ENV: 'production',
+      LOCAL_ONLY: 'true', // a bench on this machine: reserved domains, a local sink
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       TOKEN_SECRET: SECRET,
       WEBHOOK_SECRET: SECRET,

@@ -2,13 +2,15 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
 import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
-import { REDACTED_LOG_PATHS, serializeRequest } from './common/log-redaction';
+import { REDACTED_LOG_PATHS, scrubbingDestination, serializeError, serializeRequest, serializeResponse } from './common/log-redaction';
 import { ProblemFilter } from './common/problem.filter';
 import { TimeZoneCatalog } from './common/time-zones';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { poolBudgets } from './database/connection-budgets';
 import { dataSourceOptions } from './database/data-source';
 import { CadenceModule } from './cadence/cadence.module';
 import { CampaignsModule } from './campaigns/campaigns.module';
@@ -37,14 +39,18 @@ export class AppModule {
       imports: [
         ConfigModule.register(config, clock),
         LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.logLevel,
-            redact: REDACTED_LOG_PATHS,
-            serializers: { req: serializeRequest },
-            autoLogging: { ignore: (request) => request.url === '/health' },
-          },
+          pinoHttp: [
+            {
+              level: config.logLevel,
+              redact: REDACTED_LOG_PATHS,
+              serializers: { req: serializeRequest, res: serializeResponse, err: serializeError },
+              autoLogging: { ignore: (request) => request.url === '/health' },
+            },
+            // Every line passes scrubLogLine on its way to stdout (see common/log-redaction.ts).
+            scrubbingDestination(pino.destination({ dest: 1, sync: true })),
+          ],
         }),
-        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, config.dbPoolSize)),
+        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, poolBudgets(config))),
         AuthModule,
         MetricsModule,
         DeliveryModule,

@@ -21,6 +21,7 @@ import { buildOpenApiDocument } from './common/openapi';
 import { sendProblem } from './common/problem.filter';
 import { echoRequestId, requestIdFrom } from './common/request-id';
 import { registerSecurityHeaders } from './common/security-headers';
+import { registerWorkClasses } from './common/work-classes';
 import { createValidationPipe } from './common/validation';
 import { AppConfig, DevSecrets, loadConfig } from './config/config';
 import { runMigrations } from './database/data-source';
@@ -32,9 +33,13 @@ export interface StartedTactful {
   app: NestFastifyApplication;
   config: AppConfig;
   databaseUrl: string;
+  /** The embedded PostgreSQL's files (a link may lead there from DATA_DIR); unset with DATABASE_URL. */
+  embeddedDataDir: string | undefined;
   /** Set on the first start when no admin key existed: print it once. */
   firstAdminKey: string | null;
   close(): Promise<void>;
+  /** Stops the embedded PostgreSQL (if any) without waiting for the app: the shutdown deadline's last step. */
+  stopDatabase(): Promise<void>;
 }
 
 /** Outside production a missing secret is generated once and kept in the data folder. */
@@ -78,6 +83,7 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   await app.register(rateLimit as never, { global: false });
   echoRequestId(app.getHttpAdapter().getInstance());
   registerSecurityHeaders(app.getHttpAdapter().getInstance(), app.get(PageRenderer).contentSecurityPolicy);
+  registerWorkClasses(app.getHttpAdapter().getInstance());
   const metrics = app.get(MetricsService);
   app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: tokens and ids must not become label values.
@@ -138,6 +144,9 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
     await runMigrations(databaseUrl);
     const clock = await databaseClock(databaseUrl);
     const app = await createApp(config, databaseUrl, clock);
+    // Production settings that work but are probably not what was meant (src/config/production-checks.ts).
+    // (nestjs-pino takes the last argument as the context, so the message goes before it.)
+    for (const { variable, message } of config.startupWarnings) app.get(Logger).warn({ variable }, `${variable} ${message}`, 'Config');
     keepClockSynced(app, clock);
     const firstAdminKey = await app.get(ApiKeysService).ensureAdminKey();
     await app.listen({ port: config.port, host: config.host });
@@ -145,10 +154,14 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
       app,
       config,
       databaseUrl,
+      embeddedDataDir: embedded?.dataDir,
       firstAdminKey,
       close: async () => {
         clock.stop();
         await app.close();
+        await embedded?.stop();
+      },
+      stopDatabase: async () => {
         await embedded?.stop();
       },
     };

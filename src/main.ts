@@ -1,16 +1,21 @@
 // `npm start`: runs Tactful until SIGINT/SIGTERM, then stops cleanly (embedded PostgreSQL included).
 import 'reflect-metadata';
+import { resolve } from 'node:path';
 import { startTactful } from './bootstrap';
 import { ConfigError } from './config/config';
+import { EmbeddedPostgresError } from './database/embedded-postgres';
 
 async function main(): Promise<void> {
   const started = await startTactful();
   const { config } = started;
   const base = config.publicUrl;
+  // Run as root from a private folder, the data lives where the postgres user can reach it (a link leads there).
+  const dataDir = `${config.dataDir}/postgres`;
+  const dataPlace = started.embeddedDataDir && started.embeddedDataDir !== resolve(dataDir) ? `${dataDir} -> ${started.embeddedDataDir}` : dataDir;
   const lines = [
     `Tactful is listening on port ${config.port}`,
     `  API docs:  ${base}/docs`,
-    `  Database:  ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}/postgres (${started.databaseUrl})`}`,
+    `  Database:  ${config.databaseUrl ? 'DATABASE_URL' : `embedded PostgreSQL in ${dataPlace} (${started.databaseUrl})`}`,
     `  Mail:      ${config.smtpUrl ? `SMTP ${new URL(config.smtpUrl).host}` : `.eml files in ${config.outboxDir}/`}`,
   ];
   if (started.firstAdminKey) {
@@ -30,6 +35,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`${signal}: stopping\n`);
+    // Whatever still runs then (a hung SMTP hand-over, a client that never finishes) is cut off:
+    // an unfinished hand-over stays leased and lease recovery resends it under its Message-ID.
+    setTimeout(() => {
+      process.stderr.write(`${signal}: not stopped after SHUTDOWN_TIMEOUT_MS (${config.shutdownTimeoutMs} ms); exiting anyway\n`);
+      // An embedded PostgreSQL is stopped first (a fast shutdown: open transactions roll back), so the next start finds it down.
+      setTimeout(() => process.exit(1), 5_000).unref();
+      started.stopDatabase().finally(() => process.exit(1));
+    }, config.shutdownTimeoutMs).unref();
     started.close().then(
       () => process.exit(0),
       (error) => {
@@ -43,7 +56,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  // Both say what is wrong and what to do; a stack trace would only bury that.
+  if (error instanceof ConfigError || error instanceof EmbeddedPostgresError) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(`Tactful failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);

@@ -1,6 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
 import { IdParam } from '../common/params';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { invalid } from '../common/problem';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { AuthenticatedRequest } from './api-key.guard';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyResponse, CreateApiKeyDto, CreatedApiKeyResponse } from './dto/api-key.dto';
 import { ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';
@@ -30,10 +32,15 @@ export class ApiKeysController {
 
   @Delete(':id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Revoke an API key at once' })
+  @ApiOperation({
+    summary: 'Revoke an API key at once',
+    description: 'Refused (409) for the last active admin key, and for the key making the request unless `self=true`.',
+  })
+  @ApiQuery({ name: 'self', required: false, type: Boolean, description: 'true: yes, revoke the key making this request' })
   @ApiNoContent('Revoked (again: nothing more to do).')
-  @ApiProblems({ 404: 'No such API key.' })
-  async revoke(@IdParam() id: string): Promise<void> {
-    await this.keys.revoke(id);
+  @ApiProblems({ 404: 'No such API key.', 409: 'It is the last active admin key, or the key making the request (without `self=true`).' })
+  async revoke(@IdParam() id: string, @Req() request: AuthenticatedRequest, @Query('self') self?: string): Promise<void> {
+    if (self !== undefined && self !== 'true' && self !== 'false') throw invalid('self', 'must be true or false');
+    await this.keys.revoke(id, request.apiKey?.id, self === 'true');
   }
 }

@@ -3,9 +3,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { notFound } from '../common/problem';
+import { Clock } from '../common/clock';
+import { DomainException, ErrorCode, notFound } from '../common/problem';
 import { ApiKey } from './api-key.entity';
 import { Scope } from './scopes';
 
@@ -20,13 +21,22 @@ export function generateApiKey(): string {
   return `tk_${randomBytes(30).toString('base64url')}`;
 }
 
+/** `last_used_at` is kept to the minute: at most one write per key and minute, not one per request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+// Conditional, so that several instances together still write at most once a minute per key.
+const TOUCH_KEY = `UPDATE api_keys SET last_used_at = $2
+  WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $2::timestamptz - interval '1 minute')`;
+
 @Injectable()
 export class ApiKeysService {
   private readonly logger = new Logger(ApiKeysService.name);
+  /** When this instance last wrote each key's last_used_at (by key id). */
+  private readonly touched = new Map<string, number>();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {}
 
   private get repo() {
@@ -52,24 +62,63 @@ export class ApiKeysService {
     return key;
   }
 
-  async revoke(id: string): Promise<void> {
-    const result = await this.repo.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
-    if (result.affected === 0) await this.get(id);
+  /**
+   * Revokes a key at once. Never the last active admin key (nobody could manage keys any more),
+   * and the key making the request only when it says so (`self`): locking oneself out should be
+   * a decision, not a slip of the id.
+   */
+  async revoke(id: string, callerKeyId: string | undefined, self: boolean): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      // Every active admin key, locked: two admins revoking each other at once take turns here,
+      // and the second finds itself the last one.
+      const admins: { id: string }[] = await tx.query(
+        `SELECT id FROM api_keys WHERE 'admin' = ANY(scopes) AND revoked_at IS NULL ORDER BY id FOR UPDATE`,
+      );
+      const [target]: { id: string; name: string; prefix: string; scopes: string[]; revoked_at: Date | null }[] = await tx.query(
+        `SELECT id, name, prefix, scopes, revoked_at FROM api_keys WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
+      if (!target) throw notFound('API key', id);
+      if (target.revoked_at) return;
+      const named = `API key ${target.id} ("${target.name}", ${target.prefix}…)`;
+      if (admins.length === 1 && admins[0].id === target.id) {
+        throw new DomainException(
+          ErrorCode.Conflict,
+          `${named} is the last active admin key; create another admin key before revoking this one.`,
+          [{ field: 'id', message: 'is the last active admin key' }],
+          { apiKeyId: target.id },
+        );
+      }
+      if (target.id === callerKeyId && !self) {
+        throw new DomainException(
+          ErrorCode.Conflict,
+          `${named} is the key making this request; to revoke it anyway, repeat with ?self=true.`,
+          [{ field: 'self', message: 'must be true to revoke the key making the request' }],
+          { apiKeyId: target.id },
+        );
+      }
+      await tx.query(`UPDATE api_keys SET revoked_at = $2 WHERE id = $1`, [id, this.clock.now()]);
+    });
   }
 
-  /** The key's scopes, or null when the key is unknown or revoked. */
+  /**
+   * The key's scopes, or null when the key is unknown or revoked. A read on every request (a
+   * revocation counts at once); a write only when this instance has not marked the key used
+   * within the last minute.
+   */
   async verify(key: string): Promise<{ id: string; scopes: string[] } | null> {
-    // Wrapped in a CTE: TypeORM returns [rows, count] for a bare UPDATE … RETURNING.
-    const rows: { id: string; scopes: string[] }[] = await this.db.query(
-      `WITH used AS (
-         UPDATE api_keys SET last_used_at = CASE
-             WHEN last_used_at IS NULL OR last_used_at < now() - interval '1 minute' THEN now() ELSE last_used_at END
-           WHERE key_hash = $1 AND revoked_at IS NULL
-         RETURNING id, scopes)
-       SELECT id, scopes FROM used`,
+    const [row]: { id: string; scopes: string[] }[] = await this.db.query(
+      `SELECT id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
       [hashKey(key)],
     );
-    return rows[0] ?? null;
+    if (!row) return null;
+    const now = this.clock.now();
+    const last = this.touched.get(row.id);
+    if (last === undefined || now.getTime() - last >= LAST_USED_RESOLUTION_MS) {
+      this.touched.set(row.id, now.getTime());
+      await this.db.query(TOUCH_KEY, [row.id, now]);
+    }
+    return row;
   }
 
   /**

@@ -1,8 +1,8 @@
 // The cadence policy: for one subscriber and one marketing item, at one moment, what happens?
 // Pure. The set-based SQL in campaign-dispatch enforces the same rules for whole audiences, and
 // the database constraints make the window hold under any concurrency.
-import { Reason } from '../delivery/reason-codes';
-import { Cadence } from '../subscribers/subscriber.entity';
+import { NoMarketingReason, Reason } from '../delivery/reason-codes';
+import { Cadence, SubscriberStatus } from '../subscribers/subscriber.entity';
 import { consentVerdict } from '../delivery/send-gate.policy';
 import { nextDailySlot, nextSlot, outsideQuietHours, QuietHours, windowEnd } from './slots';
 
@@ -30,7 +30,7 @@ export interface ItemSnapshot {
 }
 
 export type Decision =
-  | { action: 'send'; reason: Reason.Queued | Reason.SuppressedQuietHours; at: Date }
+  | { action: 'send'; reason: Reason.Queued | Reason.QueuedQuietHours; at: Date }
   | { action: 'defer'; reason: Reason.DeferredCadence | Reason.DeferredBudget; at: Date }
   | { action: 'suppress'; reason: Reason }
   | { action: 'expire'; reason: Reason.Expired };
@@ -69,9 +69,55 @@ export function decide(s: SubscriberSnapshot, item: ItemSnapshot, now: Date, qui
   if ((!opens || opens <= now) && s.senderBudgetLeft !== false) {
     const at = outsideQuietHours(now, s.timeZone, quiet);
     if (item.expiresAt && item.expiresAt <= at) return { action: 'expire', reason: Reason.Expired };
-    return { action: 'send', reason: at.getTime() === now.getTime() ? Reason.Queued : Reason.SuppressedQuietHours, at };
+    return { action: 'send', reason: at.getTime() === now.getTime() ? Reason.Queued : Reason.QueuedQuietHours, at };
   }
   const digestAt = nextDigestAt(s, now);
   if (item.expiresAt && item.expiresAt <= digestAt) return { action: 'expire', reason: Reason.Expired };
   return { action: 'defer', reason: s.senderBudgetLeft === false ? Reason.DeferredBudget : Reason.DeferredCadence, at: digestAt };
+}
+
+/** What the timeline and the preferences page say about the customer's next marketing mail. */
+export interface MarketingOutlook {
+  /** The earliest a marketing mail could go, or null when none can. */
+  nextMarketingSlot: Date | null;
+  /** The next digest ("next newsletter"), or null when none will come. */
+  nextDigestAt: Date | null;
+  /** Why no marketing mail goes now (and, except for a pause with an end, none later either); null when one can. */
+  noMarketingBecause: NoMarketingReason | null;
+  /** The end of a pause; the dates above lie after it. */
+  pausedUntil: Date | null;
+}
+
+export interface OutlookSnapshot extends Pick<SubscriberSnapshot, 'lastMarketingAt' | 'cadence' | 'timeZone' | 'digestWeekday' | 'digestHour'> {
+  status: SubscriberStatus;
+  pausedUntil: Date | null;
+  /** At least one topic confirmed: without one, no campaign and no digest reaches them. */
+  hasConfirmedTopic: boolean;
+}
+
+/**
+ * Whether and when marketing can reach the customer, and if not, why: gone for good
+ * (unsubscribed, bounced, complained), never confirmed (pending), no confirmed topic, or paused
+ * (until the pause ends, or until further notice when it has no end).
+ */
+export function marketingOutlook(s: OutlookSnapshot, now: Date): MarketingOutlook {
+  const none = (because: NoMarketingReason, pausedUntil: Date | null = null): MarketingOutlook => ({
+    nextMarketingSlot: null,
+    nextDigestAt: null,
+    noMarketingBecause: because,
+    pausedUntil,
+  });
+  if (s.status === 'unsubscribed' || s.status === 'bounced' || s.status === 'complained' || s.status === 'pending') return none(s.status);
+  const pausedUntil = s.status === 'paused' ? s.pausedUntil : null;
+  if (!s.hasConfirmedTopic) return none('no_confirmed_topic', pausedUntil);
+  if (s.status === 'paused' && !pausedUntil) return none('paused');
+  // A pause whose end has passed is over (the resume-paused job activates the customer shortly).
+  const from = pausedUntil && pausedUntil > now ? pausedUntil : now;
+  const opens = windowOpensAt(s);
+  return {
+    nextMarketingSlot: opens && opens > from ? opens : from,
+    nextDigestAt: nextDigestAt(s, from),
+    noMarketingBecause: from > now ? 'paused' : null,
+    pausedUntil,
+  };
 }

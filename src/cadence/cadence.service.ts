@@ -8,8 +8,8 @@ import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { runPrepared } from '../database/prepared';
 import { Cadence } from '../subscribers/subscriber.entity';
-import { nextDigestAt, windowOpensAt } from './cadence.policy';
-import { DEFAULT_QUIET_HOURS, QuietHours, WINDOW_DAYS } from './slots';
+import { MarketingOutlook, marketingOutlook, nextDigestAt, windowOpensAt } from './cadence.policy';
+import { QuietHours, WINDOW_DAYS } from './slots';
 
 // $1 subscriber, $2 delivery, $3 now, $4 window days, $5 time zone, $6 the delivery's reservation key.
 // A delivery that already has its record (sent once, the answer lost, now sent again) keeps it.
@@ -47,13 +47,16 @@ export interface WindowState {
 
 @Injectable()
 export class CadenceService {
-  readonly quietHours: QuietHours = DEFAULT_QUIET_HOURS;
+  /** QUIET_HOURS, for the dispatch SQL (tactful_outside_quiet) and the pure policy alike. */
+  readonly quietHours: QuietHours;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.quietHours = config.quietHours;
+  }
 
   /**
    * A CTE that reserves the window for each row of `eligible` (columns id, cadence, time_zone) whose window
@@ -118,9 +121,34 @@ export class CadenceService {
     await tx.query(`DELETE FROM marketing_sends WHERE delivery_id = $1`, [deliveryId]);
   }
 
-  /** The window of one subscriber as the timeline and the preferences page show it. */
-  windowState(subscriberId: string): Promise<WindowState> {
-    return this.windowStateIn(this.db.manager, subscriberId, this.clock.now());
+  /**
+   * Whether and when marketing can reach one subscriber, as the timeline shows it: the window,
+   * and the next slot and digest, or why there are none (marketingOutlook()).
+   */
+  async outlook(subscriberId: string): Promise<(MarketingOutlook & { lastMarketingAt: Date | null }) | null> {
+    const [row] = await this.db.query(
+      `SELECT s.cadence, s.time_zone, s.digest_weekday, s.digest_hour, s.status, s.paused_until,
+              EXISTS (SELECT 1 FROM topic_subscriptions ts WHERE ts.subscriber_id = s.id AND ts.status = 'confirmed') AS has_confirmed_topic,
+              CASE WHEN w.last_marketing_at = '-infinity' THEN NULL ELSE w.last_marketing_at END AS last
+       FROM subscribers s LEFT JOIN cadence_windows w ON w.subscriber_id = s.id WHERE s.id = $1`,
+      [subscriberId],
+    );
+    if (!row) return null;
+    const lastMarketingAt: Date | null = row.last ?? null;
+    const outlook = marketingOutlook(
+      {
+        status: row.status,
+        pausedUntil: row.paused_until,
+        hasConfirmedTopic: row.has_confirmed_topic,
+        lastMarketingAt,
+        cadence: row.cadence,
+        timeZone: row.time_zone,
+        digestWeekday: row.digest_weekday,
+        digestHour: row.digest_hour,
+      },
+      this.clock.now(),
+    );
+    return { ...outlook, lastMarketingAt };
   }
 
   async windowStateIn(manager: EntityManager, subscriberId: string, now: Date): Promise<WindowState> {

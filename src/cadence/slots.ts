@@ -2,7 +2,7 @@
 // the cadence window and quiet hours. Luxon handles daylight-saving changes: a slot at 09:00
 // local stays at 09:00 local across the change, neither skipped nor doubled.
 import { DateTime } from 'luxon';
-import { Cadence } from '../subscribers/subscriber.entity';
+import type { Cadence } from '../subscribers/subscriber.entity';
 
 export const WINDOW_DAYS: Record<Cadence, number> = { weekly: 7, biweekly: 14 };
 
@@ -27,6 +27,11 @@ export function nextDailySlot(after: Date, timeZone: string, hour: number): Date
   return candidate.toJSDate();
 }
 
+/**
+ * The local night in which no marketing mail is handed over (QUIET_HOURS, src/config/config.ts).
+ * Whole hours, because tactful_outside_quiet() in SQL takes the same two numbers. A range that
+ * starts where it ends is empty: no quiet hours at all.
+ */
 export interface QuietHours {
   /** Local hour quiet time starts (inclusive), e.g. 21. */
   start: number;
@@ -35,6 +40,8 @@ export interface QuietHours {
 }
 
 export const DEFAULT_QUIET_HOURS: QuietHours = { start: 21, end: 8 };
+/** QUIET_HOURS=off: an empty range, in TypeScript and in SQL alike. */
+export const NO_QUIET_HOURS: QuietHours = { start: 0, end: 0 };
 
 export function inQuietHours(at: Date, timeZone: string, quiet: QuietHours): boolean {
   const hour = DateTime.fromJSDate(at, { zone: timeZone }).hour;

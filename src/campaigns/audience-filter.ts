@@ -23,8 +23,29 @@ export type AudienceFilter =
 
 const ATTR = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_DEPTH = 6;
-const MAX_NODES = 100;
+
+/**
+ * What one filter may cost. A dry run or a dispatch evaluates the filter for every subscriber of
+ * the topic, so its cost grows with each condition and each listed value; these caps keep the
+ * heaviest filter a request can send to a few hundred comparisons per subscriber.
+ */
+export const AUDIENCE_LIMITS = {
+  /** Nesting of and / or / not. */
+  depth: 6,
+  /** Every node counts: and, or, not and each condition. */
+  conditions: 50,
+  /** Values in one `in` list. */
+  valuesPerList: 100,
+  /** Values in all `in` lists together. */
+  values: 500,
+  /** Characters of one string value. */
+  valueLength: 200,
+  /** The whole filter as JSON. */
+  bytes: 16 * 1024,
+} as const;
+const MAX_DEPTH = AUDIENCE_LIMITS.depth;
+const MAX_NODES = AUDIENCE_LIMITS.conditions;
+const WHY = 'each one adds to the cost of deciding every subscriber of the topic';
 const OPERATORS = ['eq', 'ne', 'in', 'gte', 'lte', 'exists'] as const;
 
 const isScalar = (v: unknown): v is Scalar =>
@@ -33,10 +54,16 @@ const isScalar = (v: unknown): v is Scalar =>
 /** Every problem with the filter, each naming its path (`audience.and[1].in`). Empty when valid. */
 export function validateAudience(filter: unknown, path = 'audience'): FieldError[] {
   const errors: FieldError[] = [];
+  const bytes = Buffer.byteLength(JSON.stringify(filter) ?? '', 'utf8');
+  if (bytes > AUDIENCE_LIMITS.bytes) {
+    // Not walked at all: the size alone says no, and walking a huge tree is the cost being refused.
+    return [{ field: path, message: `is ${bytes} bytes as JSON; at most ${AUDIENCE_LIMITS.bytes} bytes (a filter is evaluated for every subscriber of the topic)` }];
+  }
   let nodes = 0;
+  let values = 0;
   const visit = (node: unknown, at: string, depth: number) => {
     if (++nodes > MAX_NODES) {
-      if (nodes === MAX_NODES + 1) errors.push({ field: path, message: `has more than ${MAX_NODES} conditions` });
+      if (nodes === MAX_NODES + 1) errors.push({ field: path, message: `has more than ${MAX_NODES} conditions (and, or, not and each condition count; ${WHY})` });
       return;
     }
     if (depth > MAX_DEPTH) {
@@ -82,14 +109,24 @@ export function validateAudience(filter: unknown, path = 'audience'): FieldError
     const operand = value[op];
     const bad = (message: string) => errors.push({ field: `${at}.${op}`, message });
     if ((op === 'eq' || op === 'ne') && !isScalar(operand)) bad('must be a string, number, boolean or null');
-    if (op === 'in' && (!Array.isArray(operand) || operand.length === 0 || operand.length > 1000 || !operand.every(isScalar))) {
-      bad('must be a non-empty array of at most 1000 scalars');
+    if (op === 'in') {
+      const list = operand;
+      if (!Array.isArray(list) || list.length === 0 || !list.every(isScalar)) bad('must be a non-empty array of scalars');
+      else if (list.length > AUDIENCE_LIMITS.valuesPerList) bad(`has ${list.length} values; at most ${AUDIENCE_LIMITS.valuesPerList} per list (${WHY})`);
+      else {
+        values += list.length;
+        if (values > AUDIENCE_LIMITS.values && values - list.length <= AUDIENCE_LIMITS.values) {
+          bad(`brings the values of all "in" lists to more than ${AUDIENCE_LIMITS.values} (${WHY})`);
+        }
+        const long = list.findIndex((v) => typeof v === 'string' && v.length > AUDIENCE_LIMITS.valueLength);
+        if (long >= 0) errors.push({ field: `${at}.in[${long}]`, message: `is longer than ${AUDIENCE_LIMITS.valueLength} characters` });
+      }
     }
     if ((op === 'gte' || op === 'lte') && !(typeof operand === 'string' || (typeof operand === 'number' && Number.isFinite(operand)))) {
       bad('must be a number or a string');
     }
     if (op === 'exists' && typeof operand !== 'boolean') bad('must be true or false');
-    if (typeof operand === 'string' && operand.length > 1000) bad('is longer than 1000 characters');
+    if (typeof operand === 'string' && operand.length > AUDIENCE_LIMITS.valueLength) bad(`is longer than ${AUDIENCE_LIMITS.valueLength} characters`);
   };
   visit(filter, path, 0);
   return errors;

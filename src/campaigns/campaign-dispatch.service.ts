@@ -99,7 +99,7 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
           WHEN c.sub_status = 'revoked'  THEN '${Reason.SuppressedUnsubscribed}'
           WHEN c.sub_status <> 'confirmed' THEN '${Reason.SuppressedUnconfirmed}'
           WHEN NOT c.in_audience         THEN '${Reason.SuppressedAudience}'
-          WHEN r.subscriber_id IS NOT NULL AND t.send_at > $4 THEN '${Reason.SuppressedQuietHours}'
+          WHEN r.subscriber_id IS NOT NULL AND t.send_at > $4 THEN '${Reason.QueuedQuietHours}'
           WHEN r.subscriber_id IS NOT NULL THEN '${Reason.Queued}'
           WHEN $9::timestamptz IS NOT NULL AND $9 <= greatest(t.digest_at, $4) THEN '${Reason.Expired}'
           WHEN NOT c.budget_ok           THEN '${Reason.DeferredBudget}'
@@ -137,6 +137,20 @@ export function dispatchBatchSql(audienceSql: string): string {
             (SELECT count(*)::int FROM inserted) AS inserted`;
 }
 
+/**
+ * Every candidate has a decision: the campaign is sending, or completed at once when nothing of
+ * it waits in the outbox (everyone deferred, say; one probe of deliveries_ref_idx). Its counts
+ * are stored by the campaign-progress job. $1 campaign, $2 now, $3 the campaign id as deliveries.ref_id.
+ */
+const DISPATCHED_SQL = `
+  WITH dispatched AS (
+    UPDATE campaigns c SET status = CASE WHEN w.waiting THEN 'sending' ELSE 'completed' END,
+      completed_at = CASE WHEN w.waiting THEN NULL ELSE $2::timestamptz END, finished_at = $2, updated_at = $2
+    FROM (SELECT EXISTS (SELECT 1 FROM deliveries WHERE ref_id = $3 AND status IN ('queued', 'sending') AND kind = 'campaign') AS waiting) w
+    WHERE c.id = $1 AND c.status = 'dispatching'
+    RETURNING c.status)
+  SELECT status FROM dispatched`;
+
 @Injectable()
 export class CampaignDispatchService {
   private readonly logger = new Logger(CampaignDispatchService.name);
@@ -157,7 +171,7 @@ export class CampaignDispatchService {
         const now = this.clock.now();
         const [campaign]: DueCampaign[] = await this.db.query(
           `SELECT id, topic_id, sender, priority, audience, expires_at, dispatch_cursor FROM campaigns
-           WHERE status IN ('scheduled', 'sending') AND send_at <= $1
+           WHERE status IN ('scheduled', 'dispatching') AND send_at <= $1
            ORDER BY priority DESC, send_at, id LIMIT 1`,
           [now],
         );
@@ -169,25 +183,28 @@ export class CampaignDispatchService {
     return run.ran ? run.result : { campaigns: 0, decided: 0 };
   }
 
+  /** dispatching while it decides, sending once every candidate has a decision (campaign-state.policy.ts). */
   private async dispatch(campaign: DueCampaign): Promise<number> {
     let decided = 0;
-    await this.db.query(`UPDATE campaigns SET status = 'sending', started_at = coalesce(started_at, $2) WHERE id = $1`, [campaign.id, this.clock.now()]);
+    // Guarded: a cancel between the SELECT above and here stays a cancel.
+    await this.db.query(
+      `UPDATE campaigns SET status = 'dispatching', started_at = coalesce(started_at, $2), updated_at = $2
+       WHERE id = $1 AND status IN ('scheduled', 'dispatching')`,
+      [campaign.id, this.clock.now()],
+    );
     for (;;) {
       const batch = await this.db.transaction((tx) => this.dispatchBatch(tx, campaign));
       decided += batch.inserted;
       if (batch.candidates < this.batchSize) break;
     }
-    await this.db.query(`UPDATE campaigns SET status = 'sent', finished_at = $2, updated_at = $2 WHERE id = $1 AND status = 'sending'`, [
-      campaign.id,
-      this.clock.now(),
-    ]);
-    this.logger.log({ campaign: campaign.id, decided }, 'campaign dispatched');
+    const [dispatched] = await this.db.query(DISPATCHED_SQL, [campaign.id, this.clock.now(), campaign.id]);
+    this.logger.log({ campaign: campaign.id, decided, status: dispatched?.status ?? 'cancelled' }, 'campaign dispatched');
     return decided;
   }
 
   private async dispatchBatch(tx: EntityManager, campaign: DueCampaign): Promise<{ candidates: number; inserted: number }> {
     const [{ dispatch_cursor: cursor, status }] = await tx.query(`SELECT dispatch_cursor, status FROM campaigns WHERE id = $1 FOR UPDATE`, [campaign.id]);
-    if (status !== 'sending') return { candidates: 0, inserted: 0 };
+    if (status !== 'dispatching') return { candidates: 0, inserted: 0 };
     const now = this.clock.now();
     const params: unknown[] = [
       campaign.topic_id,

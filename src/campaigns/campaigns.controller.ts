@@ -4,11 +4,11 @@ import { RequireScopes } from '../auth/scopes';
 import { IdempotencyInterceptor } from '../common/idempotency.interceptor';
 import { IdParam } from '../common/params';
 import { invalid } from '../common/problem';
+import { CAMPAIGN_STATUSES } from './campaign-state.policy';
 import { CampaignsService } from './campaigns.service';
 import { ApiOk, ApiProblems } from '../common/openapi';
 import {
   AudienceQuery,
-  CAMPAIGN_STATUSES,
   CampaignAudienceResponse,
   CampaignPreviewResponse,
   CampaignResponse,
@@ -54,18 +54,18 @@ export class CampaignsController {
   @Get()
   @RequireScopes('read', 'campaigns:write')
   @ApiQuery({ name: 'status', required: false, enum: CAMPAIGN_STATUSES })
-  @ApiOperation({ summary: 'List campaigns, newest first' })
+  @ApiOperation({ summary: 'List campaigns, newest first, each with its progress' })
   @ApiOk([CampaignResponse], [SCHEDULED])
   list(@Query('status') status?: string): Promise<CampaignResponse[]> {
     if (status !== undefined && !(CAMPAIGN_STATUSES as readonly string[]).includes(status)) {
-      throw invalid('status', 'must be draft, scheduled, sending, sent or cancelled');
+      throw invalid('status', `must be one of ${CAMPAIGN_STATUSES.join(', ')}`);
     }
     return this.campaigns.list(status);
   }
 
   @Get(':id')
   @RequireScopes('read', 'campaigns:write')
-  @ApiOperation({ summary: 'Get a campaign' })
+  @ApiOperation({ summary: 'Get a campaign and its progress: queued, handed over, deferred into digests, suppressed, expired, failed' })
   @ApiOk(CampaignResponse, SCHEDULED)
   @ApiProblems({ 404: 'No such campaign.' })
   get(@IdParam() id: string): Promise<CampaignResponse> {

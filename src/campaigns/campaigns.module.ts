@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RenderingModule } from '../rendering/rendering.module';
 import { CampaignDispatchService } from './campaign-dispatch.service';
+import { CampaignProgressService } from './campaign-progress.service';
 import { CampaignsController } from './campaigns.controller';
 import { CampaignsService } from './campaigns.service';
 import { SendersController } from './senders.controller';
@@ -8,7 +9,7 @@ import { SendersController } from './senders.controller';
 @Module({
   imports: [RenderingModule],
   controllers: [CampaignsController, SendersController],
-  providers: [CampaignsService, CampaignDispatchService],
-  exports: [CampaignsService, CampaignDispatchService],
+  providers: [CampaignsService, CampaignDispatchService, CampaignProgressService],
+  exports: [CampaignsService, CampaignDispatchService, CampaignProgressService],
 })
 export class CampaignsModule {}

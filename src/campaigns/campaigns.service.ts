@@ -13,11 +13,13 @@ import { runPrepared } from '../database/prepared';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { replyToFor } from '../delivery/delivery-worker';
 import { OutboxService } from '../delivery/outbox.service';
-import { Reason, REASON_LABELS } from '../delivery/reason-codes';
+import { Reason, REASON_LABELS, readReason } from '../delivery/reason-codes';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { AudienceFilter, compileAudience, validateAudience } from './audience-filter';
 import { campaignKeyPrefix, decisionSql } from './campaign-dispatch.service';
+import { CampaignProgressService } from './campaign-progress.service';
+import { CampaignProgress, EDITABLE_STATUSES } from './campaign-state.policy';
 import { AudienceQuery, CampaignResponse, CreateCampaignDto, PreviewCampaignDto, TestSendDto, UpdateCampaignDto } from './dto/campaign.dto';
 
 interface CampaignRow {
@@ -45,7 +47,10 @@ interface CampaignRow {
   updated_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  completed_at: Date | null;
   cancelled_at: Date | null;
+  /** The final counts, stored once nothing of it is left in the outbox (campaign-progress job). */
+  progress: CampaignProgress | null;
 }
 
 export interface CampaignContent {
@@ -59,7 +64,6 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 /** "Lately" in the audience dry run's count of recipients who rated the topic not useful. */
 export const FEEDBACK_LATELY_DAYS = 90;
 type LocalizedPair = { de?: string; en?: string };
-const EDITABLE = ['draft', 'scheduled'];
 
 // The send-time facts of a campaign mail in one round trip: the subscription (locked FOR SHARE,
 // so a consent change waits for the hand-over), the campaign's state, and the version of the
@@ -84,6 +88,7 @@ export class CampaignsService implements OnModuleInit {
     private readonly kinds: DeliveryKinds,
     private readonly cadence: CadenceService,
     private readonly tokens: TokenService,
+    private readonly progress: CampaignProgressService,
   ) {}
 
   onModuleInit(): void {
@@ -102,12 +107,14 @@ export class CampaignsService implements OnModuleInit {
   }
 
   // ---- API ---------------------------------------------------------------------------------
+  // The writes take the caller's transaction (`tx`) when another domain calls them as part of its
+  // own request, so that a webinar and its invitation campaign commit together or not at all.
 
-  async create(input: CreateCampaignDto): Promise<CampaignResponse> {
+  async create(input: CreateCampaignDto, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
     const now = this.clock.now();
-    const topicId = await this.topicId(input.topic, 'topic');
+    const topicId = await this.topicId(input.topic, 'topic', tx);
     await this.validateContent(input);
-    const [row] = await this.db.query(
+    const [row] = await tx.query(
       `INSERT INTO campaigns (name, topic_id, sender, priority, status, subject_de, subject_en, body_de, body_en,
                               digest_summary_de, digest_summary_en, locale_fallback, audience, send_at, expires_at, created_at, updated_at, digest_url)
        VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) RETURNING id`,
@@ -130,21 +137,25 @@ export class CampaignsService implements OnModuleInit {
         input.digestUrl ?? null,
       ],
     );
-    return this.get(row.id);
+    return this.get(row.id, tx);
   }
 
+  /** Newest first, each with its progress: counted now while it sends, as stored once it completed. */
   async list(status?: string): Promise<CampaignResponse[]> {
     const rows = await this.rows(status ? `c.status = $1` : 'true', status ? [status] : [], 'ORDER BY c.created_at DESC LIMIT 500');
-    return rows.map(toResponse);
+    const progress = await this.progress.of(rows);
+    return rows.map((row) => toResponse(row, progress.get(row.id) ?? null));
   }
 
-  async get(id: string): Promise<CampaignResponse> {
-    return toResponse(await this.row(id));
+  async get(id: string, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
+    const row = await this.row(id, tx);
+    const progress = await this.progress.of([row]);
+    return toResponse(row, progress.get(id) ?? null);
   }
 
-  async update(id: string, input: UpdateCampaignDto): Promise<CampaignResponse> {
-    const current = await this.row(id);
-    if (!EDITABLE.includes(current.status)) {
+  async update(id: string, input: UpdateCampaignDto, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
+    const current = await this.row(id, tx);
+    if (!EDITABLE_STATUSES.includes(current.status)) {
       throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; only draft and scheduled campaigns can be changed.`);
     }
     const merged = {
@@ -155,8 +166,8 @@ export class CampaignsService implements OnModuleInit {
       expiresAt: input.expiresAt ?? iso(current.expires_at) ?? undefined,
     };
     await this.validateContent(merged);
-    const topicId = input.topic ? await this.topicId(input.topic, 'topic') : current.topic_id;
-    await this.db.query(
+    const topicId = input.topic ? await this.topicId(input.topic, 'topic', tx) : current.topic_id;
+    await tx.query(
       `UPDATE campaigns SET name = coalesce($2, name), topic_id = $3, sender = coalesce($4, sender), priority = coalesce($5, priority),
          subject_de = $6, subject_en = $7, body_de = $8, body_en = $9,
          digest_summary_de = coalesce($10, digest_summary_de), digest_summary_en = coalesce($11, digest_summary_en),
@@ -183,7 +194,7 @@ export class CampaignsService implements OnModuleInit {
         input.digestUrl ?? null,
       ],
     );
-    return this.get(id);
+    return this.get(id, tx);
   }
 
   /**
@@ -191,9 +202,13 @@ export class CampaignsService implements OnModuleInit {
    * status: copies still waiting (deferred into a digest, queued) go with the new content and the
    * new expiry; mails already sent stay as they were.
    */
-  async revise(id: string, input: { subject: LocalizedPair; body: LocalizedPair; digestSummary: LocalizedPair; expiresAt: Date | null }): Promise<void> {
+  async revise(
+    id: string,
+    input: { subject: LocalizedPair; body: LocalizedPair; digestSummary: LocalizedPair; expiresAt: Date | null },
+    tx?: EntityManager,
+  ): Promise<void> {
     await this.validateContent({ subject: input.subject, body: input.body });
-    await this.db.transaction(async (tx) => {
+    await this.inTransaction(tx, async (tx) => {
       const now = this.clock.now();
       const [current] = await tx.query(`SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, [id]);
       if (!current) throw notFound('Campaign', id);
@@ -211,10 +226,10 @@ export class CampaignsService implements OnModuleInit {
     });
   }
 
-  async schedule(id: string, sendAt?: string): Promise<CampaignResponse> {
+  async schedule(id: string, sendAt?: string, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
     const now = this.clock.now();
-    const current = await this.row(id);
-    if (!EDITABLE.includes(current.status)) {
+    const current = await this.row(id, tx);
+    if (!EDITABLE_STATUSES.includes(current.status)) {
       throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; it cannot be scheduled again.`);
     }
     const at = sendAt ? new Date(sendAt) : current.send_at ?? now;
@@ -222,18 +237,20 @@ export class CampaignsService implements OnModuleInit {
     if (!current.subject_de && !current.subject_en) errors.push({ field: 'subject', message: 'needs at least one language before scheduling' });
     if (current.expires_at && current.expires_at <= at) errors.push({ field: 'expiresAt', message: 'must lie after sendAt' });
     if (errors.length) throw new DomainException(ErrorCode.Unprocessable, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
-    await this.db.query(`UPDATE campaigns SET status = 'scheduled', send_at = $2, updated_at = $3 WHERE id = $1`, [id, at, now]);
-    return this.get(id);
+    await tx.query(`UPDATE campaigns SET status = 'scheduled', send_at = $2, updated_at = $3 WHERE id = $1`, [id, at, now]);
+    return this.get(id, tx);
   }
 
   /** Cancels the campaign and everything of it not yet handed to SMTP, releasing held windows. */
-  async cancel(id: string): Promise<CampaignResponse & { cancelledDeliveries: number }> {
+  async cancel(id: string, tx?: EntityManager): Promise<CampaignResponse & { cancelledDeliveries: number }> {
     const now = this.clock.now();
-    const cancelled = await this.db.transaction(async (tx) => {
+    return this.inTransaction(tx, async (tx) => {
       const [current] = await tx.query(`SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, [id]);
       if (!current) throw notFound('Campaign', id);
-      if (current.status === 'cancelled') return 0;
-      await tx.query(`UPDATE campaigns SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE id = $1`, [id, now]);
+      if (current.status === 'cancelled') return { ...(await this.get(id, tx)), cancelledDeliveries: 0 };
+      // Its counts change now (deferred copies are suppressed too): the campaign-progress job
+      // stores them again once the last mail in a worker's hands has settled.
+      await tx.query(`UPDATE campaigns SET status = 'cancelled', cancelled_at = $2, updated_at = $2, progress = NULL WHERE id = $1`, [id, now]);
       // Rows being handed over right now are locked by their worker; SKIP LOCKED leaves them, and
       // the worker's send-time gate sees the cancelled campaign.
       const rows: { subscriber_id: string; idempotency_key: string; status: string }[] = await tx.query(
@@ -251,9 +268,8 @@ export class CampaignsService implements OnModuleInit {
          WHERE w.subscriber_id = r.subscriber_id AND w.reserved_key = r.key`,
         [rows.map((r) => r.subscriber_id), rows.map((r) => r.idempotency_key)],
       );
-      return rows.length;
+      return { ...(await this.get(id, tx)), cancelledDeliveries: rows.length };
     });
-    return { ...(await this.get(id)), cancelledDeliveries: cancelled };
   }
 
   async preview(id: string, input: PreviewCampaignDto) {
@@ -321,7 +337,8 @@ export class CampaignsService implements OnModuleInit {
     const byReason: Record<string, number> = {};
     for (const r of rows) {
       byStatus[r.status] = (byStatus[r.status] ?? 0) + r.count;
-      byReason[r.reason] = (byReason[r.reason] ?? 0) + r.count;
+      const reason = readReason(r.reason);
+      byReason[reason] = (byReason[reason] ?? 0) + r.count;
     }
     return { campaignId: id, total: rows.reduce((n, r) => n + r.count, 0), byStatus, byReason };
   }
@@ -454,8 +471,13 @@ export class CampaignsService implements OnModuleInit {
     if (errors.length) throw validationException(errors);
   }
 
-  private async topicId(key: string, field: string): Promise<string> {
-    const [topic] = await this.db.query(`SELECT id, archived FROM topics WHERE key = $1`, [key]);
+  /** `work` in the caller's transaction, or in a new one. */
+  private inTransaction<T>(tx: EntityManager | undefined, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return tx ? work(tx) : this.db.transaction(work);
+  }
+
+  private async topicId(key: string, field: string, manager: EntityManager = this.db.manager): Promise<string> {
+    const [topic] = await manager.query(`SELECT id, archived FROM topics WHERE key = $1`, [key]);
     if (!topic) throw validationException([{ field, message: `"${key}" is not a topic` }]);
     if (topic.archived) throw validationException([{ field, message: `"${key}" is archived` }]);
     return topic.id;
@@ -488,8 +510,8 @@ export class CampaignsService implements OnModuleInit {
     );
   }
 
-  private async row(id: string): Promise<CampaignRow> {
-    const [row] = await this.rows('c.id = $1', [id]);
+  private async row(id: string, manager: EntityManager = this.db.manager): Promise<CampaignRow> {
+    const [row] = await this.rowsIn(manager, 'c.id = $1', [id]);
     if (!row) throw notFound('Campaign', id);
     return row;
   }
@@ -505,7 +527,7 @@ export function contentFor(c: CampaignRow, locale: Locale, allowFallback: boolea
   return pick(locale) ?? (allowFallback && c.locale_fallback ? pick(locale === 'de' ? 'en' : 'de') : null);
 }
 
-function toResponse(c: CampaignRow): CampaignResponse {
+function toResponse(c: CampaignRow, progress: CampaignProgress | null): CampaignResponse {
   return {
     id: c.id,
     name: c.name,
@@ -524,7 +546,10 @@ function toResponse(c: CampaignRow): CampaignResponse {
     createdAt: c.created_at.toISOString(),
     updatedAt: c.updated_at.toISOString(),
     startedAt: iso(c.started_at),
+    dispatchedAt: iso(c.finished_at),
+    completedAt: iso(c.completed_at),
     finishedAt: iso(c.finished_at),
     cancelledAt: iso(c.cancelled_at),
+    progress,
   };
 }

@@ -1,23 +1,57 @@
 // Idempotency-Key for POSTs: the first request with a key runs and its response is stored; a
 // retry with the same key and body gets that response again, a different body gets 422, and a
 // retry while the first still runs waits for it (two identical POSTs at once → one campaign).
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+// Stored responses are kept IDEMPOTENCY_RETENTION_HOURS (then the key is new again and the
+// scheduler prunes the row), and never with a customer token in them: links into the customer
+// pages are stored as "[redacted]", so a replay answers the same status and body minus those.
+import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { createHash } from 'node:crypto';
 import { catchError, from, Observable, of, switchMap, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
 import type { AuthenticatedRequest } from '../auth/api-key.guard';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from './clock';
+import { redactCustomerTokens } from './log-redaction';
 import { DomainException, ErrorCode } from './problem';
 
 const WAIT_MS = 10_000;
+const HOUR_MS = 3_600_000;
+const PRUNE_BATCH = 10_000;
+
+/** Deletes stored keys created before `cutoff`, in batches; returns how many went. */
+export async function pruneIdempotencyKeys(db: DataSource, cutoff: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    // Batched, so one run never holds many row locks or one long statement (index on created_at).
+    const [{ n }] = await db.query(
+      `WITH old AS (SELECT api_key_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT ${PRUNE_BATCH}),
+            gone AS (DELETE FROM idempotency_keys i USING old WHERE i.api_key_id = old.api_key_id AND i.key = old.key RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      [cutoff],
+    );
+    total += n;
+    if (n < PRUNE_BATCH) return total;
+  }
+}
+
+/** Strings of a response with every customer token replaced (tokens are bearer credentials for a person's pages). */
+export function withoutCustomerTokens(value: unknown): unknown {
+  if (typeof value === 'string') return redactCustomerTokens(value);
+  if (Array.isArray(value)) return value.map(withoutCustomerTokens);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, withoutCustomerTokens(v)]));
+  }
+  return value;
+}
 
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -51,10 +85,15 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
   /** null: this request owns the key and runs; otherwise the stored response of the first one. */
   private async claim(apiKeyId: string, key: string, hash: string): Promise<{ status: number; body: unknown } | null> {
+    const now = this.clock.now();
+    // A key stored longer ago than the retention is new again (the prune job may not have run yet).
     const inserted = await this.db.query(
       `INSERT INTO idempotency_keys (api_key_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      [apiKeyId, key, hash, this.clock.now()],
+       ON CONFLICT (api_key_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status_code = NULL, response = NULL,
+         created_at = EXCLUDED.created_at
+       WHERE idempotency_keys.created_at < $5
+       RETURNING 1`,
+      [apiKeyId, key, hash, now, new Date(now.getTime() - this.config.idempotencyRetentionHours * HOUR_MS)],
     );
     if (inserted.length > 0) return null;
     const deadline = Date.now() + WAIT_MS;
@@ -82,7 +121,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       apiKeyId,
       key,
       status,
-      JSON.stringify(body ?? null),
+      JSON.stringify(withoutCustomerTokens(body ?? null)),
     ]);
   }
 

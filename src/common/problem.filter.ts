@@ -1,6 +1,7 @@
 // The one place errors become HTTP responses: application/problem+json, no stack traces, no SQL.
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isPoolExhausted, isStatementTimeout } from '../database/pg-errors';
 import { DomainException, ErrorCode, FieldError } from './problem';
 
 const FROM_STATUS: Record<number, ErrorCode> = {
@@ -28,6 +29,18 @@ export function toDomainException(error: unknown): DomainException {
         ? String((response as { message: unknown }).message)
         : error.message;
     return new DomainException(FROM_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest), message);
+  }
+  // Overload, not a fault: the request's connection budget is used up, or it ran past statement_timeout.
+  if (isPoolExhausted(error)) {
+    return new DomainException(ErrorCode.Unavailable, 'The service is busy: no database connection came free in time. Retry shortly.', undefined, { retryAfterSeconds: 5 });
+  }
+  if (isStatementTimeout(error)) {
+    return new DomainException(
+      ErrorCode.Unavailable,
+      'The request took longer than this service lets one database statement run (DB_STATEMENT_TIMEOUT_MS); narrow it or retry later.',
+      undefined,
+      { retryAfterSeconds: 30 },
+    );
   }
   // Errors raised by Fastify itself (body parsing, size limits, media types) carry a statusCode.
   const fastifyError = error as { statusCode?: number; code?: string; message?: string };
@@ -67,6 +80,9 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, error:
   const headers: Record<string, string> = { 'content-type': 'application/problem+json; charset=utf-8' };
   const retryAfter = exception.extensions.retryAfterSeconds;
   if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
+  // Answered before the whole body arrived (an upload cut off): close the connection instead of
+  // keeping it open for the rest of a body nobody reads.
+  if (request.raw.complete === false) headers.connection = 'close';
   void reply
     .status(exception.status)
     .headers(headers)

@@ -1,6 +1,8 @@
 // Every setting Tactful reads, parsed and validated once at start-up into one typed object.
 // A bad value stops the start with a message that names the variable (see ConfigError).
 import { isIP } from 'node:net';
+import { ConfigFinding, productionFindings } from './production-checks';
+import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from '../cadence/slots';
 
 export type Locale = 'de' | 'en';
 export const LOCALES: readonly Locale[] = ['de', 'en'];
@@ -18,7 +20,24 @@ export interface AppConfig {
   publicUrl: string;
   /** Unset: an embedded PostgreSQL is started in `dataDir`. */
   databaseUrl: string | undefined;
+  /** Connections for API requests; the other classes of work have budgets of their own (database/connection-budgets.ts). */
   dbPoolSize: number;
+  dbReportsPoolSize: number;
+  dbImportPoolSize: number;
+  dbWorkerPoolSize: number;
+  dbSchedulerPoolSize: number;
+  /** statement_timeout of every session but the scheduler's, which have `dbJobStatementTimeoutMs`. */
+  dbStatementTimeoutMs: number;
+  dbJobStatementTimeoutMs: number;
+  dbIdleInTransactionTimeoutMs: number;
+  /** How long a request waits for a free connection of its budget before it gets a 503. */
+  dbPoolWaitMs: number;
+  /** After SIGTERM/SIGINT the process exits after this long even if something still runs. */
+  shutdownTimeoutMs: number;
+  /** An import upload that sends nothing for this long is cut off (408). */
+  importIdleTimeoutMs: number;
+  /** Stored Idempotency-Key responses are kept this long, then pruned. */
+  idempotencyRetentionHours: number;
   dataDir: string;
   embeddedPostgresPort: number;
   /** Unset: mails are written as .eml files to `outboxDir`. */
@@ -44,7 +63,11 @@ export interface AppConfig {
   importBodyLimitBytes: number;
   defaultLocale: Locale;
   defaultTimeZone: string;
+  /** Local hours in which no marketing mail is handed over; start = end: none (QUIET_HOURS=off). */
+  quietHours: QuietHours;
   schedulerEnabled: boolean;
+  /** Seconds between two ticks of each scheduler job (SCHEDULER_<JOB>_SECONDS). */
+  schedulerIntervals: Record<SchedulerJob, number>;
   workerEnabled: boolean;
   workerBatchSize: number;
   workerConcurrency: number;
@@ -65,7 +88,24 @@ export interface AppConfig {
   digestCatchupSpreadMinutes: number;
   /** Minutes before a webinar's start at which registrants are reminded; at most two, latest last. */
   webinarReminderMinutes: number[];
+  /** LOCAL_ONLY: a production-mode instance for local use (docker-compose.yml); production's refusals become warnings. */
+  localOnly: boolean;
+  /** What the production checks found unusual: logged at warn on every start (src/config/production-checks.ts). */
+  startupWarnings: ConfigFinding[];
 }
+
+/** The scheduler's jobs (src/scheduler/jobs.service.ts), each ticking at its own interval. */
+export const SCHEDULER_JOBS = [
+  'dispatch-campaigns',
+  'campaign-progress',
+  'compose-digests',
+  'expire-deferred',
+  'double-opt-in',
+  'webinar-reminders',
+  'resume-paused',
+  'prune-idempotency-keys',
+] as const;
+export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
@@ -233,6 +273,23 @@ class EnvReader {
     return entries;
   }
 
+  /** `START-END` in local whole hours (`21-8`: from 21:00 to 08:00), or `off` for none. */
+  quietHours(name: string, fallback: QuietHours): QuietHours {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (/^(off|none|false)$/i.test(value)) return NO_QUIET_HOURS;
+    const match = /^(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?$/.exec(value);
+    const [start, end] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+    if (!match || start > 23 || end > 23 || start === end) {
+      this.problems.push({
+        variable: name,
+        message: `must be two different local hours from 0 to 23 as START-END, such as 21-8 (21:00 to 08:00), or off, got "${value}"`,
+      });
+      return fallback;
+    }
+    return { start, end };
+  }
+
   timeZone(name: string, fallback: string): string {
     const value = this.string(name, fallback);
     if (!isIanaTimeZone(value)) {
@@ -287,6 +344,18 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     publicUrl: read.url('PUBLIC_URL', ['http:', 'https:'], `http://localhost:${port}`)!,
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dbPoolSize: read.int('DB_POOL_SIZE', 10, 1, 200),
+    dbReportsPoolSize: read.int('DB_REPORTS_POOL_SIZE', 3, 1, 200),
+    dbImportPoolSize: read.int('DB_IMPORT_POOL_SIZE', 2, 1, 200),
+    dbWorkerPoolSize: 0, // set below: defaults to WORKER_CONCURRENCY
+    // One more than the jobs that hold an advisory lock's connection while they use another (5).
+    dbSchedulerPoolSize: read.int('DB_SCHEDULER_POOL_SIZE', 6, 2, 200),
+    dbStatementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    dbJobStatementTimeoutMs: read.int('DB_JOB_STATEMENT_TIMEOUT_MS', 600_000, 100, 86_400_000),
+    dbIdleInTransactionTimeoutMs: read.int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    dbPoolWaitMs: read.int('DB_POOL_WAIT_MS', 10_000, 100, 600_000),
+    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
+    importIdleTimeoutMs: read.int('IMPORT_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    idempotencyRetentionHours: read.int('IDEMPOTENCY_RETENTION_HOURS', 24, 1, 8760),
     dataDir: read.string('DATA_DIR', '.data'),
     embeddedPostgresPort: read.int('EMBEDDED_PG_PORT', 54329, 1024, 65535),
     smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:']),
@@ -309,7 +378,18 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     importBodyLimitBytes: read.int('IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     defaultLocale: read.oneOf('DEFAULT_LOCALE', 'de', LOCALES),
     defaultTimeZone: read.timeZone('DEFAULT_TIME_ZONE', 'Europe/Berlin'),
+    quietHours: read.quietHours('QUIET_HOURS', DEFAULT_QUIET_HOURS),
     schedulerEnabled: read.bool('SCHEDULER_ENABLED', true),
+    schedulerIntervals: {
+      'dispatch-campaigns': read.int('SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS', 5, 1, 86_400),
+      'campaign-progress': read.int('SCHEDULER_CAMPAIGN_PROGRESS_SECONDS', 10, 1, 86_400),
+      'compose-digests': read.int('SCHEDULER_COMPOSE_DIGESTS_SECONDS', 30, 1, 86_400),
+      'expire-deferred': read.int('SCHEDULER_EXPIRE_DEFERRED_SECONDS', 60, 1, 86_400),
+      'double-opt-in': read.int('SCHEDULER_DOUBLE_OPT_IN_SECONDS', 60, 1, 86_400),
+      'webinar-reminders': read.int('SCHEDULER_WEBINAR_REMINDERS_SECONDS', 60, 1, 86_400),
+      'resume-paused': read.int('SCHEDULER_RESUME_PAUSED_SECONDS', 60, 1, 86_400),
+      'prune-idempotency-keys': read.int('SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS', 900, 1, 86_400),
+    },
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, 1, 200),
@@ -326,13 +406,24 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
+    localOnly: read.bool('LOCAL_ONLY', false),
+    startupWarnings: [],
   };
   config.replyTo = read.mailbox('REPLY_TO', config.mailFrom);
+  // Every worker lane holds a connection through its SMTP hand-over.
+  config.dbWorkerPoolSize = read.int('DB_WORKER_POOL_SIZE', config.workerConcurrency, 1, 200);
   for (const [variable, mailbox] of [['MAIL_FROM', config.mailFrom], ['REPLY_TO', config.replyTo], ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m])]) {
     if (isNoReply(mailbox)) read.problems.push({ variable, message: `must be a mailbox people read, not a no-reply address, got "${mailbox}"` });
   }
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
     read.problems.push({ variable: 'ADMIN_API_KEY', message: 'must be at least 24 characters long' });
+  }
+  if (production) {
+    const findings = productionFindings({ config, publicUrlGiven: read.optional('PUBLIC_URL') !== undefined, localOnly: config.localOnly });
+    // A variable already reported as malformed is not judged again.
+    const reported = new Set(read.problems.map((p) => p.variable));
+    read.problems.push(...findings.refusals.filter((p) => !reported.has(p.variable)));
+    config.startupWarnings = findings.warnings;
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

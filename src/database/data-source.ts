@@ -1,9 +1,12 @@
-// TypeORM connection options, shared by the app, the migration runner and the TypeORM CLI.
+// TypeORM connection options, shared by the app and the migration runner.
 import { DataSource, DataSourceOptions } from 'typeorm';
+import { budgetedDriver, PoolBudgets } from './connection-budgets';
 import { ENTITIES } from './entity-list';
 import { MIGRATIONS } from './migration-list';
 
-export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
+/** `pools`: one pool of that size, or the app's connection budgets (one pool per class of work). */
+export function dataSourceOptions(url: string, pools: number | PoolBudgets = 10): DataSourceOptions {
+  const budgeted = typeof pools === 'number' ? {} : { driver: budgetedDriver(pools) };
   return {
     type: 'postgres',
     url,
@@ -12,7 +15,8 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
     migrationsTableName: 'migrations',
     synchronize: false,
     migrationsRun: false,
-    extra: { max: poolSize, application_name: 'tactful' },
+    extra: typeof pools === 'number' ? { max: pools, application_name: 'tactful' } : {},
+    ...budgeted,
   };
 }
 

@@ -13,6 +13,8 @@ import { DeferredHousekeeping1764000010000 } from './migrations/1764000010000-De
 import { DeferredByTopic1764000011000 } from './migrations/1764000011000-DeferredByTopic';
 import { TimeOrderedSubscriberIds1764000012000 } from './migrations/1764000012000-TimeOrderedSubscriberIds';
 import { ConsentEvidence1765000100000 } from './migrations/1765000100000-ConsentEvidence';
+import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-IdempotencyRetention';
+import { HonestStates1765000500000 } from './migrations/1765000500000-HonestStates';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -29,4 +31,6 @@ export const MIGRATIONS = [
   DeferredByTopic1764000011000,
   TimeOrderedSubscriberIds1764000012000,
   ConsentEvidence1765000100000,
+  IdempotencyRetention1765000300000,
+  HonestStates1765000500000,
 ];

@@ -10,13 +10,16 @@ import { hostname } from 'node:os';
 import { DataSource, EntityManager } from 'typeorm';
 import { HAND_OVER_TURN_SQL } from '../cadence/hand-over-turn';
 import { Clock } from '../common/clock';
+import { scrubSecrets } from '../common/log-redaction';
 import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
+import { runAs } from '../database/connection-budgets';
 import { runPrepared } from '../database/prepared';
 import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { recordHardBounce } from './bounced-addresses';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
+import { DeliveryReferences } from './delivery-reference';
 import { MailTransport, OutgoingMail, SendOutcome, UnsafeMailError } from './mail-transport';
 import { Reason } from './reason-codes';
 import { afterAttempt, RetrySettings } from './retry.policy';
@@ -78,6 +81,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly senderDomain: string;
   private readonly retry: RetrySettings;
+  private readonly references: DeliveryReferences;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
@@ -95,6 +99,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly metrics: MetricsService,
   ) {
     this.senderDomain = mailDomain(config.mailFrom);
+    this.references = new DeliveryReferences([config.tokenSecret, ...config.previousTokenSecrets]);
     this.retry = {
       maxAttempts: config.retryMaxAttempts,
       baseSeconds: config.retryBaseSeconds,
@@ -149,7 +154,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  async runOnce(): Promise<WorkerRunStats> {
+  /** One batch, on the worker's own connection budget (API load cannot starve the hand-overs). */
+  runOnce(): Promise<WorkerRunStats> {
+    return runAs('worker', () => this.runBatch());
+  }
+
+  private async runBatch(): Promise<WorkerRunStats> {
     const stats = emptyStats();
     stats.reclaimed = await this.reclaimExpiredLeases();
     const claimed = await this.claim();
@@ -316,7 +326,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       replyAddress: addressOf(replyTo),
     };
     const headers: Record<string, string> = {
-      'X-Tactful-Delivery': delivery.id,
+      // Opaque: the row id itself is sequential (delivery-reference.ts).
+      'X-Tactful-Delivery': this.references.encode(delivery.id),
       'Feedback-ID': `${delivery.refId ?? delivery.kind}:${delivery.kind}:${delivery.class}:tactful`.replace(/[^\w:.-]/g, ''),
       ...composed.headers,
     };
@@ -384,7 +395,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       );
       pauses.set(domain, result.pauseDomainUntil);
       this.metrics.domainPauses.inc();
-      this.logger.warn({ alert: 'domain_paused', domain, until: result.pauseDomainUntil, response: outcome.response }, 'SMTP policy block: pausing the domain');
+      // The SMTP reply often quotes the recipient: logged without addresses (the delivery id finds the row).
+      this.logger.warn(
+        { alert: 'domain_paused', domain, until: result.pauseDomainUntil, deliveryId: delivery.id, response: scrubSecrets(outcome.response) },
+        'SMTP policy block: pausing the domain',
+      );
     }
     return { status: result.status, reason: result.reason };
   }

@@ -21,7 +21,8 @@ export enum Reason {
   SuppressedErased = 'suppressed_erased',
   SuppressedAudience = 'suppressed_audience',
   SuppressedDuplicate = 'suppressed_duplicate',
-  SuppressedQuietHours = 'suppressed_quiet_hours',
+  /** Decided to go, and waiting in the outbox for the end of the customer's quiet hours. */
+  QueuedQuietHours = 'queued_quiet_hours',
   SuppressedEmpty = 'suppressed_empty',
   SuppressedCancelled = 'suppressed_cancelled',
   AlreadyDelivered = 'already_delivered',
@@ -61,7 +62,7 @@ export const REASON_LABELS: Record<Reason, { de: string; en: string }> = {
   [Reason.SuppressedErased]: { de: 'Adresse einer gelöschten Person', en: 'Address of an erased person' },
   [Reason.SuppressedAudience]: { de: 'Gehört nicht zur Zielgruppe', en: 'Not in the audience' },
   [Reason.SuppressedDuplicate]: { de: 'Bereits erhalten', en: 'Received already' },
-  [Reason.SuppressedQuietHours]: { de: 'Ruhezeit, später zugestellt', en: 'Quiet hours, moved later' },
+  [Reason.QueuedQuietHours]: { de: 'Wartet auf das Ende der Ruhezeit', en: 'Waiting for the end of quiet hours' },
   [Reason.SuppressedEmpty]: { de: 'Nichts Neues, kein Newsletter', en: 'Nothing new, no digest' },
   [Reason.SuppressedCancelled]: { de: 'Versand abgebrochen', en: 'Sending cancelled' },
   [Reason.AlreadyDelivered]: { de: 'Paket bereits zugestellt', en: 'Parcel already delivered' },
@@ -69,6 +70,31 @@ export const REASON_LABELS: Record<Reason, { de: string; en: string }> = {
   [Reason.FailedPermanent]: { de: 'Dauerhaft abgelehnt', en: 'Permanently rejected' },
   [Reason.FailedBounced]: { de: 'Unzustellbar (Hard Bounce)', en: 'Hard bounce' },
   [Reason.FailedRetriesExhausted]: { de: 'Zu viele vorübergehende Fehler', en: 'Too many temporary failures' },
+};
+
+/**
+ * Values older versions stored, read as the reason they mean now: rows written before a rename
+ * (the migration HonestStates rewrites the ones still waiting) or by an instance not yet upgraded.
+ */
+export const LEGACY_REASONS: Readonly<Record<string, Reason>> = {
+  suppressed_quiet_hours: Reason.QueuedQuietHours,
+};
+
+/** A stored reason as it reads today. */
+export function readReason(stored: string): string {
+  return Object.hasOwn(LEGACY_REASONS, stored) ? LEGACY_REASONS[stored] : stored;
+}
+
+/** Why no marketing mail can reach a customer at all (timeline, preferences page): not a decision about one mail. */
+export type NoMarketingReason = 'unsubscribed' | 'bounced' | 'complained' | 'pending' | 'no_confirmed_topic' | 'paused';
+
+export const NO_MARKETING_LABELS: Record<NoMarketingReason, { de: string; en: string }> = {
+  unsubscribed: { de: 'Abgemeldet: keine Newsletter mehr', en: 'Unsubscribed: no more newsletters' },
+  bounced: { de: 'Adresse unzustellbar: keine Mails mehr', en: 'The address bounced: no more mail' },
+  complained: { de: 'Als Spam gemeldet: keine Newsletter mehr', en: 'Marked a mail as spam: no more newsletters' },
+  pending: { de: 'Anmeldung noch nicht bestätigt', en: 'Has not confirmed the sign-up yet' },
+  no_confirmed_topic: { de: 'Kein bestätigtes Thema', en: 'No confirmed topic' },
+  paused: { de: 'Pausiert', en: 'Paused' },
 };
 
 export const DELIVERY_STATUSES = ['queued', 'sending', 'sent', 'deferred', 'suppressed', 'expired', 'failed', 'unknown'] as const;

@@ -6,6 +6,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Clock, DatabaseClock } from '../common/clock';
+import { readReason } from '../delivery/reason-codes';
+import { budgetedPoolOf } from '../database/connection-budgets';
 
 @Injectable()
 export class MetricsService {
@@ -42,6 +44,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly importUploads = new Gauge({
+    name: 'tactful_import_uploads_reading',
+    help: 'Import uploads being received and checked now (they hold no database connection)',
+    registers: [this.registry],
+  });
+
   readonly domainPauses = new Counter({
     name: 'tactful_domain_pauses_total',
     help: 'Recipient domains paused after an SMTP policy block (alert on any increase)',
@@ -75,7 +83,8 @@ export class MetricsService {
         decisions.reset();
         const byStatus = new Map<string, number>();
         for (const r of rows) {
-          decisions.set({ class: r.class, status: r.status, reason: r.reason }, r.n);
+          // A stored legacy reason counts under the name it has now (readReason()).
+          decisions.inc({ class: r.class, status: r.status, reason: readReason(r.reason) }, r.n);
           byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + r.n);
         }
         for (const [status, n] of byStatus) outbox.set({ status }, n);
@@ -91,6 +100,20 @@ export class MetricsService {
       })().finally(() => (collecting = null)));
     for (const gauge of [outbox, oldest, decisions, digestLag, paused]) {
       (gauge as unknown as { collect?: () => Promise<void> }).collect = collectDatabase;
+    }
+    const pools = budgetedPoolOf(this.db);
+    if (pools) {
+      new Gauge({
+        name: 'tactful_db_pool_connections',
+        help: 'Connections of each work class\'s pool: max, open (total), idle, and callers waiting for one (alert on waiting > 0 for long)',
+        labelNames: ['pool', 'state'] as const,
+        registers: [this.registry],
+        collect() {
+          for (const [pool, stats] of Object.entries(pools.stats())) {
+            for (const [state, n] of Object.entries(stats)) this.set({ pool, state }, n);
+          }
+        },
+      });
     }
     if (this.clock instanceof DatabaseClock) {
       const clock = this.clock;

@@ -8,6 +8,7 @@ import { RequireScopes } from '../auth/scopes';
 import { ApiInstant, ApiInteger, ApiOk, ApiProblems } from '../common/openapi';
 import { IdParam } from '../common/params';
 import { notFound } from '../common/problem';
+import { NO_MARKETING_LABELS } from '../delivery/reason-codes';
 import { IsTimeZone } from '../common/time-zones';
 import { LOCALES, Locale } from '../config/config';
 import { CADENCES, Cadence, SUBSCRIBER_STATUSES } from '../subscribers/subscriber.entity';
@@ -38,6 +39,12 @@ export class PreferencesResponse {
   @ApiProperty({ enum: LOCALES }) locale: string;
   @ApiInstant({ nullable: true }) pausedUntil: string | null;
   @ApiInstant({ nullable: true, description: 'The next digest, or null when none is coming.' }) nextNewsletter: string | null;
+  @ApiProperty({
+    nullable: true,
+    enum: Object.keys(NO_MARKETING_LABELS),
+    description: 'Why no newsletter is coming (paused: none before pausedUntil); null when one is.',
+  })
+  noNewsletterBecause: string | null;
   @ApiProperty({ type: [PreferenceTopic], description: 'Every topic the customer can choose.' }) topics: PreferenceTopic[];
   @ApiPropertyOptional({ type: [String], example: ['cadence', 'topicOn:offers'], description: 'PATCH only: what changed (`topicOn:<key>`, `topicOff:<key>`, `cadence`, `slot`, `timeZone`, `language`, `pause`, `resume`).' })
   changes?: string[];
@@ -51,6 +58,7 @@ export class PreferencesResponse {
     locale: 'de',
     pausedUntil: null,
     nextNewsletter: '2026-03-09T08:00:00.000Z',
+    noNewsletterBecause: null,
     topics: [
       { key: 'offers', subscribed: false },
       { key: 'trade-fairs', subscribed: true },
@@ -68,6 +76,7 @@ function toResponse(s: PreferencesState): PreferencesResponse {
     locale: s.locale,
     pausedUntil: s.pausedUntil?.toISOString() ?? null,
     nextNewsletter: s.nextNewsletter?.toISOString() ?? null,
+    noNewsletterBecause: s.noNewsletterBecause,
     topics: s.topics.map((t) => ({ key: t.key, subscribed: t.subscribed })),
   };
 }

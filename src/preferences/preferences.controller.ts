@@ -140,6 +140,8 @@ export class PreferencesController {
       changes: changes?.map((c) => describe(c, t, locale, state)) ?? [],
       nothingChanged: changes !== null && changes.length === 0,
       nextNewsletter: state.nextNewsletter ? formatWhen(state.nextNewsletter, locale, state.timeZone) : null,
+      // Why none is coming, in the customer's words (a pause with an end is shown below instead).
+      noNewsletterBecause: !state.nextNewsletter && state.noNewsletterBecause ? t[`noNewsletter_${state.noNewsletterBecause}`] : null,
       pausedUntil: state.pausedUntil ? formatWhen(state.pausedUntil, locale, state.timeZone) : null,
       topics: state.topics.map((x) => {
         const rated = x.ratings;

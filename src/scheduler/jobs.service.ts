@@ -1,11 +1,17 @@
 // Cron ticks only: each job takes an advisory lock (or claims rows with SKIP LOCKED) and calls
 // into the domain that owns the logic. Every instance ticks; the work is never done twice.
-import { Injectable } from '@nestjs/common';
-import { Interval } from '@nestjs/schedule';
+// Each job ticks at its own configured interval (SCHEDULER_<JOB>_SECONDS), registered with
+// @nestjs/schedule's registry at start-up (its @Interval decorator takes only constants).
+import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DeferralService } from '../cadence/deferral.service';
 import { CampaignDispatchService } from '../campaigns/campaign-dispatch.service';
+import { CampaignProgressService } from '../campaigns/campaign-progress.service';
+import { Clock } from '../common/clock';
+import { pruneIdempotencyKeys } from '../common/idempotency.interceptor';
+import { APP_CONFIG, AppConfig, SCHEDULER_JOBS, SchedulerJob } from '../config/config';
 import { withAdvisoryLock } from '../database/advisory-lock';
 import { DigestsService } from '../digests/digests.service';
 import { PreferencesService } from '../preferences/preferences.service';
@@ -14,19 +20,43 @@ import { WebinarRegistrationsService } from '../webinars/webinar-registrations.s
 import { SchedulerRunsService } from './scheduler-runs.service';
 
 @Injectable()
-export class JobsService {
+export class JobsService implements OnApplicationBootstrap {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: SchedulerRegistry,
     private readonly runs: SchedulerRunsService,
     private readonly confirmation: ConfirmationService,
     private readonly dispatch: CampaignDispatchService,
+    private readonly progress: CampaignProgressService,
     private readonly digests: DigestsService,
     private readonly deferrals: DeferralService,
     private readonly preferences: PreferencesService,
     private readonly webinarRegistrations: WebinarRegistrationsService,
+    private readonly clock: Clock,
   ) {}
 
-  @Interval('resume-paused', 60_000)
+  /** What each job runs. */
+  private readonly jobs: Record<SchedulerJob, () => Promise<unknown>> = {
+    'dispatch-campaigns': () => this.dispatchCampaigns(),
+    'campaign-progress': () => this.campaignProgress(),
+    'compose-digests': () => this.composeDigests(),
+    'expire-deferred': () => this.expireDeferred(),
+    'double-opt-in': () => this.doubleOptIn(),
+    'webinar-reminders': () => this.webinarReminders(),
+    'resume-paused': () => this.resumePaused(),
+    'prune-idempotency-keys': () => this.pruneIdempotencyKeys(),
+  };
+
+  /** Starts every job's interval; @nestjs/schedule clears them before the application shuts down. */
+  onApplicationBootstrap(): void {
+    for (const job of SCHEDULER_JOBS) {
+      // record() never rejects: a failing run is logged and stored there.
+      const timer = setInterval(() => void this.jobs[job](), this.config.schedulerIntervals[job] * 1000);
+      this.registry.addInterval(job, timer);
+    }
+  }
+
   resumePaused() {
     return this.runs.record('resume-paused', async () => {
       const run = await withAdvisoryLock(this.db, 'tactful:job:resume-paused', () => this.preferences.resumeEndedPauses());
@@ -35,18 +65,23 @@ export class JobsService {
   }
 
   /** Advisory lock inside: one instance dispatches, highest priority first. */
-  @Interval('dispatch-campaigns', 5_000)
   dispatchCampaigns() {
     return this.runs.record('dispatch-campaigns', async () => ({ ...(await this.dispatch.dispatchDue()) }));
   }
 
+  /** Advisory lock inside: progress lines for the campaigns being sent; the finished ones complete. */
+  campaignProgress() {
+    return this.runs.record('campaign-progress', async () => {
+      const tick = await this.progress.tick();
+      return tick ? { completed: tick.completed, settled: tick.settled } : null;
+    });
+  }
+
   /** SKIP LOCKED batches inside: every instance composes, each a different set of subscribers. */
-  @Interval('compose-digests', 30_000)
   composeDigests() {
     return this.runs.record('compose-digests', async () => ({ ...(await this.digests.composeDue()) }));
   }
 
-  @Interval('expire-deferred', 60_000)
   expireDeferred() {
     return this.runs.record('expire-deferred', async () => {
       const run = await withAdvisoryLock(this.db, 'tactful:job:expire-deferred', async () => ({
@@ -57,7 +92,6 @@ export class JobsService {
     });
   }
 
-  @Interval('double-opt-in', 60_000)
   doubleOptIn() {
     return this.runs.record('double-opt-in', async () => {
       const run = await withAdvisoryLock(this.db, 'tactful:job:double-opt-in', async () => ({
@@ -69,8 +103,16 @@ export class JobsService {
   }
 
   /** SKIP LOCKED claims inside: every instance reminds a different set of registrations. */
-  @Interval('webinar-reminders', 60_000)
   webinarReminders() {
     return this.runs.record('webinar-reminders', async () => ({ queued: await this.webinarRegistrations.sendDueReminders() }));
+  }
+
+  /** Stored Idempotency-Key responses older than IDEMPOTENCY_RETENTION_HOURS go. */
+  pruneIdempotencyKeys() {
+    return this.runs.record('prune-idempotency-keys', async () => {
+      const cutoff = new Date(this.clock.now().getTime() - this.config.idempotencyRetentionHours * 3_600_000);
+      const run = await withAdvisoryLock(this.db, 'tactful:job:prune-idempotency-keys', () => pruneIdempotencyKeys(this.db, cutoff));
+      return run.ran ? { pruned: run.result } : null;
+    });
   }
 }

@@ -3,14 +3,12 @@ import { ApiBearerAuth, ApiOperation, ApiProperty, ApiQuery, ApiTags } from '@ne
 import { RequireScopes } from '../auth/scopes';
 import { ApiInstant, ApiOk } from '../common/openapi';
 import { invalid } from '../common/problem';
+import { SCHEDULER_JOBS } from '../config/config';
 import { SchedulerRun, SchedulerRunsService } from './scheduler-runs.service';
-
-// The jobs of JobsService; other names cannot appear in the runs table.
-const JOBS = ['dispatch-campaigns', 'compose-digests', 'expire-deferred', 'double-opt-in', 'resume-paused', 'webinar-reminders'];
 
 export class SchedulerRunResponse implements SchedulerRun {
   @ApiProperty({ example: '3120', description: 'A 64-bit integer, as a string.' }) id: string;
-  @ApiProperty({ enum: JOBS }) job: string;
+  @ApiProperty({ enum: SCHEDULER_JOBS }) job: string;
   @ApiProperty({ example: 'tactful-7d9f:4211', description: 'The instance that ran it (host:pid).' }) instance: string;
   @ApiInstant() startedAt: string;
   @ApiInstant() finishedAt: string;
@@ -28,7 +26,7 @@ export class SchedulerRunsController {
   @Get('runs')
   @RequireScopes('read')
   @ApiOperation({ summary: 'Recent scheduler runs that did work (or failed), newest first, with counts and instance' })
-  @ApiQuery({ name: 'job', required: false, enum: JOBS })
+  @ApiQuery({ name: 'job', required: false, enum: SCHEDULER_JOBS })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
   @ApiOk([SchedulerRunResponse], [
     { id: '3120', job: 'dispatch-campaigns', instance: 'tactful-7d9f:4211', startedAt: '2026-03-02T09:00:00.000Z', finishedAt: '2026-03-02T09:00:01.250Z', counts: { campaigns: 1, decided: 2000 }, error: null },
@@ -36,7 +34,7 @@ export class SchedulerRunsController {
   list(@Query('job') job?: string, @Query('limit') limit?: string): Promise<SchedulerRunResponse[]> {
     const size = limit === undefined ? 50 : Number(limit);
     if (!Number.isInteger(size) || size < 1 || size > 500) throw invalid('limit', 'must be a whole number from 1 to 500');
-    if (job !== undefined && !JOBS.includes(job)) throw invalid('job', `must be one of ${JOBS.join(', ')}`);
+    if (job !== undefined && !(SCHEDULER_JOBS as readonly string[]).includes(job)) throw invalid('job', `must be one of ${SCHEDULER_JOBS.join(', ')}`);
     return this.runs.recent(job, size);
   }
 }

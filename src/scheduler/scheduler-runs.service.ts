@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
+import { runAs } from '../database/connection-budgets';
 import { MetricsService } from '../metrics/metrics.service';
 
 export type JobCounts = Record<string, number>;
@@ -29,8 +30,15 @@ export class SchedulerRunsService {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** Runs a job; a run that did something (or failed) is logged and stored, an idle tick is not. */
-  async record(job: string, work: () => Promise<JobCounts | null>): Promise<JobCounts | null> {
+  /**
+   * Runs a job on the scheduler's connection budget; a run that did something (or failed) is
+   * logged and stored, an idle tick is not.
+   */
+  record(job: string, work: () => Promise<JobCounts | null>): Promise<JobCounts | null> {
+    return runAs('scheduler', () => this.run(job, work));
+  }
+
+  private async run(job: string, work: () => Promise<JobCounts | null>): Promise<JobCounts | null> {
     const startedAt = this.clock.now();
     try {
       const counts = await work();

@@ -1,7 +1,8 @@
-// Bulk import: JSON, NDJSON or CSV, read as a stream and written in set-based batches inside one
-// transaction. Either every valid row is applied and each bad row reported, or (atomic) nothing
-// is applied when any row is bad — never a half-applied mystery.
-import { Inject, Injectable } from '@nestjs/common';
+// Bulk import: JSON, NDJSON or CSV, read as a stream and checked with no transaction open, then
+// written in set-based batches inside one transaction. Either every valid row is applied and each
+// bad row reported, or (atomic) nothing is applied when any row is bad — never a half-applied
+// mystery, and an upload that never ends holds no database connection.
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
@@ -14,7 +15,9 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError } from '../common/problem';
 import { flattenValidationErrors } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { MetricsService } from '../metrics/metrics.service';
 import { CreateSubscriberDto } from './dto/subscriber.dto';
+import { RowSpool, SpooledRow, Upload } from './import-spool';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
 import { normalizeEmail, SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
 import { SubscribersService } from './subscribers.service';
@@ -128,6 +131,18 @@ function limitBytes(stream: Readable, limit: number): Readable {
   return stream;
 }
 
+/** A topic the rows name was archived or deleted between checking and writing them. */
+function assertTopicsUnchanged(current: Map<string, TopicRef>, checked: Map<string, TopicRef>, used: Set<string>): void {
+  const changed = [...checked].filter(([key, ref]) => used.has(ref.id) && (current.get(key)?.id !== ref.id || current.get(key)!.archived));
+  if (changed.length > 0) {
+    throw new DomainException(
+      ErrorCode.Conflict,
+      `Topic(s) ${changed.map(([key]) => key).join(', ')} changed while the import was read; nothing was imported. Send it again.`,
+      changed.map(([key]) => ({ field: 'topics', message: `"${key}" was archived or deleted meanwhile` })),
+    );
+  }
+}
+
 function csvError(error: unknown): never {
   if (error instanceof DomainException) throw error;
   const e = error as { code?: string; message?: string; lines?: number };
@@ -140,14 +155,30 @@ function csvError(error: unknown): never {
 }
 
 @Injectable()
-export class SubscriberImportService {
+export class SubscriberImportService implements BeforeApplicationShutdown {
+  /** Uploads being read now: a stopping instance cuts them off rather than wait for slow clients. */
+  private readonly uploads = new Set<Upload>();
+
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly subscribers: SubscribersService,
+    private readonly metrics: MetricsService,
   ) {}
 
+  beforeApplicationShutdown(): void {
+    for (const upload of this.uploads) {
+      upload.cut(new DomainException(ErrorCode.Unavailable, 'The service is stopping; nothing of this import was applied. Send it again.'));
+    }
+  }
+
+  /**
+   * Two steps, so that no transaction ever waits on a client: first the whole body is read,
+   * parsed and checked with no transaction open (a slow or vanished client costs a socket, not a
+   * database connection), the good rows spooled to a private temporary file; then one
+   * transaction writes them from that file. A client that gives up midway leaves nothing behind.
+   */
   async import(format: ImportFormat, body: unknown, atomic: boolean): Promise<ImportReport> {
     const now = this.clock.now();
     const report: ImportReport = {
@@ -167,17 +198,29 @@ export class SubscriberImportService {
         else report.errors.push({ row, ...error });
       }
     };
+    const atomicFailure = () =>
+      new DomainException(
+        ErrorCode.Unprocessable,
+        `${report.rejected} of ${report.received} rows are invalid; with atomic=true nothing was imported.`,
+        report.errors,
+        { received: report.received, rejected: report.rejected, errorsTruncated: report.errorsTruncated, applied: false },
+      );
 
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
-    await runner.startTransaction();
+    // Read from the start, so a client that goes away is noticed whenever it happens.
+    const upload = format === 'json' ? undefined : new Upload(body as Readable, this.config.importIdleTimeoutMs);
+    if (upload) this.reading(upload, true);
+    let spool: RowSpool | undefined;
     try {
-      const tx = runner.manager;
-      const topics = await this.subscribers.topicRefs(tx);
+      const topics = await this.subscribers.topicRefs();
+      const usedTopics = new Set<string>();
+      spool = await RowSpool.open();
+
+      // Step 1: no transaction, no connection held while the client sends.
       const seen = new Map<string, number>();
-      let batch: { row: number; value: SubscriberRow }[] = [];
       try {
-        for await (const raw of readRows(format, body, this.config.importBodyLimitBytes)) {
+        // Nothing async between this check and the reader attaching its listeners.
+        upload?.assertReadable();
+        for await (const raw of readRows(format, upload?.stream ?? body, this.config.importBodyLimitBytes)) {
           const rowNumber = ++report.received;
           const checked = this.checkRow(raw, topics, now);
           if (!checked.ok) {
@@ -190,35 +233,48 @@ export class SubscriberImportService {
             continue;
           }
           seen.set(checked.row.email, rowNumber);
-          batch.push({ row: rowNumber, value: checked.row });
+          for (const id of checked.row.topicIds) usedTopics.add(id);
+          await spool.append(rowNumber, checked.row);
+        }
+        upload?.assertComplete();
+      } catch (error) {
+        csvError(upload?.failure(error) ?? error);
+      }
+      if (upload) this.reading(upload, false);
+      if (atomic && report.rejected > 0) throw atomicFailure();
+
+      // Step 2: one transaction over local data only.
+      const rows = spool;
+      await this.db.transaction(async (tx) => {
+        assertTopicsUnchanged(await this.subscribers.topicRefs(tx), topics, usedTopics);
+        let batch: SpooledRow[] = [];
+        for await (const row of rows.rows()) {
+          batch.push(row);
           if (batch.length >= BATCH) {
             await this.applyBatch(tx, batch, now, report, reject);
             batch = [];
           }
         }
-      } catch (error) {
-        csvError(error);
-      }
-      await this.applyBatch(tx, batch, now, report, reject);
-
-      if (atomic && report.rejected > 0) {
-        await runner.rollbackTransaction();
-        throw new DomainException(
-          ErrorCode.Unprocessable,
-          `${report.rejected} of ${report.received} rows are invalid; with atomic=true nothing was imported.`,
-          report.errors,
-          { received: report.received, rejected: report.rejected, errorsTruncated: report.errorsTruncated, applied: false },
-        );
-      }
-      await runner.commitTransaction();
+        await this.applyBatch(tx, batch, now, report, reject);
+        // Rows refused by the database's state (suppressed, written concurrently) count too.
+        if (atomic && report.rejected > 0) throw atomicFailure();
+      });
       report.applied = true;
       return report;
-    } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
-      throw error;
     } finally {
-      await runner.release();
+      if (upload) {
+        this.reading(upload, false);
+        upload.cut();
+      }
+      await spool?.close();
     }
+  }
+
+  private reading(upload: Upload, reading: boolean): void {
+    if (reading === this.uploads.has(upload)) return;
+    if (reading) this.uploads.add(upload);
+    else this.uploads.delete(upload);
+    this.metrics.importUploads.set(this.uploads.size);
   }
 
   private checkRow(raw: unknown, topics: Map<string, TopicRef>, now: Date) {
@@ -236,7 +292,7 @@ export class SubscriberImportService {
 
   private async applyBatch(
     tx: EntityManager,
-    batch: { row: number; value: SubscriberRow }[],
+    batch: SpooledRow[],
     now: Date,
     report: ImportReport,
     reject: (row: number, errors: FieldError[]) => void,

@@ -5,6 +5,7 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { readReason } from '../delivery/reason-codes';
 import {
   CreateSubscriberDto,
   ListSubscribersQuery,
@@ -232,7 +233,7 @@ export class SubscribersService {
       exportedAt: this.clock.now().toISOString(),
       subscriber,
       doubleOptIn: consentProof,
-      deliveries,
+      deliveries: deliveries.map((d: { reason: string }) => ({ ...d, reason: readReason(d.reason) })),
       webinarRegistrations,
       feedback,
       topicSuggestions,

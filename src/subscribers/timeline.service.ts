@@ -1,11 +1,11 @@
 // Every decision about one subscriber, newest first, each with its reason in words, and when the
-// next marketing mail could go: the explanation a customer or a support agent asks for.
+// next marketing mail could go, or why none can: the explanation a customer or a support agent asks for.
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
 import { notFound } from '../common/problem';
-import { Reason, REASON_LABELS } from '../delivery/reason-codes';
+import { NO_MARKETING_LABELS, NoMarketingReason, Reason, REASON_LABELS, readReason } from '../delivery/reason-codes';
 
 export interface TimelineEntry {
   id: string;
@@ -38,8 +38,15 @@ export interface Timeline {
   subscriberId: string;
   cadence: string;
   lastMarketingAt: string | null;
-  nextMarketingSlot: string;
-  nextDigestAt: string;
+  /** The earliest a marketing mail could go; null when none can (see noMarketingBecause). */
+  nextMarketingSlot: string | null;
+  /** The next digest ("next newsletter"); null when none will come. */
+  nextDigestAt: string | null;
+  /** Why no marketing mail goes now: unsubscribed, bounced, complained, pending, no_confirmed_topic or paused; null when one can. */
+  noMarketingBecause: NoMarketingReason | null;
+  noMarketingLabel: { de: string; en: string } | null;
+  /** The end of a pause (the dates above lie after it); null when not paused or paused until further notice. */
+  pausedUntil: string | null;
   items: TimelineEntry[];
   nextCursor: string | null;
   /** The customer's own feedback and choices, newest first (at most 100). */
@@ -65,7 +72,8 @@ export class TimelineService {
       [subscriberId, limit + 1, before ?? null],
     );
     const page = rows.slice(0, limit);
-    const state = await this.cadence.windowState(subscriberId);
+    const state = await this.cadence.outlook(subscriberId);
+    if (!state) throw notFound('Subscriber', subscriberId);
     const choices: { at: Date; action: CustomerChoice['action']; topic: string; rating: string | null; item_type: string | null; item_id: string | null }[] =
       await this.db.query(
         `SELECT * FROM (
@@ -81,8 +89,11 @@ export class TimelineService {
       subscriberId,
       cadence: subscriber.cadence,
       lastMarketingAt: state.lastMarketingAt?.toISOString() ?? null,
-      nextMarketingSlot: state.nextMarketingSlot.toISOString(),
-      nextDigestAt: state.nextDigestAt.toISOString(),
+      nextMarketingSlot: state.nextMarketingSlot?.toISOString() ?? null,
+      nextDigestAt: state.nextDigestAt?.toISOString() ?? null,
+      noMarketingBecause: state.noMarketingBecause,
+      noMarketingLabel: state.noMarketingBecause ? NO_MARKETING_LABELS[state.noMarketingBecause] : null,
+      pausedUntil: state.pausedUntil?.toISOString() ?? null,
       items: page.map((r: any) => ({
         id: r.id,
         at: (r.sent_at ?? r.updated_at).toISOString(),
@@ -91,11 +102,11 @@ export class TimelineService {
         topic: r.topic,
         refId: r.ref_id,
         status: r.status,
-        reason: r.reason,
-        reasonLabel: REASON_LABELS[r.reason as Reason] ?? { de: r.reason, en: r.reason },
+        reason: readReason(r.reason),
+        reasonLabel: REASON_LABELS[readReason(r.reason) as Reason] ?? { de: r.reason, en: r.reason },
         // A deferred item goes out in the customer's next digest: that date moves when they change
         // cadence or slot, or when another mail takes the window, so it is read now, not stored.
-        nextAttemptAt: r.status === 'deferred' ? state.nextDigestAt.toISOString() : r.status === 'queued' ? r.next_attempt_at.toISOString() : null,
+        nextAttemptAt: r.status === 'deferred' ? (state.nextDigestAt?.toISOString() ?? null) : r.status === 'queued' ? r.next_attempt_at.toISOString() : null,
         sentAt: r.sent_at?.toISOString() ?? null,
         attempts: r.attempts,
       })),

@@ -98,13 +98,14 @@ export class WebinarsService {
         );
         // Publishing a part registers everyone who signed up for the whole series.
         await this.registrations.registerSeriesMembers(tx, row, now);
+        // In the same transaction: a webinar whose invitation cannot be made is not made either.
+        if (input.invitation) await this.invite(tx, row.id, input.invitation);
         return row.id as string;
       })
       .catch((error) => {
         if (isUniqueViolation(error)) throw new DomainException(ErrorCode.Conflict, `A webinar with slug "${input.slug}" exists already`, [{ field: 'slug', message: 'is taken' }]);
         throw error;
       });
-    if (input.invitation) await this.invite(id, input.invitation);
     return this.get(id);
   }
 
@@ -181,15 +182,15 @@ export class WebinarsService {
       if (!locked) throw new DomainException(ErrorCode.Conflict, 'The webinar was cancelled meanwhile; it cannot be changed.');
       if (calendarChanged) await this.registrations.reschedule(tx, locked, now);
       else if (remindersChanged) await this.registrations.replanReminders(tx, locked, now);
-    });
 
-    const updated = await this.row(id);
-    const textChanged = calendarChanged || input.description !== undefined || input.timeZone !== undefined;
-    if (updated.invitation_campaign_id && textChanged) {
-      // Invitations still waiting (in a digest, in the queue) show the new time and expire at the new start.
-      await this.campaigns.revise(updated.invitation_campaign_id, { ...this.invitationCampaign(updated), expiresAt: updated.starts_at });
-    }
-    if (input.invitation) await this.invite(id, input.invitation);
+      const updated = await this.row(id, tx);
+      const textChanged = calendarChanged || input.description !== undefined || input.timeZone !== undefined;
+      if (updated.invitation_campaign_id && textChanged) {
+        // Invitations still waiting (in a digest, in the queue) show the new time and expire at the new start.
+        await this.campaigns.revise(updated.invitation_campaign_id, { ...this.invitationCampaign(updated), expiresAt: updated.starts_at }, tx);
+      }
+      if (input.invitation) await this.invite(tx, id, input.invitation);
+    });
     return this.get(id);
   }
 
@@ -199,9 +200,9 @@ export class WebinarsService {
     const current = await this.row(id);
     if (current.status === 'cancelled') return { ...this.toResponse(current), cancelledRegistrations: 0 };
     if (now >= current.ends_at) throw new DomainException(ErrorCode.Conflict, 'The webinar is over; it cannot be cancelled.');
-    // First the invitation (idempotent): a retry after a crash in between finishes the rest.
-    if (current.invitation_campaign_id) await this.campaigns.cancel(current.invitation_campaign_id);
     const cancelled = await this.db.transaction(async (tx) => {
+      // The invitation stops in the same transaction as the webinar.
+      if (current.invitation_campaign_id) await this.campaigns.cancel(current.invitation_campaign_id, tx);
       const [locked] = await tx.query(
         `WITH cancelled AS (UPDATE webinars SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE id = $1 AND status = 'scheduled' RETURNING id)
          SELECT id FROM cancelled`,
@@ -227,51 +228,55 @@ export class WebinarsService {
     const sendAt = input.followUpAt ? new Date(input.followUpAt) : now;
     if (followUps && !recordingUrl) throw validationException([{ field: 'recordingUrl', message: 'is required for the follow-ups (or set followUps to false)' }]);
 
-    const marks = await this.db.transaction(async (tx) => {
-      const result = await this.registrations.markAttendance(tx, id, input.attended, now);
+    // Attendance and the follow-ups it calls for commit together.
+    return this.db.transaction(async (tx) => {
+      const marks = await this.registrations.markAttendance(tx, id, input.attended, now);
       await tx.query(`UPDATE webinars SET recording_url = coalesce($2, recording_url), attendance_imported_at = $3, updated_at = $3 WHERE id = $1`, [
         id,
         recordingUrl,
         now,
       ]);
+      const result: AttendanceResult = { ...marks, attendedCampaignId: current.attended_campaign_id, missedCampaignId: current.missed_campaign_id };
+      if (!followUps) return result;
+      for (const kind of ['attended', 'missed'] as const) {
+        if ((kind === 'attended' ? marks.attended : marks.missed) === 0) continue;
+        const campaignId = await this.ensureCampaign(tx, id, `${kind}_campaign_id`, sendAt, (w) => {
+          const text = followUpText(kind, webinarText(w), w.time_zone, w.recording_url!);
+          return {
+            ...this.campaignBase(w, `Webinar ${kind === 'attended' ? 'recording' : 'missed'}: ${w.slug}`, text),
+            audience: { webinar: w.id, attended: kind === 'attended' },
+            expiresAt: new Date(sendAt.getTime() + FOLLOW_UP_RELEVANT_DAYS * DAY).toISOString(),
+            digestUrl: w.recording_url!,
+          };
+        });
+        if (kind === 'attended') result.attendedCampaignId = campaignId;
+        else result.missedCampaignId = campaignId;
+      }
       return result;
     });
-    const result: AttendanceResult = { ...marks, attendedCampaignId: current.attended_campaign_id, missedCampaignId: current.missed_campaign_id };
-    if (!followUps) return result;
-    for (const kind of ['attended', 'missed'] as const) {
-      if ((kind === 'attended' ? marks.attended : marks.missed) === 0) continue;
-      const campaignId = await this.ensureCampaign(id, `${kind}_campaign_id`, sendAt, (w) => {
-        const text = followUpText(kind, webinarText(w), w.time_zone, w.recording_url!);
-        return {
-          ...this.campaignBase(w, `Webinar ${kind === 'attended' ? 'recording' : 'missed'}: ${w.slug}`, text),
-          audience: { webinar: w.id, attended: kind === 'attended' },
-          expiresAt: new Date(sendAt.getTime() + FOLLOW_UP_RELEVANT_DAYS * DAY).toISOString(),
-          digestUrl: w.recording_url!,
-        };
-      });
-      if (kind === 'attended') result.attendedCampaignId = campaignId;
-      else result.missedCampaignId = campaignId;
-    }
-    return result;
   }
 
   // ---- invitation ----------------------------------------------------------------------------
 
-  /** Creates the invitation campaign, or moves one that was not dispatched yet. */
-  private async invite(id: string, invitation: WebinarInvitation): Promise<void> {
+  /** Creates the invitation campaign, or moves one that was not dispatched yet, in the caller's transaction. */
+  private async invite(tx: EntityManager, id: string, invitation: WebinarInvitation): Promise<void> {
     const sendAt = invitation.sendAt ? new Date(invitation.sendAt) : this.clock.now();
-    const existing = (await this.row(id)).invitation_campaign_id;
+    const existing = (await this.row(id, tx)).invitation_campaign_id;
     if (existing) {
-      await this.invitationMovable(existing);
-      await this.campaigns.update(existing, {
-        sendAt: sendAt.toISOString(),
-        ...(invitation.priority !== undefined ? { priority: invitation.priority } : {}),
-        ...(invitation.audience !== undefined ? { audience: invitation.audience } : {}),
-      });
-      await this.campaigns.schedule(existing, sendAt.toISOString());
+      await this.invitationMovable(existing, tx);
+      await this.campaigns.update(
+        existing,
+        {
+          sendAt: sendAt.toISOString(),
+          ...(invitation.priority !== undefined ? { priority: invitation.priority } : {}),
+          ...(invitation.audience !== undefined ? { audience: invitation.audience } : {}),
+        },
+        tx,
+      );
+      await this.campaigns.schedule(existing, sendAt.toISOString(), tx);
       return;
     }
-    await this.ensureCampaign(id, 'invitation_campaign_id', sendAt, (w) => ({
+    await this.ensureCampaign(tx, id, 'invitation_campaign_id', sendAt, (w) => ({
       ...this.campaignBase(w, `Webinar invitation: ${w.slug}`, this.invitationCampaign(w)),
       priority: invitation.priority ?? 0,
       ...(invitation.audience ? { audience: invitation.audience } : {}),
@@ -281,8 +286,8 @@ export class WebinarsService {
     }));
   }
 
-  private async invitationMovable(campaignId: string): Promise<void> {
-    const campaign = await this.campaigns.get(campaignId);
+  private async invitationMovable(campaignId: string, tx?: EntityManager): Promise<void> {
+    const campaign = await this.campaigns.get(campaignId, tx);
     if (campaign.status !== 'draft' && campaign.status !== 'scheduled') {
       throw new DomainException(ErrorCode.Conflict, `The invitation is ${campaign.status} already; it cannot be moved.`, [{ field: 'invitation', message: 'went out already' }]);
     }
@@ -306,18 +311,24 @@ export class WebinarsService {
   }
 
   /**
-   * The campaign in this column, created once: draft first, recorded on the webinar, then scheduled.
-   * A crash in between leaves a recorded draft that the next call schedules, never a second campaign.
+   * The campaign in this column, created once and scheduled, in the caller's transaction: the
+   * webinar row stays locked until it commits, so two requests never both create one, and a
+   * failure anywhere leaves neither a campaign nor a webinar pointing at one.
    */
-  private async ensureCampaign(id: string, column: CampaignColumn, sendAt: Date, build: (w: WebinarRow) => CreateCampaignDto): Promise<string> {
-    const campaignId = await this.db.transaction(async (tx) => {
-      const [w] = await selectWebinars(tx, 'w.id = $1', [id], 'FOR UPDATE OF w');
-      if (w[column]) return w[column]!;
-      const campaign = await this.campaigns.create(build(w));
-      await tx.query(`UPDATE webinars SET ${column} = $2, updated_at = $3 WHERE id = $1`, [id, campaign.id, this.clock.now()]);
-      return campaign.id;
-    });
-    if ((await this.campaigns.get(campaignId)).status === 'draft') await this.campaigns.schedule(campaignId, sendAt.toISOString());
+  private async ensureCampaign(
+    tx: EntityManager,
+    id: string,
+    column: CampaignColumn,
+    sendAt: Date,
+    build: (w: WebinarRow) => CreateCampaignDto,
+  ): Promise<string> {
+    const [w] = await selectWebinars(tx, 'w.id = $1', [id], 'FOR UPDATE OF w');
+    let campaignId = w[column];
+    if (!campaignId) {
+      campaignId = (await this.campaigns.create(build(w), tx)).id;
+      await tx.query(`UPDATE webinars SET ${column} = $2, updated_at = $3 WHERE id = $1`, [id, campaignId, this.clock.now()]);
+    }
+    if ((await this.campaigns.get(campaignId, tx)).status === 'draft') await this.campaigns.schedule(campaignId, sendAt.toISOString(), tx);
     return campaignId;
   }
 
@@ -384,8 +395,8 @@ export class WebinarsService {
     return topic.id;
   }
 
-  private async row(id: string): Promise<WebinarRow> {
-    const [row] = await selectWebinars(this.db.manager, 'w.id = $1', [id]);
+  private async row(id: string, manager: EntityManager = this.db.manager): Promise<WebinarRow> {
+    const [row] = await selectWebinars(manager, 'w.id = $1', [id]);
     if (!row) throw notFound('Webinar', id);
     return row;
   }

@@ -10,7 +10,7 @@ import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { TokenService } from '../../src/preferences/tokens';
 import { emailHash } from '../../src/subscribers/subscriber-rows';
 import { startTestApp, TestApp } from '../support/app';
-import { hasChromium, launchBrowser } from '../support/browser';
+import { launchBrowser } from '../support/browser';
 import { createCampaign, createTopics, importConfirmed } from '../support/seed';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 
@@ -352,7 +352,7 @@ describe('security headers on every page', () => {
   });
 });
 
-(hasChromium ? describe : describe.skip)('the policy in Chromium', () => {
+describe('the policy in Chromium', () => {
   it('applies the pages’ own style under the CSP with no violation, and refuses to show the one-click unsubscribe form in a frame', async () => {
     const ids = await importConfirmed(t, [{ email: 'framed@example.com', topics: ['offers'] }]);
     const url = local(tokens().url('unsubscribe', ids.get('framed@example.com')!));

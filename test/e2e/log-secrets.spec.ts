@@ -1,8 +1,10 @@
-// Secrets never reach the logs. The built app runs as `npm start` does (NODE_ENV=production,
-// LOG_LEVEL=trace, so every line pino can write is written), with a database password, an SMTP
-// password and its own secrets; every line it prints is captured while it creates and uses API
-// keys, takes signed webhooks, serves the customer pages behind signed tokens and sends mail.
-// Then each secret is looked for in the captured output.
+// Secrets and personal data never reach the logs. The built app runs as `npm start` does
+// (NODE_ENV=production, LOG_LEVEL=trace, so every line pino can write is written), with a database
+// password, an SMTP password and its own secrets; every line it prints is captured while it
+// creates and uses API keys (also where no key belongs: the query string, X-API-Key), takes signed
+// webhooks, serves the customer pages behind signed tokens, filters by e-mail, imports, fails with
+// a 500 whose SQL carries addresses and attributes, and sends mail (one refused by policy, quoting
+// the recipient). Then each secret, address and attribute value is looked for in the output.
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -80,6 +82,7 @@ beforeAll(async () => {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'production',
+    LOCAL_ONLY: 'true', // local addresses on this machine; production would refuse them
     LOG_LEVEL: 'trace',
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -109,7 +112,7 @@ afterAll(async () => {
   await asAdmin((c) => c.query(`DROP ROLE IF EXISTS ${role}`));
 });
 
-it('writes no API key, Authorization header, customer token, webhook secret or signature, SMTP or database password to its logs', async () => {
+it('writes no API key, customer token, webhook secret or signature, password, e-mail address or attribute value to its logs', async () => {
   const found: Record<string, string> = { ...SECRETS };
 
   // API keys: create one (shown once, in the response), use it, and try a wrong one.
@@ -158,6 +161,55 @@ it('writes no API key, Authorization header, customer token, webhook secret or s
   found.forgedSignature = signWebhook('not-the-secret-0123456789abcdef0123', event, Math.floor(Date.now() / 1000)).split('v1=')[1];
   expect((await call('POST', '/webhooks/mail-events', { raw: event, headers: { 'x-tactful-signature': `t=${Math.floor(Date.now() / 1000)},v1=${found.forgedSignature}` } })).status).toBe(401);
 
+  // Keys where no key belongs: refused, and not logged either.
+  expect((await call('GET', `/v1/topics?api_key=${SECRETS.adminKey}&limit=5`)).status).toBe(401);
+  expect((await call('GET', `/v1/topics?access_token=${apiKey}`)).status).toBe(401);
+  expect((await call('GET', '/v1/topics', { headers: { 'x-api-key': SECRETS.adminKey } })).status).toBe(401);
+  expect((await call('GET', '/v1/topics', { headers: { 'proxy-authorization': `Bearer ${apiKey}` } })).status).toBe(401);
+
+  // Personal data: addresses and attribute values through the API, a filter by e-mail, an import.
+  const personal = {
+    carla: 'carla.private@example.org',
+    carlaCompany: 'Geheimrat Kunz GmbH',
+    carlaMember: 'MEMBER-7781-X',
+    erin: 'erin.imported@example.net',
+    erinCompany: 'Import Secret AG',
+    dora: 'dora.fault@example.net',
+    doraNote: 'private-note-in-a-failing-row',
+    frank: 'frank.blocked@blocked.example',
+    anna: 'anna@example.com',
+  };
+  Object.assign(found, personal);
+  expect(
+    (await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.carla, attributes: { company: personal.carlaCompany, memberId: personal.carlaMember } } })).status,
+  ).toBe(201);
+  expect((await call('GET', `/v1/subscribers?email=${encodeURIComponent(personal.carla)}`, { key: apiKey })).status).toBe(200);
+  expect((await call('GET', `/v1/subscribers?email=${personal.carla}&status=pending`, { key: apiKey })).status).toBe(200);
+  const imported = await call('POST', '/v1/subscribers/import', {
+    key: apiKey,
+    raw: `email,attr.company\n${personal.erin},${personal.erinCompany}\n`,
+    headers: { 'content-type': 'text/csv' },
+  });
+  expect(imported.status).toBe(200);
+
+  // Two 500s whose SQL carries addresses and attributes (faults injected into the schema): a
+  // failing row (its detail holds the whole row) and a duplicate (its detail holds the value).
+  const dbAdmin = new Client({ connectionString: db.url });
+  await dbAdmin.connect();
+  try {
+    await dbAdmin.query(`ALTER TABLE subscribers ADD CONSTRAINT injected_fault CHECK (attributes->>'note' IS DISTINCT FROM '${personal.doraNote}')`);
+    await dbAdmin.query(`CREATE UNIQUE INDEX injected_member ON subscribers ((attributes->>'memberId'))`);
+  } finally {
+    await dbAdmin.end();
+  }
+  expect((await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.dora, attributes: { note: personal.doraNote } } })).status).toBe(500);
+  expect((await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.dora, attributes: { memberId: personal.carlaMember } } })).status).toBe(500);
+
+  // A mail refused by policy: the SMTP reply quotes the recipient, and the worker logs the reply.
+  sink.fault((ctx) => (ctx.rcpt === personal.frank ? { kind: 'reject-rcpt', code: 550, message: `5.7.1 <${personal.frank}> refused by policy` } : undefined));
+  expect((await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.frank } })).status).toBe(201);
+  await waitFor(/domain_paused/, 20_000);
+
   // Stop the way an operator does, so every buffered line is flushed.
   child!.kill('SIGTERM');
   await new Promise((r) => child!.once('exit', r));
@@ -169,6 +221,14 @@ it('writes no API key, Authorization header, customer token, webhook secret or s
   expect(requestLines.some((l) => l.includes('"url":"/p/[token]?lang=en"'))).toBe(true);
   expect(requestLines.some((l) => l.includes('"x-tactful-signature":"[Redacted]"'))).toBe(true);
   expect(requestLines.some((l) => l.includes('"/webhooks/mail-events"'))).toBe(true);
+  expect(requestLines.some((l) => l.includes('"url":"/v1/topics?api_key=[Redacted]&limit=5"'))).toBe(true);
+  expect(requestLines.some((l) => l.includes('"x-api-key":"[Redacted]"'))).toBe(true);
+  expect(requestLines.some((l) => l.includes('"url":"/v1/subscribers?email=[Redacted]&status=pending"'))).toBe(true);
+  // The 500s were logged, with what helps (code, constraint, statement) and without the values.
+  const failures = lines.filter((l) => l.includes('"msg":"request failed"'));
+  expect(failures.some((l) => l.includes('"code":"23514"') && l.includes('"constraint":"injected_fault"') && /"parameters":"\[\d+ bind values not logged\]"/.test(l))).toBe(true);
+  expect(failures.some((l) => l.includes('"code":"23505"') && l.includes('Key ((attributes ->> \'memberId\'::text))=([Redacted])'))).toBe(true);
+  expect(lines.some((l) => l.includes('domain_paused') && l.includes('refused by policy'))).toBe(true);
   expect(output).toContain('Tactful is listening');
 
   const leaked = Object.entries(found)

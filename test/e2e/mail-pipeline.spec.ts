@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { FakeClock } from '../../src/common/clock';
 import { signWebhook } from '../../src/common/signatures';
 import { DeliveryKinds, subscriberGate } from '../../src/delivery/delivery-kinds';
+import { DeliveryReferences } from '../../src/delivery/delivery-reference';
 import { DeliveryWorker, messageIdFor } from '../../src/delivery/delivery-worker';
 import { TokenService } from '../../src/preferences/tokens';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
@@ -160,7 +161,12 @@ describe('the double opt-in mail over real SMTP', () => {
     expect(header(parsed, 'List-Unsubscribe-Post')).toBeUndefined();
     expect(header(parsed, 'List-Id')).toBeUndefined();
     expect(header(parsed, 'Feedback-ID')).toBe('confirm_subscription:confirm_subscription:service:tactful');
-    expect(header(parsed, 'X-Tactful-Delivery')).toBe(String(deliveryId));
+    // Opaque to the recipient (no sequential row id), readable with the token secret.
+    const reference = header(parsed, 'X-Tactful-Delivery')!;
+    expect(reference).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(reference).not.toContain(String(deliveryId));
+    expect(new DeliveryReferences([TEST_SECRETS.TOKEN_SECRET]).decode(reference)).toBe(String(deliveryId));
+    expect(new DeliveryReferences(['another-secret-0123456789abcdef0123456789']).decode(reference)).toBeNull();
     expect(mail.raw).toMatch(/Content-Type: multipart\/alternative/i);
 
     // Both parts, in German, naming the chosen topics, with the same confirm link.

@@ -6,13 +6,11 @@ import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.s
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { startTestApp, TestApp } from '../support/app';
-import { ARTIFACTS, hasChromium, launchBrowser } from '../support/browser';
+import { ARTIFACTS, launchBrowser } from '../support/browser';
 import { createCampaign, createTopics, importConfirmed } from '../support/seed';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 
-const browserDescribe = hasChromium ? describe : describe.skip;
-
-browserDescribe('the preferences page in Chromium', () => {
+describe('the preferences page in Chromium', () => {
   let t: TestApp;
   let sink: SmtpSink;
   let browser: Browser;

@@ -1,8 +1,9 @@
 // `npm start` on a fresh machine: the built app, no DATABASE_URL, an empty data folder.
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createTestDatabase, TestDatabase } from '../support/database';
 
 const root = resolve(__dirname, '../..');
 
@@ -70,4 +71,74 @@ describe('npm start on a fresh machine', () => {
     expect(readdirSync(join(work, '.data/postgres'))).not.toContain('postmaster.pid');
     child = undefined;
   }, 120_000);
+});
+
+describe('npm start with NODE_ENV=production', () => {
+  const secrets = { TOKEN_SECRET: 'k3Vq9'.repeat(8), WEBHOOK_SECRET: 'Zp7Lw'.repeat(8) };
+  let db: TestDatabase | undefined;
+  let child: ChildProcess | undefined;
+  const folders: string[] = [];
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await db?.drop();
+    for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+  });
+
+  it("refuses the development defaults before starting anything, naming each variable that cannot work with real customers", async () => {
+    const work = mkdtempSync(join(tmpdir(), 'tactful-prod-'));
+    folders.push(work);
+    const run = spawn(process.execPath, [join(root, 'dist/main.js')], {
+      cwd: work,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', ...secrets, DATA_DIR: join(work, '.data'), OUTBOX_DIR: join(work, 'outbox') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    run.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    run.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((done) => run.once('close', done));
+    expect(code).toBe(1);
+    const lines = output.trim().split('\n');
+    expect(lines[0]).toBe('Invalid configuration:');
+    expect(lines.slice(1).map((line) => /^  ([A-Z_]+): /.exec(line)?.[1])).toEqual(['PUBLIC_URL', 'MAIL_FROM', 'SMTP_URL', 'DATABASE_URL']);
+    expect(existsSync(join(work, '.data/postgres'))).toBe(false); // no embedded PostgreSQL was started
+  });
+
+  it('starts on a production configuration and logs at warn what is merely unusual (no TRUST_PROXY behind https)', async () => {
+    db = await createTestDatabase();
+    const work = mkdtempSync(join(tmpdir(), 'tactful-prod-'));
+    folders.push(work);
+    const port = freePortNear(43000);
+    child = spawn(process.execPath, [join(root, 'dist/main.js')], {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'production',
+        ...secrets,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: 'https://news.tactful.dev',
+        MAIL_FROM: 'Tactful <newsletter@tactful.dev>',
+        DATABASE_URL: db.url,
+        SMTP_URL: 'smtp://127.0.0.1:2525',
+        ADMIN_API_KEY: 'tk_production_start_key_0123456789',
+        WORKER_ENABLED: 'false',
+        SCHEDULER_ENABLED: 'false',
+        LOG_LEVEL: 'warn',
+        DATA_DIR: join(work, '.data'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = await waitForOutput(child, /Tactful is listening/, 60_000);
+    const warnings = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; variable?: string; msg: string })
+      .filter((entry) => entry.variable);
+    expect(warnings).toEqual([{ ...warnings[0], level: 40, variable: 'TRUST_PROXY', msg: expect.stringMatching(/^TRUST_PROXY is unset, yet PUBLIC_URL is https/) }]);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    child = undefined;
+  }, 90_000);
 });

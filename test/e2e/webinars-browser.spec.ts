@@ -5,13 +5,11 @@ import type { Browser } from 'playwright-core';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { startTestApp, TestApp } from '../support/app';
-import { ARTIFACTS, hasChromium, launchBrowser } from '../support/browser';
+import { ARTIFACTS, launchBrowser } from '../support/browser';
 import { createTopics } from '../support/seed';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 
-const browserDescribe = hasChromium ? describe : describe.skip;
-
-browserDescribe('the webinar registration page in Chromium', () => {
+describe('the webinar registration page in Chromium', () => {
   let t: TestApp;
   let sink: SmtpSink;
   let browser: Browser;

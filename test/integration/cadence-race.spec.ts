@@ -228,13 +228,13 @@ describe('three processes racing eight campaigns from four senders', () => {
     let lastProgress = 0;
     for (;;) {
       const [state] = await q(
-        `SELECT (SELECT count(*)::int FROM campaigns WHERE id = ANY($1::uuid[]) AND status NOT IN ('sent', 'draft')) AS unsent,
+        `SELECT (SELECT count(*)::int FROM campaigns WHERE id = ANY($1::uuid[]) AND status NOT IN ('sending', 'completed', 'draft')) AS undispatched,
                 (SELECT count(*)::int FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
                  WHERE d.status IN ('queued', 'sending') AND s.email LIKE $2) AS busy`,
         [refs, emails],
       );
-      if (state.unsent === 0) onDispatched();
-      if (state.unsent === 0 && state.busy === 0) return;
+      if (state.undispatched === 0) onDispatched();
+      if (state.undispatched === 0 && state.busy === 0) return;
       if (Date.now() - startedAt > 540_000) throw new Error(`not done after 540 s: ${JSON.stringify(state)}`);
       if (process.env.RACE_PROGRESS && Date.now() - lastProgress > 5_000) {
         lastProgress = Date.now();

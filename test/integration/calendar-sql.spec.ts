@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { Client } from 'pg';
 import { nextDigestAt } from '../../src/cadence/cadence.policy';
-import { DEFAULT_QUIET_HOURS, nextSlot, outsideQuietHours, windowEnd } from '../../src/cadence/slots';
+import { DEFAULT_QUIET_HOURS, nextSlot, NO_QUIET_HOURS, outsideQuietHours, windowEnd } from '../../src/cadence/slots';
 import { connectedTestDatabase, TestDatabase } from '../support/database';
 
 let db: TestDatabase;
@@ -58,12 +58,16 @@ it('tactful_next_digest equals nextDigestAt, with and without a window held', as
   expect(mismatches).toEqual([]);
 });
 
-it('tactful_outside_quiet equals outsideQuietHours', async () => {
-  const cases = samples(fc.tuple(instant, zones), 400);
+it('tactful_outside_quiet equals outsideQuietHours, for the default and any configured quiet hours (QUIET_HOURS), and for none', async () => {
+  const hours = fc.integer({ min: 0, max: 23 });
+  const quiet = fc.oneof(fc.constant(DEFAULT_QUIET_HOURS), fc.constant(NO_QUIET_HOURS), fc.record({ start: hours, end: hours }));
+  const cases = samples(fc.tuple(instant, zones, quiet), 1000);
   const { rows } = await client.query(
-    `SELECT tactful_outside_quiet(a, z, $3, $4) AS q FROM unnest($1::timestamptz[], $2::text[]) WITH ORDINALITY AS t(a, z, i) ORDER BY i`,
-    [cases.map((c) => c[0]), cases.map((c) => c[1]), DEFAULT_QUIET_HOURS.start, DEFAULT_QUIET_HOURS.end],
+    `SELECT tactful_outside_quiet(a, z, s, e) AS q FROM unnest($1::timestamptz[], $2::text[], $3::int[], $4::int[]) WITH ORDINALITY AS t(a, z, s, e, i) ORDER BY i`,
+    [cases.map((c) => c[0]), cases.map((c) => c[1]), cases.map((c) => c[2].start), cases.map((c) => c[2].end)],
   );
-  const mismatches = cases.filter((c, i) => rows[i].q.getTime() !== outsideQuietHours(c[0], c[1], DEFAULT_QUIET_HOURS).getTime());
+  const mismatches = cases.filter((c, i) => rows[i].q.getTime() !== outsideQuietHours(c[0], c[1], c[2]).getTime());
   expect(mismatches).toEqual([]);
+  // Switched off, nothing moves.
+  expect(cases.filter((c, i) => c[2].start === c[2].end && rows[i].q.getTime() !== c[0].getTime())).toEqual([]);
 });

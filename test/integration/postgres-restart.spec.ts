@@ -70,8 +70,9 @@ it('finishes a campaign across a PostgreSQL restart at 40 %: nothing lost, repea
     databaseUrl: url,
     adminKey: ADMIN_KEY,
     smtpUrl: sink.url,
-    // Short leases: rows the cut left 'sending' are taken over seconds after the restart.
-    env: { WORKER_LEASE_SECONDS: '5' },
+    // Short leases: rows the cut left 'sending' are taken over seconds after the restart; the
+    // campaign-progress job ticks every second, so the campaigns complete soon after.
+    env: { WORKER_LEASE_SECONDS: '5', SCHEDULER_CAMPAIGN_PROGRESS_SECONDS: '1' },
   });
   const created = await tactful.api('POST', '/v1/campaigns', { name: 'first', topic: 'restart-news', subject: { en: 'News', de: 'Neues' }, body: { en: '<p>News</p>', de: '<p>Neues</p>' } });
   const first = created.body.id as string;
@@ -94,7 +95,7 @@ it('finishes a campaign across a PostgreSQL restart at 40 %: nothing lost, repea
   const deadline = Date.now() + 300_000;
   for (;;) {
     const [state] = await q(
-      `SELECT (SELECT count(*)::int FROM campaigns WHERE status NOT IN ('sent', 'draft')) AS undispatched,
+      `SELECT (SELECT count(*)::int FROM campaigns WHERE status NOT IN ('sending', 'completed', 'draft')) AS undispatched,
               (SELECT count(*)::int FROM deliveries WHERE status IN ('queued', 'sending')) AS busy`,
     );
     if (state.undispatched === 0 && state.busy === 0) break;
@@ -102,6 +103,18 @@ it('finishes a campaign across a PostgreSQL restart at 40 %: nothing lost, repea
     await new Promise((done) => setTimeout(done, 250));
   }
   expect(tactful.child.exitCode).toBeNull(); // the same process finished the job
+
+  // Both campaigns end completed, with their counts stored: the first once its last mail went,
+  // the second (everyone deferred) at its dispatch.
+  let campaigns: { id: string; status: string; progress: { sent: number; deferred: number; queued: number } | null }[] = [];
+  for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((done) => setTimeout(done, 250))) {
+    campaigns = await q(`SELECT id, status, progress FROM campaigns WHERE id = ANY($1::uuid[])`, [[first, second]]);
+    if (campaigns.every((c) => c.status === 'completed' && c.progress)) break;
+  }
+  expect(Object.fromEntries(campaigns.map((c) => [c.id, { status: c.status, sent: c.progress?.sent, deferred: c.progress?.deferred, queued: c.progress?.queued }]))).toEqual({
+    [first]: { status: 'completed', sent: SUBSCRIBERS, deferred: 0, queued: 0 },
+    [second]: { status: 'completed', sent: 0, deferred: SUBSCRIBERS, queued: 0 },
+  });
 
   const rows = await q<{ ref_id: string; status: string; reason: string; idempotency_key: string; message_id: string | null; unknown_outcomes: number }>(
     `SELECT ref_id, status, reason, idempotency_key, message_id, unknown_outcomes FROM deliveries WHERE kind = 'campaign'`,

@@ -313,5 +313,13 @@ export async function totals(db: Client, end: Date) {
       FROM sim_received r WHERE r.kind IN ${TRACKING_KINDS}`)
   ).rows;
   const [entries] = (await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE token_subscriber_id <> subscriber_id)::int AS foreign FROM sim_received_entries`)).rows;
-  return { byClass, byReason, carrier, tracking, entries, waiting };
+  // Campaigns by status, and whether any of their mails still waits in the outbox (queued or being handed over).
+  const campaigns = (
+    await db.query(
+      `SELECT c.status, EXISTS (SELECT 1 FROM deliveries d WHERE d.ref_id = c.id::text AND d.kind = 'campaign' AND d.status IN ('queued', 'sending')) AS waiting,
+              count(*)::int AS n
+       FROM campaigns c GROUP BY 1, 2 ORDER BY 1, 2`,
+    )
+  ).rows as { status: string; waiting: boolean; n: number }[];
+  return { byClass, byReason, carrier, tracking, entries, waiting, campaigns };
 }

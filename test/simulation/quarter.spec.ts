@@ -75,6 +75,14 @@ describe('a simulated quarter', () => {
     expect(dropped).toEqual([]);
   });
 
+  it('names every campaign’s state for what it is: sending while mails of it wait, completed once none does', () => {
+    const misnamed = figures.campaigns.filter(
+      (c) => c.status === 'dispatching' || (c.status === 'sending' && !c.waiting) || (c.status === 'completed' && c.waiting),
+    );
+    expect(misnamed).toEqual([]);
+    expect(figures.campaigns.some((c) => c.status === 'completed')).toBe(true);
+  });
+
   it('digests carried only the recipient’s own links', () => {
     expect(figures.entries.n).toBeGreaterThan(0);
     expect(figures.entries.foreign).toBe(0);

@@ -27,6 +27,8 @@ export function formatReport(run: QuarterRun, proofs: ProofResult[], allowance: 
   lines.push('decisions (deliveries rows) by class, status and reason');
   for (const r of t.byReason) lines.push(`  ${pad(r.class, 14)} ${pad(r.status, 10)} ${pad(r.reason, 28)} ${num(r.n, 8)}`);
   lines.push('');
+  lines.push(`campaigns at the end: ${t.campaigns.map((c) => `${c.n} ${c.status}${c.waiting ? ' (mails waiting)' : ''}`).join(', ')}`);
+  lines.push('');
   lines.push('still waiting at the end: status, reason, subscriber status, topic status, date');
   for (const r of t.waiting) lines.push(`  ${pad(r.status, 10)} ${pad(r.reason, 22)} ${pad(r.subscriber_status, 13)} ${pad(r.topic_status, 10)} ${pad(r.due, 24)} ${num(r.n, 8)}`);
   lines.push('');

@@ -1,10 +1,12 @@
-// One PostgreSQL for the whole test run: DATABASE_URL when set, else an embedded one in a temp
-// folder. Migrations run once into a template database; each test file clones it (CREATE DATABASE … TEMPLATE).
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+// The integration, e2e and simulation projects' global set-up (unit tests have none: they start
+// nothing): a build of dist/ that matches src/ for tests that start `node dist/main.js`, and one
+// PostgreSQL for the whole run: DATABASE_URL when set, else an embedded one in a temp folder.
+// Migrations run once into a template database; each test file clones it (CREATE DATABASE … TEMPLATE).
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
+import { buildIfStale } from '../../scripts/build';
 import { runMigrations } from '../../src/database/data-source';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { freePort } from './net';
@@ -15,30 +17,13 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-const ROOT = resolve(__dirname, '../..');
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Tests that start real processes (`node dist/main.js`) need a build that matches src/. */
-function ensureBuilt(): void {
-  const main = join(ROOT, 'dist/main.js');
-  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build'], { cwd: ROOT, stdio: 'inherit' });
-}
-
 export default async function globalSetup(): Promise<void> {
-  ensureBuilt();
+  buildIfStale();
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     const parent = mkdtempSync(join(tmpdir(), 'tactful-test-pg-'));
-    chmodSync(parent, 0o755); // PostgreSQL runs as the `postgres` user when the tests run as root
+    // Run as root, PostgreSQL runs as the `postgres` user: an open parent keeps the data in the temp folder.
+    chmodSync(parent, 0o755);
     const embedded = await startEmbeddedPostgres({
       dataDir: join(parent, 'data'),
       port: await freePort(),

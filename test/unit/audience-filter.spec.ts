@@ -1,6 +1,6 @@
 // The audience filter's webinar condition: "registered for this webinar", optionally by attendance,
 // validated with a field path and compiled to bound parameters only.
-import { compileAudience, validateAudience } from '../../src/campaigns/audience-filter';
+import { AUDIENCE_LIMITS, compileAudience, validateAudience } from '../../src/campaigns/audience-filter';
 
 const ID = '3f2b8c1e-0000-4000-8000-000000000001';
 
@@ -28,5 +28,45 @@ describe('the webinar condition', () => {
     const any: unknown[] = [];
     expect(compileAudience({ webinar: ID }, any, 's')).not.toContain('attended');
     expect(any).toEqual([ID]);
+  });
+});
+
+describe('the cost caps', () => {
+  const values = (n: number, prefix = 'v') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+  it('refuses the filter that stalled the service (99 OR-ed lists of 1,000 values, 471 kB) by its size, without walking it', () => {
+    const heavy = { or: Array.from({ length: 99 }, (_, i) => ({ attr: `segment${i}`, in: values(1000, 'v') })) };
+    expect(JSON.stringify(heavy).length).toBeGreaterThan(400_000);
+    expect(validateAudience(heavy)).toEqual([{ field: 'audience', message: expect.stringMatching(/^is \d+ bytes as JSON; at most 16384 bytes/) }]);
+  });
+
+  it('names the list with too many values, and says why', () => {
+    const errors = validateAudience({ and: [{ locale: 'de' }, { attr: 'segment', in: values(AUDIENCE_LIMITS.valuesPerList + 1) }] });
+    expect(errors).toEqual([{ field: 'audience.and[1].in', message: expect.stringMatching(/^has 101 values; at most 100 per list \(each one adds to the cost/) }]);
+  });
+
+  it('caps the values of all lists together, naming the list that goes over', () => {
+    const lists = Array.from({ length: 6 }, (_, i) => ({ attr: `a${i}`, in: values(100) }));
+    expect(validateAudience({ or: lists })).toEqual([{ field: 'audience.or[5].in', message: expect.stringMatching(/^brings the values of all "in" lists to more than 500/) }]);
+    expect(validateAudience({ or: lists.slice(0, 5) })).toEqual([]);
+  });
+
+  it('caps the number of conditions and the length of a value', () => {
+    const many = { or: Array.from({ length: AUDIENCE_LIMITS.conditions }, (_, i) => ({ attr: `a${i}`, exists: true })) };
+    expect(validateAudience(many)).toEqual([{ field: 'audience', message: expect.stringMatching(/^has more than 50 conditions/) }]);
+    expect(validateAudience({ or: many.or.slice(1) })).toEqual([]);
+    expect(validateAudience({ attr: 'segment', eq: 'x'.repeat(201) })).toEqual([{ field: 'audience.eq', message: 'is longer than 200 characters' }]);
+    expect(validateAudience({ attr: 'segment', in: ['ok', 'x'.repeat(201)] })).toEqual([{ field: 'audience.in[1]', message: 'is longer than 200 characters' }]);
+  });
+
+  it('accepts the heaviest filter within every cap', () => {
+    const heaviest = {
+      or: [
+        ...Array.from({ length: 5 }, (_, i) => ({ attr: `list${i}`, in: values(100) })),
+        ...Array.from({ length: AUDIENCE_LIMITS.conditions - 6 }, (_, i) => ({ attr: `attr${i}`, gte: i })),
+      ],
+    };
+    expect(JSON.stringify(heaviest).length).toBeLessThanOrEqual(AUDIENCE_LIMITS.bytes);
+    expect(validateAudience(heaviest)).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 // The cadence policy, exhaustively: consent first, then audience, duplicates, expiry, the window.
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { decide, nextDigestAt, SubscriberSnapshot } from '../../src/cadence/cadence.policy';
-import { DEFAULT_QUIET_HOURS, inQuietHours, nextDailySlot, nextSlot, outsideQuietHours, WINDOW_DAYS, windowEnd } from '../../src/cadence/slots';
+import { decide, marketingOutlook, nextDigestAt, OutlookSnapshot, SubscriberSnapshot } from '../../src/cadence/cadence.policy';
+import { DEFAULT_QUIET_HOURS, inQuietHours, nextDailySlot, nextSlot, NO_QUIET_HOURS, outsideQuietHours, WINDOW_DAYS, windowEnd } from '../../src/cadence/slots';
 import { Reason } from '../../src/delivery/reason-codes';
 
 const DAY = 86_400_000;
@@ -49,13 +49,23 @@ describe('decide', () => {
     expect(decide(active({ lastMarketingAt: weekAgo }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS).action).toBe('send');
   });
 
-  it('moves a send out of quiet hours to 08:00 local instead of dropping it', () => {
+  it('queues a send in quiet hours for 08:00 local (queued_quiet_hours), instead of dropping it', () => {
     const night = new Date('2026-03-02T22:30:00Z'); // 23:30 in Berlin
     expect(decide(active(), { expiresAt: null }, night, DEFAULT_QUIET_HOURS)).toEqual({
       action: 'send',
-      reason: Reason.SuppressedQuietHours,
+      reason: Reason.QueuedQuietHours,
       at: new Date('2026-03-03T07:00:00Z'),
     });
+    expect(Reason.QueuedQuietHours).toBe('queued_quiet_hours');
+  });
+
+  it('uses the configured quiet hours: a daytime range moves a mail to its end, none sends at night', () => {
+    const lunch = { start: 12, end: 14 };
+    const noon = new Date('2026-03-02T11:30:00Z'); // 12:30 in Berlin
+    expect(decide(active(), { expiresAt: null }, noon, lunch)).toEqual({ action: 'send', reason: Reason.QueuedQuietHours, at: new Date('2026-03-02T13:00:00Z') });
+    expect(decide(active(), { expiresAt: null }, now, lunch)).toEqual({ action: 'send', reason: Reason.Queued, at: now });
+    const night = new Date('2026-03-02T22:30:00Z');
+    expect(decide(active(), { expiresAt: null }, night, NO_QUIET_HOURS)).toEqual({ action: 'send', reason: Reason.Queued, at: night });
   });
 
   it('defers into the next digest while the window is closed, and says when', () => {
@@ -164,5 +174,76 @@ describe('slots across daylight saving time', () => {
     expect(inQuietHours(new Date('2026-03-02T21:30:00Z'), 'Europe/Berlin', DEFAULT_QUIET_HOURS)).toBe(true);
     expect(inQuietHours(new Date('2026-03-02T21:30:00Z'), 'America/New_York', DEFAULT_QUIET_HOURS)).toBe(false);
     expect(outsideQuietHours(new Date('2026-03-02T05:00:00Z'), 'Europe/Berlin', DEFAULT_QUIET_HOURS)).toEqual(new Date('2026-03-02T07:00:00Z'));
+  });
+});
+
+describe('marketingOutlook', () => {
+  const person = (overrides: Partial<OutlookSnapshot> = {}): OutlookSnapshot => ({
+    status: 'active',
+    pausedUntil: null,
+    hasConfirmedTopic: true,
+    lastMarketingAt: null,
+    cadence: 'weekly',
+    timeZone: 'Europe/Berlin',
+    digestWeekday: 4,
+    digestHour: 9,
+    ...overrides,
+  });
+
+  it('gives an active customer with a confirmed topic a next slot and a next digest, and no reason', () => {
+    expect(marketingOutlook(person(), now)).toEqual({
+      nextMarketingSlot: now,
+      nextDigestAt: new Date('2026-03-05T08:00:00Z'), // Thursday 09:00 Berlin
+      noMarketingBecause: null,
+      pausedUntil: null,
+    });
+  });
+
+  it.each<[OutlookSnapshot['status'], Partial<OutlookSnapshot>, string]>([
+    ['unsubscribed', {}, 'unsubscribed'],
+    ['bounced', {}, 'bounced'],
+    ['complained', {}, 'complained'],
+    ['pending', { hasConfirmedTopic: false }, 'pending'],
+    ['active', { hasConfirmedTopic: false }, 'no_confirmed_topic'],
+    ['paused', { pausedUntil: null }, 'paused'],
+  ])('a %s customer (%j) gets no slot and no digest, because %s', (status, overrides, because) => {
+    expect(marketingOutlook(person({ status, ...overrides }), now)).toEqual({
+      nextMarketingSlot: null,
+      nextDigestAt: null,
+      noMarketingBecause: because,
+      pausedUntil: null,
+    });
+  });
+
+  it('shows a paused customer when the pause ends, and the first slot and digest after it', () => {
+    const until = new Date('2026-03-16T09:00:00Z'); // Monday, two weeks on
+    expect(marketingOutlook(person({ status: 'paused', pausedUntil: until }), now)).toEqual({
+      nextMarketingSlot: until,
+      nextDigestAt: new Date('2026-03-19T08:00:00Z'), // the Thursday slot after the pause
+      noMarketingBecause: 'paused',
+      pausedUntil: until,
+    });
+  });
+
+  it('says no confirmed topic for a paused customer without one: the end of the pause changes nothing', () => {
+    const until = new Date('2026-03-16T09:00:00Z');
+    expect(marketingOutlook(person({ status: 'paused', pausedUntil: until, hasConfirmedTopic: false }), now)).toEqual({
+      nextMarketingSlot: null,
+      nextDigestAt: null,
+      noMarketingBecause: 'no_confirmed_topic',
+      pausedUntil: until,
+    });
+  });
+
+  it('treats a pause whose end has passed as over (the resume-paused job activates the customer shortly)', () => {
+    const ended = new Date(now.getTime() - 60_000);
+    expect(marketingOutlook(person({ status: 'paused', pausedUntil: ended }), now)).toMatchObject({ nextMarketingSlot: now, noMarketingBecause: null });
+  });
+
+  it('keeps the window: an active customer mailed yesterday can be mailed again when it opens', () => {
+    const yesterday = new Date(now.getTime() - DAY);
+    const outlook = marketingOutlook(person({ lastMarketingAt: yesterday }), now);
+    expect(outlook.nextMarketingSlot).toEqual(new Date(yesterday.getTime() + 7 * DAY));
+    expect(outlook.noMarketingBecause).toBeNull();
   });
 });

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { loadConfig } from '../../src/config/config';
+import { ConfigError, loadConfig } from '../../src/config/config';
 
 const root = join(__dirname, '..', '..');
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
@@ -96,6 +96,21 @@ describe('docker-compose.yml', () => {
     expect(config.smtpUrl).toBeDefined();
   });
 
+  it('is marked local-only: production would refuse its http://localhost, .localhost sender and published secrets, and each is logged as a warning instead', () => {
+    const config = loadConfig(appEnv);
+    expect(config.localOnly).toBe(true);
+    const refused = ['PUBLIC_URL', 'MAIL_FROM', 'TOKEN_SECRET', 'WEBHOOK_SECRET'];
+    expect(config.startupWarnings.map((w) => w.variable)).toEqual(expect.arrayContaining(refused));
+    let error: unknown;
+    try {
+      loadConfig({ ...appEnv, LOCAL_ONLY: undefined });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect([...new Set((error as ConfigError).problems.map((p) => p.variable))].sort()).toEqual([...refused].sort());
+  });
+
   it('only sets variables the config reads (no typos silently ignored)', () => {
     const known = configVariables();
     expect(Object.keys(appEnv).filter((name) => !known.has(name))).toEqual([]);
@@ -140,8 +155,10 @@ describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
 
   it('runs the built app as node in production and ships the templates', () => {
-    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim|ARG NODE_IMAGE=node:20-bookworm-slim/m);
+    expect(dockerfile).toMatch(/^FROM node:24-bookworm-slim|ARG NODE_IMAGE=node:24-bookworm-slim/m);
     expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+    // `npm run build` is scripts/build.js.
+    expect(dockerfile).toMatch(/^COPY scripts \.\/scripts\s*$/m);
     expect(dockerfile).toMatch(/npm run build/);
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     expect(dockerfile).toMatch(/^USER node\s*$/m);

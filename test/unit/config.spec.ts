@@ -6,6 +6,14 @@ const dev: DevSecrets = {
   webhookSecret: 'dev-webhook-secret-0123456789abcdef01234567',
 };
 const SECRETS = { TOKEN_SECRET: 'x'.repeat(32), WEBHOOK_SECRET: 'y'.repeat(32) };
+/** All production needs besides the secrets (test/unit/production-checks.spec.ts: what it refuses). */
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  PUBLIC_URL: 'https://news.tactful.dev',
+  DATABASE_URL: 'postgres://tactful@db:5432/tactful',
+  SMTP_URL: 'smtp://mail.tactful.dev:587',
+  MAIL_FROM: 'News <news@tactful.dev>',
+};
 
 /** The ConfigError loadConfig throws, or a failure when it does not throw one. */
 function configError(env: Record<string, string | undefined>, devSecrets: DevSecrets | undefined = dev): ConfigError {
@@ -68,15 +76,15 @@ describe('loadConfig defaults', () => {
         NODE_ENV: 'production',
         PORT: '4000',
         HOST: '127.0.0.1',
-        PUBLIC_URL: 'https://news.example.com/',
+        PUBLIC_URL: 'https://news.tactful.dev/',
         DATABASE_URL: 'postgresql://u:p@db:5432/tactful',
         DB_POOL_SIZE: '20',
         DATA_DIR: '/var/lib/tactful',
         EMBEDDED_PG_PORT: '6000',
-        SMTP_URL: 'smtps://user:pass@mail.example.com:465',
+        SMTP_URL: 'smtps://user:pass@mail.tactful.dev:465',
         SMTP_MAX_CONNECTIONS: '8',
         SMTP_RATE_PER_SECOND: '250',
-        MAIL_FROM: 'News <news@example.com>',
+        MAIL_FROM: 'News <news@tactful.dev>',
         OUTBOX_DIR: '/tmp/out',
         SENDER_POSTAL_ADDRESS: 'Example AG, 8000 Zürich',
         ADMIN_API_KEY: 'a'.repeat(24),
@@ -94,12 +102,12 @@ describe('loadConfig defaults', () => {
       env: 'production',
       port: 4000,
       host: '127.0.0.1',
-      publicUrl: 'https://news.example.com', // trailing slash dropped, so links can append paths
+      publicUrl: 'https://news.tactful.dev', // trailing slash dropped, so links can append paths
       databaseUrl: 'postgresql://u:p@db:5432/tactful',
       dbPoolSize: 20,
       dataDir: '/var/lib/tactful',
       embeddedPostgresPort: 6000,
-      smtpUrl: 'smtps://user:pass@mail.example.com:465',
+      smtpUrl: 'smtps://user:pass@mail.tactful.dev:465',
       smtpMaxConnections: 8,
       smtpRatePerSecond: 250,
       outboxDir: '/tmp/out',
@@ -165,6 +173,12 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', '10.0.0.1,lb.internal'],
     ['TRUST_PROXY', 'fe80::/129'],
+    ['DB_SCHEDULER_POOL_SIZE', '1'],
+    ['DB_WORKER_POOL_SIZE', '0'],
+    ['DB_STATEMENT_TIMEOUT_MS', '0'],
+    ['DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'soon'],
+    ['SHUTDOWN_TIMEOUT_MS', '600001'],
+    ['IDEMPOTENCY_RETENTION_HOURS', '0'],
   ])('%s=%s', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.problems).toEqual([expect.objectContaining({ variable })]);
@@ -183,9 +197,29 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
   });
 });
 
+describe('connection budgets, timeouts and retention', () => {
+  it('defaults to a pool per class of work, the worker\'s as large as its concurrency, and bounded waits', () => {
+    expect(loadConfig({ WORKER_CONCURRENCY: '12' }, dev)).toMatchObject<Partial<AppConfig>>({
+      dbPoolSize: 10,
+      dbReportsPoolSize: 3,
+      dbImportPoolSize: 2,
+      dbWorkerPoolSize: 12,
+      dbSchedulerPoolSize: 6,
+      dbStatementTimeoutMs: 30_000,
+      dbJobStatementTimeoutMs: 600_000,
+      dbIdleInTransactionTimeoutMs: 60_000,
+      dbPoolWaitMs: 10_000,
+      shutdownTimeoutMs: 25_000,
+      importIdleTimeoutMs: 30_000,
+      idempotencyRetentionHours: 24,
+    });
+    expect(loadConfig({ WORKER_CONCURRENCY: '12', DB_WORKER_POOL_SIZE: '4' }, dev).dbWorkerPoolSize).toBe(4);
+  });
+});
+
 describe('secrets', () => {
   it('requires TOKEN_SECRET and WEBHOOK_SECRET in production, ignoring dev secrets there', () => {
-    const error = configError({ NODE_ENV: 'production' }, dev);
+    const error = configError(PRODUCTION, dev);
     expect(error.problems).toEqual([
       { variable: 'TOKEN_SECRET', message: 'is required in production' },
       { variable: 'WEBHOOK_SECRET', message: 'is required in production' },
@@ -193,12 +227,12 @@ describe('secrets', () => {
   });
 
   it('starts in production once both secrets are long enough', () => {
-    const config = loadConfig({ NODE_ENV: 'production', ...SECRETS });
+    const config = loadConfig({ ...PRODUCTION, ...SECRETS });
     expect(config.tokenSecret).toBe(SECRETS.TOKEN_SECRET);
   });
 
   it('rejects a short secret in production as well as in development', () => {
-    expect(configError({ NODE_ENV: 'production', TOKEN_SECRET: 'short', WEBHOOK_SECRET: SECRETS.WEBHOOK_SECRET }).problems).toEqual([
+    expect(configError({ ...PRODUCTION, TOKEN_SECRET: 'short', WEBHOOK_SECRET: SECRETS.WEBHOOK_SECRET }).problems).toEqual([
       { variable: 'TOKEN_SECRET', message: 'must be at least 32 characters long' },
     ]);
     expect(configError({ WEBHOOK_SECRET: 'short' }).problems).toEqual([
@@ -250,6 +284,74 @@ describe('WEBINAR_REMINDER_MINUTES', () => {
   it.each(['1440,60,15', '0', '60,', 'one hour'])('rejects "%s", naming the variable', (value) => {
     expect(configError({ WEBINAR_REMINDER_MINUTES: value }).problems).toEqual([
       { variable: 'WEBINAR_REMINDER_MINUTES', message: expect.stringContaining('at most 2 comma-separated whole numbers') },
+    ]);
+  });
+});
+
+describe('QUIET_HOURS', () => {
+  it('defaults to 21:00 to 08:00 local time', () => {
+    expect(loadConfig({}, dev).quietHours).toEqual({ start: 21, end: 8 });
+  });
+
+  it.each<[string, { start: number; end: number }]>([
+    ['22-6', { start: 22, end: 6 }],
+    ['20:00-07:00', { start: 20, end: 7 }],
+    ['0 - 7', { start: 0, end: 7 }],
+    ['12-14', { start: 12, end: 14 }],
+    ['off', { start: 0, end: 0 }],
+    ['none', { start: 0, end: 0 }],
+    ['OFF', { start: 0, end: 0 }],
+  ])('reads "%s"', (value, expected) => {
+    expect(loadConfig({ QUIET_HOURS: value }, dev).quietHours).toEqual(expected);
+  });
+
+  it.each(['21', '21-8-9', '25-8', '21-24', '8-8', '21:30-08:00', 'night', '-1-8'])('rejects "%s", naming the variable and the way to switch them off', (value) => {
+    expect(configError({ QUIET_HOURS: value }).problems).toEqual([
+      { variable: 'QUIET_HOURS', message: expect.stringMatching(/START-END, such as 21-8 .*, or off, got "/) },
+    ]);
+  });
+});
+
+describe('scheduler intervals', () => {
+  it('ticks every job at its default interval', () => {
+    expect(loadConfig({}, dev).schedulerIntervals).toEqual({
+      'dispatch-campaigns': 5,
+      'campaign-progress': 10,
+      'compose-digests': 30,
+      'expire-deferred': 60,
+      'double-opt-in': 60,
+      'webinar-reminders': 60,
+      'resume-paused': 60,
+    });
+  });
+
+  it('reads one SCHEDULER_<JOB>_SECONDS variable per job', () => {
+    const config = loadConfig(
+      {
+        SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS: '2',
+        SCHEDULER_CAMPAIGN_PROGRESS_SECONDS: '30',
+        SCHEDULER_COMPOSE_DIGESTS_SECONDS: '15',
+        SCHEDULER_EXPIRE_DEFERRED_SECONDS: '600',
+        SCHEDULER_DOUBLE_OPT_IN_SECONDS: '3600',
+        SCHEDULER_WEBINAR_REMINDERS_SECONDS: '20',
+        SCHEDULER_RESUME_PAUSED_SECONDS: '86400',
+      },
+      dev,
+    );
+    expect(config.schedulerIntervals).toEqual({
+      'dispatch-campaigns': 2,
+      'campaign-progress': 30,
+      'compose-digests': 15,
+      'expire-deferred': 600,
+      'double-opt-in': 3600,
+      'webinar-reminders': 20,
+      'resume-paused': 86400,
+    });
+  });
+
+  it.each(['0', '86401', '1.5', 'often'])('rejects SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS=%s, naming the variable', (value) => {
+    expect(configError({ SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS: value }).problems).toEqual([
+      { variable: 'SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS', message: `must be a whole number from 1 to 86400, got "${value}"` },
     ]);
   });
 });

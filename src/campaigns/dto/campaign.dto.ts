@@ -25,6 +25,7 @@ import { ApiInstant, ApiInteger, ApiUuid, AUDIENCE_FILTER, countsByKey } from '.
 import { DELIVERY_STATUSES, DeliveryStatus, Reason, REASONS } from '../../delivery/reason-codes';
 import type { RenderedMail } from '../../rendering/template-renderer';
 import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
+import { CAMPAIGN_STATUSES, CampaignProgress } from '../campaign-state.policy';
 
 export class LocalizedText {
   @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(200_000) de?: string;
@@ -171,8 +172,21 @@ export class AudienceQuery {
   at?: string;
 }
 
-/** What a campaign's status says; `sent` means dispatched (every decision made), see the stats for the mails. */
-export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'sent', 'cancelled'] as const;
+export class CampaignProgressResponse implements CampaignProgress {
+  @ApiInteger({ minimum: 0, description: 'Decided to go, waiting in the outbox (its turn, the end of quiet hours, a retry, a paused domain).' }) queued: number;
+  @ApiInteger({ minimum: 0, description: 'Being handed to SMTP by a worker right now.' }) sending: number;
+  @ApiInteger({ minimum: 0, description: 'Handed over to SMTP as a mail of its own.' }) sent: number;
+  @ApiInteger({ minimum: 0, description: 'Folded into the customer’s next digest, which has not gone yet.' }) deferred: number;
+  @ApiInteger({ minimum: 0, description: 'Folded into a digest that went.' }) sentInDigest: number;
+  @ApiInteger({ minimum: 0 }) suppressed: number;
+  @ApiInteger({ minimum: 0 }) expired: number;
+  @ApiInteger({ minimum: 0 }) failed: number;
+  @ApiInteger({ minimum: 0, description: 'Handed over without an answer from the mail server, twice: it may have arrived.' }) unknown: number;
+  @ApiInteger({ minimum: 0, description: 'Every decision of the campaign.' }) total: number;
+  @ApiInteger({ minimum: 0, maximum: 100, description: 'Of the mails that go as mails of their own, the share no longer waiting, rounded down.' })
+  percentDone: number;
+  @ApiInstant({ description: 'When counted: now while it is dispatching or sending, at its completion afterwards.' }) countedAt: string;
+}
 
 export class CampaignResponse {
   @ApiUuid() id: string;
@@ -180,7 +194,13 @@ export class CampaignResponse {
   @ApiProperty({ example: 'trade-fairs' }) topic: string;
   @ApiProperty({ example: 'marketing' }) sender: string;
   @ApiInteger({ minimum: -100, maximum: 100 }) priority: number;
-  @ApiProperty({ enum: CAMPAIGN_STATUSES }) status: string;
+  @ApiProperty({
+    enum: CAMPAIGN_STATUSES,
+    description:
+      'draft; scheduled; dispatching (deciding for each customer); sending (every customer decided, mails still queued or being handed over); ' +
+      'completed (nothing of it left in the outbox; what was deferred belongs to the digests now); cancelled.',
+  })
+  status: string;
   @ApiProperty({ type: LocalizedSubject }) subject: LocalizedSubject;
   @ApiProperty({ type: LocalizedText }) body: LocalizedText;
   @ApiProperty({ type: LocalizedSummary }) digestSummary: LocalizedSummary;
@@ -191,9 +211,12 @@ export class CampaignResponse {
   @ApiInstant({ nullable: true }) expiresAt: string | null;
   @ApiInstant() createdAt: string;
   @ApiInstant() updatedAt: string;
-  @ApiInstant({ nullable: true, description: 'When the dispatch began.' }) startedAt: string | null;
-  @ApiInstant({ nullable: true, description: 'When every subscriber of the topic had a decision.' }) finishedAt: string | null;
+  @ApiInstant({ nullable: true, description: 'When the dispatch began deciding.' }) startedAt: string | null;
+  @ApiInstant({ nullable: true, description: 'When every customer had a decision (the campaign became sending).' }) dispatchedAt: string | null;
+  @ApiInstant({ nullable: true, description: 'When nothing of it was left in the outbox.' }) completedAt: string | null;
+  @ApiInstant({ nullable: true, deprecated: true, description: 'The same as dispatchedAt: the dispatch finished, not the sending.' }) finishedAt: string | null;
   @ApiInstant({ nullable: true }) cancelledAt: string | null;
+  @ApiProperty({ nullable: true, type: CampaignProgressResponse, description: 'Null until it is dispatched.' }) progress: CampaignProgressResponse | null;
 
   static readonly example: CampaignResponse = {
     id: '0195f2a5-1111-7000-8000-00000000c001',
@@ -213,8 +236,11 @@ export class CampaignResponse {
     createdAt: '2026-03-02T08:55:00.000Z',
     updatedAt: '2026-03-02T08:55:00.000Z',
     startedAt: null,
+    dispatchedAt: null,
+    completedAt: null,
     finishedAt: null,
     cancelledAt: null,
+    progress: null,
   };
 }
 

@@ -5,7 +5,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ApiInstant, ApiInteger, ApiUuid } from '../../common/openapi';
 import { CADENCES } from '../subscriber.entity';
 import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
-import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../delivery/reason-codes';
+import { DELIVERY_STATUSES, MESSAGE_CLASSES, NO_MARKETING_LABELS, NoMarketingReason, REASONS } from '../../delivery/reason-codes';
 import { RATINGS } from '../../feedback/feedback.policy';
 import type { CustomerChoice, Timeline, TimelineEntry } from '../timeline.service';
 
@@ -40,8 +40,15 @@ export class TimelineResponse implements Timeline {
   @ApiUuid() subscriberId: string;
   @ApiProperty({ enum: CADENCES }) cadence: string;
   @ApiInstant({ nullable: true, description: 'When the last marketing mail was handed to SMTP.' }) lastMarketingAt: string | null;
-  @ApiInstant({ description: 'The earliest time the next marketing mail may go (the cadence window’s end).' }) nextMarketingSlot: string;
-  @ApiInstant({ description: 'The next digest: the digest slot on the first day the window is free.' }) nextDigestAt: string;
+  @ApiInstant({ nullable: true, description: 'The earliest time the next marketing mail may go (the cadence window’s end); null when none can (see noMarketingBecause).' })
+  nextMarketingSlot: string | null;
+  @ApiInstant({ nullable: true, description: 'The next digest (“next newsletter”): the digest slot on the first day the window is free; null when none will come.' })
+  nextDigestAt: string | null;
+  @ApiProperty({ nullable: true, enum: Object.keys(NO_MARKETING_LABELS), description: 'Why no marketing mail goes now; null when one can.' })
+  noMarketingBecause: NoMarketingReason | null;
+  @ApiProperty({ nullable: true, type: ReasonLabel, description: 'noMarketingBecause in words.' }) noMarketingLabel: ReasonLabel | null;
+  @ApiInstant({ nullable: true, description: 'The end of a pause (the dates above lie after it); null when not paused or paused until further notice.' })
+  pausedUntil: string | null;
   @ApiProperty({ type: [TimelineEntryResponse], description: 'Every decision, newest first.' }) items: TimelineEntryResponse[];
   @ApiProperty({ nullable: true, type: String, example: '4690', description: 'Pass as `before` for the next page; null on the last page.' }) nextCursor: string | null;
   @ApiProperty({ type: [CustomerChoiceResponse], description: 'The customer’s own feedback and choices, newest first (at most 100).' }) customerChoices: CustomerChoiceResponse[];
@@ -53,6 +60,9 @@ export class TimelineResponse implements Timeline {
     lastMarketingAt: '2026-03-02T09:00:00.000Z',
     nextMarketingSlot: '2026-03-09T09:00:00.000Z',
     nextDigestAt: '2026-03-10T08:00:00.000Z',
+    noMarketingBecause: null,
+    noMarketingLabel: null,
+    pausedUntil: null,
     items: [
       {
         id: '4711',
