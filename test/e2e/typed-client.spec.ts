@@ -81,7 +81,7 @@ describe('a client generated from the live OpenAPI document', () => {
          await client.POST('/v1/topics', { body: { key: 'x', nameDe: 42, nameEn: 'X' } });
          await client.GET('/v1/campaigns/{id}/stats', {});
          const { data } = await client.GET('/v1/subscribers/{id}/timeline', { params: { path: { id: 'x' } } });
-         const slot: number = data!.nextMarketingSlot;
+         const slot: number = data!.subscriberId;
          const reason: 'sent' | 'sent_maybe' = data!.items[0].reason;
          return [slot, reason];
        }`,
@@ -113,6 +113,7 @@ describe('a client generated from the live OpenAPI document', () => {
     ]);
     expect(result.imported).toMatchObject({ atomic: false, applied: true, received: 4, created: 2, updated: 0, rejected: 2, errorsTruncated: false });
     expect(result.first.stats).toMatchObject({ total: 2, byStatus: { sent: 2 }, byReason: { sent: 2 } });
+    expect(result.first.campaign).toMatchObject({ status: 'sending', progress: { queued: 0, sent: 2, total: 2, percentDone: 100 } });
     // Ben (weekly, London) has his next digest on Monday 9 March 09:00; Anna (every two weeks,
     // Berlin, Mondays 09:00) on the first day her window is free: Tuesday 17 March, 09:00 Berlin.
     expect(result.second.audience).toMatchObject({ now: 0, later: 2, never: 0, firstDigestAt: '2026-03-09T09:00:00.000Z' });

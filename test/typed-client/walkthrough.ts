@@ -107,6 +107,7 @@ export async function walkthrough(options: WalkthroughOptions): Promise<Walkthro
     stats: ok('first stats', await client.GET('/v1/campaigns/{id}/stats', { params: { path: { id: firstDraft.id } } })),
   };
   check(first.stats.byStatus.sent === 2, 'the first campaign went to Anna and Ben');
+  check(first.campaign.progress?.sent === 2 && first.campaign.progress.percentDone === 100, 'its progress says both mails were handed over');
 
   // The dry run says who would get the second now, later (and when), or never, and why.
   const audience = ok('audience', await client.GET('/v1/campaigns/{id}/audience', { params: { path: { id: secondDraft.id } } }));
