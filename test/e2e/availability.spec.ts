@@ -15,6 +15,7 @@ import { budgetedPoolOf, PoolStats, runAs, WORK_CLASSES, WorkClass } from '../..
 import { SystemClock } from '../../src/common/clock';
 import { DeliveryWorker, messageIdFor } from '../../src/delivery/delivery-worker';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
+import { watchProcess } from '../support/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { snapshotDist } from '../support/dist-snapshot';
 import { freePort } from '../support/net';
@@ -361,6 +362,7 @@ describe('SIGTERM of the built process', () => {
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
     const exited = new Promise<{ code: number | null }>((done) => child!.once('exit', (code) => done({ code })));
     await until('the start', () => output.includes('Tactful is listening'), 90_000);
+    await watchProcess(`http://127.0.0.1:${port}`);
     return {
       output: () => output,
       /** SIGTERM; the exit, or null if it did not come within 45 s (far longer than any deadline here). */

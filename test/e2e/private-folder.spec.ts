@@ -10,6 +10,7 @@ import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { BINARY_CACHE, RELOCATED_DATA } from '../../src/database/embedded-postgres';
+import { watchProcess } from '../support/contract';
 import { freePort } from '../support/net';
 
 const ROOT = resolve(__dirname, '../..');
@@ -116,6 +117,7 @@ async function npmStart(app: string, owner?: { uid: number; gid: number }) {
   const pgPort = await freePort();
   const started = spawnIn(app, 'npm', ['start'], { PORT: String(port), EMBEDDED_PG_PORT: String(pgPort) }, owner);
   await until('the banner', () => (started.output().includes('Tactful is listening') ? true : undefined), started);
+  await watchProcess(`http://127.0.0.1:${port}`);
   expect(await health(port)).toBe(200);
   return { started, port, pgPort };
 }

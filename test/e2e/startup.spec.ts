@@ -3,6 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { watchProcess } from '../support/contract';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 const root = resolve(__dirname, '../..');
@@ -52,6 +53,7 @@ describe('npm start on a fresh machine', () => {
     const key = /Bearer (tk_[\w-]+)/.exec(banner)?.[1];
     expect(key).toBeDefined();
 
+    await watchProcess(`http://127.0.0.1:${port}`);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
     // The real process runs on PostgreSQL's clock; here both share one host, so the offset is tiny.
@@ -135,6 +137,7 @@ describe('npm start with NODE_ENV=production', () => {
       .map((line) => JSON.parse(line) as { level: number; variable?: string; msg: string })
       .filter((entry) => entry.variable);
     expect(warnings).toEqual([{ ...warnings[0], level: 40, variable: 'TRUST_PROXY', msg: expect.stringMatching(/^TRUST_PROXY is unset, yet PUBLIC_URL is https/) }]);
+    await watchProcess(`http://127.0.0.1:${port}`);
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
     child.kill('SIGTERM');

@@ -201,6 +201,16 @@ export function watchApp(baseUrl: string, contract: Contract): () => void {
   };
 }
 
+/**
+ * A Tactful process of its own (`node dist/main.js`, `npm start`): its answers are checked against
+ * the document it serves itself, from now on. Call it once the process listens.
+ */
+export async function watchProcess(baseUrl: string): Promise<() => void> {
+  const response = await rawFetch(`${baseUrl}/docs/openapi.json`);
+  if (response.status !== 200) throw new Error(`${baseUrl}/docs/openapi.json answered ${response.status}`);
+  return watchApp(baseUrl, contractFor(await response.text()));
+}
+
 // ---- pages in Chromium -----------------------------------------------------------------------
 
 interface BrowserResponse {
