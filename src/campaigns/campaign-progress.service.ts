@@ -3,7 +3,7 @@
 // job (campaign-progress), never in the worker: the hand-over of a mail costs nothing extra.
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { withAdvisoryLock } from '../database/advisory-lock';
 import { CampaignProgress, IN_PROGRESS_STATUSES, progressFrom, ProgressRow, waiting } from './campaign-state.policy';
@@ -73,7 +73,8 @@ export class CampaignProgressService {
   ) {}
 
   /** The progress to show for each campaign: none before its dispatch, the stored counts once settled, else counted now. */
-  async of(campaigns: readonly ProgressSubject[]): Promise<Map<string, CampaignProgress | null>> {
+  /** `tx`: inside a transaction that changed them (a cancel), its own view of the rows. */
+  async of(campaigns: readonly ProgressSubject[], tx: EntityManager = this.db.manager): Promise<Map<string, CampaignProgress | null>> {
     const shown = new Map<string, CampaignProgress | null>();
     const toCount: ProgressSubject[] = [];
     for (const c of campaigns) {
@@ -81,14 +82,14 @@ export class CampaignProgressService {
       else if (c.progress) shown.set(c.id, c.progress);
       else toCount.push(c);
     }
-    for (const [id, progress] of await this.count(toCount)) shown.set(id, progress);
+    for (const [id, progress] of await this.count(toCount, tx)) shown.set(id, progress);
     return shown;
   }
 
   /** Counts now, in one statement for all of them. */
-  async count(campaigns: readonly Pick<ProgressSubject, 'id' | 'status'>[]): Promise<Map<string, CampaignProgress>> {
+  async count(campaigns: readonly Pick<ProgressSubject, 'id' | 'status'>[], tx: EntityManager = this.db.manager): Promise<Map<string, CampaignProgress>> {
     if (campaigns.length === 0) return new Map();
-    const rows: { id: string; status: string; via_digest: boolean; n: number }[] = await this.db.query(COUNT_SQL, [campaigns.map((c) => c.id)]);
+    const rows: { id: string; status: string; via_digest: boolean; n: number }[] = await tx.query(COUNT_SQL, [campaigns.map((c) => c.id)]);
     const byCampaign = new Map<string, ProgressRow[]>(campaigns.map((c) => [c.id, []]));
     for (const r of rows) byCampaign.get(r.id)?.push({ status: r.status, viaDigest: r.via_digest, n: r.n });
     const now = this.clock.now();

@@ -149,7 +149,7 @@ export class CampaignsService implements OnModuleInit {
 
   async get(id: string, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
     const row = await this.row(id, tx);
-    const progress = await this.progress.of([row]);
+    const progress = await this.progress.of([row], tx);
     return toResponse(row, progress.get(id) ?? null);
   }
 

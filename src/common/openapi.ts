@@ -1,8 +1,10 @@
-// The OpenAPI document's building blocks, so that every route describes each of its answers the
-// same way: ApiOk (a JSON success with its schema and an example), ApiNoContent, ApiText,
-// ApiPage (the customer pages' HTML), ApiProblems (application/problem+json errors, all one
-// Problem schema), the property helpers for instants and ids, and finishDocument, which adds the
-// answers that come from the global hooks rather than from a route (see there).
+// The OpenAPI document (GET /docs/openapi.json) and its building blocks, so that every route
+// describes each of its answers the same way: ApiOk (a JSON success with its schema and an
+// example), ApiNoContent, ApiText, ApiPage (the customer pages' HTML), ApiProblems
+// (application/problem+json errors, all one Problem schema), ApiForm and ApiBodyContent (request
+// bodies @ApiBody cannot describe), the property helpers for instants, ids and integers, and
+// finishDocument, which adds the answers that come from the global hooks rather than from a route
+// and writes the document as OpenAPI 3.1 (see there).
 import { applyDecorators, Type } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiExtension, ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiQuery, ApiResponse, ApiSchema, DocumentBuilder, getSchemaPath, SwaggerModule } from '@nestjs/swagger';
@@ -107,9 +109,15 @@ export class ProblemResponse {
 
   @ApiPropertyOptional({ description: 'An atomic import refused (422): always false, nothing was stored.' })
   applied?: boolean;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Revoking an API key refused (409): the key.' })
+  apiKeyId?: string;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: '503 (busy): seconds to wait before retrying, as the Retry-After header says.' })
+  retryAfterSeconds?: number;
 }
 
-export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 503;
+export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 503;
 
 const PROBLEM_CODE: Record<ProblemStatus, ErrorCode> = {
   400: ErrorCode.Validation,
@@ -122,6 +130,7 @@ const PROBLEM_CODE: Record<ProblemStatus, ErrorCode> = {
   415: ErrorCode.UnsupportedMediaType,
   422: ErrorCode.Unprocessable,
   429: ErrorCode.TooManyRequests,
+  500: ErrorCode.Internal,
   503: ErrorCode.Unavailable,
 };
 
@@ -136,7 +145,8 @@ const DEFAULT_DESCRIPTION: Record<ProblemStatus, string> = {
   415: 'The route does not accept the request’s Content-Type.',
   422: 'The request is well-formed but cannot be carried out.',
   429: 'Too many requests; see Retry-After.',
-  503: 'The service cannot answer right now.',
+  500: 'An unexpected error; it is logged (with the request id), and the answer says nothing more.',
+  503: 'The service is busy (no database connection came free in time, or a statement ran too long) or stopping; retry after Retry-After.',
 };
 
 const EXAMPLE: Record<ProblemStatus, () => DomainException> = {
@@ -154,7 +164,9 @@ const EXAMPLE: Record<ProblemStatus, () => DomainException> = {
   415: () => new DomainException(ErrorCode.UnsupportedMediaType, 'This endpoint does not accept text/plain.'),
   422: () => new DomainException(ErrorCode.Unprocessable, 'The campaign has no en version.', [{ field: 'locale', message: 'has no content' }]),
   429: () => new DomainException(ErrorCode.TooManyRequests, 'Too many requests; retry later.'),
-  503: () => new DomainException(ErrorCode.Unavailable, 'The database does not answer.'),
+  500: () => new DomainException(ErrorCode.Internal, 'An unexpected error occurred. It has been logged.'),
+  503: () =>
+    new DomainException(ErrorCode.Unavailable, 'The service is busy: no database connection came free in time. Retry shortly.', undefined, { retryAfterSeconds: 5 }),
 };
 
 /** The problem+json content of an error response, with an example made by the code that makes real ones. */
@@ -231,7 +243,7 @@ export interface PageAnswers {
   headers?: HeadersObject;
 }
 
-const RETRY_AFTER: HeadersObject = { 'Retry-After': { description: 'Seconds until the address may try again.', schema: { type: 'integer', minimum: 1 } } };
+const RETRY_AFTER: HeadersObject = { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer', minimum: 1 } } };
 
 /** A customer page: server-rendered HTML by status (no JavaScript needed), some errors as problem+json. */
 export function ApiPage(answers: PageAnswers) {
@@ -252,10 +264,10 @@ export function ApiPage(answers: PageAnswers) {
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 /** Adds problem+json for `status` to a response, keeping what the route declared (an HTML page, say). */
-function addProblem(operation: OperationObject, status: ProblemStatus): void {
+function addProblem(operation: OperationObject, status: ProblemStatus, headers?: HeadersObject): void {
   const existing = operation.responses[status] as ResponseObject | undefined;
   if (!existing) {
-    operation.responses[status] = { description: DEFAULT_DESCRIPTION[status], content: problemContent(status) };
+    operation.responses[status] = { description: DEFAULT_DESCRIPTION[status], headers, content: problemContent(status) };
     return;
   }
   if (existing.content?.[PROBLEM_MEDIA_TYPE]) return;
@@ -298,6 +310,8 @@ function toJsonSchema(node: unknown): unknown {
  *   keys (common/body-parsers.ts), so every operation can answer 400.
  * - 413 and 415: every body passes the body parsers, which refuse a media type the route does not
  *   take and a body over the limit, whether or not the route reads a body.
+ * - 500 and 503: the one exception filter answers an unexpected error with 500, and an exhausted
+ *   connection budget, a statement over DB_STATEMENT_TIMEOUT_MS or a stopping import with 503.
  * - `security: []`: an operation without an API key requirement (no @RequireScopes) is public:
  *   customer pages, signed webhooks, /health, /metrics.
  * Responses are then ordered by status, for people reading the document, and the schemas are
@@ -309,6 +323,8 @@ export function finishDocument(document: OpenAPIObject): OpenAPIObject {
       const operation = item[method];
       if (!operation) continue;
       addProblem(operation, 400);
+      addProblem(operation, 500);
+      addProblem(operation, 503, RETRY_AFTER);
       if (method !== 'get' && method !== 'head') {
         addProblem(operation, 413);
         addProblem(operation, 415);
