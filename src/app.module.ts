@@ -2,7 +2,6 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
-import pino from 'pino';
 import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
 import { REDACTED_LOG_PATHS, scrubbingDestination, serializeError, serializeRequest, serializeResponse } from './common/log-redaction';
@@ -47,7 +46,9 @@ export class AppModule {
               autoLogging: { ignore: (request) => request.url === '/health' },
             },
             // Every line passes scrubLogLine on its way to stdout (see common/log-redaction.ts).
-            scrubbingDestination(pino.destination({ dest: 1, sync: true })),
+            // process.stdout (synchronous for files, TTYs and, on Linux, pipes) rather than a
+            // sonic-boom on fd 1, so whoever embeds the app sees the lines where it sees its own.
+            scrubbingDestination(process.stdout),
           ],
         }),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, poolBudgets(config))),

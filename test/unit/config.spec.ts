@@ -322,6 +322,7 @@ describe('scheduler intervals', () => {
       'double-opt-in': 60,
       'webinar-reminders': 60,
       'resume-paused': 60,
+      'prune-idempotency-keys': 900,
     });
   });
 
@@ -335,6 +336,7 @@ describe('scheduler intervals', () => {
         SCHEDULER_DOUBLE_OPT_IN_SECONDS: '3600',
         SCHEDULER_WEBINAR_REMINDERS_SECONDS: '20',
         SCHEDULER_RESUME_PAUSED_SECONDS: '86400',
+        SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS: '3600',
       },
       dev,
     );
@@ -346,6 +348,7 @@ describe('scheduler intervals', () => {
       'double-opt-in': 3600,
       'webinar-reminders': 20,
       'resume-paused': 86400,
+      'prune-idempotency-keys': 3600,
     });
   });
 
