@@ -82,6 +82,12 @@ export interface AppConfig {
   companyName: string;
   /** Send the optional "out for delivery today" mail for shipments. */
   shipmentOutForDeliveryMail: boolean;
+  /**
+   * Seconds a shipment status mail waits after the last status change before it is handed over
+   * (0: no hold). Carriers report label, transit and delivery in bursts; the hold lets the burst
+   * settle so that only the latest relevant status is mailed, and a parcel delivered within it gets none.
+   */
+  shipmentSettleSeconds: number;
   digestMaxEntries: number;
   /** Failed link attempts (and public-form requests) per minute from one client address. */
   customerRateLimitPerIp: number;
@@ -402,6 +408,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     unsubscribeMailto: read.optional('UNSUBSCRIBE_MAILTO'),
     companyName: read.string('COMPANY_NAME', 'Tactful'),
     shipmentOutForDeliveryMail: read.bool('SHIPMENT_OUT_FOR_DELIVERY_MAIL', true),
+    shipmentSettleSeconds: read.int('SHIPMENT_SETTLE_SECONDS', 120, 0, 3600),
     digestMaxEntries: read.int('DIGEST_MAX_ENTRIES', 10, 1, 100),
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),

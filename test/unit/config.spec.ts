@@ -358,3 +358,19 @@ describe('scheduler intervals', () => {
     ]);
   });
 });
+
+describe('SHIPMENT_SETTLE_SECONDS', () => {
+  it('holds shipment status mails for two minutes by default', () => {
+    expect(loadConfig({}, dev).shipmentSettleSeconds).toBe(120);
+  });
+
+  it('reads 0 (no hold) up to an hour', () => {
+    expect(loadConfig({ SHIPMENT_SETTLE_SECONDS: '0' }, dev).shipmentSettleSeconds).toBe(0);
+    expect(loadConfig({ SHIPMENT_SETTLE_SECONDS: '3600' }, dev).shipmentSettleSeconds).toBe(3600);
+  });
+
+  it.each(['-1', '3601', '1.5', 'two minutes'])('refuses %s, naming the variable', (value) => {
+    const error = configError({ SHIPMENT_SETTLE_SECONDS: value });
+    expect(error.problems).toEqual([expect.objectContaining({ variable: 'SHIPMENT_SETTLE_SECONDS' })]);
+  });
+});
