@@ -94,6 +94,12 @@ export interface AppConfig {
   digestCatchupSpreadMinutes: number;
   /** Minutes before a webinar's start at which registrants are reminded; at most two, latest last. */
   webinarReminderMinutes: number[];
+  /**
+   * Public webinar form: "confirm your registration" mails per hour triggered from one client
+   * address (IPv6: one /64), counted in PostgreSQL across every instance. Over it, the form gives
+   * the same answer and sends nothing.
+   */
+  webinarConfirmMailsPerIpHour: number;
   /** LOCAL_ONLY: a production-mode instance for local use (docker-compose.yml); production's refusals become warnings. */
   localOnly: boolean;
   /** What the production checks found unusual: logged at warn on every start (src/config/production-checks.ts). */
@@ -413,6 +419,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
+    webinarConfirmMailsPerIpHour: read.int('WEBINAR_CONFIRM_MAILS_PER_IP_HOUR', 20, 1, 100_000),
     localOnly: read.bool('LOCAL_ONLY', false),
     startupWarnings: [],
   };

@@ -192,6 +192,8 @@ export class SubscribersService {
     await this.db.transaction(async (tx) => {
       const [row] = await tx.query(`WITH gone AS (DELETE FROM subscribers WHERE id = $1 RETURNING email) SELECT email FROM gone`, [id]);
       if (!row) throw notFound('Subscriber', id);
+      // What the public webinar form recorded for the address (asked-for registrations) goes too.
+      await tx.query(`DELETE FROM webinar_registration_requests WHERE email = $1`, [row.email]);
       await tx.query(
         `INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, 'erased', $2)
          ON CONFLICT (email_hash) DO UPDATE SET created_at = EXCLUDED.created_at`,

@@ -374,3 +374,14 @@ describe('SHIPMENT_SETTLE_SECONDS', () => {
     expect(error.problems).toEqual([expect.objectContaining({ variable: 'SHIPMENT_SETTLE_SECONDS' })]);
   });
 });
+
+describe('WEBINAR_CONFIRM_MAILS_PER_IP_HOUR', () => {
+  it('allows 20 confirmation mails an hour from one client address by default, and reads its own value', () => {
+    expect(loadConfig({}, dev).webinarConfirmMailsPerIpHour).toBe(20);
+    expect(loadConfig({ WEBINAR_CONFIRM_MAILS_PER_IP_HOUR: '5' }, dev).webinarConfirmMailsPerIpHour).toBe(5);
+  });
+
+  it.each(['0', '100001', 'many'])('refuses %s, naming the variable', (value) => {
+    expect(configError({ WEBINAR_CONFIRM_MAILS_PER_IP_HOUR: value }).problems).toEqual([expect.objectContaining({ variable: 'WEBINAR_CONFIRM_MAILS_PER_IP_HOUR' })]);
+  });
+});
