@@ -109,19 +109,11 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
         if (registered) return 'registered';
       }
 
+      // Under the address's lock: no other submission for it runs in between, so the row read here stays as read.
       await lockKey(tx, `webinar-confirm-address:${email}`);
-      await tx.query(
-        `INSERT INTO webinar_registration_requests (webinar_id, email, locale, time_zone, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $5)
-         ON CONFLICT (webinar_id, email) DO NOTHING`,
-        [webinarId, email, input.locale, input.timeZone, now],
-      );
-      const [request]: RequestRow[] = await tx.query(`SELECT * FROM webinar_registration_requests WHERE webinar_id = $1 AND email = $2 FOR UPDATE`, [
-        webinarId,
-        email,
-      ]);
+      const [request]: RequestRow[] = await tx.query(`SELECT * FROM webinar_registration_requests WHERE webinar_id = $1 AND email = $2`, [webinarId, email]);
       const dayAgo = new Date(now.getTime() - CONFIRM_INTERVAL_MS);
-      if (request.last_mail_at && request.last_mail_at > dayAgo) return 'recently_mailed';
+      if (request?.last_mail_at && request.last_mail_at > dayAgo) return 'recently_mailed';
       const [{ count: toAddress }] = await tx.query(
         `SELECT count(*)::int AS count FROM webinar_registration_requests WHERE email = $1 AND last_mail_at > $2`,
         [email, dayAgo],
@@ -136,13 +128,18 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
         if (fromIp >= this.config.webinarConfirmMailsPerIpHour) return 'ip_limit';
       }
 
-      // What the form said now is what the click will register (a confirmed request asks again).
-      await tx.query(
-        `UPDATE webinar_registration_requests
-         SET locale = $2, time_zone = $3, first_name = $4, series = $5, status = 'pending', confirmed_at = NULL,
-             ip = $6, ip_bucket = $7, user_agent = left($8, 500), mails = mails + 1, last_mail_at = $9, updated_at = $9
-         WHERE id = $1`,
-        [request.id, input.locale, input.timeZone, input.firstName ?? null, input.series, evidence.ip, bucket, evidence.userAgent, now],
+      // Stored only when a mail goes; what the form said now is what the click will register (a
+      // confirmed request, whose registration has ended since, asks again).
+      const [saved]: { id: string; mails: number }[] = await tx.query(
+        `INSERT INTO webinar_registration_requests (webinar_id, email, locale, time_zone, first_name, series, status, ip, ip_bucket, user_agent,
+                                                    mails, last_mail_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, left($9, 500), 1, $10, $10, $10)
+         ON CONFLICT (webinar_id, email) DO UPDATE
+         SET locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone, first_name = EXCLUDED.first_name, series = EXCLUDED.series,
+             status = 'pending', confirmed_at = NULL, ip = EXCLUDED.ip, ip_bucket = EXCLUDED.ip_bucket, user_agent = EXCLUDED.user_agent,
+             mails = webinar_registration_requests.mails + 1, last_mail_at = EXCLUDED.last_mail_at, updated_at = EXCLUDED.updated_at
+         RETURNING id, mails`,
+        [webinarId, email, input.locale, input.timeZone, input.firstName ?? null, input.series, evidence.ip, bucket, evidence.userAgent, now],
       );
       // Service mail: the direct result of this request. A known address's mail shows on its timeline.
       await tx.query(
@@ -150,7 +147,7 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
                                  payload, priority, next_attempt_at, created_at, updated_at)
          VALUES ($1, $2, 'service', $3, $4, $5, 'queued', 'queued', $6, '{}'::jsonb, 10, $7, $7, $7)
          ON CONFLICT (idempotency_key) DO NOTHING`,
-        [subscriber?.id ?? null, subscriber ? null : email, REGISTRATION_CONFIRM_KIND, request.id, input.locale, `${REGISTRATION_CONFIRM_KIND}:${request.id}:${request.mails + 1}`, now],
+        [subscriber?.id ?? null, subscriber ? null : email, REGISTRATION_CONFIRM_KIND, saved.id, input.locale, `${REGISTRATION_CONFIRM_KIND}:${saved.id}:${saved.mails}`, now],
       );
       return 'mailed';
     });
