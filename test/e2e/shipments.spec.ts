@@ -492,6 +492,28 @@ describe('the settle hold (SHIPMENT_SETTLE_SECONDS)', () => {
     ]);
   });
 
+  it('holds in the database, not in a process: a restart and a second instance see the same hold and decide once', async () => {
+    const delivered = await ship((await placeOrder('anna@example.de')).number);
+    const parcel = await ship((await placeOrder('anna@example.de')).number);
+    await drain();
+    // Another instance on the same database (a restart, or a second one behind the load balancer) within the hold.
+    const second = await startTestApp({ clock, env: { SMTP_URL: sink.url, DATABASE_URL: t.db.url } });
+    try {
+      const res = await second.api('POST', `/v1/shipments/${delivered.id}/events`, { body: { eventId: `restart-${delivered.id}`, status: 'delivered', occurredAt: clock.now().toISOString() } });
+      expect(res.body).toMatchObject({ status: 'delivered' });
+      expect((await second.app.get(DeliveryWorker).drain()).claimed).toBe(0);
+      clock.advance(SETTLE_MS + 1000);
+      // Both workers run once the hold is over: each mail is decided exactly once.
+      const [a, b] = await Promise.all([second.app.get(DeliveryWorker).drain(), drain()]);
+      expect(a.claimed + b.claimed).toBe(2);
+    } finally {
+      await second.close();
+    }
+    expect(mailsAbout(delivered.id)).toHaveLength(0);
+    expect(mailsAbout(parcel.id)).toHaveLength(1);
+    expect(mailOf(await getShipment(delivered.id), 'shipment_shipped')).toMatchObject({ status: 'suppressed', reason: 'already_delivered' });
+  });
+
   it('lets a carrier that keeps changing the status delay a mail by at most ten holds', async () => {
     const order = await placeOrder('anna@example.de');
     const shipment = await ship(order.number);

@@ -141,6 +141,17 @@ describe('an unknown address on the public form', () => {
     expect(confirmMails('stranger@example.com')).toHaveLength(2);
   });
 
+  it('gets one confirmation mail when five submissions race, from one client address or several', async () => {
+    const webinar = await createWebinar('doi-race');
+    const forms = await Promise.all([0, 1, 2, 3, 4].map(() => openForm(webinar.slug)));
+    const answers = await Promise.all(forms.map((form) => postForm(webinar.slug, form, { email: 'racer@example.com' })));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(new Set(answers.map((a) => a.html)).size).toBe(1);
+    await drain();
+    expect(confirmMails('racer@example.com')).toHaveLength(1);
+    expect(await t.sql(`SELECT mails FROM webinar_registration_requests WHERE email = 'racer@example.com'`)).toEqual([{ mails: 1 }]);
+  });
+
   it('registers on the click: GET only shows the button, POST registers with what the form said, and only then the webinar mail with its calendar file goes', async () => {
     const webinar = await createWebinar('doi-confirm');
     await submit(webinar.slug, { email: 'nina@example.com', firstName: 'Nina', timeZone: 'America/New_York' });
