@@ -215,6 +215,13 @@ export class SubscribersService {
        FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id WHERE r.subscriber_id = $1 ORDER BY r.registered_at`,
       [id],
     );
+    const webinarRegistrationRequests = await this.db.query(
+      `SELECT w.slug AS webinar, q.status, q.locale, q.time_zone, q.first_name, q.series, host(q.ip) AS ip, q.user_agent, q.mails,
+              q.last_mail_at, q.confirmed_at, q.created_at
+       FROM webinar_registration_requests q JOIN webinars w ON w.id = q.webinar_id
+       WHERE q.email = (SELECT email FROM subscribers WHERE id = $1) ORDER BY q.created_at`,
+      [id],
+    );
     const [consentProof] = await this.db.query(
       `SELECT confirmed_at, host(confirmation_ip) AS confirmation_ip, confirmation_user_agent FROM subscribers WHERE id = $1`,
       [id],
@@ -237,6 +244,7 @@ export class SubscribersService {
       doubleOptIn: consentProof,
       deliveries: deliveries.map((d: { reason: string }) => ({ ...d, reason: readReason(d.reason) })),
       webinarRegistrations,
+      webinarRegistrationRequests,
       feedback,
       topicSuggestions,
       dropTopicQuestions,

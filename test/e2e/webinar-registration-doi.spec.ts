@@ -347,6 +347,21 @@ describe('a personal registration link', () => {
   });
 });
 
+describe('the person’s rights', () => {
+  it('shows a request in the person’s export (GDPR Art. 15) and erases it with them (Art. 17)', async () => {
+    const webinar = await createWebinar('doi-rights');
+    const ids = await importConfirmed(t, [{ email: 'rights@example.com', topics: ['events'] }]);
+    await submit(webinar.slug, { email: 'rights@example.com', firstName: 'Rita' }, '203.0.113.9');
+    const id = ids.get('rights@example.com')!;
+    const exported = await t.api('GET', `/v1/subscribers/${id}/export`);
+    expect(exported.body.webinarRegistrationRequests).toEqual([
+      expect.objectContaining({ webinar: 'doi-rights', status: 'pending', first_name: 'Rita', ip: '203.0.113.9', mails: 1 }),
+    ]);
+    expect((await t.api('DELETE', `/v1/subscribers/${id}`)).status).toBe(204);
+    expect(await t.sql(`SELECT 1 FROM webinar_registration_requests WHERE email = 'rights@example.com'`)).toEqual([]);
+  });
+});
+
 describe('requests that are no longer needed', () => {
   it('forgets a pending request after 7 days (its link then opens the invalid-link page) and withdraws its mail once the webinar is cancelled', async () => {
     clock.set('2026-03-02T09:00:00Z');
