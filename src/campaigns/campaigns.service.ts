@@ -13,7 +13,7 @@ import { runPrepared } from '../database/prepared';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { replyToFor } from '../delivery/delivery-worker';
 import { OutboxService } from '../delivery/outbox.service';
-import { Reason, REASON_LABELS, readReason } from '../delivery/reason-codes';
+import { Reason, REASON_LABELS, readReason } from '../reasons/reason-codes';
 import { TokenService } from '../preferences/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { AudienceFilter, compileAudience, validateAudience } from './audience-filter';

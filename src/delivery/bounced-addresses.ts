@@ -4,7 +4,7 @@
 import { EntityManager } from 'typeorm';
 import { addressBlocks } from '../subscribers/address-blocks';
 import { emailHash } from '../subscribers/subscriber-rows';
-import { MessageClass, Reason } from './reason-codes';
+import { MessageClass, Reason } from '../reasons/reason-codes';
 
 export type AddressBlock = 'bounced' | 'complained';
 

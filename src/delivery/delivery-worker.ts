@@ -21,7 +21,7 @@ import { recordHardBounce } from './bounced-addresses';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
 import { DeliveryReferences } from './delivery-reference';
 import { MailTransport, OutgoingMail, SendOutcome, UnsafeMailError } from './mail-transport';
-import { Reason } from './reason-codes';
+import { Reason } from '../reasons/reason-codes';
 import { afterAttempt, RetrySettings } from './retry.policy';
 
 export interface WorkerRunStats {

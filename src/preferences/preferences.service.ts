@@ -15,8 +15,9 @@ import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { namedQuery } from '../database/prepared';
 import { ConsentActor, grantEvidence, revocationEvidence } from '../subscribers/consent-actor';
-import { NoMarketingReason } from '../delivery/reason-codes';
-import { Cadence, SubscriberStatus } from '../subscribers/subscriber.entity';
+import { NoMarketingReason } from '../reasons/reason-codes';
+import type { Cadence } from '../cadence/slots';
+import { SubscriberStatus } from '../reasons/subscriber-states';
 
 export const PAUSE_WEEKS = [2, 4, 8] as const;
 const DAY = 86_400_000;

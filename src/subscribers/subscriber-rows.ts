@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Locale } from '../config/config';
-import { Cadence, ConsentSource } from './subscriber.entity';
+import type { Cadence } from '../cadence/slots';
+import { ConsentSource } from './subscriber.entity';
 
 /** A validated subscriber input; null means "not given" (keep the stored value or use the default). */
 export interface SubscriberRow {

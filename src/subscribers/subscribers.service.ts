@@ -5,7 +5,7 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { readReason } from '../delivery/reason-codes';
+import { readReason } from '../reasons/reason-codes';
 import {
   CreateSubscriberDto,
   ListSubscribersQuery,

@@ -7,7 +7,7 @@ import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { mailDomain } from '../delivery/delivery-worker';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
+import { Reason } from '../reasons/reason-codes';
 import { TokenService } from '../preferences/tokens';
 import { calendarFile, mailboxAddress } from './webinar-calendar';
 import { formatWhen, pick, seriesLabel } from './webinar-content';

@@ -19,10 +19,12 @@ import {
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
-import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, RECORDED_CONSENT_SOURCES, REVOCATION_SOURCES, SUBSCRIBER_STATUSES, SubscriberStatus, SUBSCRIPTION_STATUSES } from '../subscriber.entity';
+import { Cadence, CADENCES } from '../../cadence/slots';
+import { SUBSCRIBER_STATUSES, SubscriberStatus, SUBSCRIPTION_STATUSES } from '../../reasons/subscriber-states';
+import { CONSENT_SOURCES, ConsentSource, RECORDED_CONSENT_SOURCES, REVOCATION_SOURCES } from '../subscriber.entity';
 import { IsTimeZone } from '../../common/time-zones';
 import { ApiInstant, ApiInteger, ApiUuid, ATTRIBUTE_MAP, FieldErrorResponse } from '../../common/openapi';
-import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../delivery/reason-codes';
+import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../reasons/reason-codes';
 import { RATINGS } from '../../feedback/feedback.policy';
 import type { ImportReport } from '../subscriber-import.service';
 import { IsAttributeMap } from './attributes.validator';
