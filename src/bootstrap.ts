@@ -26,7 +26,7 @@ import { createValidationPipe } from './common/validation';
 import { AppConfig, DevSecrets, loadConfig } from './config/config';
 import { runMigrations } from './database/data-source';
 import { MetricsService } from './metrics/metrics.service';
-import { PageRenderer } from './preferences/page-renderer';
+import { PageRenderer } from './pages/page-renderer';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
 
 export interface StartedTactful {

@@ -10,7 +10,7 @@ import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { Reason } from '../reasons/reason-codes';
-import { TokenService } from '../preferences/tokens';
+import { TokenService } from '../links/tokens';
 import { orderSections, Rating, shouldAskToDrop, topicScore } from '../feedback/feedback.policy';
 import { DigestCandidate, selectEntries } from './digest-compose.policy';
 

@@ -3,7 +3,6 @@
 // (the send-time gate re-reads what is stored here).
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
@@ -388,19 +387,4 @@ export class PreferencesService {
     return count;
   }
 
-  /** A form token bound to the subscriber and the day: a page from yesterday still saves, a forged one never. */
-  csrfToken(subscriberId: string, at: Date = this.clock.now()): string {
-    const day = Math.floor(at.getTime() / DAY);
-    return createHmac('sha256', this.config.tokenSecret).update(`csrf:${subscriberId}:${day}`).digest('base64url').slice(0, 32);
-  }
-
-  checkCsrf(subscriberId: string, given: unknown): boolean {
-    if (typeof given !== 'string') return false;
-    const now = this.clock.now();
-    return [now, new Date(now.getTime() - DAY)].some((at) => {
-      const expected = Buffer.from(this.csrfToken(subscriberId, at));
-      const actual = Buffer.from(given);
-      return expected.length === actual.length && timingSafeEqual(expected, actual);
-    });
-  }
 }

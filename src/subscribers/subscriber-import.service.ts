@@ -19,7 +19,8 @@ import { MetricsService } from '../metrics/metrics.service';
 import { CreateSubscriberDto } from './dto/subscriber.dto';
 import { RowSpool, SpooledRow, Upload } from './import-spool';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
-import { normalizeEmail, SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
+import { normalizeEmail } from '../addresses/email';
+import { SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
 import { SubscribersService } from './subscribers.service';
 
 export type ImportFormat = 'json' | 'ndjson' | 'csv';

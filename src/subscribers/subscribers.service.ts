@@ -15,7 +15,8 @@ import {
   UpdateSubscriberDto,
 } from './dto/subscriber.dto';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
-import { emailHash, normalizeEmail, SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
+import { emailHash, normalizeEmail } from '../addresses/email';
+import { SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
 import { ConfirmationService } from './confirmation.service';
 import { Subscriber } from './subscriber.entity';
 
