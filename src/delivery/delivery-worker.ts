@@ -21,7 +21,8 @@ import { TemplateRenderer } from '../rendering/template-renderer';
 import { recordHardBounce } from './bounced-addresses';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
 import { DeliveryReferences } from './delivery-reference';
-import { MailTransport, OutgoingMail, SendOutcome, UnsafeMailError } from './mail-transport';
+import { MailTransport, OutgoingMail, UnsafeMailError } from './mail-transport';
+import type { SendOutcome } from './smtp-outcome.policy';
 import { Reason } from '../reasons/reason-codes';
 import { afterAttempt, RetrySettings } from './retry.policy';
 

@@ -2,7 +2,7 @@
 import { Body, Controller, Get, Patch, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Max, Min } from 'class-validator';
-import type { AuthenticatedRequest } from '../auth/api-key.guard';
+import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { Omittable } from '../common/validation';
 import { RequireScopes } from '../auth/scopes';
 import { ApiInstant, ApiInteger, ApiOk, ApiProblems } from '../common/openapi';

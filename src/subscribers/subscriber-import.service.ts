@@ -16,7 +16,7 @@ import { DomainException, ErrorCode, FieldError } from '../common/problem';
 import { flattenValidationErrors } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
-import { CreateSubscriberDto } from './dto/subscriber.dto';
+import { CreateSubscriberDto, ImportReport } from './dto/subscriber.dto';
 import { RowSpool, SpooledRow, Upload } from './import-spool';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
 import { normalizeEmail } from '../addresses/email';
@@ -24,18 +24,6 @@ import { SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber
 import { SubscribersService } from './subscribers.service';
 
 export type ImportFormat = 'json' | 'ndjson' | 'csv';
-
-export interface ImportReport {
-  atomic: boolean;
-  applied: boolean;
-  received: number;
-  created: number;
-  updated: number;
-  rejected: number;
-  errors: FieldError[];
-  /** Set when more rows were bad than the report lists. */
-  errorsTruncated: boolean;
-}
 
 const BATCH = 5000;
 const MAX_REPORTED_ERRORS = 10_000;

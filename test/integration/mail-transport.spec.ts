@@ -10,8 +10,8 @@ import {
   UnsafeMailError,
   type MailTransport,
   type OutgoingMail,
-  type SendOutcome,
 } from '../../src/delivery/mail-transport';
+import type { SendOutcome } from '../../src/delivery/smtp-outcome.policy';
 import { startSmtpSink, type SmtpFault, type SmtpSink } from '../support/smtp-sink';
 
 function mail(n: number, overrides: Partial<OutgoingMail> = {}): OutgoingMail {

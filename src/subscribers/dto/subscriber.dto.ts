@@ -26,7 +26,7 @@ import { IsTimeZone } from '../../common/time-zones';
 import { ApiInstant, ApiInteger, ApiUuid, ATTRIBUTE_MAP, FieldErrorResponse } from '../../common/openapi';
 import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../reasons/reason-codes';
 import { RATINGS } from '../../feedback/feedback.policy';
-import type { ImportReport } from '../subscriber-import.service';
+import type { FieldError } from '../../common/problem';
 import { IsAttributeMap } from './attributes.validator';
 
 /** Proof of consent. With `confirmedAt` the subscriber counts as confirmed; without it they get a double opt-in. */
@@ -316,6 +316,19 @@ export class SubscriberPage {
   @ApiProperty({ type: [SubscriberResponse] }) items: SubscriberResponse[];
   @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'Pass as `after` for the next page; null on the last page.' })
   nextCursor: string | null;
+}
+
+/** What an import did (SubscriberImportService.import); ImportReportResponse documents it. */
+export interface ImportReport {
+  atomic: boolean;
+  applied: boolean;
+  received: number;
+  created: number;
+  updated: number;
+  rejected: number;
+  errors: FieldError[];
+  /** Set when more rows were bad than the report lists. */
+  errorsTruncated: boolean;
 }
 
 export class ImportReportResponse implements ImportReport {
