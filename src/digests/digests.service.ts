@@ -40,7 +40,6 @@ interface Entry {
 }
 
 const BATCH = 500;
-const HOUR = 3_600_000;
 
 @Injectable()
 export class DigestsService implements OnModuleInit {

@@ -20,7 +20,7 @@ import { CreateSubscriberDto, ImportReport } from './dto/subscriber.dto';
 import { RowSpool, SpooledRow, Upload } from './import-spool';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
 import { normalizeEmail } from '../addresses/email';
-import { SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
+import { writeSubscribers, writeTopicConsent } from './subscriber-rows';
 import { SubscribersService } from './subscribers.service';
 
 export type ImportFormat = 'json' | 'ndjson' | 'csv';
@@ -299,7 +299,10 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
     const rows = allowed.map((b) => b.value);
     const written = await writeSubscribers(tx, rows, this.subscribers.writeDefaults(now), true);
     const ids = new Map(written.map((w) => [w.email, w.id]));
-    for (const w of written) w.created ? report.created++ : report.updated++;
+    for (const w of written) {
+      if (w.created) report.created++;
+      else report.updated++;
+    }
     // A row another transaction inserted between our update and insert is reported, not lost.
     for (const b of allowed) {
       if (!ids.has(normalizeEmail(b.value.email))) {

@@ -1,7 +1,6 @@
 // Set-based writes of subscribers and their topic consent, shared by the API (one row) and the
 // import (thousands per statement). One statement per table per batch; no per-row round trips.
 import { EntityManager } from 'typeorm';
-import { normalizeEmail } from '../addresses/email';
 import { Locale } from '../config/config';
 import type { Cadence } from '../cadence/slots';
 import { ConsentSource } from './subscriber.entity';

@@ -5,14 +5,13 @@ import { Client } from 'pg';
 import { nextDigestAt } from '../../src/cadence/cadence.policy';
 import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS } from '../../src/config/quiet-hours';
 import { nextSlot, outsideQuietHours, windowEnd } from '../../src/cadence/slots';
-import { connectedTestDatabase, TestDatabase } from '../support/database';
+import { connectedTestDatabase } from '../support/database';
 
-let db: TestDatabase;
 let client: Client;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ db, client, close } = await connectedTestDatabase());
+  ({ client, close } = await connectedTestDatabase());
 });
 afterAll(() => close());
 
