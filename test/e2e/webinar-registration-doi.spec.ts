@@ -5,8 +5,8 @@
 import * as ical from 'node-ical';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
-import { TokenService } from '../../src/preferences/tokens';
-import { emailHash } from '../../src/subscribers/subscriber-rows';
+import { TokenService } from '../../src/links/tokens';
+import { emailHash } from '../../src/addresses/email';
 import { WebinarRegistrationsService } from '../../src/webinars/webinar-registrations.service';
 import { startTestApp, TestApp } from '../support/app';
 import { createTopics, importConfirmed } from '../support/seed';
