@@ -31,14 +31,14 @@ export interface RenderingOptions {
   templatesDir?: string;
 }
 
-type LayoutName = 'marketing' | 'service';
+export type LayoutName = 'marketing' | 'service';
 type CompileOptions = NonNullable<Parameters<typeof Handlebars.compile>[1]>;
 type TemplateFn = Handlebars.TemplateDelegate<Record<string, unknown>>;
 type LayoutStrings = Record<string, string>;
 
 // The layout decides the footer: only marketing mails carry an unsubscribe link, and service mails
 // (double opt-in, reminders) must not look like advertising.
-const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
+export const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
   'confirm-subscription': 'service',
   'confirm-reminder': 'service',
   campaign: 'marketing',
@@ -238,6 +238,13 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
     const layoutPath = `layouts/${sources.layout}.mjml`;
     const mjml = fillSlot(file(layoutPath), MJML_CONTENT_SLOT, file(`messages/${message}/${locale}.mjml`), layoutPath);
 
+    const stray = strayBlockExpression(mjml);
+    if (stray) {
+      throw new TemplateRenderError(
+        `MJML of ${message}/${locale}: ${stray} stands between MJML elements, where MJML drops it; put the condition inside the mj-text`,
+      );
+    }
+
     this.compileCount += 1;
     let html: string;
     try {
@@ -310,6 +317,19 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
       .filter((entry) => entry.isFile())
       .map((entry) => `${folder}/${entry.name}`);
   }
+}
+
+// The elements whose content MJML copies into the HTML as it is. Anywhere else (between sections,
+// columns, texts) MJML keeps only its own elements: a Handlebars block there is silently dropped,
+// and the text inside it goes out whatever the condition (a cancelled webinar offering
+// "Register again").
+const VERBATIM_ELEMENTS = /<(mj-text|mj-button|mj-title|mj-preview|mj-style|mj-raw|mj-table)\b[^>]*>[\s\S]*?<\/\1>/g;
+const BLOCK_EXPRESSION = /\{\{~?\s*(?:[#^/]|else\b)[^}]*\}\}/;
+
+/** The first Handlebars block expression outside the verbatim elements, if any. */
+export function strayBlockExpression(mjml: string): string | undefined {
+  const outside = mjml.replace(/<!--[\s\S]*?-->/g, '').replace(VERBATIM_ELEMENTS, '');
+  return BLOCK_EXPRESSION.exec(outside)?.[0];
 }
 
 function fillSlot(layout: string, slot: string, content: string, layoutPath: string): string {
