@@ -21,7 +21,8 @@ export interface ProductionInput {
   config: Pick<
     AppConfig,
     'publicUrl' | 'databaseUrl' | 'smtpUrl' | 'mailFrom' | 'replyTo' | 'senderReplyTo' | 'unsubscribeMailto' | 'trustProxy' | 'tokenSecret' | 'webhookSecret' | 'logLevel'
-  >;
+  > &
+    Partial<Pick<AppConfig, 'brand'>>;
   publicUrlGiven: boolean;
   localOnly: boolean;
 }
@@ -124,6 +125,13 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
   }
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     warnings.push({ variable: 'LOG_LEVEL', message: `is ${config.logLevel}: meant for debugging, and production logs grow fast at this level` });
+  }
+  // Customers should see the company they know, and German law wants an imprint on every page (§ 5 DDG)
+  // and the privacy notice wherever data is collected (GDPR Art. 13).
+  if (config.brand) {
+    if (config.brand.name === 'Tactful') warnings.push({ variable: 'BRAND_NAME', message: 'is unset: mails and pages are signed "Tactful" instead of your company' });
+    if (!config.brand.imprintUrl) warnings.push({ variable: 'BRAND_IMPRINT_URL', message: 'is unset: mails and pages link no imprint, which German sites must show' });
+    if (!config.brand.privacyUrl) warnings.push({ variable: 'BRAND_PRIVACY_URL', message: 'is unset: forms and mails link no privacy policy (GDPR Art. 13)' });
   }
 
   if (localOnly) {

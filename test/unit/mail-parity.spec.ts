@@ -9,11 +9,10 @@ import * as path from 'node:path';
 import Handlebars from 'handlebars';
 import { convert } from 'html-to-text';
 import { DEFAULT_TEMPLATES_DIR, MESSAGE_LAYOUTS, MjmlTemplateRenderer, strayBlockExpression } from '../../src/rendering/mjml-template-renderer';
+import { Brand, DEFAULT_BRAND } from '../../src/config/config';
 import { LOCALES, Locale, MessageDataMap, MessageName } from '../../src/rendering/template-renderer';
 
 const layout = {
-  companyName: 'Beispiel GmbH',
-  postalAddress: 'Hauptstraße 1, 10115 Berlin',
   replyAddress: 'hallo@beispiel.example',
   preferencesUrl: 'https://mail.example.com/p/tok_abc',
 };
@@ -48,7 +47,7 @@ const confirm = { ...layout, firstName: 'Anna', confirmUrl: 'https://mail.exampl
 const digest = {
   ...layout,
   ...links,
-  cadenceLabel: 'weekly',
+  biweekly: false,
   entryCount: 2,
   singleEntry: false,
   firstTitle: 'Die Messe zieht um',
@@ -85,6 +84,7 @@ const variants: { [M in MessageName]: Record<string, unknown>[] } = {
     {
       ...digest,
       replyAddress: null,
+      biweekly: true,
       entryCount: 1,
       singleEntry: true,
       moreCount: 0,
@@ -107,7 +107,7 @@ const variants: { [M in MessageName]: Record<string, unknown>[] } = {
 const messages = Object.keys(variants) as MessageName[];
 
 // Sentences only the HTML part can say: they are about its button, and the text part prints the link itself.
-const HTML_ONLY = [/^falls der knopf nicht funktioniert/, /^if the button does not work/];
+const HTML_ONLY = [/^falls die schaltfläche nicht funktioniert/, /^if the button does not work/];
 
 /** What a part says: its sentences, lower-cased, without punctuation, links or formatting. */
 function sentences(text: string): Set<string> {
@@ -197,9 +197,22 @@ function templateFiles(message: MessageName, locale: Locale): string[] {
     .map((file) => readFileSync(path.join(dir, file), 'utf8'));
 }
 
+// The layout's own conditions (logo, imprint, privacy) are set both ways by three brands.
+const brands: Brand[] = [
+  { ...DEFAULT_BRAND, name: 'Beispiel GmbH', address: { de: 'Hauptstraße 1, 10115 Berlin', en: 'Hauptstraße 1, 10115 Berlin, Germany' } },
+  {
+    ...DEFAULT_BRAND,
+    name: 'Beispiel GmbH',
+    logoUrl: 'https://cdn.beispiel.example/logo.png',
+    imprintUrl: 'https://beispiel.example/impressum',
+    privacyUrl: 'https://beispiel.example/datenschutz',
+  },
+  { ...DEFAULT_BRAND, name: 'Beispiel GmbH', privacyUrl: 'https://beispiel.example/datenschutz' },
+];
+
 describe('HTML and text parts say the same things', () => {
-  const renderer = new MjmlTemplateRenderer();
-  beforeAll(() => renderer.warmUp());
+  const renderers = brands.map((brand) => new MjmlTemplateRenderer({ brand }));
+  beforeAll(() => Promise.all(renderers.map((r) => r.warmUp())));
 
   const cases = messages.flatMap((message) => LOCALES.map((locale) => [message, locale] as const));
 
@@ -216,10 +229,12 @@ describe('HTML and text parts say the same things', () => {
     expect(uncovered).toEqual([]);
   });
 
-  const branches = cases.flatMap(([message, locale]) => variants[message].map((data, i) => [message, locale, i, data] as const));
+  const branches = cases.flatMap(([message, locale]) =>
+    variants[message].flatMap((data, i) => brands.map((_, b) => [message, locale, i, b, data] as const)),
+  );
 
-  it.each(branches)('%s in %s, branch %i: same sentences and same links in both parts', async (message, locale, _i, data) => {
-    const mail = await renderer.render(message, locale, data as MessageDataMap[typeof message]);
+  it.each(branches)('%s in %s, branch %i, brand %i: same sentences and same links in both parts', async (message, locale, _i, b, data) => {
+    const mail = await renderers[b].render(message, locale, data as MessageDataMap[typeof message]);
     const fromHtml = sentences(htmlAsText(mail.html));
     const fromText = sentences(mail.text);
     const onlyInHtml = [...fromHtml].filter((s) => !fromText.has(s) && !HTML_ONLY.some((re) => re.test(s)));
