@@ -38,6 +38,7 @@ const { summarizeProfile } = require('./lib/profile');
 const { PreferencesController } = c.dist('preferences/preferences.controller');
 const { PageRenderer } = c.dist('preferences/page-renderer');
 const { TokenService } = c.dist('preferences/tokens');
+const { DEFAULT_BRAND } = c.dist('config/config');
 
 const SUBSCRIBERS = Number(c.option('subscribers', '100000'));
 const RATE = Number(c.option('rate', '300'));
@@ -294,7 +295,7 @@ async function closed(port, connections, seconds, next) {
  * HTTP figures). Null when the controller's shape changed under the bench.
  */
 async function pageRenderCost(seconds = 2) {
-  const config = { companyName: 'Beispiel GmbH', senderPostalAddress: 'Hauptstraße 1, 10115 Berlin', tokenSecret: TOKEN_SECRET, previousTokenSecrets: [], publicUrl: 'https://news.example.com' };
+  const config = { companyName: 'Beispiel GmbH', brand: { ...DEFAULT_BRAND, name: 'Beispiel GmbH', address: { de: 'Hauptstraße 1, 10115 Berlin', en: 'Hauptstraße 1, 10115 Berlin' } }, tokenSecret: TOKEN_SECRET, previousTokenSecrets: [], publicUrl: 'https://news.example.com' };
   const preferencesStub = { csrfToken: (id) => PreferencesService.prototype.csrfToken.call({ config, clock: new SystemClock() }, id) };
   const feedbackStub = {};
   const controller = new PreferencesController(new TokenService(config), new PageRenderer(config), preferencesStub, feedbackStub);
