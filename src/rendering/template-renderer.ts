@@ -22,9 +22,8 @@ export type CampaignBodyValidation = { ok: true } | { ok: false; errors: Campaig
 
 /** Data the layout (header and footer) reads in every message. */
 export type LayoutData = {
-  companyName: string;
-  /** One line after the company name, e.g. "Hauptstraße 1, 10115 Berlin". */
-  postalAddress: string;
+  // The company's name, address, logo, imprint and privacy links come from the renderer's brand
+  // (@brand in the templates), not from each caller.
   preferencesUrl?: string | null;
   unsubscribeUrl?: string | null;
   /** The Reply-To address, shown in the marketing footer: replies are welcome. */
@@ -62,7 +61,8 @@ export type FeedbackLinks = { usefulUrl: string; notUsefulUrl: string };
 export type DigestData = LayoutData & {
   preferencesUrl: string;
   unsubscribeUrl: string;
-  cadenceLabel: string;
+  /** Every two weeks (true) or weekly: each template words it in its own grammar. */
+  biweekly: boolean;
   entryCount: number;
   singleEntry: boolean;
   firstTitle: string;

@@ -26,7 +26,7 @@ import { DomainException, ErrorCode } from '../common/problem';
 import { isTimeZone, timeZoneNames } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../pages/customer-rate-limit.guard';
-import { PageRenderer, PageStrings } from '../pages/page-renderer';
+import { PageRenderer, PageStrings, requestLocale } from '../pages/page-renderer';
 import { TokenService } from '../links/tokens';
 import { normalizeEmail } from '../addresses/email';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
@@ -99,7 +99,7 @@ export class WebinarPagesController {
   ): Promise<string> {
     const webinar = await this.webinars.bySlug(slug);
     const locale = this.localeFor(lang, webinar);
-    if (!webinar) return this.notFound(reply, locale);
+    if (!webinar) return this.notFound(reply);
     const closed = this.closedPage(reply, webinar, locale);
     if (closed) return closed;
     const holder = await this.personalHolder(personal);
@@ -153,7 +153,7 @@ export class WebinarPagesController {
   ): Promise<string> {
     const webinar = await this.webinars.bySlug(slug);
     const locale = this.localeFor(field(form?.lang), webinar);
-    if (!webinar) return this.notFound(reply, locale);
+    if (!webinar) return this.notFound(reply);
     const t = this.pages.t(locale);
     const cookie = cookieValue(request.headers.cookie, FORM_COOKIE);
     if (!cookie || !this.checkFormToken(cookie, form?.csrf)) {
@@ -275,7 +275,7 @@ export class WebinarPagesController {
   @ApiPage({ html: { 200: 'A page with the unregister button (not registered any more: a page saying so).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async showUnregister(@Param('token') token: string, @Query('lang') lang: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const found = await this.registrationOf(token);
-    if (!found) return this.notFound(reply, 'en');
+    if (!found) return this.notFound(reply);
     const { registration, webinar } = found;
     const locale: Locale = lang === 'de' || lang === 'en' ? lang : registration.locale;
     const t = this.pages.t(locale);
@@ -303,7 +303,7 @@ export class WebinarPagesController {
   @ApiPage({ html: { 200: 'Unregistered (or: not registered any more).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async unregister(@Param('token') token: string, @Body() form: Record<string, unknown> | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const found = await this.registrationOf(token);
-    if (!found) return this.notFound(reply, 'en');
+    if (!found) return this.notFound(reply);
     const locale = found.registration.locale;
     const t = this.pages.t(locale);
     let result;
@@ -311,7 +311,7 @@ export class WebinarPagesController {
       result = await this.registrations.unregister(found.registration.id, form?.leaveSeries === '1');
     } catch (error) {
       // Erased (with the registration) between loading and unregistering: the same invalid-link page.
-      if (error instanceof DomainException && error.code === ErrorCode.NotFound) return this.notFound(reply, 'en');
+      if (error instanceof DomainException && error.code === ErrorCode.NotFound) return this.notFound(reply);
       throw error;
     }
     if (result.outcome === 'not_registered') return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered]);
@@ -338,6 +338,7 @@ export class WebinarPagesController {
       full: seats === 0,
       seatsLeft: seats !== null && seats <= 20 ? fill(t.webinarSeatsLeft, { n: seats }) : null,
       action: `/webinars/${webinar.slug}/register`,
+      privacyUrl: this.config.brand.privacyUrl,
       csrf: this.formToken(cookie),
       personal,
       langLink: `/webinars/${webinar.slug}/register?lang=${locale === 'de' ? 'en' : 'de'}`,
@@ -387,7 +388,9 @@ export class WebinarPagesController {
   }
 
   /** The one "invalid link" page; a genuine unregister link whose registration is gone counts as a failed attempt. */
-  private async notFound(reply: FastifyReply, locale: Locale): Promise<string> {
+  private async notFound(reply: FastifyReply, known?: Locale): Promise<string> {
+    // Unless the link names its person: the visitor's language (?lang, Accept-Language), else the default.
+    const locale = known ?? requestLocale(reply.request, this.config.defaultLocale);
     if ((reply.request.params as { token?: unknown }).token !== undefined) await this.limits.countFailure(reply.request);
     const t: PageStrings = this.pages.t(locale);
     void reply.status(404);
