@@ -114,10 +114,10 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
       const [request]: RequestRow[] = await tx.query(`SELECT * FROM webinar_registration_requests WHERE webinar_id = $1 AND email = $2`, [webinarId, email]);
       const dayAgo = new Date(now.getTime() - CONFIRM_INTERVAL_MS);
       if (request?.last_mail_at && request.last_mail_at > dayAgo) return 'recently_mailed';
-      const [{ count: toAddress }] = await tx.query(
-        `SELECT count(*)::int AS count FROM webinar_registration_requests WHERE email = $1 AND last_mail_at > $2`,
-        [email, dayAgo],
-      );
+      const [{ count: toAddress }] = await tx.query(`SELECT count(*)::int AS count FROM webinar_registration_requests WHERE email = $1 AND last_mail_at > $2`, [
+        email,
+        dayAgo,
+      ]);
       if (toAddress >= MAX_MAILS_PER_ADDRESS_DAY) return 'address_limit';
       if (bucket) {
         await lockKey(tx, `webinar-confirm-ip:${bucket}`);
@@ -147,7 +147,15 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
                                  payload, priority, next_attempt_at, created_at, updated_at)
          VALUES ($1, $2, 'service', $3, $4, $5, 'queued', 'queued', $6, '{}'::jsonb, 10, $7, $7, $7)
          ON CONFLICT (idempotency_key) DO NOTHING`,
-        [subscriber?.id ?? null, subscriber ? null : email, REGISTRATION_CONFIRM_KIND, saved.id, input.locale, `${REGISTRATION_CONFIRM_KIND}:${saved.id}:${saved.mails}`, now],
+        [
+          subscriber?.id ?? null,
+          subscriber ? null : email,
+          REGISTRATION_CONFIRM_KIND,
+          saved.id,
+          input.locale,
+          `${REGISTRATION_CONFIRM_KIND}:${saved.id}:${saved.mails}`,
+          now,
+        ],
       );
       return 'mailed';
     });
@@ -175,10 +183,10 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
         evidence,
       );
       if (result.outcome === 'registered' || result.outcome === 'already_registered') {
-        await tx.query(`UPDATE webinar_registration_requests SET status = 'confirmed', confirmed_at = coalesce(confirmed_at, $2), updated_at = $2 WHERE id = $1`, [
-          request.id,
-          this.clock.now(),
-        ]);
+        await tx.query(
+          `UPDATE webinar_registration_requests SET status = 'confirmed', confirmed_at = coalesce(confirmed_at, $2), updated_at = $2 WHERE id = $1`,
+          [request.id, this.clock.now()],
+        );
       }
       return { ...result, email: request.email, locale: request.locale };
     });

@@ -643,7 +643,8 @@ describe('carrier webhook', () => {
       ),
       { numRuns: 25 },
     );
-  });
+    // 25 runs of up to 18 HTTP events and settles each: seconds on an idle machine, more on a busy one.
+  }, 180_000);
 });
 
 describe('with SHIPMENT_OUT_FOR_DELIVERY_MAIL=false', () => {

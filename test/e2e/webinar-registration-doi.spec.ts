@@ -92,7 +92,12 @@ function calendarOf(mail: SinkMessage) {
 }
 
 const registrationOf = async (webinarId: string, email: string) =>
-  (await t.sql(`SELECT r.status FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.webinar_id = $1 AND s.email = $2`, [webinarId, email]))[0];
+  (
+    await t.sql(`SELECT r.status FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.webinar_id = $1 AND s.email = $2`, [
+      webinarId,
+      email,
+    ])
+  )[0];
 
 beforeAll(async () => {
   sink = await startSmtpSink();
@@ -224,13 +229,23 @@ describe('the same answer for every address', () => {
     ]);
     expect((await t.api('POST', `/v1/webinars/${webinar.id}/registrations`, { body: { email: 'registered@example.com' } })).status).toBe(201);
     expect((await t.api('DELETE', `/v1/subscribers/${ids.get('erased@example.com')}`)).status).toBe(204);
-    for (const [email, reason] of [['bounced@example.com', 'bounced'], ['complained@example.com', 'complained']]) {
+    for (const [email, reason] of [
+      ['bounced@example.com', 'bounced'],
+      ['complained@example.com', 'complained'],
+    ]) {
       await t.sql(`INSERT INTO bounced_addresses (email_hash, reason, created_at) VALUES ($1, $2, now())`, [emailHash(email), reason]);
     }
     await drain();
     sink.clear();
 
-    const addresses = ['unknown@example.com', 'known@example.com', 'registered@example.com', 'erased@example.com', 'bounced@example.com', 'complained@example.com'];
+    const addresses = [
+      'unknown@example.com',
+      'known@example.com',
+      'registered@example.com',
+      'erased@example.com',
+      'bounced@example.com',
+      'complained@example.com',
+    ];
     const answers = new Map<string, { status: number; html: string }>();
     for (const email of addresses) {
       const { status, html } = await submit(webinar.slug, { email, firstName: 'Pat' });
@@ -339,7 +354,10 @@ describe('a personal registration link', () => {
     await drain();
     const unregister = /http:\/\/tactful\.test\/webinars\/unregister\/[\w.-]+/.exec(webinarMails('back@example.com')[0].parsed.text!)![0];
     const done = await (await post(unregister)).text();
-    const again = /href="(\/webinars\/doi-come-back\/register\?[^"]+)"/.exec(done)![1].replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
+    const again = /href="(\/webinars\/doi-come-back\/register\?[^"]+)"/
+      .exec(done)![1]
+      .replace(/&#x3D;/g, '=')
+      .replace(/&amp;/g, '&');
     const token = new URL(again, t.baseUrl).searchParams.get('t')!;
     const answer = await submit(webinar.slug, { email: 'back@example.com' }, newClient(), `&t=${encodeURIComponent(token)}`);
     expect(answer.html).toContain('You are registered');
@@ -380,7 +398,9 @@ describe('requests that are no longer needed', () => {
     expect((await t.api('POST', `/v1/webinars/${second.id}/cancel`)).status).toBe(200);
     await drain();
     expect(confirmMails('forgetful@example.com')).toHaveLength(1);
-    expect(await t.sql(`SELECT status, reason FROM deliveries WHERE kind = 'webinar_registration_confirm' AND to_address = 'forgetful@example.com' ORDER BY id`)).toEqual([
+    expect(
+      await t.sql(`SELECT status, reason FROM deliveries WHERE kind = 'webinar_registration_confirm' AND to_address = 'forgetful@example.com' ORDER BY id`),
+    ).toEqual([
       { status: 'sent', reason: 'sent' },
       { status: 'expired', reason: 'expired' },
     ]);
