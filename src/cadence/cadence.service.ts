@@ -1,6 +1,5 @@
-// Enforcement of the cadence cap in SQL. Two holds, both in the database:
-// - reservation (dispatch time): compare-and-set on cadence_windows, set-based;
-// - hand-over (send time): a marketing_sends row under an exclusion constraint, per mail.
+// Enforcement of the cadence cap in SQL (the statements: window.queries.ts), and the one runner of
+// the hand-over state machine (hand-over.policy.ts) for every marketing kind.
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -8,36 +7,36 @@ import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { runPrepared } from '../database/prepared';
 import { Cadence } from '../subscribers/subscriber.entity';
+import { ClaimedDelivery, ComposedMessage, DeliveryKind, GateVerdict } from '../delivery/delivery-kinds';
+import { Reason } from '../delivery/reason-codes';
 import { MarketingOutlook, marketingOutlook, nextDigestAt, windowOpensAt } from './cadence.policy';
+import { attemptOutcome, HandOverOutcome, HandOverStep, handOverStep, refusalOutcome, WindowAction } from './hand-over.policy';
 import { QuietHours, WINDOW_DAYS } from './slots';
+import { RECORD_HAND_OVER, reserveSql, WINDOW_ACTION_SQL } from './window.queries';
 
-// $1 subscriber, $2 delivery, $3 now, $4 window days, $5 time zone, $6 the delivery's reservation key.
-// A delivery that already has its record (sent once, the answer lost, now sent again) keeps it.
-// The exclusion constraint compares each mail's window as it was when the mail went; a customer
-// who has since chosen a longer cadence (weekly -> every two weeks) gets the longer window from
-// their last mail, checked here (in any zone: a local day is 24 h ± 1 h).
-const RECORD_HAND_OVER = `WITH own AS (
-   SELECT 1 FROM marketing_sends WHERE delivery_id = $2)
- , longer AS (
-   SELECT 1 FROM marketing_sends m
-   WHERE m.subscriber_id = $1 AND m.delivery_id <> $2
-     AND m.during && tstzrange($3::timestamptz - make_interval(days => $4::int + 1), $3::timestamptz)
-     AND upper(m.during) - lower(m.during) < make_interval(days => $4::int) - interval '2 hours'
-     AND greatest(tactful_window_end(lower(m.during), $5, $4::int), lower(m.during) + make_interval(days => $4::int, hours => 1)) > $3::timestamptz)
- , sent AS (
-   INSERT INTO marketing_sends (subscriber_id, delivery_id, during)
-   SELECT $1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4::int))
-   WHERE NOT EXISTS (SELECT 1 FROM own) AND NOT EXISTS (SELECT 1 FROM longer)
-   ON CONFLICT ON CONSTRAINT marketing_sends_cadence DO NOTHING
-   RETURNING subscriber_id)
- , window_from_now AS (
-   INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
-   SELECT subscriber_id, $3, $4, $5 FROM sent
-   ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
-     window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
-     reserved_key = CASE WHEN cadence_windows.reserved_key = $6 THEN NULL ELSE cadence_windows.reserved_key END
-   RETURNING 1)
- SELECT 1 FROM window_from_now UNION ALL SELECT 1 FROM own`;
+/** One marketing mail as the window knows it: the delivery, its customer and its reservation key. */
+export interface WindowHold {
+  deliveryId: string;
+  subscriberId: string;
+  idempotencyKey: string;
+}
+
+/**
+ * A kind of marketing mail (campaign, digest): only its own checks and side effects. The hand-over
+ * record, the window and the verdict of a lost hand-over are CadenceService.marketingKind()'s.
+ */
+export interface MarketingHandOver<Facts> {
+  kind: string;
+  /**
+   * The kind's send-time checks, with the delivery and subscriber rows locked, before the
+   * hand-over record: a refusal (its reason says which outcome: refusalOutcome()), or the facts
+   * its compose needs, read in the same transaction.
+   */
+  check(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: Facts }>;
+  compose(tx: EntityManager, delivery: ClaimedDelivery, facts: Facts): Promise<ComposedMessage>;
+  /** The kind's own consequences of an outcome, never the window's (a digest's entries, say). */
+  after?(tx: EntityManager, delivery: ClaimedDelivery, outcome: HandOverOutcome, step: HandOverStep): Promise<void>;
+}
 
 export interface WindowState {
   lastMarketingAt: Date | null;
@@ -58,35 +57,62 @@ export class CadenceService {
     this.quietHours = config.quietHours;
   }
 
+  /** The reservation, as a CTE body for the set-based decisions (window.queries.ts reserveSql). */
+  static reserveCte(eligible: string, nowParam: string, keySql: string): string {
+    return reserveSql(eligible, nowParam, keySql);
+  }
+
   /**
-   * A CTE that reserves the window for each row of `eligible` (columns id, cadence, time_zone) whose window
-   * is free at `nowParam`, and returns the ids it reserved. A racing transaction blocks on the
-   * row lock and re-evaluates the WHERE against the committed row, so exactly one wins.
+   * The delivery kind that runs the hand-over state machine for `handOver`: its checks, then the
+   * hand-over record; each outcome's window action applied here and nowhere else, then the kind's
+   * own side effects. A lost hand-over is deferred into the customer's next digest, for every kind.
    */
-  static reserveCte(eligible: string, nowParam: string, keyPrefixParam: string): string {
-    return `
-      INSERT INTO cadence_windows AS w (subscriber_id, last_marketing_at, window_days, time_zone, reserved_key, previous_marketing_at)
-      SELECT e.id, ${nowParam}, tactful_window_days(e.cadence), e.time_zone, ${keyPrefixParam} || e.id::text, NULL
-      FROM ${eligible} e
-      ON CONFLICT (subscriber_id) DO UPDATE SET
-        previous_marketing_at = w.last_marketing_at,
-        last_marketing_at = EXCLUDED.last_marketing_at,
-        window_days = EXCLUDED.window_days,
-        time_zone = EXCLUDED.time_zone,
-        reserved_key = EXCLUDED.reserved_key
-      WHERE tactful_window_end(w.last_marketing_at, EXCLUDED.time_zone, EXCLUDED.window_days) <= EXCLUDED.last_marketing_at
-      RETURNING w.subscriber_id`;
+  marketingKind<Facts>(handOver: MarketingHandOver<Facts>): DeliveryKind {
+    // What check() read, for compose() of the same delivery in the same transaction.
+    const checked = new WeakMap<ClaimedDelivery, { facts: Facts }>();
+    const settle = async (tx: EntityManager, delivery: ClaimedDelivery, outcome: HandOverOutcome) => {
+      const step = handOverStep(outcome);
+      await this.applyWindowAction(tx, step.window, [holdOf(delivery)]);
+      await handOver.after?.(tx, delivery, outcome, step);
+    };
+    return {
+      kind: handOver.kind,
+      gate: async (tx, delivery, now): Promise<GateVerdict | null> => {
+        const result = await handOver.check(tx, delivery, now);
+        if ('refused' in result) {
+          await settle(tx, delivery, refusalOutcome(result.refused.reason));
+          return result.refused;
+        }
+        if (!(await this.recordHandOver(tx, delivery, now))) {
+          await settle(tx, delivery, 'hand_over_lost');
+          const state = await this.windowStateIn(tx, holdOf(delivery).subscriberId, now);
+          return { status: 'deferred', reason: Reason.DeferredCadence, nextAttemptAt: state.nextDigestAt };
+        }
+        checked.set(delivery, { facts: result.facts });
+        return null;
+      },
+      compose: (tx, delivery) => {
+        const own = checked.get(delivery);
+        if (!own) throw new Error(`${handOver.kind} delivery ${delivery.id} composed without its hand-over check`);
+        return handOver.compose(tx, delivery, own.facts);
+      },
+      settled: (tx, delivery, status, reason) => settle(tx, delivery, attemptOutcome(status, reason)),
+    };
+  }
+
+  /** Carries out one window action (hand-over.policy.ts) for the given mails, in the caller's transaction. */
+  async applyWindowAction(tx: EntityManager, action: WindowAction, holds: WindowHold[]): Promise<void> {
+    if (action === 'keep' || holds.length === 0) return;
+    const values =
+      action === 'forget' ? [holds.map((h) => h.deliveryId)] : [holds.map((h) => h.subscriberId), holds.map((h) => h.idempotencyKey)];
+    await runPrepared(tx, WINDOW_ACTION_SQL[action], values);
   }
 
   /**
    * At hand-over: records the send under the exclusion constraint. Returns false when another
    * marketing mail to the subscriber lies inside the window (the caller defers this one).
    */
-  async recordHandOver(
-    tx: EntityManager,
-    delivery: { id: string; subscriberId: string; idempotencyKey: string; handOverTurn?: { cadence: string; timeZone: string } },
-    now: Date,
-  ): Promise<boolean> {
+  private async recordHandOver(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<boolean> {
     // The worker took the subscriber's turn (hand-over-turn.ts) when it locked the delivery.
     const settings = delivery.handOverTurn;
     if (!settings) throw new Error(`hand-over of delivery ${delivery.id} without the subscriber's hand-over turn`);
@@ -94,31 +120,8 @@ export class CadenceService {
     // One statement: the send record under the exclusion constraint (a conflict means another
     // marketing mail went inside the window: nothing is written), and the window now running from
     // the real hand-over rather than from the reservation.
-    const recorded = await runPrepared(tx, RECORD_HAND_OVER, [delivery.subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
+    const recorded = await runPrepared(tx, RECORD_HAND_OVER, [holdOf(delivery).subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
     return recorded.length > 0;
-  }
-
-  /** A mail that held the window will not go after all: the window returns to what it was. */
-  async release(tx: EntityManager, subscriberId: string, idempotencyKey: string): Promise<void> {
-    await tx.query(
-      `UPDATE cadence_windows SET last_marketing_at = coalesce(previous_marketing_at, '-infinity'), reserved_key = NULL
-       WHERE subscriber_id = $1 AND reserved_key = $2`,
-      [subscriberId, idempotencyKey],
-    );
-  }
-
-  /**
-   * The hand-over lost to another marketing mail inside the window: that mail holds the window
-   * now, so this delivery only drops its claim. (release() would rewind the window to before
-   * this reservation and hide the send that just went.)
-   */
-  async yieldReservation(tx: EntityManager, subscriberId: string, idempotencyKey: string): Promise<void> {
-    await tx.query(`UPDATE cadence_windows SET reserved_key = NULL WHERE subscriber_id = $1 AND reserved_key = $2`, [subscriberId, idempotencyKey]);
-  }
-
-  /** A sent mail that failed after the hand-over record (SMTP refused it): its send record goes. */
-  async forgetHandOver(tx: EntityManager, deliveryId: string): Promise<void> {
-    await tx.query(`DELETE FROM marketing_sends WHERE delivery_id = $1`, [deliveryId]);
   }
 
   /**
@@ -172,4 +175,9 @@ export class CadenceService {
       nextDigestAt: nextDigestAt(snapshot, now),
     };
   }
+}
+
+function holdOf(delivery: ClaimedDelivery): WindowHold {
+  if (!delivery.subscriberId) throw new Error(`marketing delivery ${delivery.id} has no subscriber to hold a window for`);
+  return { deliveryId: delivery.id, subscriberId: delivery.subscriberId, idempotencyKey: delivery.idempotencyKey };
 }
