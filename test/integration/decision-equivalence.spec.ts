@@ -5,11 +5,15 @@
 // nextDigestAt / nextSlot / selectEntries against what DigestsService.composeDue() writes.
 import fc from 'fast-check';
 import { Client } from 'pg';
-import { decide, nextDigestAt, SubscriberSnapshot } from '../../src/cadence/cadence.policy';
+import { decide, nextDigestAt, SubscriberSnapshot, windowOpensAt } from '../../src/cadence/cadence.policy';
 import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, nextSlot, QuietHours } from '../../src/cadence/slots';
 import { compileAudience } from '../../src/campaigns/audience-filter';
 import { campaignKeyPrefix, DISPATCH_BATCH_SETTINGS, dispatchBatchSql, dryRunSql, FIRST_CURSOR } from '../../src/campaigns/campaign-dispatch.service';
+import { FakeClock } from '../../src/common/clock';
+import { DigestCandidate, selectEntries } from '../../src/digests/digest-compose.policy';
+import { DigestsService } from '../../src/digests/digests.service';
 import { Cadence } from '../../src/subscribers/subscriber.entity';
+import { startTestApp, TestApp } from '../support/app';
 import { connectedTestDatabase } from '../support/database';
 
 const MINUTE = 60_000;
@@ -189,4 +193,174 @@ describe('decide() and the dispatch SQL', () => {
       },
     );
   });
+});
+
+// ---- digest composition ------------------------------------------------------------------------
+
+interface GeneratedReader {
+  cadence: Cadence;
+  timeZone: string;
+  digestWeekday: number;
+  digestHour: number;
+  /** Minutes the slot is overdue (0: due this minute). */
+  overdue: number;
+  /** Minutes before now of the last marketing mail, or null. */
+  lastMarketing: number | null;
+  /** Per topic: confirmed that many days ago, or not confirmed (pending). */
+  topics: (number | null)[];
+  campaigns: { topic: number; priority: number; ageMinutes: number; expiresIn: number | null }[];
+}
+
+interface GeneratedItem {
+  topic: number;
+  priority: number;
+  /** Minutes before now it was published (negative: not yet). */
+  publishedAgo: number;
+  /** Minutes after publishing it expires, or null. */
+  lifetime: number | null;
+}
+
+const TOPICS = 2;
+const CAP = 3;
+
+const reader: fc.Arbitrary<GeneratedReader> = fc.record({
+  cadence: fc.constantFrom('weekly' as const, 'biweekly' as const),
+  timeZone: zones,
+  digestWeekday: fc.integer({ min: 1, max: 7 }),
+  digestHour: fc.integer({ min: 0, max: 23 }),
+  overdue: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 * 24 * 60 })),
+  lastMarketing: fc.option(fc.integer({ min: 0, max: 20 * 24 * 60 }), { nil: null }),
+  topics: fc.array(fc.option(fc.integer({ min: 0, max: 30 }), { nil: null }), { minLength: TOPICS, maxLength: TOPICS }),
+  campaigns: fc.array(
+    fc.record({
+      topic: fc.integer({ min: 0, max: TOPICS - 1 }),
+      priority: fc.integer({ min: 0, max: 3 }),
+      ageMinutes: fc.integer({ min: 1, max: 10 * 24 * 60 }),
+      expiresIn: fc.option(fc.integer({ min: -24 * 60, max: 10 * 24 * 60 }), { nil: null }),
+    }),
+    { maxLength: 3 },
+  ),
+});
+
+const item: fc.Arbitrary<GeneratedItem> = fc.record({
+  topic: fc.integer({ min: 0, max: TOPICS - 1 }),
+  priority: fc.integer({ min: 0, max: 3 }),
+  publishedAgo: fc.integer({ min: -24 * 60, max: 40 * 24 * 60 }),
+  lifetime: fc.option(fc.integer({ min: 1, max: 20 * 24 * 60 }), { nil: null }),
+});
+
+describe('the pure digest policy and DigestsService.composeDue()', () => {
+  let t: TestApp;
+  const clock = new FakeClock('2026-03-02T09:00:00Z');
+  let topics: string[];
+
+  beforeAll(async () => {
+    t = await startTestApp({ clock, env: { DIGEST_MAX_ENTRIES: String(CAP), DIGEST_CATCHUP_SPREAD_MINUTES: '0' } });
+    topics = (await t.sql(`INSERT INTO topics (key, name_de, name_en) SELECT 'topic-' || i, 'T' || i, 'T' || i FROM generate_series(1, ${TOPICS}) i RETURNING id`)).map(
+      (r) => r.id,
+    );
+  });
+  afterAll(async () => t?.close());
+
+  it('postpone, compose or record nothing new as the pure policy says, with the same entries and the same next slot', async () => {
+    await fc.assert(
+      fc.asyncProperty(instant, fc.array(reader, { minLength: 1, maxLength: 5 }), fc.array(item, { maxLength: 6 }), async (now, readers, items) => {
+        await t.sql(`DELETE FROM deliveries`);
+        await t.sql(`DELETE FROM digest_items`);
+        await t.sql(`DELETE FROM subscribers`);
+        clock.set(now);
+        const ago = (minutes: number) => new Date(now.getTime() - minutes * MINUTE);
+        const itemIds: string[] = [];
+        for (const i of items) {
+          const publish = ago(i.publishedAgo);
+          const [row] = await t.sql(
+            `INSERT INTO digest_items (topic_id, sender, priority, title_de, publish_at, expires_at, created_at) VALUES ($1, 'shop', $2, 'Titel', $3, $4, $3) RETURNING id`,
+            [topics[i.topic], i.priority, publish, i.lifetime === null ? null : new Date(publish.getTime() + i.lifetime * MINUTE)],
+          );
+          itemIds.push(row.id);
+        }
+        const candidatesOf: DigestCandidate[][] = [];
+        const ids: string[] = [];
+        for (const [n, r] of readers.entries()) {
+          const [s] = await t.sql(
+            `INSERT INTO subscribers (email, locale, time_zone, cadence, status, digest_weekday, digest_hour, source, confirmed_at)
+             VALUES ($1, 'de', $2, $3, 'active', $4, $5, 'import', $6) RETURNING id`,
+            [`r${n}@example.com`, r.timeZone, r.cadence, r.digestWeekday, r.digestHour, ago(60 * 24 * 60)],
+          );
+          ids.push(s.id);
+          await t.sql(`UPDATE subscribers SET next_digest_at = $2 WHERE id = $1`, [s.id, ago(r.overdue)]);
+          if (r.lastMarketing !== null) {
+            await t.sql(`INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone) VALUES ($1, $2, $3, $4)`, [
+              s.id,
+              ago(r.lastMarketing),
+              r.cadence === 'biweekly' ? 14 : 7,
+              r.timeZone,
+            ]);
+          }
+          for (const [k, days] of r.topics.entries()) {
+            await t.sql(
+              `INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, confirmed_at) VALUES ($1, $2, $3, $4, 'import', $5)`,
+              [s.id, topics[k], days === null ? 'pending' : 'confirmed', ago(40 * 24 * 60), days === null ? null : ago(days * 24 * 60)],
+            );
+          }
+          // The reference model of the candidates: what the SQL may offer this reader, by the rules in the docs.
+          const confirmedAt = (topic: number) => (r.topics[topic] === null ? null : ago(r.topics[topic]! * 24 * 60));
+          const candidates: DigestCandidate[] = [];
+          items.forEach((i, k) => {
+            const publish = ago(i.publishedAgo);
+            const expires = i.lifetime === null ? null : new Date(publish.getTime() + i.lifetime * MINUTE);
+            const since = confirmedAt(i.topic);
+            if (since === null || publish > now || (expires && expires <= now) || publish.getTime() < since.getTime() - 7 * DAY) return;
+            candidates.push({ type: 'item', ref: itemIds[k], topicId: topics[i.topic], priority: i.priority, expiresAt: expires, freshness: publish });
+          });
+          for (const [k, c] of r.campaigns.entries()) {
+            const created = ago(c.ageMinutes);
+            const expires = c.expiresIn === null ? null : new Date(now.getTime() + c.expiresIn * MINUTE);
+            const [d] = await t.sql(
+              `INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key, priority, next_attempt_at, expires_at, created_at, updated_at)
+               VALUES ($1, 'marketing', 'campaign', $2, 'c', 'shop', 'de', 'deferred', 'deferred_cadence', $3, $4, $5, $6, $5, $5) RETURNING id`,
+              [s.id, topics[c.topic], `c:${n}:${k}`, c.priority, created, expires],
+            );
+            if (confirmedAt(c.topic) !== null && !(expires && expires <= now)) {
+              candidates.push({ type: 'campaign', ref: String(d.id), topicId: topics[c.topic], priority: c.priority, expiresAt: expires, freshness: created });
+            }
+          }
+          candidatesOf.push(candidates);
+        }
+
+        await t.app.get(DigestsService).composeDue();
+
+        for (const [n, r] of readers.entries()) {
+          const slot = ago(r.overdue);
+          const s = { cadence: r.cadence, timeZone: r.timeZone, digestWeekday: r.digestWeekday, digestHour: r.digestHour };
+          const opens = windowOpensAt({ ...s, lastMarketingAt: r.lastMarketing === null ? null : ago(r.lastMarketing) });
+          const { included, left } = selectEntries(candidatesOf[n], CAP);
+          const later = new Date(Math.max(slot.getTime(), now.getTime()));
+          const want =
+            opens && opens > now
+              ? { digest: null, entries: [], nextDigestAt: nextDigestAt({ ...s, lastMarketingAt: r.lastMarketing === null ? null : ago(r.lastMarketing) }, now).toISOString(), full: [] }
+              : included.length === 0
+                ? { digest: 'suppressed:suppressed_empty', entries: [], nextDigestAt: nextSlot(new Date(later.getTime() + MINUTE), r.timeZone, r.digestWeekday, r.digestHour).toISOString(), full: [] }
+                : {
+                    digest: 'queued:queued',
+                    entries: included.map((c) => ({ type: c.type, ref: c.ref })),
+                    nextDigestAt: nextDigestAt({ ...s, lastMarketingAt: later }, now).toISOString(),
+                    full: left.filter((c) => c.type === 'campaign').map((c) => c.ref).sort(),
+                  };
+          const digests = await t.sql(`SELECT status, reason, payload FROM deliveries WHERE subscriber_id = $1 AND kind = 'digest'`, [ids[n]]);
+          const [{ next_digest_at: next }] = await t.sql(`SELECT next_digest_at FROM subscribers WHERE id = $1`, [ids[n]]);
+          const full = await t.sql(`SELECT id::text FROM deliveries WHERE subscriber_id = $1 AND reason = 'deferred_digest_full' ORDER BY id::text`, [ids[n]]);
+          expect({
+            reader: r,
+            digest: digests[0] ? `${digests[0].status}:${digests[0].reason}` : null,
+            entries: digests[0]?.payload?.entries ?? [],
+            nextDigestAt: next.toISOString(),
+            full: full.map((f) => f.id).sort(),
+          }).toEqual({ reader: r, ...want });
+          expect(digests.length).toBeLessThanOrEqual(1);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  }, 240_000);
 });
