@@ -2,10 +2,11 @@
 // Pure, and the reference: the set-based SQL in campaign-dispatch decides for whole audiences and
 // must agree with decide() (test/integration/decision-equivalence.spec.ts runs both on random
 // states); the database constraints make the window hold under any concurrency.
-import { NoMarketingReason, Reason } from '../delivery/reason-codes';
-import { Cadence, SubscriberStatus } from '../subscribers/subscriber.entity';
-import { consentVerdict } from '../delivery/send-gate.policy';
-import { nextDailySlot, nextSlot, outsideQuietHours, QuietHours, windowEnd } from './slots';
+import { NoMarketingReason, Reason } from '../reasons/reason-codes';
+import { SubscriberStatus } from '../reasons/subscriber-states';
+import { consentVerdict } from '../reasons/send-gate.policy';
+import { QuietHours } from '../config/quiet-hours';
+import { Cadence, nextDailySlot, nextSlot, outsideQuietHours, windowEnd } from './slots';
 
 const HOUR_MS = 3_600_000;
 

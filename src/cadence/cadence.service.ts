@@ -6,12 +6,12 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { runPrepared } from '../database/prepared';
-import { Cadence } from '../subscribers/subscriber.entity';
-import { ClaimedDelivery, ComposedMessage, DeliveryKind, GateVerdict } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
 import { MarketingOutlook, marketingOutlook, nextDigestAt, windowOpensAt } from './cadence.policy';
+import { QuietHours } from '../config/quiet-hours';
+import { Cadence, WINDOW_DAYS } from './slots';
+import { ClaimedDelivery, ComposedMessage, DeliveryKind, GateVerdict } from '../delivery/delivery-kinds';
+import { Reason } from '../reasons/reason-codes';
 import { attemptOutcome, HandOverOutcome, HandOverStep, handOverStep, refusalOutcome, WindowAction } from './hand-over.policy';
-import { QuietHours, WINDOW_DAYS } from './slots';
 import { RECORD_HAND_OVER, reserveSql, WINDOW_ACTION_SQL } from './window.queries';
 
 /** One marketing mail as the window knows it: the delivery, its customer and its reservation key. */

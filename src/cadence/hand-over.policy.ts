@@ -2,7 +2,7 @@
 // customer's cadence window. Pure; CadenceService.applyWindowAction() carries the action out in
 // SQL, and CadenceService.marketingKind() runs this machine for every marketing kind (campaign,
 // digest), so a kind supplies its own checks and side effects and never touches the window.
-import { Reason } from '../delivery/reason-codes';
+import { Reason } from '../reasons/reason-codes';
 
 /**
  * What happened to one marketing mail at (or instead of) its hand-over to SMTP.

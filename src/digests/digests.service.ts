@@ -11,8 +11,8 @@ import { digestKeySql } from '../cadence/window.queries';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
-import { TokenService } from '../preferences/tokens';
+import { Reason } from '../reasons/reason-codes';
+import { TokenService } from '../links/tokens';
 import { orderSections, Rating, shouldAskToDrop, topicScore } from '../feedback/feedback.policy';
 import { DigestCandidate, selectEntries } from './digest-compose.policy';
 
@@ -47,7 +47,6 @@ interface DigestFacts {
 }
 
 const BATCH = 500;
-const HOUR = 3_600_000;
 
 @Injectable()
 export class DigestsService implements OnModuleInit {

@@ -6,13 +6,13 @@
 import fc from 'fast-check';
 import { Client } from 'pg';
 import { decide, nextDigestAt, SubscriberSnapshot, windowOpensAt } from '../../src/cadence/cadence.policy';
-import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, nextSlot, QuietHours } from '../../src/cadence/slots';
+import { Cadence, nextSlot } from '../../src/cadence/slots';
+import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from '../../src/config/quiet-hours';
 import { compileAudience } from '../../src/campaigns/audience-filter';
 import { campaignKeyPrefix, DISPATCH_BATCH_SETTINGS, dispatchBatchSql, dryRunSql, FIRST_CURSOR } from '../../src/campaigns/campaign-dispatch.service';
 import { FakeClock } from '../../src/common/clock';
 import { DigestCandidate, selectEntries } from '../../src/digests/digest-compose.policy';
 import { DigestsService } from '../../src/digests/digests.service';
-import { Cadence } from '../../src/subscribers/subscriber.entity';
 import { startTestApp, TestApp } from '../support/app';
 import { connectedTestDatabase } from '../support/database';
 

@@ -2,7 +2,7 @@
 // and the legacy values still read (LEGACY_REASONS), no more and no fewer. A reason added to the
 // enum without a migration that widens the check fails here before it fails a hand-over.
 import { Client } from 'pg';
-import { LEGACY_REASONS, REASONS } from '../../src/delivery/reason-codes';
+import { LEGACY_REASONS, REASONS } from '../../src/reasons/reason-codes';
 import { connectedTestDatabase } from '../support/database';
 
 let client: Client;

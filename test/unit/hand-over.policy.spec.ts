@@ -1,7 +1,7 @@
 // The hand-over state machine: each outcome of a marketing mail's hand-over, what it does to the
 // customer's window and what becomes of the mail; and how the worker's results map to outcomes.
 import { attemptOutcome, HAND_OVER_OUTCOMES, HAND_OVER_TABLE, handOverStep, refusalOutcome } from '../../src/cadence/hand-over.policy';
-import { Reason } from '../../src/delivery/reason-codes';
+import { Reason } from '../../src/reasons/reason-codes';
 
 describe('the hand-over state machine', () => {
   it.each([

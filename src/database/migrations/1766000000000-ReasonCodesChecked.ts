@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 // Reason codes checked by the database: deliveries.reason holds one of the Reason enum's values
-// (src/delivery/reason-codes.ts), or a value an older version stored (LEGACY_REASONS, read as
+// (src/reasons/reason-codes.ts), or a value an older version stored (LEGACY_REASONS, read as
 // today's). The list is spelled out here, as of this migration: a new reason needs a migration
 // that widens it, and test/integration/reason-codes.spec.ts fails until one does. The other reason
 // columns already check theirs (suppression_list: erased; bounced_addresses: bounced, complained);
