@@ -1,5 +1,7 @@
-// Enforcement of the cadence cap in SQL (the statements: window.queries.ts), and the one runner of
-// the hand-over state machine (hand-over.policy.ts) for every marketing kind.
+// Enforcement of the cadence cap in SQL (the statements: window.queries.ts): the reservation, the
+// hand-over record, and the one place the hand-over state machine's window actions
+// (hand-over.policy.ts) are carried out. delivery/marketing-hand-over.ts runs the machine for
+// every marketing kind.
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -9,9 +11,7 @@ import { runPrepared } from '../database/prepared';
 import { MarketingOutlook, marketingOutlook, nextDigestAt, windowOpensAt } from './cadence.policy';
 import { QuietHours } from '../config/quiet-hours';
 import { Cadence, WINDOW_DAYS } from './slots';
-import { ClaimedDelivery, ComposedMessage, DeliveryKind, GateVerdict } from '../delivery/delivery-kinds';
-import { Reason } from '../reasons/reason-codes';
-import { attemptOutcome, HandOverOutcome, HandOverStep, handOverStep, refusalOutcome, WindowAction } from './hand-over.policy';
+import { WindowAction } from './hand-over.policy';
 import { RECORD_HAND_OVER, reserveSql, WINDOW_ACTION_SQL } from './window.queries';
 
 /** One marketing mail as the window knows it: the delivery, its customer and its reservation key. */
@@ -21,21 +21,13 @@ export interface WindowHold {
   idempotencyKey: string;
 }
 
-/**
- * A kind of marketing mail (campaign, digest): only its own checks and side effects. The hand-over
- * record, the window and the verdict of a lost hand-over are CadenceService.marketingKind()'s.
- */
-export interface MarketingHandOver<Facts> {
-  kind: string;
-  /**
-   * The kind's send-time checks, with the delivery and subscriber rows locked, before the
-   * hand-over record: a refusal (its reason says which outcome: refusalOutcome()), or the facts
-   * its compose needs, read in the same transaction.
-   */
-  check(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: Facts }>;
-  compose(tx: EntityManager, delivery: ClaimedDelivery, facts: Facts): Promise<ComposedMessage>;
-  /** The kind's own consequences of an outcome, never the window's (a digest's entries, say). */
-  after?(tx: EntityManager, delivery: ClaimedDelivery, outcome: HandOverOutcome, step: HandOverStep): Promise<void>;
+/** A marketing mail at its hand-over: the claimed delivery as far as the window needs it. */
+export interface HandOverMail {
+  id: string;
+  subscriberId: string | null;
+  idempotencyKey: string;
+  /** Set when the worker holds the customer's hand-over turn, with the cadence settings read under it. */
+  handOverTurn?: { cadence: string; timeZone: string };
 }
 
 export interface WindowState {
@@ -62,44 +54,6 @@ export class CadenceService {
     return reserveSql(eligible, nowParam, keySql);
   }
 
-  /**
-   * The delivery kind that runs the hand-over state machine for `handOver`: its checks, then the
-   * hand-over record; each outcome's window action applied here and nowhere else, then the kind's
-   * own side effects. A lost hand-over is deferred into the customer's next digest, for every kind.
-   */
-  marketingKind<Facts>(handOver: MarketingHandOver<Facts>): DeliveryKind {
-    // What check() read, for compose() of the same delivery in the same transaction.
-    const checked = new WeakMap<ClaimedDelivery, { facts: Facts }>();
-    const settle = async (tx: EntityManager, delivery: ClaimedDelivery, outcome: HandOverOutcome) => {
-      const step = handOverStep(outcome);
-      await this.applyWindowAction(tx, step.window, [holdOf(delivery)]);
-      await handOver.after?.(tx, delivery, outcome, step);
-    };
-    return {
-      kind: handOver.kind,
-      gate: async (tx, delivery, now): Promise<GateVerdict | null> => {
-        const result = await handOver.check(tx, delivery, now);
-        if ('refused' in result) {
-          await settle(tx, delivery, refusalOutcome(result.refused.reason));
-          return result.refused;
-        }
-        if (!(await this.recordHandOver(tx, delivery, now))) {
-          await settle(tx, delivery, 'hand_over_lost');
-          const state = await this.windowStateIn(tx, holdOf(delivery).subscriberId, now);
-          return { status: 'deferred', reason: Reason.DeferredCadence, nextAttemptAt: state.nextDigestAt };
-        }
-        checked.set(delivery, { facts: result.facts });
-        return null;
-      },
-      compose: (tx, delivery) => {
-        const own = checked.get(delivery);
-        if (!own) throw new Error(`${handOver.kind} delivery ${delivery.id} composed without its hand-over check`);
-        return handOver.compose(tx, delivery, own.facts);
-      },
-      settled: (tx, delivery, status, reason) => settle(tx, delivery, attemptOutcome(status, reason)),
-    };
-  }
-
   /** Carries out one window action (hand-over.policy.ts) for the given mails, in the caller's transaction. */
   async applyWindowAction(tx: EntityManager, action: WindowAction, holds: WindowHold[]): Promise<void> {
     if (action === 'keep' || holds.length === 0) return;
@@ -112,7 +66,7 @@ export class CadenceService {
    * At hand-over: records the send under the exclusion constraint. Returns false when another
    * marketing mail to the subscriber lies inside the window (the caller defers this one).
    */
-  private async recordHandOver(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<boolean> {
+  async recordHandOver(tx: EntityManager, delivery: HandOverMail, now: Date): Promise<boolean> {
     // The worker took the subscriber's turn (hand-over-turn.ts) when it locked the delivery.
     const settings = delivery.handOverTurn;
     if (!settings) throw new Error(`hand-over of delivery ${delivery.id} without the subscriber's hand-over turn`);
@@ -177,7 +131,8 @@ export class CadenceService {
   }
 }
 
-function holdOf(delivery: ClaimedDelivery): WindowHold {
+/** The window hold of a marketing mail (which always has a customer). */
+export function holdOf(delivery: HandOverMail): WindowHold {
   if (!delivery.subscriberId) throw new Error(`marketing delivery ${delivery.id} has no subscriber to hold a window for`);
   return { deliveryId: delivery.id, subscriberId: delivery.subscriberId, idempotencyKey: delivery.idempotencyKey };
 }

@@ -1,7 +1,8 @@
 // The hand-over state machine of a marketing mail: what each outcome of its hand-over does to the
 // customer's cadence window. Pure; CadenceService.applyWindowAction() carries the action out in
-// SQL, and CadenceService.marketingKind() runs this machine for every marketing kind (campaign,
-// digest), so a kind supplies its own checks and side effects and never touches the window.
+// SQL, and marketingKind() (delivery/marketing-hand-over.ts) runs this machine for every marketing
+// kind (campaign, digest), so a kind supplies its own checks and side effects and never touches
+// the window.
 import { Reason } from '../reasons/reason-codes';
 
 /**

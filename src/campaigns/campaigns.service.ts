@@ -12,6 +12,7 @@ import { validationException } from '../common/validation';
 import { addressOf, APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { runPrepared } from '../database/prepared';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { marketingKind } from '../delivery/marketing-hand-over';
 import { replyToFor } from '../addresses/email';
 import { OutboxService } from '../delivery/outbox.service';
 import { Reason, REASON_LABELS, readReason } from '../reasons/reason-codes';
@@ -100,7 +101,7 @@ export class CampaignsService implements OnModuleInit {
   onModuleInit(): void {
     // The campaign supplies its checks and its content; the window is the cadence module's.
     this.kinds.register(
-      this.cadence.marketingKind<CampaignFacts>({
+      marketingKind<CampaignFacts>(this.cadence, {
         kind: 'campaign',
         check: (tx, delivery, now) => this.check(tx, delivery, now),
         compose: (tx, delivery, facts) => this.compose(tx, delivery, facts.version),

@@ -11,6 +11,7 @@ import { digestKeySql } from '../cadence/window.queries';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { marketingKind } from '../delivery/marketing-hand-over';
 import { Reason } from '../reasons/reason-codes';
 import { TokenService } from '../links/tokens';
 import { orderSections, Rating, shouldAskToDrop, topicScore } from '../feedback/feedback.policy';
@@ -65,7 +66,7 @@ export class DigestsService implements OnModuleInit {
     // The digest supplies its checks, its content and what becomes of its entries; the window is
     // the cadence module's.
     this.kinds.register(
-      this.cadence.marketingKind<DigestFacts>({
+      marketingKind<DigestFacts>(this.cadence, {
         kind: 'digest',
         check: (tx, delivery) => this.check(tx, delivery),
         compose: (tx, delivery, facts) => this.compose(tx, delivery, facts),

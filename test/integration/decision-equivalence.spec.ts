@@ -37,7 +37,9 @@ afterAll(async () => close?.());
 
 const zones = fc.constantFrom('Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Australia/Sydney', 'UTC', 'Asia/Kolkata');
 // Whole minutes in 2026, across both daylight-saving changes of every zone above.
-const instant = fc.integer({ min: Date.parse('2026-01-01T00:00:00Z') / MINUTE, max: Date.parse('2026-12-31T00:00:00Z') / MINUTE }).map((m) => new Date(m * MINUTE));
+const instant = fc
+  .integer({ min: Date.parse('2026-01-01T00:00:00Z') / MINUTE, max: Date.parse('2026-12-31T00:00:00Z') / MINUTE })
+  .map((m) => new Date(m * MINUTE));
 
 interface GeneratedSubscriber {
   status: 'pending' | 'active' | 'paused' | 'unsubscribed' | 'bounced' | 'complained';
@@ -58,7 +60,10 @@ const subscriber: fc.Arbitrary<GeneratedSubscriber> = fc.record({
     { weight: 6, arbitrary: fc.constant('active' as const) },
     { weight: 1, arbitrary: fc.constantFrom('pending' as const, 'paused' as const, 'unsubscribed' as const, 'bounced' as const, 'complained' as const) },
   ),
-  subscriptionStatus: fc.oneof({ weight: 6, arbitrary: fc.constant('confirmed' as const) }, { weight: 1, arbitrary: fc.constantFrom('pending' as const, 'revoked' as const) }),
+  subscriptionStatus: fc.oneof(
+    { weight: 6, arbitrary: fc.constant('confirmed' as const) },
+    { weight: 1, arbitrary: fc.constantFrom('pending' as const, 'revoked' as const) },
+  ),
   inAudience: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   cadence: fc.constantFrom('weekly' as const, 'biweekly' as const),
   timeZone: zones,
@@ -101,7 +106,9 @@ async function seed(now: Date, subscribers: GeneratedSubscriber[]): Promise<stri
     [ids, subscribers.map((s) => s.subscriptionStatus), topicId, new Date(now.getTime() - 60 * DAY)],
   );
   const windows = subscribers.flatMap((s, i) =>
-    s.lastMarketing === null ? [] : [{ id: ids[i], at: s.lastMarketing === 'released' ? '-infinity' : new Date(now.getTime() - s.lastMarketing * MINUTE).toISOString(), s }],
+    s.lastMarketing === null
+      ? []
+      : [{ id: ids[i], at: s.lastMarketing === 'released' ? '-infinity' : new Date(now.getTime() - s.lastMarketing * MINUTE).toISOString(), s }],
   );
   await client.query(
     `INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
@@ -163,7 +170,9 @@ describe('decide() and the dispatch SQL', () => {
             const dry = await client.query(`${dryRunSql(audienceSql)} SELECT id, status, reason, at FROM decided`, params);
             for (const setting of DISPATCH_BATCH_SETTINGS) await client.query(setting);
             await client.query(dispatchBatchSql(audienceSql), params);
-            const written = await client.query(`SELECT subscriber_id AS id, status, reason, next_attempt_at AS at FROM deliveries WHERE ref_id = $1`, [CAMPAIGN]);
+            const written = await client.query(`SELECT subscriber_id AS id, status, reason, next_attempt_at AS at FROM deliveries WHERE ref_id = $1`, [
+              CAMPAIGN,
+            ]);
             const byId = (rows: { id: string; status: string; reason: string; at: Date }[]) => new Map(rows.map((r) => [r.id, shape(r)]));
             const dryById = byId(dry.rows);
             const writtenById = byId(written.rows);
@@ -187,7 +196,19 @@ describe('decide() and the dispatch SQL', () => {
             new Date('2026-03-02T21:00:00Z'),
             (Date.parse('2026-03-03T06:30:00Z') - Date.parse('2026-03-02T21:00:00Z')) / MINUTE,
             DEFAULT_QUIET_HOURS,
-            [{ status: 'active', subscriptionStatus: 'confirmed', inAudience: true, cadence: 'weekly', timeZone: 'Europe/Berlin', digestWeekday: 2, digestHour: 7, lastMarketing: null, budgetUsed: false }],
+            [
+              {
+                status: 'active',
+                subscriptionStatus: 'confirmed',
+                inAudience: true,
+                cadence: 'weekly',
+                timeZone: 'Europe/Berlin',
+                digestWeekday: 2,
+                digestHour: 7,
+                lastMarketing: null,
+                budgetUsed: false,
+              },
+            ],
           ],
         ],
       },
@@ -256,9 +277,9 @@ describe('the pure digest policy and DigestsService.composeDue()', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ clock, env: { DIGEST_MAX_ENTRIES: String(CAP), DIGEST_CATCHUP_SPREAD_MINUTES: '0' } });
-    topics = (await t.sql(`INSERT INTO topics (key, name_de, name_en) SELECT 'topic-' || i, 'T' || i, 'T' || i FROM generate_series(1, ${TOPICS}) i RETURNING id`)).map(
-      (r) => r.id,
-    );
+    topics = (
+      await t.sql(`INSERT INTO topics (key, name_de, name_en) SELECT 'topic-' || i, 'T' || i, 'T' || i FROM generate_series(1, ${TOPICS}) i RETURNING id`)
+    ).map((r) => r.id);
   });
   afterAll(async () => t?.close());
 
@@ -338,14 +359,27 @@ describe('the pure digest policy and DigestsService.composeDue()', () => {
           const later = new Date(Math.max(slot.getTime(), now.getTime()));
           const want =
             opens && opens > now
-              ? { digest: null, entries: [], nextDigestAt: nextDigestAt({ ...s, lastMarketingAt: r.lastMarketing === null ? null : ago(r.lastMarketing) }, now).toISOString(), full: [] }
+              ? {
+                  digest: null,
+                  entries: [],
+                  nextDigestAt: nextDigestAt({ ...s, lastMarketingAt: r.lastMarketing === null ? null : ago(r.lastMarketing) }, now).toISOString(),
+                  full: [],
+                }
               : included.length === 0
-                ? { digest: 'suppressed:suppressed_empty', entries: [], nextDigestAt: nextSlot(new Date(later.getTime() + MINUTE), r.timeZone, r.digestWeekday, r.digestHour).toISOString(), full: [] }
+                ? {
+                    digest: 'suppressed:suppressed_empty',
+                    entries: [],
+                    nextDigestAt: nextSlot(new Date(later.getTime() + MINUTE), r.timeZone, r.digestWeekday, r.digestHour).toISOString(),
+                    full: [],
+                  }
                 : {
                     digest: 'queued:queued',
                     entries: included.map((c) => ({ type: c.type, ref: c.ref })),
                     nextDigestAt: nextDigestAt({ ...s, lastMarketingAt: later }, now).toISOString(),
-                    full: left.filter((c) => c.type === 'campaign').map((c) => c.ref).sort(),
+                    full: left
+                      .filter((c) => c.type === 'campaign')
+                      .map((c) => c.ref)
+                      .sort(),
                   };
           const digests = await t.sql(`SELECT status, reason, payload FROM deliveries WHERE subscriber_id = $1 AND kind = 'digest'`, [ids[n]]);
           const [{ next_digest_at: next }] = await t.sql(`SELECT next_digest_at FROM subscribers WHERE id = $1`, [ids[n]]);

@@ -44,9 +44,7 @@ export class ReasonCodesChecked1766000000000 implements MigrationInterface {
   name = 'ReasonCodesChecked1766000000000';
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(
-      `ALTER TABLE deliveries ADD CONSTRAINT deliveries_reason_check CHECK (reason IN (${REASONS.map((r) => `'${r}'`).join(', ')})) NOT VALID`,
-    );
+    await db.query(`ALTER TABLE deliveries ADD CONSTRAINT deliveries_reason_check CHECK (reason IN (${REASONS.map((r) => `'${r}'`).join(', ')})) NOT VALID`);
     await db.query(`ALTER TABLE deliveries VALIDATE CONSTRAINT deliveries_reason_check`);
   }
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsInt, IsObject, IsString, IsUrl, Length, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Omittable } from '../../common/validation';
 import { ApiInstant, ApiInteger, ApiUuid } from '../../common/openapi';
 import { IsInstant } from '../../common/instants';

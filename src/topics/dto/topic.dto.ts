@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ApiInstant } from '../../common/openapi';
-import { IsBoolean, IsString, Length, Matches } from 'class-validator';
+import { IsBoolean, IsString, Length } from 'class-validator';
 import { Omittable } from '../../common/validation';
 import { Topic } from '../topic.entity';
 import { IsSlug } from '../../common/slug';
