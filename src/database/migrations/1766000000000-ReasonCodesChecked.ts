@@ -29,6 +29,7 @@ const REASONS = [
   'suppressed_audience',
   'suppressed_duplicate',
   'queued_quiet_hours',
+  'queued_settling',
   'suppressed_empty',
   'suppressed_cancelled',
   'already_delivered',
