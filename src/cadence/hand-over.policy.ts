@@ -2,7 +2,8 @@
 // customer's cadence window. Pure; CadenceService.applyWindowAction() carries the action out in
 // SQL, and marketingKind() (delivery/marketing-hand-over.ts) runs this machine for every marketing
 // kind (campaign, digest), so a kind supplies its own checks and side effects and never touches
-// the window.
+// the window. A change to the window rule touches this table (and, for a new action, its SQL in
+// window.queries.ts and CadenceService.applyWindowAction); no marketing kind.
 import { Reason } from '../reasons/reason-codes';
 
 /**
