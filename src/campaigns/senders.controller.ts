@@ -8,8 +8,8 @@ import { RequireScopes } from '../auth/scopes';
 import { Clock } from '../common/clock';
 import { ApiInstant, ApiInteger, ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';
 import { invalid, notFound } from '../common/problem';
+import { SLUG } from '../common/slug';
 
-const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export class SenderBudgetDto {
   @ApiProperty({ type: 'integer', minimum: 1, maximum: 52, example: 1, description: 'At most this many of every `perSlots` cadence windows of one customer.' })

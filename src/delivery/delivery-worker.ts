@@ -36,21 +36,25 @@ export interface WorkerRunStats {
   reclaimed: number;
 }
 
-// One round trip: the delivery row FOR UPDATE, then (the CTEs read it first) for a marketing mail
-// to a subscriber that subscriber's hand-over turn (see hand-over-turn.ts), then the subscriber
-// row FOR SHARE, held until the hand-over commits: a concurrent consent change waits for it.
+// One round trip, in this order: the delivery row FOR UPDATE; then, for a marketing mail to a
+// subscriber, that subscriber's hand-over turn (see hand-over-turn.ts); then the subscriber row
+// FOR SHARE, held until the hand-over commits, so a concurrent consent change waits for it. The
+// order is a data dependency: `turn` reads the subscriber id from `d`, and `s` looks the
+// subscriber up by the id `turn` returns, so the row is locked only once the turn is held (a
+// worker waiting for the turn holds no lock on the subscriber row, and the turn's holder may
+// still update it: a hard bounce). The CASE takes the turn only for marketing mail.
 const LOCK_CLAIMED = `WITH d AS (
    SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
           idempotency_key, created_at
    FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
    FOR UPDATE)
  , turn AS (
-   SELECT ${HAND_OVER_TURN_SQL('subscriber_id')} IS NOT NULL AS taken FROM d WHERE class = 'marketing' AND subscriber_id IS NOT NULL)
+   SELECT subscriber_id,
+          CASE WHEN class = 'marketing' AND subscriber_id IS NOT NULL THEN ${HAND_OVER_TURN_SQL('subscriber_id')} IS NOT NULL ELSE false END AS taken
+   FROM d)
  , s AS (
-   -- After the turn (the subquery on turn runs first): a worker waiting for the turn holds no
-   -- lock on the subscriber row, so the turn's holder may still update it (a hard bounce).
    SELECT id, email, status, cadence, time_zone FROM subscribers
-   WHERE id = (SELECT subscriber_id FROM d) AND (SELECT count(*) FROM turn) >= 0
+   WHERE id = (SELECT subscriber_id FROM turn)
    FOR SHARE)
  SELECT d.*, s.email AS subscriber_email, s.status AS subscriber_status, s.cadence AS subscriber_cadence,
         s.time_zone AS subscriber_time_zone, (SELECT taken FROM turn) AND s.id IS NOT NULL AS hand_over_turn
@@ -248,7 +252,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       const now = this.clock.now();
       const kind = this.kinds.get(delivery.kind);
       // Before the gate, whose hand-over record would otherwise hold the window for a mail that
-      // only waits: the gate runs when the pause is over, on the state of that moment.
+      // only waits: the gate runs when the pause is over, on the state of that moment. For a
+      // marketing mail this is the outcome domain_paused, whose window action is keep
+      // (hand-over.policy.ts): its reservation waits with it, so nothing here touches the window.
       const domain = mailDomain(delivery.email);
       const pausedUntil = pauses.get(domain);
       if (pausedUntil && pausedUntil > now) {
@@ -303,12 +309,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       refId: row.ref_id,
       sender: row.sender,
       locale: row.locale,
-      payload: { ...row.payload, unknownOutcomes: row.unknown_outcomes },
+      payload: row.payload ?? {},
       attempts: row.attempts,
+      unknownOutcomes: row.unknown_outcomes,
       idempotencyKey: row.idempotency_key,
       createdAt: row.created_at,
       handOverTurn: row.hand_over_turn ? { cadence: row.subscriber_cadence, timeZone: row.subscriber_time_zone } : undefined,
-      facts: {},
     };
   }
 
@@ -363,7 +369,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const now = this.clock.now();
     const result = afterAttempt(
       outcome.status,
-      { attempts: delivery.attempts, unknownOutcomes: Number(delivery.payload.unknownOutcomes ?? 0) },
+      { attempts: delivery.attempts, unknownOutcomes: delivery.unknownOutcomes },
       this.retry,
       now,
       Math.random(),
