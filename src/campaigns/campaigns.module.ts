@@ -5,11 +5,12 @@ import { CampaignProgressService } from './campaign-progress.service';
 import { CampaignsController } from './campaigns.controller';
 import { CampaignsService } from './campaigns.service';
 import { SendersController } from './senders.controller';
+import { SendersService } from './senders.service';
 
 @Module({
   imports: [RenderingModule],
   controllers: [CampaignsController, SendersController],
-  providers: [CampaignsService, CampaignDispatchService, CampaignProgressService],
+  providers: [CampaignsService, CampaignDispatchService, CampaignProgressService, SendersService],
   exports: [CampaignsService, CampaignDispatchService, CampaignProgressService],
 })
 export class CampaignsModule {}

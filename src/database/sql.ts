@@ -1,7 +1,5 @@
-// SQL as named code: every statement Tactful runs is a `Statement` declared in its domain's
-// `<domain>.queries.ts` (name, why, text, typed parameters and rows), registered here when that
-// file loads and checked against the schema at start-up (database/statement-check.ts). `Sql` is
-// the one way to run one: `Db` on the pool, `Tx` inside a transaction; `Db.transaction()` is the
+// The one way to PostgreSQL: `Sql` runs a named statement (database/statements.ts), `Db` on the
+// pool, `Tx` inside a transaction, `Session` on one held connection; `Db.transaction()` is the
 // one way to open a transaction (docs/SQL.md).
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -10,70 +8,8 @@ import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { currentWorkClass, runAs, WorkClass } from './connection-budgets';
-
-/** A row as pg hands it over when a statement does not say more. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyRow = Record<string, any>;
-
-export interface Statement<P extends readonly unknown[] = unknown[], R = AnyRow> {
-  /** `<domain>.<key>`: unique, stable, what an error or a log line names. */
-  readonly name: string;
-  /** Why the statement exists and why it is written this way (locks, index, evaluation order). */
-  readonly why: string;
-  readonly text: string;
-  /**
-   * Run as a named prepared statement: PostgreSQL parses and plans it once per connection (for
-   * the few statements run on every mail or page view). Others go unnamed, planned per call with
-   * their actual values, which a statement over a skewed audience needs.
-   */
-  readonly prepared: boolean;
-  /** Phantom: carries the parameter and row types; never set. */
-  readonly types?: { params: P; row: R };
-}
-
-interface StatementDefinition<P extends readonly unknown[], R> {
-  why: string;
-  text: string;
-  prepared?: boolean;
-  /** Only for the type: `undefined as unknown as P`. */
-  readonly params?: P;
-  readonly row?: R;
-}
-
-/** Declares one statement of a queries file; `queries()` gives it its name. */
-export function sql<P extends readonly unknown[] = unknown[], R = AnyRow>(why: string, text: string, options: { prepared?: boolean } = {}): StatementDefinition<P, R> {
-  return { why, text, prepared: options.prepared ?? false };
-}
-
-type Statements<D> = { readonly [K in keyof D]: D[K] extends StatementDefinition<infer P, infer R> ? Statement<P, R> : never };
-
-const registry = new Map<string, Statement<readonly unknown[], unknown>>();
-/** PostgreSQL truncates identifiers at 63 bytes; a prepared name must stay unique within them. */
-const MAX_NAME = 63 - 'tactful.'.length;
-
-/**
- * A domain's statements, named `<domain>.<key>`, frozen and registered for the start-up check.
- * Loading the same file again (jest module registries) registers the same texts again: fine; a
- * second text under one name is a mistake and throws.
- */
-export function queries<D extends Record<string, StatementDefinition<readonly unknown[], unknown>>>(domain: string, definitions: D): Statements<D> {
-  const out: Record<string, Statement<readonly unknown[], unknown>> = {};
-  for (const [key, definition] of Object.entries(definitions)) {
-    const name = `${domain}.${key}`;
-    if (name.length > MAX_NAME) throw new Error(`statement name ${name} is longer than ${MAX_NAME} characters`);
-    const statement: Statement<readonly unknown[], unknown> = Object.freeze({ name, why: definition.why, text: definition.text.trim(), prepared: definition.prepared ?? false });
-    const known = registry.get(name);
-    if (known && known.text !== statement.text) throw new Error(`statement ${name} is declared twice with different texts`);
-    registry.set(name, statement);
-    out[key] = statement;
-  }
-  return Object.freeze(out) as Statements<D>;
-}
-
-/** Every statement declared so far (every queries file the app imports), in declaration order. */
-export function registeredStatements(): Statement<readonly unknown[], unknown>[] {
-  return [...registry.values()];
-}
+import { DatabaseQueries } from './database.queries';
+import type { Statement } from './statements';
 
 /** pg's query config for a statement: named on the wire only when it is prepared. */
 function config(statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]) {
@@ -106,35 +42,31 @@ abstract class Executor implements Sql {
   }
 }
 
-/** One open transaction: its statements run on its connection. Get one from `Db.transaction()`. */
-export class Tx extends Executor {
+/** Statements on one held connection (pooled; released by whoever took it). */
+abstract class OnConnection extends Executor {
   private client: Promise<PoolClient> | undefined;
 
-  constructor(private readonly runner: QueryRunner) {
+  constructor(protected readonly runner: QueryRunner) {
     super();
-  }
-
-  /**
-   * The same transaction as a TypeORM EntityManager, for code not converted yet (docs/SQL.md);
-   * it goes away with the last of it.
-   */
-  get manager(): EntityManager {
-    return this.runner.manager;
   }
 
   protected async execute(statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]): Promise<QueryResult> {
     this.client ??= this.runner.connect() as Promise<PoolClient>;
     return (await this.client).query(config(statement, params));
   }
+}
 
+/** One connection without a transaction: for session state such as an advisory lock. Get one from `Db.session()`. */
+export class Session extends OnConnection {}
+
+/** One open transaction: its statements run on its connection. Get one from `Db.transaction()`. */
+export class Tx extends OnConnection {
   /**
-   * The transaction an EntityManager of a TypeORM transaction stands for (bridge for code not
-   * converted yet); outside a transaction, the pool.
+   * The same transaction as a TypeORM EntityManager, for code not converted yet (docs/SQL.md);
+   * it goes away with the last of it.
    */
-  static of(manager: EntityManager, db: Db): Sql {
-    const runner = manager.queryRunner;
-    if (!runner || !runner.isTransactionActive) return db;
-    return new Tx(runner);
+  get manager(): EntityManager {
+    return this.runner.manager;
   }
 }
 
@@ -160,6 +92,22 @@ export class Db extends Executor {
   /** The driver's pg pool (a BudgetedPool in the app: the current work class's pool). */
   pool(): Pool {
     return (this.dataSource.driver as PostgresDriver).master as Pool;
+  }
+
+  /** Runs `work` on one connection of the pool (no transaction), released afterwards. */
+  async session<T>(work: (session: Session) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner('master');
+    await runner.connect();
+    try {
+      return await work(new Session(runner));
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Throws when PostgreSQL does not answer (/health). */
+  async reachable(): Promise<void> {
+    await this.run(DatabaseQueries.ping, []);
   }
 
   /**
@@ -189,4 +137,16 @@ export class Db extends Executor {
       }
     });
   }
+}
+
+/**
+ * Bridge for code not converted yet (docs/SQL.md): the executor an EntityManager stands for — its
+ * transaction when it is a TypeORM transaction's, else the pool. An `Sql` passes through.
+ */
+export function sqlOf(from: Sql | EntityManager): Sql {
+  if (from instanceof Executor) return from;
+  const manager = from as EntityManager;
+  const runner = manager.queryRunner;
+  if (runner && runner.isTransactionActive) return new Tx(runner);
+  return new Db(manager.connection);
 }

@@ -5,7 +5,8 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Pool, PoolClient } from 'pg';
 import { runAs } from './connection-budgets';
-import { Db, registeredStatements, Statement } from './sql';
+import { Db } from './sql';
+import { registeredStatements, Statement } from './statements';
 
 export class BrokenStatementError extends Error {
   constructor(

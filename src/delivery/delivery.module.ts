@@ -5,6 +5,7 @@ import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
 import { MailEventsController } from './mail-events.controller';
+import { MailEventsService } from './mail-events.service';
 import { createMailTransport, MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
 
@@ -15,6 +16,7 @@ import { OutboxService } from './outbox.service';
   controllers: [MailEventsController],
   providers: [
     OutboxService,
+    MailEventsService,
     DeliveryKinds,
     DeliveryWorker,
     TokenService,

@@ -1,5 +1,5 @@
 // The topics taxonomy's statements (docs/SQL.md): the catalogue marketers manage.
-import { sql, queries } from '../database/sql';
+import { queries, sql } from '../database/statements';
 import type { Topic } from './topic.entity';
 
 /** A topic as the API shows it (camelCase, as the entity names its columns). */
@@ -15,6 +15,10 @@ export const TopicQueries = queries('topics', {
   list: sql<[includeArchived: boolean], Topic>(
     'The catalogue by key; archived topics only when asked for.',
     `SELECT ${TOPIC} FROM topics WHERE $1::boolean OR NOT archived ORDER BY key`,
+  ),
+  ref: sql<[key: string], { id: string; archived: boolean }>(
+    'The id behind a key another domain was given (an item, a webinar, feedback), and whether it takes new items.',
+    `SELECT id, archived FROM topics WHERE key = $1`,
   ),
   byKey: sql<[key: string], Topic>('One topic by its key (unique index).', `SELECT ${TOPIC} FROM topics WHERE key = $1`),
   update: sql<

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DomainException, ErrorCode, notFound } from '../common/problem';
 import { isUniqueViolation } from '../database/pg-errors';
-import { Db } from '../database/sql';
+import { Db, Sql } from '../database/sql';
 import { CreateTopicDto, UpdateTopicDto } from './dto/topic.dto';
 import { Topic } from './topic.entity';
 import { TopicQueries as Q } from './topics.queries';
@@ -33,6 +33,11 @@ export class TopicsService {
 
   list(includeArchived: boolean): Promise<Topic[]> {
     return this.db.rows(Q.list, [includeArchived]);
+  }
+
+  /** The id and archived flag of a topic by key (undefined: no such topic), in the caller's transaction if given. */
+  ref(key: string, sql: Sql = this.db): Promise<{ id: string; archived: boolean } | undefined> {
+    return sql.row(Q.ref, [key]);
   }
 
   async get(key: string): Promise<Topic> {

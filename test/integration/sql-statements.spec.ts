@@ -4,7 +4,8 @@
 import { DataSource } from 'typeorm';
 import '../../src/app.module';
 import { dataSourceOptions } from '../../src/database/data-source';
-import { Db, queries, registeredStatements, sql } from '../../src/database/sql';
+import { Db } from '../../src/database/sql';
+import { queries, registeredStatements, sql } from '../../src/database/statements';
 import { checkStatements } from '../../src/database/statement-check';
 import { startTestApp } from '../support/app';
 import { createTestDatabase, TestDatabase } from '../support/database';
