@@ -7,11 +7,9 @@
 // another site carries neither the cookie nor a way to compute the field.
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { isEmail } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Clock } from '../common/clock';
 import { ApiForm, ApiLangQuery, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
@@ -23,7 +21,7 @@ import { PageRenderer, PageStrings } from '../preferences/page-renderer';
 import { TokenService } from '../preferences/tokens';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
 import { RegisterResult, WebinarRegistrationsService } from './webinar-registrations.service';
-import { selectWebinars, WebinarRow, webinarText } from './webinar.entity';
+import { WebinarRow, webinarText } from './webinar.entity';
 import { WebinarsService } from './webinars.service';
 
 const FORM_COOKIE = 'tactful_form';
@@ -50,7 +48,6 @@ export class WebinarPagesController {
   private readonly secureCookie: boolean;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly pages: PageRenderer,
@@ -301,16 +298,10 @@ export class WebinarPagesController {
   private async registrationOf(token: string) {
     const id = this.tokens.verify('webinar', token);
     if (!id) return null;
-    const [registration] = await this.db.query(
-      `SELECT r.id, r.status, r.webinar_id, s.locale, s.time_zone,
-              EXISTS (SELECT 1 FROM webinar_series_registrations sr JOIN webinars w ON w.series_id = sr.series_id
-                      WHERE w.id = r.webinar_id AND sr.subscriber_id = r.subscriber_id) AS in_series
-       FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
-      [id],
-    );
+    const registration = await this.registrations.forPage(id);
     if (!registration) return null;
-    const [webinar] = await selectWebinars(this.db.manager, 'w.id = $1', [registration.webinar_id]);
-    return { registration: registration as { id: string; status: string; locale: Locale; time_zone: string; in_series: boolean }, webinar };
+    const webinar = await this.webinars.byId(registration.webinar_id);
+    return webinar ? { registration, webinar } : null;
   }
 
   // ---- form token (signed double submit) -----------------------------------------------------

@@ -1,6 +1,5 @@
 // Row shapes of the webinar tables as the raw SQL of this module reads them, and the one query
 // that loads a webinar with its topic and series.
-import { EntityManager } from 'typeorm';
 import { WebinarText } from './webinar-content';
 
 export interface WebinarRow {
@@ -48,19 +47,6 @@ export interface RegistrationRow {
   next_reminder_at: Date | null;
   registered_at: Date;
   unregistered_at: Date | null;
-}
-
-/** Webinars with topic key, series and the number of current registrations; `where` uses alias w. */
-export function selectWebinars(manager: EntityManager, where: string, params: unknown[], tail = ''): Promise<WebinarRow[]> {
-  return manager.query(
-    `SELECT w.*, t.key AS topic_key, ser.key AS series_key, ser.title_de AS series_title_de, ser.title_en AS series_title_en,
-            (SELECT count(*)::int FROM webinar_registrations r WHERE r.webinar_id = w.id AND r.status = 'registered') AS registered
-     FROM webinars w
-     JOIN topics t ON t.id = w.topic_id
-     LEFT JOIN webinar_series ser ON ser.id = w.series_id
-     WHERE ${where} ${tail}`,
-    params,
-  );
 }
 
 export function webinarText(w: WebinarRow): WebinarText {

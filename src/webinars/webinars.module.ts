@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CampaignsModule } from '../campaigns/campaigns.module';
 import { PreferencesModule } from '../preferences/preferences.module';
+import { TopicsModule } from '../topics/topics.module';
 import { WebinarMailsService } from './webinar-mails.service';
 import { WebinarPagesController } from './webinar-pages.controller';
 import { WebinarRegistrationsService } from './webinar-registrations.service';
@@ -8,7 +9,7 @@ import { WebinarsController } from './webinars.controller';
 import { WebinarsService } from './webinars.service';
 
 @Module({
-  imports: [CampaignsModule, PreferencesModule],
+  imports: [CampaignsModule, PreferencesModule, TopicsModule],
   controllers: [WebinarsController, WebinarPagesController],
   providers: [WebinarsService, WebinarRegistrationsService, WebinarMailsService],
   exports: [WebinarsService, WebinarRegistrationsService],
