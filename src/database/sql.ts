@@ -7,7 +7,7 @@ import type { Pool, PoolClient, QueryResult } from 'pg';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { currentWorkClass, runAs, WorkClass } from './connection-budgets';
+import { BudgetedPool, budgetedPoolOf, currentWorkClass, runAs, WorkClass } from './connection-budgets';
 import { DatabaseQueries } from './database.queries';
 import type { Statement } from './statements';
 
@@ -92,6 +92,11 @@ export class Db extends Executor {
   /** The driver's pg pool (a BudgetedPool in the app: the current work class's pool). */
   pool(): Pool {
     return (this.dataSource.driver as PostgresDriver).master as Pool;
+  }
+
+  /** The pools per work class behind the DataSource (undefined when it was built without budgets). */
+  budgetedPool(): BudgetedPool | undefined {
+    return budgetedPoolOf(this.dataSource);
   }
 
   /** Runs `work` on one connection of the pool (no transaction), released afterwards. */
