@@ -94,6 +94,11 @@ export class Db extends Executor {
     return (this.dataSource.driver as PostgresDriver).master as Pool;
   }
 
+  /** The pool as a TypeORM EntityManager, for code not converted yet (managerOf). */
+  entityManager(): EntityManager {
+    return this.dataSource.manager;
+  }
+
   /** The pools per work class behind the DataSource (undefined when it was built without budgets). */
   budgetedPool(): BudgetedPool | undefined {
     return budgetedPoolOf(this.dataSource);
@@ -154,4 +159,14 @@ export function sqlOf(from: Sql | EntityManager): Sql {
   const runner = manager.queryRunner;
   if (runner && runner.isTransactionActive) return new Tx(runner);
   return new Db(manager.connection);
+}
+
+/**
+ * Bridge the other way, for calls into code not converted yet (docs/SQL.md): the EntityManager of
+ * a transaction (or of the pool) that such code takes.
+ */
+export function managerOf(from: Sql | EntityManager): EntityManager {
+  if (from instanceof Tx) return from.manager;
+  if (from instanceof Db) return from.entityManager();
+  return from as EntityManager;
 }

@@ -4,7 +4,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
-import { Db, Sql, sqlOf } from '../database/sql';
+import { Db, managerOf, Sql, sqlOf } from '../database/sql';
 import { ClaimedDelivery, DeliveryKind, DeliveryKinds, subscriberGate } from '../delivery/delivery-kinds';
 import { OutboxService } from '../delivery/outbox.service';
 import { Reason } from '../delivery/reason-codes';
@@ -76,8 +76,8 @@ export class ConfirmationService implements OnModuleInit {
   }
 
   /** Queues the confirmation mail for those of these subscribers who are pending (once each). */
-  requestConfirmation(tx: EntityManager, subscriberIds: string[]): Promise<number> {
-    return this.outbox.enqueueForSubscribers(tx, {
+  requestConfirmation(tx: Sql | EntityManager, subscriberIds: string[]): Promise<number> {
+    return this.outbox.enqueueForSubscribers(managerOf(tx), {
       subscriberIds,
       class: 'service',
       kind: 'confirm_subscription',
