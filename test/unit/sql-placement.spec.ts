@@ -21,7 +21,6 @@ const NOT_CONVERTED_YET: string[] = [
   'src/delivery/delivery-worker.ts',
   'src/delivery/outbox.service.ts',
   'src/digests/digests.service.ts',
-  'src/feedback/feedback.service.ts',
   'src/shipments/orders.service.ts',
   'src/shipments/shipment-mails.service.ts',
   'src/shipments/shipments.service.ts',
