@@ -21,9 +21,6 @@ const NOT_CONVERTED_YET: string[] = [
   'src/delivery/delivery-worker.ts',
   'src/delivery/outbox.service.ts',
   'src/digests/digests.service.ts',
-  'src/shipments/orders.service.ts',
-  'src/shipments/shipment-mails.service.ts',
-  'src/shipments/shipments.service.ts',
 ];
 
 /** Where SQL may be: the statements' own files, the migrations, and the mechanism itself. */
