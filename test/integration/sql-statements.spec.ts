@@ -36,11 +36,13 @@ describe('named statements', () => {
     expect(all.length).toBeGreaterThan(100);
     expect(new Set(all.map((s) => s.name)).size).toBe(all.length);
     const before = await sqlDb.row(Probe.count, ['never-inserted']);
-    const { count, ms } = await checkStatements(sqlDb.pool(), all);
-    expect(count).toBe(all.length);
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await checkStatements(sqlDb.pool(), all));
+    expect(runs.map((r) => r.count)).toEqual([all.length, all.length, all.length]);
     // Nothing ran: no statement's effect is visible (the INSERT above was only prepared).
     expect(await sqlDb.row(Probe.count, ['never-inserted'])).toEqual(before);
-    process.stdout.write(`start-up check: ${count} statements in ${ms.toFixed(1)} ms\n`);
+    const ms = runs.map((r) => r.ms.toFixed(1)).join(', ');
+    process.stdout.write(`start-up check: ${all.length} statements, ${ms} ms (three runs, one connection and one round trip each)\n`);
   });
 
   it('names the broken statement, whether PostgreSQL gives a position (unknown column) or not (a parameter of no type)', async () => {
