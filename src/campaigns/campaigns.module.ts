@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LinksModule } from '../links/links.module';
 import { RenderingModule } from '../rendering/rendering.module';
 import { CampaignDispatchService } from './campaign-dispatch.service';
 import { CampaignProgressService } from './campaign-progress.service';
@@ -8,7 +9,7 @@ import { SendersController } from './senders.controller';
 import { SendersService } from './senders.service';
 
 @Module({
-  imports: [RenderingModule],
+  imports: [LinksModule, RenderingModule],
   controllers: [CampaignsController, SendersController],
   providers: [CampaignsService, CampaignDispatchService, CampaignProgressService, SendersService],
   exports: [CampaignsService, CampaignDispatchService, CampaignProgressService],

@@ -8,7 +8,7 @@ import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } fr
 import type { FastifyReply } from 'fastify';
 import { createHash } from 'node:crypto';
 import { catchError, from, Observable, of, switchMap, throwError } from 'rxjs';
-import type { AuthenticatedRequest } from '../auth/api-key.guard';
+import type { AuthenticatedRequest } from './authenticated-request';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Db } from '../database/sql';
 import { IdempotencyQueries as Q } from './idempotency.queries';

@@ -1,6 +1,5 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { TokenService } from '../preferences/tokens';
 import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
@@ -8,18 +7,18 @@ import { MailEventsController } from './mail-events.controller';
 import { MailEventsService } from './mail-events.service';
 import { createMailTransport, MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
+import { LinksModule } from '../links/links.module';
 
 /** The outbox, the worker and the transport; global because every domain queues mail. */
 @Global()
 @Module({
-  imports: [RenderingModule],
+  imports: [LinksModule, RenderingModule],
   controllers: [MailEventsController],
   providers: [
     OutboxService,
     MailEventsService,
     DeliveryKinds,
     DeliveryWorker,
-    TokenService,
     {
       provide: MailTransport,
       inject: [APP_CONFIG],
@@ -32,6 +31,6 @@ import { OutboxService } from './outbox.service';
         }),
     },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, TokenService, MailTransport],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailTransport],
 })
 export class DeliveryModule {}

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
-import { TopicsModule } from '../topics/topics.module';
 import { DigestItemsController } from './digest-items.controller';
 import { DigestItemsService } from './digest-items.service';
 import { DigestsService } from './digests.service';
+import { LinksModule } from '../links/links.module';
+import { TopicsModule } from '../topics/topics.module';
 
 @Module({
-  imports: [TopicsModule],
+  imports: [LinksModule, TopicsModule],
   controllers: [DigestItemsController],
   providers: [DigestsService, DigestItemsService],
   exports: [DigestsService],

@@ -7,8 +7,8 @@ import { notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { Locale } from '../config/config';
 import { Db } from '../database/sql';
+import { ItemKind, ItemTokenClaims } from '../links/tokens';
 import { TopicsService } from '../topics/topics.service';
-import { ItemKind, ItemTokenClaims } from '../preferences/tokens';
 import { COMMENT_MAX, isRating, normalizeComment, Rating, usefulRate } from './feedback.policy';
 import { FeedbackQueries as Q } from './feedback.queries';
 

@@ -4,7 +4,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { Clock, DatabaseClock } from '../common/clock';
-import { readReason } from '../delivery/reason-codes';
+import { readReason } from '../reasons/reason-codes';
 import { Db } from '../database/sql';
 import { MetricsQueries as Q } from './metrics.queries';
 

@@ -3,7 +3,7 @@
 // prepared (PostgreSQL plans them once per connection; planning was most of their cost).
 import { queries, sql } from '../database/statements';
 import type { Locale } from '../config/config';
-import type { Cadence } from '../subscribers/subscriber.entity';
+import type { Cadence } from '../cadence/slots';
 import type { PageStateRow } from './preferences.service';
 
 /** The subscriber's settings both the page and a save read. */

@@ -14,7 +14,7 @@ import { DomainException, ErrorCode, FieldError, notFound } from '../common/prob
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { Db, Tx } from '../database/sql';
-import { REASON_LABELS, Reason } from '../delivery/reason-codes';
+import { REASON_LABELS, Reason } from '../reasons/reason-codes';
 import { CreateOrderDto, OrderMail, OrderResponse } from './dto/order.dto';
 import { ShipmentMailsService } from './shipment-mails.service';
 import { MailRow, OrderRow, ShipmentQueries as Q } from './shipments.queries';

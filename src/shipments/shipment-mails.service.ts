@@ -7,7 +7,7 @@ import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { Sql, sqlOf } from '../database/sql';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
+import { Reason } from '../reasons/reason-codes';
 import { OrderConfirmationData, ShipmentMailData } from '../rendering/template-renderer';
 import {
   itemsStillComing,

@@ -7,8 +7,8 @@ import { Clock } from '../common/clock';
 import { Db, managerOf, Sql, sqlOf } from '../database/sql';
 import { ClaimedDelivery, DeliveryKind, DeliveryKinds, subscriberGate } from '../delivery/delivery-kinds';
 import { OutboxService } from '../delivery/outbox.service';
-import { Reason } from '../delivery/reason-codes';
-import { TokenService } from '../preferences/tokens';
+import { Reason } from '../reasons/reason-codes';
+import { TokenService } from '../links/tokens';
 import { SubscriberQueries as Q } from './subscribers.queries';
 
 export const REMIND_AFTER_DAYS = 3;

@@ -1,10 +1,10 @@
 // Set-based writes of subscribers and their topic consent, shared by the API (one row) and the
 // import (thousands per statement). One statement per table per batch; no per-row round trips.
-import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Locale } from '../config/config';
+import type { Cadence } from '../cadence/slots';
 import { Sql, sqlOf } from '../database/sql';
-import { Cadence, ConsentSource } from './subscriber.entity';
+import { ConsentSource } from './subscriber.entity';
 import { SubscriberQueries as Q } from './subscribers.queries';
 
 /** A validated subscriber input; null means "not given" (keep the stored value or use the default). */
@@ -31,11 +31,6 @@ export interface WrittenSubscriber {
   email: string;
   created: boolean;
 }
-
-export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
-
-/** The suppression list keeps only this hash of an erased address. */
-export const emailHash = (email: string): Buffer => createHash('sha256').update(normalizeEmail(email), 'utf8').digest();
 
 export interface WriteDefaults {
   locale: Locale;

@@ -278,9 +278,4 @@ export const SubscriberQueries = queries('subscribers', {
        AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.subscriber_id = s.id)`,
   ),
 
-  addressBlocks: sql<[emailHash: Buffer], { erased_at: Date | null; bounce: 'bounced' | 'complained' | null }>(
-    'Both lists of blocked addresses probed by the hash in one statement (two primary-key lookups).',
-    `SELECT (SELECT created_at FROM suppressions WHERE email_hash = $1) AS erased_at,
-            (SELECT reason FROM bounced_addresses WHERE email_hash = $1) AS bounce`,
-  ),
 });

@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { CadenceService } from '../cadence/cadence.service';
 import { notFound } from '../common/problem';
 import { Db } from '../database/sql';
-import { NO_MARKETING_LABELS, NoMarketingReason, Reason, REASON_LABELS, readReason } from '../delivery/reason-codes';
+import { NO_MARKETING_LABELS, NoMarketingReason, Reason, REASON_LABELS, readReason } from '../reasons/reason-codes';
 import { SubscriberQueries as Q } from './subscribers.queries';
 
 export interface TimelineEntry {

@@ -5,11 +5,11 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { mailDomain } from '../addresses/email';
 import { Sql, sqlOf } from '../database/sql';
-import { mailDomain } from '../delivery/delivery-worker';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
-import { TokenService } from '../preferences/tokens';
+import { Reason } from '../reasons/reason-codes';
+import { TokenService } from '../links/tokens';
 import { calendarFile, mailboxAddress } from './webinar-calendar';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
 import { webinarText } from './webinar.entity';

@@ -3,8 +3,8 @@
 // (`bounced_addresses`). Both keep only the SHA-256 of the normalised address.
 import { EntityManager } from 'typeorm';
 import { Sql, sqlOf } from '../database/sql';
-import { emailHash } from './subscriber-rows';
-import { SubscriberQueries as Q } from './subscribers.queries';
+import { AddressQueries as Q } from './addresses.queries';
+import { emailHash } from './email';
 
 export type AddressBlockKind = 'erased' | 'bounced' | 'complained';
 
@@ -16,7 +16,7 @@ export interface AddressBlocks {
 }
 
 export async function addressBlocks(tx: Sql | EntityManager, email: string): Promise<AddressBlocks> {
-  const row = (await sqlOf(tx).row(Q.addressBlocks, [emailHash(email)]))!;
+  const row = (await sqlOf(tx).row(Q.blocks, [emailHash(email)]))!;
   return { erasedAt: row.erased_at ?? null, bounce: row.bounce ?? null };
 }
 
