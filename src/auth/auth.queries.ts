@@ -40,7 +40,10 @@ export const AuthQueries = queries('auth', {
     'Two instances starting at once must not both create a first admin key: a transaction lock around the check and the insert.',
     `SELECT pg_advisory_xact_lock(hashtext('tactful:admin-key'))`,
   ),
-  activeAdmins: sql<[], { count: number }>('Whether any active admin key exists.', `SELECT count(*)::int AS count FROM api_keys WHERE 'admin' = ANY(scopes) AND revoked_at IS NULL`),
+  activeAdmins: sql<[], { count: number }>(
+    'Whether any active admin key exists.',
+    `SELECT count(*)::int AS count FROM api_keys WHERE 'admin' = ANY(scopes) AND revoked_at IS NULL`,
+  ),
   createFirstAdmin: sql<[prefix: string, keyHash: Buffer]>(
     'The first admin key, printed once at start-up.',
     `INSERT INTO api_keys (name, prefix, key_hash, scopes) VALUES ('first admin key', $1, $2, '{admin}')`,

@@ -13,7 +13,9 @@ import type { Statement } from './statements';
 
 /** pg's query config for a statement: named on the wire only when it is prepared. */
 function config(statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]) {
-  return statement.prepared ? { name: `tactful.${statement.name}`, text: statement.text, values: params as unknown[] } : { text: statement.text, values: params as unknown[] };
+  return statement.prepared
+    ? { name: `tactful.${statement.name}`, text: statement.text, values: params as unknown[] }
+    : { text: statement.text, values: params as unknown[] };
 }
 
 /** Runs statements: on the pool (`Db`) or on a transaction's connection (`Tx`). */

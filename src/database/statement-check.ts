@@ -46,7 +46,10 @@ function at(starts: number[], position: number): number {
  * Checks `statements` on one connection taken from `pool`; throws a BrokenStatementError naming
  * the first broken one. Returns how many were checked and how long it took.
  */
-export async function checkStatements(pool: Pick<Pool, 'connect'>, statements: readonly Checked[] = registeredStatements()): Promise<{ count: number; ms: number }> {
+export async function checkStatements(
+  pool: Pick<Pool, 'connect'>,
+  statements: readonly Checked[] = registeredStatements(),
+): Promise<{ count: number; ms: number }> {
   const started = performance.now();
   if (statements.length === 0) return { count: 0, ms: 0 };
   const client: PoolClient = await pool.connect();

@@ -4,7 +4,6 @@
 // database/sql.ts (docs/SQL.md).
 
 /** A row as pg hands it over when a statement does not say more. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyRow = Record<string, any>;
 
 export interface Statement<P extends readonly unknown[] = unknown[], R = AnyRow> {
@@ -33,7 +32,11 @@ interface StatementDefinition<P extends readonly unknown[], R> {
 }
 
 /** Declares one statement of a queries file; `queries()` gives it its name. */
-export function sql<P extends readonly unknown[] = unknown[], R = AnyRow>(why: string, text: string, options: { prepared?: boolean } = {}): StatementDefinition<P, R> {
+export function sql<P extends readonly unknown[] = unknown[], R = AnyRow>(
+  why: string,
+  text: string,
+  options: { prepared?: boolean } = {},
+): StatementDefinition<P, R> {
   return { why, text, prepared: options.prepared ?? false };
 }
 
@@ -53,7 +56,12 @@ export function queries<D extends Record<string, StatementDefinition<readonly un
   for (const [key, definition] of Object.entries(definitions)) {
     const name = `${domain}.${key}`;
     if (name.length > MAX_NAME) throw new Error(`statement name ${name} is longer than ${MAX_NAME} characters`);
-    const statement: Statement<readonly unknown[], unknown> = Object.freeze({ name, why: definition.why, text: definition.text.trim(), prepared: definition.prepared ?? false });
+    const statement: Statement<readonly unknown[], unknown> = Object.freeze({
+      name,
+      why: definition.why,
+      text: definition.text.trim(),
+      prepared: definition.prepared ?? false,
+    });
     const known = registry.get(name);
     if (known && known.text !== statement.text) throw new Error(`statement ${name} is declared twice with different texts`);
     registry.set(name, statement);

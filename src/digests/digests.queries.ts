@@ -21,7 +21,19 @@ const ITEM = `SELECT i.*, t.key AS topic FROM digest_items i JOIN topics t ON t.
 
 export const DigestQueries = queries('digests', {
   createItem: sql<
-    [topicId: string, sender: string, priority: number, titleDe: string | null, titleEn: string | null, summaryDe: string | null, summaryEn: string | null, url: string | null, publishAt: Date, expiresAt: string | null, at: Date],
+    [
+      topicId: string,
+      sender: string,
+      priority: number,
+      titleDe: string | null,
+      titleEn: string | null,
+      summaryDe: string | null,
+      summaryEn: string | null,
+      url: string | null,
+      publishAt: Date,
+      expiresAt: string | null,
+      at: Date,
+    ],
     { id: string }
   >(
     'A piece that goes only into digests; composition picks it up for every subscriber of its topic from publish_at on.',

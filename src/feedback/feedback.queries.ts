@@ -16,7 +16,10 @@ const comments = (where: string) => `SELECT f.updated_at, f.rating, f.comment, f
   WHERE ${where} AND f.comment IS NOT NULL ORDER BY f.updated_at DESC LIMIT 100`;
 
 export const FeedbackQueries = queries('feedback', {
-  subscriberLocale: sql<[id: string], { id: string; locale: Locale }>('The person a feedback link names, and their language.', `SELECT id, locale FROM subscribers WHERE id = $1`),
+  subscriberLocale: sql<[id: string], { id: string; locale: Locale }>(
+    'The person a feedback link names, and their language.',
+    `SELECT id, locale FROM subscribers WHERE id = $1`,
+  ),
   campaignItem: sql<[id: string, german: boolean], { title: string | null; topic_id: string }>(
     "A campaign's subject in the reader's language (the other one when missing), and its topic.",
     `SELECT CASE WHEN $2 THEN coalesce(c.subject_de, c.subject_en) ELSE coalesce(c.subject_en, c.subject_de) END AS title, c.topic_id
@@ -36,14 +39,20 @@ export const FeedbackQueries = queries('feedback', {
     "The reader's current answer on an item.",
     `SELECT rating, comment FROM feedback WHERE subscriber_id = $1 AND item_type = $2 AND item_id = $3`,
   ),
-  record: sql<[subscriberId: string, itemType: string, itemId: string, topicId: string, rating: string, comment: string | null, at: Date], { inserted: boolean }>(
+  record: sql<
+    [subscriberId: string, itemType: string, itemId: string, topicId: string, rating: string, comment: string | null, at: Date],
+    { inserted: boolean }
+  >(
     'One answer per subscriber and item: the first POST records it, a later one replaces it (xmax = 0: this statement inserted the row).',
     `INSERT INTO feedback (subscriber_id, item_type, item_id, topic_id, rating, comment, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
      ON CONFLICT (subscriber_id, item_type, item_id) DO UPDATE SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, updated_at = EXCLUDED.updated_at
      RETURNING (xmax = 0) AS inserted`,
   ),
-  lockSubscriber: sql<[id: string], { status: string }>('The person dropping a topic, locked (a save of theirs queues up).', `SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`),
+  lockSubscriber: sql<[id: string], { status: string }>(
+    'The person dropping a topic, locked (a save of theirs queues up).',
+    `SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`,
+  ),
   revokeTopic: sql<[subscriberId: string, topicId: string, at: Date]>(
     'The answer "drop it" revokes the topic, recorded as the person\'s own choice; the row count says whether it was still held.',
     `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3, revocation_source = 'feedback', revoked_api_key_id = NULL
@@ -62,7 +71,10 @@ export const FeedbackQueries = queries('feedback', {
     'Whether the person still has a confirmed topic (none left: no marketing at all, as on the preferences page).',
     `SELECT EXISTS (SELECT 1 FROM topic_subscriptions WHERE subscriber_id = $1 AND status = 'confirmed') AS any`,
   ),
-  unsubscribe: sql<[subscriberId: string, at: Date]>('No topic left: the person is unsubscribed.', `UPDATE subscribers SET status = 'unsubscribed', status_changed_at = $2, updated_at = $2 WHERE id = $1`),
+  unsubscribe: sql<[subscriberId: string, at: Date]>(
+    'No topic left: the person is unsubscribed.',
+    `UPDATE subscribers SET status = 'unsubscribed', status_changed_at = $2, updated_at = $2 WHERE id = $1`,
+  ),
   suggestions: sql<[limit: number, before: string | null], { id: string; text: string; locale: Locale; created_at: Date; chosen: string[] }>(
     'What customers asked for, newest first, with the topics the asker has (never who asked).',
     `SELECT g.id::text AS id, g.text, s.locale, g.created_at,
@@ -73,7 +85,10 @@ export const FeedbackQueries = queries('feedback', {
      ORDER BY g.id DESC LIMIT $1`,
   ),
   suggestionCount: sql<[], { total: number }>('How many suggestions there are in all.', `SELECT count(*)::int AS total FROM topic_suggestions`),
-  suggest: sql<[subscriberId: string, text: string, at: Date]>('"Suggest a topic" on the preferences page.', `INSERT INTO topic_suggestions (subscriber_id, text, created_at) VALUES ($1, $2, $3)`),
+  suggest: sql<[subscriberId: string, text: string, at: Date]>(
+    '"Suggest a topic" on the preferences page.',
+    `INSERT INTO topic_suggestions (subscriber_id, text, created_at) VALUES ($1, $2, $3)`,
+  ),
   campaignExists: sql<[id: string], { id: string }>('Whether the campaign asked about exists.', `SELECT id FROM campaigns WHERE id = $1`),
   campaignWeeks: sql<[campaignId: string], Week>("A campaign's answers by week.", weeks(`f.item_type = 'campaign' AND f.item_id = $1`)),
   campaignComments: sql<[campaignId: string], Comment>("A campaign's newest comments.", comments(`f.item_type = 'campaign' AND f.item_id = $1`)),

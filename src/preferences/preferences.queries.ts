@@ -4,7 +4,6 @@
 import { queries, sql } from '../database/statements';
 import type { Locale } from '../config/config';
 import type { Cadence } from '../cadence/slots';
-import type { PageStateRow } from './preferences.service';
 
 /** The subscriber's settings both the page and a save read. */
 export interface SubscriberSettingsRow {
@@ -15,6 +14,29 @@ export interface SubscriberSettingsRow {
   digest_hour: number;
   status: string;
   paused_until: Date | null;
+}
+
+export interface PreferencesTopic {
+  id: string;
+  key: string;
+  nameDe: string;
+  nameEn: string;
+  descriptionDe: string;
+  descriptionEn: string;
+  subscribed: boolean;
+  /** The customer's answers on this topic's items: counts, and the five first rated most recently. */
+  ratings: { useful: number; notUseful: number; recent: { rating: 'useful' | 'not_useful'; titleDe: string; titleEn: string }[] } | null;
+  /** When the customer dropped this (now revoked) topic in answer to our drop question. */
+  droppedAt: Date | null;
+}
+
+export interface PageStateRow extends SubscriberSettingsRow {
+  id: string;
+  email: string;
+  last_marketing_at: Date | null;
+  // json_build_object: timestamps arrive as ISO strings
+  topics: (Omit<PreferencesTopic, 'droppedAt'> & { droppedAt: string | null })[];
+  recent: { at: string; kind: string; topicDe: string | null; topicEn: string | null }[];
 }
 
 export interface SaveRow extends SubscriberSettingsRow {
@@ -83,7 +105,7 @@ export const PreferenceQueries = queries('preferences', {
     { prepared: true },
   ),
   saveLock: sql<[subscriberId: string], SaveRow>(
-    'What a save depends on, locked in one statement — the subscriber FOR UPDATE (saves of one customer queue up), and every topic with the customer\'s subscription status, the topics FOR SHARE in id order (a topic is not archived under a save; shared and in one order, so concurrent saves never deadlock, and foreign-key checks elsewhere are not blocked).',
+    "What a save depends on, locked in one statement — the subscriber FOR UPDATE (saves of one customer queue up), and every topic with the customer's subscription status, the topics FOR SHARE in id order (a topic is not archived under a save; shared and in one order, so concurrent saves never deadlock, and foreign-key checks elsewhere are not blocked).",
     `SELECT ${SAVE_SUBSCRIBER_COLUMNS}, t.id AS topic_id, t.key, t.archived, ts.status AS topic_status
   FROM subscribers s
   JOIN topics t ON true

@@ -13,7 +13,9 @@ import { ConsentActor, grantEvidence, revocationEvidence } from '../subscribers/
 import { NoMarketingReason } from '../reasons/reason-codes';
 import type { Cadence } from '../cadence/slots';
 import { SubscriberStatus } from '../reasons/subscriber-states';
-import { PreferenceQueries as Q, SaveRow, SubscriberSettingsRow } from './preferences.queries';
+import { PreferenceQueries as Q, PreferencesTopic, SaveRow } from './preferences.queries';
+
+export type { PreferencesTopic };
 
 export const PAUSE_WEEKS = [2, 4, 8] as const;
 const DAY = 86_400_000;
@@ -55,28 +57,7 @@ export interface PreferencesState {
   recent: { at: Date; kind: string; topicDe: string | null; topicEn: string | null }[];
 }
 
-export interface PreferencesTopic {
-  id: string;
-  key: string;
-  nameDe: string;
-  nameEn: string;
-  descriptionDe: string;
-  descriptionEn: string;
-  subscribed: boolean;
-  /** The customer's answers on this topic's items: counts, and the five first rated most recently. */
-  ratings: { useful: number; notUseful: number; recent: { rating: 'useful' | 'not_useful'; titleDe: string; titleEn: string }[] } | null;
-  /** When the customer dropped this (now revoked) topic in answer to our drop question. */
-  droppedAt: Date | null;
-}
 
-export interface PageStateRow extends SubscriberSettingsRow {
-  id: string;
-  email: string;
-  last_marketing_at: Date | null;
-  // json_build_object: timestamps arrive as ISO strings
-  topics: (Omit<PreferencesTopic, 'droppedAt'> & { droppedAt: string | null })[];
-  recent: { at: string; kind: string; topicDe: string | null; topicEn: string | null }[];
-}
 
 
 @Injectable()

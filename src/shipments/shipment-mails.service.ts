@@ -16,11 +16,9 @@ import {
   orderFullyDelivered,
   SHIPMENT_MAIL_KINDS,
   ShipmentItem,
-  ShipmentItems,
   ShipmentMailKind,
   shipmentMailVerdict,
 } from './shipment-mail.policy';
-import { ShipmentStatus } from './shipment-state.policy';
 import { MailRow, ShipmentQueries as Q } from './shipments.queries';
 
 const TEMPLATES: Record<ShipmentMailKind | typeof ORDER_CONFIRMATION_KIND, string> = {

@@ -49,16 +49,25 @@ export const ShipmentQueries = queries('shipments', {
     "The subscriber behind an order's address, if any: their mails then show on their timeline.",
     `SELECT id, locale FROM subscribers WHERE email = $1`,
   ),
-  createOrder: sql<[shop: string, number: string, subscriberId: string | null, email: string, locale: Locale, items: string, placedAt: Date, at: Date], { id: string }>(
+  createOrder: sql<
+    [shop: string, number: string, subscriberId: string | null, email: string, locale: Locale, items: string, placedAt: Date, at: Date],
+    { id: string }
+  >(
     'A new order; the same shop and number again inserts nothing (and is compared with what is stored).',
     `INSERT INTO orders (shop, number, subscriber_id, customer_email, locale, items, placed_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
      ON CONFLICT (shop, number) DO NOTHING
      RETURNING id`,
   ),
-  orderByNumber: sql<[shop: string, number: string], OrderRow>('An order by its shop and number.', `SELECT ${ORDER} FROM orders WHERE shop = $1 AND number = $2`),
+  orderByNumber: sql<[shop: string, number: string], OrderRow>(
+    'An order by its shop and number.',
+    `SELECT ${ORDER} FROM orders WHERE shop = $1 AND number = $2`,
+  ),
   order: sql<[id: string], OrderRow>('An order by id.', `SELECT ${ORDER} FROM orders WHERE id = $1`),
-  orderShipments: sql<[orderId: string], { id: string }>("An order's parcels in the order they were registered.", `SELECT id FROM shipments WHERE order_id = $1 ORDER BY created_at, id`),
+  orderShipments: sql<[orderId: string], { id: string }>(
+    "An order's parcels in the order they were registered.",
+    `SELECT id FROM shipments WHERE order_id = $1 ORDER BY created_at, id`,
+  ),
 
   // ---- shipments ----
   lockOrder: sql<[shop: string, number: string], { id: string; subscriber_id: string | null; customer_email: string; items: OrderItem[] }>(
@@ -69,14 +78,20 @@ export const ShipmentQueries = queries('shipments', {
     'A parcel by carrier and tracking number (unique).',
     `SELECT ${SHIPMENT} FROM shipments WHERE carrier = $1 AND tracking_number = $2`,
   ),
-  siblings: sql<[orderId: string], ShipmentItems>("Every parcel of an order with its items: what is not in a parcel yet.", `SELECT id, status, items FROM shipments WHERE order_id = $1`),
+  siblings: sql<[orderId: string], ShipmentItems>(
+    'Every parcel of an order with its items: what is not in a parcel yet.',
+    `SELECT id, status, items FROM shipments WHERE order_id = $1`,
+  ),
   linkOrder: sql<[orderId: string], { subscriber_id: string }>(
     "A customer who signed up after ordering is linked now, so the parcel's mails reach their timeline.",
     `UPDATE orders o SET subscriber_id = s.id FROM subscribers s
      WHERE o.id = $1 AND o.subscriber_id IS NULL AND s.email = o.customer_email
      RETURNING o.subscriber_id`,
   ),
-  createShipment: sql<[orderId: string, subscriberId: string | null, carrier: string, trackingNumber: string, trackingUrl: string, items: string, at: Date], { id: string }>(
+  createShipment: sql<
+    [orderId: string, subscriberId: string | null, carrier: string, trackingNumber: string, trackingUrl: string, items: string, at: Date],
+    { id: string }
+  >(
     'A new parcel; none when the tracking number was registered for another order meanwhile (the order lock covers only this order).',
     `INSERT INTO shipments (order_id, subscriber_id, carrier, tracking_number, tracking_url, items, status, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'created', $7, $7)
@@ -91,7 +106,10 @@ export const ShipmentQueries = queries('shipments', {
     'The parcel a webhook event names by tracking number, locked (as above).',
     `SELECT ${SHIPMENT} FROM shipments WHERE carrier = $1 AND tracking_number = $2 FOR UPDATE`,
   ),
-  recordEvent: sql<[carrier: string, eventId: string, shipmentId: string, subscriberId: string | null, status: string, occurredAt: Date, at: Date, source: string], { fresh: 1 }>(
+  recordEvent: sql<
+    [carrier: string, eventId: string, shipmentId: string, subscriberId: string | null, status: string, occurredAt: Date, at: Date, source: string],
+    { fresh: 1 }
+  >(
     "A carrier event once: the carrier's event id again inserts nothing.",
     `INSERT INTO shipment_events (carrier, event_id, shipment_id, subscriber_id, status, occurred_at, received_at, source)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -152,7 +170,17 @@ export const ShipmentQueries = queries('shipments', {
   ),
   shipmentMailData: sql<
     [shipmentId: string],
-    { id: string; order_id: string; carrier: string; tracking_number: string; tracking_url: string; items: ShipmentItem[]; status: ShipmentStatus; number: string; order_items: OrderItem[] }
+    {
+      id: string;
+      order_id: string;
+      carrier: string;
+      tracking_number: string;
+      tracking_url: string;
+      items: ShipmentItem[];
+      status: ShipmentStatus;
+      number: string;
+      order_items: OrderItem[];
+    }
   >(
     'What a parcel mail shows, with the order it belongs to.',
     `SELECT s.id, s.order_id, s.carrier, s.tracking_number, s.tracking_url, s.items, s.status, o.number, o.items AS order_items

@@ -13,7 +13,7 @@ import { DEFAULT_SHOP, toMail } from './orders.service';
 import { ShipmentMailsService } from './shipment-mails.service';
 import { ShipmentQueries as Q, ShipmentRow } from './shipments.queries';
 import { mailsForTransition, OrderItem, ShipmentItem, ShipmentItems, unshippedQuantities } from './shipment-mail.policy';
-import { CarrierEvent, compareEvents, deriveShipmentState, ShipmentStatus } from './shipment-state.policy';
+import { CarrierEvent, compareEvents, deriveShipmentState } from './shipment-state.policy';
 
 /** Carrier clocks drift a little; an event further in the future than this is refused. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;

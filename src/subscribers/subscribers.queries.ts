@@ -26,7 +26,6 @@ export interface SubscriptionRow {
   revoked_api_key_name: string | null;
 }
 
-
 /** The rows of a write, as arrays ($1–$9), with the defaults $10 (locale), $11 (time zone), $12 (now). */
 const WRITE_INPUT = `
   input AS (
@@ -109,7 +108,17 @@ export const SubscriberQueries = queries('subscribers', {
     `SELECT status, confirmed_at FROM subscribers WHERE id = $1 FOR UPDATE`,
   ),
   update: sql<
-    [id: string, locale: string | null, timeZone: string | null, cadence: string | null, weekday: number | null, hour: number | null, attributes: string | null, status: string | null, at: Date]
+    [
+      id: string,
+      locale: string | null,
+      timeZone: string | null,
+      cadence: string | null,
+      weekday: number | null,
+      hour: number | null,
+      attributes: string | null,
+      status: string | null,
+      at: Date,
+    ]
   >(
     'A PATCH by an API key: a null keeps the column; a new status ends any pause and is stamped when it differs.',
     `UPDATE subscribers SET
@@ -156,7 +165,10 @@ export const SubscriberQueries = queries('subscribers', {
     `SELECT f.item_type, f.item_id, t.key AS topic, f.rating, f.comment, f.created_at, f.updated_at
      FROM feedback f JOIN topics t ON t.id = f.topic_id WHERE f.subscriber_id = $1 ORDER BY f.created_at`,
   ),
-  exportSuggestions: sql<[id: string]>('GDPR export: topic suggestions.', `SELECT text, created_at FROM topic_suggestions WHERE subscriber_id = $1 ORDER BY id`),
+  exportSuggestions: sql<[id: string]>(
+    'GDPR export: topic suggestions.',
+    `SELECT text, created_at FROM topic_suggestions WHERE subscriber_id = $1 ORDER BY id`,
+  ),
   exportDropQuestions: sql<[id: string]>(
     'GDPR export: answers to "drop this topic?".',
     `SELECT t.key AS topic, p.asked_at, p.answer, p.answered_at FROM drop_topic_prompts p JOIN topics t ON t.id = p.topic_id
@@ -174,10 +186,26 @@ export const SubscriberQueries = queries('subscribers', {
      ORDER BY t.key`,
   ),
   // ---- timeline (timeline.service.ts) ----
-  cadenceOf: sql<[id: string], { id: string; cadence: string }>("A subscriber's cadence, and whether they exist.", `SELECT id, cadence FROM subscribers WHERE id = $1`),
+  cadenceOf: sql<[id: string], { id: string; cadence: string }>(
+    "A subscriber's cadence, and whether they exist.",
+    `SELECT id, cadence FROM subscribers WHERE id = $1`,
+  ),
   timeline: sql<
     [id: string, limit: number, before: string | null],
-    { id: string; updated_at: Date; created_at: Date; class: string; kind: string; topic: string | null; ref_id: string | null; status: string; reason: string; next_attempt_at: Date; sent_at: Date | null; attempts: number }
+    {
+      id: string;
+      updated_at: Date;
+      created_at: Date;
+      class: string;
+      kind: string;
+      topic: string | null;
+      ref_id: string | null;
+      status: string;
+      reason: string;
+      next_attempt_at: Date;
+      sent_at: Date | null;
+      attempts: number;
+    }
   >(
     'Every decision about the person, newest first, a page before the cursor (index on subscriber_id, id).',
     `SELECT d.id, d.updated_at, d.created_at, d.class, d.kind, t.key AS topic, d.ref_id, d.status, d.reason,
@@ -205,11 +233,21 @@ export const SubscriberQueries = queries('subscribers', {
     `WITH ${WRITE_INPUT}, ${WRITE_NO_UPDATE} ${WRITE_INSERT}`,
   ),
   upsertSubscribers: sql<WriteSubscribersParams, Written>(
-    "New people, and existing ones updated by address, set-based: the API and imports. A status moves only from pending to active (consent evidence); an unsubscribed, bounced or complained person is never re-activated here.",
+    'New people, and existing ones updated by address, set-based: the API and imports. A status moves only from pending to active (consent evidence); an unsubscribed, bounced or complained person is never re-activated here.',
     `WITH ${WRITE_INPUT}, ${WRITE_UPDATE} ${WRITE_INSERT}`,
   ),
   writeTopicConsent: sql<
-    [subscriberIds: string[], topicIds: string[], sources: string[], confirmedAts: (Date | null)[], ips: (string | null)[], userAgents: (string | null)[], textVersions: (string | null)[], now: Date, apiKeyId: string | null]
+    [
+      subscriberIds: string[],
+      topicIds: string[],
+      sources: string[],
+      confirmedAts: (Date | null)[],
+      ips: (string | null)[],
+      userAgents: (string | null)[],
+      textVersions: (string | null)[],
+      now: Date,
+      apiKeyId: string | null,
+    ]
   >(
     'Consent per (subscriber, topic), set-based. A confirmed consent never falls back to pending; a revoked one (an opt-out) is confirmed again only by evidence newer than the opt-out.',
     `INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, consent_ip,
@@ -277,5 +315,4 @@ export const SubscriberQueries = queries('subscribers', {
                        WHERE r.subscriber_id = s.id AND w.ends_at > $1)
        AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.subscriber_id = s.id)`,
   ),
-
 });

@@ -22,7 +22,15 @@ export const TopicQueries = queries('topics', {
   ),
   byKey: sql<[key: string], Topic>('One topic by its key (unique index).', `SELECT ${TOPIC} FROM topics WHERE key = $1`),
   update: sql<
-    [id: string, nameDe: string | null, nameEn: string | null, descriptionDe: string | null, descriptionEn: string | null, audienceHint: string | null, archived: boolean | null],
+    [
+      id: string,
+      nameDe: string | null,
+      nameEn: string | null,
+      descriptionDe: string | null,
+      descriptionEn: string | null,
+      audienceHint: string | null,
+      archived: boolean | null,
+    ],
     Topic
   >(
     'A PATCH: a null keeps the column (none of them may be null), so one text serves every combination of fields.',

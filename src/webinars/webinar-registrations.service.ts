@@ -18,7 +18,7 @@ import { writeSubscribers } from '../subscribers/subscriber-rows';
 import { RegistrationResponse } from './dto/webinar.dto';
 import { RegistrationMail, WebinarMailsService } from './webinar-mails.service';
 import { nextReminder, reminderStep } from './webinar-reminders.policy';
-import type { RegistrationRow } from './webinar.entity';
+import type { LockedWebinar, RegistrationRow } from './webinar.entity';
 import { WebinarQueries as Q } from './webinars.queries';
 
 export interface RegistrationInput {
@@ -51,15 +51,7 @@ export type RegisterResult =
 
 export type UnregisterResult = { outcome: 'unregistered' | 'not_registered'; webinarId: string; leftSeries: boolean };
 
-export interface LockedWebinar {
-  id: string;
-  series_id: string | null;
-  series_part: number | null;
-  status: string;
-  starts_at: Date;
-  capacity: number | null;
-  reminder_minutes: number[];
-}
+export type { LockedWebinar };
 
 const BATCH = 1000;
 

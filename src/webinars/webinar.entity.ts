@@ -58,3 +58,14 @@ export function webinarText(w: WebinarRow): WebinarText {
     series: w.series_id ? { title: { de: w.series_title_de, en: w.series_title_en }, part: w.series_part! } : null,
   };
 }
+
+/** A webinar row as a change or a registration locks it: what registering, rescheduling and reminders need. */
+export interface LockedWebinar {
+  id: string;
+  series_id: string | null;
+  series_part: number | null;
+  status: string;
+  starts_at: Date;
+  capacity: number | null;
+  reminder_minutes: number[];
+}

@@ -1,8 +1,7 @@
 // The webinars domain's statements (docs/SQL.md): webinars and series, registrations and their
 // reminders, and the service mails queued for them.
 import { queries, sql } from '../database/statements';
-import type { LockedWebinar } from './webinar-registrations.service';
-import type { RegistrationRow, WebinarRow } from './webinar.entity';
+import type { LockedWebinar, RegistrationRow, WebinarRow } from './webinar.entity';
 
 /** Webinars with topic key, series and the number of current registrations (alias w). */
 const WEBINAR = `SELECT w.*, t.key AS topic_key, ser.key AS series_key, ser.title_de AS series_title_de, ser.title_en AS series_title_en,
@@ -22,7 +21,10 @@ export const WebinarQueries = queries('webinars', {
     'The webinar locked while its campaign column is filled: two requests never both create a campaign for it.',
     `${WEBINAR} WHERE w.id = $1 FOR UPDATE OF w`,
   ),
-  partTaken: sql<[seriesId: string, part: number]>('Whether a series already has this part.', `SELECT 1 FROM webinars WHERE series_id = $1 AND series_part = $2`),
+  partTaken: sql<[seriesId: string, part: number]>(
+    'Whether a series already has this part.',
+    `SELECT 1 FROM webinars WHERE series_id = $1 AND series_part = $2`,
+  ),
   seriesMembers: sql<[seriesId: string], { count: number }>(
     'How many signed up for a whole series: a new part must seat them all.',
     `SELECT count(*)::int AS count FROM webinar_series_registrations WHERE series_id = $1`,
@@ -114,7 +116,10 @@ export const WebinarQueries = queries('webinars', {
   ),
 
   // ---- registrations ----
-  target: sql<[id: string], { id: string; series_id: string | null }>('The webinar a registration is for, and its series.', `SELECT id, series_id FROM webinars WHERE id = $1`),
+  target: sql<[id: string], { id: string; series_id: string | null }>(
+    'The webinar a registration is for, and its series.',
+    `SELECT id, series_id FROM webinars WHERE id = $1`,
+  ),
   lockParts: sql<[id: string, seriesId: string | null, now: Date], LockedWebinar>(
     'Every part a registration may touch (the webinar, and with a series sign-up every later scheduled part), locked in id order so two series registrations cannot deadlock.',
     `SELECT ${LOCKED} FROM webinars
@@ -193,7 +198,7 @@ export const WebinarQueries = queries('webinars', {
      FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS p(id, slot, at) WHERE r.id = p.id`,
   ),
   registeredCount: sql<[webinarId: string], { count: number }>(
-    "Seats taken, read with the webinar row locked by the caller, so two last-seat registrations cannot both win.",
+    'Seats taken, read with the webinar row locked by the caller, so two last-seat registrations cannot both win.',
     `SELECT count(*)::int AS count FROM webinar_registrations WHERE webinar_id = $1 AND status = 'registered'`,
   ),
   lockExistingRegistration: sql<[webinarId: string, subscriberId: string], { id: string; status: string; next_reminder_slot: number }>(
@@ -205,7 +210,10 @@ export const WebinarQueries = queries('webinars', {
     `UPDATE webinar_registrations SET status = 'registered', sequence = sequence + 1, next_reminder_slot = $2, next_reminder_at = $3,
        registered_at = $4, unregistered_at = NULL, updated_at = $4 WHERE id = $1 RETURNING id, sequence`,
   ),
-  register: sql<[subscriberId: string, webinarId: string, source: string, slot: number, nextReminderAt: Date | null, at: Date], { id: string; sequence: number }>(
+  register: sql<
+    [subscriberId: string, webinarId: string, source: string, slot: number, nextReminderAt: Date | null, at: Date],
+    { id: string; sequence: number }
+  >(
     'A new registration.',
     `INSERT INTO webinar_registrations (subscriber_id, webinar_id, status, source, sequence, next_reminder_slot, next_reminder_at, registered_at, updated_at)
      VALUES ($1, $2, 'registered', $3, 0, $4, $5, $6, $6) RETURNING id, sequence`,

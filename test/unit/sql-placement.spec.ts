@@ -35,7 +35,8 @@ function mayHoldSql(file: string): boolean {
 }
 
 /** A literal that is SQL: a statement keyword in upper case, as every statement here writes them. */
-const SQL = /\b(SELECT\s|INSERT\s+INTO\b|UPDATE\s+\w+\s+SET\b|DELETE\s+FROM\b|WITH\s+\w+\s+AS\s*(MATERIALIZED\s*)?\(|ON\s+CONFLICT\b|FOR\s+UPDATE\b)|^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION)\s*;?\s*$/;
+const SQL =
+  /\b(SELECT\s|INSERT\s+INTO\b|UPDATE\s+\w+\s+SET\b|DELETE\s+FROM\b|WITH\s+\w+\s+AS\s*(MATERIALIZED\s*)?\(|ON\s+CONFLICT\b|FOR\s+UPDATE\b)|^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION)\s*;?\s*$/;
 /** Reaching PostgreSQL other than through database/sql.ts: TypeORM's query(), repositories, query builders, a pg client. */
 const OTHER_WAY = /\.(query|getRepository|createQueryBuilder|createQueryRunner)\(|\bnew\s+(Client|Pool)\(|@InjectRepository\b/;
 
@@ -53,9 +54,13 @@ function literals(file: string): { line: number; text: string }[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const found: { line: number; text: string }[] = [];
   const visit = (node: ts.Node) => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) found.push({ line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, text: node.text });
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node))
+      found.push({ line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, text: node.text });
     else if (ts.isTemplateExpression(node)) {
-      found.push({ line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, text: [node.head.text, ...node.templateSpans.map((s) => s.literal.text)].join('${…}') });
+      found.push({
+        line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1,
+        text: [node.head.text, ...node.templateSpans.map((s) => s.literal.text)].join('${…}'),
+      });
     }
     ts.forEachChild(node, visit);
   };
