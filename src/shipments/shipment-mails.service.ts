@@ -1,5 +1,8 @@
 // The transactional mails of orders and shipments: how they are queued, and the check each one
-// makes in the transaction that hands it to SMTP. The shipment mails read the shipment row
+// makes in the transaction that hands it to SMTP. Status mails are held in the outbox (their
+// next_attempt_at) until the shipment's status has settled (SHIPMENT_SETTLE_SECONDS): the hold is
+// a row in PostgreSQL, so it survives restarts and holds for every instance, and the decision is
+// the gate's at hand-over, on the status of that moment. The shipment mails read the shipment row
 // FOR SHARE there, while a carrier event takes it FOR UPDATE: "delivered committed" and "mail
 // handed over" serialize, so no tracking mail reaches SMTP after the parcel was reported delivered.
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
@@ -13,9 +16,9 @@ import {
   itemsStillComing,
   ORDER_CONFIRMATION_KIND,
   OrderItem,
-  orderFullyDelivered,
   SHIPMENT_MAIL_KINDS,
   ShipmentItem,
+  MAX_HOLDS,
   ShipmentMailKind,
   shipmentMailVerdict,
 } from './shipment-mail.policy';
@@ -67,10 +70,37 @@ export class ShipmentMailsService implements OnModuleInit {
   /**
    * Queues one transactional mail for an order (refId: the order or the shipment it is about).
    * A linked order's mail goes to the subscriber (and shows on their timeline); an unlinked one
-   * to the order's address. The key makes it once per order or shipment and kind.
+   * to the order's address. The key makes it once per order or shipment and kind. A shipment
+   * status mail is held for the settle time (reason `queued_settling`); the order confirmation,
+   * the receipt, goes at once.
    */
   async enqueue(tx: Sql, input: { orderId: string; kind: string; refId: string; at: Date }): Promise<boolean> {
-    return (await tx.run(Q.enqueueMail, [input.orderId, input.kind, input.refId, `${input.kind}:${input.refId}`, TRANSACTIONAL_PRIORITY, input.at])) > 0;
+    const held = input.kind !== ORDER_CONFIRMATION_KIND && this.config.shipmentSettleSeconds > 0;
+    const due = held ? new Date(input.at.getTime() + this.config.shipmentSettleSeconds * 1000) : input.at;
+    const queued = await tx.run(Q.enqueueMail, [
+      input.orderId,
+      input.kind,
+      input.refId,
+      `${input.kind}:${input.refId}`,
+      TRANSACTIONAL_PRIORITY,
+      input.at,
+      held ? Reason.QueuedSettling : Reason.Queued,
+      due,
+    ]);
+    return queued > 0;
+  }
+
+  /**
+   * The shipment's status changed: every status mail of it still waiting restarts its hold (see
+   * settledAt() in the policy, which this computes set-based), so a burst of carrier events
+   * settles before any of them is mailed. Called under the shipment's row lock. SKIP LOCKED: a
+   * row a worker is claiming right now is due already, and its gate waits for this event's commit
+   * (FOR SHARE on the shipment) and decides on the new status.
+   */
+  async holdStatusMails(tx: Sql, shipmentId: string, now: Date): Promise<number> {
+    const hold = this.config.shipmentSettleSeconds;
+    if (hold === 0) return 0;
+    return tx.run(Q.holdStatusMails, [shipmentId, [...SHIPMENT_MAIL_KINDS], now, hold, hold * MAX_HOLDS]);
   }
 
   /** Every mail about one order or shipment, oldest first, with its decision. */
@@ -93,15 +123,12 @@ export class ShipmentMailsService implements OnModuleInit {
     return null;
   }
 
+  /** The receipt of the order: only the address decides (bounced, erased), never a parcel's state. */
   private async gateOrderConfirmation(tx: EntityManager, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
     const address = await this.addressGate(tx, delivery);
     if (address) return address;
-    const sql = sqlOf(tx);
-    const order = await sql.row(Q.orderItems, [delivery.refId!]);
+    const order = await sqlOf(tx).row(Q.orderExists, [delivery.refId!]);
     if (!order) return { status: 'expired', reason: Reason.Expired };
-    const shipments = await sql.rows(Q.lockSiblings, [delivery.refId!]);
-    // Confirming an order whose every parcel already arrived would be the tracking mail's mistake again.
-    if (orderFullyDelivered(order.items, shipments)) return { status: 'suppressed', reason: Reason.AlreadyDelivered };
     return null;
   }
 

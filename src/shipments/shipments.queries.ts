@@ -134,14 +134,25 @@ export const ShipmentQueries = queries('shipments', {
   ),
 
   // ---- mails ----
-  enqueueMail: sql<[orderId: string, kind: string, refId: string, idempotencyKey: string, priority: number, at: Date]>(
-    "One transactional mail about an order or parcel, once per kind and ref (the key). A linked order's mail goes to the subscriber, an unlinked one to the order's address.",
+  enqueueMail: sql<[orderId: string, kind: string, refId: string, idempotencyKey: string, priority: number, at: Date, reason: string, due: Date]>(
+    "One transactional mail about an order or parcel, once per kind and ref (the key). A linked order's mail goes to the subscriber, an unlinked one to the order's address; a status mail is held (reason queued_settling, due later) so a quick change of status replaces it.",
     `INSERT INTO deliveries (subscriber_id, to_address, class, kind, ref_id, locale, status, reason, idempotency_key,
                              payload, priority, next_attempt_at, created_at, updated_at)
      SELECT o.subscriber_id, CASE WHEN o.subscriber_id IS NULL THEN o.customer_email END, 'transactional', $2, $3, o.locale,
-            'queued', 'queued', $4, '{}'::jsonb, $5, $6, $6, $6
+            'queued', $7, $4, '{}'::jsonb, $5, $8, $6, $6
      FROM orders o WHERE o.id = $1
      ON CONFLICT (idempotency_key) DO NOTHING`,
+  ),
+  holdStatusMails: sql<[shipmentId: string, kinds: string[], now: Date, holdSeconds: number, maxHoldSeconds: number]>(
+    "A change of status restarts the hold of the parcel's status mails still waiting, at most MAX_HOLDS holds after each was queued (set-based settledAt()). Under the shipment's row lock; SKIP LOCKED: a row a worker is claiming is due already, and its gate waits for this event's commit and decides on the new status.",
+    `WITH waiting AS (
+       SELECT id FROM deliveries
+       WHERE ref_id = $1 AND kind = ANY($2::text[]) AND status = 'queued'
+       FOR UPDATE SKIP LOCKED)
+     UPDATE deliveries d
+     SET next_attempt_at = GREATEST(d.next_attempt_at, LEAST($3::timestamptz + make_interval(secs => $4::float8), d.created_at + make_interval(secs => $5::float8))),
+         updated_at = $3
+     FROM waiting WHERE d.id = waiting.id`,
   ),
   mailsFor: sql<[refId: string, kinds: string[]], MailRow>(
     'Every mail about one order or parcel, oldest first, with its decision.',
@@ -151,10 +162,9 @@ export const ShipmentQueries = queries('shipments', {
     "At hand-over, for mail to an order's address: whether it has since become a subscriber's that bounced (shared lock: a bounce being recorded waits).",
     `SELECT status FROM subscribers WHERE email = $1 FOR SHARE`,
   ),
-  orderItems: sql<[orderId: string], { items: OrderItem[] }>("An order's items.", `SELECT items FROM orders WHERE id = $1`),
-  lockSiblings: sql<[orderId: string], ShipmentItems>(
-    "At the receipt's hand-over: the order's parcels, shared-locked (an event being applied finishes first).",
-    `SELECT id, status, items FROM shipments WHERE order_id = $1 FOR SHARE`,
+  orderExists: sql<[orderId: string]>(
+    "Whether the order a receipt is about still exists (the receipt is never suppressed by a parcel's state).",
+    `SELECT 1 FROM orders WHERE id = $1`,
   ),
   lockShipmentStatus: sql<[id: string], { status: ShipmentStatus }>(
     'FOR SHARE: a carrier event (FOR UPDATE) waits until this hand-over has committed, and this check waits for an event being applied; the state read here is the one the mail goes out under.',

@@ -156,6 +156,17 @@ export const SubscriberQueries = queries('subscribers', {
     `SELECT r.id, w.slug AS webinar, r.status, r.source, r.registered_at, r.unregistered_at, r.attended
      FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id WHERE r.subscriber_id = $1 ORDER BY r.registered_at`,
   ),
+  eraseRegistrationRequests: sql<[email: string]>(
+    'With an erasure, what the public webinar form recorded for the address (asked-for registrations) goes too.',
+    `DELETE FROM webinar_registration_requests WHERE email = $1`,
+  ),
+  exportRegistrationRequests: sql<[id: string]>(
+    'GDPR export: webinar registrations the person asked for on the public form (by their address).',
+    `SELECT w.slug AS webinar, q.status, q.locale, q.time_zone, q.first_name, q.series, host(q.ip) AS ip, q.user_agent, q.mails,
+            q.last_mail_at, q.confirmed_at, q.created_at
+     FROM webinar_registration_requests q JOIN webinars w ON w.id = q.webinar_id
+     WHERE q.email = (SELECT email FROM subscribers WHERE id = $1) ORDER BY q.created_at`,
+  ),
   exportConsentProof: sql<[id: string]>(
     'GDPR export: the double opt-in evidence.',
     `SELECT confirmed_at, host(confirmation_ip) AS confirmation_ip, confirmation_user_agent FROM subscribers WHERE id = $1`,

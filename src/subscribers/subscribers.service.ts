@@ -153,6 +153,8 @@ export class SubscribersService {
     await this.db.transaction(async (tx) => {
       const row = await tx.row(Q.erase, [id]);
       if (!row) throw notFound('Subscriber', id);
+      // What the public webinar form recorded for the address (asked-for registrations) goes too.
+      await tx.run(Q.eraseRegistrationRequests, [row.email]);
       await tx.run(Q.suppress, [emailHash(row.email), this.clock.now()]);
     });
   }
@@ -162,6 +164,7 @@ export class SubscribersService {
     const subscriber = await this.get(id);
     const deliveries = await this.db.rows(Q.exportDeliveries, [id]);
     const webinarRegistrations = await this.db.rows(Q.exportRegistrations, [id]);
+    const webinarRegistrationRequests = await this.db.rows(Q.exportRegistrationRequests, [id]);
     const consentProof = await this.db.row(Q.exportConsentProof, [id]);
     // What the person told us: ratings and comments, topic suggestions, answers to "drop this topic?".
     const feedback = await this.db.rows(Q.exportFeedback, [id]);
@@ -173,6 +176,7 @@ export class SubscribersService {
       doubleOptIn: consentProof,
       deliveries: deliveries.map((d) => ({ ...d, reason: readReason(d.reason) })),
       webinarRegistrations,
+      webinarRegistrationRequests,
       feedback,
       topicSuggestions,
       dropTopicQuestions,

@@ -119,7 +119,8 @@ export class WebinarMailsService implements OnModuleInit {
       seriesLabel: seriesLabel(text, locale),
       joinUrl: webinar.join_url,
       unregisterUrl,
-      registerUrl: `${this.config.publicUrl}/webinars/${webinar.slug}/register?lang=${locale}`,
+      // Their personal link: coming back after unregistering needs no confirmation mail.
+      registerUrl: `${this.config.publicUrl}/webinars/${webinar.slug}/register?lang=${locale}&t=${encodeURIComponent(this.tokens.sign('webinar_register', registration.subscriber_id))}`,
       byCustomer: delivery.payload.unregistered === true,
     };
     if (kind === 'webinar_reminder') return { template: TEMPLATES[kind], data };

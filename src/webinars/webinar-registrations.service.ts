@@ -10,10 +10,11 @@ import { Clock } from '../common/clock';
 import { notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
+import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { AddressBlocks, addressBlocks, isBlocked } from '../addresses/address-blocks';
 import { normalizeEmail } from '../addresses/email';
-import { Db, Tx } from '../database/sql';
+import { Db, Tx, txOf } from '../database/sql';
 import { writeSubscribers } from '../subscribers/subscriber-rows';
 import { RegistrationResponse } from './dto/webinar.dto';
 import { RegistrationMail, WebinarMailsService } from './webinar-mails.service';
@@ -54,6 +55,8 @@ export type UnregisterResult = { outcome: 'unregistered' | 'not_registered'; web
 export type { LockedWebinar };
 
 const BATCH = 1000;
+/** A pending registration request of the public form is forgotten after this many days. */
+export const PENDING_REQUEST_DAYS = 7;
 
 @Injectable()
 export class WebinarRegistrationsService {
@@ -66,45 +69,52 @@ export class WebinarRegistrationsService {
 
   async register(webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
     if (input.timeZone !== undefined && !isTimeZone(input.timeZone)) throw validationException([{ field: 'timeZone', message: TIME_ZONE_MESSAGE }]);
+    return this.db.transaction((tx) => this.registerIn(tx, webinarId, input, source, evidence));
+  }
+
+  /**
+   * register() in the caller's transaction: the public form's confirmation link registers and
+   * marks its request confirmed in one commit.
+   */
+  async registerIn(from: Tx | EntityManager, webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
     const email = normalizeEmail(input.email);
-    return this.db.transaction(async (tx) => {
-      const now = this.clock.now();
-      const target = await tx.row(Q.target, [webinarId]);
-      if (!target) throw notFound('Webinar', webinarId);
-      // Every part this request may touch, locked in one order, so two series registrations cannot deadlock.
-      const withSeries = input.series === true && target.series_id !== null;
-      const locked = await tx.rows(Q.lockParts, [webinarId, withSeries ? target.series_id : null, now]);
-      const webinar = locked.find((w) => w.id === webinarId)!;
-      if (webinar.status === 'cancelled') return { outcome: 'closed', reason: 'cancelled' };
-      if (webinar.starts_at <= now) return { outcome: 'closed', reason: 'started' };
+    const tx = txOf(from);
+    const now = this.clock.now();
+    const target = await tx.row(Q.target, [webinarId]);
+    if (!target) throw notFound('Webinar', webinarId);
+    // Every part this request may touch, locked in one order, so two series registrations cannot deadlock.
+    const withSeries = input.series === true && target.series_id !== null;
+    const locked = await tx.rows(Q.lockParts, [webinarId, withSeries ? target.series_id : null, now]);
+    const webinar = locked.find((w) => w.id === webinarId)!;
+    if (webinar.status === 'cancelled') return { outcome: 'closed', reason: 'cancelled' };
+    if (webinar.starts_at <= now) return { outcome: 'closed', reason: 'started' };
 
-      const parts = locked.filter((w) => w.id !== webinarId).sort((a, b) => a.series_part! - b.series_part!);
-      let subscriber = await tx.row(Q.subscriberByEmail, [email]);
-      if (!subscriber && (await this.isFull(tx, webinar))) return { outcome: 'full' };
-      if (!subscriber) {
-        const blocks = await addressBlocks(tx, email);
-        if (isBlocked(blocks)) {
-          // As registerOne would decide for a new subscriber: each part registered unless full.
-          const series: SeriesOutcome[] = [];
-          for (const part of withSeries ? parts : []) {
-            series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.isFull(tx, part)) ? 'full' : 'registered' });
-          }
-          return { outcome: 'suppressed', blocks, series };
+    const parts = locked.filter((w) => w.id !== webinarId).sort((a, b) => a.series_part! - b.series_part!);
+    let subscriber = await tx.row(Q.subscriberByEmail, [email]);
+    if (!subscriber && (await this.isFull(tx, webinar))) return { outcome: 'full' };
+    if (!subscriber) {
+      const blocks = await addressBlocks(tx, email);
+      if (isBlocked(blocks)) {
+        // As registerOne would decide for a new subscriber: each part registered unless full.
+        const series: SeriesOutcome[] = [];
+        for (const part of withSeries ? parts : []) {
+          series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.isFull(tx, part)) ? 'full' : 'registered' });
         }
+        return { outcome: 'suppressed', blocks, series };
       }
-      subscriber ??= await this.createPending(tx, email, input, now, evidence);
+    }
+    subscriber ??= await this.createPending(tx, email, input, now, evidence);
 
-      const main = await this.registerOne(tx, webinar, subscriber.id, source, now);
-      if (main.outcome === 'full') return { outcome: 'full' };
-      const series: SeriesOutcome[] = [];
-      if (withSeries) {
-        await tx.run(Q.joinSeries, [subscriber.id, webinar.series_id!, now]);
-        for (const part of parts) {
-          series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.registerOne(tx, part, subscriber.id, 'series', now)).outcome });
-        }
+    const main = await this.registerOne(tx, webinar, subscriber.id, source, now);
+    if (main.outcome === 'full') return { outcome: 'full' };
+    const series: SeriesOutcome[] = [];
+    if (withSeries) {
+      await tx.run(Q.joinSeries, [subscriber.id, webinar.series_id!, now]);
+      for (const part of parts) {
+        series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.registerOne(tx, part, subscriber.id, 'series', now)).outcome });
       }
-      return { outcome: main.outcome, registration: await this.response(tx, main.id!), series };
-    });
+    }
+    return { outcome: main.outcome, registration: await this.response(tx, main.id!), series };
   }
 
   /** Registers everyone signed up for the series for a part just published (set-based). */
@@ -179,6 +189,11 @@ export class WebinarRegistrationsService {
     return (await this.db.row(Q.forPage, [registrationId])) ?? null;
   }
 
+  /** The subscriber a personal registration link names, when they may get webinar mail (not bounced or complained). */
+  async personalHolder(subscriberId: string): Promise<{ email: string; time_zone: string; first_name: string | null } | null> {
+    return (await this.db.row(Q.personalHolder, [subscriberId])) ?? null;
+  }
+
   /** The reminder job: claims due registrations with SKIP LOCKED, so every instance can run it at once. */
   async sendDueReminders(): Promise<number> {
     let queued = 0;
@@ -201,6 +216,16 @@ export class WebinarRegistrationsService {
       queued += batch.queued;
       if (batch.claimed < BATCH) return queued;
     }
+  }
+
+  /**
+   * The public form's registration requests (webinar-registration-requests.service.ts) are
+   * forgotten when no longer needed: pending ones after PENDING_REQUEST_DAYS (their link then
+   * opens the invalid-link page), every one once its webinar has ended.
+   */
+  async pruneRequests(): Promise<number> {
+    const now = this.clock.now();
+    return this.db.run(Q.pruneRequests, [now, new Date(now.getTime() - PENDING_REQUEST_DAYS * 86_400_000)]);
   }
 
   // ---- helpers -------------------------------------------------------------------------------

@@ -225,12 +225,26 @@ export const WebinarQueries = queries('webinars', {
      WHERE id = ANY($1::uuid[]) AND status = 'registered'
      RETURNING id, sequence`,
   ),
-  forPage: sql<[id: string], { id: string; status: string; webinar_id: string; locale: 'de' | 'en'; time_zone: string; in_series: boolean }>(
+  forPage: sql<
+    [id: string],
+    { id: string; status: string; webinar_id: string; subscriber_id: string; locale: 'de' | 'en'; time_zone: string; in_series: boolean }
+  >(
     "The registration an unregister page's token names, with the reader's language and zone and whether they signed up for the series.",
-    `SELECT r.id, r.status, r.webinar_id, s.locale, s.time_zone,
-            EXISTS (SELECT 1 FROM webinar_series_registrations sr JOIN webinars w ON w.id = sr.series_id
+    `SELECT r.id, r.status, r.webinar_id, r.subscriber_id, s.locale, s.time_zone,
+            EXISTS (SELECT 1 FROM webinar_series_registrations sr JOIN webinars w ON w.series_id = sr.series_id
                     WHERE w.id = r.webinar_id AND sr.subscriber_id = r.subscriber_id) AS in_series
      FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
+  ),
+
+  personalHolder: sql<[subscriberId: string], { email: string; time_zone: string; first_name: string | null }>(
+    'The subscriber a personal registration link was mailed to, if they may get webinar mail (not bounced or complained): the form is theirs.',
+    `SELECT email, time_zone, attributes ->> 'firstName' AS first_name FROM subscribers WHERE id = $1 AND status NOT IN ('bounced', 'complained')`,
+  ),
+
+  pruneRequests: sql<[now: Date, pendingBefore: Date]>(
+    "The public form's registration requests are forgotten when no longer needed: pending ones after PENDING_REQUEST_DAYS (their link then opens the invalid-link page), every one once its webinar has ended.",
+    `DELETE FROM webinar_registration_requests q USING webinars w
+     WHERE w.id = q.webinar_id AND (w.ends_at <= $1 OR (q.status = 'pending' AND q.created_at <= $2))`,
   ),
 
   // ---- service mails ----
@@ -257,9 +271,12 @@ export const WebinarQueries = queries('webinars', {
     `SELECT r.status, r.sequence, w.status AS webinar_status, w.starts_at, w.ends_at
      FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id WHERE r.id = $1 FOR SHARE OF r`,
   ),
-  mailRecipient: sql<[registrationId: string], { id: string; webinar_id: string; email: string; time_zone: string; first_name: string | null }>(
+  mailRecipient: sql<
+    [registrationId: string],
+    { id: string; webinar_id: string; subscriber_id: string; email: string; time_zone: string; first_name: string | null }
+  >(
     'Who a registration mail goes to and how to greet them.',
-    `SELECT r.id, r.webinar_id, s.email, s.time_zone, s.attributes ->> 'firstName' AS first_name
+    `SELECT r.id, r.webinar_id, r.subscriber_id, s.email, s.time_zone, s.attributes ->> 'firstName' AS first_name
      FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
   ),
 });

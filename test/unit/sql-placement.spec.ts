@@ -21,6 +21,8 @@ const NOT_CONVERTED_YET: string[] = [
   'src/delivery/delivery-worker.ts',
   'src/delivery/outbox.service.ts',
   'src/digests/digests.service.ts',
+  // Came with the webinar form's double opt-in (main, after this conversion); next to convert.
+  'src/webinars/webinar-registration-requests.service.ts',
 ];
 
 /** Where SQL may be: the statements' own files, the migrations, and the mechanism itself. */
