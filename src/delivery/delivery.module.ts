@@ -4,6 +4,7 @@ import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
 import { MailEventsController } from './mail-events.controller';
+import { MailEventsService } from './mail-events.service';
 import { createMailTransport, MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
 import { LinksModule } from '../links/links.module';
@@ -15,6 +16,7 @@ import { LinksModule } from '../links/links.module';
   controllers: [MailEventsController],
   providers: [
     OutboxService,
+    MailEventsService,
     DeliveryKinds,
     DeliveryWorker,
     {

@@ -2,12 +2,11 @@
 // plus gauges read from PostgreSQL at scrape time (outbox depth, oldest due age, decisions by
 // reason, digest lag) so every instance reports the same truth about the shared database.
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { Clock, DatabaseClock } from '../common/clock';
 import { readReason } from '../reasons/reason-codes';
-import { budgetedPoolOf } from '../database/connection-budgets';
+import { Db } from '../database/sql';
+import { MetricsQueries as Q } from './metrics.queries';
 
 @Injectable()
 export class MetricsService {
@@ -57,7 +56,7 @@ export class MetricsService {
   });
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly clock: Clock,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'tactful_process_' });
@@ -76,9 +75,7 @@ export class MetricsService {
     const collectDatabase = () =>
       (collecting ??= (async () => {
         const now = this.clock.now();
-        const rows: { class: string; status: string; reason: string; n: number }[] = await this.db.query(
-          `SELECT class, status, reason, count(*)::int AS n FROM deliveries GROUP BY class, status, reason`,
-        );
+        const rows = await this.db.rows(Q.decisions, []);
         outbox.reset();
         decisions.reset();
         const byStatus = new Map<string, number>();
@@ -88,20 +85,17 @@ export class MetricsService {
           byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + r.n);
         }
         for (const [status, n] of byStatus) outbox.set({ status }, n);
-        const [due] = await this.db.query(`SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'queued' AND next_attempt_at <= $1`, [now]);
+        const due = await this.db.row(Q.oldestDue, [now]);
         oldest.set(due?.at ? (now.getTime() - due.at.getTime()) / 1000 : 0);
-        const [lag] = await this.db.query(
-          `SELECT min(next_digest_at) AS at FROM subscribers WHERE status = 'active' AND next_digest_at <= $1`,
-          [now],
-        );
+        const lag = await this.db.row(Q.digestLag, [now]);
         digestLag.set(lag?.at ? (now.getTime() - lag.at.getTime()) / 1000 : 0);
-        const [{ n }] = await this.db.query(`SELECT count(*)::int AS n FROM domain_pauses WHERE paused_until > $1`, [now]);
+        const { n } = (await this.db.row(Q.pausedDomains, [now]))!;
         paused.set(n);
       })().finally(() => (collecting = null)));
     for (const gauge of [outbox, oldest, decisions, digestLag, paused]) {
       (gauge as unknown as { collect?: () => Promise<void> }).collect = collectDatabase;
     }
-    const pools = budgetedPoolOf(this.db);
+    const pools = this.db.budgetedPool();
     if (pools) {
       new Gauge({
         name: 'tactful_db_pool_connections',
