@@ -1,7 +1,7 @@
 // Every setting Tactful reads, parsed and validated once at start-up into one typed object.
 // A bad value stops the start with a message that names the variable (see ConfigError).
 import { isIP } from 'node:net';
-import { contrast, HEX_COLOR } from '../common/colors';
+import { contrast, HEX_COLOR } from './colors';
 import { ConfigFinding, productionFindings } from './production-checks';
 import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from './quiet-hours';
 
