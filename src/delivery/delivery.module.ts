@@ -5,7 +5,8 @@ import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
 import { MailEventsController } from './mail-events.controller';
-import { createMailTransport, MailTransport } from './mail-transport';
+import { createMailRelays, MailRelays } from './mail-relays';
+import { MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
 
 /** The outbox, the worker and the transport; global because every domain queues mail. */
@@ -18,18 +19,10 @@ import { OutboxService } from './outbox.service';
     DeliveryKinds,
     DeliveryWorker,
     TokenService,
-    {
-      provide: MailTransport,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        createMailTransport({
-          smtpUrl: config.smtpUrl,
-          outboxDir: config.outboxDir,
-          maxConnections: config.smtpMaxConnections,
-          ratePerSecond: config.smtpRatePerSecond,
-        }),
-    },
+    { provide: MailRelays, inject: [APP_CONFIG], useFactory: (config: AppConfig) => createMailRelays(config) },
+    // The service stream's relay, for anything that sends outside the outbox.
+    { provide: MailTransport, inject: [MailRelays], useFactory: (relays: MailRelays) => relays.for('service').transport },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, TokenService, MailTransport],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, TokenService, MailTransport, MailRelays],
 })
 export class DeliveryModule {}
