@@ -3,7 +3,7 @@
 // a stream stage that buffers the message ahead of our "was the message handed over?" tracker
 // (mail-transport.ts); the transport buffers the message anyway, so it signs the buffer here.
 // Pure apart from the clock passed in: message bytes in, one DKIM-Signature header out.
-import { createHash, createPrivateKey, KeyObject, sign } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, KeyObject, sign } from 'node:crypto';
 import type { DkimSettings } from '../config/config';
 
 /**
@@ -126,4 +126,18 @@ function foldList(names: string[]): string {
 
 function foldBase64(value: string): string {
   return (value.match(/.{1,72}/g) ?? ['']).join('\r\n ');
+}
+
+/**
+ * The TXT record to publish at `<selector>._domainkey.<domain>` for this private key: the
+ * public key as DER SubjectPublicKeyInfo for RSA (RFC 6376 §3.6.1), the bare 32-byte key for
+ * Ed25519 (RFC 8463 §4.2).
+ */
+export function dkimDnsRecord(privateKeyPem: string): string {
+  const publicKey = createPublicKey(createPrivateKey(privateKeyPem));
+  if (publicKey.asymmetricKeyType === 'ed25519') {
+    const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x as string, 'base64url');
+    return `v=DKIM1; k=ed25519; p=${raw.toString('base64')}`;
+  }
+  return `v=DKIM1; k=rsa; p=${publicKey.export({ format: 'der', type: 'spki' }).toString('base64')}`;
 }
