@@ -506,8 +506,16 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     startupWarnings: [],
   };
   config.replyTo = read.mailbox('REPLY_TO', config.mailFrom);
-  // Every worker lane (marketing and service) holds a connection through its SMTP hand-over.
-  config.dbWorkerPoolSize = read.int('DB_WORKER_POOL_SIZE', config.workerConcurrency + config.workerServiceConcurrency, 1, 200);
+  // Every worker lane (marketing and service) holds a connection through its SMTP hand-over, and
+  // a paced relay's slot reservation needs one more while they do (relay-pacer.ts).
+  const lanes = config.workerConcurrency + config.workerServiceConcurrency;
+  config.dbWorkerPoolSize = read.int('DB_WORKER_POOL_SIZE', lanes + 1, 1, 200);
+  if ((config.smtpRatePerSecond > 0 || config.smtpMarketingRatePerSecond > 0) && config.dbWorkerPoolSize <= lanes) {
+    read.problems.push({
+      variable: 'DB_WORKER_POOL_SIZE',
+      message: `must be more than WORKER_CONCURRENCY + WORKER_SERVICE_CONCURRENCY (${lanes}) with a rate limit: every lane holds a connection while it waits for its send slot, and reserving slots needs one more; got ${config.dbWorkerPoolSize}`,
+    });
+  }
   config.smtpMarketingMaxConnections = read.int('SMTP_MARKETING_MAX_CONNECTIONS', config.smtpMaxConnections, 1, 100);
   if (config.smtpMarketingUrl !== undefined && config.smtpUrl === undefined) {
     read.problems.push({ variable: 'SMTP_MARKETING_URL', message: 'needs SMTP_URL as well: service and transactional mail go through SMTP_URL, only marketing through SMTP_MARKETING_URL' });

@@ -1,7 +1,6 @@
 // A relay's rate limit, held across every instance: send slots 1/rate seconds apart, reserved
-// in PostgreSQL (one row per relay in relay_paces) so that three instances sending at 14 mails/s
-// together still send 14/s, not 42. A slot is reserved before the mail is built and the worker
-// waits for it outside any transaction, so a paced lane holds no connection and no lock.
+// in PostgreSQL (one row per relay in relay_paces, reserve_relay_slots() in migration
+// 1766000400000) so that three instances sending at 14 mails/s together still send 14/s, not 42.
 //
 // Slots, not tokens: a token bucket lets a full bucket out at once and then refills, up to twice
 // the rate in one second; evenly spaced slots never put more than `rate` starts into a second.
@@ -11,58 +10,50 @@ import { DataSource } from 'typeorm';
 /** Slots are handed out at most this far ahead, so a reservation never outlives a worker's lease. */
 export const PACE_HORIZON_SECONDS = 1;
 
-// Database time for everyone: the instances' own clocks may disagree. statement_timestamp() is
-// taken before the row lock is granted, which only ever makes the grant smaller or start earlier
-// than the reserved slots, never shortens the spacing between two reservations.
-const RESERVE = `
-  WITH cur AS (
-    SELECT GREATEST(next_slot_at, statement_timestamp()) AS start FROM relay_paces WHERE relay = $1 FOR UPDATE),
-  grant_ AS (
-    SELECT start, LEAST($2::int, GREATEST(0, floor(
-      extract(epoch FROM (statement_timestamp() + make_interval(secs => $4) - start)) * $3 + 1e-9))::int) AS granted
-    FROM cur),
-  taken AS (
-    UPDATE relay_paces p SET next_slot_at = g.start + make_interval(secs => g.granted / $3::float8)
-    FROM grant_ g WHERE p.relay = $1
-    RETURNING g.granted, extract(epoch FROM (g.start - statement_timestamp())) * 1000 AS start_in_ms)
-  SELECT granted, start_in_ms FROM taken`;
-
-export interface SlotGrant {
-  /** Slots granted (0 when the horizon is full). */
-  granted: number;
-  /** The first slot, in ms from the moment the reservation was made (≥ 0). */
-  startInMs: number;
-  /** Between two slots. */
-  spacingMs: number;
-}
+/** How late a slot may still be used; a later one is given up (see take()). */
+const LATE_SLOT_GRACE_MS = 50;
 
 export class RelayPacer {
-  private readonly known = new Set<string>();
+  /**
+   * Local time (performance.now()) minus database time, as the smallest difference seen between a
+   * reply's arrival and the database's "now" in it: the true offset plus the fastest round trip.
+   * Slots are mapped with this one estimate, so a reply that came late (a busy event loop, a slow
+   * network) does not shift its slots later than the next reservation's and bunch them up; and
+   * since no reply arrives before the database sent it, no slot is ever mapped early.
+   */
+  private offsetMs = Infinity;
 
   constructor(private readonly db: DataSource) {}
 
-  /** Up to `wanted` consecutive slots of `relay` within the horizon. */
-  async reserve(relay: string, ratePerSecond: number, wanted: number): Promise<SlotGrant> {
-    if (!this.known.has(relay)) {
-      await this.db.query(`INSERT INTO relay_paces (relay, next_slot_at) VALUES ($1, statement_timestamp()) ON CONFLICT (relay) DO NOTHING`, [relay]);
-      this.known.add(relay);
-    }
-    const [row] = await this.db.query(RESERVE, [relay, wanted, ratePerSecond, PACE_HORIZON_SECONDS]);
-    return { granted: Number(row.granted), startInMs: Math.max(0, Number(row.start_in_ms)), spacingMs: 1000 / ratePerSecond };
+  /** Up to `wanted` consecutive slots of `relay` within the horizon, as local times. */
+  async reserve(relay: string, ratePerSecond: number, wanted: number): Promise<{ slots: number[]; retryInMs: number }> {
+    const [row] = await this.db.query(
+      `SELECT granted, extract(epoch FROM first_slot_at) * 1000 AS first_ms, extract(epoch FROM reserved_at) * 1000 AS now_ms
+       FROM reserve_relay_slots($1, $2, $3, $4)`,
+      [relay, wanted, ratePerSecond, PACE_HORIZON_SECONDS],
+    );
+    const received = performance.now();
+    const nowMs = Number(row.now_ms);
+    this.offsetMs = Math.min(this.offsetMs, received - nowMs);
+    const spacing = 1000 / ratePerSecond;
+    const first = Number(row.first_ms) + this.offsetMs;
+    const slots = Array.from({ length: Number(row.granted) }, (_, i) => first + i * spacing);
+    // None granted: the horizon is full until the first free slot comes within it.
+    const retryInMs = Math.max(10, Math.min(1000, Number(row.first_ms) - nowMs - PACE_HORIZON_SECONDS * 1000 + spacing));
+    return { slots, retryInMs };
   }
 
-  /**
-   * Hands out one slot at a time for the `total` mails of a claimed batch, reserving more as the
-   * lanes use them up. `next()` resolves at the lane's slot (never before it: the wait is counted
-   * from when the reservation's reply arrived, which is after the database's "now").
-   */
+  /** The slots for the `total` mails of one claimed batch, reserved as the lanes use them up. */
   schedule(relay: string, ratePerSecond: number, total: number): PacedSlots {
     return new PacedSlots(this, relay, ratePerSecond, total);
   }
 }
 
-/** How late a slot may still be used. */
-const LATE_SLOT_GRACE_MS = 50;
+/** Resolves at `at` (a performance.now() time), at once when it has passed. */
+async function waitFor(at: number): Promise<void> {
+  const wait = at - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
+}
 
 export class PacedSlots {
   private slots: number[] = [];
@@ -78,6 +69,11 @@ export class PacedSlots {
     this.remaining = total;
   }
 
+  /**
+   * Resolves at this mail's slot, reserving more when none is left; the caller hands the mail
+   * over at once. A reservation takes a connection of the worker's pool while the lanes hold
+   * theirs, which is why that pool has one more than there are lanes (config.ts).
+   */
   async next(): Promise<void> {
     for (;;) {
       while (this.slots.length === 0) {
@@ -85,24 +81,21 @@ export class PacedSlots {
         await this.reserving;
       }
       const at = this.slots.shift()!;
-      const wait = at - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
-      // A slot missed by more than the grace (a stalled event loop, a slow hand-over before it)
-      // is given up, not used late: late mails used at once would reach the relay bunched.
+      await waitFor(at);
+      // A slot missed (the timer fired late, the event loop stalled) is given up, not used late:
+      // late mails sent at once would reach the relay bunched.
       if (performance.now() - at <= LATE_SLOT_GRACE_MS) return;
       this.remaining += 1;
     }
   }
 
   private async reserveMore(): Promise<void> {
-    const grant = await this.pacer.reserve(this.relay, this.rate, Math.max(1, this.remaining));
-    const received = performance.now();
-    if (grant.granted === 0) {
-      // Other instances hold the whole horizon: wait until part of it has passed.
-      await new Promise((resolve) => setTimeout(resolve, Math.max(10, Math.min(grant.startInMs - PACE_HORIZON_SECONDS * 1000 + grant.spacingMs, 1000))));
+    const { slots, retryInMs } = await this.pacer.reserve(this.relay, this.rate, Math.max(1, this.remaining));
+    if (slots.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
       return;
     }
-    for (let i = 0; i < grant.granted; i++) this.slots.push(received + grant.startInMs + i * grant.spacingMs);
-    this.remaining -= grant.granted;
+    this.slots.push(...slots);
+    this.remaining -= slots.length;
   }
 }
