@@ -332,12 +332,9 @@ class EnvReader {
     return value;
   }
 
-  /** DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE): all or none. */
-  dkim(): DkimSettings | undefined {
-    const domain = this.domainName('DKIM_DOMAIN');
-    const selector = this.domainName('DKIM_SELECTOR', true);
-    const inline = this.raw('DKIM_PRIVATE_KEY');
-    const file = this.raw('DKIM_PRIVATE_KEY_FILE');
+  /** DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE), already read: all or none. */
+  dkim(read: { domain: string | undefined; selector: string | undefined; inline: string | undefined; file: string | undefined }): DkimSettings | undefined {
+    const { domain, selector, inline, file } = read;
     const given = [this.raw('DKIM_DOMAIN'), this.raw('DKIM_SELECTOR'), inline ?? file];
     if (given.every((value) => value === undefined)) return undefined;
     if (inline !== undefined && file !== undefined) {
@@ -455,7 +452,12 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     smtpMarketingMaxConnections: 0, // set below: defaults to SMTP_MAX_CONNECTIONS
     smtpMarketingRatePerSecond: read.int('SMTP_MARKETING_RATE_PER_SECOND', 0, 0, 100000),
     bounceDomain: read.domainName('BOUNCE_DOMAIN'),
-    dkim: read.dkim(),
+    dkim: read.dkim({
+      domain: read.domainName('DKIM_DOMAIN'),
+      selector: read.domainName('DKIM_SELECTOR', true),
+      inline: read.optional('DKIM_PRIVATE_KEY'),
+      file: read.optional('DKIM_PRIVATE_KEY_FILE'),
+    }),
     mailFrom: read.mailbox('MAIL_FROM', 'Tactful <newsletter@tactful.localhost>'),
     replyTo: '',
     senderReplyTo: read.mailboxMap('SENDER_REPLY_TO'),
