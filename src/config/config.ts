@@ -490,7 +490,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, 1, 200),
-    workerServiceConcurrency: read.int('WORKER_SERVICE_CONCURRENCY', 2, 1, 200),
+    workerServiceConcurrency: 0, // set below: defaults to WORKER_CONCURRENCY
     workerPollMs: read.int('WORKER_POLL_MS', 500, 10, 60_000),
     workerLeaseSeconds: read.int('WORKER_LEASE_SECONDS', 120, 1, 3600),
     deferredMaxAgeDays: read.int('DEFERRED_MAX_AGE_DAYS', 28, 1, 365),
@@ -508,6 +508,9 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     startupWarnings: [],
   };
   config.replyTo = read.mailbox('REPLY_TO', config.mailFrom);
+  // As many service lanes as marketing ones: either stream alone sends as fast as all mail did
+  // before they were split, and a campaign in full flow leaves the service stream all of its own.
+  config.workerServiceConcurrency = read.int('WORKER_SERVICE_CONCURRENCY', config.workerConcurrency, 1, 200);
   // Every worker lane (marketing and service) holds a connection through its SMTP hand-over, and
   // a paced relay's slot reservation needs one more while they do (relay-pacer.ts).
   const lanes = config.workerConcurrency + config.workerServiceConcurrency;

@@ -38,7 +38,7 @@ function problems(env: Record<string, string | undefined>): { variable: string; 
 }
 
 describe('defaults', () => {
-  it('send without VERP or DKIM, one relay for both streams, no rate limit, two service lanes and a worker pool one larger than all lanes', () => {
+  it('send without VERP or DKIM, one relay for both streams, no rate limit, as many service lanes as marketing ones and a worker pool one larger than all lanes', () => {
     expect(loadConfig({}, dev)).toMatchObject({
       bounceDomain: undefined,
       dkim: undefined,
@@ -47,8 +47,8 @@ describe('defaults', () => {
       smtpRatePerSecond: 0,
       smtpMarketingRatePerSecond: 0,
       workerConcurrency: 8,
-      workerServiceConcurrency: 2,
-      dbWorkerPoolSize: 11,
+      workerServiceConcurrency: 8,
+      dbWorkerPoolSize: 17,
     });
   });
 });
@@ -112,7 +112,7 @@ describe('streams and relays', () => {
     ['a marketing relay without SMTP_URL', { SMTP_MARKETING_URL: 'smtp://bulk.relay:25' }, 'SMTP_MARKETING_URL', /needs SMTP_URL as well/],
     ['a marketing rate without a marketing relay', { SMTP_URL: 'smtp://relay:25', SMTP_MARKETING_RATE_PER_SECOND: '10' }, 'SMTP_MARKETING_RATE_PER_SECOND', /only to a marketing relay of its own/],
     ['an http marketing relay', { SMTP_URL: 'smtp://relay:25', SMTP_MARKETING_URL: 'http://bulk.relay' }, 'SMTP_MARKETING_URL', /must start with smtp: or smtps:/],
-    ['a worker pool no larger than its lanes under a rate limit', { SMTP_RATE_PER_SECOND: '14', DB_WORKER_POOL_SIZE: '10' }, 'DB_WORKER_POOL_SIZE', /must be more than .* \(10\) with a rate limit/],
+    ['a worker pool no larger than its lanes under a rate limit', { SMTP_RATE_PER_SECOND: '14', DB_WORKER_POOL_SIZE: '10' }, 'DB_WORKER_POOL_SIZE', /must be more than .* \(16\) with a rate limit/],
     ['no service lane', { WORKER_SERVICE_CONCURRENCY: '0' }, 'WORKER_SERVICE_CONCURRENCY', /from 1 to 200/],
   ])('refuses %s, naming the variable', (_, env, variable, message) => {
     expect(problems(env)).toEqual([{ variable, message: expect.stringMatching(message) }]);
