@@ -89,7 +89,7 @@ beforeAll(async () => {
     instances.push(child);
     await next(child, 'ready', { kind: 'start', env });
   }
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   const exited = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
@@ -164,4 +164,4 @@ it(`keeps one relay at ${RATE} mails/s with ${INSTANCES} instances sending servi
   expect(times[times.length - 1] - times[0]).toBeGreaterThanOrEqual(((total - 1) / RATE) * 1000 - stallMs - 50);
   const [rows] = await sql(`SELECT count(*) FILTER (WHERE status = 'sent')::int AS sent, count(*)::int AS all FROM deliveries`);
   expect(rows).toEqual({ sent: total, all: total });
-}, 120_000);
+}, 300_000);
