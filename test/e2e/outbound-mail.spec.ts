@@ -143,24 +143,26 @@ describe('the envelope sender (VERP) and DKIM', () => {
 describe('streams', () => {
   it(`hands an order confirmation over while ${BACKLOG.toLocaleString('en')} marketing mails queued before it are still going out`, async () => {
     await queueMarketingBacklog(BACKLOG, 'backlog-');
+    let position = -1;
     worker.start();
     try {
-      await sink.waitFor(100, 60_000);
+      await sink.waitFor(100, 120_000);
       const order = await t.api('POST', '/v1/orders', {
         body: { number: 'A-1', email: 'buyer@shop-customer.de', items: [{ sku: 'MUG', name: 'Kaffeebecher', quantity: 1 }], placedAt: '2026-03-02T07:30:00Z' },
       });
       expect(order.status).toBe(201);
-      await sink.waitFor(BACKLOG + 1, 120_000);
+      const deadline = Date.now() + 120_000;
+      while ((position = sink.messages.findIndex(to('buyer@shop-customer.de'))) < 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     } finally {
       await worker.stop();
     }
-    const position = sink.messages.findIndex(to('buyer@shop-customer.de'));
     expect(position).toBeGreaterThanOrEqual(100);
     // Queued after the whole backlog and due later than all of it, yet handed over while at
-    // least a fifth of the backlog was still waiting: its stream is claimed on its own.
-    const marketingAfter = sink.messages.slice(position + 1).filter((m) => m.envelope.rcptTo[0].startsWith('backlog-')).length;
-    expect(marketingAfter).toBeGreaterThan(BACKLOG / 5);
-    const [counts] = await t.sql(`SELECT count(*) FILTER (WHERE status = 'sent')::int AS sent, count(*)::int AS total FROM deliveries WHERE ref_id = 'cmp-backlog' AND idempotency_key LIKE 'backlog:%'`);
-    expect(counts.sent).toBe(counts.total);
+    // least a fifth of the backlog was still waiting (counted once the worker stopped, so fewer
+    // than when the confirmation went): its stream is claimed on its own. With one claim in
+    // due order, it would have come last.
+    const [counts] = await t.sql(`SELECT count(*) FILTER (WHERE status = 'queued')::int AS waiting FROM deliveries WHERE idempotency_key LIKE 'backlog:%'`);
+    expect(counts.waiting).toBeGreaterThan(BACKLOG / 5);
+    expect(sink.messages.filter(to('buyer@shop-customer.de'))).toHaveLength(1);
   }, 180_000);
 });
