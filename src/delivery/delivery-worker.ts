@@ -94,6 +94,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private running = false;
   private readonly timers = new Map<MailStream, NodeJS.Timeout>();
   private readonly loops = new Map<MailStream, Promise<void>>();
+  /**
+   * Rows of this worker's batches not yet finished. Its streams' loops reclaim expired leases
+   * while the other stream's batch runs; a row of a batch still in hand is this worker's, however
+   * long the batch takes, and is not reclaimed from under it.
+   */
+  private readonly inHand = new Set<string>();
   /** Totals since start, for metrics. */
   readonly totals = emptyStats();
 
@@ -197,6 +203,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     // waits for its slot seconds at most, never until its lease runs out.
     const limit = relay.ratePerSecond > 0 ? Math.min(this.config.workerBatchSize, Math.ceil(relay.ratePerSecond * PACE_HORIZON_SECONDS)) : this.config.workerBatchSize;
     const claimed = await this.claim(stream, limit);
+    for (const id of claimed) this.inHand.add(id);
     stats.claimed = claimed.length;
     const pauses = claimed.length > 0 ? await this.domainPauses() : new Map<string, Date>();
     const slots: PacedSlots | undefined = relay.ratePerSecond > 0 ? this.pacer.schedule(relay.name, relay.ratePerSecond, claimed.length) : undefined;
@@ -205,10 +212,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const lane = async () => {
       while (next < claimed.length) {
         const id = claimed[next++];
-        const outcome = await this.deliverOne(id, pauses, slots).catch((error) => {
-          this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
-          return 'error' as const;
-        });
+        const outcome = await this.deliverOne(id, pauses, slots)
+          .catch((error) => {
+            this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
+            return 'error' as const;
+          })
+          .finally(() => this.inHand.delete(id));
         if (outcome === 'sent') stats.sent++;
         else if (outcome === 'suppressed' || outcome === 'expired') stats.suppressed++;
         else if (outcome === 'queued') stats.retried++;
@@ -251,6 +260,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const rows: { id: string }[] = await this.db.query(
       `WITH expired AS (
          SELECT id FROM deliveries WHERE status = 'sending' AND lease_until < $1
+           AND NOT (lease_owner = $2 AND id = ANY($3::bigint[]))
          ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
        , reclaimed AS (
          UPDATE deliveries d SET
@@ -261,7 +271,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          FROM expired WHERE d.id = expired.id
          RETURNING d.id)
        SELECT id FROM reclaimed`,
-      [now],
+      [now, this.workerId, [...this.inHand]],
     );
     if (rows.length > 0) this.logger.warn({ count: rows.length }, 'reclaimed deliveries whose worker lease expired');
     return rows.length;
