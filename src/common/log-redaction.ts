@@ -18,8 +18,8 @@ export const REDACTED_LOG_PATHS = [
 export const REDACTED = '[Redacted]';
 
 // Every route whose path carries a signed token: /p/:token(/suggest), /u/:token, /f/:token,
-// /confirm/:token, /webinars/unregister/:token.
-const TOKEN_IN_PATH = /^(\/(?:p|u|f|confirm|webinars\/unregister))\/[^/?#]+/;
+// /confirm/:token, /webinars/unregister/:token, /webinars/:slug/confirm/:token.
+const TOKEN_IN_PATH = /^(\/(?:p|u|f|confirm|webinars\/unregister|webinars\/[^/?#]+\/confirm))\/[^/?#]+/;
 
 /**
  * Query parameters whose values are logged: short, harmless choices. Any other parameter is
@@ -177,7 +177,7 @@ export function redactPgDetail(detail: string): string {
 
 // The shapes of what must never be written, for the last pass over every line.
 const API_KEY = /tk_[A-Za-z0-9_-]{6,}/g;
-/** `<key id>.<payload>.<mac>` (preferences/tokens.ts): 4, at least 22 and 27 base64url characters. */
+/** `<key id>.<payload>.<mac>` (links/tokens.ts): 4, at least 22 and 27 base64url characters. */
 const CUSTOMER_TOKEN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]{22,}\.[A-Za-z0-9_-]{27}(?![A-Za-z0-9_-])/g;
 // Starts only where a run of address characters starts: linear, even on a 16 kB header of letters.
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;

@@ -6,7 +6,7 @@
 import type { AppConfig } from '../config/config';
 import { DkimSigner } from './dkim';
 import { createMailTransport, MailTransport } from './mail-transport';
-import type { MessageClass } from './reason-codes';
+import type { MessageClass } from '../reasons/reason-codes';
 
 export type MailStream = 'service' | 'marketing';
 export const MAIL_STREAMS: readonly MailStream[] = ['service', 'marketing'];

@@ -5,10 +5,10 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { mailDomain } from '../delivery/delivery-worker';
+import { mailDomain } from '../addresses/email';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
-import { TokenService } from '../preferences/tokens';
+import { Reason } from '../reasons/reason-codes';
+import { TokenService } from '../links/tokens';
 import { calendarFile, mailboxAddress } from './webinar-calendar';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
 import { selectWebinars, webinarText } from './webinar.entity';
@@ -128,7 +128,7 @@ export class WebinarMailsService implements OnModuleInit {
 
   private async compose(tx: EntityManager, kind: WebinarMailKind, delivery: ClaimedDelivery): Promise<ComposedMessage> {
     const [registration] = await tx.query(
-      `SELECT r.id, r.webinar_id, s.email, s.time_zone, s.attributes ->> 'firstName' AS first_name
+      `SELECT r.id, r.webinar_id, r.subscriber_id, s.email, s.time_zone, s.attributes ->> 'firstName' AS first_name
        FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
       [delivery.refId],
     );
@@ -145,7 +145,8 @@ export class WebinarMailsService implements OnModuleInit {
       seriesLabel: seriesLabel(text, locale),
       joinUrl: webinar.join_url,
       unregisterUrl,
-      registerUrl: `${this.config.publicUrl}/webinars/${webinar.slug}/register?lang=${locale}`,
+      // Their personal link: coming back after unregistering needs no confirmation mail.
+      registerUrl: `${this.config.publicUrl}/webinars/${webinar.slug}/register?lang=${locale}&t=${encodeURIComponent(this.tokens.sign('webinar_register', registration.subscriber_id))}`,
       byCustomer: delivery.payload.unregistered === true,
     };
     if (kind === 'webinar_reminder') return { template: TEMPLATES[kind], data };

@@ -2,7 +2,7 @@
 // bind values or PostgreSQL's detail values, and a last pass over every line for keys, tokens and addresses.
 import { withoutCustomerTokens } from '../../src/common/idempotency.interceptor';
 import { redactPgDetail, redactUrl, scrubLogLine, serializeError, serializeRequest, serializeResponse } from '../../src/common/log-redaction';
-import { TokenSigner } from '../../src/preferences/tokens';
+import { TokenSigner } from '../../src/links/tokens';
 
 const KEY = 'tk_8NI-L2j5gphmX0APLsIaYCCMXch2CahEhvoSDc5V';
 const signer = new TokenSigner(['unit-test-token-secret-0123456789abcdef']);
@@ -23,10 +23,12 @@ describe('redactUrl', () => {
   });
 
   it('replaces the token in the path of every customer page', () => {
-    for (const path of ['/p', '/u', '/f', '/confirm', '/webinars/unregister']) {
+    for (const path of ['/p', '/u', '/f', '/confirm', '/webinars/unregister', '/webinars/payment-terms/confirm']) {
       expect(redactUrl(`${path}/${TOKEN}?lang=en`)).toBe(`${path}/[token]?lang=en`);
     }
     expect(redactUrl(`/p/${TOKEN}/suggest`)).toBe('/p/[token]/suggest');
+    // The personal registration link's token is a query value like any other.
+    expect(redactUrl(`/webinars/payment-terms/register?lang=de&t=${TOKEN}`)).toBe('/webinars/payment-terms/register?lang=de&t=[Redacted]');
   });
 });
 
