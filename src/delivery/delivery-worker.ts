@@ -21,10 +21,13 @@ import { TemplateRenderer } from '../rendering/template-renderer';
 import { recordHardBounce } from './bounced-addresses';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
 import { DeliveryReferences } from './delivery-reference';
-import { MailTransport, OutgoingMail, UnsafeMailError } from './mail-transport';
+import { MAIL_STREAMS, MailRelays, MailStream, streamOf } from './mail-relays';
+import { OutgoingMail, UnsafeMailError } from './mail-transport';
 import type { SendOutcome } from './smtp-outcome.policy';
 import { Reason } from '../reasons/reason-codes';
+import { PACE_HORIZON_SECONDS, PacedSlots, RelayPacer } from './relay-pacer';
 import { afterAttempt, RetrySettings } from './retry.policy';
+import { VerpCodec } from './verp';
 
 export interface WorkerRunStats {
   claimed: number;
@@ -69,6 +72,9 @@ const RECORD_ATTEMPT = `UPDATE deliveries SET status = $2, reason = $3, next_att
 /** Recipient domains paused by an SMTP policy block, read once per claimed batch. */
 type DomainPauses = Map<string, Date>;
 
+/** Each stream's claim condition, written as its partial index's predicate (deliveries_due_service_idx). */
+const STREAM_FILTER: Record<MailStream, string> = { service: `class <> 'marketing'`, marketing: `class = 'marketing'` };
+
 const emptyStats = (): WorkerRunStats => ({ claimed: 0, sent: 0, suppressed: 0, retried: 0, failed: 0, unknown: 0, reclaimed: 0 });
 
 /** Deterministic per delivery: a re-send after an unknown outcome carries the same Message-ID. */
@@ -83,9 +89,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly senderDomain: string;
   private readonly retry: RetrySettings;
   private readonly references: DeliveryReferences;
+  /** VERP: each mail's envelope sender names its delivery; unset without BOUNCE_DOMAIN. */
+  private readonly verp: VerpCodec | undefined;
+  private readonly pacer: RelayPacer;
   private running = false;
-  private timer: NodeJS.Timeout | undefined;
-  private loop: Promise<void> | undefined;
+  private readonly timers = new Map<MailStream, NodeJS.Timeout>();
+  private readonly loops = new Map<MailStream, Promise<void>>();
+  /**
+   * Rows of this worker's batches not yet finished. Its streams' loops reclaim expired leases
+   * while the other stream's batch runs; a row of a batch still in hand is this worker's, however
+   * long the batch takes, and is not reclaimed from under it.
+   */
+  private readonly inHand = new Set<string>();
   /** Totals since start, for metrics. */
   readonly totals = emptyStats();
 
@@ -93,7 +108,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
-    private readonly transport: MailTransport,
+    private readonly relays: MailRelays,
     private readonly renderer: TemplateRenderer,
     private readonly kinds: DeliveryKinds,
     private readonly tokens: TokenService,
@@ -101,6 +116,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   ) {
     this.senderDomain = mailDomain(config.mailFrom);
     this.references = new DeliveryReferences([config.tokenSecret, ...config.previousTokenSecrets]);
+    this.verp = config.bounceDomain ? new VerpCodec([config.tokenSecret, ...config.previousTokenSecrets], config.bounceDomain) : undefined;
+    this.pacer = new RelayPacer(db);
     this.retry = {
       maxAttempts: config.retryMaxAttempts,
       baseSeconds: config.retryBaseSeconds,
@@ -119,30 +136,39 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.transport.close();
+    await this.relays.close();
   }
 
+  /** One loop per stream: a marketing batch in hand never holds up the next service claim. */
   start(): void {
     if (this.running) return;
     this.running = true;
-    const tick = async () => {
-      if (!this.running) return;
-      let busy = false;
-      try {
-        busy = (await this.runOnce()).claimed > 0;
-      } catch (error) {
-        this.logger.error({ err: error }, 'delivery worker tick failed');
-      }
-      if (this.running) this.timer = setTimeout(() => (this.loop = tick()), busy ? 0 : this.config.workerPollMs);
-    };
-    this.loop = tick();
+    for (const stream of MAIL_STREAMS) {
+      const tick = async () => {
+        if (!this.running) return;
+        let busy = false;
+        try {
+          busy = (await runAs('worker', () => this.runBatch(stream))).claimed > 0;
+        } catch (error) {
+          this.logger.error({ err: error, stream }, 'delivery worker tick failed');
+        }
+        if (this.running) this.timers.set(stream, setTimeout(() => this.loops.set(stream, tick()), busy ? 0 : this.config.workerPollMs));
+      };
+      this.loops.set(stream, tick());
+    }
   }
 
-  /** Stops claiming; the batch in hand is finished first. */
+  /** Stops claiming; the batches in hand are finished first. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.loop;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    // A tick that was just scheduled replaces its stream's promise; wait until none is left running.
+    let pending = [...this.loops.values()];
+    while (pending.length > 0) {
+      await Promise.all(pending);
+      const now = [...this.loops.values()];
+      pending = now.filter((loop) => !pending.includes(loop));
+    }
   }
 
   /** Processes everything due now, batch after batch (tests and one-off runs). */
@@ -155,25 +181,44 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  /** One batch, on the worker's own connection budget (API load cannot starve the hand-overs). */
+  /**
+   * One batch of each stream at once, on the worker's own connection budget (API load cannot
+   * starve the hand-overs).
+   */
   runOnce(): Promise<WorkerRunStats> {
-    return runAs('worker', () => this.runBatch());
+    return runAs('worker', async () => {
+      const total = emptyStats();
+      for (const stats of await Promise.all(MAIL_STREAMS.map((stream) => this.runBatch(stream)))) {
+        for (const key of Object.keys(total) as (keyof WorkerRunStats)[]) total[key] += stats[key];
+      }
+      return total;
+    });
   }
 
-  private async runBatch(): Promise<WorkerRunStats> {
+  private async runBatch(stream: MailStream): Promise<WorkerRunStats> {
     const stats = emptyStats();
-    stats.reclaimed = await this.reclaimExpiredLeases();
-    const claimed = await this.claim();
+    // Once per tick, not per stream: the marketing loop reclaims for both.
+    if (stream === 'marketing') stats.reclaimed = await this.reclaimExpiredLeases();
+    const relay = this.relays.for(stream);
+    // A paced relay gets no more rows than it can send within the horizon, so a claimed row
+    // waits for its slot seconds at most, never until its lease runs out.
+    const limit = relay.ratePerSecond > 0 ? Math.min(this.config.workerBatchSize, Math.ceil(relay.ratePerSecond * PACE_HORIZON_SECONDS)) : this.config.workerBatchSize;
+    const claimed = await this.claim(stream, limit);
+    for (const id of claimed) this.inHand.add(id);
     stats.claimed = claimed.length;
     const pauses = claimed.length > 0 ? await this.domainPauses() : new Map<string, Date>();
+    const slots: PacedSlots | undefined = relay.ratePerSecond > 0 ? this.pacer.schedule(relay.name, relay.ratePerSecond, claimed.length) : undefined;
+    const lanes = stream === 'service' ? this.config.workerServiceConcurrency : this.config.workerConcurrency;
     let next = 0;
     const lane = async () => {
       while (next < claimed.length) {
         const id = claimed[next++];
-        const outcome = await this.deliverOne(id, pauses).catch((error) => {
-          this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
-          return 'error' as const;
-        });
+        const outcome = await this.deliverOne(id, pauses, slots)
+          .catch((error) => {
+            this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
+            return 'error' as const;
+          })
+          .finally(() => this.inHand.delete(id));
         if (outcome === 'sent') stats.sent++;
         else if (outcome === 'suppressed' || outcome === 'expired') stats.suppressed++;
         else if (outcome === 'queued') stats.retried++;
@@ -181,18 +226,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         else if (outcome === 'unknown') stats.unknown++;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.config.workerConcurrency, claimed.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(lanes, claimed.length) }, lane));
     for (const key of Object.keys(stats) as (keyof WorkerRunStats)[]) this.totals[key] += stats[key];
     return stats;
   }
 
   /** Claims a batch of due rows; SKIP LOCKED lets every instance claim disjoint rows at once. */
-  private async claim(): Promise<string[]> {
+  private async claim(stream: MailStream, limit: number): Promise<string[]> {
     const now = this.clock.now();
     const rows: { id: string }[] = await this.db.query(
       `WITH due AS (
          SELECT id FROM deliveries
-         WHERE status = 'queued' AND next_attempt_at <= $1
+         WHERE status = 'queued' AND next_attempt_at <= $1 AND ${STREAM_FILTER[stream]}
          ORDER BY next_attempt_at
          LIMIT $2
          FOR UPDATE SKIP LOCKED)
@@ -201,7 +246,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          FROM due WHERE d.id = due.id
          RETURNING d.id)
        SELECT id FROM claimed ORDER BY id`,
-      [now, this.config.workerBatchSize, this.workerId, new Date(now.getTime() + this.config.workerLeaseSeconds * 1000)],
+      [now, limit, this.workerId, new Date(now.getTime() + this.config.workerLeaseSeconds * 1000)],
     );
     return rows.map((r) => r.id);
   }
@@ -216,6 +261,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const rows: { id: string }[] = await this.db.query(
       `WITH expired AS (
          SELECT id FROM deliveries WHERE status = 'sending' AND lease_until < $1
+           AND NOT (lease_owner = $2 AND id = ANY($3::bigint[]))
          ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
        , reclaimed AS (
          UPDATE deliveries d SET
@@ -226,7 +272,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          FROM expired WHERE d.id = expired.id
          RETURNING d.id)
        SELECT id FROM reclaimed`,
-      [now],
+      [now, this.workerId, [...this.inHand]],
     );
     if (rows.length > 0) this.logger.warn({ count: rows.length }, 'reclaimed deliveries whose worker lease expired');
     return rows.length;
@@ -245,7 +291,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return new Map(rows.map((r) => [r.domain, r.paused_until]));
   }
 
-  private async deliverOne(id: string, pauses: DomainPauses): Promise<string> {
+  /** `slots`: the relay's pace; the mail waits for its send slot once it is ready to go. */
+  private async deliverOne(id: string, pauses: DomainPauses, slots?: PacedSlots): Promise<string> {
     return this.db.transaction(async (tx) => {
       const delivery = await this.lockClaimed(tx, id);
       if (!delivery) return 'lost';
@@ -278,9 +325,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
       const mail = await this.buildMail(tx, delivery, kind);
       let outcome: SendOutcome;
+      // Last, just before the hand-over: what the relay sees is spaced as the slots are. A
+      // suppressed or paused mail takes no slot.
+      await slots?.next();
       const started = performance.now();
       try {
-        outcome = await this.transport.send(mail);
+        outcome = await this.relays.for(streamOf(delivery.class)).transport.send(mail);
         this.metrics.smtpDuration.observe({ outcome: outcome.status }, (performance.now() - started) / 1000);
       } catch (error) {
         if (!(error instanceof UnsafeMailError)) throw error;
@@ -347,6 +397,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return {
       messageId: messageIdFor(delivery.idempotencyKey, this.senderDomain),
       from: this.config.mailFrom,
+      ...(this.verp ? { envelopeFrom: this.verp.address({ deliveryId: delivery.id, createdAt: delivery.createdAt }) } : {}),
       replyTo,
       to: delivery.email,
       date: this.clock.now(),

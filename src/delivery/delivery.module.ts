@@ -5,7 +5,8 @@ import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
 import { MailEventsController } from './mail-events.controller';
 import { MailEventsService } from './mail-events.service';
-import { createMailTransport, MailTransport } from './mail-transport';
+import { createMailRelays, MailRelays } from './mail-relays';
+import { MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
 import { LinksModule } from '../links/links.module';
 
@@ -19,18 +20,10 @@ import { LinksModule } from '../links/links.module';
     MailEventsService,
     DeliveryKinds,
     DeliveryWorker,
-    {
-      provide: MailTransport,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        createMailTransport({
-          smtpUrl: config.smtpUrl,
-          outboxDir: config.outboxDir,
-          maxConnections: config.smtpMaxConnections,
-          ratePerSecond: config.smtpRatePerSecond,
-        }),
-    },
+    { provide: MailRelays, inject: [APP_CONFIG], useFactory: (config: AppConfig) => createMailRelays(config) },
+    // The service stream's relay, for anything that sends outside the outbox.
+    { provide: MailTransport, inject: [MailRelays], useFactory: (relays: MailRelays) => relays.for('service').transport },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailTransport],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailTransport, MailRelays],
 })
 export class DeliveryModule {}
