@@ -15,6 +15,7 @@ import { CadenceModule } from './cadence/cadence.module';
 import { CampaignsModule } from './campaigns/campaigns.module';
 import { DeliveryModule } from './delivery/delivery.module';
 import { DigestsModule } from './digests/digests.module';
+import { MailEventsModule } from './mail-events/mail-events.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
 import { PreferencesModule } from './preferences/preferences.module';
@@ -55,6 +56,7 @@ export class AppModule {
         AuthModule,
         MetricsModule,
         DeliveryModule,
+        MailEventsModule,
         CadenceModule,
         TopicsModule,
         SubscribersModule,

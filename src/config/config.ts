@@ -140,6 +140,7 @@ export const SCHEDULER_JOBS = [
   'webinar-reminders',
   'resume-paused',
   'prune-idempotency-keys',
+  'prune-webhook-events',
 ] as const;
 export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
@@ -467,6 +468,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
       'webinar-reminders': read.int('SCHEDULER_WEBINAR_REMINDERS_SECONDS', 60, 1, 86_400),
       'resume-paused': read.int('SCHEDULER_RESUME_PAUSED_SECONDS', 60, 1, 86_400),
       'prune-idempotency-keys': read.int('SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS', 900, 1, 86_400),
+      'prune-webhook-events': read.int('SCHEDULER_PRUNE_WEBHOOK_EVENTS_SECONDS', 3600, 1, 86_400),
     },
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),

@@ -4,7 +4,6 @@ import { TokenService } from '../preferences/tokens';
 import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
-import { MailEventsController } from './mail-events.controller';
 import { createMailTransport, MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
 
@@ -12,7 +11,6 @@ import { OutboxService } from './outbox.service';
 @Global()
 @Module({
   imports: [RenderingModule],
-  controllers: [MailEventsController],
   providers: [
     OutboxService,
     DeliveryKinds,

@@ -65,6 +65,22 @@ export function bareAddress(value: string | null | undefined): string | null {
   return address && address.length <= 254 ? address : null;
 }
 
+/**
+ * How long provider event ids and tokens are kept against replays. An event that says it is older
+ * is refused as stale (SNS Timestamp; SendGrid and Mailgun are held to minutes by their signed
+ * timestamps), so a pruned id can never be replayed.
+ */
+export const REPLAY_RETENTION_MS = 7 * 86_400_000;
+
+/** Replay keys older than `before` go (the prune-webhook-events job). */
+export async function pruneReplayKeys(db: DataSource, before: Date): Promise<number> {
+  const [{ count }] = await db.query(
+    `WITH gone AS (DELETE FROM webhook_events WHERE received_at < $1 RETURNING 1) SELECT count(*)::int AS count FROM gone`,
+    [before],
+  );
+  return count;
+}
+
 const clip = (value: string | null | undefined, length: number): string | null => (value ? value.slice(0, length) : null);
 
 @Injectable()
@@ -221,14 +237,5 @@ export class MailEventsService {
         now,
       ],
     );
-  }
-
-  /** Replay keys older than the retention go: stale timestamps are refused before they are looked up. */
-  async pruneReplayKeys(before: Date): Promise<number> {
-    const [{ count }] = await this.db.query(
-      `WITH gone AS (DELETE FROM webhook_events WHERE received_at < $1 RETURNING 1) SELECT count(*)::int AS count FROM gone`,
-      [before],
-    );
-    return count;
   }
 }

@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
 import { notFound } from '../common/problem';
 import { NO_MARKETING_LABELS, NoMarketingReason, Reason, REASON_LABELS, readReason } from '../delivery/reason-codes';
+import type { MailEventKind, MailEventOutcome, MailEventSource } from '../mail-events/mail-event.policy';
 
 export interface TimelineEntry {
   id: string;
@@ -34,6 +35,25 @@ export interface CustomerChoice {
   itemId?: string;
 }
 
+/** A bounce, complaint or unsubscribe that came back, with its evidence (mail_events). */
+export interface MailEventEntry {
+  /** When Tactful received it. */
+  at: string;
+  /** When the reporter says it happened. */
+  occurredAt: string;
+  kind: MailEventKind;
+  source: MailEventSource;
+  outcome: MailEventOutcome;
+  /** The delivery it is about (an id of `items`), when known. */
+  deliveryId: string | null;
+  /** The Message-ID of the mail it is about, when known. */
+  messageId: string | null;
+  /** RFC 3463 status (`5.1.1`), `abuse` for a complaint, or the provider's code. */
+  statusCode: string | null;
+  /** The MTA's or provider's words (addresses removed). */
+  diagnostic: string | null;
+}
+
 export interface Timeline {
   subscriberId: string;
   cadence: string;
@@ -51,6 +71,8 @@ export interface Timeline {
   nextCursor: string | null;
   /** The customer's own feedback and choices, newest first (at most 100). */
   customerChoices: CustomerChoice[];
+  /** Bounces, complaints and unsubscribes that came back by mail or from the mail provider, newest first (at most 100). */
+  mailEvents: MailEventEntry[];
 }
 
 @Injectable()
@@ -85,6 +107,11 @@ export class TimelineService {
          ORDER BY at DESC LIMIT 100`,
         [subscriberId],
       );
+    const mailEvents = await this.db.query(
+      `SELECT received_at, occurred_at, kind, source, outcome, delivery_id::text, message_id, status_code, diagnostic
+       FROM mail_events WHERE subscriber_id = $1 ORDER BY id DESC LIMIT 100`,
+      [subscriberId],
+    );
     return {
       subscriberId,
       cadence: subscriber.cadence,
@@ -117,6 +144,17 @@ export class TimelineService {
         by: 'customer' as const,
         topic: c.topic,
         ...(c.rating ? { rating: c.rating, itemType: c.item_type!, itemId: c.item_id! } : {}),
+      })),
+      mailEvents: mailEvents.map((e: any) => ({
+        at: e.received_at.toISOString(),
+        occurredAt: e.occurred_at.toISOString(),
+        kind: e.kind,
+        source: e.source,
+        outcome: e.outcome,
+        deliveryId: e.delivery_id,
+        messageId: e.message_id,
+        statusCode: e.status_code,
+        diagnostic: e.diagnostic,
       })),
     };
   }
