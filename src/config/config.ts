@@ -516,13 +516,14 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
   }
   const tls = config.inboundSmtp;
   if ((tls.tlsKeyFile === undefined) !== (tls.tlsCertFile === undefined)) {
-    read.problems.push({ variable: tls.tlsKeyFile === undefined ? 'INBOUND_SMTP_TLS_KEY' : 'INBOUND_SMTP_TLS_CERT', message: 'must be set together with the other of INBOUND_SMTP_TLS_KEY and INBOUND_SMTP_TLS_CERT' });
+    const [given, missing] = tls.tlsKeyFile === undefined ? ['INBOUND_SMTP_TLS_CERT', 'INBOUND_SMTP_TLS_KEY'] : ['INBOUND_SMTP_TLS_KEY', 'INBOUND_SMTP_TLS_CERT'];
+    read.problems.push({ variable: given, message: `needs ${missing} as well (STARTTLS takes a key and its certificate)` });
   }
   const providers = config.mailProviders;
   if ((providers.postmarkUser === undefined) !== (providers.postmarkPassword === undefined)) {
-    read.problems.push({ variable: providers.postmarkUser === undefined ? 'POSTMARK_WEBHOOK_USER' : 'POSTMARK_WEBHOOK_PASSWORD', message: 'must be set together with the other of POSTMARK_WEBHOOK_USER and POSTMARK_WEBHOOK_PASSWORD' });
-  }
-  if (providers.postmarkPassword !== undefined && providers.postmarkPassword.length < 16) {
+    const [given, missing] = providers.postmarkUser === undefined ? ['POSTMARK_WEBHOOK_PASSWORD', 'POSTMARK_WEBHOOK_USER'] : ['POSTMARK_WEBHOOK_USER', 'POSTMARK_WEBHOOK_PASSWORD'];
+    read.problems.push({ variable: given, message: `needs ${missing} as well (Postmark sends both as basic auth)` });
+  } else if (providers.postmarkPassword !== undefined && providers.postmarkPassword.length < 16) {
     read.problems.push({ variable: 'POSTMARK_WEBHOOK_PASSWORD', message: 'must be at least 16 characters long' });
   }
   if (providers.sendgridPublicKey !== undefined && !isP256PublicKey(providers.sendgridPublicKey)) {

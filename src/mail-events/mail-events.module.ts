@@ -2,11 +2,13 @@ import { Module } from '@nestjs/common';
 import { InboundSmtpReceiver } from './inbound-smtp';
 import { MailEventsController } from './mail-events.controller';
 import { MailEventsService } from './mail-events.service';
+import { ProviderWebhooksController } from './providers/provider-webhooks.controller';
+import { SnsClient } from './providers/sns-client';
 
 /** Everything the mail world says back: the inbound SMTP receiver, provider webhooks, Tactful's own webhook. */
 @Module({
-  controllers: [MailEventsController],
-  providers: [MailEventsService, InboundSmtpReceiver],
+  controllers: [MailEventsController, ProviderWebhooksController],
+  providers: [MailEventsService, InboundSmtpReceiver, SnsClient],
   exports: [MailEventsService, InboundSmtpReceiver],
 })
 export class MailEventsModule {}

@@ -104,6 +104,15 @@ export class MailEventsService {
     return result;
   }
 
+  /** Stores a replay key on its own (a Mailgun token); false when it was seen before. */
+  async claimReplayKey(source: string, id: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `INSERT INTO webhook_events (source, event_id, received_at) VALUES ($1, left($2, 300), $3) ON CONFLICT DO NOTHING RETURNING 1`,
+      [source, id, this.clock.now()],
+    );
+    return rows.length > 0;
+  }
+
   private async apply(tx: EntityManager, event: InboundMailEvent, now: Date): Promise<MailEventResult> {
     if (event.replayKey) {
       const [fresh] = await tx.query(
