@@ -85,7 +85,7 @@ export class ProviderWebhooksController {
           type: 'object',
           properties: {
             Type: { type: 'string', enum: ['Notification', 'SubscriptionConfirmation', 'UnsubscribeConfirmation'] },
-            MessageId: { type: 'string' },
+            MessageId: { type: 'string', format: 'uuid', description: 'SNS’s id of the message (a UUID); a repeated one changes nothing.' },
             TopicArn: { type: 'string' },
             Message: { type: 'string', description: 'For a Notification: SES’s notification JSON, as a string.' },
             Timestamp: { type: 'string', format: 'date-time' },

@@ -55,7 +55,7 @@ export class MailEventEntryResponse implements MailEventEntry {
     description: 'What Tactful did: `bounced`, `complained`, `unsubscribed` (the person is suppressed from now on), `counted` (a soft bounce below the limit), `noted` (evidence only: a delay, or the person was blocked already), `none`.',
   })
   outcome: MailEventOutcome;
-  @ApiProperty({ nullable: true, type: String, example: '4710', description: 'The delivery it is about (an `items[].id`), when known.' }) deliveryId: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '4710', description: 'The delivery it is about (an `items[].id`: a 64-bit integer, as a string), when known.' }) deliveryId: string | null;
   @ApiProperty({ nullable: true, type: String, example: '<0f3a9c1be2d44f6a8b7c6d5e4f3a2b1c@shop.example>', description: 'The Message-ID of that mail, when known.' })
   messageId: string | null;
   @ApiProperty({ nullable: true, type: String, example: '5.1.1', description: 'RFC 3463 status, `abuse` for a complaint, or the provider’s code.' }) statusCode: string | null;
