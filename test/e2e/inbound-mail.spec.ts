@@ -3,6 +3,7 @@
 // soft bounces) reaches Tactful's inbound receiver over SMTP, from a sending MTA (a raw SMTP
 // client, nodemailer for the mail client), and the people it is about are bounced, complained or
 // unsubscribed, their queued mail suppressed, and the timeline says why.
+import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import { DataSource } from 'typeorm';
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
@@ -13,6 +14,7 @@ import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { OutboxService } from '../../src/delivery/outbox.service';
 import { VerpCodec } from '../../src/delivery/verp';
 import { InboundSmtpReceiver } from '../../src/mail-events/inbound-smtp';
+import { TokenService } from '../../src/preferences/tokens';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
 import { mailFixture, sendRawMail } from '../support/inbound-mail';
 import { createCampaign, createTopics, importConfirmed } from '../support/seed';
@@ -222,5 +224,34 @@ describe('the inbound SMTP receiver', () => {
     const huge = Buffer.concat([mailFixture('postfix-hard-bounce.eml', emil), Buffer.from('x'.repeat(300 * 1024) + '\r\n')]);
     expect((await sendRawMail(port, { to: [emil.VERP], data: huge })).final).toBe(552);
     expect(await statusOf('emil@recipient.example')).toBe('active');
+  });
+});
+
+describe('the inbound SMTP receiver with STARTTLS', () => {
+  it('offers STARTTLS with INBOUND_SMTP_TLS_KEY and _CERT, and takes mail over the upgraded connection', async () => {
+    const fixtures = join(__dirname, '..', 'fixtures', 'providers');
+    const tls = await startTestApp({
+      clock,
+      env: {
+        INBOUND_SMTP_ENABLED: 'true',
+        INBOUND_SMTP_PORT: '0',
+        INBOUND_SMTP_HOST: '127.0.0.1',
+        INBOUND_SMTP_TLS_KEY: join(fixtures, 'sns-test-signing.key'),
+        INBOUND_SMTP_TLS_CERT: join(fixtures, 'sns-test-signing.pem'),
+      },
+    });
+    try {
+      await createTopics(tls, ['fairs']);
+      const id = (await importConfirmed(tls, [{ email: 'tina@recipient.example', topics: ['fairs'] }])).get('tina@recipient.example')!;
+      const token = tls.app.get(TokenService).sign('unsubscribe', id);
+      // requireTLS: nodemailer gives up unless the server offers STARTTLS and the upgrade succeeds.
+      const client = createTransport({ host: '127.0.0.1', port: tls.app.get(InboundSmtpReceiver).port!, secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
+      const info = await client.sendMail({ from: 'tina@recipient.example', to: 'unsubscribe@tactful.localhost', subject: `unsubscribe-${token}`, text: 'Bitte abmelden.' });
+      client.close();
+      expect(info.accepted).toEqual(['unsubscribe@tactful.localhost']);
+      expect((await tls.sql(`SELECT status FROM subscribers WHERE id = $1`, [id]))[0].status).toBe('unsubscribed');
+    } finally {
+      await tls.close();
+    }
   });
 });
