@@ -109,8 +109,13 @@ export class InboundSmtpReceiver implements OnApplicationBootstrap, OnApplicatio
 
   private async receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    if (stream.sizeExceeded) throw smtpError(552, `5.3.4 Message too big: at most ${this.config.inboundSmtp.maxBytes} bytes`);
+    let size = 0;
+    // Past the limit the rest is read (the client sends it anyway) but not kept.
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      if (size <= this.config.inboundSmtp.maxBytes) chunks.push(chunk as Buffer);
+    }
+    if (stream.sizeExceeded || size > this.config.inboundSmtp.maxBytes) throw smtpError(552, `5.3.4 Message too big: at most ${this.config.inboundSmtp.maxBytes} bytes`);
     const raw = Buffer.concat(chunks);
     const rcptTo = session.envelope.rcptTo.map((r) => r.address);
     return runAs('inbound', async () => {
