@@ -177,6 +177,8 @@ describe('Amazon SES via SNS', () => {
     }
     expect(await counts()).toEqual(before);
     expect(await statusOf('forged')).toBe('active');
+    // The certificate was fetched once, for the first message, and read from the cache since.
+    expect(certServerHits.filter((hit) => hit === CERT_PATH)).toEqual([]);
   });
 });
 

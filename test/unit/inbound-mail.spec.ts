@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { DeliveryReferences } from '../../src/delivery/delivery-reference';
 import { VerpCodec } from '../../src/delivery/verp';
 import { InboundAddresses, readInboundMail, recipientOf } from '../../src/mail-events/inbound-mail';
@@ -102,5 +103,21 @@ describe('unsubscribe mail to the List-Unsubscribe mailto', () => {
       const reading = await readInboundMail(mailFixture('gmail-unsubscribe.eml', { SUBJECT: subject }), ['unsubscribe@shop.example'], context);
       expect(reading.events).toEqual([]);
     }
+  });
+});
+
+describe('hostile or broken mail', () => {
+  const files = ['postfix-hard-bounce.eml', 'gmail-hard-bounce.eml', 'microsoft-hard-bounce.eml', 'yahoo-arf.eml', 'exim-delayed.eml'];
+
+  it('never throws on a truncated or corrupted report, and names a delivery only through a signed or sealed clue', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...files), fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 20 }), async (file, cut, flips) => {
+        const raw = Buffer.from(mailFixture(file, { ...values, REFERENCE: 'not-a-reference' }));
+        for (const [at, byte] of flips) raw[at % raw.length] = byte;
+        const reading = await readInboundMail(raw.subarray(0, 1 + (cut % raw.length)), ['bounces@bounce.shop.example'], context);
+        for (const event of reading.events) expect(event.deliveryId === null || event.deliveryId === '4711').toBe(true);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
