@@ -5,8 +5,8 @@
 //   - a mail to the List-Unsubscribe mailto, with the signed token in the address or the subject.
 // What the mail is about is taken, strongest first, from the VERP address it was sent to (signed),
 // the X-Tactful-Delivery header of the returned mail (sealed), its Message-ID (unguessable), and
-// only then the recipient's address: an address alone is trusted only inside a genuine VERP
-// bounce, or anyone could bounce anyone by mailing a made-up DSN to the bounce domain.
+// and the recipient's address only with a signed clue (the VERP address, the sealed reference):
+// otherwise anyone could bounce anyone by mailing a made-up DSN to the bounce domain.
 import { simpleParser } from 'mailparser';
 import { DeliveryReferences } from '../delivery/delivery-reference';
 import { VerpCodec } from '../delivery/verp';
@@ -116,7 +116,9 @@ function readDsn(root: MimePart, recipients: Recipient[], context: ReadContext):
       kind,
       deliveryId: clues.deliveryId,
       messageId: clues.messageId,
-      recipient: clues.genuine || clues.messageId ? recipient : null,
+      // Without a signed clue the address stays out: with a made-up Message-ID that finds no mail,
+      // it would otherwise be the fallback that names the victim.
+      recipient: clues.genuine ? recipient : null,
       statusCode: header(block, 'status')?.split(/\s/)[0] ?? null,
       diagnostic: header(block, 'diagnostic-code') ?? null,
       occurredAt: dateOf(header(block, 'last-attempt-date') ?? arrival),
@@ -143,7 +145,7 @@ function readArf(root: MimePart, recipients: Recipient[], context: ReadContext):
         kind: 'complaint',
         deliveryId: clues.deliveryId,
         messageId: clues.messageId,
-        recipient: clues.genuine || clues.messageId ? recipient : null,
+        recipient: clues.genuine ? recipient : null,
         statusCode: 'abuse',
         diagnostic: [header(report, 'user-agent'), header(report, 'reported-domain') && `reported domain ${header(report, 'reported-domain')}`]
           .filter(Boolean)

@@ -59,13 +59,16 @@ describe('delivery status notifications as MTAs write them', () => {
     expect(event).toMatchObject({ deliveryId: '4711', messageId: values.MESSAGE_ID, recipient: 'anna@recipient.example' });
     const withoutReference = mailFixture('microsoft-hard-bounce.eml', { ...values, REFERENCE: 'garbage', VERP: 'bounces@bounce.shop.example' });
     const [byMessageId] = (await readInboundMail(withoutReference, ['bounces@bounce.shop.example'], context)).events;
-    expect(byMessageId).toMatchObject({ deliveryId: null, messageId: values.MESSAGE_ID, recipient: 'anna@recipient.example' });
+    // The Message-ID finds the mail (and so the person); the address is not passed on without a signed clue.
+    expect(byMessageId).toMatchObject({ deliveryId: null, messageId: values.MESSAGE_ID, recipient: null });
   });
 
-  it('never trusts a bare address alone: a made-up DSN naming only a recipient names nobody', async () => {
-    const raw = mailFixture('rfc3464-example.eml', { ...values, VERP: 'bounces@bounce.shop.example', MESSAGE_ID: '' });
-    const [event] = (await readInboundMail(raw, ['bounces@bounce.shop.example'], context)).events;
-    expect(event).toMatchObject({ deliveryId: null, messageId: null, recipient: null });
+  it('never trusts a bare address alone: a made-up DSN naming a recipient (and an invented Message-ID) names nobody', async () => {
+    for (const MESSAGE_ID of ['', '<invented@shop.example>']) {
+      const raw = mailFixture('rfc3464-example.eml', { ...values, VERP: 'bounces@bounce.shop.example', MESSAGE_ID });
+      const [event] = (await readInboundMail(raw, ['bounces@bounce.shop.example'], context)).events;
+      expect(event).toMatchObject({ deliveryId: null, recipient: null });
+    }
   });
 });
 
