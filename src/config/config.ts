@@ -3,7 +3,7 @@
 import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ConfigFinding, productionFindings } from './production-checks';
-import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from '../cadence/slots';
+import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from './quiet-hours';
 
 export type Locale = 'de' | 'en';
 export const LOCALES: readonly Locale[] = ['de', 'en'];

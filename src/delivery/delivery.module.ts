@@ -1,21 +1,20 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { TokenService } from '../preferences/tokens';
 import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
 import { createMailTransport, MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
+import { LinksModule } from '../links/links.module';
 
 /** The outbox, the worker and the transport; global because every domain queues mail. */
 @Global()
 @Module({
-  imports: [RenderingModule],
+  imports: [LinksModule, RenderingModule],
   providers: [
     OutboxService,
     DeliveryKinds,
     DeliveryWorker,
-    TokenService,
     {
       provide: MailTransport,
       inject: [APP_CONFIG],
@@ -28,6 +27,6 @@ import { OutboxService } from './outbox.service';
         }),
     },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, TokenService, MailTransport],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailTransport],
 })
 export class DeliveryModule {}

@@ -10,7 +10,7 @@
 import { simpleParser } from 'mailparser';
 import { DeliveryReferences } from '../delivery/delivery-reference';
 import { VerpCodec } from '../delivery/verp';
-import { TokenSigner } from '../preferences/tokens';
+import { TokenSigner } from '../links/tokens';
 import { dsnKind, MailEventKind } from './mail-event.policy';
 import { bareAddress, InboundMailEvent } from './mail-events.service';
 import { fieldGroups, header, MimePart, parseFields, parseMime, walk } from './mime';

@@ -10,10 +10,10 @@ import { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { runAs } from '../database/connection-budgets';
 import { DeliveryReferences } from '../delivery/delivery-reference';
-import { mailDomain } from '../delivery/delivery-worker';
+import { mailDomain } from '../addresses/email';
 import { VerpCodec } from '../delivery/verp';
 import { MetricsService } from '../metrics/metrics.service';
-import { TokenService } from '../preferences/tokens';
+import { TokenService } from '../links/tokens';
 import { InboundAddresses, readInboundMail, recipientOf } from './inbound-mail';
 import { MailEventsService } from './mail-events.service';
 import { header, parseFields } from './mime';

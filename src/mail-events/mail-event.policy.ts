@@ -1,6 +1,6 @@
 // What a bounce, complaint or unsubscribe that came back does to a person. Pure: the service
 // (mail-events.service.ts) gathers the facts in its transaction and enforces the answer in SQL.
-import { MessageClass, Reason } from '../delivery/reason-codes';
+import { MessageClass, Reason } from '../reasons/reason-codes';
 
 /** What came back. `delayed`: an MTA still retries (RFC 3464 Action: delayed); evidence only. */
 export const MAIL_EVENT_KINDS = ['hard_bounce', 'soft_bounce', 'delayed', 'complaint', 'unsubscribe'] as const;

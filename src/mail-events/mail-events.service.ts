@@ -11,7 +11,7 @@ import { scrubSecrets } from '../common/log-redaction';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { blockAddress } from '../delivery/bounced-addresses';
 import { MetricsService } from '../metrics/metrics.service';
-import { emailHash } from '../subscribers/subscriber-rows';
+import { emailHash } from '../addresses/email';
 import { decideMailEvent, MailEventKind, MailEventOutcome, MailEventSource } from './mail-event.policy';
 
 export interface InboundMailEvent {

@@ -14,7 +14,7 @@ import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { OutboxService } from '../../src/delivery/outbox.service';
 import { VerpCodec } from '../../src/delivery/verp';
 import { InboundSmtpReceiver } from '../../src/mail-events/inbound-smtp';
-import { TokenService } from '../../src/preferences/tokens';
+import { TokenService } from '../../src/links/tokens';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
 import { mailFixture, sendRawMail } from '../support/inbound-mail';
 import { createCampaign, createTopics, importConfirmed } from '../support/seed';

@@ -3,7 +3,7 @@
 // without a subscriber is remembered as a hash, a replayed event changes nothing.
 import { FakeClock } from '../../src/common/clock';
 import { MailEventsService } from '../../src/mail-events/mail-events.service';
-import { emailHash } from '../../src/subscribers/subscriber-rows';
+import { emailHash } from '../../src/addresses/email';
 import { startTestApp, TestApp } from '../support/app';
 import { createTopics, importConfirmed } from '../support/seed';
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { DeliveryReferences } from '../../src/delivery/delivery-reference';
 import { VerpCodec } from '../../src/delivery/verp';
 import { InboundAddresses, readInboundMail, recipientOf } from '../../src/mail-events/inbound-mail';
-import { TokenSigner } from '../../src/preferences/tokens';
+import { TokenSigner } from '../../src/links/tokens';
 import { mailFixture } from '../support/inbound-mail';
 
 const SECRET = 'inbound-test-secret-0123456789abcdef0123456789';
