@@ -16,6 +16,7 @@ import { ConsentEvidence1765000100000 } from './migrations/1765000100000-Consent
 import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-IdempotencyRetention';
 import { HonestStates1765000500000 } from './migrations/1765000500000-HonestStates';
 import { InboundMailEvents1766000300000 } from './migrations/1766000300000-InboundMailEvents';
+import { WebinarRegistrationRequests1766000600000 } from './migrations/1766000600000-WebinarRegistrationRequests';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   IdempotencyRetention1765000300000,
   HonestStates1765000500000,
   InboundMailEvents1766000300000,
+  WebinarRegistrationRequests1766000600000,
 ];
