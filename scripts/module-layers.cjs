@@ -4,8 +4,8 @@
 const LAYERS = [
   { name: 'kernel', folders: ['reasons', 'config'] },
   { name: 'infrastructure', folders: ['database', 'common', 'links', 'addresses', 'rendering', 'auth', 'metrics', 'pages'] },
-  { name: 'core', folders: ['cadence', 'delivery', 'topics'] },
-  { name: 'domains', folders: ['subscribers', 'feedback', 'preferences', 'shipments', 'campaigns', 'digests', 'webinars'] },
+  { name: 'core', folders: ['cadence', 'delivery', 'mail-events', 'topics'] },
+  { name: 'domains', folders: ['subscribers', 'feedback', 'preferences', 'shipments', 'campaigns', 'digests', 'webinars', 'mail-events'] },
   { name: 'orchestration', folders: ['scheduler', 'operations'] },
 ];
 

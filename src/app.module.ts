@@ -18,6 +18,7 @@ import { CampaignsModule } from './campaigns/campaigns.module';
 import { DeliveryModule } from './delivery/delivery.module';
 import { DigestsModule } from './digests/digests.module';
 import { ENTITIES } from './entity-list';
+import { MailEventsModule } from './mail-events/mail-events.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
 import { PreferencesModule } from './preferences/preferences.module';
@@ -60,6 +61,7 @@ export class AppModule {
         AuthModule,
         MetricsModule,
         DeliveryModule,
+        MailEventsModule,
         CadenceModule,
         TopicsModule,
         SubscribersModule,

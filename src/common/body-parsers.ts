@@ -15,6 +15,8 @@ type BodyKind = 'json' | 'form' | 'multipart' | 'stream';
 
 /** The subscriber import: streamed, with its own (larger) body limit. */
 const IMPORT_ROUTE = '/v1/subscribers/import';
+/** Amazon SNS posts its JSON messages as text/plain: read (and kept raw, for the signature) as JSON there only. */
+const SNS_TEXT_ROUTES: ReadonlySet<string> = new Set(['/webhooks/mail-events/ses']);
 /** RFC 8058 §3.2 lets a mail client send the one-click unsubscribe as multipart/form-data. */
 const MULTIPART_ROUTES: ReadonlySet<string> = new Set(['/u/:token']);
 
@@ -228,7 +230,7 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
     if (problems.length > 0) throw validationException(problems);
   });
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
-  fastify.addContentTypeParser(['application/json', 'application/problem+json'], async (request: FastifyRequest, payload: Readable) => {
+  const json = async (request: FastifyRequest, payload: Readable) => {
     const limit = limitFor(request, config);
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > limit) throw tooLarge(limit);
@@ -245,6 +247,11 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
       ]);
     }
     return refuseUnsafe(parsed);
+  };
+  fastify.addContentTypeParser(['application/json', 'application/problem+json'], json);
+  fastify.addContentTypeParser('text/plain', async (request: FastifyRequest, payload: Readable) => {
+    if (!SNS_TEXT_ROUTES.has(request.routeOptions.url ?? '')) throw unsupported(request);
+    return json(request, payload);
   });
 
   // HTML forms on the customer pages (and RFC 8058 one-click POSTs).

@@ -12,6 +12,7 @@ export const REDACTED_LOG_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-tactful-signature"]',
+  'req.headers["x-twilio-email-event-webhook-signature"]',
   'res.headers["set-cookie"]',
 ];
 
@@ -77,6 +78,8 @@ const LOGGED_REQUEST_HEADERS = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
+  // SNS names the kind of message: no secret in it, and useful when a subscription goes wrong.
+  'x-amz-sns-message-type',
 ]);
 const LOGGED_RESPONSE_HEADERS = new Set(['content-type', 'content-length', 'x-request-id', 'retry-after', 'cache-control', 'idempotent-replayed']);
 

@@ -11,6 +11,12 @@ const ROUTE_CLASSES: Record<string, WorkClass> = {
   '/v1/campaigns/:id/stats': 'reports',
   '/v1/campaigns/:id/feedback': 'reports',
   '/v1/topics/:key/feedback': 'reports',
+  // What the mail world sends back: a burst after a large campaign must not take the API's connections.
+  '/webhooks/mail-events': 'inbound',
+  '/webhooks/mail-events/ses': 'inbound',
+  '/webhooks/mail-events/sendgrid': 'inbound',
+  '/webhooks/mail-events/postmark': 'inbound',
+  '/webhooks/mail-events/mailgun': 'inbound',
 };
 
 export function workClassOf(request: Pick<FastifyRequest, 'routeOptions'>): WorkClass {

@@ -1,6 +1,6 @@
 // Every setting Tactful reads, parsed and validated once at start-up into one typed object.
 // A bad value stops the start with a message that names the variable (see ConfigError).
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { contrast, HEX_COLOR } from './colors';
@@ -51,6 +51,8 @@ export interface AppConfig {
   dbImportPoolSize: number;
   dbWorkerPoolSize: number;
   dbSchedulerPoolSize: number;
+  /** Connections for inbound mail events: provider webhooks and the inbound SMTP receiver. */
+  dbInboundPoolSize: number;
   /** statement_timeout of every session but the scheduler's, which have `dbJobStatementTimeoutMs`. */
   dbStatementTimeoutMs: number;
   dbJobStatementTimeoutMs: number;
@@ -119,6 +121,37 @@ export interface AppConfig {
   retryBaseSeconds: number;
   domainPauseMinutes: number;
   unsubscribeMailto: string | undefined;
+  /** The inbound SMTP receiver (src/mail-events/inbound-smtp.ts): DSNs, ARF reports and unsubscribe mail. Off by default. */
+  inboundSmtp: {
+    enabled: boolean;
+    port: number;
+    host: string;
+    /** Largest message accepted (SIZE), bytes. */
+    maxBytes: number;
+    /** PEM files for STARTTLS; both or neither. */
+    tlsKeyFile: string | undefined;
+    tlsCertFile: string | undefined;
+  };
+  /** SOFT_BOUNCE_LIMIT soft bounces of one address within SOFT_BOUNCE_DAYS days suppress it. */
+  softBounceLimit: number;
+  softBounceDays: number;
+  /** Provider webhooks (src/mail-events/providers/): each is refused (403) until configured. */
+  mailProviders: {
+    /** Amazon SES via SNS: the topic ARNs whose messages are read (a signature only proves the message came from SNS, not from your account). */
+    sesTopicArns: string[];
+    /** SendGrid Signed Event Webhook: the verification key (base64 DER, or PEM). */
+    sendgridPublicKey: string | undefined;
+    /** Postmark webhooks: the basic-auth user and password set on the webhook URL. */
+    postmarkUser: string | undefined;
+    postmarkPassword: string | undefined;
+    /** Mailgun: the HTTP webhook signing key. */
+    mailgunSigningKey: string | undefined;
+    /**
+     * Hosts SigningCertURL and SubscribeURL may name. Always `sns.<region>.amazonaws.com` (and
+     * .amazonaws.com.cn); SNS_TEST_HOSTS adds hosts in NODE_ENV=test only (a local certificate server).
+     */
+    snsTestHosts: string[];
+  };
   /** The brand's name (BRAND_NAME, formerly COMPANY_NAME): kept as its own field for the List-Id and the calendar organiser. */
   companyName: string;
   brand: Brand;
@@ -169,6 +202,7 @@ export const SCHEDULER_JOBS = [
   'webinar-reminders',
   'resume-paused',
   'prune-idempotency-keys',
+  'prune-webhook-events',
 ] as const;
 export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
@@ -359,6 +393,30 @@ class EnvReader {
     return entries;
   }
 
+  /** A mail domain such as bounce.shop.example (lower-cased), or undefined when unset. */
+  domain(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    if (!/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(value)) {
+      this.problems.push({ variable: name, message: `must be a domain name such as bounce.shop.example, got "${value}"` });
+      return undefined;
+    }
+    return value.toLowerCase();
+  }
+
+  /** Comma-separated values, each matching `pattern` (none when unset). */
+  list(name: string, pattern: RegExp, what: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    const bad = entries.filter((entry) => !pattern.test(entry));
+    if (bad.length > 0) {
+      this.problems.push({ variable: name, message: `must be comma-separated ${what}, got "${bad[0]}"` });
+      return [];
+    }
+    return entries;
+  }
+
   /** `START-END` in local whole hours (`21-8`: from 21:00 to 08:00), or `off` for none. */
   quietHours(name: string, fallback: QuietHours): QuietHours {
     const value = this.raw(name);
@@ -470,6 +528,23 @@ export function isIanaTimeZone(value: string): boolean {
   return valid;
 }
 
+/** SendGrid shows its key as base64 DER (SubjectPublicKeyInfo); a PEM is taken too. */
+export function sendgridKeyObject(key: string) {
+  const text = key.trim();
+  return text.startsWith('-----BEGIN')
+    ? createPublicKey(text)
+    : createPublicKey({ key: Buffer.from(text.replace(/\s+/g, ''), 'base64'), format: 'der', type: 'spki' });
+}
+
+function isP256PublicKey(key: string): boolean {
+  try {
+    const object = sendgridKeyObject(key);
+    return object.asymmetricKeyType === 'ec' && object.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  } catch {
+    return false;
+  }
+}
+
 /** Secrets to use when the environment has none; only honoured outside production. */
 export interface DevSecrets {
   tokenSecret: string;
@@ -494,6 +569,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     dbWorkerPoolSize: 0, // set below: defaults to WORKER_CONCURRENCY
     // One more than the jobs that hold an advisory lock's connection while they use another (5).
     dbSchedulerPoolSize: read.int('DB_SCHEDULER_POOL_SIZE', 6, 2, 200),
+    dbInboundPoolSize: read.int('DB_INBOUND_POOL_SIZE', 2, 1, 200),
     dbStatementTimeoutMs: read.int('DB_STATEMENT_TIMEOUT_MS', 30_000, 100, 3_600_000),
     dbJobStatementTimeoutMs: read.int('DB_JOB_STATEMENT_TIMEOUT_MS', 600_000, 100, 86_400_000),
     dbIdleInTransactionTimeoutMs: read.int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 100, 3_600_000),
@@ -544,6 +620,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
       'webinar-reminders': read.int('SCHEDULER_WEBINAR_REMINDERS_SECONDS', 60, 1, 86_400),
       'resume-paused': read.int('SCHEDULER_RESUME_PAUSED_SECONDS', 60, 1, 86_400),
       'prune-idempotency-keys': read.int('SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS', 900, 1, 86_400),
+      'prune-webhook-events': read.int('SCHEDULER_PRUNE_WEBHOOK_EVENTS_SECONDS', 3600, 1, 86_400),
     },
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
@@ -556,6 +633,24 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     retryBaseSeconds: read.int('RETRY_BASE_SECONDS', 60, 1, 86_400),
     domainPauseMinutes: read.int('DOMAIN_PAUSE_MINUTES', 60, 1, 10_080),
     unsubscribeMailto: read.optional('UNSUBSCRIBE_MAILTO'),
+    inboundSmtp: {
+      enabled: read.bool('INBOUND_SMTP_ENABLED', false),
+      port: read.int('INBOUND_SMTP_PORT', 2525, 0, 65535),
+      host: read.string('INBOUND_SMTP_HOST', '0.0.0.0'),
+      maxBytes: read.int('INBOUND_SMTP_MAX_BYTES', 10 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+      tlsKeyFile: read.optional('INBOUND_SMTP_TLS_KEY'),
+      tlsCertFile: read.optional('INBOUND_SMTP_TLS_CERT'),
+    },
+    softBounceLimit: read.int('SOFT_BOUNCE_LIMIT', 5, 1, 1000),
+    softBounceDays: read.int('SOFT_BOUNCE_DAYS', 30, 1, 365),
+    mailProviders: {
+      sesTopicArns: read.list('SES_SNS_TOPIC_ARNS', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'SNS topic ARNs like arn:aws:sns:eu-central-1:123456789012:ses-events'),
+      sendgridPublicKey: read.optional('SENDGRID_WEBHOOK_PUBLIC_KEY'),
+      postmarkUser: read.optional('POSTMARK_WEBHOOK_USER'),
+      postmarkPassword: read.optional('POSTMARK_WEBHOOK_PASSWORD'),
+      mailgunSigningKey: read.optional('MAILGUN_WEBHOOK_SIGNING_KEY'),
+      snsTestHosts: read.list('SNS_TEST_HOSTS', /^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'host names (host or host:port)'),
+    },
     companyName: '', // set below: the brand's name
     brand: undefined as unknown as Brand, // set below
     shipmentOutForDeliveryMail: read.bool('SHIPMENT_OUT_FOR_DELIVERY_MAIL', true),
@@ -595,6 +690,24 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
   }
   for (const [variable, mailbox] of [['MAIL_FROM', config.mailFrom], ['REPLY_TO', config.replyTo], ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m])]) {
     if (isNoReply(mailbox)) read.problems.push({ variable, message: `must be a mailbox people read, not a no-reply address, got "${mailbox}"` });
+  }
+  const tls = config.inboundSmtp;
+  if ((tls.tlsKeyFile === undefined) !== (tls.tlsCertFile === undefined)) {
+    const [given, missing] = tls.tlsKeyFile === undefined ? ['INBOUND_SMTP_TLS_CERT', 'INBOUND_SMTP_TLS_KEY'] : ['INBOUND_SMTP_TLS_KEY', 'INBOUND_SMTP_TLS_CERT'];
+    read.problems.push({ variable: given, message: `needs ${missing} as well (STARTTLS takes a key and its certificate)` });
+  }
+  const providers = config.mailProviders;
+  if ((providers.postmarkUser === undefined) !== (providers.postmarkPassword === undefined)) {
+    const [given, missing] = providers.postmarkUser === undefined ? ['POSTMARK_WEBHOOK_PASSWORD', 'POSTMARK_WEBHOOK_USER'] : ['POSTMARK_WEBHOOK_USER', 'POSTMARK_WEBHOOK_PASSWORD'];
+    read.problems.push({ variable: given, message: `needs ${missing} as well (Postmark sends both as basic auth)` });
+  } else if (providers.postmarkPassword !== undefined && providers.postmarkPassword.length < 16) {
+    read.problems.push({ variable: 'POSTMARK_WEBHOOK_PASSWORD', message: 'must be at least 16 characters long' });
+  }
+  if (providers.sendgridPublicKey !== undefined && !isP256PublicKey(providers.sendgridPublicKey)) {
+    read.problems.push({ variable: 'SENDGRID_WEBHOOK_PUBLIC_KEY', message: 'must be the ECDSA P-256 verification key SendGrid shows (base64, or PEM)' });
+  }
+  if (providers.snsTestHosts.length > 0 && nodeEnv !== 'test') {
+    read.problems.push({ variable: 'SNS_TEST_HOSTS', message: 'is for tests only (NODE_ENV=test): SNS certificates come from sns.<region>.amazonaws.com' });
   }
   if (config.adminApiKey !== undefined && config.adminApiKey.length < 24) {
     read.problems.push({ variable: 'ADMIN_API_KEY', message: 'must be at least 24 characters long' });

@@ -35,6 +35,7 @@ export interface ProductionSettings {
   dkim: { domain: string; algorithm: string; keyBits: number } | undefined;
   /** The company's look (AppConfig.brand); absent in callers that check only the rest. */
   brand?: { name: string; imprintUrl: string | null; privacyUrl: string | null };
+  inboundSmtp: { enabled: boolean; tlsKeyFile: string | undefined };
 }
 
 /** The settings read, plus what the typed config cannot tell (was PUBLIC_URL given, or derived from PORT?). */
@@ -122,6 +123,10 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
     }
   }
 
+  if (config.bounceDomain && isReservedDomain(config.bounceDomain)) {
+    refuse('BOUNCE_DOMAIN', `must be a domain of yours with an MX; "${config.bounceDomain}" is reserved, so no bounce could ever reach it`);
+  }
+
   if (!config.smtpUrl) {
     refuse('SMTP_URL', 'is required in production: without it every mail is only written as an .eml file to OUTBOX_DIR and reaches no one');
   }
@@ -177,6 +182,15 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
   }
   if (config.trustProxy === true) {
     warnings.push({ variable: 'TRUST_PROXY', message: 'is true: any client may name its own address in X-Forwarded-For unless only your proxy can reach this port; prefer the proxy\'s addresses or a hop count' });
+  }
+  if (config.inboundSmtp.enabled && !config.inboundSmtp.tlsKeyFile) {
+    warnings.push({
+      variable: 'INBOUND_SMTP_TLS_CERT',
+      message: 'is unset while the inbound SMTP receiver runs: it offers no STARTTLS, so bounces and complaint reports (which quote your mails) cross the internet in clear',
+    });
+  }
+  if (config.inboundSmtp.enabled && !config.bounceDomain) {
+    warnings.push({ variable: 'BOUNCE_DOMAIN', message: 'is unset while the inbound SMTP receiver runs: it takes only List-Unsubscribe mail, no bounces' });
   }
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     warnings.push({ variable: 'LOG_LEVEL', message: `is ${config.logLevel}: meant for debugging, and production logs grow fast at this level` });

@@ -14,10 +14,12 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { AppConfig } from '../config/config';
 
-export const WORK_CLASSES = ['api', 'reports', 'import', 'worker', 'scheduler', 'health'] as const;
+export const WORK_CLASSES = ['api', 'reports', 'import', 'worker', 'scheduler', 'health', 'inbound'] as const;
 /**
  * api: ordinary requests; reports: the costly read-only aggregates (audience dry run, stats);
- * import: subscriber imports; worker: the outbox worker; scheduler: cron jobs; health: /health only.
+ * import: subscriber imports; worker: the outbox worker; scheduler: cron jobs; health: /health only;
+ * inbound: bounces, complaints and unsubscribes coming back (provider webhooks, the inbound SMTP
+ * receiver), so a burst of them after a large campaign never takes the API's connections.
  */
 export type WorkClass = (typeof WORK_CLASSES)[number];
 
@@ -48,6 +50,7 @@ export function poolBudgets(
     | 'dbImportPoolSize'
     | 'dbWorkerPoolSize'
     | 'dbSchedulerPoolSize'
+    | 'dbInboundPoolSize'
     | 'dbStatementTimeoutMs'
     | 'dbJobStatementTimeoutMs'
     | 'dbIdleInTransactionTimeoutMs'
@@ -66,6 +69,7 @@ export function poolBudgets(
   return {
     api: { max: config.dbPoolSize, ...request },
     reports: { max: config.dbReportsPoolSize, ...request },
+    inbound: { max: config.dbInboundPoolSize, ...request },
     // An import has received its whole upload by the time it wants its transaction: rather wait a
     // while for one of the few import connections than fail after the client sent it all.
     import: { max: config.dbImportPoolSize, ...request, waitMs: Math.max(config.dbPoolWaitMs, BACKGROUND_WAIT_MS) },

@@ -16,6 +16,7 @@ import { ConsentEvidence1765000100000 } from './migrations/1765000100000-Consent
 import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-IdempotencyRetention';
 import { HonestStates1765000500000 } from './migrations/1765000500000-HonestStates';
 import { ReasonCodesChecked1766000000000 } from './migrations/1766000000000-ReasonCodesChecked';
+import { InboundMailEvents1766000300000 } from './migrations/1766000300000-InboundMailEvents';
 import { MailStreams1766000400000 } from './migrations/1766000400000-MailStreams';
 import { WebinarRegistrationRequests1766000600000 } from './migrations/1766000600000-WebinarRegistrationRequests';
 
@@ -37,6 +38,7 @@ export const MIGRATIONS = [
   IdempotencyRetention1765000300000,
   HonestStates1765000500000,
   ReasonCodesChecked1766000000000,
+  InboundMailEvents1766000300000,
   MailStreams1766000400000,
   WebinarRegistrationRequests1766000600000,
 ];

@@ -3,8 +3,6 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
-import { MailEventsController } from './mail-events.controller';
-import { MailEventsService } from './mail-events.service';
 import { createMailRelays, MailRelays } from './mail-relays';
 import { MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
@@ -14,10 +12,8 @@ import { LinksModule } from '../links/links.module';
 @Global()
 @Module({
   imports: [LinksModule, RenderingModule],
-  controllers: [MailEventsController],
   providers: [
     OutboxService,
-    MailEventsService,
     DeliveryKinds,
     DeliveryWorker,
     { provide: MailRelays, inject: [APP_CONFIG], useFactory: (config: AppConfig) => createMailRelays(config) },

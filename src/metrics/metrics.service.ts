@@ -55,6 +55,20 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly mailEvents = new Counter({
+    name: 'tactful_mail_events_total',
+    help: 'Bounces, complaints and unsubscribes that came back, by source, kind and what was done (duplicate: a replay, ignored)',
+    labelNames: ['source', 'kind', 'outcome'],
+    registers: [this.registry],
+  });
+
+  readonly mailEventsRefused = new Counter({
+    name: 'tactful_mail_events_refused_total',
+    help: 'Provider webhooks and inbound mails refused: unverifiable signature, stale or replayed, unknown recipient',
+    labelNames: ['source', 'reason'],
+    registers: [this.registry],
+  });
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,

@@ -13,6 +13,7 @@ import { APP_CONFIG, AppConfig, SCHEDULER_JOBS, SchedulerJob } from '../config/c
 import { withAdvisoryLock } from '../database/advisory-lock';
 import { Db } from '../database/sql';
 import { DigestsService } from '../digests/digests.service';
+import { pruneReplayKeys, REPLAY_RETENTION_MS } from '../mail-events/mail-events.service';
 import { PreferencesService } from '../preferences/preferences.service';
 import { ConfirmationService } from '../subscribers/confirmation.service';
 import { WebinarRegistrationsService } from '../webinars/webinar-registrations.service';
@@ -45,6 +46,7 @@ export class JobsService implements OnApplicationBootstrap {
     'webinar-reminders': () => this.webinarReminders(),
     'resume-paused': () => this.resumePaused(),
     'prune-idempotency-keys': () => this.pruneIdempotencyKeys(),
+    'prune-webhook-events': () => this.pruneWebhookEvents(),
   };
 
   /** Starts every job's interval; @nestjs/schedule clears them before the application shuts down. */
@@ -118,6 +120,15 @@ export class JobsService implements OnApplicationBootstrap {
     return this.runs.record('prune-idempotency-keys', async () => {
       const cutoff = new Date(this.clock.now().getTime() - this.config.idempotencyRetentionHours * 3_600_000);
       const run = await withAdvisoryLock(this.db, 'tactful:job:prune-idempotency-keys', () => pruneIdempotencyKeys(this.db, cutoff));
+      return run.ran ? { pruned: run.result } : null;
+    });
+  }
+
+  /** Webhook event ids and tokens kept against replays go after REPLAY_RETENTION_MS (older events are refused as stale anyway). */
+  pruneWebhookEvents() {
+    return this.runs.record('prune-webhook-events', async () => {
+      const cutoff = new Date(this.clock.now().getTime() - REPLAY_RETENTION_MS);
+      const run = await withAdvisoryLock(this.db, 'tactful:job:prune-webhook-events', () => pruneReplayKeys(this.db, cutoff));
       return run.ran ? { pruned: run.result } : null;
     });
   }

@@ -10,7 +10,7 @@ export type ConsentSource = (typeof CONSENT_SOURCES)[number];
 export const RECORDED_CONSENT_SOURCES = [...CONSENT_SOURCES, 'preferences_page'] as const;
 export type RecordedConsentSource = (typeof RECORDED_CONSENT_SOURCES)[number];
 /** Who revoked a topic: the person (their page, the one-click link, the "drop this topic?" answer) or an API key. */
-export const REVOCATION_SOURCES = ['preferences_page', 'unsubscribe_link', 'feedback', 'api'] as const;
+export const REVOCATION_SOURCES = ['preferences_page', 'unsubscribe_link', 'feedback', 'api', 'mail', 'mail_provider'] as const;
 export type RevocationSource = (typeof REVOCATION_SOURCES)[number];
 export interface Subscriber {
   id: string;

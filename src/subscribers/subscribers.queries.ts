@@ -238,6 +238,24 @@ export const SubscriberQueries = queries('subscribers', {
        FROM drop_topic_prompts p JOIN topics t ON t.id = p.topic_id WHERE p.subscriber_id = $1 AND p.answer = 'dropped') c
      ORDER BY at DESC LIMIT 100`,
   ),
+  mailEvents: sql<
+    [id: string],
+    {
+      received_at: Date;
+      occurred_at: Date | null;
+      kind: string;
+      source: string;
+      outcome: string;
+      delivery_id: string | null;
+      message_id: string | null;
+      status_code: string | null;
+      diagnostic: string | null;
+    }
+  >(
+    'What the mail world said back about the person (bounces, complaints, unsubscribe mail, provider events): the evidence behind a suppression, the latest 100.',
+    `SELECT received_at, occurred_at, kind, source, outcome, delivery_id::text, message_id, status_code, diagnostic
+     FROM mail_events WHERE subscriber_id = $1 ORDER BY id DESC LIMIT 100`,
+  ),
   // ---- writing people and consent (subscriber-rows.ts) ----
   insertSubscribers: sql<WriteSubscribersParams, Written>(
     'New people only, set-based (an address that exists is left alone): public forms and webinar registrations.',

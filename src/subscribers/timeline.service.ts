@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { CadenceService } from '../cadence/cadence.service';
 import { notFound } from '../common/problem';
 import { Db } from '../database/sql';
+import type { MailEventKind, MailEventOutcome, MailEventSource } from '../mail-events/mail-event.policy';
 import { NO_MARKETING_LABELS, NoMarketingReason, Reason, REASON_LABELS, readReason } from '../reasons/reason-codes';
 import { SubscriberQueries as Q } from './subscribers.queries';
 
@@ -34,6 +35,25 @@ export interface CustomerChoice {
   itemId?: string;
 }
 
+/** A bounce, complaint or unsubscribe that came back, with its evidence (mail_events). */
+export interface MailEventEntry {
+  /** When Tactful received it. */
+  at: string;
+  /** When the reporter says it happened. */
+  occurredAt: string;
+  kind: MailEventKind;
+  source: MailEventSource;
+  outcome: MailEventOutcome;
+  /** The delivery it is about (an id of `items`), when known. */
+  deliveryId: string | null;
+  /** The Message-ID of the mail it is about, when known. */
+  messageId: string | null;
+  /** RFC 3463 status (`5.1.1`), `abuse` for a complaint, or the provider's code. */
+  statusCode: string | null;
+  /** The MTA's or provider's words (addresses removed). */
+  diagnostic: string | null;
+}
+
 export interface Timeline {
   subscriberId: string;
   cadence: string;
@@ -51,6 +71,8 @@ export interface Timeline {
   nextCursor: string | null;
   /** The customer's own feedback and choices, newest first (at most 100). */
   customerChoices: CustomerChoice[];
+  /** Bounces, complaints and unsubscribes that came back by mail or from the mail provider, newest first (at most 100). */
+  mailEvents: MailEventEntry[];
 }
 
 @Injectable()
@@ -68,6 +90,7 @@ export class TimelineService {
     const state = await this.cadence.outlook(subscriberId);
     if (!state) throw notFound('Subscriber', subscriberId);
     const choices = await this.db.rows(Q.customerChoices, [subscriberId]);
+    const mailEvents = await this.db.rows(Q.mailEvents, [subscriberId]);
     return {
       subscriberId,
       cadence: subscriber.cadence,
@@ -100,6 +123,17 @@ export class TimelineService {
         by: 'customer' as const,
         topic: c.topic,
         ...(c.rating ? { rating: c.rating, itemType: c.item_type!, itemId: c.item_id! } : {}),
+      })),
+      mailEvents: mailEvents.map((e: any) => ({
+        at: e.received_at.toISOString(),
+        occurredAt: e.occurred_at.toISOString(),
+        kind: e.kind,
+        source: e.source,
+        outcome: e.outcome,
+        deliveryId: e.delivery_id,
+        messageId: e.message_id,
+        statusCode: e.status_code,
+        diagnostic: e.diagnostic,
       })),
     };
   }

@@ -100,6 +100,7 @@ describe('connection budgets and session timeouts', () => {
       worker: { statement: '2min', idle: '2min', name: 'tactful:worker' },
       scheduler: { statement: '15min', idle: '45s', name: 'tactful:scheduler' },
       health: { statement: '5s', idle: '5s', name: 'tactful:health' },
+      inbound: { statement: '20s', idle: '45s', name: 'tactful:inbound' },
     });
   });
 
@@ -112,6 +113,7 @@ describe('connection budgets and session timeouts', () => {
       worker: t.config.workerConcurrency,
       scheduler: 6,
       health: 2,
+      inbound: 2,
     });
   });
 });

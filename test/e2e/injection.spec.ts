@@ -67,6 +67,15 @@ interface Route {
   extraFields?: string[];
 }
 
+const providerFixture = (name: string): any => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'providers', name), 'utf8'));
+const providerSample = (provider: 'ses' | 'sendgrid' | 'postmark' | 'mailgun'): Body =>
+  ({
+    ses: () => ({ ...providerFixture('sns-notification.json'), Message: JSON.stringify(providerFixture('ses-bounce-permanent.json')) }),
+    sendgrid: () => providerFixture('sendgrid-events.json'),
+    postmark: () => providerFixture('postmark-bounce.json'),
+    mailgun: () => providerFixture('mailgun-permanent-fail.json'),
+  })[provider]();
+
 const consent = (c: Ctx) => ({ source: 'form', confirmedAt: c.now, ip: '203.0.113.7', userAgent: 'Mozilla/5.0', textVersion: 'form-v3' });
 const subscriber = (c: Ctx, i: number) => ({
   email: `s${i}@example.com`,
@@ -99,6 +108,15 @@ const ROUTES: Route[] = [
     signed: true,
     body: (c, i) => ({ id: `evt-${i}`, type: 'bounce', bounceType: 'soft', email: 'nobody@example.com', messageId: '<m1@tactful.test>', detail: '450 try later', occurredAt: c.now }),
   },
+  // The providers' webhooks with their documented samples, unsigned: verification refuses them
+  // (401, or 403 where the provider is not configured) before a byte is stored.
+  ...(['ses', 'sendgrid', 'postmark', 'mailgun'] as const).map((provider): Route => ({
+    method: 'POST',
+    path: `/webhooks/mail-events/${provider}`,
+    tables: ['mail_events', 'webhook_events'],
+    url: () => `/webhooks/mail-events/${provider}`,
+    body: () => providerSample(provider),
+  })),
   {
     method: 'POST',
     path: '/v1/topics', tables: ['topics'],

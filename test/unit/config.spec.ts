@@ -180,6 +180,22 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
     ['DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'soon'],
     ['SHUTDOWN_TIMEOUT_MS', '600001'],
     ['IDEMPOTENCY_RETENTION_HOURS', '0'],
+    ['DB_INBOUND_POOL_SIZE', '0'],
+    ['SCHEDULER_PRUNE_WEBHOOK_EVENTS_SECONDS', '0'],
+    ['BOUNCE_DOMAIN', 'bounce shop.example'],
+    ['BOUNCE_DOMAIN', 'bounces@shop.example'],
+    ['INBOUND_SMTP_ENABLED', 'sometimes'],
+    ['INBOUND_SMTP_PORT', '65536'],
+    ['INBOUND_SMTP_MAX_BYTES', '100'],
+    ['INBOUND_SMTP_TLS_KEY', '/etc/tactful/inbound.key'],
+    ['INBOUND_SMTP_TLS_CERT', '/etc/tactful/inbound.pem'],
+    ['SOFT_BOUNCE_LIMIT', '0'],
+    ['SOFT_BOUNCE_DAYS', '366'],
+    ['SES_SNS_TOPIC_ARNS', 'arn:aws:sns:eu-central-1:123456789012:ses-events,ses-events'],
+    ['SENDGRID_WEBHOOK_PUBLIC_KEY', 'not-a-key'],
+    ['POSTMARK_WEBHOOK_USER', 'tactful'],
+    ['POSTMARK_WEBHOOK_PASSWORD', 'x'.repeat(20)],
+    ['SNS_TEST_HOSTS', '127.0.0.1:8080'],
   ])('%s=%s', (variable, value) => {
     const error = configError({ [variable]: value });
     expect(error.problems).toEqual([expect.objectContaining({ variable })]);
@@ -206,6 +222,7 @@ describe('connection budgets, timeouts and retention', () => {
       dbImportPoolSize: 2,
       dbWorkerPoolSize: 25,
       dbSchedulerPoolSize: 6,
+      dbInboundPoolSize: 2,
       dbStatementTimeoutMs: 30_000,
       dbJobStatementTimeoutMs: 600_000,
       dbIdleInTransactionTimeoutMs: 60_000,
@@ -215,6 +232,72 @@ describe('connection budgets, timeouts and retention', () => {
       idempotencyRetentionHours: 24,
     });
     expect(loadConfig({ WORKER_CONCURRENCY: '12', DB_WORKER_POOL_SIZE: '4' }, dev).dbWorkerPoolSize).toBe(4);
+  });
+});
+
+describe('the inbound half of the mail loop', () => {
+  it('is off by default: no receiver, no bounce domain, no provider; soft bounces suppress at 5 within 30 days', () => {
+    expect(loadConfig({}, dev)).toMatchObject<Partial<AppConfig>>({
+      bounceDomain: undefined,
+      inboundSmtp: { enabled: false, port: 2525, host: '0.0.0.0', maxBytes: 10 * 1024 * 1024, tlsKeyFile: undefined, tlsCertFile: undefined },
+      softBounceLimit: 5,
+      softBounceDays: 30,
+      mailProviders: {
+        sesTopicArns: [],
+        sendgridPublicKey: undefined,
+        postmarkUser: undefined,
+        postmarkPassword: undefined,
+        mailgunSigningKey: undefined,
+        snsTestHosts: [],
+      },
+    });
+  });
+
+  it('reads the receiver, the soft-bounce policy and every provider', () => {
+    const sendgridKey = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==';
+    const config = loadConfig(
+      {
+        NODE_ENV: 'test',
+        BOUNCE_DOMAIN: 'Bounce.Shop.Example',
+        INBOUND_SMTP_ENABLED: 'true',
+        INBOUND_SMTP_PORT: '25',
+        INBOUND_SMTP_HOST: '127.0.0.1',
+        INBOUND_SMTP_MAX_BYTES: '2048',
+        INBOUND_SMTP_TLS_KEY: '/etc/tactful/inbound.key',
+        INBOUND_SMTP_TLS_CERT: '/etc/tactful/inbound.pem',
+        SOFT_BOUNCE_LIMIT: '3',
+        SOFT_BOUNCE_DAYS: '14',
+        SES_SNS_TOPIC_ARNS: 'arn:aws:sns:eu-central-1:123456789012:ses-bounces, arn:aws:sns:eu-central-1:123456789012:ses-complaints',
+        SENDGRID_WEBHOOK_PUBLIC_KEY: sendgridKey,
+        POSTMARK_WEBHOOK_USER: 'tactful',
+        POSTMARK_WEBHOOK_PASSWORD: 'p'.repeat(16),
+        MAILGUN_WEBHOOK_SIGNING_KEY: 'key-3ax6xnjp29jd6fds4gc373sgvjxteol0',
+        SNS_TEST_HOSTS: '127.0.0.1:8443',
+        DB_INBOUND_POOL_SIZE: '4',
+      },
+      dev,
+    );
+    expect(config).toMatchObject<Partial<AppConfig>>({
+      bounceDomain: 'bounce.shop.example',
+      inboundSmtp: { enabled: true, port: 25, host: '127.0.0.1', maxBytes: 2048, tlsKeyFile: '/etc/tactful/inbound.key', tlsCertFile: '/etc/tactful/inbound.pem' },
+      softBounceLimit: 3,
+      softBounceDays: 14,
+      dbInboundPoolSize: 4,
+      mailProviders: {
+        sesTopicArns: ['arn:aws:sns:eu-central-1:123456789012:ses-bounces', 'arn:aws:sns:eu-central-1:123456789012:ses-complaints'],
+        sendgridPublicKey: sendgridKey,
+        postmarkUser: 'tactful',
+        postmarkPassword: 'p'.repeat(16),
+        mailgunSigningKey: 'key-3ax6xnjp29jd6fds4gc373sgvjxteol0',
+        snsTestHosts: ['127.0.0.1:8443'],
+      },
+    });
+  });
+
+  it('says why SNS_TEST_HOSTS is refused outside tests', () => {
+    expect(configError({ SNS_TEST_HOSTS: 'localhost:8443' }).problems).toEqual([
+      { variable: 'SNS_TEST_HOSTS', message: expect.stringMatching(/tests only \(NODE_ENV=test\)/) },
+    ]);
   });
 });
 
@@ -324,6 +407,7 @@ describe('scheduler intervals', () => {
       'webinar-reminders': 60,
       'resume-paused': 60,
       'prune-idempotency-keys': 900,
+      'prune-webhook-events': 3600,
     });
   });
 
@@ -338,6 +422,7 @@ describe('scheduler intervals', () => {
         SCHEDULER_WEBINAR_REMINDERS_SECONDS: '20',
         SCHEDULER_RESUME_PAUSED_SECONDS: '86400',
         SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS: '3600',
+        SCHEDULER_PRUNE_WEBHOOK_EVENTS_SECONDS: '600',
       },
       dev,
     );
@@ -350,6 +435,7 @@ describe('scheduler intervals', () => {
       'webinar-reminders': 20,
       'resume-paused': 86400,
       'prune-idempotency-keys': 3600,
+      'prune-webhook-events': 600,
     });
   });
 

@@ -61,6 +61,7 @@ describe('production checks', () => {
     ['no DATABASE_URL (the embedded PostgreSQL)', { DATABASE_URL: undefined }, 'DATABASE_URL', /embedded PostgreSQL lives and dies with this process/],
     ['the TOKEN_SECRET docker-compose.yml ships', { TOKEN_SECRET: 'dev-only-token-secret-change-me-01234567' }, 'TOKEN_SECRET', /published placeholder/],
     ['the WEBHOOK_SECRET docker-compose.yml ships', { WEBHOOK_SECRET: 'dev-only-webhook-secret-change-me-012345' }, 'WEBHOOK_SECRET', /published placeholder/],
+    ['BOUNCE_DOMAIN on .example (no bounce could reach it)', { BOUNCE_DOMAIN: 'bounce.shop.example' }, 'BOUNCE_DOMAIN', /"bounce.shop.example" is reserved/],
   ])('refuse %s, naming the variable', (_, change, variable, message) => {
     expect(problems({ ...PRODUCTION, ...change })).toEqual([{ variable, message: expect.stringMatching(message) }]);
   });
@@ -85,6 +86,18 @@ describe('production checks', () => {
     ['TRUST_PROXY=true (anyone may name their address)', { TRUST_PROXY: 'true' }, 'TRUST_PROXY', /any client may name its own address/],
     ['LOG_LEVEL=debug', { LOG_LEVEL: 'debug' }, 'LOG_LEVEL', /meant for debugging/],
     ['one secret for tokens and webhooks', { WEBHOOK_SECRET: PRODUCTION.TOKEN_SECRET }, 'WEBHOOK_SECRET', /same as TOKEN_SECRET/],
+    [
+      'the inbound receiver without STARTTLS (reports cross in clear)',
+      { INBOUND_SMTP_ENABLED: 'true', BOUNCE_DOMAIN: 'bounce.tactful.dev' },
+      'INBOUND_SMTP_TLS_CERT',
+      /offers no STARTTLS/,
+    ],
+    [
+      'the inbound receiver without BOUNCE_DOMAIN (unsubscribe mail only)',
+      { INBOUND_SMTP_ENABLED: 'true', INBOUND_SMTP_TLS_KEY: '/etc/tactful/in.key', INBOUND_SMTP_TLS_CERT: '/etc/tactful/in.pem' },
+      'BOUNCE_DOMAIN',
+      /takes only List-Unsubscribe mail/,
+    ],
   ])('start with a warning on %s', (_, change, variable, message) => {
     expect(loadConfig({ ...PRODUCTION, ...change }).startupWarnings).toEqual([{ variable, message: expect.stringMatching(message) }]);
   });

@@ -255,7 +255,7 @@ export class TopicSubscriptionResponse {
   @ApiInstant({ nullable: true }) confirmedAt: string | null;
   @ApiInstant({ nullable: true }) revokedAt: string | null;
   @ApiProperty({ nullable: true, type: ApiKeyRef, description: 'The API key that recorded this consent, if one did.' }) apiKey: ApiKeyRef | null;
-  @ApiProperty({ nullable: true, enum: REVOCATION_SOURCES, description: 'Who revoked it: the person (their page, the one-click link, the “drop this topic?” answer) or an API key.' })
+  @ApiProperty({ nullable: true, enum: REVOCATION_SOURCES, description: 'Who revoked it: the person (their page, the one-click link, the “drop this topic?” answer, a mail to the List-Unsubscribe address: `mail`; their mail provider on their behalf: `mail_provider`, also for a complaint) or an API key.' })
   revocationSource: string | null;
   @ApiProperty({ nullable: true, type: ApiKeyRef }) revokedByApiKey: ApiKeyRef | null;
 }

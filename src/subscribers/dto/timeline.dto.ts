@@ -7,7 +7,8 @@ import { CADENCES } from '../../cadence/slots';
 import { ReasonLabel } from '../../reasons/reason-label.dto';
 import { DELIVERY_STATUSES, MESSAGE_CLASSES, NO_MARKETING_LABELS, NoMarketingReason, REASONS } from '../../reasons/reason-codes';
 import { RATINGS } from '../../feedback/feedback.policy';
-import type { CustomerChoice, Timeline, TimelineEntry } from '../timeline.service';
+import { MAIL_EVENT_KINDS, MAIL_EVENT_OUTCOMES, MAIL_EVENT_SOURCES, MailEventKind, MailEventOutcome, MailEventSource } from '../../mail-events/mail-event.policy';
+import type { CustomerChoice, MailEventEntry, Timeline, TimelineEntry } from '../timeline.service';
 
 export class TimelineEntryResponse implements TimelineEntry {
   @ApiProperty({ example: '4711', description: 'The decision’s id (a 64-bit integer, as a string).' }) id: string;
@@ -36,6 +37,32 @@ export class CustomerChoiceResponse implements CustomerChoice {
   @ApiPropertyOptional({ format: 'uuid', description: 'With `rated`.' }) itemId?: string;
 }
 
+export class MailEventEntryResponse implements MailEventEntry {
+  @ApiInstant({ description: 'When Tactful received it.' }) at: string;
+  @ApiInstant({ description: 'When the reporter says it happened (the DSN’s arrival date, the provider’s timestamp).' }) occurredAt: string;
+  @ApiProperty({
+    enum: MAIL_EVENT_KINDS,
+    description: '`hard_bounce` (5.x.x), `soft_bounce` (4.x.x, counted: SOFT_BOUNCE_LIMIT within SOFT_BOUNCE_DAYS bounce the address), `delayed` (an MTA still retries), `complaint` (marked as spam), `unsubscribe`.',
+  })
+  kind: MailEventKind;
+  @ApiProperty({
+    enum: MAIL_EVENT_SOURCES,
+    description: 'Who sent word: `smtp-dsn` (a delivery status notification, RFC 3464), `arf` (a feedback report, RFC 5965), `mailto` (a mail to the List-Unsubscribe address), a provider (`ses`, `sendgrid`, `postmark`, `mailgun`), or Tactful’s own signed `webhook`.',
+  })
+  source: MailEventSource;
+  @ApiProperty({
+    enum: MAIL_EVENT_OUTCOMES,
+    description: 'What Tactful did: `bounced`, `complained`, `unsubscribed` (the person is suppressed from now on), `counted` (a soft bounce below the limit), `noted` (evidence only: a delay, or the person was blocked already), `none`.',
+  })
+  outcome: MailEventOutcome;
+  @ApiProperty({ nullable: true, type: String, example: '4710', description: 'The delivery it is about (an `items[].id`: a 64-bit integer, as a string), when known.' }) deliveryId: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '<0f3a9c1be2d44f6a8b7c6d5e4f3a2b1c@shop.example>', description: 'The Message-ID of that mail, when known.' })
+  messageId: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '5.1.1', description: 'RFC 3463 status, `abuse` for a complaint, or the provider’s code.' }) statusCode: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'smtp; 550 5.1.1 <[email]>: Recipient address rejected: User unknown', description: 'The MTA’s or provider’s words, without addresses.' })
+  diagnostic: string | null;
+}
+
 export class TimelineResponse implements Timeline {
   @ApiUuid() subscriberId: string;
   @ApiProperty({ enum: CADENCES }) cadence: string;
@@ -52,6 +79,11 @@ export class TimelineResponse implements Timeline {
   @ApiProperty({ type: [TimelineEntryResponse], description: 'Every decision, newest first.' }) items: TimelineEntryResponse[];
   @ApiProperty({ nullable: true, type: String, example: '4690', description: 'Pass as `before` for the next page; null on the last page.' }) nextCursor: string | null;
   @ApiProperty({ type: [CustomerChoiceResponse], description: 'The customer’s own feedback and choices, newest first (at most 100).' }) customerChoices: CustomerChoiceResponse[];
+  @ApiProperty({
+    type: [MailEventEntryResponse],
+    description: 'Bounces, complaints and unsubscribes that came back (by mail, from the mail provider, or the signed webhook), newest first (at most 100), each with its evidence: which mail, which source, which status.',
+  })
+  mailEvents: MailEventEntryResponse[];
 
   /** Anna after the walkthrough's two campaigns: the first sent, the second folded into her next digest. */
   static readonly example: TimelineResponse = {
@@ -95,5 +127,6 @@ export class TimelineResponse implements Timeline {
     ],
     nextCursor: null,
     customerChoices: [],
+    mailEvents: [],
   };
 }
