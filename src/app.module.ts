@@ -13,6 +13,7 @@ import { poolBudgets } from './database/connection-budgets';
 import { dataSourceOptions } from './database/data-source';
 import { CadenceModule } from './cadence/cadence.module';
 import { CampaignsModule } from './campaigns/campaigns.module';
+import { ConsoleModule } from './console/console.module';
 import { DeliveryModule } from './delivery/delivery.module';
 import { DigestsModule } from './digests/digests.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -65,6 +66,7 @@ export class AppModule {
         WebinarsModule,
         OperationsModule,
         SchedulerModule.register(config),
+        ConsoleModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, TimeZoneCatalog],
     };

@@ -98,6 +98,8 @@ export class ApiKeysService {
         );
       }
       await tx.query(`UPDATE api_keys SET revoked_at = $2 WHERE id = $1`, [id, this.clock.now()]);
+      // Its console sessions end with it (each request checks the key anyway; this clears them).
+      await tx.query(`DELETE FROM console_sessions WHERE api_key_id = $1`, [id]);
     });
   }
 

@@ -88,6 +88,9 @@ export interface AppConfig {
   digestCatchupSpreadMinutes: number;
   /** Minutes before a webinar's start at which registrants are reminded; at most two, latest last. */
   webinarReminderMinutes: number[];
+  /** The console's sessions: signed out after this many idle minutes, and at the latest this many hours after sign-in. */
+  consoleSessionIdleMinutes: number;
+  consoleSessionMaxHours: number;
   /** LOCAL_ONLY: a production-mode instance for local use (docker-compose.yml); production's refusals become warnings. */
   localOnly: boolean;
   /** What the production checks found unusual: logged at warn on every start (src/config/production-checks.ts). */
@@ -406,6 +409,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
+    consoleSessionIdleMinutes: read.int('CONSOLE_SESSION_IDLE_MINUTES', 30, 1, 1440),
+    consoleSessionMaxHours: read.int('CONSOLE_SESSION_MAX_HOURS', 12, 1, 168),
     localOnly: read.bool('LOCAL_ONLY', false),
     startupWarnings: [],
   };

@@ -4,6 +4,7 @@ import { TokenService } from '../preferences/tokens';
 import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
+import { MailViewService } from './mail-view.service';
 import { MailEventsController } from './mail-events.controller';
 import { createMailTransport, MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
@@ -17,6 +18,7 @@ import { OutboxService } from './outbox.service';
     OutboxService,
     DeliveryKinds,
     DeliveryWorker,
+    MailViewService,
     TokenService,
     {
       provide: MailTransport,
@@ -30,6 +32,6 @@ import { OutboxService } from './outbox.service';
         }),
     },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, TokenService, MailTransport],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailViewService, TokenService, MailTransport],
 })
 export class DeliveryModule {}
