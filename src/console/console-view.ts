@@ -94,7 +94,7 @@ export class ConsoleView {
       refreshSeconds: options.refreshSeconds,
       goTo: options.goTo,
     };
-    return this.pages.renderConsole(page, locale, title, data, frame);
+    return this.pages.renderConsole(page, locale, title, { ...data, csrf: session?.csrf, title }, frame);
   }
 
   signIn(request: FastifyRequest, state: { error?: boolean; expired?: boolean; next?: string; locale?: Locale; signedOut?: boolean } = {}): string {

@@ -10,7 +10,9 @@ import { SubscribersModule } from '../subscribers/subscribers.module';
 import { TopicsModule } from '../topics/topics.module';
 import { ConsoleGuard, ConsolePageFilter } from './console-access';
 import { ConsoleController } from './console.controller';
+import { ConsoleCampaignsController } from './console-campaigns.controller';
 import { ConsoleCustomersController } from './console-customers.controller';
+import { ConsoleInsightsController } from './console-insights.controller';
 import { ConsoleSessionsService } from './console-sessions.service';
 import { ConsoleView } from './console-view';
 
@@ -19,7 +21,7 @@ import { ConsoleView } from './console-view';
 // through the ModuleRef.
 @Module({
   imports: [AuthModule, PreferencesModule, SubscribersModule, CampaignsModule, FeedbackModule, TopicsModule],
-  controllers: [ConsoleController, ConsoleCustomersController],
+  controllers: [ConsoleController, ConsoleCustomersController, ConsoleCampaignsController, ConsoleInsightsController],
   providers: [ConsoleSessionsService, ConsoleView, ConsoleGuard, ConsolePageFilter],
 })
 export class ConsoleModule {}

@@ -4,6 +4,7 @@ import { TokenService } from '../preferences/tokens';
 import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
+import { DeliveryHealthService } from './delivery-health.service';
 import { MailViewService } from './mail-view.service';
 import { MailEventsController } from './mail-events.controller';
 import { createMailTransport, MailTransport } from './mail-transport';
@@ -19,6 +20,7 @@ import { OutboxService } from './outbox.service';
     DeliveryKinds,
     DeliveryWorker,
     MailViewService,
+    DeliveryHealthService,
     TokenService,
     {
       provide: MailTransport,
@@ -32,6 +34,6 @@ import { OutboxService } from './outbox.service';
         }),
     },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailViewService, TokenService, MailTransport],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailViewService, DeliveryHealthService, TokenService, MailTransport],
 })
 export class DeliveryModule {}

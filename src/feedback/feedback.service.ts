@@ -185,6 +185,27 @@ export class FeedbackService {
     await this.db.query(`INSERT INTO topic_suggestions (subscriber_id, text, created_at) VALUES ($1, $2, $3)`, [subscriberId, value, this.clock.now()]);
   }
 
+  /**
+   * Customers who dropped a topic (answering "drop this topic?") after rating one of its mails not
+   * useful, newest first: who, which topic, when they rated and when they dropped it.
+   */
+  async dropsAfterNotUseful(limit: number): Promise<{ subscriberId: string; email: string; topic: string; ratedAt: string; droppedAt: string; comment: string | null }[]> {
+    const rows: { subscriber_id: string; email: string; topic: string; rated_at: Date; dropped_at: Date; comment: string | null }[] = await this.db.query(
+      `SELECT p.subscriber_id, s.email, t.key AS topic, p.answered_at AS dropped_at, f.updated_at AS rated_at, f.comment
+       FROM drop_topic_prompts p
+       JOIN subscribers s ON s.id = p.subscriber_id
+       JOIN topics t ON t.id = p.topic_id
+       JOIN LATERAL (
+         SELECT updated_at, comment FROM feedback f
+         WHERE f.subscriber_id = p.subscriber_id AND f.topic_id = p.topic_id AND f.rating = 'not_useful' AND f.updated_at <= p.answered_at
+         ORDER BY f.updated_at DESC LIMIT 1) f ON true
+       WHERE p.answer = 'dropped'
+       ORDER BY p.answered_at DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, topic: r.topic, ratedAt: r.rated_at.toISOString(), droppedAt: r.dropped_at.toISOString(), comment: r.comment }));
+  }
+
   async campaignSummary(campaignId: string): Promise<FeedbackSummary & { campaignId: string }> {
     const [campaign] = await this.db.query(`SELECT id FROM campaigns WHERE id = $1`, [campaignId]);
     if (!campaign) throw notFound('Campaign', campaignId);

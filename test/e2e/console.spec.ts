@@ -174,3 +174,50 @@ describe('a customer on one screen', () => {
     expect((await get('/console/customers?email=nobody%40example.com', s.cookie)).status).toBe(404);
   });
 });
+
+describe('what a read-only key can do in the console', () => {
+  it('shows no write button and answers every write form with 403, changing no row', async () => {
+    const campaign = await createCampaign(t, { name: 'draft for the read key', topic: 'offers' });
+    const s = await signIn(readKey);
+    const page = await get(`/console/campaigns/${campaign}`, s.cookie);
+    expect(page.status).toBe(200);
+    expect(page.text).not.toMatch(/action="\/console\/campaigns\/[^"]+\/(schedule|cancel)"/);
+    expect(page.text).not.toContain(`/console/campaigns/${campaign}/edit`);
+    expect((await get('/console/campaigns', s.cookie)).text).not.toContain('/console/campaigns/new');
+
+    const doc = (await t.api('GET', '/docs/openapi.json', { key: null })).body;
+    const writes = Object.entries<any>(doc.paths)
+      .filter(([path, item]) => path.startsWith('/console') && item.post && !['/console/sign-in', '/console/sign-out', '/console/language'].includes(path))
+      .map(([path]) => path.replace('{id}', campaign));
+    expect(writes.length).toBeGreaterThanOrEqual(4);
+    const tables: string[] = (await t.sql(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'console_sessions'`)).map((r) => r.tablename);
+    const snapshot = async () =>
+      JSON.stringify(await t.sql(tables.map((name) => `SELECT '${name}' AS name, md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS h FROM "${name}" x`).join(' UNION ALL ')));
+    const before = await snapshot();
+    const form = { csrf: s.csrf, name: 'changed', topic: 'offers', subjectEn: 'Changed', bodyEn: '<p>Changed</p>', sendAt: '2026-03-10T10:00' };
+    for (const path of writes) {
+      const res = await post(path, form, s.cookie);
+      expect(`${path} ${res.status}`).toBe(`${path} 403`);
+      expect(res.text).toContain('may not do this');
+    }
+    expect(await snapshot()).toBe(before);
+    expect((await get(`/console/campaigns/${campaign}/edit`, s.cookie)).status).toBe(403);
+  });
+
+  it('lets a campaigns:write key do what its scope allows, through the API’s own validation', async () => {
+    const s = await signIn(writeKey);
+    const bad = await post('/console/campaigns', { csrf: s.csrf, name: 'x', topic: 'offers', subjectEn: 'Only a subject' }, s.cookie);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('body.en');
+    const ok = await post('/console/campaigns', { csrf: s.csrf, name: 'from the console', topic: 'offers', subjectEn: 'Hello', bodyEn: '<p>Hello</p>' }, s.cookie);
+    expect(ok.status).toBe(200);
+    const [row] = await t.sql(`SELECT id, status, subject_en FROM campaigns WHERE name = 'from the console'`);
+    expect(row).toMatchObject({ status: 'draft', subject_en: 'Hello' });
+    expect(ok.text).toContain(`url=/console/campaigns/${row.id}`);
+    // A write key without subscribers:write still sees customers (it has read), but cannot reach a form it lacks the scope for.
+    const marketingOnly = (await t.api('POST', '/v1/api-keys', { body: { name: 'topics only', scopes: ['topics:write'] } })).body.key;
+    const m = await signIn(marketingOnly);
+    expect((await get('/console/customers', m.cookie)).status).toBe(403);
+    expect((await post(`/console/campaigns/${row.id}/cancel`, { csrf: m.csrf }, m.cookie)).status).toBe(403);
+  });
+});
