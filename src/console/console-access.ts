@@ -7,6 +7,7 @@ import { ArgumentsHost, CanActivate, Catch, ExceptionFilter, ExecutionContext, I
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scope, scopesAllow } from '../auth/scopes';
+import { invalid } from '../common/problem';
 import { ConsoleSession, ConsoleSessionsService, consoleToken } from './console-sessions.service';
 import { ConsoleView } from './console-view';
 
@@ -48,8 +49,11 @@ export class ConsoleGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(CONSOLE_ANONYMOUS, targets)) return true;
     const request = context.switchToHttp().getRequest<ConsoleRequest>();
+    // ?lang on every console page: a language the console speaks, or a 400 naming it.
+    const lang = (request.query as Record<string, unknown> | undefined)?.lang;
+    if (lang !== undefined && lang !== 'de' && lang !== 'en') throw invalid('lang', 'must be de or en');
+    if (this.reflector.getAllAndOverride<boolean>(CONSOLE_ANONYMOUS, targets)) return true;
     const session = await this.sessions.resolve(consoleToken(request.headers.cookie));
     if (!session) throw new ConsoleSignInRequired();
     request.consoleSession = session;

@@ -47,8 +47,8 @@ const CAMPAIGN_FORM = {
     summaryDe: { type: 'string', maxLength: 500 },
     summaryEn: { type: 'string', maxLength: 500 },
     localeFallback: { type: 'string', enum: ['on'] as string[], description: 'Ticked: send the other language where one is missing.' },
-    sendAt: { type: 'string', description: 'Local date and time (YYYY-MM-DDTHH:mm) in DEFAULT_TIME_ZONE; empty: when scheduled.', example: '2026-03-02T10:00' },
-    expiresAt: { type: 'string', description: 'Local date and time (YYYY-MM-DDTHH:mm) in DEFAULT_TIME_ZONE; empty: never.', example: '2026-03-20T00:00' },
+    sendAtLocal: { type: 'string', description: 'Local date and time (YYYY-MM-DDTHH:mm) in DEFAULT_TIME_ZONE; empty: when scheduled.', example: '2026-03-02T10:00' },
+    expiresAtLocal: { type: 'string', description: 'Local date and time (YYYY-MM-DDTHH:mm) in DEFAULT_TIME_ZONE; empty: never.', example: '2026-03-20T00:00' },
     audience: { type: 'string', description: 'An audience filter as JSON (as the API takes it); empty: the whole topic.', example: '{"locale":"de"}' },
   },
 } satisfies SchemaObject;
@@ -258,14 +258,14 @@ export class ConsoleCampaignsController {
   @Header('content-type', PAGE['content-type'])
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Console: schedule a campaign (POST /v1/campaigns/{id}/schedule)' })
-  @ApiForm({ type: 'object', required: ['csrf'], properties: { csrf: CSRF_FIELD, sendAt: CAMPAIGN_FORM.properties.sendAt } })
+  @ApiForm({ type: 'object', required: ['csrf'], properties: { csrf: CSRF_FIELD, sendAtLocal: CAMPAIGN_FORM.properties.sendAtLocal } })
   @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'Scheduled: a page that goes on to the campaign (meta refresh).', 400: 'The campaign page, naming what to fix.', 404: 'No such campaign.', 409: 'The campaign is sending, sent or cancelled.', 422: 'The campaign page: it has no subject, or would expire before it goes.' }))
   async schedule(@IdParam() id: string, @Body() form: Form, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const t = this.view.t(request);
     const campaign = await this.find(id);
     if (!campaign) return this.missing(request, reply);
     try {
-      const sendAt = this.instant(text(form, 'sendAt'), 'sendAt');
+      const sendAt = this.instant(text(form, 'sendAtLocal'), 'sendAtLocal');
       const input = (await this.validation.transform(sendAt ? { sendAt } : {}, { type: 'body', metatype: ScheduleCampaignDto })) as ScheduleCampaignDto;
       const scheduled = await this.campaigns.schedule(id, input.sendAt);
       return this.view.done(request, t.scheduledTitle, fill(t.scheduledText, { name: scheduled.name, when: this.view.when(scheduled.sendAt, this.view.locale(request)) ?? '' }), `/console/campaigns/${id}`);
@@ -358,9 +358,10 @@ export class ConsoleCampaignsController {
     const t = this.view.t(request);
     const topics = await this.topics.list(false);
     const locale = this.view.locale(request);
-    const errorOf = (field: string) =>
-      errors.filter((e) => e.field === field || e.field.startsWith(`${field}.`) || FORM_FIELD[e.field] === field).map((e) => e.message).join('; ') || null;
-    const field = (name: string) => ({ value: typeof values[name] === 'string' ? values[name] : '', error: errorOf(FIELD_OF[name] ?? name) });
+    // An error names the API's field (body.de) or the form's own (sendAtLocal).
+    const errorOf = (name: string) =>
+      errors.filter((e) => e.field === name || e.field === FIELD_OF[name] || e.field.startsWith(`${name}.`)).map((e) => e.message).join('; ') || null;
+    const field = (name: string) => ({ value: typeof values[name] === 'string' ? values[name] : '', error: errorOf(name) });
     return this.view.page(
       request,
       'campaign-form',
@@ -373,7 +374,7 @@ export class ConsoleCampaignsController {
         topicError: errorOf('topic'),
         zone: this.view.config.defaultTimeZone,
         fallback: values.localeFallback === 'on',
-        f: Object.fromEntries(['name', 'sender', 'priority', 'subjectDe', 'bodyDe', 'subjectEn', 'bodyEn', 'summaryDe', 'summaryEn', 'sendAt', 'expiresAt', 'audience'].map((n) => [n, field(n)])),
+        f: Object.fromEntries(['name', 'sender', 'priority', 'subjectDe', 'bodyDe', 'subjectEn', 'bodyEn', 'summaryDe', 'summaryEn', 'sendAtLocal', 'expiresAtLocal', 'audience'].map((n) => [n, field(n)])),
       },
       { section: 'campaigns' },
     );
@@ -407,8 +408,8 @@ export class ConsoleCampaignsController {
       digestSummary: pair('summaryDe', 'summaryEn'),
       localeFallback: form.localeFallback === 'on',
       audience,
-      sendAt: this.instant(text(form, 'sendAt'), 'sendAt'),
-      expiresAt: this.instant(text(form, 'expiresAt'), 'expiresAt'),
+      sendAt: this.instant(text(form, 'sendAtLocal'), 'sendAtLocal'),
+      expiresAt: this.instant(text(form, 'expiresAtLocal'), 'expiresAtLocal'),
     };
     return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
   }
@@ -435,8 +436,8 @@ export class ConsoleCampaignsController {
       summaryDe: c.digestSummary.de ?? '',
       summaryEn: c.digestSummary.en ?? '',
       localeFallback: c.localeFallback ? 'on' : undefined,
-      sendAt: local(c.sendAt),
-      expiresAt: local(c.expiresAt),
+      sendAtLocal: local(c.sendAt),
+      expiresAtLocal: local(c.expiresAt),
       audience: c.audience ? JSON.stringify(c.audience) : '',
     };
   }
@@ -490,6 +491,8 @@ const FORM_FIELD: Record<string, string> = {
   'body.en': 'bodyEn',
   'digestSummary.de': 'summaryDe',
   'digestSummary.en': 'summaryEn',
+  sendAt: 'sendAtLocal',
+  expiresAt: 'expiresAtLocal',
 };
 /** The API field a form field reports under. */
 const FIELD_OF: Record<string, string> = Object.fromEntries(Object.entries(FORM_FIELD).map(([api, form]) => [form, api]));

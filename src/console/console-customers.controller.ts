@@ -87,7 +87,7 @@ export class ConsoleCustomersController {
     summary: 'Console: a sent mail as the customer got it',
     description: 'Composed again by the worker’s own code in a read-only transaction; every personal link (preferences, unsubscribe, feedback) is replaced by the inert sample link. Sandboxed by its own Content-Security-Policy.',
   })
-  @ApiParam({ name: 'deliveryId', description: 'The decision’s id on the timeline (a 64-bit integer).', schema: { type: 'string', pattern: '^\\d{1,18}$' } })
+  @ApiParam({ name: 'deliveryId', description: 'The decision’s id on the timeline.', schema: { type: 'string', pattern: '^\\d{1,18}$', description: 'A 64-bit integer, as the timeline gives it.' } })
   @ApiLangQuery()
   @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The mail’s HTML, as sent, with inert links.', 404: 'No sent mail of this customer has this id.' }))
   async mail(
@@ -119,7 +119,8 @@ export class ConsoleCustomersController {
     const itemTitle = (kind: string, refId: string | null) => {
       const campaign = kind === 'campaign' && refId ? titles.get(refId) : undefined;
       if (!campaign) return null;
-      return (locale === 'de' ? campaign.subject.de ?? campaign.subject.en : campaign.subject.en ?? campaign.subject.de) ?? campaign.name;
+      // In the customer's language: the subject as they saw it.
+      return (customer.locale === 'de' ? campaign.subject.de ?? campaign.subject.en : campaign.subject.en ?? campaign.subject.de) ?? campaign.name;
     };
     const entries = timeline.items.map((item) => {
       const title = itemTitle(item.kind, item.refId);

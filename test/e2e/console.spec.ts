@@ -194,7 +194,7 @@ describe('what a read-only key can do in the console', () => {
     const snapshot = async () =>
       JSON.stringify(await t.sql(tables.map((name) => `SELECT '${name}' AS name, md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS h FROM "${name}" x`).join(' UNION ALL ')));
     const before = await snapshot();
-    const form = { csrf: s.csrf, name: 'changed', topic: 'offers', subjectEn: 'Changed', bodyEn: '<p>Changed</p>', sendAt: '2026-03-10T10:00' };
+    const form = { csrf: s.csrf, name: 'changed', topic: 'offers', subjectEn: 'Changed', bodyEn: '<p>Changed</p>', sendAtLocal: '2026-03-10T10:00' };
     for (const path of writes) {
       const res = await post(path, form, s.cookie);
       expect(`${path} ${res.status}`).toBe(`${path} 403`);
