@@ -21,14 +21,15 @@ const MULTIPART_ROUTES: ReadonlySet<string> = new Set(['/u/:token']);
 /**
  * May this route (its pattern, `request.routeOptions.url`) take a body of this kind? The API and
  * the webhooks take JSON (the import also CSV and NDJSON), as the OpenAPI document says; the
- * customer pages take forms.
+ * customer pages take forms, the console forms only.
  */
 function accepts(request: FastifyRequest, kind: BodyKind): boolean {
   const route = request.routeOptions.url ?? '';
   const api = route.startsWith('/v1/') || route.startsWith('/webhooks/');
   switch (kind) {
     case 'json':
-      return true;
+      // The console's forms are HTML forms and nothing else.
+      return !route.startsWith('/console');
     case 'form':
       return !api;
     case 'multipart':
@@ -228,6 +229,7 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
   });
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser(['application/json', 'application/problem+json'], async (request: FastifyRequest, payload: Readable) => {
+    if (!accepts(request, 'json')) throw unsupported(request);
     const limit = limitFor(request, config);
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > limit) throw tooLarge(limit);

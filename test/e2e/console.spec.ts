@@ -221,3 +221,24 @@ describe('what a read-only key can do in the console', () => {
     expect((await post(`/console/campaigns/${row.id}/cancel`, { csrf: m.csrf }, m.cookie)).status).toBe(403);
   });
 });
+
+describe('what the console’s forms take', () => {
+  it('takes HTML forms only: JSON and multipart are refused with 415 before the session is looked at, and prototype field names with 400', async () => {
+    const s = await signIn(writeKey);
+    for (const [type, body] of [
+      ['application/json', JSON.stringify({ csrf: s.csrf, name: 'json', topic: 'offers' })],
+      ['multipart/form-data; boundary=x', `--x\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n${s.csrf}\r\n--x--\r\n`],
+    ]) {
+      const res = await fetch(`${t.baseUrl}/console/campaigns`, { method: 'POST', headers: { 'content-type': type, cookie: s.cookie }, body });
+      expect(`${type} ${res.status} ${res.headers.get('content-type')}`).toBe(`${type} 415 application/problem+json; charset=utf-8`);
+    }
+    const polluted = await fetch(`${t.baseUrl}/console/campaigns`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: s.cookie },
+      body: `csrf=${s.csrf}&name=x&__proto__=y`,
+    });
+    expect(polluted.status).toBe(400);
+    expect((await polluted.json()).errors).toEqual([expect.objectContaining({ field: '__proto__' })]);
+    expect(await t.sql(`SELECT count(*)::int AS n FROM campaigns WHERE name IN ('json', 'x')`)).toEqual([{ n: 0 }]);
+  });
+});
