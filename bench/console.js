@@ -3,8 +3,9 @@
 // service started as a child process (`node dist/main.js`, NODE_ENV=production, worker and
 // scheduler off): a customer with 1,000 decisions (their page: profile, consent, outlook, the
 // newest 200 decisions in words, campaign titles), and a campaign of 1,000,000 recipients (its
-// page: facts, progress, counts by reason, feedback), once while it sends (progress counted from
-// the outbox rows on every load) and once completed (progress stored). Seeded with set-based SQL;
+// page: facts, progress, feedback), once while it sends (progress counted from the outbox rows on
+// every load) and once completed (progress stored), and its decisions by reason (counted live on
+// a page of its own). Seeded with set-based SQL;
 // the requests carry a real console session (signed in with ADMIN_API_KEY through the sign-in
 // form). Each page is loaded --runs times after --warmup loads, one request at a time.
 //
@@ -203,6 +204,7 @@ async function timePage(port, cookie, path, expect) {
     pages.push({ page: `customer with ${c.fmt(DECISIONS)} decisions`, ...(await timePage(port, cookie, `/console/customers/${anna}`, /Every decision/)) });
     pages.push({ page: 'customer lookup by address', ...(await timePage(port, cookie, '/console/customers?email=c1%40example.com', /Every decision/)) });
     pages.push({ page: `campaign of ${c.fmt(RECIPIENTS)}, sending (progress counted live)`, ...(await timePage(port, cookie, `/console/campaigns/${campaign}`, /Decisions by reason/)) });
+    pages.push({ page: `its decisions by reason (counted live)`, ...(await timePage(port, cookie, `/console/campaigns/${campaign}/stats`, /data-testid="stats"/)) });
     // The progress job's last step: nothing left queued, the counts stored once.
     await sql.query(`UPDATE deliveries SET status = 'sent', reason = 'sent', sent_at = now() WHERE ref_id = $1 AND status = 'queued'`, [campaign]);
     const progress = await request(port, 'GET', `/console/campaigns/${campaign}`, { cookie });

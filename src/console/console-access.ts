@@ -53,11 +53,15 @@ export class ConsoleGuard implements CanActivate {
     // ?lang on every console page: a language the console speaks, or a 400 naming it.
     const lang = (request.query as Record<string, unknown> | undefined)?.lang;
     if (lang !== undefined && lang !== 'de' && lang !== 'en') throw invalid('lang', 'must be de or en');
+    const writes = request.method !== 'GET' && request.method !== 'HEAD';
+    // A form posted from another site (Fetch Metadata): refused before anything, the sign-in
+    // included, so no other site can sign a browser in to a session of its choosing.
+    if (writes && request.headers['sec-fetch-site'] === 'cross-site') throw new ConsoleForbidden('csrf');
     if (this.reflector.getAllAndOverride<boolean>(CONSOLE_ANONYMOUS, targets)) return true;
     const session = await this.sessions.resolve(consoleToken(request.headers.cookie));
     if (!session) throw new ConsoleSignInRequired();
     request.consoleSession = session;
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
+    if (writes) {
       const csrf = request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>).csrf : undefined;
       if (!this.sessions.checkCsrf(session, csrf)) throw new ConsoleForbidden('csrf');
     }

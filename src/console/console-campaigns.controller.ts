@@ -194,6 +194,38 @@ export class ConsoleCampaignsController {
     );
   }
 
+  @Get(':id/stats')
+  @Header('content-type', PAGE['content-type'])
+  @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Console: a campaign’s decisions by reason, live (GET /v1/campaigns/{id}/stats), as bars and a table' })
+  @ApiLangQuery()
+  @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The decisions by reason.', 404: 'No such campaign.' }))
+  async stats(@IdParam() id: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const campaign = await this.find(id);
+    if (!campaign) return this.missing(request, reply);
+    const locale = this.view.locale(request);
+    const t = this.view.t(request);
+    const n = (value: number) => this.view.number(value, locale);
+    // Counted over every decision of the campaign: on a page of its own, so the campaign page
+    // (and its refresh while it sends) does not pay for it.
+    const stats = await this.campaigns.stats(id);
+    const reasons = Object.entries(stats.byReason).map(([reason, count]) => ({ label: REASON_LABELS[reason as Reason]?.[locale] ?? reason, value: count, colour: COLOURS.done }));
+    return this.view.page(
+      request,
+      'stats',
+      fill(t.statsPageTitle, { name: campaign.name }),
+      {
+        campaign,
+        back: `/console/campaigns/${id}`,
+        total: n(stats.total),
+        reasons: reasons.map((r) => ({ ...r, number: n(r.value) })),
+        chart: reasons.length ? barList(reasons, t.statsTitle) : null,
+        countedAt: this.view.when(this.clock.now(), locale),
+      },
+      { section: 'campaigns' },
+    );
+  }
+
   @Get(':id/preview')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Console: the campaign as a mail in one language, as POST /v1/campaigns/{id}/preview renders it (inert links)' })
@@ -296,14 +328,13 @@ export class ConsoleCampaignsController {
     const locale = this.view.locale(request);
     const t = this.view.t(request);
     const canWrite = may(sessionOf(request), 'campaigns:write');
-    const [stats, feedback] = await Promise.all([this.campaigns.stats(campaign.id), this.feedback.campaignSummary(campaign.id)]);
+    const feedback = await this.feedback.campaignSummary(campaign.id);
     const p = campaign.progress;
     const inProgress = IN_PROGRESS_STATUSES.includes(campaign.status);
     const dueSoon = campaign.status === 'scheduled' && campaign.sendAt !== null && new Date(campaign.sendAt).getTime() <= this.clock.now().getTime() + 60_000;
     const when = (at: string | null) => this.view.when(at, locale);
     const n = (value: number) => this.view.number(value, locale);
     const editable = EDITABLE_STATUSES.includes(campaign.status);
-    const reasons = Object.entries(stats.byReason).map(([reason, count]) => ({ label: REASON_LABELS[reason as Reason]?.[locale] ?? reason, value: count, colour: COLOURS.done }));
     return this.view.page(
       request,
       'campaign',
@@ -343,7 +374,7 @@ export class ConsoleCampaignsController {
             }
           : null,
         refreshing: inProgress || dueSoon,
-        stats: { total: n(stats.total), reasons: reasons.map((r) => ({ ...r, number: n(r.value) })), chart: reasons.length ? barList(reasons, t.statsTitle) : null },
+        statsHref: campaign.status === 'draft' ? null : `/console/campaigns/${campaign.id}/stats`,
         feedback: {
           total: feedback.total,
           text: fill(t.feedbackCounts, { useful: feedback.useful, notUseful: feedback.notUseful }),

@@ -69,7 +69,11 @@ export class ConsoleController {
     },
   })
   @ApiPage({
-    html: { 200: 'Signed in: a page that goes on to the console (meta refresh); sets the session cookie.', 401: 'The sign-in form again: the key is unknown or revoked.' },
+    html: {
+      200: 'Signed in: a page that goes on to the console (meta refresh); sets the session cookie.',
+      401: 'The sign-in form again: the key is unknown or revoked.',
+      403: 'Not allowed: the form came from another site (Sec-Fetch-Site: cross-site).',
+    },
     headers: { 'Set-Cookie': { description: 'tactful_console=<session token>; Path=/console; HttpOnly; SameSite=Strict (; Secure)', schema: { type: 'string' } } },
   })
   async signIn(@Body() form: Record<string, unknown>, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {

@@ -154,8 +154,10 @@ describe('the console in Chromium', () => {
     await page.getByTestId('campaign-status').filter({ hasText: 'completed' }).waitFor({ timeout: 45_000 });
     expect(await page.getByTestId('progress-label').innerText()).toBe('100 % done');
     expect(await page.getByTestId('progress').locator('[data-key="sent"] td').innerText()).toBe('3');
-    expect(await page.getByTestId('stats').innerText()).toContain('Sent\t3');
     await inspect(page, 'campaign-completed');
+    await page.getByRole('link', { name: 'Decisions by reason' }).click();
+    expect(await page.getByTestId('stats').innerText()).toContain('Sent\t3');
+    await inspect(page, 'campaign-stats');
     expect(sink.messages.filter((m) => /spring fair moves|Frühjahrsmesse/.test(m.parsed.subject ?? ''))).toHaveLength(3);
   }, 90_000);
 

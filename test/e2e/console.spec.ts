@@ -133,6 +133,18 @@ describe('signing in to the console', () => {
     expect((await get('/console', s.cookie)).status).toBe(401);
   });
 
+  it('refuses a form posted from another site (Sec-Fetch-Site: cross-site), the sign-in included', async () => {
+    const before = await t.sql(`SELECT count(*)::int AS n FROM console_sessions`);
+    const res = await fetch(`${t.baseUrl}/console/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      body: new URLSearchParams({ apiKey: readKey }).toString(),
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('set-cookie')).toBeNull();
+    expect(await t.sql(`SELECT count(*)::int AS n FROM console_sessions`)).toEqual(before);
+  });
+
   it('refuses a form without the session’s CSRF token (403) and changes nothing', async () => {
     const s = await signIn(readKey);
     const other = await signIn(readKey);
