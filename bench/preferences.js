@@ -6,8 +6,8 @@
 // node:http with keep-alive, loopback only, bounded in requests and time.
 //  1. Paced open loop at 300 requests/s (a request is sent on schedule whether or not earlier ones
 //     have answered; latency counts from the scheduled instant, so a stall is not hidden): GET the
-//     page, then POST a change (another digest hour and topic choice, CSRF token from the service's
-//     own PreferencesService.csrfToken) — p50/p99.
+//     page, then POST a change (another digest hour and topic choice, CSRF token from the pages'
+//     own CsrfTokens.csrfToken) — p50/p99.
 //  2. Closed loop, N connections each sending the next request when the previous answered: the
 //     maximum throughput, GET and POST.
 // Targets (DESIGN.md): p99 ≤ 50 ms at 300 requests/s; ≥ 1,000 requests/s (GET) at saturation.
@@ -31,13 +31,14 @@ const { spawn } = require('node:child_process');
 const { mkdtempSync, readdirSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
 const { Client } = require('pg');
-const { TokenSigner } = c.dist('preferences/tokens');
+const { TokenSigner } = c.dist('links/tokens');
 const { PreferencesService } = c.dist('preferences/preferences.service');
 const { SystemClock } = c.dist('common/clock');
 const { summarizeProfile } = require('./lib/profile');
 const { PreferencesController } = c.dist('preferences/preferences.controller');
-const { PageRenderer } = c.dist('preferences/page-renderer');
-const { TokenService } = c.dist('preferences/tokens');
+const { PageRenderer } = c.dist('pages/page-renderer');
+const { CsrfTokens } = c.dist('pages/csrf-tokens');
+const { TokenService } = c.dist('links/tokens');
 
 const SUBSCRIBERS = Number(c.option('subscribers', '100000'));
 const RATE = Number(c.option('rate', '300'));
@@ -295,9 +296,10 @@ async function closed(port, connections, seconds, next) {
  */
 async function pageRenderCost(seconds = 2) {
   const config = { companyName: 'Beispiel GmbH', senderPostalAddress: 'Hauptstraße 1, 10115 Berlin', tokenSecret: TOKEN_SECRET, previousTokenSecrets: [], publicUrl: 'https://news.example.com' };
-  const preferencesStub = { csrfToken: (id) => PreferencesService.prototype.csrfToken.call({ config, clock: new SystemClock() }, id) };
+  const preferencesStub = {};
+  const csrf = new CsrfTokens(config, new SystemClock());
   const feedbackStub = {};
-  const controller = new PreferencesController(new TokenService(config), new PageRenderer(config), preferencesStub, feedbackStub);
+  const controller = new PreferencesController(new TokenService(config), new PageRenderer(config), preferencesStub, csrf, feedbackStub);
   const now = Date.now();
   const state = {
     id: '0b3c6a56-8a4e-4a43-9c1e-0d9f7a1b2c3d',
@@ -444,8 +446,9 @@ async function main() {
 
     const signer = new TokenSigner([TOKEN_SECRET]);
     const tokens = ids.map((id) => signer.sign('preferences', id));
-    // The service's own CSRF token (PreferencesService.csrfToken), bound to the subscriber and the day.
-    const csrfOf = (id) => PreferencesService.prototype.csrfToken.call({ config: { tokenSecret: TOKEN_SECRET }, clock: new SystemClock() }, id);
+    // The pages' own CSRF token (CsrfTokens.csrfToken), bound to the subscriber and the day.
+    const csrfTokens = new CsrfTokens({ tokenSecret: TOKEN_SECRET }, new SystemClock());
+    const csrfOf = (id) => csrfTokens.csrfToken(id);
     const csrf = ids.map(csrfOf);
     const get = (i) => ({ method: 'GET', path: `/p/${tokens[i % tokens.length]}` });
     const post = (i) => {

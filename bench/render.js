@@ -21,9 +21,10 @@ const { randomUUID } = require('node:crypto');
 const { createTransport } = require('nodemailer');
 const { MjmlTemplateRenderer } = c.dist('rendering/mjml-template-renderer');
 const { LOCALES } = c.dist('rendering/template-renderer');
-const { TokenService } = c.dist('preferences/tokens');
+const { TokenService } = c.dist('links/tokens');
 const { assertSafeMail } = c.dist('delivery/mail-transport');
-const { messageIdFor, mailDomain } = c.dist('delivery/delivery-worker');
+const { messageIdFor } = c.dist('delivery/delivery-worker');
+const { mailDomain } = c.dist('addresses/email');
 
 const SECONDS = Number(c.option('seconds', '3'));
 const TARGET_RENDERS = 20_000;

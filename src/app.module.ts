@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
+import { ClockModule } from './common/clock.module';
 import { REDACTED_LOG_PATHS, scrubbingDestination, serializeError, serializeRequest, serializeResponse } from './common/log-redaction';
 import { ProblemFilter } from './common/problem.filter';
 import { TimeZoneCatalog } from './common/time-zones';
@@ -16,6 +17,7 @@ import { CampaignsModule } from './campaigns/campaigns.module';
 import { ConsoleModule } from './console/console.module';
 import { DeliveryModule } from './delivery/delivery.module';
 import { DigestsModule } from './digests/digests.module';
+import { ENTITIES } from './entity-list';
 import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
 import { PreferencesModule } from './preferences/preferences.module';
@@ -37,7 +39,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.register(config, clock),
+        ConfigModule.register(config),
+        ClockModule.register(clock),
         LoggerModule.forRoot({
           pinoHttp: [
             {
@@ -52,7 +55,7 @@ export class AppModule {
             scrubbingDestination(process.stdout),
           ],
         }),
-        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, poolBudgets(config))),
+        TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, poolBudgets(config), ENTITIES)),
         AuthModule,
         MetricsModule,
         DeliveryModule,

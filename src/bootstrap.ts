@@ -6,11 +6,9 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
@@ -23,10 +21,11 @@ import { echoRequestId, requestIdFrom } from './common/request-id';
 import { registerSecurityHeaders } from './common/security-headers';
 import { registerWorkClasses } from './common/work-classes';
 import { createValidationPipe } from './common/validation';
-import { AppConfig, DevSecrets, loadConfig } from './config/config';
+import { AppConfig } from './config/config';
+import { configFromEnv } from './config/config-from-env';
 import { runMigrations } from './database/data-source';
 import { MetricsService } from './metrics/metrics.service';
-import { PageRenderer } from './preferences/page-renderer';
+import { PageRenderer } from './pages/page-renderer';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
 
 export interface StartedTactful {
@@ -40,24 +39,6 @@ export interface StartedTactful {
   close(): Promise<void>;
   /** Stops the embedded PostgreSQL (if any) without waiting for the app: the shutdown deadline's last step. */
   stopDatabase(): Promise<void>;
-}
-
-/** Outside production a missing secret is generated once and kept in the data folder. */
-function devSecrets(dataDir: string): DevSecrets {
-  const file = join(resolve(dataDir), 'dev-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
-  mkdirSync(resolve(dataDir), { recursive: true });
-  const secrets: DevSecrets = {
-    tokenSecret: randomBytes(32).toString('base64url'),
-    webhookSecret: randomBytes(32).toString('base64url'),
-  };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  return secrets;
-}
-
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const production = env.NODE_ENV === 'production';
-  return loadConfig(env, production ? undefined : devSecrets(env.DATA_DIR?.trim() || '.data'));
 }
 
 export async function createApp(config: AppConfig, databaseUrl: string, clock: Clock = new SystemClock()) {

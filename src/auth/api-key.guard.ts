@@ -1,14 +1,10 @@
 // Every route needs an API key unless it is marked @Public(); a route without @RequireScopes is admin-only.
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
+import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { DomainException, ErrorCode } from '../common/problem';
 import { ApiKeysService } from './api-keys.service';
 import { PUBLIC_KEY, Scope, SCOPES_KEY, scopesAllow } from './scopes';
-
-export interface AuthenticatedRequest extends FastifyRequest {
-  apiKey?: { id: string; scopes: string[] };
-}
 
 @Injectable()
 export class ApiKeyGuard implements CanActivate {

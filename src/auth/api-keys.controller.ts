@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Post, Query, Req } from '@nest
 import { IdParam } from '../common/params';
 import { invalid } from '../common/problem';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { AuthenticatedRequest } from './api-key.guard';
+import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyResponse, CreateApiKeyDto, CreatedApiKeyResponse } from './dto/api-key.dto';
 import { ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';

@@ -1,10 +1,11 @@
 // The cadence policy: for one subscriber and one marketing item, at one moment, what happens?
 // Pure. The set-based SQL in campaign-dispatch enforces the same rules for whole audiences, and
 // the database constraints make the window hold under any concurrency.
-import { NoMarketingReason, Reason } from '../delivery/reason-codes';
-import { Cadence, SubscriberStatus } from '../subscribers/subscriber.entity';
-import { consentVerdict } from '../delivery/send-gate.policy';
-import { nextDailySlot, nextSlot, outsideQuietHours, QuietHours, windowEnd } from './slots';
+import { NoMarketingReason, Reason } from '../reasons/reason-codes';
+import { SubscriberStatus } from '../reasons/subscriber-states';
+import { consentVerdict } from '../reasons/send-gate.policy';
+import { QuietHours } from '../config/quiet-hours';
+import { Cadence, nextDailySlot, nextSlot, outsideQuietHours, windowEnd } from './slots';
 
 const HOUR_MS = 3_600_000;
 

@@ -7,9 +7,9 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { runPrepared } from '../database/prepared';
-import { Cadence } from '../subscribers/subscriber.entity';
 import { MarketingOutlook, marketingOutlook, nextDigestAt, windowOpensAt } from './cadence.policy';
-import { QuietHours, WINDOW_DAYS } from './slots';
+import { QuietHours } from '../config/quiet-hours';
+import { Cadence, WINDOW_DAYS } from './slots';
 
 // $1 subscriber, $2 delivery, $3 now, $4 window days, $5 time zone, $6 the delivery's reservation key.
 // A delivery that already has its record (sent once, the answer lost, now sent again) keeps it.

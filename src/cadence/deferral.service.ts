@@ -7,7 +7,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { Reason } from '../delivery/reason-codes';
+import { Reason } from '../reasons/reason-codes';
 
 @Injectable()
 export class DeferralService {

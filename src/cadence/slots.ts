@@ -2,7 +2,11 @@
 // the cadence window and quiet hours. Luxon handles daylight-saving changes: a slot at 09:00
 // local stays at 09:00 local across the change, neither skipped nor doubled.
 import { DateTime } from 'luxon';
-import type { Cadence } from '../subscribers/subscriber.entity';
+import type { QuietHours } from '../config/quiet-hours';
+
+/** How often marketing may reach a customer: one mail per window of this many days. */
+export const CADENCES = ['weekly', 'biweekly'] as const;
+export type Cadence = (typeof CADENCES)[number];
 
 export const WINDOW_DAYS: Record<Cadence, number> = { weekly: 7, biweekly: 14 };
 
@@ -26,22 +30,6 @@ export function nextDailySlot(after: Date, timeZone: string, hour: number): Date
   if (candidate.toMillis() < after.getTime()) candidate = candidate.plus({ days: 1 });
   return candidate.toJSDate();
 }
-
-/**
- * The local night in which no marketing mail is handed over (QUIET_HOURS, src/config/config.ts).
- * Whole hours, because tactful_outside_quiet() in SQL takes the same two numbers. A range that
- * starts where it ends is empty: no quiet hours at all.
- */
-export interface QuietHours {
-  /** Local hour quiet time starts (inclusive), e.g. 21. */
-  start: number;
-  /** Local hour it ends (exclusive), e.g. 8. */
-  end: number;
-}
-
-export const DEFAULT_QUIET_HOURS: QuietHours = { start: 21, end: 8 };
-/** QUIET_HOURS=off: an empty range, in TypeScript and in SQL alike. */
-export const NO_QUIET_HOURS: QuietHours = { start: 0, end: 0 };
 
 export function inQuietHours(at: Date, timeZone: string, quiet: QuietHours): boolean {
   const hour = DateTime.fromJSDate(at, { zone: timeZone }).hour;

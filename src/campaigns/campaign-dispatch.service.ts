@@ -10,7 +10,7 @@ import { CadenceService } from '../cadence/cadence.service';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { withAdvisoryLock } from '../database/advisory-lock';
-import { Reason } from '../delivery/reason-codes';
+import { Reason } from '../reasons/reason-codes';
 import { AudienceFilter, compileAudience } from './audience-filter';
 
 export interface DispatchResult {

@@ -5,9 +5,10 @@ import { CampaignProgressService } from './campaign-progress.service';
 import { CampaignsController } from './campaigns.controller';
 import { CampaignsService } from './campaigns.service';
 import { SendersController } from './senders.controller';
+import { LinksModule } from '../links/links.module';
 
 @Module({
-  imports: [RenderingModule],
+  imports: [LinksModule, RenderingModule],
   controllers: [CampaignsController, SendersController],
   providers: [CampaignsService, CampaignDispatchService, CampaignProgressService],
   exports: [CampaignsService, CampaignDispatchService, CampaignProgressService],

@@ -10,7 +10,7 @@ import type { FastifyReply } from 'fastify';
 import { createHash } from 'node:crypto';
 import { catchError, from, Observable, of, switchMap, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
-import type { AuthenticatedRequest } from '../auth/api-key.guard';
+import type { AuthenticatedRequest } from './authenticated-request';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from './clock';
 import { redactCustomerTokens } from './log-redaction';

@@ -177,7 +177,7 @@ export function redactPgDetail(detail: string): string {
 
 // The shapes of what must never be written, for the last pass over every line.
 const API_KEY = /tk_[A-Za-z0-9_-]{6,}/g;
-/** `<key id>.<payload>.<mac>` (preferences/tokens.ts): 4, at least 22 and 27 base64url characters. */
+/** `<key id>.<payload>.<mac>` (links/tokens.ts): 4, at least 22 and 27 base64url characters. */
 const CUSTOMER_TOKEN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{4}\.[A-Za-z0-9_-]{22,}\.[A-Za-z0-9_-]{27}(?![A-Za-z0-9_-])/g;
 // Starts only where a run of address characters starts: linear, even on a 16 kB header of letters.
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;

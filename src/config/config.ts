@@ -2,7 +2,7 @@
 // A bad value stops the start with a message that names the variable (see ConfigError).
 import { isIP } from 'node:net';
 import { ConfigFinding, productionFindings } from './production-checks';
-import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from '../cadence/slots';
+import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from './quiet-hours';
 
 export type Locale = 'de' | 'en';
 export const LOCALES: readonly Locale[] = ['de', 'en'];

@@ -2,7 +2,6 @@
 // variable) and what is merely unusual (a warning in the log at start). Pure: settings in, findings
 // out. LOCAL_ONLY=true (docker-compose.yml on your own machine) turns every refusal into a warning.
 import { isIP } from 'node:net';
-import type { AppConfig } from './config';
 
 export interface ConfigFinding {
   variable: string;
@@ -16,12 +15,27 @@ export interface ProductionFindings {
   warnings: ConfigFinding[];
 }
 
+/**
+ * The settings the checks read: a structural part of AppConfig, spelled out so that this file
+ * needs nothing from config.ts (which calls it); the call in loadConfig checks that they agree.
+ */
+export interface ProductionSettings {
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  replyTo: string;
+  senderReplyTo: Record<string, string>;
+  unsubscribeMailto: string | undefined;
+  trustProxy: boolean | number | string[];
+  tokenSecret: string;
+  webhookSecret: string;
+  logLevel: string;
+}
+
 /** The settings read, plus what the typed config cannot tell (was PUBLIC_URL given, or derived from PORT?). */
 export interface ProductionInput {
-  config: Pick<
-    AppConfig,
-    'publicUrl' | 'databaseUrl' | 'smtpUrl' | 'mailFrom' | 'replyTo' | 'senderReplyTo' | 'unsubscribeMailto' | 'trustProxy' | 'tokenSecret' | 'webhookSecret' | 'logLevel'
-  >;
+  config: ProductionSettings;
   publicUrlGiven: boolean;
   localOnly: boolean;
 }

@@ -8,12 +8,8 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scope, scopesAllow } from '../auth/scopes';
 import { invalid } from '../common/problem';
-import { ConsoleSession, ConsoleSessionsService, consoleToken } from './console-sessions.service';
+import { ConsoleRequest, ConsoleSession, ConsoleSessionsService, consoleToken } from './console-sessions.service';
 import { ConsoleView } from './console-view';
-
-export interface ConsoleRequest extends FastifyRequest {
-  consoleSession?: ConsoleSession;
-}
 
 const CONSOLE_SCOPES = 'tactful:console-scopes';
 const CONSOLE_ANONYMOUS = 'tactful:console-anonymous';

@@ -18,7 +18,7 @@ import { IdParam } from '../common/params';
 import { DomainException, ErrorCode, FieldError, invalid } from '../common/problem';
 import { createValidationPipe } from '../common/validation';
 import { Locale } from '../config/config';
-import { Reason, REASON_LABELS } from '../delivery/reason-codes';
+import { Reason, REASON_LABELS } from '../reasons/reason-codes';
 import { FeedbackService } from '../feedback/feedback.service';
 import { TopicsService } from '../topics/topics.service';
 import { barList, COLOURS, stackedBar } from './charts';

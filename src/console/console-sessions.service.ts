@@ -6,6 +6,7 @@
 // no other session, and no page of another site, can know.
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { FastifyRequest } from 'fastify';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ApiKeysService } from '../auth/api-keys.service';
@@ -13,6 +14,11 @@ import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 
 export const CONSOLE_COOKIE = 'tactful_console';
+
+/** A request to a console page, with the session ConsoleGuard found for it. */
+export interface ConsoleRequest extends FastifyRequest {
+  consoleSession?: ConsoleSession;
+}
 
 export interface ConsoleSession {
   /** The stored id (the token's SHA-256), hex: names the session without being able to open it. */

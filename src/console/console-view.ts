@@ -6,8 +6,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { scopesAllow } from '../auth/scopes';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { PageRenderer, PageStrings, requestLocale } from '../preferences/page-renderer';
-import type { ConsoleRequest } from './console-access';
+import { PageRenderer, PageStrings, requestLocale } from '../pages/page-renderer';
+import type { ConsoleRequest } from './console-sessions.service';
 
 export type ConsoleSection = 'customers' | 'campaigns' | 'listening' | 'operations' | null;
 

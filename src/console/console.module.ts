@@ -5,7 +5,7 @@ import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { CampaignsModule } from '../campaigns/campaigns.module';
 import { FeedbackModule } from '../feedback/feedback.module';
-import { PreferencesModule } from '../preferences/preferences.module';
+import { PagesModule } from '../pages/pages.module';
 import { SubscribersModule } from '../subscribers/subscribers.module';
 import { TopicsModule } from '../topics/topics.module';
 import { ConsoleGuard, ConsolePageFilter } from './console-access';
@@ -20,7 +20,7 @@ import { ConsoleView } from './console-view';
 // config (a second registration would declare its routes twice): the operations page finds it
 // through the ModuleRef.
 @Module({
-  imports: [AuthModule, PreferencesModule, SubscribersModule, CampaignsModule, FeedbackModule, TopicsModule],
+  imports: [AuthModule, PagesModule, SubscribersModule, CampaignsModule, FeedbackModule, TopicsModule],
   controllers: [ConsoleController, ConsoleCustomersController, ConsoleCampaignsController, ConsoleInsightsController],
   providers: [ConsoleSessionsService, ConsoleView, ConsoleGuard, ConsolePageFilter],
 })

@@ -1,16 +1,20 @@
 // TypeORM connection options, shared by the app and the migration runner.
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, EntitySchema } from 'typeorm';
 import { budgetedDriver, PoolBudgets } from './connection-budgets';
-import { ENTITIES } from './entity-list';
 import { MIGRATIONS } from './migration-list';
 
-/** `pools`: one pool of that size, or the app's connection budgets (one pool per class of work). */
-export function dataSourceOptions(url: string, pools: number | PoolBudgets = 10): DataSourceOptions {
+/**
+ * `pools`: one pool of that size, or the app's connection budgets (one pool per class of work).
+ * `entities`: the app's entity list (src/entity-list.ts), passed in so that database/ imports no
+ * domain module; the migration runner needs none.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type for an entity class
+export function dataSourceOptions(url: string, pools: number | PoolBudgets = 10, entities: (Function | EntitySchema)[] = []): DataSourceOptions {
   const budgeted = typeof pools === 'number' ? {} : { driver: budgetedDriver(pools) };
   return {
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities,
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,

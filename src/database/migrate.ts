@@ -1,7 +1,7 @@
 // `npm run migration:run`: applies pending migrations (embedded PostgreSQL when no DATABASE_URL).
 import 'reflect-metadata';
 import { join } from 'node:path';
-import { configFromEnv } from '../bootstrap';
+import { configFromEnv } from '../config/config-from-env';
 import { runMigrations } from './data-source';
 import { startEmbeddedPostgres } from './embedded-postgres';
 

@@ -2,9 +2,9 @@
 // get order and shipment mail). Subscribers carry this in their status; these addresses are
 // remembered as hashes so their next order's mails are suppressed instead of bouncing again.
 import { EntityManager } from 'typeorm';
-import { addressBlocks } from '../subscribers/address-blocks';
-import { emailHash } from '../subscribers/subscriber-rows';
-import { MessageClass, Reason } from './reason-codes';
+import { addressBlocks } from '../addresses/address-blocks';
+import { emailHash } from '../addresses/email';
+import { MessageClass, Reason } from '../reasons/reason-codes';
 
 export type AddressBlock = 'bounced' | 'complained';
 

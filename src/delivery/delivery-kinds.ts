@@ -3,9 +3,9 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Locale } from '../config/config';
-import { MessageClass, Reason } from './reason-codes';
+import { MessageClass, Reason } from '../reasons/reason-codes';
 import { addressVerdict } from './bounced-addresses';
-import { consentVerdict } from './send-gate.policy';
+import { consentVerdict } from '../reasons/send-gate.policy';
 
 /** A claimed delivery row, joined with its subscriber, as the worker sees it at send time. */
 export interface ClaimedDelivery {

@@ -8,6 +8,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource, EntityManager } from 'typeorm';
+import { mailDomain, replyToFor } from '../addresses/email';
 import { HAND_OVER_TURN_SQL } from '../cadence/hand-over-turn';
 import { Clock } from '../common/clock';
 import { scrubSecrets } from '../common/log-redaction';
@@ -15,13 +16,14 @@ import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
 import { runAs } from '../database/connection-budgets';
 import { runPrepared } from '../database/prepared';
 import { MetricsService } from '../metrics/metrics.service';
-import { TokenService } from '../preferences/tokens';
+import { TokenService } from '../links/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { recordHardBounce } from './bounced-addresses';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
 import { DeliveryReferences } from './delivery-reference';
-import { MailTransport, OutgoingMail, SendOutcome, UnsafeMailError } from './mail-transport';
-import { Reason } from './reason-codes';
+import { MailTransport, OutgoingMail, UnsafeMailError } from './mail-transport';
+import type { SendOutcome } from './smtp-outcome.policy';
+import { Reason } from '../reasons/reason-codes';
 import { afterAttempt, RetrySettings } from './retry.policy';
 
 export interface WorkerRunStats {
@@ -64,11 +66,6 @@ const RECORD_ATTEMPT = `UPDATE deliveries SET status = $2, reason = $3, next_att
 type DomainPauses = Map<string, Date>;
 
 const emptyStats = (): WorkerRunStats => ({ claimed: 0, sent: 0, suppressed: 0, retried: 0, failed: 0, unknown: 0, reclaimed: 0 });
-
-export function mailDomain(address: string): string {
-  const match = /@([^>\s]+)>?\s*$/.exec(address);
-  return (match?.[1] ?? 'localhost').toLowerCase();
-}
 
 /** Deterministic per delivery: a re-send after an unknown outcome carries the same Message-ID. */
 export function messageIdFor(idempotencyKey: string, domain: string): string {
@@ -404,9 +401,4 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
     return { status: result.status, reason: result.reason };
   }
-}
-
-/** The Reply-To mailbox for mail from `sender`: its own from SENDER_REPLY_TO, else REPLY_TO. */
-export function replyToFor(config: Pick<AppConfig, 'replyTo' | 'senderReplyTo'>, sender: string | null): string {
-  return (sender !== null && Object.hasOwn(config.senderReplyTo, sender) ? config.senderReplyTo[sender] : undefined) ?? config.replyTo;
 }

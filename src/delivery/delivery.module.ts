@@ -1,6 +1,5 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { TokenService } from '../preferences/tokens';
 import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
@@ -9,11 +8,12 @@ import { MailViewService } from './mail-view.service';
 import { MailEventsController } from './mail-events.controller';
 import { createMailTransport, MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
+import { LinksModule } from '../links/links.module';
 
 /** The outbox, the worker and the transport; global because every domain queues mail. */
 @Global()
 @Module({
-  imports: [RenderingModule],
+  imports: [LinksModule, RenderingModule],
   controllers: [MailEventsController],
   providers: [
     OutboxService,
@@ -21,7 +21,6 @@ import { OutboxService } from './outbox.service';
     DeliveryWorker,
     MailViewService,
     DeliveryHealthService,
-    TokenService,
     {
       provide: MailTransport,
       inject: [APP_CONFIG],
@@ -34,6 +33,6 @@ import { OutboxService } from './outbox.service';
         }),
     },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailViewService, DeliveryHealthService, TokenService, MailTransport],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailViewService, DeliveryHealthService, MailTransport],
 })
 export class DeliveryModule {}

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createTransport } from 'nodemailer';
 import type { SendMailOptions, Transporter } from 'nodemailer';
-import { classifySmtpError, type SmtpErrorLike } from './smtp-outcome.policy';
+import { classifySmtpError, type SendOutcome, type SmtpErrorLike } from './smtp-outcome.policy';
 
 export interface OutgoingMail {
   /** Full '<id@domain>': deterministic per delivery, set by the caller. */
@@ -24,20 +24,6 @@ export interface OutgoingMail {
   /** `method` (e.g. REQUEST) marks a text/calendar invitation. */
   attachments?: { filename: string; content: string | Buffer; contentType: string; method?: string }[];
 }
-
-export type SendOutcome =
-  /** The server answered the final dot with 2xx. */
-  | { status: 'sent'; response: string }
-  /** 4xx, or the connection failed before the message was fully handed over: safe to send again. */
-  | { status: 'retry'; response: string }
-  /** 5.1.x and friends: the mailbox does not exist; a hard bounce. */
-  | { status: 'bounce'; response: string }
-  /** 5.7.x: refused for policy (spam, authentication, block list). */
-  | { status: 'policy'; response: string }
-  /** Any other permanent refusal. */
-  | { status: 'failed'; response: string }
-  /** The whole message was handed over but no reply came: it may or may not have been queued. */
-  | { status: 'unknown'; response: string };
 
 export abstract class MailTransport {
   /** Never throws for SMTP-level problems; throws only for programming errors (unsafe headers). */

@@ -7,7 +7,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { TokenService } from '../preferences/tokens';
+import { TokenService } from '../links/tokens';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
 

@@ -2,7 +2,7 @@
 // by an idempotency key so a repeated enqueue is a no-op rather than a second mail.
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { MessageClass } from './reason-codes';
+import { MessageClass } from '../reasons/reason-codes';
 
 export interface EnqueueForSubscribers {
   subscriberIds: string[];

@@ -1,5 +1,5 @@
 // What happens to a delivery after one SMTP attempt. Pure: the worker applies the result.
-import { Reason } from './reason-codes';
+import { Reason } from '../reasons/reason-codes';
 
 export type AttemptOutcome = 'sent' | 'retry' | 'bounce' | 'policy' | 'failed' | 'unknown';
 

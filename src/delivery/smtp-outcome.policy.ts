@@ -1,6 +1,20 @@
 // Turns a failed SMTP hand-over into what the outbox should do next (retry, bounce the customer,
 // give up, or record that we cannot know). Pure: no I/O, exhaustively unit-tested.
-import type { SendOutcome } from './mail-transport';
+
+/** What one SMTP hand-over came to (MailTransport.send answers it). */
+export type SendOutcome =
+  /** The server answered the final dot with 2xx. */
+  | { status: 'sent'; response: string }
+  /** 4xx, or the connection failed before the message was fully handed over: safe to send again. */
+  | { status: 'retry'; response: string }
+  /** 5.1.x and friends: the mailbox does not exist; a hard bounce. */
+  | { status: 'bounce'; response: string }
+  /** 5.7.x: refused for policy (spam, authentication, block list). */
+  | { status: 'policy'; response: string }
+  /** Any other permanent refusal. */
+  | { status: 'failed'; response: string }
+  /** The whole message was handed over but no reply came: it may or may not have been queued. */
+  | { status: 'unknown'; response: string };
 
 /**
  * The fields of a nodemailer error that matter here, plus one the transport adds.

@@ -9,8 +9,8 @@ import { CadenceService } from '../cadence/cadence.service';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
-import { TokenService } from '../preferences/tokens';
+import { Reason } from '../reasons/reason-codes';
+import { TokenService } from '../links/tokens';
 import { orderSections, Rating, shouldAskToDrop, topicScore } from '../feedback/feedback.policy';
 import { DigestCandidate, selectEntries } from './digest-compose.policy';
 
@@ -40,7 +40,6 @@ interface Entry {
 }
 
 const BATCH = 500;
-const HOUR = 3_600_000;
 
 @Injectable()
 export class DigestsService implements OnModuleInit {

@@ -8,10 +8,10 @@ import { ApiForm, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/op
 import { DomainException, ErrorCode } from '../common/problem';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { isForeignKeyViolation } from '../database/pg-errors';
-import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../preferences/customer-rate-limit.guard';
-import { PageRenderer, requestLocale } from '../preferences/page-renderer';
-import { PreferencesService } from '../preferences/preferences.service';
-import { PREVIEW_TOKEN, TokenService } from '../preferences/tokens';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../pages/customer-rate-limit.guard';
+import { PageRenderer, requestLocale } from '../pages/page-renderer';
+import { CsrfTokens } from '../pages/csrf-tokens';
+import { PREVIEW_TOKEN, TokenService } from '../links/tokens';
 import { COMMENT_MAX, isRating, Rating, RATINGS } from './feedback.policy';
 import { FeedbackService, FeedbackSubject } from './feedback.service';
 
@@ -27,7 +27,7 @@ export class FeedbackController {
   constructor(
     private readonly tokens: TokenService,
     private readonly pages: PageRenderer,
-    private readonly preferences: PreferencesService,
+    private readonly csrf: CsrfTokens,
     private readonly feedback: FeedbackService,
     private readonly limits: CustomerRateLimits,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -51,7 +51,7 @@ export class FeedbackController {
     const isTopic = subject.kind === 'topic';
     return this.pages.render('feedback', subject.locale, isTopic ? fill(t.dropTitle, { x: subject.topicName }) : t.feedbackTitle, {
       action: `/f/${token}`,
-      csrf: this.preferences.csrfToken(subject.subscriberId),
+      csrf: this.csrf.csrfToken(subject.subscriberId),
       preferencesUrl: `/p/${this.tokens.sign('preferences', subject.subscriberId)}`,
       isTopic,
       title: subject.title,
@@ -117,7 +117,7 @@ export class FeedbackController {
     if (token === PREVIEW_TOKEN) return this.pages.previewLink(requestLocale(request, this.config.defaultLocale));
     const subject = await this.load(token);
     if (!subject) return this.notFound(reply);
-    if (!this.preferences.checkCsrf(subject.subscriberId, form?.csrf)) {
+    if (!this.csrf.checkCsrf(subject.subscriberId, form?.csrf)) {
       throw new DomainException(ErrorCode.Forbidden, 'The form has expired or did not come from this page; reload the page and send again.');
     }
     const t = this.pages.t(subject.locale);

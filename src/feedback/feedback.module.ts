@@ -1,11 +1,15 @@
-// Feedback storage and the marketer API. The customer page (FeedbackController) is registered by
-// PreferencesModule with the other customer pages: they share the page renderer, CSRF and rate limits.
+// Feedback: the customer page (FeedbackController, sharing the page renderer, form tokens and rate
+// limits of PagesModule with the other customer pages), its storage and the marketer API.
 import { Module } from '@nestjs/common';
+import { LinksModule } from '../links/links.module';
+import { PagesModule } from '../pages/pages.module';
 import { FeedbackApiController } from './feedback-api.controller';
+import { FeedbackController } from './feedback.controller';
 import { FeedbackService } from './feedback.service';
 
 @Module({
-  controllers: [FeedbackApiController],
+  imports: [LinksModule, PagesModule],
+  controllers: [FeedbackController, FeedbackApiController],
   providers: [FeedbackService],
   exports: [FeedbackService],
 })

@@ -8,7 +8,7 @@ import { Clock } from '../common/clock';
 import { notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { Locale } from '../config/config';
-import { ItemKind, ItemTokenClaims } from '../preferences/tokens';
+import { ItemKind, ItemTokenClaims } from '../links/tokens';
 import { COMMENT_MAX, isRating, normalizeComment, Rating, usefulRate } from './feedback.policy';
 
 export interface FeedbackSubject {

@@ -6,7 +6,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Clock, DatabaseClock } from '../common/clock';
-import { readReason } from '../delivery/reason-codes';
+import { readReason } from '../reasons/reason-codes';
 import { budgetedPoolOf } from '../database/connection-budgets';
 
 @Injectable()

@@ -8,9 +8,9 @@ import { Public } from '../auth/scopes';
 import { ApiForm, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
 import { Locale } from '../config/config';
 import { ConfirmationService } from '../subscribers/confirmation.service';
-import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from './customer-rate-limit.guard';
-import { PageRenderer } from './page-renderer';
-import { TokenService } from './tokens';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../pages/customer-rate-limit.guard';
+import { PageRenderer } from '../pages/page-renderer';
+import { TokenService } from '../links/tokens';
 
 @ApiTags('customer pages')
 @ApiParam({ name: 'token', description: 'The signed link from the double opt-in mail.', schema: { type: 'string' } })

@@ -2,16 +2,17 @@
 import { Body, Controller, Get, Patch, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsString, Max, Min } from 'class-validator';
-import type { AuthenticatedRequest } from '../auth/api-key.guard';
+import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { Omittable } from '../common/validation';
 import { RequireScopes } from '../auth/scopes';
 import { ApiInstant, ApiInteger, ApiOk, ApiProblems } from '../common/openapi';
 import { IdParam } from '../common/params';
 import { notFound } from '../common/problem';
-import { NO_MARKETING_LABELS } from '../delivery/reason-codes';
+import { NO_MARKETING_LABELS } from '../reasons/reason-codes';
 import { IsTimeZone } from '../common/time-zones';
 import { LOCALES, Locale } from '../config/config';
-import { CADENCES, Cadence, SUBSCRIBER_STATUSES } from '../subscribers/subscriber.entity';
+import { CADENCES, Cadence } from '../cadence/slots';
+import { SUBSCRIBER_STATUSES } from '../reasons/subscriber-states';
 import { PreferencesService, PreferencesState } from './preferences.service';
 
 export class PreferencesPatchDto {

@@ -13,10 +13,11 @@ import { timeZoneNames } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { isForeignKeyViolation } from '../database/pg-errors';
 import { FeedbackService } from '../feedback/feedback.service';
-import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from './customer-rate-limit.guard';
-import { PageRenderer, PageStrings, requestLocale } from './page-renderer';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../pages/customer-rate-limit.guard';
+import { PageRenderer, PageStrings, requestLocale } from '../pages/page-renderer';
 import { ChangeNote, PAUSE_WEEKS, PreferenceChange, PreferencesService, PreferencesState } from './preferences.service';
-import { PREVIEW_TOKEN, TokenService } from './tokens';
+import { PREVIEW_TOKEN, TokenService } from '../links/tokens';
+import { CsrfTokens } from '../pages/csrf-tokens';
 
 // Building an Intl.DateTimeFormat costs ≈ 0.1–0.2 ms, using one ≈ 1 µs: one per (locale, zone),
 // kept for the life of the process (bounded by the IANA zone list × 2 locales).
@@ -94,6 +95,7 @@ export class PreferencesController {
     private readonly tokens: TokenService,
     private readonly pages: PageRenderer,
     private readonly preferences: PreferencesService,
+    private readonly csrf: CsrfTokens,
     private readonly feedback: FeedbackService,
     private readonly limits: CustomerRateLimits,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -132,7 +134,7 @@ export class PreferencesController {
       email: state.email,
       action: `/p/${token}`,
       unsubscribeAction: `/u/${this.tokens.sign('unsubscribe', state.id)}`,
-      csrf: this.preferences.csrfToken(state.id),
+      csrf: this.csrf.csrfToken(state.id),
       langLink: `/p/${token}?lang=${locale === 'de' ? 'en' : 'de'}`,
       otherLocale: locale === 'de' ? 'en' : 'de',
       otherLocaleName: locale === 'de' ? 'English' : 'Deutsch',
@@ -226,7 +228,7 @@ export class PreferencesController {
     const id = this.tokens.verify('preferences', token);
     const state = id ? await this.preferences.state(id) : null;
     if (!id || !state) return this.notFound(reply);
-    if (!this.preferences.checkCsrf(id, form?.csrf)) {
+    if (!this.csrf.checkCsrf(id, form?.csrf)) {
       throw new DomainException(ErrorCode.Forbidden, 'The form has expired or did not come from your preferences page; reload the page and send again.');
     }
     const t = this.pages.t(state.locale);
@@ -274,7 +276,7 @@ export class PreferencesController {
     if (token === PREVIEW_TOKEN) return this.preview(request);
     const id = this.tokens.verify('preferences', token);
     if (!id) return this.notFound(reply);
-    if (!this.preferences.checkCsrf(id, form?.csrf)) {
+    if (!this.csrf.checkCsrf(id, form?.csrf)) {
       throw new DomainException(ErrorCode.Forbidden, 'The form has expired or did not come from your preferences page; reload the page and save again.');
     }
     const number = (v: unknown) => (v === undefined ? undefined : Number(v));

@@ -3,7 +3,6 @@
 // (the send-time gate re-reads what is stored here).
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
@@ -15,8 +14,9 @@ import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { namedQuery } from '../database/prepared';
 import { ConsentActor, grantEvidence, revocationEvidence } from '../subscribers/consent-actor';
-import { NoMarketingReason } from '../delivery/reason-codes';
-import { Cadence, SubscriberStatus } from '../subscribers/subscriber.entity';
+import { NoMarketingReason } from '../reasons/reason-codes';
+import type { Cadence } from '../cadence/slots';
+import { SubscriberStatus } from '../reasons/subscriber-states';
 
 export const PAUSE_WEEKS = [2, 4, 8] as const;
 const DAY = 86_400_000;
@@ -387,19 +387,4 @@ export class PreferencesService {
     return count;
   }
 
-  /** A form token bound to the subscriber and the day: a page from yesterday still saves, a forged one never. */
-  csrfToken(subscriberId: string, at: Date = this.clock.now()): string {
-    const day = Math.floor(at.getTime() / DAY);
-    return createHmac('sha256', this.config.tokenSecret).update(`csrf:${subscriberId}:${day}`).digest('base64url').slice(0, 32);
-  }
-
-  checkCsrf(subscriberId: string, given: unknown): boolean {
-    if (typeof given !== 'string') return false;
-    const now = this.clock.now();
-    return [now, new Date(now.getTime() - DAY)].some((at) => {
-      const expected = Buffer.from(this.csrfToken(subscriberId, at));
-      const actual = Buffer.from(given);
-      return expected.length === actual.length && timingSafeEqual(expected, actual);
-    });
-  }
 }

@@ -115,6 +115,7 @@ function lineOf(source: string, pattern: RegExp, from = 0): number {
 
 /** The scheme a browser would see in a URL (entities are decoded by the parser; it ignores control characters and spaces). */
 function schemeOf(url: string): string | null {
+  // eslint-disable-next-line no-control-regex -- control characters are what browsers strip from a scheme
   const bare = url.replace(/[\u0000-\u0020\u007f-\u009f]+/g, '');
   if (/^[/\\]{2}/.test(bare)) return '//';
   return /^([a-z][a-z0-9+.-]*):/i.exec(bare)?.[1].toLowerCase() ?? null;

@@ -15,7 +15,7 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { REASON_LABELS, Reason } from '../delivery/reason-codes';
+import { REASON_LABELS, Reason } from '../reasons/reason-codes';
 import { CreateOrderDto, OrderMail, OrderResponse } from './dto/order.dto';
 import { MailRow, ShipmentMailsService } from './shipment-mails.service';
 import { ORDER_CONFIRMATION_KIND, OrderItem } from './shipment-mail.policy';

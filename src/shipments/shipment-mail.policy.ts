@@ -1,6 +1,6 @@
 // Which shipment mail is due, and may a queued one still go? Pure decisions: the service feeds
 // them the shipment's state read under a row lock in the transaction that hands the mail over.
-import { Reason } from '../delivery/reason-codes';
+import { Reason } from '../reasons/reason-codes';
 import { ShipmentStatus } from './shipment-state.policy';
 
 export const SHIPMENT_MAIL_KINDS = ['shipment_shipped', 'shipment_out_for_delivery', 'shipment_exception'] as const;

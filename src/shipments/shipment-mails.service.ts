@@ -6,7 +6,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
+import { Reason } from '../reasons/reason-codes';
 import { OrderConfirmationData, ShipmentMailData } from '../rendering/template-renderer';
 import {
   itemsStillComing,

@@ -7,8 +7,8 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { ClaimedDelivery, DeliveryKind, DeliveryKinds, subscriberGate } from '../delivery/delivery-kinds';
 import { OutboxService } from '../delivery/outbox.service';
-import { Reason } from '../delivery/reason-codes';
-import { TokenService } from '../preferences/tokens';
+import { Reason } from '../reasons/reason-codes';
+import { TokenService } from '../links/tokens';
 
 export const REMIND_AFTER_DAYS = 3;
 export const EXPIRE_AFTER_DAYS = 30;

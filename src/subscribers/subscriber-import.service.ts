@@ -16,25 +16,14 @@ import { DomainException, ErrorCode, FieldError } from '../common/problem';
 import { flattenValidationErrors } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { MetricsService } from '../metrics/metrics.service';
-import { CreateSubscriberDto } from './dto/subscriber.dto';
+import { CreateSubscriberDto, ImportReport } from './dto/subscriber.dto';
 import { RowSpool, SpooledRow, Upload } from './import-spool';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
-import { normalizeEmail, SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
+import { normalizeEmail } from '../addresses/email';
+import { writeSubscribers, writeTopicConsent } from './subscriber-rows';
 import { SubscribersService } from './subscribers.service';
 
 export type ImportFormat = 'json' | 'ndjson' | 'csv';
-
-export interface ImportReport {
-  atomic: boolean;
-  applied: boolean;
-  received: number;
-  created: number;
-  updated: number;
-  rejected: number;
-  errors: FieldError[];
-  /** Set when more rows were bad than the report lists. */
-  errorsTruncated: boolean;
-}
 
 const BATCH = 5000;
 const MAX_REPORTED_ERRORS = 10_000;
@@ -310,7 +299,10 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
     const rows = allowed.map((b) => b.value);
     const written = await writeSubscribers(tx, rows, this.subscribers.writeDefaults(now), true);
     const ids = new Map(written.map((w) => [w.email, w.id]));
-    for (const w of written) w.created ? report.created++ : report.updated++;
+    for (const w of written) {
+      if (w.created) report.created++;
+      else report.updated++;
+    }
     // A row another transaction inserted between our update and insert is reported, not lost.
     for (const b of allowed) {
       if (!ids.has(normalizeEmail(b.value.email))) {

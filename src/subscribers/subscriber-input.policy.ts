@@ -3,7 +3,8 @@
 import { FieldError } from '../common/problem';
 import { ConsentSource } from './subscriber.entity';
 import { CreateSubscriberDto } from './dto/subscriber.dto';
-import { normalizeEmail, SubscriberRow } from './subscriber-rows';
+import { normalizeEmail } from '../addresses/email';
+import { SubscriberRow } from './subscriber-rows';
 
 export interface TopicRef {
   id: string;

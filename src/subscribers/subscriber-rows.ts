@@ -1,9 +1,9 @@
 // Set-based writes of subscribers and their topic consent, shared by the API (one row) and the
 // import (thousands per statement). One statement per table per batch; no per-row round trips.
-import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Locale } from '../config/config';
-import { Cadence, ConsentSource } from './subscriber.entity';
+import type { Cadence } from '../cadence/slots';
+import { ConsentSource } from './subscriber.entity';
 
 /** A validated subscriber input; null means "not given" (keep the stored value or use the default). */
 export interface SubscriberRow {
@@ -29,11 +29,6 @@ export interface WrittenSubscriber {
   email: string;
   created: boolean;
 }
-
-export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
-
-/** The suppression list keeps only this hash of an erased address. */
-export const emailHash = (email: string): Buffer => createHash('sha256').update(normalizeEmail(email), 'utf8').digest();
 
 export interface WriteDefaults {
   locale: Locale;

@@ -1,10 +1,6 @@
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
-
-export const SUBSCRIBER_STATUSES = ['pending', 'active', 'paused', 'unsubscribed', 'bounced', 'complained'] as const;
-export type SubscriberStatus = (typeof SUBSCRIBER_STATUSES)[number];
-
-export const CADENCES = ['weekly', 'biweekly'] as const;
-export type Cadence = (typeof CADENCES)[number];
+import type { Cadence } from '../cadence/slots';
+import type { SubscriberStatus, SubscriptionStatus } from '../reasons/subscriber-states';
 
 export const CONSENT_SOURCES = ['api', 'import', 'form', 'webinar'] as const;
 export type ConsentSource = (typeof CONSENT_SOURCES)[number];
@@ -17,9 +13,6 @@ export type RecordedConsentSource = (typeof RECORDED_CONSENT_SOURCES)[number];
 /** Who revoked a topic: the person (their page, the one-click link, the "drop this topic?" answer) or an API key. */
 export const REVOCATION_SOURCES = ['preferences_page', 'unsubscribe_link', 'feedback', 'api'] as const;
 export type RevocationSource = (typeof REVOCATION_SOURCES)[number];
-
-export const SUBSCRIPTION_STATUSES = ['pending', 'confirmed', 'revoked'] as const;
-export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
 @Entity({ name: 'subscribers' })
 export class Subscriber {

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtraModels, ApiOperation, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import type { AuthenticatedRequest } from '../auth/api-key.guard';
+import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { RequireScopes } from '../auth/scopes';
 import { IdParam } from '../common/params';
 import { DomainException, ErrorCode, invalid } from '../common/problem';

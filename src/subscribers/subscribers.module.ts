@@ -4,8 +4,10 @@ import { SubscriberImportService } from './subscriber-import.service';
 import { SubscribersController } from './subscribers.controller';
 import { SubscribersService } from './subscribers.service';
 import { TimelineService } from './timeline.service';
+import { LinksModule } from '../links/links.module';
 
 @Module({
+  imports: [LinksModule],
   controllers: [SubscribersController],
   providers: [SubscribersService, SubscriberImportService, ConfirmationService, TimelineService],
   exports: [SubscribersService, ConfirmationService, TimelineService],

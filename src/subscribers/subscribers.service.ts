@@ -5,7 +5,7 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { readReason } from '../delivery/reason-codes';
+import { readReason } from '../reasons/reason-codes';
 import {
   CreateSubscriberDto,
   ListSubscribersQuery,
@@ -15,7 +15,8 @@ import {
   UpdateSubscriberDto,
 } from './dto/subscriber.dto';
 import { toSubscriberRow, TopicRef } from './subscriber-input.policy';
-import { emailHash, normalizeEmail, SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
+import { emailHash, normalizeEmail } from '../addresses/email';
+import { SubscriberRow, writeSubscribers, writeTopicConsent } from './subscriber-rows';
 import { ConfirmationService } from './confirmation.service';
 import { Subscriber } from './subscriber.entity';
 

@@ -5,7 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
 import { notFound } from '../common/problem';
-import { NO_MARKETING_LABELS, NoMarketingReason, Reason, REASON_LABELS, readReason } from '../delivery/reason-codes';
+import { NO_MARKETING_LABELS, NoMarketingReason, Reason, REASON_LABELS, readReason } from '../reasons/reason-codes';
 
 export interface TimelineEntry {
   id: string;

@@ -5,10 +5,10 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { mailDomain } from '../delivery/delivery-worker';
+import { mailDomain } from '../addresses/email';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
-import { Reason } from '../delivery/reason-codes';
-import { TokenService } from '../preferences/tokens';
+import { Reason } from '../reasons/reason-codes';
+import { TokenService } from '../links/tokens';
 import { calendarFile, mailboxAddress } from './webinar-calendar';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
 import { selectWebinars, webinarText } from './webinar.entity';

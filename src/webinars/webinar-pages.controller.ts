@@ -18,9 +18,9 @@ import { ApiForm, ApiLangQuery, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from
 import { DomainException, ErrorCode } from '../common/problem';
 import { isTimeZone, timeZoneNames } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../preferences/customer-rate-limit.guard';
-import { PageRenderer, PageStrings } from '../preferences/page-renderer';
-import { TokenService } from '../preferences/tokens';
+import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../pages/customer-rate-limit.guard';
+import { PageRenderer, PageStrings } from '../pages/page-renderer';
+import { TokenService } from '../links/tokens';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
 import { RegisterResult, WebinarRegistrationsService } from './webinar-registrations.service';
 import { selectWebinars, WebinarRow, webinarText } from './webinar.entity';

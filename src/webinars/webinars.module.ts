@@ -1,14 +1,15 @@
 import { Module } from '@nestjs/common';
 import { CampaignsModule } from '../campaigns/campaigns.module';
-import { PreferencesModule } from '../preferences/preferences.module';
+import { PagesModule } from '../pages/pages.module';
 import { WebinarMailsService } from './webinar-mails.service';
 import { WebinarPagesController } from './webinar-pages.controller';
 import { WebinarRegistrationsService } from './webinar-registrations.service';
 import { WebinarsController } from './webinars.controller';
 import { WebinarsService } from './webinars.service';
+import { LinksModule } from '../links/links.module';
 
 @Module({
-  imports: [CampaignsModule, PreferencesModule],
+  imports: [LinksModule, CampaignsModule, PagesModule],
   controllers: [WebinarsController, WebinarPagesController],
   providers: [WebinarsService, WebinarRegistrationsService, WebinarMailsService],
   exports: [WebinarsService, WebinarRegistrationsService],

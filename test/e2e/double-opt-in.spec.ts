@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
-import { TokenService } from '../../src/preferences/tokens';
+import { TokenService } from '../../src/links/tokens';
 import { ConfirmationService } from '../../src/subscribers/confirmation.service';
 import { startTestApp, TestApp } from '../support/app';
 

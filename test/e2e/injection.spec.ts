@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import { FakeClock } from '../../src/common/clock';
 import { signWebhook } from '../../src/common/signatures';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
-import { TokenService } from '../../src/preferences/tokens';
+import { TokenService } from '../../src/links/tokens';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
 import { createTopics, importConfirmed } from '../support/seed';
 

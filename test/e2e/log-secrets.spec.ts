@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { signWebhook } from '../../src/common/signatures';
-import { TokenSigner } from '../../src/preferences/tokens';
+import { TokenSigner } from '../../src/links/tokens';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 

@@ -12,7 +12,7 @@ import { signWebhook } from '../../src/common/signatures';
 import { DeliveryKinds, subscriberGate } from '../../src/delivery/delivery-kinds';
 import { DeliveryReferences } from '../../src/delivery/delivery-reference';
 import { DeliveryWorker, messageIdFor } from '../../src/delivery/delivery-worker';
-import { TokenService } from '../../src/preferences/tokens';
+import { TokenService } from '../../src/links/tokens';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
 import { snapshotDist } from '../support/dist-snapshot';
 import { FaultFn, SinkMessage, startSmtpSink, SmtpSink } from '../support/smtp-sink';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ErrorCode } from '../../src/common/problem';
-import { REASONS } from '../../src/delivery/reason-codes';
+import { REASONS } from '../../src/reasons/reason-codes';
 import { startTestApp, TestApp } from '../support/app';
 import { Contract, watchApp } from '../support/contract';
 
@@ -186,7 +186,7 @@ describe('the OpenAPI document', () => {
       if (type.includes('array') && types(s.items).includes('number')) wrong.push(`${where}: an array of numbers where the server takes integers`);
     }
     expect(wrong).toEqual([]);
-    // The one Reason enum (src/delivery/reason-codes.ts) is one schema, used by every reason.
+    // The one Reason enum (src/reasons/reason-codes.ts) is one schema, used by every reason.
     expect(doc.components.schemas.Reason.enum).toEqual(REASONS);
     const webinar = doc.components.schemas.CreateWebinarDto.properties.reminderMinutes;
     expect(webinar).toMatchObject({ type: 'array', items: { type: 'integer' } });

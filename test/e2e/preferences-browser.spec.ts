@@ -7,7 +7,7 @@ import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { startTestApp, TestApp } from '../support/app';
 import { ARTIFACTS, launchBrowser } from '../support/browser';
-import { createCampaign, createTopics, importConfirmed } from '../support/seed';
+import { createCampaign, importConfirmed } from '../support/seed';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 
 describe('the preferences page in Chromium', () => {

@@ -2,7 +2,7 @@
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
-import { TokenService } from '../../src/preferences/tokens';
+import { TokenService } from '../../src/links/tokens';
 import { startTestApp, TestApp } from '../support/app';
 import { createCampaign, createTopics, importConfirmed } from '../support/seed';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';

@@ -4,7 +4,7 @@
 // are signed with the new secret; once the old one is dropped, its signatures are refused.
 import { FakeClock } from '../../src/common/clock';
 import { signWebhook } from '../../src/common/signatures';
-import { keyIdOf, TokenService } from '../../src/preferences/tokens';
+import { keyIdOf, TokenService } from '../../src/links/tokens';
 import { startTestApp, TestApp, TEST_SECRETS } from '../support/app';
 import { createTopics, importConfirmed } from '../support/seed';
 

@@ -101,7 +101,7 @@ describe('npm start with NODE_ENV=production', () => {
     expect(code).toBe(1);
     const lines = output.trim().split('\n');
     expect(lines[0]).toBe('Invalid configuration:');
-    expect(lines.slice(1).map((line) => /^  ([A-Z_]+): /.exec(line)?.[1])).toEqual(['PUBLIC_URL', 'MAIL_FROM', 'SMTP_URL', 'DATABASE_URL']);
+    expect(lines.slice(1).map((line) => /^ {2}([A-Z_]+): /.exec(line)?.[1])).toEqual(['PUBLIC_URL', 'MAIL_FROM', 'SMTP_URL', 'DATABASE_URL']);
     expect(existsSync(join(work, '.data/postgres'))).toBe(false); // no embedded PostgreSQL was started
   });
 

@@ -3,7 +3,7 @@
 // a confirmed topic or paused until further notice; a paused customer sees when the pause ends.
 import { FakeClock } from '../../src/common/clock';
 import { signWebhook } from '../../src/common/signatures';
-import { TokenService } from '../../src/preferences/tokens';
+import { TokenService } from '../../src/links/tokens';
 import { startTestApp, TEST_SECRETS, TestApp } from '../support/app';
 import { createTopics, importConfirmed } from '../support/seed';
 

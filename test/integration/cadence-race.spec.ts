@@ -16,7 +16,6 @@ import { startTactfulProcess, TactfulProcess } from '../support/processes';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 import { daytimeZones } from '../support/zones';
 
-const DAY = 86_400_000;
 
 async function connect(url: string): Promise<Client> {
   const client = new Client({ connectionString: url });

@@ -3,15 +3,15 @@
 import fc from 'fast-check';
 import { Client } from 'pg';
 import { nextDigestAt } from '../../src/cadence/cadence.policy';
-import { DEFAULT_QUIET_HOURS, nextSlot, NO_QUIET_HOURS, outsideQuietHours, windowEnd } from '../../src/cadence/slots';
-import { connectedTestDatabase, TestDatabase } from '../support/database';
+import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS } from '../../src/config/quiet-hours';
+import { nextSlot, outsideQuietHours, windowEnd } from '../../src/cadence/slots';
+import { connectedTestDatabase } from '../support/database';
 
-let db: TestDatabase;
 let client: Client;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ db, client, close } = await connectedTestDatabase());
+  ({ client, close } = await connectedTestDatabase());
 });
 afterAll(() => close());
 

@@ -3,7 +3,7 @@
 // pointed at a copy with a violation planted on purpose (probe()) to show that it can fail.
 import { DateTime } from 'luxon';
 import { Client } from 'pg';
-import { REASONS } from '../../src/delivery/reason-codes';
+import { REASONS } from '../../src/reasons/reason-codes';
 
 export interface Sources {
   received: string;

@@ -11,7 +11,7 @@ import { FakeClock } from '../../src/common/clock';
 import { signWebhook } from '../../src/common/signatures';
 import { DeliveryReferences } from '../../src/delivery/delivery-reference';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
-import { TokenSigner } from '../../src/preferences/tokens';
+import { TokenSigner } from '../../src/links/tokens';
 import { DeferralService } from '../../src/cadence/deferral.service';
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
 import { CampaignProgressService } from '../../src/campaigns/campaign-progress.service';

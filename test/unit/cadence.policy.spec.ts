@@ -2,8 +2,9 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { decide, marketingOutlook, nextDigestAt, OutlookSnapshot, SubscriberSnapshot } from '../../src/cadence/cadence.policy';
-import { DEFAULT_QUIET_HOURS, inQuietHours, nextDailySlot, nextSlot, NO_QUIET_HOURS, outsideQuietHours, WINDOW_DAYS, windowEnd } from '../../src/cadence/slots';
-import { Reason } from '../../src/delivery/reason-codes';
+import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS } from '../../src/config/quiet-hours';
+import { inQuietHours, nextDailySlot, nextSlot, outsideQuietHours, WINDOW_DAYS, windowEnd } from '../../src/cadence/slots';
+import { Reason } from '../../src/reasons/reason-codes';
 
 const DAY = 86_400_000;
 const now = new Date('2026-03-02T09:00:00Z'); // Monday 10:00 in Berlin

@@ -24,6 +24,7 @@ function activeContent(html: string): string[] {
           if (/^on/i.test(attribute)) found.push(`${attribute} on <${name}>`);
           if (URL_ATTRIBUTES.includes(attribute)) {
             for (const url of attribute === 'srcset' ? value.split(',').map((c) => c.trim().split(/\s+/)[0]) : [value]) {
+              // eslint-disable-next-line no-control-regex -- mirrors the browser's stripping of control characters
               const bare = url.replace(/[\u0000-\u0020]+/g, '');
               const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(bare)?.[1].toLowerCase();
               if ((scheme && !['http', 'https', 'mailto', 'tel'].includes(scheme)) || /^[/\\]{2}/.test(bare)) found.push(`${attribute}=${url}`);

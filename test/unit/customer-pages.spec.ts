@@ -2,8 +2,8 @@
 // a visitor asked for, and the Content-Security-Policy built from the templates.
 import type { FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
-import { addressBucket } from '../../src/preferences/customer-rate-limit.guard';
-import { contentSecurityPolicy, requestLocale } from '../../src/preferences/page-renderer';
+import { addressBucket } from '../../src/pages/customer-rate-limit.guard';
+import { contentSecurityPolicy, requestLocale } from '../../src/pages/page-renderer';
 
 describe('addressBucket', () => {
   it.each([

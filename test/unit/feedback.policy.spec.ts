@@ -1,8 +1,8 @@
 // The decisions feedback drives, the feedback link format, and the Reply-To configuration.
 import { loadConfig, ConfigError } from '../../src/config/config';
-import { replyToFor } from '../../src/delivery/delivery-worker';
+import { replyToFor } from '../../src/addresses/email';
 import { orderSections, shouldAskToDrop, topicScore, usefulRate } from '../../src/feedback/feedback.policy';
-import { TokenSigner } from '../../src/preferences/tokens';
+import { TokenSigner } from '../../src/links/tokens';
 
 const at = (day: number) => new Date(Date.UTC(2026, 2, day));
 const SECRETS = { TOKEN_SECRET: 'x'.repeat(40), WEBHOOK_SECRET: 'y'.repeat(40) };

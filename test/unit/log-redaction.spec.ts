@@ -2,7 +2,7 @@
 // bind values or PostgreSQL's detail values, and a last pass over every line for keys, tokens and addresses.
 import { withoutCustomerTokens } from '../../src/common/idempotency.interceptor';
 import { redactPgDetail, redactUrl, scrubLogLine, serializeError, serializeRequest, serializeResponse } from '../../src/common/log-redaction';
-import { TokenSigner } from '../../src/preferences/tokens';
+import { TokenSigner } from '../../src/links/tokens';
 
 const KEY = 'tk_8NI-L2j5gphmX0APLsIaYCCMXch2CahEhvoSDc5V';
 const signer = new TokenSigner(['unit-test-token-secret-0123456789abcdef']);

@@ -1,7 +1,7 @@
 // Which shipment mail is due, whether a queued one may still go, and what a partial delivery
 // tells the customer: pure decisions, checked case by case.
 import fc from 'fast-check';
-import { Reason } from '../../src/delivery/reason-codes';
+import { Reason } from '../../src/reasons/reason-codes';
 import {
   itemsStillComing,
   mailsForTransition,

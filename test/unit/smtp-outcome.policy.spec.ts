@@ -1,4 +1,4 @@
-import type { SendOutcome } from '../../src/delivery/mail-transport';
+import type { SendOutcome } from '../../src/delivery/smtp-outcome.policy';
 import { classifySmtpError, parseEnhancedStatus, type SmtpErrorLike } from '../../src/delivery/smtp-outcome.policy';
 
 // Error shapes as nodemailer 10 builds them (smtp-connection/_formatError): a server reply sets

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { CreateSubscriberDto } from '../../src/subscribers/dto/subscriber.dto';
 import { toSubscriberRow, TopicRef } from '../../src/subscribers/subscriber-input.policy';
-import { normalizeEmail } from '../../src/subscribers/subscriber-rows';
+import { normalizeEmail } from '../../src/addresses/email';
 
 const topics: ReadonlyMap<string, TopicRef> = new Map([
   ['trade-fairs', { id: 'id-fairs', archived: false }],

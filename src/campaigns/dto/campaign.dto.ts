@@ -22,9 +22,9 @@ import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
 import { ApiInstant, ApiInteger, ApiUuid, AUDIENCE_FILTER, countsByKey } from '../../common/openapi';
-import { DELIVERY_STATUSES, DeliveryStatus, Reason, REASONS } from '../../delivery/reason-codes';
+import { DELIVERY_STATUSES, DeliveryStatus, Reason, REASONS } from '../../reasons/reason-codes';
 import type { RenderedMail } from '../../rendering/template-renderer';
-import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
+import { ReasonLabel } from '../../reasons/reason-label.dto';
 import { CAMPAIGN_STATUSES, CampaignProgress } from '../campaign-state.policy';
 
 export class LocalizedText {

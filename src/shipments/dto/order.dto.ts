@@ -18,9 +18,9 @@ import {
 } from 'class-validator';
 import { Omittable } from '../../common/validation';
 import { ApiInstant, ApiUuid } from '../../common/openapi';
-import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
+import { ReasonLabel } from '../../reasons/reason-label.dto';
 import { SHIPMENT_MAIL_KINDS } from '../shipment-mail.policy';
-import { DELIVERY_STATUSES, REASONS } from '../../delivery/reason-codes';
+import { DELIVERY_STATUSES, REASONS } from '../../reasons/reason-codes';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
 

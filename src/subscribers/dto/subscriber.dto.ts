@@ -19,12 +19,14 @@ import {
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
-import { Cadence, CADENCES, CONSENT_SOURCES, ConsentSource, RECORDED_CONSENT_SOURCES, REVOCATION_SOURCES, SUBSCRIBER_STATUSES, SubscriberStatus, SUBSCRIPTION_STATUSES } from '../subscriber.entity';
+import { Cadence, CADENCES } from '../../cadence/slots';
+import { SUBSCRIBER_STATUSES, SubscriberStatus, SUBSCRIPTION_STATUSES } from '../../reasons/subscriber-states';
+import { CONSENT_SOURCES, ConsentSource, RECORDED_CONSENT_SOURCES, REVOCATION_SOURCES } from '../subscriber.entity';
 import { IsTimeZone } from '../../common/time-zones';
 import { ApiInstant, ApiInteger, ApiUuid, ATTRIBUTE_MAP, FieldErrorResponse } from '../../common/openapi';
-import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../delivery/reason-codes';
+import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../reasons/reason-codes';
 import { RATINGS } from '../../feedback/feedback.policy';
-import type { ImportReport } from '../subscriber-import.service';
+import type { FieldError } from '../../common/problem';
 import { IsAttributeMap } from './attributes.validator';
 
 /** Proof of consent. With `confirmedAt` the subscriber counts as confirmed; without it they get a double opt-in. */
@@ -314,6 +316,19 @@ export class SubscriberPage {
   @ApiProperty({ type: [SubscriberResponse] }) items: SubscriberResponse[];
   @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'Pass as `after` for the next page; null on the last page.' })
   nextCursor: string | null;
+}
+
+/** What an import did (SubscriberImportService.import); ImportReportResponse documents it. */
+export interface ImportReport {
+  atomic: boolean;
+  applied: boolean;
+  received: number;
+  created: number;
+  updated: number;
+  rejected: number;
+  errors: FieldError[];
+  /** Set when more rows were bad than the report lists. */
+  errorsTruncated: boolean;
 }
 
 export class ImportReportResponse implements ImportReport {

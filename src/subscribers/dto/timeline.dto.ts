@@ -3,9 +3,9 @@
 // until it is documented.
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ApiInstant, ApiInteger, ApiUuid } from '../../common/openapi';
-import { CADENCES } from '../subscriber.entity';
-import { ReasonLabel } from '../../delivery/dto/reason-label.dto';
-import { DELIVERY_STATUSES, MESSAGE_CLASSES, NO_MARKETING_LABELS, NoMarketingReason, REASONS } from '../../delivery/reason-codes';
+import { CADENCES } from '../../cadence/slots';
+import { ReasonLabel } from '../../reasons/reason-label.dto';
+import { DELIVERY_STATUSES, MESSAGE_CLASSES, NO_MARKETING_LABELS, NoMarketingReason, REASONS } from '../../reasons/reason-codes';
 import { RATINGS } from '../../feedback/feedback.policy';
 import type { CustomerChoice, Timeline, TimelineEntry } from '../timeline.service';
 

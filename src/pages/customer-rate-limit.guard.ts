@@ -13,7 +13,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { PageRenderer, requestLocale } from './page-renderer';
-import { PREVIEW_TOKEN, TokenService } from './tokens';
+import { PREVIEW_TOKEN, TokenService } from '../links/tokens';
 
 import '@fastify/rate-limit';
 

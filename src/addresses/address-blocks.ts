@@ -2,7 +2,7 @@
 // under GDPR (`suppressions`) and addresses without a subscriber that hard-bounced or complained
 // (`bounced_addresses`). Both keep only the SHA-256 of the normalised address.
 import { EntityManager } from 'typeorm';
-import { emailHash } from './subscriber-rows';
+import { emailHash } from './email';
 
 export type AddressBlockKind = 'erased' | 'bounced' | 'complained';
 
