@@ -82,12 +82,24 @@ export interface AppConfig {
   companyName: string;
   /** Send the optional "out for delivery today" mail for shipments. */
   shipmentOutForDeliveryMail: boolean;
+  /**
+   * Seconds a shipment status mail waits after the last status change before it is handed over
+   * (0: no hold). Carriers report label, transit and delivery in bursts; the hold lets the burst
+   * settle so that only the latest relevant status is mailed, and a parcel delivered within it gets none.
+   */
+  shipmentSettleSeconds: number;
   digestMaxEntries: number;
   /** Failed link attempts (and public-form requests) per minute from one client address. */
   customerRateLimitPerIp: number;
   digestCatchupSpreadMinutes: number;
   /** Minutes before a webinar's start at which registrants are reminded; at most two, latest last. */
   webinarReminderMinutes: number[];
+  /**
+   * Public webinar form: "confirm your registration" mails per hour triggered from one client
+   * address (IPv6: one /64), counted in PostgreSQL across every instance. Over it, the form gives
+   * the same answer and sends nothing.
+   */
+  webinarConfirmMailsPerIpHour: number;
   /** The console's sessions: signed out after this many idle minutes, and at the latest this many hours after sign-in. */
   consoleSessionIdleMinutes: number;
   consoleSessionMaxHours: number;
@@ -405,10 +417,12 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     unsubscribeMailto: read.optional('UNSUBSCRIBE_MAILTO'),
     companyName: read.string('COMPANY_NAME', 'Tactful'),
     shipmentOutForDeliveryMail: read.bool('SHIPMENT_OUT_FOR_DELIVERY_MAIL', true),
+    shipmentSettleSeconds: read.int('SHIPMENT_SETTLE_SECONDS', 120, 0, 3600),
     digestMaxEntries: read.int('DIGEST_MAX_ENTRIES', 10, 1, 100),
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
+    webinarConfirmMailsPerIpHour: read.int('WEBINAR_CONFIRM_MAILS_PER_IP_HOUR', 20, 1, 100_000),
     consoleSessionIdleMinutes: read.int('CONSOLE_SESSION_IDLE_MINUTES', 30, 1, 1440),
     consoleSessionMaxHours: read.int('CONSOLE_SESSION_MAX_HOURS', 12, 1, 168),
     localOnly: read.bool('LOCAL_ONLY', false),

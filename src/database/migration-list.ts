@@ -15,6 +15,7 @@ import { TimeOrderedSubscriberIds1764000012000 } from './migrations/176400001200
 import { ConsentEvidence1765000100000 } from './migrations/1765000100000-ConsentEvidence';
 import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-IdempotencyRetention';
 import { HonestStates1765000500000 } from './migrations/1765000500000-HonestStates';
+import { WebinarRegistrationRequests1766000600000 } from './migrations/1766000600000-WebinarRegistrationRequests';
 import { ConsoleSessions1766000700000 } from './migrations/1766000700000-ConsoleSessions';
 
 export const MIGRATIONS = [
@@ -34,5 +35,6 @@ export const MIGRATIONS = [
   ConsentEvidence1765000100000,
   IdempotencyRetention1765000300000,
   HonestStates1765000500000,
+  WebinarRegistrationRequests1766000600000,
   ConsoleSessions1766000700000,
 ];

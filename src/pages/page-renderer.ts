@@ -87,8 +87,11 @@ export class PageRenderer {
       }
     }
     this.layout = this.pages.get('layout')!;
+    // i18n.json, plus the strings of a feature kept in a file of its own (i18n.<feature>.json).
+    const files = ['i18n.json', ...readdirSync(PAGES_DIR).filter((f) => /^i18n\.[\w-]+\.json$/.test(f)).sort()];
+    const parts = files.map((f) => JSON.parse(readFileSync(join(PAGES_DIR, f), 'utf8')) as Record<Locale, PageStrings>);
+    this.strings = { de: Object.assign({}, ...parts.map((p) => p.de)), en: Object.assign({}, ...parts.map((p) => p.en)) };
     this.consoleLayout = this.pages.get('console/layout')!;
-    this.strings = JSON.parse(readFileSync(join(PAGES_DIR, 'i18n.json'), 'utf8'));
     this.consoleStrings = JSON.parse(readFileSync(join(CONSOLE_DIR, 'i18n.json'), 'utf8'));
     this.contentSecurityPolicy = contentSecurityPolicy(sources);
   }

@@ -53,6 +53,7 @@ const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
   'webinar-update': 'service',
   'webinar-cancellation': 'service',
   'webinar-reminder': 'service',
+  'webinar-registration-confirm': 'service',
 };
 
 // Comments rather than tags, so a layout is still a valid file on its own (MJML and Handlebars

@@ -116,6 +116,18 @@ export type WebinarMailData = LayoutData & {
   byCustomer: boolean;
 };
 
+/** Double opt-in of a webinar registration from the public form: one button, no calendar file yet. */
+export type WebinarRegistrationConfirmData = LayoutData & {
+  firstName: string | null;
+  title: string;
+  when: string;
+  seriesLabel: string | null;
+  /** The series' title when the form asked for every later part too, else null. */
+  seriesTitle: string | null;
+  /** The signed confirmation link: opens a page whose button registers (GET changes nothing). */
+  confirmUrl: string;
+};
+
 /** Typed data per message, for callers that want the compiler to check what they pass. */
 export type MessageDataMap = {
   'confirm-subscription': ConfirmSubscriptionData;
@@ -130,6 +142,7 @@ export type MessageDataMap = {
   'webinar-update': WebinarMailData;
   'webinar-cancellation': WebinarMailData;
   'webinar-reminder': WebinarMailData;
+  'webinar-registration-confirm': WebinarRegistrationConfirmData;
 };
 
 export type MessageName = keyof MessageDataMap;

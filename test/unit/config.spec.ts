@@ -358,3 +358,30 @@ describe('scheduler intervals', () => {
     ]);
   });
 });
+
+describe('SHIPMENT_SETTLE_SECONDS', () => {
+  it('holds shipment status mails for two minutes by default', () => {
+    expect(loadConfig({}, dev).shipmentSettleSeconds).toBe(120);
+  });
+
+  it('reads 0 (no hold) up to an hour', () => {
+    expect(loadConfig({ SHIPMENT_SETTLE_SECONDS: '0' }, dev).shipmentSettleSeconds).toBe(0);
+    expect(loadConfig({ SHIPMENT_SETTLE_SECONDS: '3600' }, dev).shipmentSettleSeconds).toBe(3600);
+  });
+
+  it.each(['-1', '3601', '1.5', 'two minutes'])('refuses %s, naming the variable', (value) => {
+    const error = configError({ SHIPMENT_SETTLE_SECONDS: value });
+    expect(error.problems).toEqual([expect.objectContaining({ variable: 'SHIPMENT_SETTLE_SECONDS' })]);
+  });
+});
+
+describe('WEBINAR_CONFIRM_MAILS_PER_IP_HOUR', () => {
+  it('allows 20 confirmation mails an hour from one client address by default, and reads its own value', () => {
+    expect(loadConfig({}, dev).webinarConfirmMailsPerIpHour).toBe(20);
+    expect(loadConfig({ WEBINAR_CONFIRM_MAILS_PER_IP_HOUR: '5' }, dev).webinarConfirmMailsPerIpHour).toBe(5);
+  });
+
+  it.each(['0', '100001', 'many'])('refuses %s, naming the variable', (value) => {
+    expect(configError({ WEBINAR_CONFIRM_MAILS_PER_IP_HOUR: value }).problems).toEqual([expect.objectContaining({ variable: 'WEBINAR_CONFIRM_MAILS_PER_IP_HOUR' })]);
+  });
+});

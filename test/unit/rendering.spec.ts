@@ -16,6 +16,7 @@ import {
   OrderConfirmationData,
   ShipmentMailData,
   WebinarMailData,
+  WebinarRegistrationConfirmData,
   LOCALES,
   MessageDataMap,
   MessageName,
@@ -103,6 +104,16 @@ const webinar: WebinarMailData = {
   byCustomer: false,
 };
 
+const registrationConfirm: WebinarRegistrationConfirmData = {
+  ...layout,
+  firstName: 'Anna',
+  title: 'Zahlungsziele <richtig> nutzen',
+  when: 'Dienstag, 10. März 2026, 10:00–11:00 Uhr (Europe/Berlin)',
+  seriesLabel: 'Teil 2 der Reihe „Liquidität“',
+  seriesTitle: 'Liquidität',
+  confirmUrl: 'https://mail.example.com/webinars/zahlungsziele/confirm/tok_c1?x=1&y=2',
+};
+
 const fixtures: MessageDataMap = {
   'confirm-subscription': confirm,
   'confirm-reminder': confirm,
@@ -116,6 +127,7 @@ const fixtures: MessageDataMap = {
   'webinar-update': webinar,
   'webinar-cancellation': webinar,
   'webinar-reminder': webinar,
+  'webinar-registration-confirm': registrationConfirm,
 };
 
 const messages = Object.keys(fixtures) as MessageName[];
@@ -134,6 +146,7 @@ const phrases: Record<MessageName, Record<Locale, string>> = {
   'webinar-update': { de: 'Der Kalendereintrag im Anhang ersetzt den bisherigen', en: 'The attached calendar entry replaces the previous one' },
   'webinar-cancellation': { de: 'Mit dem Anhang entfernt Ihr Kalender den Termin', en: 'The attachment removes the event from your calendar' },
   'webinar-reminder': { de: 'Sie sind zum Webinar', en: 'You are registered for the webinar' },
+  'webinar-registration-confirm': { de: 'Angemeldet sind Sie erst, wenn Sie bestätigen', en: 'You are registered only once you confirm' },
 };
 
 const other = (locale: Locale): Locale => (locale === 'de' ? 'en' : 'de');
