@@ -38,9 +38,11 @@ export function barList(rows: BarSegment[], title: string): Handlebars.SafeStrin
     .map((r, i) => {
       const y = i * height;
       const width = (r.value / max) * 300;
-      return `<text x="0" y="${y + 17}">${esc(r.label.length > 48 ? `${r.label.slice(0, 47)}…` : r.label)}</text>` +
+      return (
+        `<text x="0" y="${y + 17}">${esc(r.label.length > 48 ? `${r.label.slice(0, 47)}…` : r.label)}</text>` +
         `<rect x="330" y="${y + 4}" width="${width.toFixed(2)}" height="18" fill="${r.colour}"><title>${esc(r.label)}: ${r.value}</title></rect>` +
-        `<text x="${(334 + width).toFixed(2)}" y="${y + 17}">${r.value}</text>`;
+        `<text x="${(334 + width).toFixed(2)}" y="${y + 17}">${r.value}</text>`
+      );
     })
     .join('');
   return new Handlebars.SafeString(
@@ -49,7 +51,11 @@ export function barList(rows: BarSegment[], title: string): Handlebars.SafeStrin
 }
 
 /** Weekly useful / not useful columns, side by side per week (the listening page). */
-export function weeklyColumns(weeks: { week: string; useful: number; notUseful: number }[], title: string, labels: { useful: string; notUseful: string }): Handlebars.SafeString {
+export function weeklyColumns(
+  weeks: { week: string; useful: number; notUseful: number }[],
+  title: string,
+  labels: { useful: string; notUseful: string },
+): Handlebars.SafeString {
   const max = Math.max(1, ...weeks.map((w) => Math.max(w.useful, w.notUseful)));
   const slot = 60;
   const chartHeight = 120;
@@ -58,9 +64,11 @@ export function weeklyColumns(weeks: { week: string; useful: number; notUseful: 
       const x = i * slot + 8;
       const hu = (w.useful / max) * chartHeight;
       const hn = (w.notUseful / max) * chartHeight;
-      return `<rect x="${x}" y="${(chartHeight - hu).toFixed(2)}" width="20" height="${hu.toFixed(2)}" fill="#059669"><title>${esc(w.week)} ${esc(labels.useful)}: ${w.useful}</title></rect>` +
+      return (
+        `<rect x="${x}" y="${(chartHeight - hu).toFixed(2)}" width="20" height="${hu.toFixed(2)}" fill="#059669"><title>${esc(w.week)} ${esc(labels.useful)}: ${w.useful}</title></rect>` +
         `<rect x="${x + 22}" y="${(chartHeight - hn).toFixed(2)}" width="20" height="${hn.toFixed(2)}" fill="#b91c1c"><title>${esc(w.week)} ${esc(labels.notUseful)}: ${w.notUseful}</title></rect>` +
-        `<text x="${x}" y="${chartHeight + 16}">${esc(w.week.slice(5))}</text>`;
+        `<text x="${x}" y="${chartHeight + 16}">${esc(w.week.slice(5))}</text>`
+      );
     })
     .join('');
   return new Handlebars.SafeString(

@@ -47,7 +47,11 @@ const CAMPAIGN_FORM = {
     summaryDe: { type: 'string', maxLength: 500 },
     summaryEn: { type: 'string', maxLength: 500 },
     localeFallback: { type: 'string', enum: ['on'] as string[], description: 'Ticked: send the other language where one is missing.' },
-    sendAtLocal: { type: 'string', description: 'Local date and time (YYYY-MM-DDTHH:mm) in DEFAULT_TIME_ZONE; empty: when scheduled.', example: '2026-03-02T10:00' },
+    sendAtLocal: {
+      type: 'string',
+      description: 'Local date and time (YYYY-MM-DDTHH:mm) in DEFAULT_TIME_ZONE; empty: when scheduled.',
+      example: '2026-03-02T10:00',
+    },
     expiresAtLocal: { type: 'string', description: 'Local date and time (YYYY-MM-DDTHH:mm) in DEFAULT_TIME_ZONE; empty: never.', example: '2026-03-20T00:00' },
     audience: { type: 'string', description: 'An audience filter as JSON (as the API takes it); empty: the whole topic.', example: '{"locale":"de"}' },
   },
@@ -174,7 +178,12 @@ export class ConsoleCampaignsController {
       { key: 'never', label: t.dryNever, value: count('suppressed'), colour: COLOURS.never },
     ];
     const colourOf: Record<string, string> = { queued: COLOURS.now, deferred: COLOURS.later, expired: COLOURS.expiring, suppressed: COLOURS.never };
-    const reasons = run.byReason.map((r) => ({ label: r.label?.[locale] ?? r.reason, value: r.count, colour: colourOf[r.status] ?? '#6b7280', status: r.status }));
+    const reasons = run.byReason.map((r) => ({
+      label: r.label?.[locale] ?? r.reason,
+      value: r.count,
+      colour: colourOf[r.status] ?? '#6b7280',
+      status: r.status,
+    }));
     return this.view.page(
       request,
       'audience',
@@ -188,7 +197,10 @@ export class ConsoleCampaignsController {
         reasons: reasons.map((r) => ({ ...r, number: this.view.number(r.value, locale), group: t[`dryStatus_${r.status}`] ?? r.status })),
         reasonChart: barList(reasons, t.dryByReason),
         firstDigest: this.view.when(run.firstDigestAt, locale),
-        notUseful: run.ratedNotUsefulLately.recipients > 0 ? fill(t.dryNotUseful, { n: run.ratedNotUsefulLately.recipients, days: run.ratedNotUsefulLately.days }) : null,
+        notUseful:
+          run.ratedNotUsefulLately.recipients > 0
+            ? fill(t.dryNotUseful, { n: run.ratedNotUsefulLately.recipients, days: run.ratedNotUsefulLately.days })
+            : null,
       },
       { section: 'campaigns' },
     );
@@ -209,7 +221,11 @@ export class ConsoleCampaignsController {
     // Counted over every decision of the campaign: on a page of its own, so the campaign page
     // (and its refresh while it sends) does not pay for it.
     const stats = await this.campaigns.stats(id);
-    const reasons = Object.entries(stats.byReason).map(([reason, count]) => ({ label: REASON_LABELS[reason as Reason]?.[locale] ?? reason, value: count, colour: COLOURS.done }));
+    const reasons = Object.entries(stats.byReason).map(([reason, count]) => ({
+      label: REASON_LABELS[reason as Reason]?.[locale] ?? reason,
+      value: count,
+      colour: COLOURS.done,
+    }));
     return this.view.page(
       request,
       'stats',
@@ -231,8 +247,19 @@ export class ConsoleCampaignsController {
   @ApiOperation({ summary: 'Console: the campaign as a mail in one language, as POST /v1/campaigns/{id}/preview renders it (inert links)' })
   @ApiQuery({ name: 'locale', required: true, enum: ['de', 'en'] })
   @ApiLangQuery()
-  @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The rendered mail (sandboxed by its own Content-Security-Policy).', 404: 'No such campaign.', 422: 'The campaign has no version in that language.' }))
-  async preview(@IdParam() id: string, @Query('locale') mailLocale: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  @ApiPage(
+    CONSOLE_PAGE_ANSWERS({
+      200: 'The rendered mail (sandboxed by its own Content-Security-Policy).',
+      404: 'No such campaign.',
+      422: 'The campaign has no version in that language.',
+    }),
+  )
+  async preview(
+    @IdParam() id: string,
+    @Query('locale') mailLocale: string,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
     if (mailLocale !== 'de' && mailLocale !== 'en') throw invalid('locale', 'must be de or en');
     const t = this.view.t(request);
     void reply.header('content-type', PAGE['content-type']);
@@ -245,7 +272,11 @@ export class ConsoleCampaignsController {
     } catch (error) {
       if (!(error instanceof DomainException) || error.code !== ErrorCode.Unprocessable) throw error;
       void reply.status(422);
-      return this.view.page(request, 'message', t.previewMissingTitle, { heading: t.previewMissingTitle, text: t.previewMissing, link: { href: `/console/campaigns/${id}`, label: t.backToCampaign } });
+      return this.view.page(request, 'message', t.previewMissingTitle, {
+        heading: t.previewMissingTitle,
+        text: t.previewMissing,
+        link: { href: `/console/campaigns/${id}`, label: t.backToCampaign },
+      });
     }
   }
 
@@ -255,7 +286,13 @@ export class ConsoleCampaignsController {
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Console: the form to change a draft or scheduled campaign' })
   @ApiLangQuery()
-  @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The campaign form, filled in.', 404: 'No such campaign.', 409: 'The campaign is sending, sent or cancelled: it cannot change.' }))
+  @ApiPage(
+    CONSOLE_PAGE_ANSWERS({
+      200: 'The campaign form, filled in.',
+      404: 'No such campaign.',
+      409: 'The campaign is sending, sent or cancelled: it cannot change.',
+    }),
+  )
   async editForm(@IdParam() id: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const campaign = await this.find(id);
     if (!campaign) return this.missing(request, reply);
@@ -270,7 +307,14 @@ export class ConsoleCampaignsController {
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Console: change a draft or scheduled campaign, validated as PATCH /v1/campaigns/{id} validates it' })
   @ApiForm(CAMPAIGN_FORM)
-  @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'Saved: a page that goes on to the campaign (meta refresh).', 400: 'The form again, naming each field to fix.', 404: 'No such campaign.', 409: 'The campaign is sending, sent or cancelled: it cannot change.' }))
+  @ApiPage(
+    CONSOLE_PAGE_ANSWERS({
+      200: 'Saved: a page that goes on to the campaign (meta refresh).',
+      400: 'The form again, naming each field to fix.',
+      404: 'No such campaign.',
+      409: 'The campaign is sending, sent or cancelled: it cannot change.',
+    }),
+  )
   async update(@IdParam() id: string, @Body() form: Form, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const t = this.view.t(request);
     const campaign = await this.find(id);
@@ -291,7 +335,15 @@ export class ConsoleCampaignsController {
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Console: schedule a campaign (POST /v1/campaigns/{id}/schedule)' })
   @ApiForm({ type: 'object', required: ['csrf'], properties: { csrf: CSRF_FIELD, sendAtLocal: CAMPAIGN_FORM.properties.sendAtLocal } })
-  @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'Scheduled: a page that goes on to the campaign (meta refresh).', 400: 'The campaign page, naming what to fix.', 404: 'No such campaign.', 409: 'The campaign is sending, sent or cancelled.', 422: 'The campaign page: it has no subject, or would expire before it goes.' }))
+  @ApiPage(
+    CONSOLE_PAGE_ANSWERS({
+      200: 'Scheduled: a page that goes on to the campaign (meta refresh).',
+      400: 'The campaign page, naming what to fix.',
+      404: 'No such campaign.',
+      409: 'The campaign is sending, sent or cancelled.',
+      422: 'The campaign page: it has no subject, or would expire before it goes.',
+    }),
+  )
   async schedule(@IdParam() id: string, @Body() form: Form, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const t = this.view.t(request);
     const campaign = await this.find(id);
@@ -300,7 +352,12 @@ export class ConsoleCampaignsController {
       const sendAt = this.instant(text(form, 'sendAtLocal'), 'sendAtLocal');
       const input = (await this.validation.transform(sendAt ? { sendAt } : {}, { type: 'body', metatype: ScheduleCampaignDto })) as ScheduleCampaignDto;
       const scheduled = await this.campaigns.schedule(id, input.sendAt);
-      return this.view.done(request, t.scheduledTitle, fill(t.scheduledText, { name: scheduled.name, when: this.view.when(scheduled.sendAt, this.view.locale(request)) ?? '' }), `/console/campaigns/${id}`);
+      return this.view.done(
+        request,
+        t.scheduledTitle,
+        fill(t.scheduledText, { name: scheduled.name, when: this.view.when(scheduled.sendAt, this.view.locale(request)) ?? '' }),
+        `/console/campaigns/${id}`,
+      );
     } catch (error) {
       return this.refusedOnPage(error, request, reply, campaign);
     }
@@ -319,7 +376,12 @@ export class ConsoleCampaignsController {
     const campaign = await this.find(id);
     if (!campaign) return this.missing(request, reply);
     const cancelled = await this.campaigns.cancel(id);
-    return this.view.done(request, t.cancelledTitle, fill(t.cancelledText, { name: cancelled.name, n: cancelled.cancelledDeliveries }), `/console/campaigns/${id}`);
+    return this.view.done(
+      request,
+      t.cancelledTitle,
+      fill(t.cancelledText, { name: cancelled.name, n: cancelled.cancelledDeliveries }),
+      `/console/campaigns/${id}`,
+    );
   }
 
   // ---- pages -------------------------------------------------------------------------------
@@ -357,7 +419,9 @@ export class ConsoleCampaignsController {
           [t.campaignCompleted, when(campaign.completedAt) ?? '—'],
           ...(campaign.cancelledAt ? [[t.campaignCancelledAt, when(campaign.cancelledAt)!]] : []),
         ].map(([label, value]) => ({ label, value })),
-        previews: (['de', 'en'] as const).filter((l) => campaign.subject[l]).map((l) => ({ href: `/console/campaigns/${campaign.id}/preview?locale=${l}`, label: t[`preview_${l}`] })),
+        previews: (['de', 'en'] as const)
+          .filter((l) => campaign.subject[l])
+          .map((l) => ({ href: `/console/campaigns/${campaign.id}/preview?locale=${l}`, label: t[`preview_${l}`] })),
         audienceHref: editable ? `/console/campaigns/${campaign.id}/audience` : null,
         canEdit: canWrite && editable,
         canSchedule: canWrite && editable,
@@ -368,7 +432,11 @@ export class ConsoleCampaignsController {
           ? {
               percent: p.percentDone,
               label: fill(t.progressLabel, { percent: p.percentDone }),
-              rows: (['queued', 'sending', 'sent', 'deferred', 'sentInDigest', 'suppressed', 'expired', 'failed', 'unknown', 'total'] as const).map((k) => ({ label: t[`progress_${k}`], value: n(p[k]), key: k })),
+              rows: (['queued', 'sending', 'sent', 'deferred', 'sentInDigest', 'suppressed', 'expired', 'failed', 'unknown', 'total'] as const).map((k) => ({
+                label: t[`progress_${k}`],
+                value: n(p[k]),
+                key: k,
+              })),
               countedAt: when(p.countedAt),
               live: inProgress,
             }
@@ -391,7 +459,10 @@ export class ConsoleCampaignsController {
     const locale = this.view.locale(request);
     // An error names the API's field (body.de) or the form's own (sendAtLocal).
     const errorOf = (name: string) =>
-      errors.filter((e) => e.field === name || e.field === FIELD_OF[name] || e.field.startsWith(`${name}.`)).map((e) => e.message).join('; ') || null;
+      errors
+        .filter((e) => e.field === name || e.field === FIELD_OF[name] || e.field.startsWith(`${name}.`))
+        .map((e) => e.message)
+        .join('; ') || null;
     const field = (name: string) => ({ value: typeof values[name] === 'string' ? values[name] : '', error: errorOf(name) });
     return this.view.page(
       request,
@@ -405,7 +476,22 @@ export class ConsoleCampaignsController {
         topicError: errorOf('topic'),
         zone: this.view.config.defaultTimeZone,
         fallback: values.localeFallback === 'on',
-        f: Object.fromEntries(['name', 'sender', 'priority', 'subjectDe', 'bodyDe', 'subjectEn', 'bodyEn', 'summaryDe', 'summaryEn', 'sendAtLocal', 'expiresAtLocal', 'audience'].map((n) => [n, field(n)])),
+        f: Object.fromEntries(
+          [
+            'name',
+            'sender',
+            'priority',
+            'subjectDe',
+            'bodyDe',
+            'subjectEn',
+            'bodyEn',
+            'summaryDe',
+            'summaryEn',
+            'sendAtLocal',
+            'expiresAtLocal',
+            'audience',
+          ].map((n) => [n, field(n)]),
+        ),
       },
       { section: 'campaigns' },
     );
@@ -510,7 +596,11 @@ export class ConsoleCampaignsController {
   private async refusedOnPage(error: unknown, request: FastifyRequest, reply: FastifyReply, campaign: CampaignResponse): Promise<string> {
     if (!(error instanceof DomainException) || ![ErrorCode.Validation, ErrorCode.Conflict, ErrorCode.Unprocessable].includes(error.code)) throw error;
     void reply.status(error.status);
-    return this.detail(request, await this.campaigns.get(campaign.id), error.errors?.length ? error.errors.map((e) => `${e.field} ${e.message}`) : [error.detail]);
+    return this.detail(
+      request,
+      await this.campaigns.get(campaign.id),
+      error.errors?.length ? error.errors.map((e) => `${e.field} ${e.message}`) : [error.detail],
+    );
   }
 }
 

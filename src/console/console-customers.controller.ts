@@ -47,7 +47,9 @@ export class ConsoleCustomersController {
   @ApiOperation({ summary: 'Console: look a customer up by e-mail address (the customer page, or the lookup form)' })
   @ApiQuery({ name: 'email', required: false, schema: { type: 'string', maxLength: 320 }, description: 'The address to look up (trimmed, lower-cased).' })
   @ApiLangQuery()
-  @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The customer page, or the lookup form when no address is given.', 404: 'The lookup form: no customer has this address.' }))
+  @ApiPage(
+    CONSOLE_PAGE_ANSWERS({ 200: 'The customer page, or the lookup form when no address is given.', 404: 'The lookup form: no customer has this address.' }),
+  )
   async lookup(@Query('email') email: string | undefined, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const t = this.view.t(request);
     if (email === undefined || email.trim() === '') return this.view.page(request, 'lookup', t.lookupTitle, {}, { section: 'customers' });
@@ -65,10 +67,20 @@ export class ConsoleCustomersController {
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Console: a customer’s whole story (profile, consent evidence, topics, cadence, next marketing date, every decision in words)' })
-  @ApiQuery({ name: 'before', required: false, description: 'Older decisions: the cursor of the “older” link.', schema: { type: 'string', pattern: '^\\d{1,18}$' } })
+  @ApiQuery({
+    name: 'before',
+    required: false,
+    description: 'Older decisions: the cursor of the “older” link.',
+    schema: { type: 'string', pattern: '^\\d{1,18}$' },
+  })
   @ApiLangQuery()
   @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The customer page.', 404: 'No such customer.' }))
-  async show(@IdParam() id: string, @Query('before') before: string | undefined, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async show(
+    @IdParam() id: string,
+    @Query('before') before: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
     if (before !== undefined && !/^\d{1,18}$/.test(before)) throw invalid('before', 'must be a cursor of an “older” link');
     const customer = await this.subscribers.get(id).catch((error: unknown) => {
       if (error instanceof DomainException && error.code === ErrorCode.NotFound) return null;
@@ -85,9 +97,14 @@ export class ConsoleCustomersController {
   @Header('cache-control', 'no-store')
   @ApiOperation({
     summary: 'Console: a sent mail as the customer got it',
-    description: 'Composed again by the worker’s own code in a read-only transaction; every personal link (preferences, unsubscribe, feedback) is replaced by the inert sample link. Sandboxed by its own Content-Security-Policy.',
+    description:
+      'Composed again by the worker’s own code in a read-only transaction; every personal link (preferences, unsubscribe, feedback) is replaced by the inert sample link. Sandboxed by its own Content-Security-Policy.',
   })
-  @ApiParam({ name: 'deliveryId', description: 'The decision’s id on the timeline.', schema: { type: 'string', pattern: '^\\d{1,18}$', description: 'A 64-bit integer, as the timeline gives it.' } })
+  @ApiParam({
+    name: 'deliveryId',
+    description: 'The decision’s id on the timeline.',
+    schema: { type: 'string', pattern: '^\\d{1,18}$', description: 'A 64-bit integer, as the timeline gives it.' },
+  })
   @ApiLangQuery()
   @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The mail’s HTML, as sent, with inert links.', 404: 'No sent mail of this customer has this id.' }))
   async mail(
@@ -104,7 +121,12 @@ export class ConsoleCustomersController {
       return this.view.notFound(request, this.view.t(request).mailMissing);
     }
     void reply.header('content-security-policy', mailPageCsp);
-    return mailPage(mail.html, { subject: mail.subject, back: `/console/customers/${id}`, backLabel: this.view.t(request).backToCustomer, note: fill(this.view.t(request).mailNote, { when: this.view.when(mail.sentAt, this.view.locale(request))! }) });
+    return mailPage(mail.html, {
+      subject: mail.subject,
+      back: `/console/customers/${id}`,
+      backLabel: this.view.t(request).backToCustomer,
+      note: fill(this.view.t(request).mailNote, { when: this.view.when(mail.sentAt, this.view.locale(request))! }),
+    });
   }
 
   private async render(request: FastifyRequest, customer: SubscriberResponse, before: string | undefined): Promise<string> {
@@ -120,7 +142,7 @@ export class ConsoleCustomersController {
       const campaign = kind === 'campaign' && refId ? titles.get(refId) : undefined;
       if (!campaign) return null;
       // In the customer's language: the subject as they saw it.
-      return (customer.locale === 'de' ? campaign.subject.de ?? campaign.subject.en : campaign.subject.en ?? campaign.subject.de) ?? campaign.name;
+      return (customer.locale === 'de' ? (campaign.subject.de ?? campaign.subject.en) : (campaign.subject.en ?? campaign.subject.de)) ?? campaign.name;
     };
     const entries = timeline.items.map((item) => {
       const title = itemTitle(item.kind, item.refId);
@@ -131,7 +153,9 @@ export class ConsoleCustomersController {
         status: item.status,
         iso: item.at,
         when: when(item.at),
-        what: [t[`kind_${item.kind}`] ?? fill(t.kind_other, { kind: item.kind }), item.topic ? topicName.get(item.topic) ?? item.topic : null].filter(Boolean).join(' · '),
+        what: [t[`kind_${item.kind}`] ?? fill(t.kind_other, { kind: item.kind }), item.topic ? (topicName.get(item.topic) ?? item.topic) : null]
+          .filter(Boolean)
+          .join(' · '),
         title,
         statusLabel: t[`status_${item.status}`] ?? item.status,
         reason,
@@ -155,7 +179,13 @@ export class ConsoleCustomersController {
           [t.profileLanguage, customer.locale === 'de' ? 'Deutsch' : 'English'],
           [t.profileTimeZone, customer.timeZone],
           [t.profileCadence, t[`cadence_${customer.cadence}`] ?? customer.cadence],
-          [t.profileSlot, fill(t.slotText, { weekday: weekdays[customer.digestWeekday - 1] ?? String(customer.digestWeekday), hour: String(customer.digestHour).padStart(2, '0') })],
+          [
+            t.profileSlot,
+            fill(t.slotText, {
+              weekday: weekdays[customer.digestWeekday - 1] ?? String(customer.digestWeekday),
+              hour: String(customer.digestHour).padStart(2, '0'),
+            }),
+          ],
           [t.profileSource, customer.source],
           [t.profileConfirmed, when(customer.confirmedAt) ?? t.never],
           [t.profilePaused, when(customer.pausedUntil) ?? t.notPaused],
@@ -173,14 +203,19 @@ export class ConsoleCustomersController {
           textVersion: c.textVersion,
           confirmedAt: when(c.confirmedAt),
           revokedAt: when(c.revokedAt),
-          revokedBy: c.revocationSource ? (t[`revoked_${c.revocationSource}`] ?? c.revocationSource) + (c.revokedByApiKey ? ` (${c.revokedByApiKey.name})` : '') : null,
+          revokedBy: c.revocationSource
+            ? (t[`revoked_${c.revocationSource}`] ?? c.revocationSource) + (c.revokedByApiKey ? ` (${c.revokedByApiKey.name})` : '')
+            : null,
         })),
         choices: timeline.customerChoices.map((c) => ({
           when: when(c.at),
           text:
             c.action === 'dropped_topic'
               ? fill(t.choiceDropped, { topic: topicName.get(c.topic) ?? c.topic })
-              : fill(c.rating === 'useful' ? t.choiceUseful : t.choiceNotUseful, { topic: topicName.get(c.topic) ?? c.topic, title: itemTitle(c.itemType ?? '', c.itemId ?? null) ?? '' }),
+              : fill(c.rating === 'useful' ? t.choiceUseful : t.choiceNotUseful, {
+                  topic: topicName.get(c.topic) ?? c.topic,
+                  title: itemTitle(c.itemType ?? '', c.itemId ?? null) ?? '',
+                }),
         })),
         entries,
         older: timeline.nextCursor ? `/console/customers/${customer.id}?before=${timeline.nextCursor}` : null,

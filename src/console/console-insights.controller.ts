@@ -53,7 +53,8 @@ export class ConsoleInsightsController {
   @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The listening page.' }))
   async listening(@Query('weeks') weeksParam: string | undefined, @Req() request: FastifyRequest): Promise<string> {
     const weeks = weeksParam === undefined ? 8 : Number(weeksParam);
-    if (!/^\d{1,2}$/.test(weeksParam ?? '8') || !Number.isInteger(weeks) || weeks < 1 || weeks > 52) throw invalid('weeks', 'must be a whole number from 1 to 52');
+    if (!/^\d{1,2}$/.test(weeksParam ?? '8') || !Number.isInteger(weeks) || weeks < 1 || weeks > 52)
+      throw invalid('weeks', 'must be a whole number from 1 to 52');
     const locale = this.view.locale(request);
     const t = this.view.t(request);
     const now = this.clock.now();
@@ -83,13 +84,24 @@ export class ConsoleInsightsController {
           return {
             key: x.key,
             name: name.get(x.key),
-            counts: fill(t.listeningCounts, { useful, notUseful, rate: useful + notUseful === 0 ? '—' : `${Math.round((100 * useful) / (useful + notUseful))} %` }),
+            counts: fill(t.listeningCounts, {
+              useful,
+              notUseful,
+              rate: useful + notUseful === 0 ? '—' : `${Math.round((100 * useful) / (useful + notUseful))} %`,
+            }),
             chart: weeklyColumns(trend, fill(t.listeningChart, { topic: name.get(x.key) ?? x.key }), { useful: t.useful, notUseful: t.notUseful }),
             rows: trend.map((w) => ({ week: w.week, useful: w.useful, notUseful: w.notUseful })),
-            comments: summary.comments.slice(0, 5).map((c) => ({ when: when(c.at), rating: c.rating === 'useful' ? t.useful : t.notUseful, comment: c.comment })),
+            comments: summary.comments
+              .slice(0, 5)
+              .map((c) => ({ when: when(c.at), rating: c.rating === 'useful' ? t.useful : t.notUseful, comment: c.comment })),
           };
         }),
-        suggestions: suggestions.items.map((s) => ({ when: when(s.createdAt), text: s.text, lang: s.locale, chosen: s.chosenTopics.map((k) => name.get(k) ?? k).join(', ') })),
+        suggestions: suggestions.items.map((s) => ({
+          when: when(s.createdAt),
+          text: s.text,
+          lang: s.locale,
+          chosen: s.chosenTopics.map((k) => name.get(k) ?? k).join(', '),
+        })),
         suggestionsTotal: fill(t.suggestionsTotal, { n: suggestions.total }),
         drops: drops.map((d) => ({
           href: `/console/customers/${d.subscriberId}`,
@@ -125,12 +137,17 @@ export class ConsoleInsightsController {
       t.operationsTitle,
       {
         outbox: health.outbox.map((o) => ({ status: t[`status_${o.status}`] ?? o.status, count: n(o.count) })),
-        oldest: health.oldestDueSeconds > 0 ? fill(t.oldestDue, { minutes: n(Math.round(health.oldestDueSeconds / 60)), seconds: n(health.oldestDueSeconds) }) : t.nothingDue,
+        oldest:
+          health.oldestDueSeconds > 0
+            ? fill(t.oldestDue, { minutes: n(Math.round(health.oldestDueSeconds / 60)), seconds: n(health.oldestDueSeconds) })
+            : t.nothingDue,
         paused: health.pausedDomains.map((p) => ({ domain: p.domain, until: when(p.pausedUntil), reason: p.reason })),
         days: health.blocksPerDay.map((d) => ({ ...d })),
         relays: health.relays.map((r) => ({
           name: r.name,
-          rate: r.ratePerSecond ? fill(t.relayRate, { rate: r.ratePerSecond, connections: r.maxConnections }) : fill(t.relayUnlimited, { connections: r.maxConnections }),
+          rate: r.ratePerSecond
+            ? fill(t.relayRate, { rate: r.ratePerSecond, connections: r.maxConnections })
+            : fill(t.relayUnlimited, { connections: r.maxConnections }),
           used: r.usedPercent === null ? fill(t.relaySent, { n: n(r.sentLastMinute) }) : fill(t.relayUsed, { n: n(r.sentLastMinute), percent: r.usedPercent }),
           percent: r.usedPercent,
         })),
@@ -139,7 +156,9 @@ export class ConsoleInsightsController {
           instance: r.instance,
           at: when(r.startedAt),
           tookMs: new Date(r.finishedAt).getTime() - new Date(r.startedAt).getTime(),
-          counts: Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', '),
+          counts: Object.entries(r.counts)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
           error: r.error,
         })),
       },

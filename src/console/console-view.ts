@@ -85,9 +85,7 @@ export class ConsoleView {
       scopes: session?.scopes.join(', '),
       readOnly: session ? !scopesAllow(session.scopes, ['subscribers:write', 'campaigns:write', 'topics:write']) : false,
       csrf: session?.csrf,
-      nav: session
-        ? SECTIONS.map((s) => ({ href: s.href, label: t[`nav_${s.key}`], current: s.key === options.section }))
-        : [],
+      nav: session ? SECTIONS.map((s) => ({ href: s.href, label: t[`nav_${s.key}`], current: s.key === options.section })) : [],
       otherLocale: locale === 'de' ? 'en' : 'de',
       otherLocaleName: locale === 'de' ? 'English' : 'Deutsch',
       back: path,

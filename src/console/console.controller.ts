@@ -74,7 +74,9 @@ export class ConsoleController {
       401: 'The sign-in form again: the key is unknown or revoked.',
       403: 'Not allowed: the form came from another site (Sec-Fetch-Site: cross-site).',
     },
-    headers: { 'Set-Cookie': { description: 'tactful_console=<session token>; Path=/console; HttpOnly; SameSite=Strict (; Secure)', schema: { type: 'string' } } },
+    headers: {
+      'Set-Cookie': { description: 'tactful_console=<session token>; Path=/console; HttpOnly; SameSite=Strict (; Secure)', schema: { type: 'string' } },
+    },
   })
   async signIn(@Body() form: Record<string, unknown>, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const lang = locale(form?.lang, this.view.locale(request));
@@ -114,7 +116,11 @@ export class ConsoleController {
   @ApiForm({
     type: 'object',
     required: ['csrf', 'lang'],
-    properties: { csrf: CSRF_FIELD, lang: { type: 'string', enum: ['de', 'en'] }, back: { type: 'string', description: 'The console page to go back to.', example: '/console' } },
+    properties: {
+      csrf: CSRF_FIELD,
+      lang: { type: 'string', enum: ['de', 'en'] },
+      back: { type: 'string', description: 'The console page to go back to.', example: '/console' },
+    },
   })
   @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'A page that goes back (meta refresh) in the new language.' }))
   async language(@Body() form: Record<string, unknown>, @Req() request: FastifyRequest): Promise<string> {

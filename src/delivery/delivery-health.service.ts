@@ -44,7 +44,9 @@ export class DeliveryHealthService {
          FROM deliveries WHERE status = 'failed' AND reason = 'failed_bounced' AND updated_at > $1::timestamptz - make_interval(days => $2) GROUP BY 1`,
         [now, days],
       ),
-      this.db.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'sent' AND sent_at > $1::timestamptz - interval '1 minute' AND sent_at <= $1`, [now]),
+      this.db.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'sent' AND sent_at > $1::timestamptz - interval '1 minute' AND sent_at <= $1`, [
+        now,
+      ]),
     ]);
     const perDay = new Map<string, { day: string; bounced: number; complained: number; hardBounces: number }>();
     const day = (d: string) => perDay.get(d) ?? perDay.set(d, { day: d, bounced: 0, complained: 0, hardBounces: 0 }).get(d)!;
@@ -54,7 +56,11 @@ export class DeliveryHealthService {
     return {
       outbox,
       oldestDueSeconds: due?.at ? Math.round((now.getTime() - due.at.getTime()) / 1000) : 0,
-      pausedDomains: paused.map((p: { domain: string; paused_until: Date; reason: string | null }) => ({ domain: p.domain, pausedUntil: p.paused_until, reason: p.reason })),
+      pausedDomains: paused.map((p: { domain: string; paused_until: Date; reason: string | null }) => ({
+        domain: p.domain,
+        pausedUntil: p.paused_until,
+        reason: p.reason,
+      })),
       blocksPerDay: [...perDay.values()].sort((a, b) => b.day.localeCompare(a.day)),
       relays: [
         {

@@ -171,7 +171,9 @@ describe('a customer on one screen', () => {
     const notGot = /<section aria-labelledby="notgot-h"[\s\S]*?<\/section>/.exec(page.text)![0];
     expect(notGot).toContain('Die Messe zieht um');
     expect(notGot).toContain('In den nächsten Newsletter verschoben (Versandrhythmus)');
-    expect(notGot).toMatch(/kommt mit dem nächsten Newsletter am Montag, 9\. März 2026 um 10:00 \(Europe\/Berlin\)|kommt mit dem nächsten Newsletter am [^<]+2026/);
+    expect(notGot).toMatch(
+      /kommt mit dem nächsten Newsletter am Montag, 9\. März 2026 um 10:00 \(Europe\/Berlin\)|kommt mit dem nächsten Newsletter am [^<]+2026/,
+    );
     // The mail she did get can be opened as she got it, with inert links.
     const href = /href="(\/console\/customers\/[^"]+\/mails\/\d+)"/.exec(page.text)![1];
     const mail = await get(href, s.cookie);
@@ -202,9 +204,17 @@ describe('what a read-only key can do in the console', () => {
       .filter(([path, item]) => path.startsWith('/console') && item.post && !['/console/sign-in', '/console/sign-out', '/console/language'].includes(path))
       .map(([path]) => path.replace('{id}', campaign));
     expect(writes.length).toBeGreaterThanOrEqual(4);
-    const tables: string[] = (await t.sql(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'console_sessions'`)).map((r) => r.tablename);
+    const tables: string[] = (await t.sql(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'console_sessions'`)).map(
+      (r) => r.tablename,
+    );
     const snapshot = async () =>
-      JSON.stringify(await t.sql(tables.map((name) => `SELECT '${name}' AS name, md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS h FROM "${name}" x`).join(' UNION ALL ')));
+      JSON.stringify(
+        await t.sql(
+          tables
+            .map((name) => `SELECT '${name}' AS name, md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS h FROM "${name}" x`)
+            .join(' UNION ALL '),
+        ),
+      );
     const before = await snapshot();
     const form = { csrf: s.csrf, name: 'changed', topic: 'offers', subjectEn: 'Changed', bodyEn: '<p>Changed</p>', sendAtLocal: '2026-03-10T10:00' };
     for (const path of writes) {
@@ -221,7 +231,11 @@ describe('what a read-only key can do in the console', () => {
     const bad = await post('/console/campaigns', { csrf: s.csrf, name: 'x', topic: 'offers', subjectEn: 'Only a subject' }, s.cookie);
     expect(bad.status).toBe(400);
     expect(bad.text).toContain('body.en');
-    const ok = await post('/console/campaigns', { csrf: s.csrf, name: 'from the console', topic: 'offers', subjectEn: 'Hello', bodyEn: '<p>Hello</p>' }, s.cookie);
+    const ok = await post(
+      '/console/campaigns',
+      { csrf: s.csrf, name: 'from the console', topic: 'offers', subjectEn: 'Hello', bodyEn: '<p>Hello</p>' },
+      s.cookie,
+    );
     expect(ok.status).toBe(200);
     const [row] = await t.sql(`SELECT id, status, subject_en FROM campaigns WHERE name = 'from the console'`);
     expect(row).toMatchObject({ status: 'draft', subject_en: 'Hello' });
