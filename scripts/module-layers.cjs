@@ -5,8 +5,10 @@ const LAYERS = [
   { name: 'kernel', folders: ['reasons', 'config'] },
   { name: 'infrastructure', folders: ['database', 'common', 'links', 'addresses', 'rendering', 'auth', 'metrics', 'pages'] },
   { name: 'core', folders: ['cadence', 'delivery', 'mail-events', 'topics'] },
-  { name: 'domains', folders: ['subscribers', 'feedback', 'preferences', 'shipments', 'campaigns', 'digests', 'webinars', 'mail-events'] },
+  { name: 'domains', folders: ['subscribers', 'feedback', 'preferences', 'shipments', 'campaigns', 'digests', 'webinars'] },
   { name: 'orchestration', folders: ['scheduler', 'operations'] },
+  // The company's console: pages over every domain's services (the scheduler's run log included).
+  { name: 'interface', folders: ['console'] },
 ];
 
 module.exports = { LAYERS };

@@ -15,6 +15,7 @@ import { DatabaseModule } from './database/database.module';
 import { dataSourceOptions } from './database/data-source';
 import { CadenceModule } from './cadence/cadence.module';
 import { CampaignsModule } from './campaigns/campaigns.module';
+import { ConsoleModule } from './console/console.module';
 import { DeliveryModule } from './delivery/delivery.module';
 import { DigestsModule } from './digests/digests.module';
 import { ENTITIES } from './entity-list';
@@ -72,6 +73,7 @@ export class AppModule {
         WebinarsModule,
         OperationsModule,
         SchedulerModule.register(config),
+        ConsoleModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, TimeZoneCatalog],
     };

@@ -82,6 +82,8 @@ export class ApiKeysService {
         );
       }
       await tx.run(Q.revoke, [id, this.clock.now()]);
+      // Its console sessions end with it (each request checks the key anyway; this clears them).
+      await tx.run(Q.endConsoleSessions, [id]);
     });
   }
 

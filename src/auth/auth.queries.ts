@@ -21,6 +21,10 @@ export const AuthQueries = queries('auth', {
     `SELECT id, name, prefix, scopes, revoked_at FROM api_keys WHERE id = $1 FOR UPDATE`,
   ),
   revoke: sql<[id: string, at: Date]>('Revokes a key; verify() refuses it from the next request on.', `UPDATE api_keys SET revoked_at = $2 WHERE id = $1`),
+  endConsoleSessions: sql<[apiKeyId: string]>(
+    "A revoked key's console sessions end with it (each console request checks the key as well).",
+    `DELETE FROM console_sessions WHERE api_key_id = $1`,
+  ),
   verify: sql<[keyHash: Buffer], { id: string; scopes: string[] }>(
     'On every request: the scopes of an active key by its hash (unique index), so a revocation counts at once.',
     `SELECT id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,

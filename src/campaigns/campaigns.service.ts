@@ -162,6 +162,17 @@ export class CampaignsService implements OnModuleInit {
     return toResponse(row, progress.get(id) ?? null);
   }
 
+  /** Names and subjects of these campaigns, for lists that mention them (the console's timeline). */
+  async titles(ids: readonly string[]): Promise<Map<string, { name: string; subject: { de: string | null; en: string | null } }>> {
+    const uuids = [...new Set(ids)].filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    if (uuids.length === 0) return new Map();
+    const rows: { id: string; name: string; subject_de: string | null; subject_en: string | null }[] = await this.db.query(
+      `SELECT id, name, subject_de, subject_en FROM campaigns WHERE id = ANY($1::uuid[])`,
+      [uuids],
+    );
+    return new Map(rows.map((r) => [r.id, { name: r.name, subject: { de: r.subject_de, en: r.subject_en } }]));
+  }
+
   async update(id: string, input: UpdateCampaignDto, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
     const current = await this.row(id, tx);
     if (!EDITABLE_STATUSES.includes(current.status)) {

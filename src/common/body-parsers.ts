@@ -23,14 +23,15 @@ const MULTIPART_ROUTES: ReadonlySet<string> = new Set(['/u/:token']);
 /**
  * May this route (its pattern, `request.routeOptions.url`) take a body of this kind? The API and
  * the webhooks take JSON (the import also CSV and NDJSON), as the OpenAPI document says; the
- * customer pages take forms.
+ * customer pages take forms, the console forms only.
  */
 function accepts(request: FastifyRequest, kind: BodyKind): boolean {
   const route = request.routeOptions.url ?? '';
   const api = route.startsWith('/v1/') || route.startsWith('/webhooks/');
   switch (kind) {
     case 'json':
-      return true;
+      // The console's forms are HTML forms and nothing else.
+      return !route.startsWith('/console');
     case 'form':
       return !api;
     case 'multipart':
@@ -248,7 +249,10 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
     }
     return refuseUnsafe(parsed);
   };
-  fastify.addContentTypeParser(['application/json', 'application/problem+json'], json);
+  fastify.addContentTypeParser(['application/json', 'application/problem+json'], async (request: FastifyRequest, payload: Readable) => {
+    if (!accepts(request, 'json')) throw unsupported(request);
+    return json(request, payload);
+  });
   fastify.addContentTypeParser('text/plain', async (request: FastifyRequest, payload: Readable) => {
     if (!SNS_TEXT_ROUTES.has(request.routeOptions.url ?? '')) throw unsupported(request);
     return json(request, payload);

@@ -236,7 +236,7 @@ const HTML_EXAMPLE = '<!doctype html><html lang="en"><head><meta charset="utf-8"
 
 export interface PageAnswers {
   /** Each status answered with an HTML page, and what that page says. */
-  html: Partial<Record<200 | 400 | 403 | 404 | 409 | 410 | 422 | 429, string>>;
+  html: Partial<Record<200 | 400 | 401 | 403 | 404 | 409 | 410 | 422 | 429, string>>;
   /** Statuses (also) answered with application/problem+json, beyond 400/413/415 (finishDocument). */
   problems?: ProblemSpec[];
   /** Response headers of the 200 page (a cookie, say). */

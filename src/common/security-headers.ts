@@ -1,7 +1,8 @@
 // Headers on every response but the Swagger UI: no MIME sniffing, no Referer (customer tokens live
 // in URLs: a page must not hand its own address to a site it links to), and the customer pages'
 // Content-Security-Policy, whose frame-ancestors 'none' keeps the one-button confirm and
-// unsubscribe forms out of other sites' frames. JSON answers get the same headers: harmless, and
+// unsubscribe forms out of other sites' frames (a response that set a stricter policy of its own
+// keeps it). JSON answers get the same headers: harmless, and
 // a problem body opened in a browser stays inert.
 import type { FastifyInstance } from 'fastify';
 
@@ -16,7 +17,12 @@ export function registerSecurityHeaders(fastify: FastifyInstance, contentSecurit
   fastify.addHook('onSend', async (request, reply, payload) => {
     // Swagger UI runs inline scripts of its own: it keeps its defaults.
     if (request.url === '/docs' || request.url.startsWith('/docs/') || request.url.startsWith('/docs?')) return payload;
-    void reply.headers(headers);
+    // A page that brings a stricter policy of its own keeps it: the console's view of a mail as
+    // the customer got it (sandboxed, no scripts, its own inline styles).
+    if (reply.hasHeader('content-security-policy')) {
+      const { 'content-security-policy': _ours, ...rest } = headers;
+      void reply.headers(rest);
+    } else void reply.headers(headers);
     return payload;
   });
 }

@@ -175,6 +175,9 @@ export interface AppConfig {
    * the same answer and sends nothing.
    */
   webinarConfirmMailsPerIpHour: number;
+  /** The console's sessions: signed out after this many idle minutes, and at the latest this many hours after sign-in. */
+  consoleSessionIdleMinutes: number;
+  consoleSessionMaxHours: number;
   /** LOCAL_ONLY: a production-mode instance for local use (docker-compose.yml); production's refusals become warnings. */
   localOnly: boolean;
   /** What the production checks found unusual: logged at warn on every start (src/config/production-checks.ts). */
@@ -660,6 +663,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
     webinarConfirmMailsPerIpHour: read.int('WEBINAR_CONFIRM_MAILS_PER_IP_HOUR', 20, 1, 100_000),
+    consoleSessionIdleMinutes: read.int('CONSOLE_SESSION_IDLE_MINUTES', 30, 1, 1440),
+    consoleSessionMaxHours: read.int('CONSOLE_SESSION_MAX_HOURS', 12, 1, 168),
     localOnly: read.bool('LOCAL_ONLY', false),
     startupWarnings: [],
   };

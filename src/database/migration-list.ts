@@ -19,6 +19,7 @@ import { ReasonCodesChecked1766000000000 } from './migrations/1766000000000-Reas
 import { InboundMailEvents1766000300000 } from './migrations/1766000300000-InboundMailEvents';
 import { MailStreams1766000400000 } from './migrations/1766000400000-MailStreams';
 import { WebinarRegistrationRequests1766000600000 } from './migrations/1766000600000-WebinarRegistrationRequests';
+import { ConsoleSessions1766000700000 } from './migrations/1766000700000-ConsoleSessions';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   InboundMailEvents1766000300000,
   MailStreams1766000400000,
   WebinarRegistrationRequests1766000600000,
+  ConsoleSessions1766000700000,
 ];

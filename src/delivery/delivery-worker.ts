@@ -368,7 +368,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     };
   }
 
-  private async buildMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ReturnType<DeliveryKinds['get']>): Promise<OutgoingMail> {
+  /** The mail as it is handed to SMTP (also what the console shows of a sent mail, see mail-view.service.ts). */
+  async buildMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ReturnType<DeliveryKinds['get']>): Promise<OutgoingMail> {
     const composed = await kind.compose(tx, delivery);
     // Replies are welcome: every mail names a mailbox people read, the sender's own if it has one.
     const replyTo = replyToFor(this.config, delivery.sender);

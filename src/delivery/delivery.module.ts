@@ -3,6 +3,8 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
+import { DeliveryHealthService } from './delivery-health.service';
+import { MailViewService } from './mail-view.service';
 import { createMailRelays, MailRelays } from './mail-relays';
 import { MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
@@ -16,10 +18,12 @@ import { LinksModule } from '../links/links.module';
     OutboxService,
     DeliveryKinds,
     DeliveryWorker,
+    MailViewService,
+    DeliveryHealthService,
     { provide: MailRelays, inject: [APP_CONFIG], useFactory: (config: AppConfig) => createMailRelays(config) },
     // The service stream's relay, for anything that sends outside the outbox.
     { provide: MailTransport, inject: [MailRelays], useFactory: (relays: MailRelays) => relays.for('service').transport },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailTransport, MailRelays],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailViewService, DeliveryHealthService, MailTransport, MailRelays],
 })
 export class DeliveryModule {}

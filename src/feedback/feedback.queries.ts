@@ -94,4 +94,17 @@ export const FeedbackQueries = queries('feedback', {
   campaignComments: sql<[campaignId: string], Comment>("A campaign's newest comments.", comments(`f.item_type = 'campaign' AND f.item_id = $1`)),
   topicWeeks: sql<[topicId: string], Week>("A topic's answers (all its items) by week.", weeks(`f.topic_id = $1`)),
   topicComments: sql<[topicId: string], Comment>("A topic's newest comments.", comments(`f.topic_id = $1`)),
+  dropsAfterNotUseful: sql<[limit: number], { subscriber_id: string; email: string; topic: string; rated_at: Date; dropped_at: Date; comment: string | null }>(
+    'Listening (the console): who dropped a topic when asked, after rating one of its mails not useful, with that rating; newest first.',
+    `SELECT p.subscriber_id, s.email, t.key AS topic, p.answered_at AS dropped_at, f.updated_at AS rated_at, f.comment
+     FROM drop_topic_prompts p
+     JOIN subscribers s ON s.id = p.subscriber_id
+     JOIN topics t ON t.id = p.topic_id
+     JOIN LATERAL (
+       SELECT updated_at, comment FROM feedback f
+       WHERE f.subscriber_id = p.subscriber_id AND f.topic_id = p.topic_id AND f.rating = 'not_useful' AND f.updated_at <= p.answered_at
+       ORDER BY f.updated_at DESC LIMIT 1) f ON true
+     WHERE p.answer = 'dropped'
+     ORDER BY p.answered_at DESC LIMIT $1`,
+  ),
 });

@@ -135,6 +135,15 @@ export class FeedbackService {
     await this.db.run(Q.suggest, [subscriberId, value, this.clock.now()]);
   }
 
+  /**
+   * Customers who dropped a topic (answering "drop this topic?") after rating one of its mails not
+   * useful, newest first: who, which topic, when they rated and when they dropped it.
+   */
+  async dropsAfterNotUseful(limit: number): Promise<{ subscriberId: string; email: string; topic: string; ratedAt: string; droppedAt: string; comment: string | null }[]> {
+    const rows = await this.db.rows(Q.dropsAfterNotUseful, [limit]);
+    return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, topic: r.topic, ratedAt: r.rated_at.toISOString(), droppedAt: r.dropped_at.toISOString(), comment: r.comment }));
+  }
+
   async campaignSummary(campaignId: string): Promise<FeedbackSummary & { campaignId: string }> {
     if (!(await this.db.row(Q.campaignExists, [campaignId]))) throw notFound('Campaign', campaignId);
     return { campaignId, ...this.summary(await this.db.rows(Q.campaignWeeks, [campaignId]), await this.db.rows(Q.campaignComments, [campaignId])) };

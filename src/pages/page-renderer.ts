@@ -10,6 +10,8 @@ import { readableOn } from '../config/colors';
 import { APP_CONFIG, AppConfig, Brand, Locale } from '../config/config';
 
 const PAGES_DIR = resolve(__dirname, '../../templates/pages');
+/** The company's console (src/console): the same renderer, its own layout and strings, pages named `console/…`. */
+const CONSOLE_DIR = resolve(__dirname, '../../templates/console');
 
 export type PageStrings = Record<string, string>;
 
@@ -86,6 +88,8 @@ export class PageRenderer {
   private readonly pages = new Map<string, Handlebars.TemplateDelegate>();
   private readonly layout: Handlebars.TemplateDelegate;
   private readonly strings: Record<Locale, PageStrings>;
+  private readonly consoleLayout: Handlebars.TemplateDelegate;
+  private readonly consoleStrings: Record<Locale, PageStrings>;
   /** Sent with every page (see CustomerPageHeaders). */
   readonly contentSecurityPolicy: string;
 
@@ -94,18 +98,37 @@ export class PageRenderer {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.brandStyle = brandStyle(config.brand);
     const sources: string[] = [this.brandStyle];
-    for (const file of readdirSync(PAGES_DIR).filter((f) => f.endsWith('.hbs'))) {
-      const source = readFileSync(join(PAGES_DIR, file), 'utf8');
-      sources.push(source);
-      this.pages.set(file.replace(/\.hbs$/, ''), this.hbs.compile(source, { strict: false }));
+    for (const [dir, prefix] of [[PAGES_DIR, ''], [CONSOLE_DIR, 'console/']]) {
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.hbs'))) {
+        const source = readFileSync(join(dir, file), 'utf8');
+        sources.push(source);
+        this.pages.set(prefix + file.replace(/\.hbs$/, ''), this.hbs.compile(source, { strict: false }));
+      }
     }
     this.layout = this.pages.get('layout')!;
     // i18n.json, plus the strings of a feature kept in a file of its own (i18n.<feature>.json).
     const files = ['i18n.json', ...readdirSync(PAGES_DIR).filter((f) => /^i18n\.[\w-]+\.json$/.test(f)).sort()];
     const parts = files.map((f) => JSON.parse(readFileSync(join(PAGES_DIR, f), 'utf8')) as Record<Locale, PageStrings>);
     this.strings = { de: Object.assign({}, ...parts.map((p) => p.de)), en: Object.assign({}, ...parts.map((p) => p.en)) };
+    this.consoleLayout = this.pages.get('console/layout')!;
+    this.consoleStrings = JSON.parse(readFileSync(join(CONSOLE_DIR, 'i18n.json'), 'utf8'));
     // The brand's logo is the one thing a page loads from elsewhere.
     this.contentSecurityPolicy = contentSecurityPolicy(sources, config.brand.logoUrl ? [new URL(config.brand.logoUrl).origin] : []);
+  }
+
+  /** The console's strings (templates/console/i18n.json). */
+  consoleT(locale: Locale): PageStrings {
+    return this.consoleStrings[locale];
+  }
+
+  /** A console page (`console/<name>`) in the console's layout; `frame` fills the layout (navigation, session). */
+  renderConsole(page: string, locale: Locale, title: string, data: Record<string, unknown>, frame: Record<string, unknown>): string {
+    const template = this.pages.get(`console/${page}`);
+    if (!template) throw new Error(`no console page template ${page}`);
+    const options = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false };
+    const t = this.consoleStrings[locale];
+    const body = template({ ...data, t, locale }, options);
+    return this.consoleLayout({ ...frame, body, title, locale, t, companyName: this.config.companyName }, options);
   }
 
   t(locale: Locale): PageStrings {

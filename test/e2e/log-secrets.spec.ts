@@ -2,7 +2,8 @@
 // (NODE_ENV=production, LOG_LEVEL=trace, so every line pino can write is written), with a database
 // password, an SMTP password and its own secrets; every line it prints is captured while it
 // creates and uses API keys (also where no key belongs: the query string, X-API-Key), takes signed
-// webhooks, serves the customer pages behind signed tokens, filters by e-mail, imports, fails with
+// webhooks, serves the customer pages behind signed tokens, signs in to the console with a key and
+// looks a customer up there, filters by e-mail, imports, fails with
 // a 500 whose SQL carries addresses and attributes, and sends mail (one refused by policy, quoting
 // the recipient). Then each secret, address and attribute value is looked for in the output.
 import { ChildProcess, spawn } from 'node:child_process';
@@ -210,6 +211,20 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
   expect((await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.frank } })).status).toBe(201);
   await waitFor(/domain_paused/, 20_000);
 
+  // The console: a key in the sign-in form's body, then a session cookie, a lookup by address.
+  const signedIn = await call('POST', '/console/sign-in', {
+    raw: new URLSearchParams({ apiKey, lang: 'en', next: '/console' }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  expect(signedIn.status).toBe(200);
+  const setCookie = signedIn.headers.get('set-cookie')!;
+  expect(setCookie).toMatch(/; Secure$/); // production
+  found.consoleSession = setCookie.split(';')[0].split('=')[1];
+  const consoleCookie = { cookie: setCookie.split(';')[0] };
+  expect((await call('GET', `/console/customers?email=${encodeURIComponent(personal.carla)}`, { headers: consoleCookie })).status).toBe(200);
+  expect((await call('GET', '/console/operations', { headers: consoleCookie })).status).toBe(200);
+  expect((await call('POST', '/console/sign-in', { raw: `apiKey=${found.wrongKey}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(401);
+
   // Stop the way an operator does, so every buffered line is flushed.
   child!.kill('SIGTERM');
   await new Promise((r) => child!.once('exit', r));
@@ -224,6 +239,7 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
   expect(requestLines.some((l) => l.includes('"url":"/v1/topics?api_key=[Redacted]&limit=5"'))).toBe(true);
   expect(requestLines.some((l) => l.includes('"x-api-key":"[Redacted]"'))).toBe(true);
   expect(requestLines.some((l) => l.includes('"url":"/v1/subscribers?email=[Redacted]&status=pending"'))).toBe(true);
+  expect(requestLines.some((l) => l.includes('"url":"/console/customers?email=[Redacted]"'))).toBe(true);
   // The 500s were logged, with what helps (code, constraint, statement) and without the values.
   const failures = lines.filter((l) => l.includes('"msg":"request failed"'));
   expect(failures.some((l) => l.includes('"code":"23514"') && l.includes('"constraint":"injected_fault"') && /"parameters":"\[\d+ bind values not logged\]"/.test(l))).toBe(true);
@@ -237,4 +253,5 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
   expect(leaked).toEqual([]);
   expect(output).not.toMatch(/Bearer\s+tk_/);
   expect(output).not.toMatch(/session=/);
+  expect(output).not.toMatch(/tactful_console=/);
 }, 120_000);

@@ -99,7 +99,7 @@ describe('the OpenAPI document', () => {
     );
   });
 
-  it('documents every success with a schema and an example, and the customer pages as text/html with their forms', () => {
+  it('documents every success with a schema and an example, and the customer pages and the console as text/html with their forms', () => {
     const missing: string[] = [];
     for (const { label, op } of operations()) {
       const successes = Object.entries<any>(op.responses).filter(([status]) => status.startsWith('2'));
@@ -116,10 +116,10 @@ describe('the OpenAPI document', () => {
           if (content.example === undefined) missing.push(`${label} ${status} ${type}: no example`);
           if (type === 'application/json' && !content.schema?.$ref && !content.schema?.items?.$ref) missing.push(`${label} ${status}: not a named schema`);
         }
-        const pages = /^\/(p|u|f|confirm|webinars)\//.test(label.split(' ')[1]);
+        const pages = /^\/(p|u|f|confirm|webinars|console)(\/|$)/.test(label.split(' ')[1]);
         if (pages && !response.content?.['text/html']) missing.push(`${label} ${status}: a customer page that is not text/html`);
       }
-      if (op.requestBody && /^(POST|PUT|PATCH) \/(p|u|f|confirm|webinars)\//.test(label) && !op.requestBody.content['application/x-www-form-urlencoded']) {
+      if (op.requestBody && /^(POST|PUT|PATCH) \/(p|u|f|confirm|webinars|console)\//.test(label) && !op.requestBody.content['application/x-www-form-urlencoded']) {
         missing.push(`${label}: its form body is not documented`);
       }
     }
