@@ -82,7 +82,9 @@ async function run(url, sql, { batch, workers, reclaim }) {
         }),
       );
     });
-    const { rows: [check] } = await sql.query(
+    const {
+      rows: [check],
+    } = await sql.query(
       `SELECT count(*) FILTER (WHERE status = 'sending')::int AS sending, count(*) FILTER (WHERE status = 'queued')::int AS queued,
               count(*) FILTER (WHERE attempts <> 1)::int AS not_once, count(DISTINCT lease_owner)::int AS owners
        FROM deliveries`,
@@ -162,7 +164,8 @@ async function main() {
       date: new Date().toISOString(),
       machine: c.machine(),
       postgres: { ...pg, server: db.kind },
-      query: 'DeliveryWorker.claim() (dist/delivery/delivery-worker.js): CTE SELECT … ORDER BY next_attempt_at LIMIT $batch FOR UPDATE SKIP LOCKED + UPDATE … RETURNING, one autocommit statement per claim',
+      query:
+        'DeliveryWorker.claim() (dist/delivery/delivery-worker.js): CTE SELECT … ORDER BY next_attempt_at LIMIT $batch FOR UPDATE SKIP LOCKED + UPDATE … RETURNING, one autocommit statement per claim',
       results,
       target: { rowsPerS: TARGET },
       met,

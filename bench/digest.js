@@ -76,7 +76,9 @@ async function seed(sql) {
   await sql.query(`RESET session_replication_role`);
   for (const table of ['subscribers', 'topic_subscriptions', 'digest_items', 'topics']) await sql.query(`VACUUM ANALYZE ${table}`);
   await sql.query(`CHECKPOINT`);
-  const { rows: [counts] } = await sql.query(
+  const {
+    rows: [counts],
+  } = await sql.query(
     `SELECT (SELECT count(*)::int FROM subscribers) AS subscribers, (SELECT count(*)::int FROM topic_subscriptions) AS subscriptions,
             (SELECT count(*)::int FROM digest_items) AS items`,
   );
@@ -96,8 +98,14 @@ async function compose(sql, digests, composers) {
     return service;
   });
   const run = await c.measure(sql, () => Promise.all(instrumented.slice(0, composers).map((service) => service.composeDue())));
-  const total = run.result.reduce((a, r) => ({ composed: a.composed + r.composed, empty: a.empty + r.empty, postponed: a.postponed + r.postponed }), { composed: 0, empty: 0, postponed: 0 });
-  const { rows: [check] } = await sql.query(
+  const total = run.result.reduce((a, r) => ({ composed: a.composed + r.composed, empty: a.empty + r.empty, postponed: a.postponed + r.postponed }), {
+    composed: 0,
+    empty: 0,
+    postponed: 0,
+  });
+  const {
+    rows: [check],
+  } = await sql.query(
     `SELECT (SELECT count(*)::int FROM deliveries WHERE kind = 'digest' AND status = 'queued') AS queued,
             (SELECT count(*)::int FROM digest_entries) AS entries,
             (SELECT count(*)::int FROM cadence_windows) AS windows,
@@ -181,7 +189,18 @@ async function main() {
     c.log('');
     c.log(
       c.table(
-        ['composers', 'due subscribers', 'digests composed', 'wall', 'subscribers/s', 'batch of 500 p50 / p99', 'backend CPU', 'node CPU', 'subscribers per backend CPU-s', 'entries per digest'],
+        [
+          'composers',
+          'due subscribers',
+          'digests composed',
+          'wall',
+          'subscribers/s',
+          'batch of 500 p50 / p99',
+          'backend CPU',
+          'node CPU',
+          'subscribers per backend CPU-s',
+          'entries per digest',
+        ],
         results.map((r) => [
           r.composers,
           SUBSCRIBERS,
@@ -199,7 +218,13 @@ async function main() {
     c.log(`results: ${file}; wall ${report.wallS} s`);
     if (trace) {
       c.log('');
-      c.log(c.table(['share', 'ms', 'calls', 'statement'], trace().map((r) => [`${r.share} %`, r.ms, r.calls, '`' + r.sql.replace(/\|/g, '\\|') + '`']), ['r', 'r', 'r', 'l']));
+      c.log(
+        c.table(
+          ['share', 'ms', 'calls', 'statement'],
+          trace().map((r) => [`${r.share} %`, r.ms, r.calls, '`' + r.sql.replace(/\|/g, '\\|') + '`']),
+          ['r', 'r', 'r', 'l'],
+        ),
+      );
     }
   } finally {
     for (const app of apps) await app.close();

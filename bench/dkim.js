@@ -34,9 +34,16 @@ for (const [label, algorithm, pair] of [
   ['RSA 2048', 'rsa-sha256', generateKeyPairSync('rsa', { modulusLength: 2048 })],
   ['Ed25519', 'ed25519-sha256', generateKeyPairSync('ed25519')],
 ]) {
-  const signer = new DkimSigner({ domain: 'tactful.example', selector: 'bench', algorithm, privateKeyPem: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() });
+  const signer = new DkimSigner({
+    domain: 'tactful.example',
+    selector: 'bench',
+    algorithm,
+    privateKeyPem: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  });
   for (let i = 0; i < 200; i++) signer.signature(message, new Date()); // warm-up
   const before = cpuMs();
   for (let i = 0; i < N; i++) signer.signature(message, new Date());
-  process.stdout.write(`${label.padEnd(8)} ${((cpuMs() - before) / N).toFixed(3)} ms CPU per signature, ${(message.length / 1024).toFixed(1)} kB message, ${N} signatures\n`);
+  process.stdout.write(
+    `${label.padEnd(8)} ${((cpuMs() - before) / N).toFixed(3)} ms CPU per signature, ${(message.length / 1024).toFixed(1)} kB message, ${N} signatures\n`,
+  );
 }

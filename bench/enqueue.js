@@ -105,7 +105,9 @@ async function main() {
     );
     log(`PostgreSQL ${version} (${db.kind}); ${SUBSCRIBERS.toLocaleString('en')} subscribers of one topic`);
 
-    const { rows: [topic] } = await sql.query(`INSERT INTO topics (key, name_de, name_en) VALUES ('bench', 'Bench', 'Bench') RETURNING id`);
+    const {
+      rows: [topic],
+    } = await sql.query(`INSERT INTO topics (key, name_de, name_en) VALUES ('bench', 'Bench', 'Bench') RETURNING id`);
     const t = Date.now();
     await seed(sql, topic.id);
     const seedMs = Date.now() - t;
@@ -115,7 +117,9 @@ async function main() {
     // defaults, checks, identity, every index, and every foreign key deliveries has), in one
     // INSERT … SELECT.
     await sql.query(`CREATE TABLE deliveries_plain (LIKE deliveries INCLUDING ALL)`);
-    const foreignKeys = (await sql.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'deliveries'::regclass AND contype = 'f' ORDER BY conname`)).rows;
+    const foreignKeys = (
+      await sql.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'deliveries'::regclass AND contype = 'f' ORDER BY conname`)
+    ).rows;
     for (const { def } of foreignKeys) await sql.query(`ALTER TABLE deliveries_plain ADD ${def}`);
     const plainCampaign = await createCampaign(sql, topic.id, 'plain');
     await sql.query(`UPDATE campaigns SET status = 'draft' WHERE id = $1`, [plainCampaign]);
@@ -189,7 +193,9 @@ async function main() {
       created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)`);
     await sql.query(`CHECKPOINT`);
     const bare = await insertSame('deliveries_bare', true);
-    log(`bare INSERT … SELECT (primary key + unique key only): ${bare.result.rowCount.toLocaleString('en')} rows in ${seconds(bare.ms)} s wall, ${bare.backendCpuS ?? '?'} s backend CPU`);
+    log(
+      `bare INSERT … SELECT (primary key + unique key only): ${bare.result.rowCount.toLocaleString('en')} rows in ${seconds(bare.ms)} s wall, ${bare.backendCpuS ?? '?'} s backend CPU`,
+    );
     await sql.query(`DROP TABLE deliveries_bare`);
 
     // 2. The real dispatch (every batch timed), fresh windows: every candidate reserves one.
@@ -206,14 +212,20 @@ async function main() {
     const result = first.result;
     const dispatchMs = first.ms;
     const firstBatches = batches.splice(0);
-    const reasons = (await sql.query(`SELECT status, reason, count(*)::int AS n FROM deliveries WHERE ref_id = $1 GROUP BY 1, 2 ORDER BY 3 DESC`, [campaignId])).rows;
+    const reasons = (await sql.query(`SELECT status, reason, count(*)::int AS n FROM deliveries WHERE ref_id = $1 GROUP BY 1, 2 ORDER BY 3 DESC`, [campaignId]))
+      .rows;
     const windows = (await sql.query(`SELECT count(*)::int AS n FROM cadence_windows`)).rows[0].n;
-    log(`dispatch (fresh windows): ${result.decided.toLocaleString('en')} decisions in ${seconds(dispatchMs)} s wall, ${first.backendCpuS ?? '?'} s backend CPU; ${windows.toLocaleString('en')} windows reserved; ${reasons.map((r) => `${r.reason}=${r.n}`).join(', ')}`);
+    log(
+      `dispatch (fresh windows): ${result.decided.toLocaleString('en')} decisions in ${seconds(dispatchMs)} s wall, ${first.backendCpuS ?? '?'} s backend CPU; ${windows.toLocaleString('en')} windows reserved; ${reasons.map((r) => `${r.reason}=${r.n}`).join(', ')}`,
+    );
     if (result.decided !== SUBSCRIBERS || windows !== SUBSCRIBERS) throw new Error('the dispatch did not decide every subscriber once');
     plainOrdered.push(await plainInsert('after', true));
     plainUnordered.push(await plainInsert('after', false));
     const mean = (runs, key) => (runs.some((r) => r[key] === null) ? null : runs.reduce((a, r) => a + r[key], 0) / runs.length);
-    const plainPlans = { unordered: { ms: mean(plainUnordered, 'ms'), cpuS: mean(plainUnordered, 'backendCpuS') }, ordered: { ms: mean(plainOrdered, 'ms'), cpuS: mean(plainOrdered, 'backendCpuS') } };
+    const plainPlans = {
+      unordered: { ms: mean(plainUnordered, 'ms'), cpuS: mean(plainUnordered, 'backendCpuS') },
+      ordered: { ms: mean(plainOrdered, 'ms'), cpuS: mean(plainOrdered, 'backendCpuS') },
+    };
     const baseline = plainPlans.ordered.ms <= plainPlans.unordered.ms ? 'ordered' : 'unordered';
     const plainMs = plainPlans[baseline].ms;
     const plainCpuS = plainPlans[baseline].cpuS;
@@ -234,11 +246,18 @@ async function main() {
     const secondMs = secondRun.ms;
     const secondBatches = batches.splice(0);
     const secondReasons = (await sql.query(`SELECT reason, count(*)::int AS n FROM deliveries WHERE ref_id = $1 GROUP BY 1 ORDER BY 2 DESC`, [secondId])).rows;
-    log(`dispatch (windows held): ${second.decided.toLocaleString('en')} decisions in ${seconds(secondMs)} s wall, ${secondRun.backendCpuS ?? '?'} s backend CPU; ${secondReasons.map((r) => `${r.reason}=${r.n}`).join(', ')}`);
+    log(
+      `dispatch (windows held): ${second.decided.toLocaleString('en')} decisions in ${seconds(secondMs)} s wall, ${secondRun.backendCpuS ?? '?'} s backend CPU; ${secondReasons.map((r) => `${r.reason}=${r.n}`).join(', ')}`,
+    );
     await sql.end();
 
     const ratio = dispatchMs / plainMs;
-    const stats = (list) => ({ count: list.length, minS: seconds(Math.min(...list)), maxS: seconds(Math.max(...list)), meanS: seconds(list.reduce((a, b) => a + b, 0) / list.length) });
+    const stats = (list) => ({
+      count: list.length,
+      minS: seconds(Math.min(...list)),
+      maxS: seconds(Math.max(...list)),
+      meanS: seconds(list.reduce((a, b) => a + b, 0) / list.length),
+    });
     const report = {
       bench: 'enqueue',
       date: new Date().toISOString(),
@@ -269,14 +288,18 @@ async function main() {
     const resultFile = c.writeResult(SUBSCRIBERS === 1_000_000 ? 'enqueue' : `enqueue-${SUBSCRIBERS}`, report);
     log('');
     const cpu = (v) => (v === null ? 'n/a' : `${Math.round(v * 10) / 10} s`);
-    log(`| subscribers | plain INSERT … SELECT, in subscriber order / planner's plan (2 runs each) | dispatch (decide + reserve + enqueue) | ratio to the faster plain | backend CPU plain / dispatch (ratio) | 2nd campaign, all held | target met |`);
+    log(
+      `| subscribers | plain INSERT … SELECT, in subscriber order / planner's plan (2 runs each) | dispatch (decide + reserve + enqueue) | ratio to the faster plain | backend CPU plain / dispatch (ratio) | 2nd campaign, all held | target met |`,
+    );
     log(`| ---: | ---: | ---: | ---: | ---: | ---: | :---: |`);
     log(
       `| ${SUBSCRIBERS.toLocaleString('en')} | ${report.plainInsertRunsS.ordered.join(' / ')} s / ${report.plainInsertRunsS.unordered.join(' / ')} s | ${report.dispatchS} s | ${report.ratio}× | ` +
         `${cpu(plainCpuS)} / ${cpu(first.backendCpuS)} (${report.cpuRatio ?? 'n/a'}×) | ${report.secondCampaignAllHeldS} s | ${report.met ? 'yes' : 'no'} |`,
     );
     log(`floor: the same rows into a table with only the primary key and the unique key: ${report.bareInsertS} s (${cpu(bare.backendCpuS)} backend CPU)`);
-    log(`batches: ${firstBatches.length} × ${dispatch.batchSize}, ${report.dispatchBatches.minS}–${report.dispatchBatches.maxS} s each; plan: ${report.plan}; results: ${resultFile}`);
+    log(
+      `batches: ${firstBatches.length} × ${dispatch.batchSize}, ${report.dispatchBatches.minS}–${report.dispatchBatches.maxS} s each; plan: ${report.plan}; results: ${resultFile}`,
+    );
   } finally {
     await app?.close();
     await db.close();

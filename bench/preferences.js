@@ -296,7 +296,13 @@ async function closed(port, connections, seconds, next) {
  * HTTP figures). Null when the controller's shape changed under the bench.
  */
 async function pageRenderCost(seconds = 2) {
-  const config = { companyName: 'Beispiel GmbH', brand: { ...DEFAULT_BRAND, name: 'Beispiel GmbH', address: { de: 'Hauptstraße 1, 10115 Berlin', en: 'Hauptstraße 1, 10115 Berlin' } }, tokenSecret: TOKEN_SECRET, previousTokenSecrets: [], publicUrl: 'https://news.example.com' };
+  const config = {
+    companyName: 'Beispiel GmbH',
+    brand: { ...DEFAULT_BRAND, name: 'Beispiel GmbH', address: { de: 'Hauptstraße 1, 10115 Berlin', en: 'Hauptstraße 1, 10115 Berlin' } },
+    tokenSecret: TOKEN_SECRET,
+    previousTokenSecrets: [],
+    publicUrl: 'https://news.example.com',
+  };
   const preferencesStub = {};
   const csrf = new CsrfTokens(config, new SystemClock());
   const feedbackStub = {};
@@ -470,7 +476,10 @@ async function main() {
 
     // Sanity: one of each answers 200 with the page.
     const agent = new http.Agent({ keepAlive: false });
-    for (const [name, r] of [['GET', get(0)], ['POST', post(0)]]) {
+    for (const [name, r] of [
+      ['GET', get(0)],
+      ['POST', post(0)],
+    ]) {
       const res = await request(agent, port, r.method, r.path, r.body);
       if (res.status !== 200) throw new Error(`${name} /p/:token answered ${res.status}:\n${app.output()}`);
     }
@@ -482,7 +491,9 @@ async function main() {
       const deadline = Date.now() + 60_000;
       const probe = new http.Agent({ keepAlive: false });
       while (Date.now() < deadline) {
-        const { rows: [{ busy }] } = await sql.query(
+        const {
+          rows: [{ busy }],
+        } = await sql.query(
           `SELECT count(*)::int AS busy FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tactful' AND state <> 'idle'`,
         );
         const t0 = performance.now();
@@ -533,10 +544,17 @@ async function main() {
     // GETs first: a POST backlog (lock waits) would otherwise still occupy the app's pool.
     const results = {};
     results.pacedGet = ONLY && !ONLY.includes('pacedGet') ? null : await phase(`GET, paced ${RATE}/s`, () => paced(port, RATE, PACED_SECONDS, get));
-    results.pacedGetLow = ONLY && !ONLY.includes('pacedGetLow') ? null : await phase(`GET, paced ${LOW_RATE}/s`, () => paced(port, LOW_RATE, PACED_SECONDS, get));
-    results.closedGet = ONLY && !ONLY.includes('closedGet') ? null : await phase(`GET, closed loop ${CONNECTIONS} connections`, () => closed(port, CONNECTIONS, CLOSED_SECONDS, get));
+    results.pacedGetLow =
+      ONLY && !ONLY.includes('pacedGetLow') ? null : await phase(`GET, paced ${LOW_RATE}/s`, () => paced(port, LOW_RATE, PACED_SECONDS, get));
+    results.closedGet =
+      ONLY && !ONLY.includes('closedGet')
+        ? null
+        : await phase(`GET, closed loop ${CONNECTIONS} connections`, () => closed(port, CONNECTIONS, CLOSED_SECONDS, get));
     results.pacedPost = ONLY && !ONLY.includes('pacedPost') ? null : await phase(`POST, paced ${RATE}/s`, () => paced(port, RATE, PACED_SECONDS, post));
-    results.closedPost = ONLY && !ONLY.includes('closedPost') ? null : await phase(`POST, closed loop ${CONNECTIONS} connections`, () => closed(port, CONNECTIONS, CLOSED_SECONDS, post));
+    results.closedPost =
+      ONLY && !ONLY.includes('closedPost')
+        ? null
+        : await phase(`POST, closed loop ${CONNECTIONS} connections`, () => closed(port, CONNECTIONS, CLOSED_SECONDS, post));
 
     const stopped = await app.stop();
     app = null;
@@ -582,17 +600,28 @@ async function main() {
     };
     const file = c.writeResult('preferences', report);
     c.log('');
-    const row = (name, r, target, ok) => r === null ? [name, 'skipped', '', '', '', '', '', target, ''] : [
-      name,
-      r.requests,
-      r.perS,
-      `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max} ms`,
-      `${r.errors}${Object.keys(r.appErrors).length ? ' (' + Object.entries(r.appErrors).map(([m, n]) => `${n}× ${m}`).join(', ') + ')' : ''}`,
-      r.appCpuPerRequestMs === null ? 'n/a' : `${r.appCpuPerRequestMs} ms (${Math.round((r.appSystemShare ?? 0) * 100)} % kernel)`,
-      r.backendCpuPerRequestMs === null ? 'n/a' : `${r.backendCpuPerRequestMs} ms`,
-      target,
-      ok,
-    ];
+    const row = (name, r, target, ok) =>
+      r === null
+        ? [name, 'skipped', '', '', '', '', '', target, '']
+        : [
+            name,
+            r.requests,
+            r.perS,
+            `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max} ms`,
+            `${r.errors}${
+              Object.keys(r.appErrors).length
+                ? ' (' +
+                  Object.entries(r.appErrors)
+                    .map(([m, n]) => `${n}× ${m}`)
+                    .join(', ') +
+                  ')'
+                : ''
+            }`,
+            r.appCpuPerRequestMs === null ? 'n/a' : `${r.appCpuPerRequestMs} ms (${Math.round((r.appSystemShare ?? 0) * 100)} % kernel)`,
+            r.backendCpuPerRequestMs === null ? 'n/a' : `${r.backendCpuPerRequestMs} ms`,
+            target,
+            ok,
+          ];
     c.log(
       c.table(
         ['phase', 'requests', 'requests/s', 'p50 / p99 / max', 'errors', 'app CPU per request', 'PostgreSQL CPU per request', 'target', 'met'],
@@ -610,7 +639,10 @@ async function main() {
       `in-process page render: ${inProcess.page?.cpuMicroseconds ?? '?'} µs CPU (6 × new Intl.DateTimeFormat: ${inProcess.sixDateTimeFormatConstructions.cpuMicroseconds} µs; ` +
         `cached: ${inProcess.sixCachedFormats.cpuMicroseconds} µs)`,
     );
-    if (dataPart) c.log(`in-process data of a page view: ${dataPart.queriesPerPage} queries, PostgreSQL ${dataPart.backendCpuMsPerPage} ms + Node ${dataPart.nodeCpuMsPerPage} ms CPU`);
+    if (dataPart)
+      c.log(
+        `in-process data of a page view: ${dataPart.queriesPerPage} queries, PostgreSQL ${dataPart.backendCpuMsPerPage} ms + Node ${dataPart.nodeCpuMsPerPage} ms CPU`,
+      );
     c.log(`${c.fmt(SUBSCRIBERS)} subscribers; page ${c.fmt(pageBytes)} bytes; results: ${file}; wall ${report.wallS} s`);
   } finally {
     if (app) await app.stop();

@@ -22,9 +22,12 @@ const run = spawnSync(
   process.execPath,
   [
     join(c.ROOT, 'node_modules/jest/bin/jest.js'),
-    '--selectProjects', 'integration',
-    '--runTestsByPath', 'test/integration/cadence-race.spec.ts',
-    '--testNamePattern', 'sends at most one marketing mail per window',
+    '--selectProjects',
+    'integration',
+    '--runTestsByPath',
+    'test/integration/cadence-race.spec.ts',
+    '--testNamePattern',
+    'sends at most one marketing mail per window',
   ],
   { cwd: c.ROOT, env: { ...process.env, RACE_SUBSCRIBERS: String(SUBSCRIBERS) }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
 );
@@ -34,7 +37,10 @@ const passed = run.status === 0;
 // The test prints its figures as one block: "cadence race: …" and indented lines, up to a blank line.
 const lines = output.slice(Math.max(0, output.indexOf('cadence race:'))).split('\n');
 const end = lines.findIndex((line, i) => i > 0 && !line.startsWith('  '));
-const figures = lines.slice(0, end < 0 ? lines.length : end).map((line) => line.trim()).filter(Boolean);
+const figures = lines
+  .slice(0, end < 0 ? lines.length : end)
+  .map((line) => line.trim())
+  .filter(Boolean);
 
 c.log(`cadence race, ${c.fmt(SUBSCRIBERS)} subscribers, 8 campaigns, 4 senders, 3 processes: ${passed ? '0 violations (every SQL check passed)' : 'FAILED'}`);
 c.log(`wall time of the whole run (database clone, seed, three process starts, dispatch, send, checks): ${c.round(seconds, 1)} s`);

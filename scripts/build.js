@@ -57,7 +57,16 @@ function checkedBuild() {
 function transpiledBuild() {
   const started = Date.now();
   const ts = require(join(ROOT, 'node_modules/typescript'));
-  const parsed = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } });
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    join(ROOT, 'tsconfig.build.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
+    },
+  );
   const srcDir = parsed.options.rootDir ?? join(ROOT, 'src');
   const next = `${DIST}.next-${process.pid}`;
   rmSync(next, { recursive: true, force: true });

@@ -67,11 +67,14 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   registerSecurityHeaders(app.getHttpAdapter().getInstance(), app.get(PageRenderer).contentSecurityPolicy);
   registerWorkClasses(app.getHttpAdapter().getInstance());
   const metrics = app.get(MetricsService);
-  app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {
-    // The route pattern, not the URL: tokens and ids must not become label values.
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-  });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onResponse', async (request, reply) => {
+      // The route pattern, not the URL: tokens and ids must not become label values.
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    });
 
   const document = buildOpenApiDocument(app, config.publicUrl);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });

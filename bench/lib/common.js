@@ -205,7 +205,10 @@ function writeResult(bench, report) {
 
 /** A Markdown table: header names and rows of cells. */
 function table(headers, rows, align) {
-  const lines = [`| ${headers.join(' | ')} |`, `| ${headers.map((_, i) => (align?.[i] === 'l' ? '---' : align?.[i] === 'c' ? ':---:' : '---:')).join(' | ')} |`];
+  const lines = [
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map((_, i) => (align?.[i] === 'l' ? '---' : align?.[i] === 'c' ? ':---:' : '---:')).join(' | ')} |`,
+  ];
   for (const row of rows) lines.push(`| ${row.map(fmt).join(' | ')} |`);
   return lines.join('\n');
 }

@@ -27,12 +27,9 @@ export class ApiKeyGuard implements CanActivate {
     const key = await this.keys.verify(match[1]);
     if (!key) throw new DomainException(ErrorCode.Unauthorized, 'The API key is unknown or revoked.');
     if (!scopesAllow(key.scopes, required)) {
-      throw new DomainException(
-        ErrorCode.Forbidden,
-        `This API key lacks the scope for this route; it needs one of: ${required.join(', ')}.`,
-        undefined,
-        { requiredScopes: required },
-      );
+      throw new DomainException(ErrorCode.Forbidden, `This API key lacks the scope for this route; it needs one of: ${required.join(', ')}.`, undefined, {
+        requiredScopes: required,
+      });
     }
     request.apiKey = key;
     return true;

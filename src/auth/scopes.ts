@@ -3,16 +3,7 @@ import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { ApiExtension } from '@nestjs/swagger';
 import { ApiProblems } from '../common/openapi';
 
-export const SCOPES = [
-  'admin',
-  'read',
-  'topics:write',
-  'subscribers:write',
-  'campaigns:write',
-  'digests:write',
-  'webinars:write',
-  'shipments:write',
-] as const;
+export const SCOPES = ['admin', 'read', 'topics:write', 'subscribers:write', 'campaigns:write', 'digests:write', 'webinars:write', 'shipments:write'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const SCOPES_KEY = 'tactful:scopes';

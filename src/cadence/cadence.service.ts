@@ -57,8 +57,7 @@ export class CadenceService {
   /** Carries out one window action (hand-over.policy.ts) for the given mails, in the caller's transaction. */
   async applyWindowAction(tx: EntityManager, action: WindowAction, holds: WindowHold[]): Promise<void> {
     if (action === 'keep' || holds.length === 0) return;
-    const values =
-      action === 'forget' ? [holds.map((h) => h.deliveryId)] : [holds.map((h) => h.subscriberId), holds.map((h) => h.idempotencyKey)];
+    const values = action === 'forget' ? [holds.map((h) => h.deliveryId)] : [holds.map((h) => h.subscriberId), holds.map((h) => h.idempotencyKey)];
     await runPrepared(tx, WINDOW_ACTION_SQL[action], values);
   }
 
@@ -74,7 +73,14 @@ export class CadenceService {
     // One statement: the send record under the exclusion constraint (a conflict means another
     // marketing mail went inside the window: nothing is written), and the window now running from
     // the real hand-over rather than from the reservation.
-    const recorded = await runPrepared(tx, RECORD_HAND_OVER, [holdOf(delivery).subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
+    const recorded = await runPrepared(tx, RECORD_HAND_OVER, [
+      holdOf(delivery).subscriberId,
+      delivery.id,
+      now,
+      days,
+      settings.timeZone,
+      delivery.idempotencyKey,
+    ]);
     return recorded.length > 0;
   }
 

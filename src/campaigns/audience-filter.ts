@@ -48,8 +48,7 @@ const MAX_NODES = AUDIENCE_LIMITS.conditions;
 const WHY = 'each one adds to the cost of deciding every subscriber of the topic';
 const OPERATORS = ['eq', 'ne', 'in', 'gte', 'lte', 'exists'] as const;
 
-const isScalar = (v: unknown): v is Scalar =>
-  v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+const isScalar = (v: unknown): v is Scalar => v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 
 /** Every problem with the filter, each naming its path (`audience.and[1].in`). Empty when valid. */
 export function validateAudience(filter: unknown, path = 'audience'): FieldError[] {
@@ -57,13 +56,16 @@ export function validateAudience(filter: unknown, path = 'audience'): FieldError
   const bytes = Buffer.byteLength(JSON.stringify(filter) ?? '', 'utf8');
   if (bytes > AUDIENCE_LIMITS.bytes) {
     // Not walked at all: the size alone says no, and walking a huge tree is the cost being refused.
-    return [{ field: path, message: `is ${bytes} bytes as JSON; at most ${AUDIENCE_LIMITS.bytes} bytes (a filter is evaluated for every subscriber of the topic)` }];
+    return [
+      { field: path, message: `is ${bytes} bytes as JSON; at most ${AUDIENCE_LIMITS.bytes} bytes (a filter is evaluated for every subscriber of the topic)` },
+    ];
   }
   let nodes = 0;
   let values = 0;
   const visit = (node: unknown, at: string, depth: number) => {
     if (++nodes > MAX_NODES) {
-      if (nodes === MAX_NODES + 1) errors.push({ field: path, message: `has more than ${MAX_NODES} conditions (and, or, not and each condition count; ${WHY})` });
+      if (nodes === MAX_NODES + 1)
+        errors.push({ field: path, message: `has more than ${MAX_NODES} conditions (and, or, not and each condition count; ${WHY})` });
       return;
     }
     if (depth > MAX_DEPTH) {
@@ -88,7 +90,8 @@ export function validateAudience(filter: unknown, path = 'audience'): FieldError
       return;
     }
     if ('webinar' in value) {
-      for (const k of keys.filter((k) => k !== 'webinar' && k !== 'attended')) errors.push({ field: `${at}.${k}`, message: 'is not allowed beside "webinar" (only "attended")' });
+      for (const k of keys.filter((k) => k !== 'webinar' && k !== 'attended'))
+        errors.push({ field: `${at}.${k}`, message: 'is not allowed beside "webinar" (only "attended")' });
       if (typeof value.webinar !== 'string' || !UUID.test(value.webinar)) errors.push({ field: `${at}.webinar`, message: 'must be a webinar id (UUID)' });
       if ('attended' in value && typeof value.attended !== 'boolean') errors.push({ field: `${at}.attended`, message: 'must be true or false' });
       return;
@@ -97,7 +100,8 @@ export function validateAudience(filter: unknown, path = 'audience'): FieldError
       errors.push({ field: at, message: 'must be {and}, {or}, {not}, {locale}, {webinar} or a condition with "attr"' });
       return;
     }
-    if (typeof value.attr !== 'string' || !ATTR.test(value.attr)) errors.push({ field: `${at}.attr`, message: 'must be an attribute name (letters, digits, _)' });
+    if (typeof value.attr !== 'string' || !ATTR.test(value.attr))
+      errors.push({ field: `${at}.attr`, message: 'must be an attribute name (letters, digits, _)' });
     const ops = keys.filter((k) => k !== 'attr');
     const unknown = ops.filter((k) => !(OPERATORS as readonly string[]).includes(k));
     for (const k of unknown) errors.push({ field: `${at}.${k}`, message: `is not an operator (${OPERATORS.join(', ')})` });

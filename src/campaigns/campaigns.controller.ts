@@ -32,7 +32,12 @@ const IDEMPOTENCY_PROBLEMS = {
   409: 'A request with this Idempotency-Key is still being processed; retry shortly.',
   422: 'This Idempotency-Key was used with a different request body.',
 } as const;
-const SCHEDULED: CampaignResponse = { ...CampaignResponse.example, status: 'scheduled', sendAt: '2026-03-02T09:00:00.000Z', updatedAt: '2026-03-02T08:56:00.000Z' };
+const SCHEDULED: CampaignResponse = {
+  ...CampaignResponse.example,
+  status: 'scheduled',
+  sendAt: '2026-03-02T09:00:00.000Z',
+  updatedAt: '2026-03-02T08:56:00.000Z',
+};
 
 @ApiTags('campaigns')
 @ApiBearerAuth()
@@ -76,7 +81,11 @@ export class CampaignsController {
   @RequireScopes('campaigns:write')
   @ApiOperation({ summary: 'Change a draft or scheduled campaign (409 once it is sending)' })
   @ApiOk(CampaignResponse, { ...CampaignResponse.example, priority: 5, updatedAt: '2026-03-02T08:57:00.000Z' })
-  @ApiProblems({ 404: 'No such campaign.', 409: 'The campaign is sending, sent or cancelled: it cannot change.', 422: 'The body is not valid inside the mail layout.' })
+  @ApiProblems({
+    404: 'No such campaign.',
+    409: 'The campaign is sending, sent or cancelled: it cannot change.',
+    422: 'The body is not valid inside the mail layout.',
+  })
   update(@IdParam() id: string, @Body() body: UpdateCampaignDto): Promise<CampaignResponse> {
     return this.campaigns.update(id, body);
   }
@@ -102,7 +111,11 @@ export class CampaignsController {
   @HttpCode(200)
   @RequireScopes('campaigns:write')
   @ApiOperation({ summary: 'Cancel: everything not yet handed to SMTP is suppressed (suppressed_cancelled) and held windows are freed' })
-  @ApiOk(CancelledCampaignResponse, { ...SCHEDULED, status: 'cancelled', cancelledAt: '2026-03-02T08:58:00.000Z', cancelledDeliveries: 0 }, { description: 'Cancelled (again: nothing more to do).' })
+  @ApiOk(
+    CancelledCampaignResponse,
+    { ...SCHEDULED, status: 'cancelled', cancelledAt: '2026-03-02T08:58:00.000Z', cancelledDeliveries: 0 },
+    { description: 'Cancelled (again: nothing more to do).' },
+  )
   @ApiProblems({ 404: 'No such campaign.' })
   cancel(@IdParam() id: string): Promise<CancelledCampaignResponse> {
     return this.campaigns.cancel(id);
@@ -112,7 +125,11 @@ export class CampaignsController {
   @HttpCode(200)
   @RequireScopes('read', 'campaigns:write')
   @ApiOperation({ summary: 'Render subject, HTML and text for a subscriber or a sample' })
-  @ApiOk(CampaignPreviewResponse, { subject: 'The Aufschwung fair goes digital', html: '<!doctype html><html>…</html>', text: 'The fair takes place online on 12 June.\n…' })
+  @ApiOk(CampaignPreviewResponse, {
+    subject: 'The Aufschwung fair goes digital',
+    html: '<!doctype html><html>…</html>',
+    text: 'The fair takes place online on 12 June.\n…',
+  })
   @ApiProblems({ 404: 'No such campaign, or no such subscriber.', 422: 'The campaign has no version in that language.' })
   preview(@IdParam() id: string, @Body() body: PreviewCampaignDto): Promise<CampaignPreviewResponse> {
     return this.campaigns.preview(id, body ?? {});

@@ -236,13 +236,23 @@ export class CampaignsService implements OnModuleInit {
       await tx.query(
         `UPDATE campaigns SET subject_de = $2, subject_en = $3, body_de = $4, body_en = $5, digest_summary_de = $6, digest_summary_en = $7,
            expires_at = $8, updated_at = $9 WHERE id = $1`,
-        [id, input.subject.de ?? null, input.subject.en ?? null, input.body.de ?? null, input.body.en ?? null,
-          input.digestSummary.de ?? null, input.digestSummary.en ?? null, input.expiresAt, now],
+        [
+          id,
+          input.subject.de ?? null,
+          input.subject.en ?? null,
+          input.body.de ?? null,
+          input.body.en ?? null,
+          input.digestSummary.de ?? null,
+          input.digestSummary.en ?? null,
+          input.expiresAt,
+          now,
+        ],
       );
-      await tx.query(
-        `UPDATE deliveries SET expires_at = $2, updated_at = $3 WHERE ref_id = $1 AND kind = 'campaign' AND status IN ('queued', 'deferred')`,
-        [id, input.expiresAt, now],
-      );
+      await tx.query(`UPDATE deliveries SET expires_at = $2, updated_at = $3 WHERE ref_id = $1 AND kind = 'campaign' AND status IN ('queued', 'deferred')`, [
+        id,
+        input.expiresAt,
+        now,
+      ]);
     });
   }
 
@@ -252,7 +262,7 @@ export class CampaignsService implements OnModuleInit {
     if (!EDITABLE_STATUSES.includes(current.status)) {
       throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; it cannot be scheduled again.`);
     }
-    const at = sendAt ? new Date(sendAt) : current.send_at ?? now;
+    const at = sendAt ? new Date(sendAt) : (current.send_at ?? now);
     const errors: FieldError[] = [];
     if (!current.subject_de && !current.subject_en) errors.push({ field: 'subject', message: 'needs at least one language before scheduling' });
     if (current.expires_at && current.expires_at <= at) errors.push({ field: 'expiresAt', message: 'must lie after sendAt' });
@@ -301,7 +311,8 @@ export class CampaignsService implements OnModuleInit {
       locale = input.locale ?? s.locale;
     }
     const content = contentFor(campaign, locale, true);
-    if (!content) throw new DomainException(ErrorCode.Unprocessable, `The campaign has no ${locale} version.`, [{ field: 'locale', message: 'has no content' }]);
+    if (!content)
+      throw new DomainException(ErrorCode.Unprocessable, `The campaign has no ${locale} version.`, [{ field: 'locale', message: 'has no content' }]);
     // The subscriber only chooses the language: the links are inert samples. A preview needs only
     // `read`; with the person's own links it would let that key unsubscribe or re-consent them.
     return this.renderer.render('campaign', content.locale, {
@@ -420,9 +431,10 @@ export class CampaignsService implements OnModuleInit {
     const content = campaign ? contentFor(campaign, delivery.locale, true) : null;
     if (!content) throw new Error(`campaign ${delivery.refId} has no content for ${delivery.locale}`);
     // A test send goes to listed addresses, not to a subscriber: its links are inert samples.
-    const links = test || !delivery.subscriberId
-      ? this.previewLinks(delivery.locale)
-      : { preferencesUrl: this.tokens.url('preferences', delivery.subscriberId), unsubscribeUrl: this.tokens.url('unsubscribe', delivery.subscriberId) };
+    const links =
+      test || !delivery.subscriberId
+        ? this.previewLinks(delivery.locale)
+        : { preferencesUrl: this.tokens.url('preferences', delivery.subscriberId), unsubscribeUrl: this.tokens.url('unsubscribe', delivery.subscriberId) };
     return {
       template: 'campaign',
       data: {
@@ -438,7 +450,13 @@ export class CampaignsService implements OnModuleInit {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private async validateContent(input: { subject: { de?: string; en?: string }; body: { de?: string; en?: string }; audience?: unknown; sendAt?: string; expiresAt?: string }) {
+  private async validateContent(input: {
+    subject: { de?: string; en?: string };
+    body: { de?: string; en?: string };
+    audience?: unknown;
+    sendAt?: string;
+    expiresAt?: string;
+  }) {
     const errors: FieldError[] = [];
     for (const locale of ['de', 'en'] as const) {
       if (!!input.subject[locale] !== !!input.body[locale]) {

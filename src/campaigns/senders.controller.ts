@@ -9,7 +9,6 @@ import { SLUG } from '../common/slug';
 import type { SenderBudgetRow } from './campaigns.queries';
 import { SendersService } from './senders.service';
 
-
 export class SenderBudgetDto {
   @ApiProperty({ type: 'integer', minimum: 1, maximum: 52, example: 1, description: 'At most this many of every `perSlots` cadence windows of one customer.' })
   @IsInt()
@@ -17,7 +16,13 @@ export class SenderBudgetDto {
   @Max(52)
   maxSlots: number;
 
-  @ApiProperty({ type: 'integer', minimum: 1, maximum: 52, example: 4, description: 'Counted over this many windows (1 in 4: the shop takes at most every fourth week).' })
+  @ApiProperty({
+    type: 'integer',
+    minimum: 1,
+    maximum: 52,
+    example: 4,
+    description: 'Counted over this many windows (1 in 4: the shop takes at most every fourth week).',
+  })
   @IsInt()
   @Min(1)
   @Max(52)
@@ -34,7 +39,12 @@ export class SenderBudgetResponse {
 const EXAMPLE: SenderBudgetResponse = { sender: 'shop', maxSlots: 1, perSlots: 4, updatedAt: '2026-03-02T08:00:00.000Z' };
 const SENDER_PARAM = { name: 'sender', description: 'The sender’s slug (`sender` of its campaigns).', schema: { type: 'string', pattern: SLUG.source } };
 
-const toResponse = (r: SenderBudgetRow): SenderBudgetResponse => ({ sender: r.sender, maxSlots: r.max_slots, perSlots: r.per_slots, updatedAt: r.updated_at.toISOString() });
+const toResponse = (r: SenderBudgetRow): SenderBudgetResponse => ({
+  sender: r.sender,
+  maxSlots: r.max_slots,
+  perSlots: r.per_slots,
+  updatedAt: r.updated_at.toISOString(),
+});
 
 @ApiTags('campaigns')
 @ApiBearerAuth()
@@ -54,7 +64,8 @@ export class SendersController {
   @RequireScopes('campaigns:write')
   @ApiOperation({
     summary: 'Limit a sender to maxSlots of every perSlots windows of each customer',
-    description: 'Over budget, the sender’s campaigns are folded into the customer’s digest (reason deferred_budget) instead of taking the window. The seed’s shop that mailed offers every two days after an order: shop = 1 in 4.',
+    description:
+      'Over budget, the sender’s campaigns are folded into the customer’s digest (reason deferred_budget) instead of taking the window. The seed’s shop that mailed offers every two days after an order: shop = 1 in 4.',
   })
   @ApiParam(SENDER_PARAM)
   @ApiOk(SenderBudgetResponse, EXAMPLE, { description: 'The budget now in force (created or replaced).' })

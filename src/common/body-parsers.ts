@@ -42,7 +42,9 @@ function accepts(request: FastifyRequest, kind: BodyKind): boolean {
 }
 
 function unsupported(request: FastifyRequest): DomainException {
-  const type = String(request.headers['content-type'] ?? '').split(';')[0].trim();
+  const type = String(request.headers['content-type'] ?? '')
+    .split(';')[0]
+    .trim();
   return new DomainException(ErrorCode.UnsupportedMediaType, `This endpoint does not accept ${type || 'that Content-Type'}.`);
 }
 
@@ -51,10 +53,7 @@ function limitFor(request: FastifyRequest, config: AppConfig): number {
 }
 
 function tooLarge(limit: number): DomainException {
-  return new DomainException(
-    ErrorCode.PayloadTooLarge,
-    `The request body is larger than ${limit} bytes, the most this endpoint accepts.`,
-  );
+  return new DomainException(ErrorCode.PayloadTooLarge, `The request body is larger than ${limit} bytes, the most this endpoint accepts.`);
 }
 
 async function readLimited(payload: Readable, limit: number): Promise<string> {
@@ -102,8 +101,7 @@ export function unsafeStringProblem(text: string): string | null {
 export function unsafeJsonProblems(value: unknown): FieldError[] {
   const problems: FieldError[] = [];
   const path: (string | number)[] = [];
-  const name = () =>
-    path.reduce<string>((out, p) => (typeof p === 'number' ? `${out}[${p}]` : out === '' ? p : `${out}.${p}`), '') || 'body';
+  const name = () => path.reduce<string>((out, p) => (typeof p === 'number' ? `${out}[${p}]` : out === '' ? p : `${out}.${p}`), '') || 'body';
   const walk = (node: unknown, depth: number): void => {
     if (problems.length >= 20) return;
     if (typeof node === 'string') {
@@ -213,7 +211,12 @@ function urlProblems(request: FastifyRequest): FieldError[] {
   const problems: FieldError[] = [];
   const check = (source: unknown) => {
     for (const [name, value] of Object.entries((source ?? {}) as Record<string, unknown>)) {
-      const problem = PROTOTYPE_KEYS.has(name) ? 'is not a known field' : [value].flat().map((v) => unsafeStringProblem(String(v))).find(Boolean);
+      const problem = PROTOTYPE_KEYS.has(name)
+        ? 'is not a known field'
+        : [value]
+            .flat()
+            .map((v) => unsafeStringProblem(String(v)))
+            .find(Boolean);
       if (problem) problems.push({ field: name, message: problem });
     }
   };
@@ -243,9 +246,7 @@ export function registerBodyParsers(fastify: FastifyInstance, config: AppConfig)
     try {
       parsed = JSON.parse(text) as unknown;
     } catch {
-      throw new DomainException(ErrorCode.Validation, 'The request body is not valid JSON.', [
-        { field: 'body', message: 'is not valid JSON' },
-      ]);
+      throw new DomainException(ErrorCode.Validation, 'The request body is not valid JSON.', [{ field: 'body', message: 'is not valid JSON' }]);
     }
     return refuseUnsafe(parsed);
   };

@@ -132,7 +132,20 @@ export function serializeResponse(res: { statusCode?: number; headers?: unknown 
 }
 
 /** Fields of an error (and of PostgreSQL's errors) that are names and codes, never values. */
-const ERROR_NAME_FIELDS = ['code', 'severity', 'constraint', 'table', 'column', 'schema', 'dataType', 'routine', 'status', 'statusCode', 'responseCode', 'command'];
+const ERROR_NAME_FIELDS = [
+  'code',
+  'severity',
+  'constraint',
+  'table',
+  'column',
+  'schema',
+  'dataType',
+  'routine',
+  'status',
+  'statusCode',
+  'responseCode',
+  'command',
+];
 const MAX_CAUSE_DEPTH = 3;
 
 /**
@@ -201,7 +214,9 @@ export function scrubSecrets(text: string): string {
 
 /** The last pass over each serialized log line (after the serializers). */
 export function scrubLogLine(line: string): string {
-  return scrubSecrets(line).replace(/(Key \(.*?\))=\((?:[^()"\\]|\\.)*\)/g, `$1=(${REDACTED})`).replace(/Failing row contains \((?:[^"\\]|\\.)*\)/g, `Failing row contains (${REDACTED})`);
+  return scrubSecrets(line)
+    .replace(/(Key \(.*?\))=\((?:[^()"\\]|\\.)*\)/g, `$1=(${REDACTED})`)
+    .replace(/Failing row contains \((?:[^"\\]|\\.)*\)/g, `Failing row contains (${REDACTED})`);
 }
 
 /** A pino destination that scrubs every line before it reaches `out` (stdout by default). */

@@ -7,7 +7,20 @@
 // and writes the document as OpenAPI 3.1 (see there).
 import { applyDecorators, Type } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiExtension, ApiExtraModels, ApiProperty, ApiPropertyOptional, ApiQuery, ApiResponse, ApiSchema, DocumentBuilder, getSchemaPath, SwaggerModule } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiConsumes,
+  ApiExtension,
+  ApiExtraModels,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiQuery,
+  ApiResponse,
+  ApiSchema,
+  DocumentBuilder,
+  getSchemaPath,
+  SwaggerModule,
+} from '@nestjs/swagger';
 import type { ApiPropertyOptions, ContentObject, HeadersObject, OpenAPIObject, OperationObject, ResponseObject, SchemaObject } from '@nestjs/swagger';
 import { DomainException, ErrorCode } from './problem';
 
@@ -20,11 +33,23 @@ type PropertyOptions = Omit<ApiPropertyOptions, 'type' | 'format' | 'nullable'> 
 
 /** An RFC 3339 instant in UTC, as every response writes them (`Date.toISOString()`). */
 export const ApiInstant = (options: PropertyOptions = {}): PropertyDecorator =>
-  ApiProperty({ example: '2026-03-02T09:00:00.000Z', ...options, type: String, format: 'date-time', ...(options.nullable ? { nullable: true } : {}) } as ApiPropertyOptions);
+  ApiProperty({
+    example: '2026-03-02T09:00:00.000Z',
+    ...options,
+    type: String,
+    format: 'date-time',
+    ...(options.nullable ? { nullable: true } : {}),
+  } as ApiPropertyOptions);
 
 /** A UUID (subscribers, campaigns, webinars, orders, shipments, API keys, …). */
 export const ApiUuid = (options: PropertyOptions = {}): PropertyDecorator =>
-  ApiProperty({ example: '0195f2a4-7c1e-7b3a-9d2e-5a1b2c3d4e5f', ...options, type: String, format: 'uuid', ...(options.nullable ? { nullable: true } : {}) } as ApiPropertyOptions);
+  ApiProperty({
+    example: '0195f2a4-7c1e-7b3a-9d2e-5a1b2c3d4e5f',
+    ...options,
+    type: String,
+    format: 'uuid',
+    ...(options.nullable ? { nullable: true } : {}),
+  } as ApiPropertyOptions);
 
 /** A whole number (counts, hours, minutes): `integer`, never `number`. */
 export const ApiInteger = (options: PropertyOptions = {}): PropertyDecorator =>
@@ -150,8 +175,7 @@ const DEFAULT_DESCRIPTION: Record<ProblemStatus, string> = {
 };
 
 const EXAMPLE: Record<ProblemStatus, () => DomainException> = {
-  400: () =>
-    new DomainException(ErrorCode.Validation, 'email must be a valid e-mail address', [{ field: 'email', message: 'must be a valid e-mail address' }]),
+  400: () => new DomainException(ErrorCode.Validation, 'email must be a valid e-mail address', [{ field: 'email', message: 'must be a valid e-mail address' }]),
   401: () => new DomainException(ErrorCode.Unauthorized, 'Send an API key as "Authorization: Bearer <key>".'),
   403: () =>
     new DomainException(ErrorCode.Forbidden, 'This API key lacks the scope for this route; it needs one of: read, subscribers:write.', undefined, {
@@ -166,7 +190,9 @@ const EXAMPLE: Record<ProblemStatus, () => DomainException> = {
   429: () => new DomainException(ErrorCode.TooManyRequests, 'Too many requests; retry later.'),
   500: () => new DomainException(ErrorCode.Internal, 'An unexpected error occurred. It has been logged.'),
   503: () =>
-    new DomainException(ErrorCode.Unavailable, 'The service is busy: no database connection came free in time. Retry shortly.', undefined, { retryAfterSeconds: 5 }),
+    new DomainException(ErrorCode.Unavailable, 'The service is busy: no database connection came free in time. Retry shortly.', undefined, {
+      retryAfterSeconds: 5,
+    }),
 };
 
 /** The problem+json content of an error response, with an example made by the code that makes real ones. */
@@ -185,7 +211,9 @@ type ProblemSpec = ProblemStatus | Partial<Record<ProblemStatus, string>>;
  */
 export function ApiProblems(...specs: ProblemSpec[]) {
   const entries: [ProblemStatus, string][] = specs.flatMap((spec) =>
-    typeof spec === 'number' ? [[spec, DEFAULT_DESCRIPTION[spec]] as [ProblemStatus, string]] : (Object.entries(spec) as unknown as [ProblemStatus, string][]).map(([s, d]) => [Number(s) as ProblemStatus, d] as [ProblemStatus, string]),
+    typeof spec === 'number'
+      ? [[spec, DEFAULT_DESCRIPTION[spec]] as [ProblemStatus, string]]
+      : (Object.entries(spec) as unknown as [ProblemStatus, string][]).map(([s, d]) => [Number(s) as ProblemStatus, d] as [ProblemStatus, string]),
   );
   return applyDecorators(
     ApiExtraModels(ProblemResponse, FieldErrorResponse),
@@ -338,7 +366,12 @@ export function finishDocument(document: OpenAPIObject): OpenAPIObject {
       operation.responses = Object.fromEntries(Object.entries(operation.responses).sort(([a], [b]) => a.localeCompare(b)));
     }
   }
-  return { ...document, openapi: '3.1.0', paths: toJsonSchema(document.paths) as OpenAPIObject['paths'], components: toJsonSchema(document.components) as OpenAPIObject['components'] };
+  return {
+    ...document,
+    openapi: '3.1.0',
+    paths: toJsonSchema(document.paths) as OpenAPIObject['paths'],
+    components: toJsonSchema(document.components) as OpenAPIObject['components'],
+  };
 }
 
 /** The document served at /docs/openapi.json (and shown by the Swagger UI at /docs). */
@@ -357,15 +390,18 @@ export function buildOpenApiDocument(app: INestApplication, publicUrl: string): 
       type: 'http',
       scheme: 'bearer',
       bearerFormat: 'opaque API key (tk_…)',
-      description: 'An API key: generated ones are tk_ and 40 URL-safe characters (POST /v1/api-keys, or the admin key printed on the first start); ADMIN_API_KEY may be any secret of 24 characters or more. Not a JWT: an opaque secret, stored only as a hash.',
+      description:
+        'An API key: generated ones are tk_ and 40 URL-safe characters (POST /v1/api-keys, or the admin key printed on the first start); ADMIN_API_KEY may be any secret of 24 characters or more. Not a JWT: an opaque secret, stored only as a hash.',
     })
     .build();
   return finishDocument(SwaggerModule.createDocument(app, config, { extraModels: [ProblemResponse, FieldErrorResponse] }));
 }
 
 /** The answers every linked customer page shares. */
-export const PAGE_INVALID_LINK = 'The one “invalid link” page: a forged, truncated or foreign link, or a genuine one whose person (or registration) is gone — the same page for all, so no oracle.';
-export const PAGE_TOO_MANY = 'Too many failed links (or form requests) from this address: a page in the visitor’s language, with Retry-After. A genuine link is never refused.';
+export const PAGE_INVALID_LINK =
+  'The one “invalid link” page: a forged, truncated or foreign link, or a genuine one whose person (or registration) is gone — the same page for all, so no oracle.';
+export const PAGE_TOO_MANY =
+  'Too many failed links (or form requests) from this address: a page in the visitor’s language, with Retry-After. A genuine link is never refused.';
 
 /** An HTML form body (application/x-www-form-urlencoded; the one-click unsubscribe also multipart/form-data). */
 export function ApiForm(schema: SchemaObject, options: { multipart?: boolean; required?: boolean; description?: string } = {}) {
@@ -385,4 +421,9 @@ export const ApiBodyContent = (body: { required: boolean; description?: string; 
 
 /** `?lang=de|en`: the page's language (default: the person's, else DEFAULT_LOCALE). */
 export const ApiLangQuery = () =>
-  ApiQuery({ name: 'lang', required: false, enum: ['de', 'en'], description: 'The page’s language; default the person’s (or the webinar’s), else DEFAULT_LOCALE.' });
+  ApiQuery({
+    name: 'lang',
+    required: false,
+    enum: ['de', 'en'],
+    description: 'The page’s language; default the person’s (or the webinar’s), else DEFAULT_LOCALE.',
+  });

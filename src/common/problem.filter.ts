@@ -25,14 +25,14 @@ export function toDomainException(error: unknown): DomainException {
     const status = error.getStatus();
     const response = error.getResponse();
     const message =
-      typeof response === 'object' && response !== null && 'message' in response
-        ? String((response as { message: unknown }).message)
-        : error.message;
+      typeof response === 'object' && response !== null && 'message' in response ? String((response as { message: unknown }).message) : error.message;
     return new DomainException(FROM_STATUS[status] ?? (status >= 500 ? ErrorCode.Internal : ErrorCode.BadRequest), message);
   }
   // Overload, not a fault: the request's connection budget is used up, or it ran past statement_timeout.
   if (isPoolExhausted(error)) {
-    return new DomainException(ErrorCode.Unavailable, 'The service is busy: no database connection came free in time. Retry shortly.', undefined, { retryAfterSeconds: 5 });
+    return new DomainException(ErrorCode.Unavailable, 'The service is busy: no database connection came free in time. Retry shortly.', undefined, {
+      retryAfterSeconds: 5,
+    });
   }
   if (isStatementTimeout(error)) {
     return new DomainException(

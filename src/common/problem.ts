@@ -97,8 +97,7 @@ export class DomainException extends Error {
   }
 }
 
-export const notFound = (what: string, id: string): DomainException =>
-  new DomainException(ErrorCode.NotFound, `${what} ${id} does not exist`);
+export const notFound = (what: string, id: string): DomainException => new DomainException(ErrorCode.NotFound, `${what} ${id} does not exist`);
 
 export const invalid = (field: string, message: string): DomainException =>
   new DomainException(ErrorCode.Validation, `${field}: ${message}`, [{ field, message }]);

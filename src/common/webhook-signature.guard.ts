@@ -17,7 +17,12 @@ export class WebhookSignatureGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<FastifyRequest & { rawBody?: string }>();
     const header = request.headers[SIGNATURE_HEADER];
-    const check = verifyWebhook([this.config.webhookSecret, ...this.config.previousWebhookSecrets], typeof header === 'string' ? header : undefined, request.rawBody ?? '', this.clock.now());
+    const check = verifyWebhook(
+      [this.config.webhookSecret, ...this.config.previousWebhookSecrets],
+      typeof header === 'string' ? header : undefined,
+      request.rawBody ?? '',
+      this.clock.now(),
+    );
     if (!check.ok) throw new DomainException(ErrorCode.Unauthorized, `Webhook signature rejected: ${check.reason}`);
     return true;
   }

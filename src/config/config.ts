@@ -211,10 +211,7 @@ export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
-    super(
-      'Invalid configuration:\n' +
-        problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'),
-    );
+    super('Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -411,7 +408,10 @@ class EnvReader {
   list(name: string, pattern: RegExp, what: string): string[] {
     const value = this.raw(name);
     if (value === undefined) return [];
-    const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
     const bad = entries.filter((entry) => !pattern.test(entry));
     if (bad.length > 0) {
       this.problems.push({ variable: name, message: `must be comma-separated ${what}, got "${bad[0]}"` });
@@ -445,7 +445,12 @@ class EnvReader {
     const labels = value.split('.');
     const valid = value.length <= 253 && labels.every((part) => labelPattern.test(part)) && (label ? labels.length >= 1 : labels.length >= 2);
     if (!valid) {
-      this.problems.push({ variable: name, message: label ? `must be a DNS selector like "tactful2026" (letters, digits, hyphens, dots), got "${value}"` : `must be a domain name like "bounce.shop.example", got "${value}"` });
+      this.problems.push({
+        variable: name,
+        message: label
+          ? `must be a DNS selector like "tactful2026" (letters, digits, hyphens, dots), got "${value}"`
+          : `must be a domain name like "bounce.shop.example", got "${value}"`,
+      });
       return undefined;
     }
     return value;
@@ -462,7 +467,10 @@ class EnvReader {
     }
     const missing = (['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'] as const).filter((_, i) => given[i] === undefined);
     for (const variable of missing) {
-      this.problems.push({ variable, message: 'is needed with the other DKIM_ settings (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY or DKIM_PRIVATE_KEY_FILE): all or none' });
+      this.problems.push({
+        variable,
+        message: 'is needed with the other DKIM_ settings (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY or DKIM_PRIVATE_KEY_FILE): all or none',
+      });
     }
     const variable = file !== undefined ? 'DKIM_PRIVATE_KEY_FILE' : 'DKIM_PRIVATE_KEY';
     let pem: string | undefined;
@@ -605,9 +613,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     webhookSecret: read.secret('WEBHOOK_SECRET', production ? undefined : devSecrets?.webhookSecret),
     previousTokenSecrets: read.secretList('TOKEN_SECRETS_PREVIOUS'),
     previousWebhookSecrets: read.secretList('WEBHOOK_SECRETS_PREVIOUS'),
-    logLevel: read.oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info', [
-      'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
-    ] as const),
+    logLevel: read.oneOf('LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     importBodyLimitBytes: read.int('IMPORT_BODY_LIMIT_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     defaultLocale: read.oneOf('DEFAULT_LOCALE', 'de', LOCALES),
@@ -647,7 +653,11 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     softBounceLimit: read.int('SOFT_BOUNCE_LIMIT', 5, 1, 1000),
     softBounceDays: read.int('SOFT_BOUNCE_DAYS', 30, 1, 365),
     mailProviders: {
-      sesTopicArns: read.list('SES_SNS_TOPIC_ARNS', /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, 'SNS topic ARNs like arn:aws:sns:eu-central-1:123456789012:ses-events'),
+      sesTopicArns: read.list(
+        'SES_SNS_TOPIC_ARNS',
+        /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+        'SNS topic ARNs like arn:aws:sns:eu-central-1:123456789012:ses-events',
+      ),
       sendgridPublicKey: read.optional('SENDGRID_WEBHOOK_PUBLIC_KEY'),
       postmarkUser: read.optional('POSTMARK_WEBHOOK_USER'),
       postmarkPassword: read.optional('POSTMARK_WEBHOOK_PASSWORD'),
@@ -688,22 +698,34 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
   }
   config.smtpMarketingMaxConnections = read.int('SMTP_MARKETING_MAX_CONNECTIONS', config.smtpMaxConnections, 1, 100);
   if (config.smtpMarketingUrl !== undefined && config.smtpUrl === undefined) {
-    read.problems.push({ variable: 'SMTP_MARKETING_URL', message: 'needs SMTP_URL as well: service and transactional mail go through SMTP_URL, only marketing through SMTP_MARKETING_URL' });
+    read.problems.push({
+      variable: 'SMTP_MARKETING_URL',
+      message: 'needs SMTP_URL as well: service and transactional mail go through SMTP_URL, only marketing through SMTP_MARKETING_URL',
+    });
   }
   if (config.smtpMarketingUrl === undefined && read.optional('SMTP_MARKETING_RATE_PER_SECOND') !== undefined) {
-    read.problems.push({ variable: 'SMTP_MARKETING_RATE_PER_SECOND', message: 'applies only to a marketing relay of its own (SMTP_MARKETING_URL); with one relay, SMTP_RATE_PER_SECOND limits all mail' });
+    read.problems.push({
+      variable: 'SMTP_MARKETING_RATE_PER_SECOND',
+      message: 'applies only to a marketing relay of its own (SMTP_MARKETING_URL); with one relay, SMTP_RATE_PER_SECOND limits all mail',
+    });
   }
-  for (const [variable, mailbox] of [['MAIL_FROM', config.mailFrom], ['REPLY_TO', config.replyTo], ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m])]) {
+  for (const [variable, mailbox] of [
+    ['MAIL_FROM', config.mailFrom],
+    ['REPLY_TO', config.replyTo],
+    ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m]),
+  ]) {
     if (isNoReply(mailbox)) read.problems.push({ variable, message: `must be a mailbox people read, not a no-reply address, got "${mailbox}"` });
   }
   const tls = config.inboundSmtp;
   if ((tls.tlsKeyFile === undefined) !== (tls.tlsCertFile === undefined)) {
-    const [given, missing] = tls.tlsKeyFile === undefined ? ['INBOUND_SMTP_TLS_CERT', 'INBOUND_SMTP_TLS_KEY'] : ['INBOUND_SMTP_TLS_KEY', 'INBOUND_SMTP_TLS_CERT'];
+    const [given, missing] =
+      tls.tlsKeyFile === undefined ? ['INBOUND_SMTP_TLS_CERT', 'INBOUND_SMTP_TLS_KEY'] : ['INBOUND_SMTP_TLS_KEY', 'INBOUND_SMTP_TLS_CERT'];
     read.problems.push({ variable: given, message: `needs ${missing} as well (STARTTLS takes a key and its certificate)` });
   }
   const providers = config.mailProviders;
   if ((providers.postmarkUser === undefined) !== (providers.postmarkPassword === undefined)) {
-    const [given, missing] = providers.postmarkUser === undefined ? ['POSTMARK_WEBHOOK_PASSWORD', 'POSTMARK_WEBHOOK_USER'] : ['POSTMARK_WEBHOOK_USER', 'POSTMARK_WEBHOOK_PASSWORD'];
+    const [given, missing] =
+      providers.postmarkUser === undefined ? ['POSTMARK_WEBHOOK_PASSWORD', 'POSTMARK_WEBHOOK_USER'] : ['POSTMARK_WEBHOOK_USER', 'POSTMARK_WEBHOOK_PASSWORD'];
     read.problems.push({ variable: given, message: `needs ${missing} as well (Postmark sends both as basic auth)` });
   } else if (providers.postmarkPassword !== undefined && providers.postmarkPassword.length < 16) {
     read.problems.push({ variable: 'POSTMARK_WEBHOOK_PASSWORD', message: 'must be at least 16 characters long' });

@@ -100,10 +100,16 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
   // A malformed PUBLIC_URL is reported by the parser already.
   const url = URL.canParse(config.publicUrl) ? new URL(config.publicUrl) : undefined;
   if (url && !publicUrlGiven) {
-    refuse('PUBLIC_URL', `is required in production: the https address customers open the links in mails at (e.g. https://news.your-shop.com); the default ${config.publicUrl} works on this machine only`);
+    refuse(
+      'PUBLIC_URL',
+      `is required in production: the https address customers open the links in mails at (e.g. https://news.your-shop.com); the default ${config.publicUrl} works on this machine only`,
+    );
   } else if (url) {
     if (url.protocol !== 'https:') {
-      refuse('PUBLIC_URL', `must be https in production: RFC 8058 one-click unsubscribe needs an https link, and every customer link carries a personal token; got "${config.publicUrl}"`);
+      refuse(
+        'PUBLIC_URL',
+        `must be https in production: RFC 8058 one-click unsubscribe needs an https link, and every customer link carries a personal token; got "${config.publicUrl}"`,
+      );
     }
     const unreachable = unreachableHost(url.hostname);
     if (unreachable) refuse('PUBLIC_URL', `must be a host your customers can reach; "${url.hostname}" is ${unreachable}`);
@@ -119,7 +125,10 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
     if (mailbox === undefined) continue;
     const domain = domainOf(mailbox);
     if (isReservedDomain(domain)) {
-      refuse(variable, `must be on a domain of yours that sends and receives mail; "${domain}" is reserved, so receivers reject or bin mail from it and replies go nowhere`);
+      refuse(
+        variable,
+        `must be on a domain of yours that sends and receives mail; "${domain}" is reserved, so receivers reject or bin mail from it and replies go nowhere`,
+      );
     }
   }
 
@@ -136,9 +145,15 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
       'is required in production: the embedded PostgreSQL lives and dies with this process, no other instance can share it (the cadence cap holds across instances only on one database), and nothing backs it up',
     );
   }
-  for (const [variable, secret] of [['TOKEN_SECRET', config.tokenSecret], ['WEBHOOK_SECRET', config.webhookSecret]]) {
+  for (const [variable, secret] of [
+    ['TOKEN_SECRET', config.tokenSecret],
+    ['WEBHOOK_SECRET', config.webhookSecret],
+  ]) {
     if (PLACEHOLDER_SECRET.test(secret)) {
-      refuse(variable, 'is a published placeholder (docker-compose.yml ships it): anyone could sign links and webhooks with it; generate one, e.g. `openssl rand -base64 48`');
+      refuse(
+        variable,
+        'is a published placeholder (docker-compose.yml ships it): anyone could sign links and webhooks with it; generate one, e.g. `openssl rand -base64 48`',
+      );
     }
   }
 
@@ -149,7 +164,10 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
         "is unset: the envelope sender of every mail is MAIL_FROM's address, so asynchronous bounces land in that mailbox and no one can tell which mail bounced. Set it to a domain whose MX leads to Tactful's inbound receiver (e.g. bounce.your-shop.com); each mail then goes out with a VERP address bounces+<token>@ that domain",
     });
   } else if (isReservedDomain(config.bounceDomain)) {
-    refuse('BOUNCE_DOMAIN', `must be a domain of yours that receives mail; "${config.bounceDomain}" is reserved, so bounces to it go nowhere and receivers reject mail whose envelope sender is on it`);
+    refuse(
+      'BOUNCE_DOMAIN',
+      `must be a domain of yours that receives mail; "${config.bounceDomain}" is reserved, so bounces to it go nowhere and receivers reject mail whose envelope sender is on it`,
+    );
   } else if (!sameOrganization(config.bounceDomain, domainOf(config.mailFrom))) {
     warnings.push({
       variable: 'BOUNCE_DOMAIN',
@@ -166,27 +184,38 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
       });
     }
     if (config.dkim.algorithm === 'rsa-sha256' && config.dkim.keyBits < 2048) {
-      warnings.push({ variable: 'DKIM_PRIVATE_KEY', message: `is an RSA key of ${config.dkim.keyBits} bits: RFC 8301 asks for at least 2048 bits for signing, and some receivers treat shorter keys as weak` });
+      warnings.push({
+        variable: 'DKIM_PRIVATE_KEY',
+        message: `is an RSA key of ${config.dkim.keyBits} bits: RFC 8301 asks for at least 2048 bits for signing, and some receivers treat shorter keys as weak`,
+      });
     }
   }
 
   if (config.tokenSecret === config.webhookSecret) {
-    warnings.push({ variable: 'WEBHOOK_SECRET', message: 'is the same as TOKEN_SECRET: whoever holds a webhook secret (your shop, your carrier) could then sign customer links; use two secrets' });
+    warnings.push({
+      variable: 'WEBHOOK_SECRET',
+      message: 'is the same as TOKEN_SECRET: whoever holds a webhook secret (your shop, your carrier) could then sign customer links; use two secrets',
+    });
   }
   if (config.trustProxy === false && url?.protocol === 'https:') {
     warnings.push({
       variable: 'TRUST_PROXY',
       message:
-        'is unset, yet PUBLIC_URL is https and Tactful serves plain HTTP, so a TLS proxy stands in front: every customer then appears as that proxy (customer-page rate limits shared by all, consent evidence records the proxy). Set it to the proxy\'s addresses',
+        "is unset, yet PUBLIC_URL is https and Tactful serves plain HTTP, so a TLS proxy stands in front: every customer then appears as that proxy (customer-page rate limits shared by all, consent evidence records the proxy). Set it to the proxy's addresses",
     });
   }
   if (config.trustProxy === true) {
-    warnings.push({ variable: 'TRUST_PROXY', message: 'is true: any client may name its own address in X-Forwarded-For unless only your proxy can reach this port; prefer the proxy\'s addresses or a hop count' });
+    warnings.push({
+      variable: 'TRUST_PROXY',
+      message:
+        "is true: any client may name its own address in X-Forwarded-For unless only your proxy can reach this port; prefer the proxy's addresses or a hop count",
+    });
   }
   if (config.inboundSmtp.enabled && !config.inboundSmtp.tlsKeyFile) {
     warnings.push({
       variable: 'INBOUND_SMTP_TLS_CERT',
-      message: 'is unset while the inbound SMTP receiver runs: it offers no STARTTLS, so bounces and complaint reports (which quote your mails) cross the internet in clear',
+      message:
+        'is unset while the inbound SMTP receiver runs: it offers no STARTTLS, so bounces and complaint reports (which quote your mails) cross the internet in clear',
     });
   }
   if (config.inboundSmtp.enabled && !config.bounceDomain) {
@@ -198,8 +227,10 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
   // Customers should see the company they know, and German law wants an imprint on every page (§ 5 DDG)
   // and the privacy notice wherever data is collected (GDPR Art. 13).
   if (config.brand) {
-    if (config.brand.name === 'Tactful') warnings.push({ variable: 'BRAND_NAME', message: 'is unset: mails and pages are signed "Tactful" instead of your company' });
-    if (!config.brand.imprintUrl) warnings.push({ variable: 'BRAND_IMPRINT_URL', message: 'is unset: mails and pages link no imprint, which German sites must show' });
+    if (config.brand.name === 'Tactful')
+      warnings.push({ variable: 'BRAND_NAME', message: 'is unset: mails and pages are signed "Tactful" instead of your company' });
+    if (!config.brand.imprintUrl)
+      warnings.push({ variable: 'BRAND_IMPRINT_URL', message: 'is unset: mails and pages link no imprint, which German sites must show' });
     if (!config.brand.privacyUrl) warnings.push({ variable: 'BRAND_PRIVACY_URL', message: 'is unset: forms and mails link no privacy policy (GDPR Art. 13)' });
   }
 
@@ -207,7 +238,10 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
     return {
       refusals: [],
       warnings: [
-        ...refusals.map(({ variable, message }) => ({ variable, message: `${message} (accepted because LOCAL_ONLY=true: for local use only, never with real customers)` })),
+        ...refusals.map(({ variable, message }) => ({
+          variable,
+          message: `${message} (accepted because LOCAL_ONLY=true: for local use only, never with real customers)`,
+        })),
         ...warnings,
       ],
     };

@@ -176,7 +176,9 @@ function reachableBinaries(binaries: Binaries, account: Account): Binaries {
       rmSync(partial, { recursive: true, force: true });
       // Another start may have finished the same copy first.
       if (!existsSync(join(home, 'bin', 'postgres'))) {
-        throw new EmbeddedPostgresError(`the postgres user cannot reach ${binaries.home}, and copying it to ${BINARY_CACHE} failed (${(error as Error).message})`);
+        throw new EmbeddedPostgresError(
+          `the postgres user cannot reach ${binaries.home}, and copying it to ${BINARY_CACHE} failed (${(error as Error).message})`,
+        );
       }
     }
   }
@@ -212,7 +214,9 @@ function reachableDataDir(dataDir: string, account: Account): string {
     symlinkSync(target, dataDir);
     return target;
   } catch (error) {
-    throw new EmbeddedPostgresError(`the postgres user cannot reach ${dataDir}, and a data folder in ${RELOCATED_DATA} could not be made (${(error as Error).message})`);
+    throw new EmbeddedPostgresError(
+      `the postgres user cannot reach ${dataDir}, and a data folder in ${RELOCATED_DATA} could not be made (${(error as Error).message})`,
+    );
   }
 }
 
@@ -304,12 +308,17 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     placement,
     placement.binaries.postgres,
     [
-      '-D', placement.dataDir,
-      '-p', String(options.port),
+      '-D',
+      placement.dataDir,
+      '-p',
+      String(options.port),
       // Only the address clients use: a port taken on it fails the start instead of half-binding.
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'max_connections=300',
-      '-c', 'fsync=' + (options.persistent ? 'on' : 'off'),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=300',
+      '-c',
+      'fsync=' + (options.persistent ? 'on' : 'off'),
     ],
     options.log,
   );
@@ -329,7 +338,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       exited.then(() => {
         const taken = server.lines.some((line) => /could not bind|Address already in use/.test(line));
         throw taken
-          ? new EmbeddedPostgresError(`port ${options.port} on 127.0.0.1 is taken`, 'set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to a PostgreSQL of your own')
+          ? new EmbeddedPostgresError(
+              `port ${options.port} on 127.0.0.1 is taken`,
+              'set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to a PostgreSQL of your own',
+            )
           : new EmbeddedPostgresError(`postgres stopped at once in ${placement.dataDir}: ${server.reason()}`);
       }),
       new Promise<never>((_, reject) => {

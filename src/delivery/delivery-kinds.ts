@@ -97,10 +97,10 @@ export async function subscriberGate(
   if (topicBound && knownSubscriptionStatus !== undefined) {
     subscriptionStatus = knownSubscriptionStatus;
   } else if (topicBound) {
-    const [subscription] = await tx.query(
-      `SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE`,
-      [delivery.subscriberId, delivery.topicId],
-    );
+    const [subscription] = await tx.query(`SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE`, [
+      delivery.subscriberId,
+      delivery.topicId,
+    ]);
     subscriptionStatus = subscription?.status ?? null;
   }
   const reason = consentVerdict({ class: delivery.class, subscriberStatus: delivery.subscriberStatus, subscriptionStatus, topicBound });

@@ -152,7 +152,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         } catch (error) {
           this.logger.error({ err: error, stream }, 'delivery worker tick failed');
         }
-        if (this.running) this.timers.set(stream, setTimeout(() => this.loops.set(stream, tick()), busy ? 0 : this.config.workerPollMs));
+        if (this.running)
+          this.timers.set(
+            stream,
+            setTimeout(() => this.loops.set(stream, tick()), busy ? 0 : this.config.workerPollMs),
+          );
       };
       this.loops.set(stream, tick());
     }
@@ -202,7 +206,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const relay = this.relays.for(stream);
     // A paced relay gets no more rows than it can send within the horizon, so a claimed row
     // waits for its slot seconds at most, never until its lease runs out.
-    const limit = relay.ratePerSecond > 0 ? Math.min(this.config.workerBatchSize, Math.ceil(relay.ratePerSecond * PACE_HORIZON_SECONDS)) : this.config.workerBatchSize;
+    const limit =
+      relay.ratePerSecond > 0 ? Math.min(this.config.workerBatchSize, Math.ceil(relay.ratePerSecond * PACE_HORIZON_SECONDS)) : this.config.workerBatchSize;
     const claimed = await this.claim(stream, limit);
     for (const id of claimed) this.inHand.add(id);
     stats.claimed = claimed.length;
@@ -284,10 +289,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
    * second); a pause this worker sets applies at once (record() adds it here).
    */
   private async domainPauses(): Promise<DomainPauses> {
-    const rows: { domain: string; paused_until: Date }[] = await this.db.query(
-      `SELECT domain, paused_until FROM domain_pauses WHERE paused_until > $1`,
-      [this.clock.now()],
-    );
+    const rows: { domain: string; paused_until: Date }[] = await this.db.query(`SELECT domain, paused_until FROM domain_pauses WHERE paused_until > $1`, [
+      this.clock.now(),
+    ]);
     return new Map(rows.map((r) => [r.domain, r.paused_until]));
   }
 
@@ -419,25 +423,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     pauses: DomainPauses,
   ): Promise<{ status: string; reason: Reason }> {
     const now = this.clock.now();
-    const result = afterAttempt(
-      outcome.status,
-      { attempts: delivery.attempts, unknownOutcomes: delivery.unknownOutcomes },
-      this.retry,
-      now,
-      Math.random(),
-    );
+    const result = afterAttempt(outcome.status, { attempts: delivery.attempts, unknownOutcomes: delivery.unknownOutcomes }, this.retry, now, Math.random());
     await runPrepared(tx, RECORD_ATTEMPT, [
-        delivery.id,
-        result.status,
-        result.reason,
-        result.nextAttemptAt,
-        outcome.response,
-        messageId,
-        now,
-        result.countsAsUnknown ? 1 : 0,
-        result.pauseDomainUntil ? 1 : 0,
-      ],
-    );
+      delivery.id,
+      result.status,
+      result.reason,
+      result.nextAttemptAt,
+      outcome.response,
+      messageId,
+      now,
+      result.countsAsUnknown ? 1 : 0,
+      result.pauseDomainUntil ? 1 : 0,
+    ]);
     this.metrics.deliveries.inc({ class: delivery.class, kind: delivery.kind, status: result.status, reason: result.reason });
     if (result.bounceSubscriber) await recordHardBounce(tx, delivery, outcome.response, now);
     if (result.pauseDomainUntil) {

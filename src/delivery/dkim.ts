@@ -70,9 +70,7 @@ export class DkimSigner {
     const field = `DKIM-Signature: ${tags}`;
     const data = Buffer.from(hashed.join('') + relaxedHeader(field), 'latin1');
     const value =
-      this.settings.algorithm === 'ed25519-sha256'
-        ? sign(null, createHash('sha256').update(data).digest(), this.key)
-        : sign('sha256', data, this.key);
+      this.settings.algorithm === 'ed25519-sha256' ? sign(null, createHash('sha256').update(data).digest(), this.key) : sign('sha256', data, this.key);
     return `${field}${foldBase64(value.toString('base64'))}\r\n`;
   }
 }

@@ -49,7 +49,8 @@ const ENHANCED_STATUS = /^\d{3}[ -]([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
 // Only used when a server sends no enhanced code: a short list of phrases real MTAs use for a
 // missing mailbox or a spam block. Anything else stays a plain permanent failure, because
 // marking a customer bounced on a guess suppresses all their future mail.
-const MAILBOX_UNKNOWN_TEXT = /user unknown|unknown user|no such (user|mailbox|recipient)|does not exist|invalid (recipient|mailbox)|recipient (address )?(rejected|unknown|not found)/i;
+const MAILBOX_UNKNOWN_TEXT =
+  /user unknown|unknown user|no such (user|mailbox|recipient)|does not exist|invalid (recipient|mailbox)|recipient (address )?(rejected|unknown|not found)/i;
 const POLICY_TEXT = /spam|blocked|block ?list|black ?list|policy|reputation|dmarc|spf|dkim/i;
 
 // Errors raised before any byte reached the server (or instead of a server reply) that are

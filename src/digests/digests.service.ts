@@ -107,7 +107,11 @@ export class DigestsService implements OnModuleInit {
     const open = due.filter((d) => !(d.window_opens && d.window_opens > now));
     result.postponed += await this.reschedule(tx, blocked, now);
 
-    const candidates = await this.candidates(tx, open.map((d) => d.id), now);
+    const candidates = await this.candidates(
+      tx,
+      open.map((d) => d.id),
+      now,
+    );
     const withContent: DueSubscriber[] = [];
     const chosen = new Map<string, DigestCandidate[]>();
     const overflow: string[] = [];
@@ -119,7 +123,11 @@ export class DigestsService implements OnModuleInit {
       overflow.push(...left.filter((c) => c.type === 'campaign').map((c) => c.ref));
     }
     const empty = open.filter((s) => !chosen.has(s.id));
-    await this.supersedeDeferred(tx, open.map((s) => s.id), now);
+    await this.supersedeDeferred(
+      tx,
+      open.map((s) => s.id),
+      now,
+    );
     result.empty = await this.recordEmpty(tx, empty, now);
 
     // Reserve the window (the same compare-and-set as campaigns); a lost race waits for the next free day.
@@ -131,11 +139,18 @@ export class DigestsService implements OnModuleInit {
         )
       : [];
     const won = new Set(reserved.map((r) => r.subscriber_id));
-    result.postponed += await this.reschedule(tx, withContent.filter((s) => !won.has(s.id)).map((s) => s.id), now);
+    result.postponed += await this.reschedule(
+      tx,
+      withContent.filter((s) => !won.has(s.id)).map((s) => s.id),
+      now,
+    );
     const winners = withContent.filter((s) => won.has(s.id));
     if (winners.length === 0) return result;
 
-    const dropTopics = await this.dropQuestionsDue(tx, winners.map((s) => s.id));
+    const dropTopics = await this.dropQuestionsDue(
+      tx,
+      winners.map((s) => s.id),
+    );
     const spreadSeconds = this.config.digestCatchupSpreadMinutes * 60;
     const rows: { id: string; subscriber_id: string }[] = await tx.query(
       `WITH input AS (
@@ -156,16 +171,16 @@ export class DigestsService implements OnModuleInit {
         winners.map((s) => s.id),
         winners.map((s) => s.locale),
         winners.map((s) => s.next_digest_at),
-        winners.map((s) =>
-          JSON.stringify({ entries: chosen.get(s.id)!.map((c) => ({ type: c.type, ref: c.ref })), dropTopics: dropTopics.get(s.id) ?? [] }),
-        ),
+        winners.map((s) => JSON.stringify({ entries: chosen.get(s.id)!.map((c) => ({ type: c.type, ref: c.ref })), dropTopics: dropTopics.get(s.id) ?? [] })),
         now,
         spreadSeconds,
       ],
     );
     const deliveryOf = new Map(rows.map((r) => [r.subscriber_id, r.id]));
     // The question is asked in this digest; if the digest does not go, unlinkEntries takes it back.
-    const asked = winners.flatMap((s) => (deliveryOf.get(s.id) ? (dropTopics.get(s.id) ?? []).map((topic) => ({ s: s.id, topic, d: deliveryOf.get(s.id)! })) : []));
+    const asked = winners.flatMap((s) =>
+      deliveryOf.get(s.id) ? (dropTopics.get(s.id) ?? []).map((topic) => ({ s: s.id, topic, d: deliveryOf.get(s.id)! })) : [],
+    );
     if (asked.length) {
       await tx.query(
         `INSERT INTO drop_topic_prompts (subscriber_id, topic_id, digest_delivery_id, asked_at)
@@ -173,8 +188,18 @@ export class DigestsService implements OnModuleInit {
         [asked.map((a) => a.s), asked.map((a) => a.topic), asked.map((a) => a.d), now],
       );
     }
-    const items = winners.flatMap((s) => chosen.get(s.id)!.filter((c) => c.type === 'item').map((c) => ({ s: s.id, item: c.ref, d: deliveryOf.get(s.id) })));
-    const folded = winners.flatMap((s) => chosen.get(s.id)!.filter((c) => c.type === 'campaign').map((c) => ({ ref: c.ref, d: deliveryOf.get(s.id) })));
+    const items = winners.flatMap((s) =>
+      chosen
+        .get(s.id)!
+        .filter((c) => c.type === 'item')
+        .map((c) => ({ s: s.id, item: c.ref, d: deliveryOf.get(s.id) })),
+    );
+    const folded = winners.flatMap((s) =>
+      chosen
+        .get(s.id)!
+        .filter((c) => c.type === 'campaign')
+        .map((c) => ({ ref: c.ref, d: deliveryOf.get(s.id) })),
+    );
     await tx.query(
       `INSERT INTO digest_entries (subscriber_id, item_id, delivery_id)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) ON CONFLICT DO NOTHING`,
@@ -185,10 +210,11 @@ export class DigestsService implements OnModuleInit {
        FROM unnest($1::bigint[], $2::bigint[]) AS f(id, digest) WHERE d.id = f.id`,
       [folded.filter((f) => f.d).map((f) => f.ref), folded.filter((f) => f.d).map((f) => f.d), now],
     );
-    await tx.query(
-      `UPDATE deliveries SET reason = $2, updated_at = $3 WHERE id = ANY($1::bigint[]) AND status = 'deferred'`,
-      [overflow, Reason.DeferredDigestFull, now],
-    );
+    await tx.query(`UPDATE deliveries SET reason = $2, updated_at = $3 WHERE id = ANY($1::bigint[]) AND status = 'deferred'`, [
+      overflow,
+      Reason.DeferredDigestFull,
+      now,
+    ]);
     // Next digest: after this one's window (the trigger's rule, applied from this digest's slot).
     await tx.query(
       `UPDATE subscribers s SET next_digest_at = tactful_next_digest(

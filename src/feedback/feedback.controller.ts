@@ -18,7 +18,11 @@ import { FeedbackService, FeedbackSubject } from './feedback.service';
 const fill = (template: string, values: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, k) => values[k] ?? '');
 
 @ApiTags('customer pages')
-@ApiParam({ name: 'token', description: 'The signed “useful / not useful” (or “drop this topic?”) link from a mail (`preview`: an inert sample).', schema: { type: 'string' } })
+@ApiParam({
+  name: 'token',
+  description: 'The signed “useful / not useful” (or “drop this topic?”) link from a mail (`preview`: an inert sample).',
+  schema: { type: 'string' },
+})
 @Public()
 @UseGuards(CustomerRateLimitGuard)
 @UseFilters(CustomerPageLimitFilter)
@@ -47,7 +51,11 @@ export class FeedbackController {
     return this.pages.message(locale, t.notFoundTitle, [t.notFoundBody]);
   }
 
-  private render(token: string, subject: FeedbackSubject, state: { chosen?: Rating | null; comment?: string | null; notice?: string; error?: string; done?: boolean }): string {
+  private render(
+    token: string,
+    subject: FeedbackSubject,
+    state: { chosen?: Rating | null; comment?: string | null; notice?: string; error?: string; done?: boolean },
+  ): string {
     const t = this.pages.t(subject.locale);
     const chosen = state.chosen ?? subject.current?.rating ?? null;
     const isTopic = subject.kind === 'topic';
@@ -107,7 +115,12 @@ export class FeedbackController {
     },
   })
   @ApiPage({
-    html: { 200: 'The page again: recorded (or changed), or the topic dropped.', 400: 'The page again with the error: choose one, or the comment is too long.', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY },
+    html: {
+      200: 'The page again: recorded (or changed), or the topic dropped.',
+      400: 'The page again with the error: choose one, or the comment is too long.',
+      404: PAGE_INVALID_LINK,
+      429: PAGE_TOO_MANY,
+    },
     problems: [{ 403: 'The form has expired or did not come from this page (csrf).' }],
   })
   async answer(

@@ -18,10 +18,7 @@ export const DROP_STREAK = 2;
  */
 export function shouldAskToDrop(ratingsNewestFirst: { rating: Rating; at: Date }[], lastAskedAt: Date | null): boolean {
   const streak = ratingsNewestFirst.slice(0, DROP_STREAK);
-  return (
-    streak.length === DROP_STREAK &&
-    streak.every((r) => r.rating === 'not_useful' && (lastAskedAt === null || r.at.getTime() > lastAskedAt.getTime()))
-  );
+  return streak.length === DROP_STREAK && streak.every((r) => r.rating === 'not_useful' && (lastAskedAt === null || r.at.getTime() > lastAskedAt.getTime()));
 }
 
 /**

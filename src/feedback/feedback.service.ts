@@ -45,7 +45,6 @@ export interface TopicSuggestionPage {
   nextCursor: string | null;
 }
 
-
 @Injectable()
 export class FeedbackService {
   constructor(
@@ -139,9 +138,18 @@ export class FeedbackService {
    * Customers who dropped a topic (answering "drop this topic?") after rating one of its mails not
    * useful, newest first: who, which topic, when they rated and when they dropped it.
    */
-  async dropsAfterNotUseful(limit: number): Promise<{ subscriberId: string; email: string; topic: string; ratedAt: string; droppedAt: string; comment: string | null }[]> {
+  async dropsAfterNotUseful(
+    limit: number,
+  ): Promise<{ subscriberId: string; email: string; topic: string; ratedAt: string; droppedAt: string; comment: string | null }[]> {
     const rows = await this.db.rows(Q.dropsAfterNotUseful, [limit]);
-    return rows.map((r) => ({ subscriberId: r.subscriber_id, email: r.email, topic: r.topic, ratedAt: r.rated_at.toISOString(), droppedAt: r.dropped_at.toISOString(), comment: r.comment }));
+    return rows.map((r) => ({
+      subscriberId: r.subscriber_id,
+      email: r.email,
+      topic: r.topic,
+      ratedAt: r.rated_at.toISOString(),
+      droppedAt: r.dropped_at.toISOString(),
+      comment: r.comment,
+    }));
   }
 
   async campaignSummary(campaignId: string): Promise<FeedbackSummary & { campaignId: string }> {

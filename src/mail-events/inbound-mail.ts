@@ -23,10 +23,7 @@ export interface InboundAddresses {
   unsubscribe: string;
 }
 
-export type Recipient =
-  | { kind: 'verp'; deliveryId: string }
-  | { kind: 'bounce-mailbox' }
-  | { kind: 'unsubscribe'; token: string | null };
+export type Recipient = { kind: 'verp'; deliveryId: string } | { kind: 'bounce-mailbox' } | { kind: 'unsubscribe'; token: string | null };
 
 /** Which of our addresses this is, or null (the receiver answers 550 at RCPT time). */
 export function recipientOf(address: string, addresses: InboundAddresses): Recipient | null {
@@ -147,9 +144,10 @@ function readArf(root: MimePart, recipients: Recipient[], context: ReadContext):
         messageId: clues.messageId,
         recipient: clues.genuine ? recipient : null,
         statusCode: 'abuse',
-        diagnostic: [header(report, 'user-agent'), header(report, 'reported-domain') && `reported domain ${header(report, 'reported-domain')}`]
-          .filter(Boolean)
-          .join('; ') || null,
+        diagnostic:
+          [header(report, 'user-agent'), header(report, 'reported-domain') && `reported domain ${header(report, 'reported-domain')}`]
+            .filter(Boolean)
+            .join('; ') || null,
         occurredAt: dateOf(header(report, 'arrival-date') ?? header(report, 'received-date')),
       },
     ],
@@ -193,7 +191,10 @@ export async function readInboundMail(raw: Buffer, rcptTo: string[], context: Re
   const recipients = rcptTo.map((r) => recipientOf(r, context.addresses)).filter((r): r is Recipient => r !== null);
   const root = parseMime(raw);
   const reportType = (root.params['report-type'] ?? '').toLowerCase();
-  const report = root.contentType === 'multipart/report' ? reportType : [...walk(root)].find((p) => p.contentType === 'multipart/report')?.params['report-type']?.toLowerCase();
+  const report =
+    root.contentType === 'multipart/report'
+      ? reportType
+      : [...walk(root)].find((p) => p.contentType === 'multipart/report')?.params['report-type']?.toLowerCase();
   if (report === 'delivery-status') return readDsn(root, recipients, context);
   if (report === 'feedback-report') return readArf(root, recipients, context);
   if (recipients.some((r) => r.kind === 'unsubscribe')) return readUnsubscribe(raw, recipients, context);

@@ -96,7 +96,7 @@ export class InboundSmtpReceiver implements OnApplicationBootstrap, OnApplicatio
       });
     });
     this.server = server;
-    this.port = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
+    this.port = (server as unknown as { server: { address(): AddressInfo } }).server.address().port;
     this.logger.log({ port: this.port, host }, 'inbound SMTP receiver listening');
     return this.port;
   }
@@ -115,14 +115,23 @@ export class InboundSmtpReceiver implements OnApplicationBootstrap, OnApplicatio
       size += (chunk as Buffer).length;
       if (size <= this.config.inboundSmtp.maxBytes) chunks.push(chunk as Buffer);
     }
-    if (stream.sizeExceeded || size > this.config.inboundSmtp.maxBytes) throw smtpError(552, `5.3.4 Message too big: at most ${this.config.inboundSmtp.maxBytes} bytes`);
+    if (stream.sizeExceeded || size > this.config.inboundSmtp.maxBytes)
+      throw smtpError(552, `5.3.4 Message too big: at most ${this.config.inboundSmtp.maxBytes} bytes`);
     const raw = Buffer.concat(chunks);
     const rcptTo = session.envelope.rcptTo.map((r) => r.address);
     return runAs('inbound', async () => {
       const reading = await readInboundMail(raw, rcptTo, { addresses: this.addresses, references: this.references, tokens: this.tokens });
       // A report delivered twice (the MTA missed our 250) is recognised by its own Message-ID and
       // the mail it is about.
-      const reportId = header(parseFields(raw.subarray(0, 64 * 1024).toString('latin1').split(/\r?\n\r?\n/)[0]), 'message-id');
+      const reportId = header(
+        parseFields(
+          raw
+            .subarray(0, 64 * 1024)
+            .toString('latin1')
+            .split(/\r?\n\r?\n/)[0],
+        ),
+        'message-id',
+      );
       let applied = 0;
       for (const [index, event] of reading.events.entries()) {
         const about = event.deliveryId ?? event.messageId ?? event.subscriberId ?? '';

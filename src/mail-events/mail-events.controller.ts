@@ -28,7 +28,7 @@ export class MailEventsController {
       'subscription, so nothing but transactional mail reaches them again. A soft bounce is counted: SOFT_BOUNCE_LIMIT of them ' +
       'within SOFT_BOUNCE_DAYS days bounce the address. An address that is no subscriber (order ' +
       'and shipment mail) is remembered as a hash: after a hard bounce nothing more is sent to it. Every event shows on the ' +
-      'subscriber\'s timeline (`mailEvents`, source `webhook`). Signed with WEBHOOK_SECRET; requests ' +
+      "subscriber's timeline (`mailEvents`, source `webhook`). Signed with WEBHOOK_SECRET; requests " +
       'older than 5 minutes and repeated event ids are refused or ignored.',
   })
   @ApiOk(MailEventResult, { duplicate: false, subscriberFound: true, action: 'bounced' }, { description: 'Applied, or acknowledged as a duplicate.' })

@@ -104,7 +104,10 @@ export class MailEventsService {
     const result = await this.db.transaction((tx) => this.apply(tx, event, now));
     this.metrics.mailEvents.inc({ source: event.source, kind: event.kind, outcome: result.duplicate ? 'duplicate' : result.outcome });
     if (result.outcome !== 'none' && !result.duplicate) {
-      this.logger.log({ source: event.source, kind: event.kind, outcome: result.outcome, deliveryId: result.deliveryId, subscriberId: result.subscriberId }, 'mail event applied');
+      this.logger.log(
+        { source: event.source, kind: event.kind, outcome: result.outcome, deliveryId: result.deliveryId, subscriberId: result.subscriberId },
+        'mail event applied',
+      );
     }
     return result;
   }
@@ -161,17 +164,22 @@ export class MailEventsService {
       );
       softBouncesInWindow = count;
     }
-    const decision = decideMailEvent(event.kind, { subscriberStatus: target.subscriberId ? status : null, softBouncesInWindow }, {
-      limit: this.config.softBounceLimit,
-      days: this.config.softBounceDays,
-    });
+    const decision = decideMailEvent(
+      event.kind,
+      { subscriberStatus: target.subscriberId ? status : null, softBouncesInWindow },
+      {
+        limit: this.config.softBounceLimit,
+        days: this.config.softBounceDays,
+      },
+    );
 
     let queuedSuppressed = 0;
     if (target.subscriberId && decision.newStatus) {
-      await tx.query(
-        `UPDATE subscribers SET status = $2, paused_until = NULL, status_changed_at = $3, updated_at = $3 WHERE id = $1 AND status <> $2`,
-        [target.subscriberId, decision.newStatus, now],
-      );
+      await tx.query(`UPDATE subscribers SET status = $2, paused_until = NULL, status_changed_at = $3, updated_at = $3 WHERE id = $1 AND status <> $2`, [
+        target.subscriberId,
+        decision.newStatus,
+        now,
+      ]);
       if (decision.revokeTopics) {
         await tx.query(
           `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $2, revocation_source = $3, revoked_api_key_id = NULL
@@ -203,17 +211,21 @@ export class MailEventsService {
     const recipient = bareAddress(event.recipient);
     if (event.subscriberId) return { subscriberId: event.subscriberId, email: null, deliveryId: event.deliveryId ?? null, messageId };
     const delivery = async (sql: string, value: string) => {
-      const [row] = await tx.query(
-        `SELECT d.id, d.subscriber_id, d.to_address, d.message_id FROM deliveries d WHERE ${sql} ORDER BY d.id DESC LIMIT 1`,
-        [value],
-      );
+      const [row] = await tx.query(`SELECT d.id, d.subscriber_id, d.to_address, d.message_id FROM deliveries d WHERE ${sql} ORDER BY d.id DESC LIMIT 1`, [
+        value,
+      ]);
       return row as { id: string; subscriber_id: string | null; to_address: string | null; message_id: string | null } | undefined;
     };
     const found =
       (event.deliveryId && /^\d{1,19}$/.test(event.deliveryId) ? await delivery(`d.id = $1`, event.deliveryId) : undefined) ??
       (messageId ? await delivery(`d.message_id = $1`, messageId) : undefined); // deliveries_message_id_idx
     if (found) {
-      return { subscriberId: found.subscriber_id, email: found.to_address ?? recipient, deliveryId: String(found.id), messageId: found.message_id ?? messageId };
+      return {
+        subscriberId: found.subscriber_id,
+        email: found.to_address ?? recipient,
+        deliveryId: String(found.id),
+        messageId: found.message_id ?? messageId,
+      };
     }
     if (recipient) {
       const [subscriber] = await tx.query(`SELECT id FROM subscribers WHERE email = $1`, [recipient]);

@@ -74,7 +74,12 @@ export class MetricsService {
     private readonly clock: Clock,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'tactful_process_' });
-    const outbox = new Gauge({ name: 'tactful_outbox_rows', help: 'Outbox rows by status (whole database)', labelNames: ['status'] as const, registers: [this.registry] });
+    const outbox = new Gauge({
+      name: 'tactful_outbox_rows',
+      help: 'Outbox rows by status (whole database)',
+      labelNames: ['status'] as const,
+      registers: [this.registry],
+    });
     const oldest = new Gauge({ name: 'tactful_outbox_oldest_due_seconds', help: 'Age of the oldest queued row that is due', registers: [this.registry] });
     const decisions = new Gauge({
       name: 'tactful_decisions',
@@ -113,7 +118,7 @@ export class MetricsService {
     if (pools) {
       new Gauge({
         name: 'tactful_db_pool_connections',
-        help: 'Connections of each work class\'s pool: max, open (total), idle, and callers waiting for one (alert on waiting > 0 for long)',
+        help: "Connections of each work class's pool: max, open (total), idle, and callers waiting for one (alert on waiting > 0 for long)",
         labelNames: ['pool', 'state'] as const,
         registers: [this.registry],
         collect() {

@@ -36,7 +36,10 @@ export function addressBucket(ip: string): string {
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 function refuseWhenExceeded(result: Awaited<ReturnType<Limiter>>): void {
@@ -59,7 +62,11 @@ export class CustomerRateLimits {
     if (!this.limiters) {
       const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
       const limiter = (prefix: string) =>
-        fastify.createRateLimit({ max: this.config.customerRateLimitPerIp, timeWindow: 60_000, keyGenerator: (r: FastifyRequest) => `${prefix}:${addressBucket(r.ip)}` });
+        fastify.createRateLimit({
+          max: this.config.customerRateLimitPerIp,
+          timeWindow: 60_000,
+          keyGenerator: (r: FastifyRequest) => `${prefix}:${addressBucket(r.ip)}`,
+        });
       this.limiters = { failures: limiter('failed'), form: limiter('form') };
     }
     return this.limiters;

@@ -73,7 +73,12 @@ export function requestLocale(request: FastifyRequest, fallback: Locale): Locale
     .split(',')
     .map((part, i) => {
       const [tag, ...params] = part.trim().toLowerCase().split(';');
-      const q = Number(params.map((p) => p.trim()).find((p) => p.startsWith('q='))?.slice(2) ?? 1);
+      const q = Number(
+        params
+          .map((p) => p.trim())
+          .find((p) => p.startsWith('q='))
+          ?.slice(2) ?? 1,
+      );
       return { primary: tag.split('-')[0], q: Number.isFinite(q) ? q : 0, i };
     })
     .filter((x) => x.q > 0)
@@ -98,7 +103,10 @@ export class PageRenderer {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.brandStyle = brandStyle(config.brand);
     const sources: string[] = [this.brandStyle];
-    for (const [dir, prefix] of [[PAGES_DIR, ''], [CONSOLE_DIR, 'console/']]) {
+    for (const [dir, prefix] of [
+      [PAGES_DIR, ''],
+      [CONSOLE_DIR, 'console/'],
+    ]) {
       for (const file of readdirSync(dir).filter((f) => f.endsWith('.hbs'))) {
         const source = readFileSync(join(dir, file), 'utf8');
         sources.push(source);
@@ -107,7 +115,12 @@ export class PageRenderer {
     }
     this.layout = this.pages.get('layout')!;
     // i18n.json, plus the strings of a feature kept in a file of its own (i18n.<feature>.json).
-    const files = ['i18n.json', ...readdirSync(PAGES_DIR).filter((f) => /^i18n\.[\w-]+\.json$/.test(f)).sort()];
+    const files = [
+      'i18n.json',
+      ...readdirSync(PAGES_DIR)
+        .filter((f) => /^i18n\.[\w-]+\.json$/.test(f))
+        .sort(),
+    ];
     const parts = files.map((f) => JSON.parse(readFileSync(join(PAGES_DIR, f), 'utf8')) as Record<Locale, PageStrings>);
     this.strings = { de: Object.assign({}, ...parts.map((p) => p.de)), en: Object.assign({}, ...parts.map((p) => p.en)) };
     this.consoleLayout = this.pages.get('console/layout')!;

@@ -45,7 +45,13 @@ export class ConfirmController {
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Double opt-in: a page with the confirm button (GET changes nothing; mail scanners prefetch links)' })
-  @ApiPage({ html: { 200: 'A page with the confirm button and the topics to confirm (confirmed already: a page saying so).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
+  @ApiPage({
+    html: {
+      200: 'A page with the confirm button and the topics to confirm (confirmed already: a page saying so).',
+      404: PAGE_INVALID_LINK,
+      429: PAGE_TOO_MANY,
+    },
+  })
   async show(@Param('token') token: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const subscriber = await this.subscriber(token);
     if (!subscriber) return this.notFound(reply);
@@ -68,7 +74,13 @@ export class ConfirmController {
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Confirm the subscription: the person and their pending topics become confirmed, with this browser as evidence' })
   @ApiForm({ type: 'object', properties: {} }, { required: false, description: 'The page’s form has only its button.' })
-  @ApiPage({ html: { 200: 'Confirmed (or: confirmed already), with a link to the preferences page.', 404: `${PAGE_INVALID_LINK} Also when nothing is pending any more.`, 429: PAGE_TOO_MANY } })
+  @ApiPage({
+    html: {
+      200: 'Confirmed (or: confirmed already), with a link to the preferences page.',
+      404: `${PAGE_INVALID_LINK} Also when nothing is pending any more.`,
+      429: PAGE_TOO_MANY,
+    },
+  })
   async confirm(@Param('token') token: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const subscriber = await this.subscriber(token);
     if (!subscriber) return this.notFound(reply);

@@ -17,13 +17,20 @@ import { PreferencesService, PreferencesState } from './preferences.service';
 
 export class PreferencesPatchDto {
   @ApiPropertyOptional({ example: ['trade-fairs'], description: 'The full set of topics the customer wants (confirmed consent: the customer chose them).' })
-  @Omittable() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) topics?: string[];
+  @Omittable()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  topics?: string[];
   @ApiPropertyOptional({ enum: CADENCES }) @Omittable() @IsIn(CADENCES) cadence?: Cadence;
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 7 }) @Omittable() @IsInt() @Min(1) @Max(7) digestWeekday?: number;
   @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 23 }) @Omittable() @IsInt() @Min(0) @Max(23) digestHour?: number;
   @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin' }) @Omittable() @IsString() @IsTimeZone() timeZone?: string;
   @ApiPropertyOptional({ enum: LOCALES }) @Omittable() @IsIn(LOCALES) locale?: Locale;
-  @ApiPropertyOptional({ type: 'integer', enum: [0, 2, 4, 8], description: 'Pause for 2, 4 or 8 weeks; 0 ends a pause.' }) @Omittable() @IsIn([0, 2, 4, 8]) pauseWeeks?: number;
+  @ApiPropertyOptional({ type: 'integer', enum: [0, 2, 4, 8], description: 'Pause for 2, 4 or 8 weeks; 0 ends a pause.' })
+  @Omittable()
+  @IsIn([0, 2, 4, 8])
+  pauseWeeks?: number;
 }
 
 export class PreferenceTopic {
@@ -47,7 +54,11 @@ export class PreferencesResponse {
   })
   noNewsletterBecause: string | null;
   @ApiProperty({ type: [PreferenceTopic], description: 'Every topic the customer can choose.' }) topics: PreferenceTopic[];
-  @ApiPropertyOptional({ type: [String], example: ['cadence', 'topicOn:offers'], description: 'PATCH only: what changed (`topicOn:<key>`, `topicOff:<key>`, `cadence`, `slot`, `timeZone`, `language`, `pause`, `resume`).' })
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['cadence', 'topicOn:offers'],
+    description: 'PATCH only: what changed (`topicOn:<key>`, `topicOff:<key>`, `cadence`, `slot`, `timeZone`, `language`, `pause`, `resume`).',
+  })
   changes?: string[];
 
   static readonly example: PreferencesResponse = {

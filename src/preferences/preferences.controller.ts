@@ -79,7 +79,11 @@ function describe(note: ChangeNote, t: PageStrings, locale: Locale, state: Prefe
   }
 }
 
-const TOKEN = { name: 'token', description: 'The signed link from the mail (`preview`: the inert sample link of a preview or test send).', schema: { type: 'string' } };
+const TOKEN = {
+  name: 'token',
+  description: 'The signed link from the mail (`preview`: the inert sample link of a preview or test send).',
+  schema: { type: 'string' },
+};
 const CSRF = { type: 'string', description: 'The hidden field of the page the form came from.' } as const;
 
 const asArray = (value: unknown): string[] => (value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]);
@@ -219,7 +223,12 @@ export class PreferencesController {
     properties: { csrf: CSRF, suggestion: { type: 'string', maxLength: 2000, example: 'Trade fair dates in Austria' } },
   })
   @ApiPage({
-    html: { 200: 'The preferences page, thanking for the suggestion.', 400: 'The preferences page with the error: the suggestion is empty or too long.', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY },
+    html: {
+      200: 'The preferences page, thanking for the suggestion.',
+      400: 'The preferences page with the error: the suggestion is empty or too long.',
+      404: PAGE_INVALID_LINK,
+      429: PAGE_TOO_MANY,
+    },
     problems: [{ 403: 'The form has expired or did not come from the person’s page (csrf).' }],
   })
   async suggest(
@@ -252,7 +261,9 @@ export class PreferencesController {
   @HttpCode(200)
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
-  @ApiOperation({ summary: 'Save the preferences (the person chose: confirmed consent for the topics ticked); effective at once for every mail not yet handed to SMTP' })
+  @ApiOperation({
+    summary: 'Save the preferences (the person chose: confirmed consent for the topics ticked); effective at once for every mail not yet handed to SMTP',
+  })
   @ApiForm({
     type: 'object',
     required: ['csrf'],
@@ -312,7 +323,10 @@ export class PreferencesController {
     if (!state) return this.notFound(reply);
     const t = this.pages.t(state.locale);
     if (state.status === 'unsubscribed') {
-      return this.pages.render('unsubscribe', state.locale, t.unsubAlreadyTitle, { already: true, preferencesUrl: `/p/${this.tokens.sign('preferences', state.id)}` });
+      return this.pages.render('unsubscribe', state.locale, t.unsubAlreadyTitle, {
+        already: true,
+        preferencesUrl: `/p/${this.tokens.sign('preferences', state.id)}`,
+      });
     }
     return this.pages.render('unsubscribe', state.locale, t.unsubTitle, { action: `/u/${token}`, done: false });
   }

@@ -57,9 +57,6 @@ export interface PreferencesState {
   recent: { at: Date; kind: string; topicDe: string | null; topicEn: string | null }[];
 }
 
-
-
-
 @Injectable()
 export class PreferencesService {
   constructor(
@@ -107,7 +104,8 @@ export class PreferencesService {
   /** Validates a change; every bad field is named. */
   validate(change: PreferenceChange): void {
     const errors: FieldError[] = [];
-    if (change.cadence !== undefined && change.cadence !== 'weekly' && change.cadence !== 'biweekly') errors.push({ field: 'cadence', message: 'must be weekly or biweekly' });
+    if (change.cadence !== undefined && change.cadence !== 'weekly' && change.cadence !== 'biweekly')
+      errors.push({ field: 'cadence', message: 'must be weekly or biweekly' });
     if (change.digestWeekday !== undefined && !(Number.isInteger(change.digestWeekday) && change.digestWeekday >= 1 && change.digestWeekday <= 7)) {
       errors.push({ field: 'digestWeekday', message: 'must be 1 (Monday) to 7 (Sunday)' });
     }
@@ -257,5 +255,4 @@ export class PreferencesService {
     const now = this.clock.now();
     return this.db.run(Q.resumeEndedPauses, [now]);
   }
-
 }

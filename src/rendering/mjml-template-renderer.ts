@@ -153,10 +153,7 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
   private readonly brand: Brand;
   private readonly brandFrames: Record<Locale, BrandFrame>;
 
-  constructor(
-    @Optional() @Inject(RENDERING_OPTIONS) options?: RenderingOptions,
-    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
-  ) {
+  constructor(@Optional() @Inject(RENDERING_OPTIONS) options?: RenderingOptions, @Optional() @Inject(APP_CONFIG) config?: AppConfig) {
     super();
     this.templatesDir = options?.templatesDir ?? DEFAULT_TEMPLATES_DIR;
     this.brand = options?.brand ?? config?.brand ?? DEFAULT_BRAND;
@@ -171,7 +168,10 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
     // An excerpt for the inbox preview line: whole words, at most about 140 characters.
     this.handlebars.registerHelper('excerpt', (text: unknown) => {
       if (typeof text !== 'string') throw new Error('excerpt needs a string');
-      const flat = text.replace(/\[[^\]]*\]/g, '').replace(/\s+/g, ' ').trim();
+      const flat = text
+        .replace(/\[[^\]]*\]/g, '')
+        .replace(/\s+/g, ' ')
+        .trim();
       if (flat.length <= 140) return flat;
       return `${flat.slice(0, 140).replace(/\s+\S*$/, '')} …`;
     });

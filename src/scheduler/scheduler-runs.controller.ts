@@ -12,7 +12,12 @@ export class SchedulerRunResponse implements SchedulerRun {
   @ApiProperty({ example: 'tactful-7d9f:4211', description: 'The instance that ran it (host:pid).' }) instance: string;
   @ApiInstant() startedAt: string;
   @ApiInstant() finishedAt: string;
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer', minimum: 0 }, example: { campaigns: 1, decided: 2000 }, description: 'What the run did, by the job’s own counters; empty for a failed run.' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'integer', minimum: 0 },
+    example: { campaigns: 1, decided: 2000 },
+    description: 'What the run did, by the job’s own counters; empty for a failed run.',
+  })
   counts: Record<string, number>;
   @ApiProperty({ nullable: true, type: String, description: 'Why the run failed; null when it did not.' }) error: string | null;
 }
@@ -28,9 +33,20 @@ export class SchedulerRunsController {
   @ApiOperation({ summary: 'Recent scheduler runs that did work (or failed), newest first, with counts and instance' })
   @ApiQuery({ name: 'job', required: false, enum: SCHEDULER_JOBS })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } })
-  @ApiOk([SchedulerRunResponse], [
-    { id: '3120', job: 'dispatch-campaigns', instance: 'tactful-7d9f:4211', startedAt: '2026-03-02T09:00:00.000Z', finishedAt: '2026-03-02T09:00:01.250Z', counts: { campaigns: 1, decided: 2000 }, error: null },
-  ])
+  @ApiOk(
+    [SchedulerRunResponse],
+    [
+      {
+        id: '3120',
+        job: 'dispatch-campaigns',
+        instance: 'tactful-7d9f:4211',
+        startedAt: '2026-03-02T09:00:00.000Z',
+        finishedAt: '2026-03-02T09:00:01.250Z',
+        counts: { campaigns: 1, decided: 2000 },
+        error: null,
+      },
+    ],
+  )
   list(@Query('job') job?: string, @Query('limit') limit?: string): Promise<SchedulerRunResponse[]> {
     const size = limit === undefined ? 50 : Number(limit);
     if (!Number.isInteger(size) || size < 1 || size > 500) throw invalid('limit', 'must be a whole number from 1 to 500');

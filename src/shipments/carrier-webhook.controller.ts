@@ -28,9 +28,10 @@ export class CarrierWebhookController {
   })
   receive(@Body() body: CarrierWebhookDto): Promise<EventResult> {
     const event = { eventId: body.eventId, status: body.status, occurredAt: body.occurredAt };
-    const ref = body.trackingNumber !== undefined
-      ? { carrier: body.carrier, trackingNumber: body.trackingNumber }
-      : { shipmentId: body.shipmentId!, carrier: body.carrier };
+    const ref =
+      body.trackingNumber !== undefined
+        ? { carrier: body.carrier, trackingNumber: body.trackingNumber }
+        : { shipmentId: body.shipmentId!, carrier: body.carrier };
     return this.shipments.applyEvent(ref, event, 'webhook');
   }
 }

@@ -27,7 +27,10 @@ export class OrdersController {
   })
   @ApiOk(OrderResponse, OrderResponse.example, { status: 201, description: 'Recorded; its confirmation mail is queued.' })
   @ApiOk(OrderResponse, OrderResponse.example, { description: 'The same order again: nothing queued twice.' })
-  @ApiProblems({ 409: 'The order number is taken by an order with a different address, items, date or language.', 422: 'This Idempotency-Key was used with a different request body.' })
+  @ApiProblems({
+    409: 'The order number is taken by an order with a different address, items, date or language.',
+    422: 'This Idempotency-Key was used with a different request body.',
+  })
   async create(@Body() body: CreateOrderDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<OrderResponse> {
     const { order, created } = await this.orders.create(body);
     if (!created) void reply.status(200);

@@ -27,8 +27,16 @@ export class ShipmentsController {
       'status restarts the hold) and re-checked when handed to SMTP: once the parcel is delivered it is ' +
       'suppressed (`already_delivered`), so a parcel reported delivered within the hold gets no tracking mail. Scope `shipments:write`.',
   })
-  @ApiOk(ShipmentResponse, { ...ShipmentResponse.example, status: 'created', statusAt: null, events: [] }, { status: 201, description: 'Registered; its “shipped” mail is queued.' })
-  @ApiOk(ShipmentResponse, { ...ShipmentResponse.example, status: 'created', statusAt: null, events: [] }, { description: 'The same parcel again: nothing queued twice.' })
+  @ApiOk(
+    ShipmentResponse,
+    { ...ShipmentResponse.example, status: 'created', statusAt: null, events: [] },
+    { status: 201, description: 'Registered; its “shipped” mail is queued.' },
+  )
+  @ApiOk(
+    ShipmentResponse,
+    { ...ShipmentResponse.example, status: 'created', statusAt: null, events: [] },
+    { description: 'The same parcel again: nothing queued twice.' },
+  )
   @ApiProblems({
     409: 'The carrier and tracking number are registered already for another order, tracking URL or set of items.',
     422: 'No order has this number in this shop. Or: this Idempotency-Key was used with a different request body.',

@@ -51,8 +51,7 @@ export class ShipmentsService {
       }
       const existing = await tx.row(Q.shipmentByTracking, [input.carrier, input.trackingNumber]);
       if (existing) {
-        const same =
-          existing.order_id === order.id && existing.tracking_url === input.trackingUrl && (!input.items || sameItems(existing.items, input.items));
+        const same = existing.order_id === order.id && existing.tracking_url === input.trackingUrl && (!input.items || sameItems(existing.items, input.items));
         if (!same) {
           throw new DomainException(ErrorCode.Conflict, `Shipment ${input.carrier} ${input.trackingNumber} exists already with other content`, [
             { field: 'trackingNumber', message: 'is registered already for another order, tracking URL or set of items' },
@@ -188,7 +187,12 @@ export class ShipmentsService {
       deliveredAt: row.delivered_at?.toISOString() ?? null,
       createdAt: row.created_at.toISOString(),
       events: events
-        .sort((a, b) => compareEvents({ eventId: a.event_id, status: a.status, occurredAt: a.occurred_at }, { eventId: b.event_id, status: b.status, occurredAt: b.occurred_at }))
+        .sort((a, b) =>
+          compareEvents(
+            { eventId: a.event_id, status: a.status, occurredAt: a.occurred_at },
+            { eventId: b.event_id, status: b.status, occurredAt: b.occurred_at },
+          ),
+        )
         .map((e) => ({
           eventId: e.event_id,
           status: e.status,

@@ -4,9 +4,7 @@
 // evidence; the integration server's address says nothing about the person).
 import { RecordedConsentSource, RevocationSource } from './subscriber.entity';
 
-export type ConsentActor =
-  | { kind: 'person'; ip: string | null; userAgent: string | null }
-  | { kind: 'api'; apiKeyId: string | null };
+export type ConsentActor = { kind: 'person'; ip: string | null; userAgent: string | null } | { kind: 'api'; apiKeyId: string | null };
 
 export interface ConsentEvidence {
   source: RecordedConsentSource;
@@ -23,6 +21,9 @@ export function grantEvidence(actor: ConsentActor): ConsentEvidence {
 }
 
 /** The revocation record for a topic this actor dropped; `personVia` names the person's way. */
-export function revocationEvidence(actor: ConsentActor, personVia: RevocationSource = 'preferences_page'): { source: RevocationSource; apiKeyId: string | null } {
+export function revocationEvidence(
+  actor: ConsentActor,
+  personVia: RevocationSource = 'preferences_page',
+): { source: RevocationSource; apiKeyId: string | null } {
   return actor.kind === 'person' ? { source: personVia, apiKeyId: null } : { source: 'api', apiKeyId: actor.apiKeyId };
 }

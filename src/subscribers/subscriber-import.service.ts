@@ -35,7 +35,11 @@ const CSV_COLUMNS: Record<string, (dto: Record<string, any>, value: string) => v
   cadence: (d, v) => (d.cadence = v),
   digest_weekday: (d, v) => (d.digestWeekday = Number(v)),
   digest_hour: (d, v) => (d.digestHour = Number(v)),
-  topics: (d, v) => (d.topics = v.split(/[;|,]/).map((t) => t.trim()).filter(Boolean)),
+  topics: (d, v) =>
+    (d.topics = v
+      .split(/[;|,]/)
+      .map((t) => t.trim())
+      .filter(Boolean)),
   consent_source: (d, v) => ((d.consent ??= {}).source = v),
   consent_confirmed_at: (d, v) => ((d.consent ??= {}).confirmedAt = v),
   consent_ip: (d, v) => ((d.consent ??= {}).ip = v),
@@ -68,9 +72,7 @@ function checkCsvHeader(columns: string[]): string[] {
     );
   }
   if (!columns.includes('email')) {
-    throw new DomainException(ErrorCode.Validation, 'The CSV header has no email column.', [
-      { field: 'columns.email', message: 'is required' },
-    ]);
+    throw new DomainException(ErrorCode.Validation, 'The CSV header has no email column.', [{ field: 'columns.email', message: 'is required' }]);
   }
   return columns;
 }
@@ -102,7 +104,13 @@ async function* readRows(format: ImportFormat, body: unknown, byteLimit: number)
     return;
   }
   const parser = stream.pipe(
-    parseCsv({ columns: (header: string[]) => checkCsvHeader(header.map((h) => h.trim())), bom: true, skip_empty_lines: true, trim: false, relax_column_count: false }),
+    parseCsv({
+      columns: (header: string[]) => checkCsvHeader(header.map((h) => h.trim())),
+      bom: true,
+      skip_empty_lines: true,
+      trim: false,
+      relax_column_count: false,
+    }),
   );
   stream.on('error', (error) => parser.destroy(error));
   for await (const record of parser) yield csvRecordToInput(record as Record<string, string>);
@@ -278,13 +286,7 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
     return toSubscriberRow(dto, topics, now, 'import');
   }
 
-  private async applyBatch(
-    tx: Tx,
-    batch: SpooledRow[],
-    now: Date,
-    report: ImportReport,
-    reject: (row: number, errors: FieldError[]) => void,
-  ): Promise<void> {
+  private async applyBatch(tx: Tx, batch: SpooledRow[], now: Date, report: ImportReport, reject: (row: number, errors: FieldError[]) => void): Promise<void> {
     if (batch.length === 0) return;
     const blocked = await this.subscribers.suppressedEmails(
       tx,
@@ -309,6 +311,9 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
       }
     }
     await writeTopicConsent(tx, rows, ids, now);
-    await this.subscribers.requestConfirmation(tx, written.map((w) => w.id));
+    await this.subscribers.requestConfirmation(
+      tx,
+      written.map((w) => w.id),
+    );
   }
 }

@@ -13,12 +13,7 @@ export interface TopicRef {
 
 export type RowResult = { ok: true; row: SubscriberRow } | { ok: false; errors: FieldError[] };
 
-export function toSubscriberRow(
-  input: CreateSubscriberDto,
-  topics: ReadonlyMap<string, TopicRef>,
-  now: Date,
-  defaultSource: ConsentSource,
-): RowResult {
+export function toSubscriberRow(input: CreateSubscriberDto, topics: ReadonlyMap<string, TopicRef>, now: Date, defaultSource: ConsentSource): RowResult {
   const errors: FieldError[] = [];
   const topicIds: string[] = [];
   (input.topics ?? []).forEach((key, index) => {

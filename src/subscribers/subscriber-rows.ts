@@ -43,12 +43,7 @@ export interface WriteDefaults {
  * subscriber's status only moves from pending to active (consent evidence); an unsubscribed,
  * bounced or complained person is never re-activated by a write like this.
  */
-export async function writeSubscribers(
-  tx: Sql | EntityManager,
-  rows: SubscriberRow[],
-  defaults: WriteDefaults,
-  update: boolean,
-): Promise<WrittenSubscriber[]> {
+export async function writeSubscribers(tx: Sql | EntityManager, rows: SubscriberRow[], defaults: WriteDefaults, update: boolean): Promise<WrittenSubscriber[]> {
   if (rows.length === 0) return [];
   return sqlOf(tx).rows(update ? Q.upsertSubscribers : Q.insertSubscribers, [
     rows.map((r) => r.email),
@@ -84,14 +79,14 @@ export async function writeTopicConsent(
   });
   if (pairs.length === 0) return;
   await sqlOf(tx).run(Q.writeTopicConsent, [
-      pairs.map((p) => p.subscriberId),
-      pairs.map((p) => p.topicId),
-      pairs.map((p) => p.consent.source),
-      pairs.map((p) => p.consent.confirmedAt),
-      pairs.map((p) => p.consent.ip),
-      pairs.map((p) => p.consent.userAgent),
-      pairs.map((p) => p.consent.textVersion),
-      now,
-      apiKeyId,
+    pairs.map((p) => p.subscriberId),
+    pairs.map((p) => p.topicId),
+    pairs.map((p) => p.consent.source),
+    pairs.map((p) => p.consent.confirmedAt),
+    pairs.map((p) => p.consent.ip),
+    pairs.map((p) => p.consent.userAgent),
+    pairs.map((p) => p.consent.textVersion),
+    now,
+    apiKeyId,
   ]);
 }

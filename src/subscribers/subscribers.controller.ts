@@ -80,7 +80,8 @@ export class SubscribersController {
       },
       'text/csv': {
         schema: { type: 'string', description: 'A header row naming the columns (see the description), then one subscriber per row.' },
-        example: 'email,locale,time_zone,cadence,topics,consent_source,consent_confirmed_at,attr.company\nben@example.com,en,Europe/London,weekly,trade-fairs;offers,form,2026-03-01T10:15:00Z,Acme Ltd\n',
+        example:
+          'email,locale,time_zone,cadence,topics,consent_source,consent_confirmed_at,attr.company\nben@example.com,en,Europe/London,weekly,trade-fairs;offers,form,2026-03-01T10:15:00Z,Acme Ltd\n',
       },
     },
   })
@@ -120,7 +121,10 @@ export class SubscribersController {
   @RequireScopes('subscribers:write')
   @ApiOperation({ summary: 'Change locale, time zone, cadence, digest slot, attributes, status or topics' })
   @ApiOk(SubscriberResponse, { ...SubscriberResponse.example, cadence: 'weekly', updatedAt: '2026-11-25T08:00:00.000Z' })
-  @ApiProblems({ 404: 'No such subscriber.', 422: 'The change is not possible: `status` cannot be `active` before the subscriber confirmed, or a topic is unknown or archived.' })
+  @ApiProblems({
+    404: 'No such subscriber.',
+    422: 'The change is not possible: `status` cannot be `active` before the subscriber confirmed, or a topic is unknown or archived.',
+  })
   update(@IdParam() id: string, @Body() body: UpdateSubscriberDto, @Req() request: AuthenticatedRequest): Promise<SubscriberResponse> {
     return this.subscribers.update(id, body, request.apiKey?.id ?? null);
   }
@@ -130,7 +134,8 @@ export class SubscribersController {
   @RequireScopes('subscribers:write')
   @ApiOperation({
     summary: 'Erase a subscriber (GDPR)',
-    description: 'Deletes the personal data; a SHA-256 hash of the address stays on the suppression list so a later import cannot re-add the person without new consent.',
+    description:
+      'Deletes the personal data; a SHA-256 hash of the address stays on the suppression list so a later import cannot re-add the person without new consent.',
   })
   @ApiNoContent('Erased.')
   @ApiProblems({ 404: 'No such subscriber.' })

@@ -69,9 +69,7 @@ export class SubscribersService {
       if (blocked) throw new DomainException(ErrorCode.Unprocessable, `email ${blocked.message}`, [blocked]);
       const [written] = await writeSubscribers(tx, [result.row], this.writeDefaults(now), false);
       if (!written) {
-        throw new DomainException(ErrorCode.Conflict, `A subscriber with e-mail ${result.row.email} exists already`, [
-          { field: 'email', message: 'is taken' },
-        ]);
+        throw new DomainException(ErrorCode.Conflict, `A subscriber with e-mail ${result.row.email} exists already`, [{ field: 'email', message: 'is taken' }]);
       }
       await writeTopicConsent(tx, [result.row], new Map([[written.email, written.id]]), now, apiKeyId);
       await this.confirmation.requestConfirmation(tx, [written.id]);
@@ -125,15 +123,15 @@ export class SubscribersService {
         ]);
       }
       await tx.run(Q.update, [
-          id,
-          input.locale ?? null,
-          input.timeZone ?? null,
-          input.cadence ?? null,
-          input.digestWeekday ?? null,
-          input.digestHour ?? null,
-          input.attributes ? JSON.stringify(input.attributes) : null,
-          input.status ?? null,
-          now,
+        id,
+        input.locale ?? null,
+        input.timeZone ?? null,
+        input.cadence ?? null,
+        input.digestWeekday ?? null,
+        input.digestHour ?? null,
+        input.attributes ? JSON.stringify(input.attributes) : null,
+        input.status ?? null,
+        now,
       ]);
       if (input.topics) await this.replaceTopics(tx, id, input, now, apiKeyId);
     });

@@ -23,9 +23,7 @@ export class TopicsService {
       return created!;
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new DomainException(ErrorCode.Conflict, `A topic with key "${input.key}" exists already`, [
-          { field: 'key', message: 'is taken' },
-        ]);
+        throw new DomainException(ErrorCode.Conflict, `A topic with key "${input.key}" exists already`, [{ field: 'key', message: 'is taken' }]);
       }
       throw error;
     }

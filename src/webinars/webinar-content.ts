@@ -23,7 +23,7 @@ export interface CampaignText {
 
 /** The text in this language, or in the other one when the webinar has none in it. */
 export function pick(text: Localized, locale: Locale): string {
-  return (locale === 'de' ? text.de ?? text.en : text.en ?? text.de) ?? '';
+  return (locale === 'de' ? (text.de ?? text.en) : (text.en ?? text.de)) ?? '';
 }
 
 /** The languages the webinar is offered in: those it has a title for. */
@@ -102,8 +102,18 @@ export function invitationText(w: WebinarText, timeZone: string, registerUrl: st
     w,
     timeZone,
     {
-      de: { subject: (t) => `Einladung zum Webinar: ${t}`, lead: 'Wir laden Sie zu unserem Webinar ein.', link: 'Jetzt kostenlos anmelden', summary: 'Webinar – Anmeldung über den Link.' },
-      en: { subject: (t) => `Webinar invitation: ${t}`, lead: 'You are invited to our webinar.', link: 'Register now, free of charge', summary: 'Webinar – register through the link.' },
+      de: {
+        subject: (t) => `Einladung zum Webinar: ${t}`,
+        lead: 'Wir laden Sie zu unserem Webinar ein.',
+        link: 'Jetzt kostenlos anmelden',
+        summary: 'Webinar – Anmeldung über den Link.',
+      },
+      en: {
+        subject: (t) => `Webinar invitation: ${t}`,
+        lead: 'You are invited to our webinar.',
+        link: 'Register now, free of charge',
+        summary: 'Webinar – register through the link.',
+      },
     },
     registerUrl,
     true,
@@ -115,12 +125,32 @@ export function followUpText(kind: 'attended' | 'missed', w: WebinarText, timeZo
   const words =
     kind === 'attended'
       ? {
-          de: { subject: (t: string) => `Danke fürs Dabeisein: ${t}`, lead: 'Danke, dass Sie dabei waren. Hier finden Sie die Aufzeichnung und die Unterlagen.', link: 'Aufzeichnung und Unterlagen ansehen', summary: 'Aufzeichnung und Unterlagen zum Webinar.' },
-          en: { subject: (t: string) => `Thank you for joining: ${t}`, lead: 'Thank you for joining us. Here are the recording and the material.', link: 'Watch the recording and get the material', summary: 'Recording and material of the webinar.' },
+          de: {
+            subject: (t: string) => `Danke fürs Dabeisein: ${t}`,
+            lead: 'Danke, dass Sie dabei waren. Hier finden Sie die Aufzeichnung und die Unterlagen.',
+            link: 'Aufzeichnung und Unterlagen ansehen',
+            summary: 'Aufzeichnung und Unterlagen zum Webinar.',
+          },
+          en: {
+            subject: (t: string) => `Thank you for joining: ${t}`,
+            lead: 'Thank you for joining us. Here are the recording and the material.',
+            link: 'Watch the recording and get the material',
+            summary: 'Recording and material of the webinar.',
+          },
         }
       : {
-          de: { subject: (t: string) => `Verpasst? Die Aufzeichnung: ${t}`, lead: 'Schade, dass Sie nicht dabei sein konnten. Die Aufzeichnung steht für Sie bereit.', link: 'Aufzeichnung ansehen', summary: 'Die Aufzeichnung des Webinars, das Sie verpasst haben.' },
-          en: { subject: (t: string) => `You missed it – here is the recording: ${t}`, lead: 'Sorry you could not make it. The recording is ready for you.', link: 'Watch the recording', summary: 'The recording of the webinar you missed.' },
+          de: {
+            subject: (t: string) => `Verpasst? Die Aufzeichnung: ${t}`,
+            lead: 'Schade, dass Sie nicht dabei sein konnten. Die Aufzeichnung steht für Sie bereit.',
+            link: 'Aufzeichnung ansehen',
+            summary: 'Die Aufzeichnung des Webinars, das Sie verpasst haben.',
+          },
+          en: {
+            subject: (t: string) => `You missed it – here is the recording: ${t}`,
+            lead: 'Sorry you could not make it. The recording is ready for you.',
+            link: 'Watch the recording',
+            summary: 'The recording of the webinar you missed.',
+          },
         };
   return build(w, timeZone, words, recordingUrl, false);
 }

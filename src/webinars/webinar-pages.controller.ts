@@ -84,8 +84,18 @@ export class WebinarPagesController {
   @ApiLangQuery()
   @ApiQuery(PERSONAL_TOKEN)
   @ApiPage({
-    html: { 200: 'The registration form (with a valid personal link: the address filled in).', 404: 'No webinar has this slug.', 410: 'The webinar was cancelled or has started.', 429: FORM_TOO_MANY },
-    headers: { 'Set-Cookie': { description: 'tactful_form: the random half of the form’s signed double submit (SameSite=Strict, HttpOnly).', schema: { type: 'string' } } },
+    html: {
+      200: 'The registration form (with a valid personal link: the address filled in).',
+      404: 'No webinar has this slug.',
+      410: 'The webinar was cancelled or has started.',
+      429: FORM_TOO_MANY,
+    },
+    headers: {
+      'Set-Cookie': {
+        description: 'tactful_form: the random half of the form’s signed double submit (SameSite=Strict, HttpOnly).',
+        schema: { type: 'string' },
+      },
+    },
   })
   async show(
     @Param('slug') slug: string,
@@ -155,11 +165,15 @@ export class WebinarPagesController {
     const cookie = cookieValue(request.headers.cookie, FORM_COOKIE);
     if (!cookie || !this.checkFormToken(cookie, form?.csrf)) {
       void reply.status(403);
-      return this.pages.message(locale, t.webinarFormExpiredTitle, [t.webinarFormExpiredBody], { link: { href: this.pageUrl(webinar, locale), label: t.webinarBackToForm } });
+      return this.pages.message(locale, t.webinarFormExpiredTitle, [t.webinarFormExpiredBody], {
+        link: { href: this.pageUrl(webinar, locale), label: t.webinarBackToForm },
+      });
     }
     const values: FormValues = {
       email: field(form.email).slice(0, 254),
-      firstName: field(form.firstName).replace(/[<>\r\n]/g, '').slice(0, 100),
+      firstName: field(form.firstName)
+        .replace(/[<>\r\n]/g, '')
+        .slice(0, 100),
       timeZone: field(form.timeZone),
       series: form.series === '1',
     };
@@ -204,7 +218,14 @@ export class WebinarPagesController {
   @ApiParam(SLUG)
   @ApiParam(CONFIRM_TOKEN)
   @ApiLangQuery()
-  @ApiPage({ html: { 200: 'The webinar and a button that confirms the registration.', 404: PAGE_INVALID_LINK, 410: 'The webinar was cancelled or has started.', 429: PAGE_TOO_MANY } })
+  @ApiPage({
+    html: {
+      200: 'The webinar and a button that confirms the registration.',
+      404: PAGE_INVALID_LINK,
+      410: 'The webinar was cancelled or has started.',
+      429: PAGE_TOO_MANY,
+    },
+  })
   async showConfirm(
     @Param('slug') slug: string,
     @Param('token') token: string,
@@ -270,14 +291,23 @@ export class WebinarPagesController {
   @ApiParam(UNREGISTER_TOKEN)
   @ApiLangQuery()
   @ApiPage({ html: { 200: 'A page with the unregister button (not registered any more: a page saying so).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
-  async showUnregister(@Param('token') token: string, @Query('lang') lang: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async showUnregister(
+    @Param('token') token: string,
+    @Query('lang') lang: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
     const found = await this.registrationOf(token);
     if (!found) return this.notFound(reply);
     const { registration, webinar } = found;
     const locale: Locale = lang === 'de' || lang === 'en' ? lang : registration.locale;
     const t = this.pages.t(locale);
     if (registration.status !== 'registered' && !registration.in_series) {
-      return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered], this.registerAgainLink(webinar, locale, registration.subscriber_id));
+      return this.pages.message(
+        locale,
+        t.webinarUnregisterTitle,
+        [t.webinarNotRegistered],
+        this.registerAgainLink(webinar, locale, registration.subscriber_id),
+      );
     }
     const text = webinarText(webinar);
     return this.pages.render('webinar-unregister', locale, t.webinarUnregisterTitle, {
@@ -296,9 +326,16 @@ export class WebinarPagesController {
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Unregister (repeatable): the calendar event is cancelled, no reminder goes' })
   @ApiParam(UNREGISTER_TOKEN)
-  @ApiForm({ type: 'object', properties: { leaveSeries: { type: 'string', enum: ['1'], description: 'Also leave the series (no later part is registered).' } } }, { required: false })
+  @ApiForm(
+    { type: 'object', properties: { leaveSeries: { type: 'string', enum: ['1'], description: 'Also leave the series (no later part is registered).' } } },
+    { required: false },
+  )
   @ApiPage({ html: { 200: 'Unregistered (or: not registered any more).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
-  async unregister(@Param('token') token: string, @Body() form: Record<string, unknown> | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async unregister(
+    @Param('token') token: string,
+    @Body() form: Record<string, unknown> | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
     const found = await this.registrationOf(token);
     if (!found) return this.notFound(reply);
     const locale = found.registration.locale;
@@ -312,12 +349,24 @@ export class WebinarPagesController {
       throw error;
     }
     if (result.outcome === 'not_registered') return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered]);
-    return this.pages.message(locale, t.webinarUnregisteredTitle, [t.webinarUnregisteredBody], this.registerAgainLink(found.webinar, locale, found.registration.subscriber_id));
+    return this.pages.message(
+      locale,
+      t.webinarUnregisteredTitle,
+      [t.webinarUnregisteredBody],
+      this.registerAgainLink(found.webinar, locale, found.registration.subscriber_id),
+    );
   }
 
   // ---- rendering -----------------------------------------------------------------------------
 
-  private form(webinar: WebinarRow, locale: Locale, cookie: string, values: FormValues, errors: { field: string; message: string }[], personal: string | null = null): string {
+  private form(
+    webinar: WebinarRow,
+    locale: Locale,
+    cookie: string,
+    values: FormValues,
+    errors: { field: string; message: string }[],
+    personal: string | null = null,
+  ): string {
     const t = this.pages.t(locale);
     const text = webinarText(webinar);
     const title = pick(text.title, locale);
@@ -361,7 +410,11 @@ export class WebinarPagesController {
       case 'registered':
       case 'already_registered':
       case 'suppressed': {
-        const parts = (full: boolean) => result.series.filter((p) => (p.outcome === 'full') === full).map((p) => p.part).join(', ');
+        const parts = (full: boolean) =>
+          result.series
+            .filter((p) => (p.outcome === 'full') === full)
+            .map((p) => p.part)
+            .join(', ');
         const lines: string[] = [];
         if (parts(false)) lines.push(fill(t.webinarSeriesRegistered, { x: parts(false) }));
         if (parts(true)) lines.push(fill(t.webinarSeriesFull, { x: parts(true) }));
@@ -450,10 +503,7 @@ export class WebinarPagesController {
     const existing = cookieValue(request.headers.cookie, FORM_COOKIE);
     if (existing && /^[\w-]{22}$/.test(existing)) return existing;
     const value = randomBytes(16).toString('base64url');
-    void reply.header(
-      'set-cookie',
-      `${FORM_COOKIE}=${value}; Path=/webinars; Max-Age=86400; HttpOnly; SameSite=Strict${this.secureCookie ? '; Secure' : ''}`,
-    );
+    void reply.header('set-cookie', `${FORM_COOKIE}=${value}; Path=/webinars; Max-Age=86400; HttpOnly; SameSite=Strict${this.secureCookie ? '; Secure' : ''}`);
     return value;
   }
 

@@ -121,8 +121,19 @@ export class WebinarRegistrationsService {
   async registerSeriesMembers(tx: Tx, webinar: LockedWebinar, now: Date): Promise<number> {
     if (!webinar.series_id) return 0;
     const first = nextReminder(webinar.reminder_minutes, webinar.starts_at, 0, now);
-    const rows = await tx.rows(Q.registerSeriesMembers, [webinar.id, first?.slot ?? webinar.reminder_minutes.length, first?.at ?? null, now, webinar.series_id]);
-    await this.mails.queue(tx, 'webinar_confirmation', rows.map((r) => ({ registrationId: r.id, key: 0, payload: { sequence: 0 } })), now);
+    const rows = await tx.rows(Q.registerSeriesMembers, [
+      webinar.id,
+      first?.slot ?? webinar.reminder_minutes.length,
+      first?.at ?? null,
+      now,
+      webinar.series_id,
+    ]);
+    await this.mails.queue(
+      tx,
+      'webinar_confirmation',
+      rows.map((r) => ({ registrationId: r.id, key: 0, payload: { sequence: 0 } })),
+      now,
+    );
     return rows.length;
   }
 
@@ -147,7 +158,12 @@ export class WebinarRegistrationsService {
   /** The webinar is cancelled: every registration ends, each with a CANCEL for the calendar. */
   async cancelAll(tx: Tx, webinarId: string, now: Date): Promise<number> {
     const rows = await tx.rows(Q.lockCurrentRegistrations, [webinarId]);
-    return this.end(tx, rows.map((r) => r.id), 'cancelled', now);
+    return this.end(
+      tx,
+      rows.map((r) => r.id),
+      'cancelled',
+      now,
+    );
   }
 
   /**
@@ -157,19 +173,27 @@ export class WebinarRegistrationsService {
   async reschedule(tx: Tx, webinar: LockedWebinar, now: Date): Promise<number> {
     const rows = await tx.rows(Q.bumpSequences, [webinar.id, now]);
     await this.replanReminders(tx, webinar, now);
-    await this.mails.queue(tx, 'webinar_update', rows.map((r) => ({ registrationId: r.id, key: r.sequence, payload: { sequence: r.sequence } })), now);
+    await this.mails.queue(
+      tx,
+      'webinar_update',
+      rows.map((r) => ({ registrationId: r.id, key: r.sequence, payload: { sequence: r.sequence } })),
+      now,
+    );
     return rows.length;
   }
 
   /** Moves each registration's next reminder to its slot's time for the current start (slots never go back). */
   async replanReminders(tx: Tx, webinar: LockedWebinar, now: Date): Promise<void> {
-    const slots = Array.from({ length: webinar.reminder_minutes.length + 1 }, (_, from) => ({ from, next: nextReminder(webinar.reminder_minutes, webinar.starts_at, from, now) }));
+    const slots = Array.from({ length: webinar.reminder_minutes.length + 1 }, (_, from) => ({
+      from,
+      next: nextReminder(webinar.reminder_minutes, webinar.starts_at, from, now),
+    }));
     await tx.run(Q.replanReminders, [
-        webinar.id,
-        slots.map((s) => s.from),
-        slots.map((s) => s.next?.slot ?? webinar.reminder_minutes.length),
-        slots.map((s) => s.next?.at ?? null),
-        webinar.reminder_minutes.length,
+      webinar.id,
+      slots.map((s) => s.from),
+      slots.map((s) => s.next?.slot ?? webinar.reminder_minutes.length),
+      slots.map((s) => s.next?.at ?? null),
+      webinar.reminder_minutes.length,
     ]);
   }
 
@@ -201,7 +225,11 @@ export class WebinarRegistrationsService {
       const batch = await this.db.transaction(async (tx) => {
         const now = this.clock.now();
         const due = await tx.rows(Q.claimDueReminders, [now, BATCH]);
-        const steps = due.map((d) => ({ id: d.id, minutes: d.minutes, step: d.live ? reminderStep(d.minutes, d.starts_at, d.slot, now) : { send: null, next: null } }));
+        const steps = due.map((d) => ({
+          id: d.id,
+          minutes: d.minutes,
+          step: d.live ? reminderStep(d.minutes, d.starts_at, d.slot, now) : { send: null, next: null },
+        }));
         await tx.run(Q.advanceReminders, [
           steps.map((s) => s.id),
           steps.map((s) => s.step.next?.slot ?? (s.step.send !== null ? s.step.send + 1 : s.minutes.length)),
@@ -237,15 +265,23 @@ export class WebinarRegistrationsService {
   }
 
   /** One registration, with the webinar row locked by the caller. A former registration comes back with SEQUENCE + 1. */
-  private async registerOne(tx: Tx, webinar: LockedWebinar, subscriberId: string, source: 'page' | 'api' | 'series', now: Date): Promise<{ outcome: PartOutcome; id?: string }> {
+  private async registerOne(
+    tx: Tx,
+    webinar: LockedWebinar,
+    subscriberId: string,
+    source: 'page' | 'api' | 'series',
+    now: Date,
+  ): Promise<{ outcome: PartOutcome; id?: string }> {
     const existing = await tx.row(Q.lockExistingRegistration, [webinar.id, subscriberId]);
     if (existing?.status === 'registered') return { outcome: 'already_registered', id: existing.id };
     if (await this.isFull(tx, webinar)) return { outcome: 'full' };
     const next = nextReminder(webinar.reminder_minutes, webinar.starts_at, existing?.next_reminder_slot ?? 0, now);
     const slot = next?.slot ?? webinar.reminder_minutes.length;
-    const row = (existing
-      ? await tx.row(Q.reRegister, [existing.id, slot, next?.at ?? null, now])
-      : await tx.row(Q.register, [subscriberId, webinar.id, source, slot, next?.at ?? null, now]))!;
+    const row = (
+      existing
+        ? await tx.row(Q.reRegister, [existing.id, slot, next?.at ?? null, now])
+        : await tx.row(Q.register, [subscriberId, webinar.id, source, slot, next?.at ?? null, now])
+    )!;
     await this.mails.queue(tx, 'webinar_confirmation', [{ registrationId: row.id, key: row.sequence, payload: { sequence: row.sequence } }], now);
     return { outcome: 'registered', id: row.id };
   }
@@ -279,7 +315,11 @@ export class WebinarRegistrationsService {
   private async end(tx: Tx, ids: string[], status: 'unregistered' | 'cancelled', now: Date): Promise<number> {
     if (ids.length === 0) return 0;
     const rows = await tx.rows(Q.endRegistrations, [ids, status, now]);
-    await this.mails.suppressReminders(tx, rows.map((r) => r.id), now);
+    await this.mails.suppressReminders(
+      tx,
+      rows.map((r) => r.id),
+      now,
+    );
     await this.mails.queue(
       tx,
       'webinar_cancellation',

@@ -68,7 +68,12 @@ export class WebinarsController {
   @Patch(':id')
   @RequireScopes('webinars:write')
   @ApiOperation({ summary: 'Change a webinar; a new time sends every registrant an updated calendar invitation (SEQUENCE + 1) and moves their reminders' })
-  @ApiOk(WebinarResponse, { ...WebinarResponse.example, startsAt: '2026-03-11T09:00:00.000Z', endsAt: '2026-03-11T10:00:00.000Z', updatedAt: '2026-03-03T10:00:00.000Z' })
+  @ApiOk(WebinarResponse, {
+    ...WebinarResponse.example,
+    startsAt: '2026-03-11T09:00:00.000Z',
+    endsAt: '2026-03-11T10:00:00.000Z',
+    updatedAt: '2026-03-03T10:00:00.000Z',
+  })
   @ApiProblems({ 404: 'No such webinar.', 409: 'The webinar is cancelled or has started, or its invitation went out already (`errors`: invitation).' })
   update(@IdParam() id: string, @Body() body: UpdateWebinarDto): Promise<WebinarResponse> {
     return this.webinars.update(id, body);
@@ -78,7 +83,11 @@ export class WebinarsController {
   @HttpCode(200)
   @RequireScopes('webinars:write')
   @ApiOperation({ summary: 'Cancel: registrants get a METHOD:CANCEL for their calendar, no reminder goes, the invitation stops' })
-  @ApiOk(CancelledWebinarResponse, { ...WebinarResponse.example, status: 'cancelled', cancelledAt: '2026-03-03T10:00:00.000Z', cancelledRegistrations: 12 }, { description: 'Cancelled (again: nothing more to do).' })
+  @ApiOk(
+    CancelledWebinarResponse,
+    { ...WebinarResponse.example, status: 'cancelled', cancelledAt: '2026-03-03T10:00:00.000Z', cancelledRegistrations: 12 },
+    { description: 'Cancelled (again: nothing more to do).' },
+  )
   @ApiProblems({ 404: 'No such webinar.', 409: 'The webinar is over.' })
   cancel(@IdParam() id: string): Promise<CancelledWebinarResponse> {
     return this.webinars.cancel(id);
@@ -97,9 +106,14 @@ export class WebinarsController {
   @RequireScopes('webinars:write')
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiOperation({
-    summary: 'Register an address (the person asked for it): a known subscriber is linked, an unknown address becomes a pending subscriber with no newsletter consent. 409 when registered already, fully booked, started or cancelled.',
+    summary:
+      'Register an address (the person asked for it): a known subscriber is linked, an unknown address becomes a pending subscriber with no newsletter consent. 409 when registered already, fully booked, started or cancelled.',
   })
-  @ApiOk(RegisteredResponse, { ...RegistrationResponse.example, series: [] }, { status: 201, description: 'Registered; the confirmation with the calendar invitation is queued.' })
+  @ApiOk(
+    RegisteredResponse,
+    { ...RegistrationResponse.example, series: [] },
+    { status: 201, description: 'Registered; the confirmation with the calendar invitation is queued.' },
+  )
   @ApiProblems({
     404: 'No such webinar.',
     409: `Registered already (\`reason\`: duplicate, with \`registrationId\`), fully booked (full), cancelled or started. Or: ${IDEMPOTENCY_CONFLICT}`,
@@ -111,10 +125,15 @@ export class WebinarsController {
       case 'registered':
         return { ...result.registration, series: result.series };
       case 'already_registered':
-        throw new DomainException(ErrorCode.Conflict, `${result.registration.email} is registered for this webinar already`, [{ field: 'email', message: 'is registered already' }], {
-          reason: 'duplicate',
-          registrationId: result.registration.id,
-        });
+        throw new DomainException(
+          ErrorCode.Conflict,
+          `${result.registration.email} is registered for this webinar already`,
+          [{ field: 'email', message: 'is registered already' }],
+          {
+            reason: 'duplicate',
+            registrationId: result.registration.id,
+          },
+        );
       case 'suppressed': {
         // The API is no public form: the caller is told why, as POST /v1/subscribers tells it.
         const why = result.blocks.erasedAt
@@ -139,7 +158,13 @@ export class WebinarsController {
   @ApiOperation({
     summary: 'Import who attended; then the recording goes to attendees and “you missed it” to no-shows, both as campaigns under the cadence cap',
   })
-  @ApiOk(AttendanceResponse, { attended: 1, missed: 1, notRegistered: [], attendedCampaignId: '0195f2a8-7777-7000-8000-00000000c101', missedCampaignId: '0195f2a8-7777-7000-8000-00000000c102' })
+  @ApiOk(AttendanceResponse, {
+    attended: 1,
+    missed: 1,
+    notRegistered: [],
+    attendedCampaignId: '0195f2a8-7777-7000-8000-00000000c101',
+    missedCampaignId: '0195f2a8-7777-7000-8000-00000000c102',
+  })
   @ApiProblems({ 404: 'No such webinar.', 409: 'The webinar is cancelled or has not started yet.' })
   attendance(@IdParam() id: string, @Body() body: AttendanceDto): Promise<AttendanceResponse> {
     return this.webinars.attendance(id, body);

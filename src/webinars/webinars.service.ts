@@ -73,7 +73,10 @@ export class WebinarsService {
         const seriesId = input.series ? await this.upsertSeries(tx, input.series.key, input.series.title, now) : null;
         if (seriesId) {
           const taken = await tx.row(Q.partTaken, [seriesId, input.part!]);
-          if (taken) throw new DomainException(ErrorCode.Conflict, `Part ${input.part} of series ${input.series!.key} exists already`, [{ field: 'part', message: 'is taken in this series' }]);
+          if (taken)
+            throw new DomainException(ErrorCode.Conflict, `Part ${input.part} of series ${input.series!.key} exists already`, [
+              { field: 'part', message: 'is taken in this series' },
+            ]);
           const { count } = (await tx.row(Q.seriesMembers, [seriesId]))!;
           if (input.capacity !== undefined && count > input.capacity) {
             throw validationException([{ field: 'capacity', message: `is below the ${count} people registered for the whole series` }]);
@@ -81,21 +84,21 @@ export class WebinarsService {
         }
         const slug = input.slug ?? (await this.freeSlug(tx, input.title.en ?? input.title.de!));
         const row = (await tx.row(Q.create, [
-            slug,
-            topicId,
-            seriesId,
-            seriesId ? input.part : null,
-            input.title.de ?? null,
-            input.title.en ?? null,
-            input.description?.de ?? null,
-            input.description?.en ?? null,
-            startsAt,
-            endsAt,
-            input.timeZone ?? this.config.defaultTimeZone,
-            input.joinUrl,
-            input.capacity ?? null,
-            normalizeReminderMinutes(input.reminderMinutes ?? this.config.webinarReminderMinutes),
-            now,
+          slug,
+          topicId,
+          seriesId,
+          seriesId ? input.part : null,
+          input.title.de ?? null,
+          input.title.en ?? null,
+          input.description?.de ?? null,
+          input.description?.en ?? null,
+          startsAt,
+          endsAt,
+          input.timeZone ?? this.config.defaultTimeZone,
+          input.joinUrl,
+          input.capacity ?? null,
+          normalizeReminderMinutes(input.reminderMinutes ?? this.config.webinarReminderMinutes),
+          now,
         ]))!;
         // Publishing a part registers everyone who signed up for the whole series.
         await this.registrations.registerSeriesMembers(tx, row, now);
@@ -104,7 +107,8 @@ export class WebinarsService {
         return row.id;
       })
       .catch((error) => {
-        if (isUniqueViolation(error)) throw new DomainException(ErrorCode.Conflict, `A webinar with slug "${input.slug}" exists already`, [{ field: 'slug', message: 'is taken' }]);
+        if (isUniqueViolation(error))
+          throw new DomainException(ErrorCode.Conflict, `A webinar with slug "${input.slug}" exists already`, [{ field: 'slug', message: 'is taken' }]);
         throw error;
       });
     return this.get(id);
@@ -161,19 +165,19 @@ export class WebinarsService {
 
     await this.db.transaction(async (tx) => {
       const locked = await tx.row(Q.update, [
-          id,
-          title.de,
-          title.en,
-          input.description?.de ?? null,
-          input.description?.en ?? null,
-          startsAt,
-          endsAt,
-          input.timeZone ?? null,
-          input.joinUrl ?? null,
-          input.capacity ?? null,
-          minutes,
-          input.recordingUrl ?? null,
-          now,
+        id,
+        title.de,
+        title.en,
+        input.description?.de ?? null,
+        input.description?.en ?? null,
+        startsAt,
+        endsAt,
+        input.timeZone ?? null,
+        input.joinUrl ?? null,
+        input.capacity ?? null,
+        minutes,
+        input.recordingUrl ?? null,
+        now,
       ]);
       if (!locked) throw new DomainException(ErrorCode.Conflict, 'The webinar was cancelled meanwhile; it cannot be changed.');
       if (calendarChanged) await this.registrations.reschedule(tx, locked, now);
@@ -218,7 +222,8 @@ export class WebinarsService {
     const followUps = input.followUps ?? true;
     const recordingUrl = input.recordingUrl ?? current.recording_url;
     const sendAt = input.followUpAt ? new Date(input.followUpAt) : now;
-    if (followUps && !recordingUrl) throw validationException([{ field: 'recordingUrl', message: 'is required for the follow-ups (or set followUps to false)' }]);
+    if (followUps && !recordingUrl)
+      throw validationException([{ field: 'recordingUrl', message: 'is required for the follow-ups (or set followUps to false)' }]);
 
     // Attendance and the follow-ups it calls for commit together.
     return this.db.transaction(async (tx) => {
@@ -277,7 +282,9 @@ export class WebinarsService {
   private async invitationMovable(campaignId: string, tx?: Tx): Promise<void> {
     const campaign = await this.campaigns.get(campaignId, tx?.manager);
     if (campaign.status !== 'draft' && campaign.status !== 'scheduled') {
-      throw new DomainException(ErrorCode.Conflict, `The invitation is ${campaign.status} already; it cannot be moved.`, [{ field: 'invitation', message: 'went out already' }]);
+      throw new DomainException(ErrorCode.Conflict, `The invitation is ${campaign.status} already; it cannot be moved.`, [
+        { field: 'invitation', message: 'went out already' },
+      ]);
     }
   }
 
@@ -303,13 +310,7 @@ export class WebinarsService {
    * webinar row stays locked until it commits, so two requests never both create one, and a
    * failure anywhere leaves neither a campaign nor a webinar pointing at one.
    */
-  private async ensureCampaign(
-    tx: Tx,
-    id: string,
-    column: CampaignColumn,
-    sendAt: Date,
-    build: (w: WebinarRow) => CreateCampaignDto,
-  ): Promise<string> {
+  private async ensureCampaign(tx: Tx, id: string, column: CampaignColumn, sendAt: Date, build: (w: WebinarRow) => CreateCampaignDto): Promise<string> {
     const w = (await tx.row(Q.lockById, [id]))!;
     let campaignId = w[column];
     if (!campaignId) {
@@ -354,10 +355,7 @@ export class WebinarsService {
         .replace(/^-+|-+$/g, '')
         .slice(0, 70)
         .replace(/-+$/, '') || 'webinar';
-    const taken = new Set([
-      ...RESERVED_SLUGS,
-      ...(await tx.rows(Q.slugsLike, [base])).map((r) => r.slug),
-    ]);
+    const taken = new Set([...RESERVED_SLUGS, ...(await tx.rows(Q.slugsLike, [base])).map((r) => r.slug)]);
     for (let n = 1; ; n++) {
       const slug = n === 1 ? base : `${base}-${n}`;
       if (!taken.has(slug)) return slug;

@@ -238,13 +238,17 @@ describe('heavy audience filters', () => {
     const before = (await t.sql(`SELECT count(*)::int AS n FROM campaigns`))[0].n;
     // The filter that stalled the service: 99 OR-ed conditions of 1,000 values each (under the 1 MiB body limit).
     const huge = { or: Array.from({ length: 99 }, (_, i) => ({ attr: `segment${i}`, in: values(1000, 'v') })) };
-    const refused = await t.api('POST', '/v1/campaigns', { body: { name: 'huge', topic: 'offers', subject: { en: 'Hi' }, body: { en: '<p>Hi</p>' }, audience: huge } });
+    const refused = await t.api('POST', '/v1/campaigns', {
+      body: { name: 'huge', topic: 'offers', subject: { en: 'Hi' }, body: { en: '<p>Hi</p>' }, audience: huge },
+    });
     expect(refused.status).toBe(400);
     expect(refused.headers.get('content-type')).toContain('application/problem+json');
     expect(refused.body.errors).toEqual([{ field: 'audience', message: expect.stringContaining('at most 16384 bytes') }]);
 
     const longList = { and: [{ locale: 'de' }, { attr: 'segment', in: values(101, 'v') }] };
-    const tooMany = await t.api('POST', '/v1/campaigns', { body: { name: 'list', topic: 'offers', subject: { en: 'Hi' }, body: { en: '<p>Hi</p>' }, audience: longList } });
+    const tooMany = await t.api('POST', '/v1/campaigns', {
+      body: { name: 'list', topic: 'offers', subject: { en: 'Hi' }, body: { en: '<p>Hi</p>' }, audience: longList },
+    });
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.errors).toEqual([{ field: 'audience.and[1].in', message: expect.stringContaining('at most 100 per list') }]);
 
@@ -402,7 +406,7 @@ describe('SIGTERM of the built process', () => {
       // Its sessions are gone with it (a backend notices its client left within moments).
       const others = async () =>
         (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)).rows[0].n;
-      await until('the stopped process\'s sessions to end', async () => (await others()) === 0, 10_000);
+      await until("the stopped process's sessions to end", async () => (await others()) === 0, 10_000);
     } finally {
       await admin.end();
     }
@@ -438,7 +442,10 @@ describe('SIGTERM of the built process', () => {
         const recovery = await startTestApp({ clock: new SystemClock(), env: { DATABASE_URL: db.url, SMTP_URL: sink.url } });
         try {
           const { id } = await delivery();
-          await until('the lease to run out', async () => (await admin.query(`SELECT lease_until < now() AS over FROM deliveries WHERE id = $1`, [id])).rows[0].over);
+          await until(
+            'the lease to run out',
+            async () => (await admin.query(`SELECT lease_until < now() AS over FROM deliveries WHERE id = $1`, [id])).rows[0].over,
+          );
           const stats = await recovery.app.get(DeliveryWorker).drain();
           expect(stats).toMatchObject({ reclaimed: 1, sent: 1 });
         } finally {

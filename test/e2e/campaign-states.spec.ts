@@ -147,7 +147,22 @@ describe('a campaign from draft to completed', () => {
     expect(line).toMatchObject({ status: 'sending', queued: 3, sent: 2, deferred: 1, suppressed: 1, percentDone: 40 });
     // Ids and counts only: no address, no name, nothing personal.
     expect(Object.keys(line).sort()).toEqual(
-      ['campaign', 'status', 'queued', 'sending', 'sent', 'deferred', 'sentInDigest', 'suppressed', 'expired', 'failed', 'unknown', 'total', 'percentDone', 'countedAt'].sort(),
+      [
+        'campaign',
+        'status',
+        'queued',
+        'sending',
+        'sent',
+        'deferred',
+        'sentInDigest',
+        'suppressed',
+        'expired',
+        'failed',
+        'unknown',
+        'total',
+        'percentDone',
+        'countedAt',
+      ].sort(),
     );
     expect(JSON.stringify(line)).not.toContain('@');
     // Nothing moved: no new line, until a few minutes have passed.

@@ -123,7 +123,12 @@ describe('consent at send time', () => {
       { email: 'industry@example.de', topics: ['markets'], attributes: { segment: 'industry', employees: 500 } },
     ]);
     await t.api('POST', '/v1/subscribers', { body: { email: 'pending@example.de', topics: ['markets'] } });
-    const audience = { and: [{ attr: 'segment', eq: 'retail' }, { attr: 'employees', gte: 10 }] };
+    const audience = {
+      and: [
+        { attr: 'segment', eq: 'retail' },
+        { attr: 'employees', gte: 10 },
+      ],
+    };
     const campaign = await createCampaign(t, { name: 'markets', topic: 'markets', audience });
 
     const dryRun = await t.api('GET', `/v1/campaigns/${campaign}/audience`);
@@ -154,7 +159,12 @@ describe('campaign API', () => {
         topic: 'offers',
         subject: { en: 'x' },
         body: { en: '<p>x</p>' },
-        audience: { or: [{ attr: "segment'; DROP TABLE subscribers; --", eq: 'x' }, { attr: 'a', like: '%' }] },
+        audience: {
+          or: [
+            { attr: "segment'; DROP TABLE subscribers; --", eq: 'x' },
+            { attr: 'a', like: '%' },
+          ],
+        },
       },
     });
     expect(res.status).toBe(400);
@@ -242,13 +252,19 @@ describe('sender budgets', () => {
       const offer = await createCampaign(t, { name: `offer ${week}`, topic: 'offers', sender: 'shop' });
       await t.api('POST', `/v1/campaigns/${offer}/schedule`, { body: {} });
       await runScheduler();
-      const [row] = await sql(`SELECT d.reason FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE s.email = 'shopper@example.de' AND d.ref_id = $1`, [offer]);
+      const [row] = await sql(
+        `SELECT d.reason FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE s.email = 'shopper@example.de' AND d.ref_id = $1`,
+        [offer],
+      );
       reasons.push(row.reason);
       if (week === 1) {
         const news = await createCampaign(t, { name: 'fair news', topic: 'offers', sender: 'events-team' });
         await t.api('POST', `/v1/campaigns/${news}/schedule`, { body: {} });
         await runScheduler();
-        const [newsRow] = await sql(`SELECT d.status FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE s.email = 'shopper@example.de' AND d.ref_id = $1`, [news]);
+        const [newsRow] = await sql(
+          `SELECT d.status FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE s.email = 'shopper@example.de' AND d.ref_id = $1`,
+          [news],
+        );
         expect(newsRow.status).toBe('sent');
       }
     }

@@ -26,7 +26,12 @@ const received = (email: string) => sink.messages.filter((m) => m.envelope.rcptT
 const drain = () => t.app.get(DeliveryWorker).drain();
 /** Every link to the service in a mail or page; HTML entities in attributes read as a browser reads them. */
 const linksIn = (text: string): string[] => [
-  ...new Set(text.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&').match(/http:\/\/tactful\.test\/[\w/.\-?=&%]+/g) ?? []),
+  ...new Set(
+    text
+      .replace(/&#x3D;/g, '=')
+      .replace(/&amp;/g, '&')
+      .match(/http:\/\/tactful\.test\/[\w/.\-?=&%]+/g) ?? [],
+  ),
 ];
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -80,7 +85,9 @@ async function registerOnPage(slug: string, fields: Record<string, string>) {
 /** Follows the newest "confirm your registration" mail to this address: its page's button (a POST). */
 async function confirmRegistration(email: string) {
   await drain();
-  const mail = received(email).filter((m) => /\/confirm\//.test(m.parsed.text ?? '')).at(-1)!;
+  const mail = received(email)
+    .filter((m) => /\/confirm\//.test(m.parsed.text ?? ''))
+    .at(-1)!;
   const link = /http:\/\/tactful\.test\/webinars\/[\w-]+\/confirm\/[\w.-]+/.exec(mail.parsed.text!)![0];
   return post(local(link));
 }
@@ -170,7 +177,13 @@ describe('the consent record says who changed it', () => {
     const saved = await post(page, { csrf, topics: ['trade-fairs', 'offers'] }, { 'user-agent': 'Evidence Browser/1.0' });
     expect(saved.status).toBe(200);
     const topic = async (key: string) => (await t.api('GET', `/v1/subscribers/${id}`)).body.topics.find((x: any) => x.topic === key);
-    expect(await topic('offers')).toMatchObject({ status: 'confirmed', source: 'preferences_page', ip: '127.0.0.1', userAgent: 'Evidence Browser/1.0', apiKey: null });
+    expect(await topic('offers')).toMatchObject({
+      status: 'confirmed',
+      source: 'preferences_page',
+      ip: '127.0.0.1',
+      userAgent: 'Evidence Browser/1.0',
+      apiKey: null,
+    });
     expect(await topic('trade-fairs')).toMatchObject({ status: 'confirmed', source: 'form', apiKey: null });
 
     // A read-only key cannot change anything; a write key can, and is named.
@@ -344,7 +357,12 @@ describe('security headers on every page', () => {
     for (const page of pages) {
       expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
       const csp = page.headers.get('content-security-policy') ?? '';
-      const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+      const directives = new Map(
+        csp
+          .split(';')
+          .map((d) => d.trim().split(/\s+/))
+          .map(([name, ...values]) => [name, values]),
+      );
       expect(directives.get('default-src')).toEqual(["'self'"]);
       expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
       expect(directives.get('form-action')).toEqual(["'self'"]);
@@ -414,7 +432,10 @@ describe('one-click unsubscribe is never refused for rate', () => {
   afterAll(() => limited.close());
 
   const oneClick = (url: string) =>
-    fetch(url, { method: 'POST', headers: FORM, body: 'List-Unsubscribe=One-Click', redirect: 'manual' }).then(async (r) => ({ status: r.status, html: await r.text() }));
+    fetch(url, { method: 'POST', headers: FORM, body: 'List-Unsubscribe=One-Click', redirect: 'manual' }).then(async (r) => ({
+      status: r.status,
+      html: await r.text(),
+    }));
 
   it('accepts 450 one-click POSTs from one address within a minute, 50 of them on one link, while bad links from that address get an HTML 429 in German and English', async () => {
     const people = Array.from({ length: 100 }, (_, i) => ({ email: `relay-${i}@example.com`, topics: ['offers'] }));
@@ -436,7 +457,11 @@ describe('one-click unsubscribe is never refused for rate', () => {
     const junk: number[] = [];
     for (let i = 0; i < 300; i += 50) junk.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => oneClick(forged(i + j))))).map((r) => r.status));
     expect(junk.filter((s) => s !== 404)).toEqual([]);
-    const german = await fetch(forged(301), { method: 'POST', headers: { ...FORM, 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' }, body: 'List-Unsubscribe=One-Click' });
+    const german = await fetch(forged(301), {
+      method: 'POST',
+      headers: { ...FORM, 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     expect(german.status).toBe(429);
     expect(german.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(Number(german.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -476,7 +501,14 @@ describe('one-click unsubscribe is never refused for rate', () => {
 
       // The public form has no link: every request counts, and its 429 speaks the form's language.
       const webinar = await small.api('POST', '/v1/webinars', {
-        body: { slug: 'busy', topic: 'offers', title: { de: 'Webinar', en: 'Webinar' }, joinUrl: 'https://meet.example.com/j/1', startsAt: '2026-04-01T09:00:00Z', endsAt: '2026-04-01T10:00:00Z' },
+        body: {
+          slug: 'busy',
+          topic: 'offers',
+          title: { de: 'Webinar', en: 'Webinar' },
+          joinUrl: 'https://meet.example.com/j/1',
+          startsAt: '2026-04-01T09:00:00Z',
+          endsAt: '2026-04-01T10:00:00Z',
+        },
       });
       expect(webinar.status).toBe(201);
       const form = await Promise.all([1, 2, 3].map(() => fetch(`${small.baseUrl}/webinars/busy/register?lang=en`).then((r) => r.status)));

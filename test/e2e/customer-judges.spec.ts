@@ -88,7 +88,12 @@ async function sendEverything() {
       { email: `gone-${lang}@example.com`, locale: lang, topics: ['trade-fairs'] },
       { email: `digest-${lang}@example.com`, locale: lang, topics: ['markets'], digestWeekday: 1, digestHour: 10 },
     ]);
-    people[lang] = { reader: ids.get(`reader-${lang}@example.com`)!, unsubscribed: ids.get(`gone-${lang}@example.com`)!, pendingId: pending.id, webinarSlug: `roestkurs-${lang}` };
+    people[lang] = {
+      reader: ids.get(`reader-${lang}@example.com`)!,
+      unsubscribed: ids.get(`gone-${lang}@example.com`)!,
+      pendingId: pending.id,
+      webinarSlug: `roestkurs-${lang}`,
+    };
   }
   // A campaign to both readers (with feedback links), and a digest for the digest readers at their slot.
   const campaign = await createCampaign(t, {
@@ -119,9 +124,20 @@ async function sendEverything() {
   for (const lang of LOCALES) {
     const email = `buyer-${lang}@example.com`;
     const number = `K-${lang}-1`;
-    await ok(t.api('POST', '/v1/orders', { body: { number, email, locale: lang, items: [{ sku: 'ESP', name: 'Espresso, 500 g', quantity: 2 }], placedAt: '2026-03-02T08:00:00Z' } }));
+    await ok(
+      t.api('POST', '/v1/orders', {
+        body: { number, email, locale: lang, items: [{ sku: 'ESP', name: 'Espresso, 500 g', quantity: 2 }], placedAt: '2026-03-02T08:00:00Z' },
+      }),
+    );
     const shipment = await ok(
-      t.api('POST', '/v1/shipments', { body: { orderNumber: number, carrier: 'dhl', trackingNumber: `00340${lang === 'de' ? 1 : 2}`, trackingUrl: `https://track.example.com/00340?lang=${lang}` } }),
+      t.api('POST', '/v1/shipments', {
+        body: {
+          orderNumber: number,
+          carrier: 'dhl',
+          trackingNumber: `00340${lang === 'de' ? 1 : 2}`,
+          trackingUrl: `https://track.example.com/00340?lang=${lang}`,
+        },
+      }),
     );
     for (const [i, status] of ['out_for_delivery', 'exception'].entries()) {
       clock.advance(30 * 60_000);
@@ -176,7 +192,11 @@ async function sendEverything() {
   await t.app.get(ConfirmationService).sendReminders();
   await drain();
   for (const lang of LOCALES) {
-    const res = await fetch(local(tokens().url('unsubscribe', people[lang].unsubscribed)), { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await fetch(local(tokens().url('unsubscribe', people[lang].unsubscribed)), {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.status).toBe(200);
   }
   return people;
@@ -237,7 +257,9 @@ describe('every kind of mail, in German and English', () => {
     if (!spamassassin) throw new Error('No spamassassin: install the Debian package (apt-get install -y spamassassin); .ci/run does it when missing.');
     const mails = sink.messages;
     // One mbox, one SpamAssassin process: loading the rules costs about a second, scoring a mail milliseconds.
-    const mbox = mails.map((m) => `From tactful@localhost Mon Mar  2 09:00:00 2026\n${m.raw.replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1')}\n`).join('\n');
+    const mbox = mails
+      .map((m) => `From tactful@localhost Mon Mar  2 09:00:00 2026\n${m.raw.replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1')}\n`)
+      .join('\n');
     const file = join(tmpdir(), `tactful-spam-${process.pid}.mbox`);
     writeFileSync(file, mbox);
     const started = performance.now();
@@ -255,7 +277,11 @@ describe('every kind of mail, in German and English', () => {
         const status = /^X-Spam-Status: (.*(?:\n[ \t].*)*)/m.exec(chunk)?.[1].replace(/\s+/g, ' ') ?? '';
         const messageId = /^Message-ID: (.*)$/im.exec(chunk)?.[1].trim();
         const mail = mails.find((m) => m.parsed.messageId === messageId);
-        return { mail: mail ? `${kindOf(mail)}/${langOf(mail)}` : messageId, score: Number(/score=(-?[\d.]+)/.exec(status)?.[1]), tests: /tests=([^ ]*(?: [A-Z_0-9,]+)*)/.exec(status)?.[1] ?? '' };
+        return {
+          mail: mail ? `${kindOf(mail)}/${langOf(mail)}` : messageId,
+          score: Number(/score=(-?[\d.]+)/.exec(status)?.[1]),
+          tests: /tests=([^ ]*(?: [A-Z_0-9,]+)*)/.exec(status)?.[1] ?? '',
+        };
       });
     console.log(
       `SpamAssassin: ${results.length} mails in ${Math.round(batchMs)} ms in one process (a single start alone: ${Math.round(oneProcessMs)} ms); highest ${Math.max(...results.map((r) => r.score))}`,
@@ -321,7 +347,11 @@ describe.each(LOCALES)('every customer page in %s', (lang) => {
         expect(await page.content()).not.toMatch(/Tactful/);
         await page.evaluate(axeSource);
         const violations = await page.evaluate(async () => {
-          const axe = (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+          const axe = (
+            window as unknown as {
+              axe: { run: (ctx: Document, o: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> };
+            }
+          ).axe;
           const result = await axe.run(document, { resultTypes: ['violations'] });
           return result.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) }));
         });
@@ -368,7 +398,11 @@ describe.each(LOCALES)('every customer page in %s', (lang) => {
           const page = await ctx.newPage();
           await page.goto(spec.url);
           const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-          expect({ page: spec.name, scheme, background }).toEqual({ page: spec.name, scheme, background: scheme === 'dark' ? 'rgb(17, 24, 39)' : 'rgb(245, 245, 244)' });
+          expect({ page: spec.name, scheme, background }).toEqual({
+            page: spec.name,
+            scheme,
+            background: scheme === 'dark' ? 'rgb(17, 24, 39)' : 'rgb(245, 245, 244)',
+          });
           const file = join(dir, `${spec.name}-${lang}-${width}-${scheme}.png`);
           await page.screenshot({ path: file, fullPage: true });
           expect(statSync(file).size).toBeGreaterThan(1000);
@@ -401,7 +435,11 @@ describe('every mail, photographed', () => {
             // MJML paints the backdrop twice: on the body and on the article wrapper inside it.
             const wrapper = document.querySelector('[role="article"]') as HTMLElement;
             const backdrop = [getComputedStyle(document.body).backgroundColor, getComputedStyle(wrapper).backgroundColor];
-            return { body: backdrop[0] === backdrop[1] ? backdrop[0] : backdrop.join(' / '), card: getComputedStyle(card).backgroundColor, text: getComputedStyle(text).color };
+            return {
+              body: backdrop[0] === backdrop[1] ? backdrop[0] : backdrop.join(' / '),
+              card: getComputedStyle(card).backgroundColor,
+              text: getComputedStyle(text).color,
+            };
           });
           expect({ name, scheme, colours }).toEqual({
             name,

@@ -20,10 +20,10 @@ it('expires a deferred item without expiry after DEFERRED_MAX_AGE_DAYS, and one 
   const ids = await importConfirmed(t, [{ email: 'backlog@example.com', topics: ['offers'], digestWeekday: 7, digestHour: 23 }]);
   const subscriber = ids.get('backlog@example.com')!;
   // The window is taken for the next weeks, so both campaigns are deferred.
-  await t.sql(
-    `INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone) VALUES ($1, $2, 7, 'Europe/Berlin')`,
-    [subscriber, clock.now()],
-  );
+  await t.sql(`INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone) VALUES ($1, $2, 7, 'Europe/Berlin')`, [
+    subscriber,
+    clock.now(),
+  ]);
   const open = await createCampaign(t, { name: 'no expiry', topic: 'offers' });
   const dated = await createCampaign(t, { name: 'dated', topic: 'offers', expiresAt: new Date(clock.now().getTime() + 20 * DAY).toISOString() });
   for (const id of [open, dated]) await t.api('POST', `/v1/campaigns/${id}/schedule`, { body: {} });

@@ -18,7 +18,6 @@ beforeAll(async () => {
 });
 afterAll(() => sink.close());
 
-
 async function tick(t: TestApp): Promise<void> {
   await t.app.get(CampaignDispatchService).dispatchDue();
   await t.app.get(DigestsService).composeDue();
@@ -74,7 +73,11 @@ describe('eight weeks of digests', () => {
 
     const biweekly = digestsTo('biweekly@example.com');
     expect(biweekly.map((m) => DateTime.fromJSDate(m.parsed.date!, { zone: 'Europe/Berlin' }).toFormat('MM-dd HH:mm'))).toEqual([
-      '03-02 09:00', '03-16 09:00', '03-30 09:00', '04-13 09:00', '04-27 09:00',
+      '03-02 09:00',
+      '03-16 09:00',
+      '03-30 09:00',
+      '04-13 09:00',
+      '04-27 09:00',
     ]);
     // Every biweekly digest gathers two weeks of news.
     expect(biweekly[1].parsed.text).toContain('News of week 1');
@@ -98,16 +101,20 @@ describe('campaigns folded into the digest', () => {
   afterAll(() => t.close());
 
   it('gathers two deferred campaigns and three digest items into one digest, grouped by topic, and marks the campaigns sent through it', async () => {
-    const ids = await importConfirmed(t, [
-      { email: 'folded@example.com', locale: 'en', topics: ['trade-fairs', 'offers'], digestWeekday: 3, digestHour: 8 },
-    ]);
+    const ids = await importConfirmed(t, [{ email: 'folded@example.com', locale: 'en', topics: ['trade-fairs', 'offers'], digestWeekday: 3, digestHour: 8 }]);
     const subscriberId = ids.get('folded@example.com')!;
     const opener = await createCampaign(t, { name: 'opener', topic: 'offers', subject: { en: 'Spring offer' }, body: { en: '<p>offer</p>' } });
     await t.api('POST', `/v1/campaigns/${opener}/schedule`, { body: {} });
     await tick(t);
     expect(sink.messages.filter((m) => m.parsed.subject === 'Spring offer')).toHaveLength(1);
 
-    const folded1 = await createCampaign(t, { name: 'f1', topic: 'trade-fairs', subject: { en: 'Fair moves to hall 4' }, body: { en: '<p>x</p>' }, digestSummary: { en: 'Hall 4 from June.' } });
+    const folded1 = await createCampaign(t, {
+      name: 'f1',
+      topic: 'trade-fairs',
+      subject: { en: 'Fair moves to hall 4' },
+      body: { en: '<p>x</p>' },
+      digestSummary: { en: 'Hall 4 from June.' },
+    });
     const folded2 = await createCampaign(t, { name: 'f2', topic: 'offers', subject: { en: 'Payment terms now 60 days' }, body: { en: '<p>y</p>' } });
     for (const id of [folded1, folded2]) await t.api('POST', `/v1/campaigns/${id}/schedule`, { body: {} });
     await tick(t);
@@ -130,7 +137,10 @@ describe('campaigns folded into the digest', () => {
     }
     expect(text).toContain('Hall 4 from June.');
     // Grouped: the trade-fair entries sit under one heading, the offers under the other.
-    const sections = text.split(/== /).slice(1).map((s) => s.split(' ==')[0]);
+    const sections = text
+      .split(/== /)
+      .slice(1)
+      .map((s) => s.split(' ==')[0]);
     expect(sections.sort()).toEqual(['Topic offers', 'Topic trade-fairs']);
     expect(digests[0].parsed.date!.toISOString()).toBe('2026-03-10T07:00:00.000Z');
 
@@ -141,9 +151,7 @@ describe('campaigns folded into the digest', () => {
   }, 60_000);
 
   it('after three days of downtime sends each overdue subscriber one catch-up digest, not three', async () => {
-    const ids = await importConfirmed(t, [
-      { email: 'daily-slot@example.com', locale: 'en', topics: ['offers'], digestWeekday: 5, digestHour: 9 },
-    ]);
+    const ids = await importConfirmed(t, [{ email: 'daily-slot@example.com', locale: 'en', topics: ['offers'], digestWeekday: 5, digestHour: 9 }]);
     await addItem(t, 'offers', 'Catch-up news');
     const before = sink.messages.filter((m) => m.envelope.rcptTo.includes('daily-slot@example.com')).length;
     clock.advance(10 * DAY); // nobody ticked: the slot passed long ago

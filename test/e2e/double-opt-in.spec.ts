@@ -21,7 +21,11 @@ const sql = (text: string, params: unknown[] = []) => t.sql(text, params);
 
 async function outboxMails() {
   const dir = t.config.outboxDir;
-  return Promise.all(readdirSync(dir).filter((f) => f.endsWith('.eml')).map((f) => simpleParser(readFileSync(join(dir, f)))));
+  return Promise.all(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.eml'))
+      .map((f) => simpleParser(readFileSync(join(dir, f)))),
+  );
 }
 
 const local = (url: string) => url.replace(t.config.publicUrl, t.baseUrl);

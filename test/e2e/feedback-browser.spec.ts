@@ -31,7 +31,12 @@ describe('the feedback page in Chromium', () => {
   it('records a "not useful" with a comment from the mail link, shows it escaped, and the preferences page shows the rating', async () => {
     const ids = await importConfirmed(t, [{ email: 'chromium@example.com', locale: 'en', topics: ['trade-fairs'] }]);
     const id = ids.get('chromium@example.com')!;
-    const campaign = await createCampaign(t, { name: 'browser', topic: 'trade-fairs', subject: { en: 'Hall plans for spring' }, body: { en: '<p>Plans.</p>' } });
+    const campaign = await createCampaign(t, {
+      name: 'browser',
+      topic: 'trade-fairs',
+      subject: { en: 'Hall plans for spring' },
+      body: { en: '<p>Plans.</p>' },
+    });
     await t.api('POST', `/v1/campaigns/${campaign}/schedule`, { body: {} });
     await t.app.get(CampaignDispatchService).dispatchDue();
     await t.app.get(DeliveryWorker).drain();

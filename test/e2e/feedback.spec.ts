@@ -81,7 +81,13 @@ describe('feedback on a campaign mail', () => {
   beforeAll(async () => {
     const ids = await importConfirmed(t, [{ email: 'listener@example.com', locale: 'en', topics: ['trade-fairs'], digestWeekday: 3, digestHour: 8 }]);
     subscriberId = ids.get('listener@example.com')!;
-    campaign = await createCampaign(t, { name: 'fair', topic: 'trade-fairs', sender: 'fairs', subject: { en: 'The fair moves to hall 4' }, body: { en: '<p>Hall 4.</p>' } });
+    campaign = await createCampaign(t, {
+      name: 'fair',
+      topic: 'trade-fairs',
+      sender: 'fairs',
+      subject: { en: 'The fair moves to hall 4' },
+      body: { en: '<p>Hall 4.</p>' },
+    });
     await t.api('POST', `/v1/campaigns/${campaign}/schedule`, { body: {} });
     await tick();
     mail = mailsTo('listener@example.com')[0];
@@ -132,7 +138,9 @@ describe('feedback on a campaign mail', () => {
     expect(stats.status).toBe(200);
     expect(stats.body).toMatchObject({ campaignId: campaign, total: 1, useful: 0, notUseful: 1, usefulRate: 0 });
     expect(stats.body.trend).toEqual([{ week: '2026-03-02', useful: 0, notUseful: 1, usefulRate: 0 }]);
-    expect(stats.body.comments).toEqual([expect.objectContaining({ rating: 'not_useful', comment: '<script>alert(2)</script>', itemType: 'campaign', itemId: campaign })]);
+    expect(stats.body.comments).toEqual([
+      expect.objectContaining({ rating: 'not_useful', comment: '<script>alert(2)</script>', itemType: 'campaign', itemId: campaign }),
+    ]);
     const topic = await t.api('GET', '/v1/topics/trade-fairs/feedback');
     expect(topic.body).toMatchObject({ topic: 'trade-fairs', total: 1, notUseful: 1 });
 
@@ -177,7 +185,11 @@ describe('what feedback changes in the digest', () => {
       const digests = mailsTo(email);
       return digests[digests.length - 1];
     };
-    const sections = (mail: SinkMessage) => (mail.parsed.text ?? '').split(/== /).slice(1).map((s) => s.split(' ==')[0]);
+    const sections = (mail: SinkMessage) =>
+      (mail.parsed.text ?? '')
+        .split(/== /)
+        .slice(1)
+        .map((s) => s.split(' ==')[0]);
 
     const first = await week(1);
     expect(first.parsed.text).toContain('Fair 1');
@@ -196,19 +208,23 @@ describe('what feedback changes in the digest', () => {
     const third = await week(3);
     expect(third.parsed.text).toContain('You rated our last two mails about “Topic trade-fairs” as not useful');
     const question = /Stop mails about “Topic trade-fairs”: (\S+)/.exec(third.parsed.text ?? '')![1];
-    expect((third.parsed.html || "").replace(/&#x3D;/g, '=')).toContain(question);
+    expect((third.parsed.html || '').replace(/&#x3D;/g, '=')).toContain(question);
     // Scanners and curious clicks change nothing.
     for (let i = 0; i < 100; i++) expect((await page(question)).status).toBe(200);
-    expect(await t.sql(`SELECT ts.status FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id WHERE ts.subscriber_id = $1 AND t.key = 'trade-fairs'`, [id])).toEqual([
-      { status: 'confirmed' },
-    ]);
+    expect(
+      await t.sql(`SELECT ts.status FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id WHERE ts.subscriber_id = $1 AND t.key = 'trade-fairs'`, [
+        id,
+      ]),
+    ).toEqual([{ status: 'confirmed' }]);
 
     const dropped = await submit(question);
     expect(dropped.status).toBe(200);
     expect(dropped.html).toContain('you will get no more mails about “Topic trade-fairs”');
-    expect(await t.sql(`SELECT ts.status FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id WHERE ts.subscriber_id = $1 AND t.key = 'trade-fairs'`, [id])).toEqual([
-      { status: 'revoked' },
-    ]);
+    expect(
+      await t.sql(`SELECT ts.status FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id WHERE ts.subscriber_id = $1 AND t.key = 'trade-fairs'`, [
+        id,
+      ]),
+    ).toEqual([{ status: 'revoked' }]);
     const timeline = await t.api('GET', `/v1/subscribers/${id}/timeline`);
     expect(timeline.body.customerChoices[0]).toMatchObject({ action: 'dropped_topic', by: 'customer', topic: 'trade-fairs' });
     expect(timeline.body.customerChoices.filter((c: { action: string }) => c.action === 'rated')).toHaveLength(3);

@@ -172,11 +172,7 @@ describe('import', () => {
   });
 
   it('with atomic=true stores nothing when one row is bad', async () => {
-    const body = [
-      { email: 'atomic1@example.com', topics: ['offers'] },
-      { email: 'atomic2@example.com', cadence: 'daily' },
-      { email: 'atomic3@example.com' },
-    ];
+    const body = [{ email: 'atomic1@example.com', topics: ['offers'] }, { email: 'atomic2@example.com', cadence: 'daily' }, { email: 'atomic3@example.com' }];
     const res = await t.api('POST', '/v1/subscribers/import?atomic=true', { body });
     expect(res.status).toBe(422);
     expect(res.body.errors).toEqual([expect.objectContaining({ row: 2, field: 'cadence' })]);
@@ -220,7 +216,12 @@ describe('import', () => {
 describe('GDPR', () => {
   it('exports everything, erases, and refuses a re-import of the erased address without new consent', async () => {
     const created = await t.api('POST', '/v1/subscribers', {
-      body: { email: 'erase.me@example.com', topics: ['offers'], attributes: { city: 'Köln' }, consent: { source: 'form', confirmedAt: '2026-01-01T08:00:00Z' } },
+      body: {
+        email: 'erase.me@example.com',
+        topics: ['offers'],
+        attributes: { city: 'Köln' },
+        consent: { source: 'form', confirmedAt: '2026-01-01T08:00:00Z' },
+      },
     });
     const exported = await t.api('GET', `/v1/subscribers/${created.body.id}/export`);
     expect(exported.status).toBe(200);

@@ -43,7 +43,14 @@ async function quoted(mail: SinkMessage) {
   const [row] = await t.sql(`SELECT created_at FROM deliveries WHERE id = $1`, [deliveryId]);
   // The worker's envelope sender once VERP is on; the same address computed from the row until then.
   const envelope = mail.envelope.mailFrom.startsWith('bounces+') ? mail.envelope.mailFrom : verp.address({ deliveryId, createdAt: row.created_at });
-  return { deliveryId, VERP: envelope, MESSAGE_ID: headerOf(mail, 'Message-ID'), REFERENCE: reference, RECIPIENT: mail.envelope.rcptTo[0], FROM: headerOf(mail, 'From') };
+  return {
+    deliveryId,
+    VERP: envelope,
+    MESSAGE_ID: headerOf(mail, 'Message-ID'),
+    REFERENCE: reference,
+    RECIPIENT: mail.envelope.rcptTo[0],
+    FROM: headerOf(mail, 'From'),
+  };
 }
 
 /** Mail for later (a retry an hour from now): must be suppressed at once by a bounce or complaint. */
@@ -61,7 +68,9 @@ async function queueForLater(emails: string[]): Promise<void> {
 
 const statusOf = async (email: string) => (await t.sql(`SELECT status FROM subscribers WHERE id = $1`, [ids.get(email)]))[0].status;
 const laterMail = async (email: string) =>
-  (await t.sql(`SELECT status, reason FROM deliveries WHERE subscriber_id = $1 AND kind = 'inbound_test_service' ORDER BY id`, [ids.get(email)])).map((r) => `${r.status}:${r.reason}`);
+  (await t.sql(`SELECT status, reason FROM deliveries WHERE subscriber_id = $1 AND kind = 'inbound_test_service' ORDER BY id`, [ids.get(email)])).map(
+    (r) => `${r.status}:${r.reason}`,
+  );
 
 beforeAll(async () => {
   sink = await startSmtpSink();
@@ -82,7 +91,10 @@ beforeAll(async () => {
   t.app.get(DeliveryKinds).register({
     kind: 'inbound_test_service',
     gate: (tx, delivery) => subscriberGate(tx, delivery),
-    compose: async () => ({ template: 'order-confirmation', data: { orderNumber: 'A-1001', placedOn: '2. März 2026', items: [{ name: 'Messekatalog', quantity: 1 }] } }),
+    compose: async () => ({
+      template: 'order-confirmation',
+      data: { orderNumber: 'A-1001', placedOn: '2. März 2026', items: [{ name: 'Messekatalog', quantity: 1 }] },
+    }),
   });
   await createTopics(t, ['fairs']);
   ids = await importConfirmed(
@@ -132,7 +144,14 @@ describe('the inbound SMTP receiver', () => {
     const timeline = (await t.api('GET', `/v1/subscribers/${ids.get('anna@recipient.example')}/timeline`)).body;
     expect(timeline.noMarketingBecause).toBe('bounced');
     expect(timeline.mailEvents).toEqual([
-      expect.objectContaining({ kind: 'hard_bounce', source: 'smtp-dsn', outcome: 'bounced', deliveryId: anna.deliveryId, messageId: anna.MESSAGE_ID, statusCode: '5.1.1' }),
+      expect.objectContaining({
+        kind: 'hard_bounce',
+        source: 'smtp-dsn',
+        outcome: 'bounced',
+        deliveryId: anna.deliveryId,
+        messageId: anna.MESSAGE_ID,
+        statusCode: '5.1.1',
+      }),
     ]);
     expect(timeline.mailEvents[0].diagnostic).toMatch(/^smtp; 550 5\.1\.1 <\[email\]>: Recipient address rejected: User unknown in virtual mailbox table$/);
     expect(timeline.items.find((i: any) => i.kind === 'inbound_test_service')).toMatchObject({ status: 'suppressed', reason: 'suppressed_bounced' });
@@ -154,7 +173,14 @@ describe('the inbound SMTP receiver', () => {
     expect(await laterMail('ben@recipient.example')).toEqual(['suppressed:suppressed_complained']);
     const timeline = (await t.api('GET', `/v1/subscribers/${ids.get('ben@recipient.example')}/timeline`)).body;
     expect(timeline.mailEvents).toEqual([
-      expect.objectContaining({ kind: 'complaint', source: 'arf', outcome: 'complained', deliveryId: ben.deliveryId, messageId: ben.MESSAGE_ID, statusCode: 'abuse' }),
+      expect.objectContaining({
+        kind: 'complaint',
+        source: 'arf',
+        outcome: 'complained',
+        deliveryId: ben.deliveryId,
+        messageId: ben.MESSAGE_ID,
+        statusCode: 'abuse',
+      }),
     ]);
   });
 
@@ -163,7 +189,12 @@ describe('the inbound SMTP receiver', () => {
     const mailto = /<(mailto:[^>]+)>/.exec(headerOf(mail, 'List-Unsubscribe'))![1];
     const url = new URL(mailto);
     const client = createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
-    const info = await client.sendMail({ from: 'cara@recipient.example', to: url.pathname, subject: url.searchParams.get('subject')!, text: 'Bitte abmelden.' });
+    const info = await client.sendMail({
+      from: 'cara@recipient.example',
+      to: url.pathname,
+      subject: url.searchParams.get('subject')!,
+      text: 'Bitte abmelden.',
+    });
     client.close();
     expect(info.accepted).toEqual([url.pathname]);
     expect(await statusOf('cara@recipient.example')).toBe('unsubscribed');
@@ -185,7 +216,13 @@ describe('the inbound SMTP receiver', () => {
     for (let i = 0; i < 2; i++) {
       sink.clear();
       await t.app.get(DataSource).transaction((tx) =>
-        t.app.get(OutboxService).enqueueForSubscribers(tx, { subscriberIds: [ids.get(email)!], class: 'service', kind: 'inbound_test_service', keyPrefix: `soft:${i}:`, at: clock.now() }),
+        t.app.get(OutboxService).enqueueForSubscribers(tx, {
+          subscriberIds: [ids.get(email)!],
+          class: 'service',
+          kind: 'inbound_test_service',
+          keyPrefix: `soft:${i}:`,
+          at: clock.now(),
+        }),
       );
       await t.app.get(DeliveryWorker).drain();
       more.push(...(await sink.waitFor(1)));
@@ -219,7 +256,9 @@ describe('the inbound SMTP receiver', () => {
 
   it('takes a mail without a report or a token and changes nothing; refuses a message over INBOUND_SMTP_MAX_BYTES with 552', async () => {
     const emil = await quoted(received.get('emil@recipient.example')!);
-    const autoReply = Buffer.from(`From: emil@recipient.example\r\nTo: ${emil.VERP}\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nI am away.\r\n`);
+    const autoReply = Buffer.from(
+      `From: emil@recipient.example\r\nTo: ${emil.VERP}\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nI am away.\r\n`,
+    );
     expect((await sendRawMail(port, { from: 'emil@recipient.example', to: [emil.VERP], data: autoReply })).final).toBe(250);
     const huge = Buffer.concat([mailFixture('postfix-hard-bounce.eml', emil), Buffer.from('x'.repeat(300 * 1024) + '\r\n')]);
     expect((await sendRawMail(port, { to: [emil.VERP], data: huge })).final).toBe(552);
@@ -245,8 +284,19 @@ describe('the inbound SMTP receiver with STARTTLS', () => {
       const id = (await importConfirmed(tls, [{ email: 'tina@recipient.example', topics: ['fairs'] }])).get('tina@recipient.example')!;
       const token = tls.app.get(TokenService).sign('unsubscribe', id);
       // requireTLS: nodemailer gives up unless the server offers STARTTLS and the upgrade succeeds.
-      const client = createTransport({ host: '127.0.0.1', port: tls.app.get(InboundSmtpReceiver).port!, secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
-      const info = await client.sendMail({ from: 'tina@recipient.example', to: 'unsubscribe@tactful.localhost', subject: `unsubscribe-${token}`, text: 'Bitte abmelden.' });
+      const client = createTransport({
+        host: '127.0.0.1',
+        port: tls.app.get(InboundSmtpReceiver).port!,
+        secure: false,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+      });
+      const info = await client.sendMail({
+        from: 'tina@recipient.example',
+        to: 'unsubscribe@tactful.localhost',
+        subject: `unsubscribe-${token}`,
+        text: 'Bitte abmelden.',
+      });
       client.close();
       expect(info.accepted).toEqual(['unsubscribe@tactful.localhost']);
       expect((await tls.sql(`SELECT status FROM subscribers WHERE id = $1`, [id]))[0].status).toBe('unsubscribed');

@@ -103,10 +103,19 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/api-keys', tables: ['api_keys'], url: () => '/v1/api-keys', body: () => ({ name: 'key', scopes: ['read'] }) },
   {
     method: 'POST',
-    path: '/webhooks/mail-events', tables: ['webhook_events'],
+    path: '/webhooks/mail-events',
+    tables: ['webhook_events'],
     url: () => '/webhooks/mail-events',
     signed: true,
-    body: (c, i) => ({ id: `evt-${i}`, type: 'bounce', bounceType: 'soft', email: 'nobody@example.com', messageId: '<m1@tactful.test>', detail: '450 try later', occurredAt: c.now }),
+    body: (c, i) => ({
+      id: `evt-${i}`,
+      type: 'bounce',
+      bounceType: 'soft',
+      email: 'nobody@example.com',
+      messageId: '<m1@tactful.test>',
+      detail: '450 try later',
+      occurredAt: c.now,
+    }),
   },
   // The providers' webhooks with their documented samples, unsigned: verification refuses them
   // (401, or 403 where the provider is not configured) before a byte is stored.
@@ -119,27 +128,38 @@ const ROUTES: Route[] = [
   })),
   {
     method: 'POST',
-    path: '/v1/topics', tables: ['topics'],
+    path: '/v1/topics',
+    tables: ['topics'],
     url: () => '/v1/topics',
     body: (_c, i) => ({ key: `topic-${i}`, nameDe: 'Messen', nameEn: 'Fairs', descriptionDe: 'Termine', descriptionEn: 'Dates', audienceHint: 'Exhibitors' }),
   },
   {
     method: 'PATCH',
-    path: '/v1/topics/{key}', tables: ['topics'],
+    path: '/v1/topics/{key}',
+    tables: ['topics'],
     url: (c) => `/v1/topics/${c.topic}`,
     body: () => ({ nameDe: 'Messen', nameEn: 'Fairs', descriptionDe: 'Termine', descriptionEn: 'Dates', audienceHint: 'Exhibitors' }),
   },
-  { method: 'POST', path: '/v1/subscribers', tables: ['subscribers', 'topic_subscriptions'], url: () => '/v1/subscribers', body: subscriber, extraFields: ['attributes.company'] },
   {
     method: 'POST',
-    path: '/v1/subscribers/import', tables: ['subscribers', 'topic_subscriptions'],
+    path: '/v1/subscribers',
+    tables: ['subscribers', 'topic_subscriptions'],
+    url: () => '/v1/subscribers',
+    body: subscriber,
+    extraFields: ['attributes.company'],
+  },
+  {
+    method: 'POST',
+    path: '/v1/subscribers/import',
+    tables: ['subscribers', 'topic_subscriptions'],
     url: () => '/v1/subscribers/import?atomic=true',
     body: (c, i) => [subscriber(c, i)] as unknown as Body,
     extraFields: ['0.attributes.company'],
   },
   {
     method: 'PATCH',
-    path: '/v1/subscribers/{id}', tables: ['subscribers', 'topic_subscriptions'],
+    path: '/v1/subscribers/{id}',
+    tables: ['subscribers', 'topic_subscriptions'],
     url: (c) => `/v1/subscribers/${c.subscriberId}`,
     body: (c) => ({ timeZone: 'Europe/Berlin', attributes: { company: 'Acme' }, topics: [c.topic], consent: consent(c) }),
     extraFields: ['attributes.company'],
@@ -152,23 +172,36 @@ const ROUTES: Route[] = [
   },
   {
     method: 'POST',
-    path: '/v1/campaigns', tables: ['campaigns'],
+    path: '/v1/campaigns',
+    tables: ['campaigns'],
     url: () => '/v1/campaigns',
     body: campaignBody,
   },
   {
     method: 'PATCH',
-    path: '/v1/campaigns/{id}', tables: ['campaigns'],
+    path: '/v1/campaigns/{id}',
+    tables: ['campaigns'],
     url: (c) => `/v1/campaigns/${c.campaignId}`,
     body: campaignBody,
   },
   { method: 'POST', path: '/v1/campaigns/{id}/schedule', url: (c) => `/v1/campaigns/${c.scheduleCampaignId}/schedule`, body: (c) => ({ sendAt: c.later }) },
-  { method: 'POST', path: '/v1/campaigns/{id}/preview', url: (c) => `/v1/campaigns/${c.campaignId}/preview`, body: (c) => ({ subscriberId: c.subscriberId, locale: 'en' }) },
-  { method: 'POST', path: '/v1/campaigns/{id}/test-send', url: (c) => `/v1/campaigns/${c.campaignId}/test-send`, body: () => ({ addresses: ['lead@example.com'], locale: 'en' }) },
+  {
+    method: 'POST',
+    path: '/v1/campaigns/{id}/preview',
+    url: (c) => `/v1/campaigns/${c.campaignId}/preview`,
+    body: (c) => ({ subscriberId: c.subscriberId, locale: 'en' }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/campaigns/{id}/test-send',
+    url: (c) => `/v1/campaigns/${c.campaignId}/test-send`,
+    body: () => ({ addresses: ['lead@example.com'], locale: 'en' }),
+  },
   { method: 'PUT', path: '/v1/senders/{sender}/budget', url: () => '/v1/senders/shop/budget', body: () => ({ maxSlots: 1, perSlots: 4 }) },
   {
     method: 'POST',
-    path: '/v1/digest-items', tables: ['digest_items'],
+    path: '/v1/digest-items',
+    tables: ['digest_items'],
     url: () => '/v1/digest-items',
     body: (c) => ({
       topic: c.topic,
@@ -182,13 +215,22 @@ const ROUTES: Route[] = [
   },
   {
     method: 'POST',
-    path: '/v1/orders', tables: ['orders'],
+    path: '/v1/orders',
+    tables: ['orders'],
     url: () => '/v1/orders',
-    body: (c, i) => ({ number: `A-${i}`, shop: 'main', email: 'buyer@example.com', locale: 'en', items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }], placedAt: c.now }),
+    body: (c, i) => ({
+      number: `A-${i}`,
+      shop: 'main',
+      email: 'buyer@example.com',
+      locale: 'en',
+      items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }],
+      placedAt: c.now,
+    }),
   },
   {
     method: 'POST',
-    path: '/v1/shipments', tables: ['shipments'],
+    path: '/v1/shipments',
+    tables: ['shipments'],
     url: () => '/v1/shipments',
     body: (c, i) => ({
       orderNumber: c.orderNumber,
@@ -201,20 +243,23 @@ const ROUTES: Route[] = [
   },
   {
     method: 'POST',
-    path: '/v1/shipments/{id}/events', tables: ['shipment_events'],
+    path: '/v1/shipments/{id}/events',
+    tables: ['shipment_events'],
     url: (c) => `/v1/shipments/${c.shipmentId}/events`,
     body: (c, i) => ({ eventId: `ev-${i}`, status: 'in_transit', occurredAt: c.now }),
   },
   {
     method: 'POST',
-    path: '/webhooks/carrier', tables: ['shipment_events', 'webhook_events'],
+    path: '/webhooks/carrier',
+    tables: ['shipment_events', 'webhook_events'],
     url: () => '/webhooks/carrier',
     signed: true,
     body: (c, i) => ({ carrier: 'dhl', trackingNumber: c.trackingNumber, eventId: `cw-${i}`, status: 'in_transit', occurredAt: c.now }),
   },
   {
     method: 'POST',
-    path: '/v1/webinars', tables: ['webinars', 'webinar_series', 'campaigns'],
+    path: '/v1/webinars',
+    tables: ['webinars', 'webinar_series', 'campaigns'],
     url: () => '/v1/webinars',
     body: (c, i) => ({
       slug: `webinar-${i}`,
@@ -232,7 +277,8 @@ const ROUTES: Route[] = [
   },
   {
     method: 'PATCH',
-    path: '/v1/webinars/{id}', tables: ['webinars'],
+    path: '/v1/webinars/{id}',
+    tables: ['webinars'],
     url: (c) => `/v1/webinars/${c.webinarId}`,
     body: () => ({
       title: localized('Zahlungsziele', 'Payment terms'),
@@ -244,13 +290,15 @@ const ROUTES: Route[] = [
   },
   {
     method: 'POST',
-    path: '/v1/webinars/{id}/registrations', tables: ['subscribers', 'webinar_registrations'],
+    path: '/v1/webinars/{id}/registrations',
+    tables: ['subscribers', 'webinar_registrations'],
     url: (c) => `/v1/webinars/${c.webinarId}/registrations`,
     body: (_c, i) => ({ email: `r${i}@example.com`, locale: 'en', timeZone: 'Europe/Berlin', firstName: 'Anna' }),
   },
   {
     method: 'POST',
-    path: '/v1/webinars/{id}/attendance', tables: ['webinars', 'webinar_registrations'],
+    path: '/v1/webinars/{id}/attendance',
+    tables: ['webinars', 'webinar_registrations'],
     url: (c) => `/v1/webinars/${c.pastWebinarId}/attendance`,
     body: (c) => ({ attended: ['attendee@example.com'], recordingUrl: 'https://video.example.com/2', followUps: false, followUpAt: c.later }),
   },
@@ -271,8 +319,7 @@ function setPath(target: any, path: PathPart[], value: unknown): void {
 }
 
 /** The field name as problem+json reports it: `subject.en`, `items[0].name`, `topics[0]`. */
-const fieldName = (path: PathPart[]): string =>
-  path.reduce<string>((out, p) => (typeof p === 'number' ? `${out}[${p}]` : out === '' ? p : `${out}.${p}`), '');
+const fieldName = (path: PathPart[]): string => path.reduce<string>((out, p) => (typeof p === 'number' ? `${out}[${p}]` : out === '' ? p : `${out}.${p}`), '');
 
 function resolve(doc: any, schema: any): any {
   if (!schema) return schema;
@@ -320,13 +367,20 @@ async function rowCounts(): Promise<Record<string, number>> {
   const rows = (await db.query(tableList.map((name) => `SELECT '${name}' AS name, count(*)::int AS n FROM "${name}"`).join(' UNION ALL '))).rows;
   return Object.fromEntries(rows.map((r: any) => [r.name, r.n]));
 }
-const diff = (a: Record<string, number>, b: Record<string, number>) => Object.keys(b).filter((k) => a[k] !== b[k]).map((k) => `${k} ${a[k]}→${b[k]}`);
+const diff = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.keys(b)
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${k} ${a[k]}→${b[k]}`);
 
 /** Is `text` stored verbatim as a string value in some row (jsonb columns included), in `likely` tables first? */
 async function storedVerbatim(text: string, likely: string[] = []): Promise<boolean> {
   if (text.includes('\u0000')) return false; // PostgreSQL text cannot hold NUL: it was changed on the way
   for (const name of [...likely, ...tableList.filter((x) => !likely.includes(x))]) {
-    const rows = (await db.query(`SELECT 1 FROM "${name}" r WHERE jsonb_path_exists(to_jsonb(r), 'strict $.** ? (@ == $v)', jsonb_build_object('v', $1::text)) LIMIT 1`, [text])).rows;
+    const rows = (
+      await db.query(`SELECT 1 FROM "${name}" r WHERE jsonb_path_exists(to_jsonb(r), 'strict $.** ? (@ == $v)', jsonb_build_object('v', $1::text)) LIMIT 1`, [
+        text,
+      ])
+    ).rows;
     if (rows.length > 0) return true;
   }
   return false;
@@ -352,13 +406,22 @@ async function send(method: string, url: string, raw: string, signed = false, he
 }
 
 /** The failure, if any, of one request that carried `value` at `path` (null: fine). */
-async function judge(label: string, response: Sent, before: Record<string, number>, field: string | null, value: unknown, tables: string[] = []): Promise<string | null> {
+async function judge(
+  label: string,
+  response: Sent,
+  before: Record<string, number>,
+  field: string | null,
+  value: unknown,
+  tables: string[] = [],
+): Promise<string | null> {
   const after = await rowCounts();
   if (response.status >= 500) return `${label}: ${response.status} ${response.text.slice(0, 300)}`;
   if (response.status >= 400) {
     if (!response.contentType.startsWith('application/problem+json')) return `${label}: ${response.status} with ${response.contentType}`;
     if (response.body.code === 'validation' && field !== null) {
-      const named = (response.body.errors ?? []).some((e: any) => e.field === field || e.field.startsWith(`${field}.`) || e.field.startsWith(`${field}[`) || field.startsWith(`${e.field}`));
+      const named = (response.body.errors ?? []).some(
+        (e: any) => e.field === field || e.field.startsWith(`${field}.`) || e.field.startsWith(`${field}[`) || field.startsWith(`${e.field}`),
+      );
       if (!named) return `${label}: validation error does not name ${field}: ${JSON.stringify(response.body.errors)}`;
     }
     const changed = diff(before, after);
@@ -394,17 +457,34 @@ beforeAll(async () => {
     if (res.status >= 300) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;
   };
-  const campaign = (name: string) => ({ name, topic: 'inj', subject: localized('Neu', 'New'), body: localized('<p>Hallo</p>', '<p>Hello</p>'), sendAt: iso(10) });
+  const campaign = (name: string) => ({
+    name,
+    topic: 'inj',
+    subject: localized('Neu', 'New'),
+    body: localized('<p>Hallo</p>', '<p>Hello</p>'),
+    sendAt: iso(10),
+  });
   const pastWebinar = ok(
     await t.api('POST', '/v1/webinars', {
       body: { topic: 'inj', title: localized('Vorbei', 'Past'), startsAt: iso(1), endsAt: iso(1.05), joinUrl: 'https://meet.example.com/p' },
     }),
     'past webinar',
   );
-  const order = ok(await t.api('POST', '/v1/orders', { body: { number: 'BIG-1', email: 'buyer@example.com', items: [{ sku: 'MUG', name: 'Mug', quantity: 10000 }], placedAt: iso(-1) } }), 'order');
+  const order = ok(
+    await t.api('POST', '/v1/orders', {
+      body: { number: 'BIG-1', email: 'buyer@example.com', items: [{ sku: 'MUG', name: 'Mug', quantity: 10000 }], placedAt: iso(-1) },
+    }),
+    'order',
+  );
   const shipment = ok(
     await t.api('POST', '/v1/shipments', {
-      body: { orderNumber: 'BIG-1', carrier: 'dhl', trackingNumber: 'TRK-BASE', trackingUrl: 'https://track.example.com/TRK-BASE', items: [{ sku: 'MUG', quantity: 1 }] },
+      body: {
+        orderNumber: 'BIG-1',
+        carrier: 'dhl',
+        trackingNumber: 'TRK-BASE',
+        trackingUrl: 'https://track.example.com/TRK-BASE',
+        items: [{ sku: 'MUG', quantity: 1 }],
+      },
     }),
     'shipment',
   );
@@ -425,10 +505,21 @@ beforeAll(async () => {
     evenLater: iso(40),
   };
   ctx.webinarId = ok(
-    await t.api('POST', '/v1/webinars', { body: { slug: 'future-webinar', topic: 'inj', title: localized('Zukunft', 'Future'), startsAt: iso(30), endsAt: iso(30.05), joinUrl: 'https://meet.example.com/f' } }),
+    await t.api('POST', '/v1/webinars', {
+      body: {
+        slug: 'future-webinar',
+        topic: 'inj',
+        title: localized('Zukunft', 'Future'),
+        startsAt: iso(30),
+        endsAt: iso(30.05),
+        joinUrl: 'https://meet.example.com/f',
+      },
+    }),
     'webinar',
   ).id;
-  tableList = (await db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('migrations', 'typeorm_metadata') ORDER BY 1`)).rows.map((r: any) => r.tablename);
+  tableList = (
+    await db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('migrations', 'typeorm_metadata') ORDER BY 1`)
+  ).rows.map((r: any) => r.tablename);
 }, 60_000);
 
 afterAll(async () => {
@@ -458,9 +549,11 @@ describe('every JSON text field of every POST/PATCH/PUT route in the OpenAPI doc
       const schema = op.requestBody.content['application/json'].schema;
       const sample = route.body(ctx, 0);
       const fromValue = valuePaths(sample);
-      const strings = uniquePaths([...schemaStringPaths(doc, schema, Array.isArray(sample) ? [] : []), ...fromValue.strings, ...(route.extraFields ?? []).map(parsePath)].map((p) =>
-        Array.isArray(sample) && typeof p[0] !== 'number' ? [0, ...p] : p,
-      ));
+      const strings = uniquePaths(
+        [...schemaStringPaths(doc, schema, Array.isArray(sample) ? [] : []), ...fromValue.strings, ...(route.extraFields ?? []).map(parsePath)].map((p) =>
+          Array.isArray(sample) && typeof p[0] !== 'number' ? [0, ...p] : p,
+        ),
+      );
       const cases: { label: string; path: PathPart[]; value: unknown; expect?: number }[] = [];
       for (const path of strings) {
         for (const [name, value] of PAYLOADS) cases.push({ label: `${name} in ${key(path)}`, path, value });
@@ -506,7 +599,12 @@ async function page(method: string, path: string, options: { form?: Record<strin
     body = new URLSearchParams(options.form).toString();
   }
   const response = await fetch(t.baseUrl + path, { method, headers, body });
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', text: await response.text(), setCookie: response.headers.get('set-cookie') };
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type') ?? '',
+    text: await response.text(),
+    setCookie: response.headers.get('set-cookie'),
+  };
 }
 
 const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)![1];
@@ -582,14 +680,17 @@ describe('the customer pages', () => {
           // A problem+json body may quote the input: it is data, and no browser renders it as a page.
           const live = response.contentType.startsWith('text/html') ? liveMarkupIn(response.text) : [];
           if (response.status >= 500) failures.push(`${label}: ${response.status} ${response.text.slice(0, 200)}`);
-          else if (live.length > 0) failures.push(`${label}: the page shows ${live.join(', ')} unescaped (${response.status} ${response.contentType}) ${response.text.slice(0, 400)}`);
+          else if (live.length > 0)
+            failures.push(`${label}: the page shows ${live.join(', ')} unescaped (${response.status} ${response.contentType}) ${response.text.slice(0, 400)}`);
           else if (response.status >= 400) {
-            if (!/^(application\/problem\+json|text\/html)/.test(response.contentType)) failures.push(`${label}: ${response.status} with ${response.contentType}`);
+            if (!/^(application\/problem\+json|text\/html)/.test(response.contentType))
+              failures.push(`${label}: ${response.status} with ${response.contentType}`);
             const changed = diff(before, after);
             if (changed.length > 0) failures.push(`${label}: ${response.status} but stored ${changed.join(', ')}`);
           } else {
             const storedAs = route.stored?.[field];
-            if (storedAs && !(await storedVerbatim(storedAs(value), route.tables))) failures.push(`${label}: accepted but not stored as ${JSON.stringify(storedAs(value).slice(0, 60))}`);
+            if (storedAs && !(await storedVerbatim(storedAs(value), route.tables)))
+              failures.push(`${label}: accepted but not stored as ${JSON.stringify(storedAs(value).slice(0, 60))}`);
           }
           before = after;
         }
@@ -636,7 +737,8 @@ describe('the customer pages', () => {
       ]) {
         const response = await page(method, path, method === 'POST' ? { form: { csrf: 'x', suggestion: 'x', rating: 'useful' } } : {});
         if (![400, 403, 404].includes(response.status)) failures.push(`${method} ${path.slice(0, 60)}: ${response.status}`);
-        if (response.contentType.startsWith('text/html') && liveMarkupIn(response.text).length > 0) failures.push(`${method} ${path.slice(0, 60)}: echoes markup`);
+        if (response.contentType.startsWith('text/html') && liveMarkupIn(response.text).length > 0)
+          failures.push(`${method} ${path.slice(0, 60)}: echoes markup`);
       }
     }
     expect(failures).toEqual([]);
@@ -662,7 +764,8 @@ describe('path and query parameters of every GET route in the OpenAPI document',
           const response = await send('GET', url.replace('{key}', ctx.topic), '');
           checked++;
           if (response.status >= 500) failures.push(`GET ${path} with ${name}: ${response.status}`);
-          else if (response.status >= 400 && !response.contentType.startsWith('application/problem+json')) failures.push(`GET ${path} with ${name}: ${response.contentType}`);
+          else if (response.status >= 400 && !response.contentType.startsWith('application/problem+json'))
+            failures.push(`GET ${path} with ${name}: ${response.contentType}`);
         }
       }
     }
@@ -694,10 +797,18 @@ describe('CSV and NDJSON imports', () => {
           email: `nd${seq}@example.com`,
           timeZone: 'Europe/Berlin',
           topics: ['inj'],
-          consent: { source: 'form', confirmedAt: ctx.now, userAgent: column === 'consent_user_agent' ? value : 'x', textVersion: column === 'consent_text_version' ? value : 'v1' },
+          consent: {
+            source: 'form',
+            confirmedAt: ctx.now,
+            userAgent: column === 'consent_user_agent' ? value : 'x',
+            textVersion: column === 'consent_text_version' ? value : 'v1',
+          },
           attributes: { company: column === 'attr.company' ? value : 'Acme' },
         });
-        for (const [type, body] of [['text/csv', csv], ['application/x-ndjson', `${ndjson}\n`]]) {
+        for (const [type, body] of [
+          ['text/csv', csv],
+          ['application/x-ndjson', `${ndjson}\n`],
+        ]) {
           const response = await send('POST', '/v1/subscribers/import?atomic=true', body, false, { 'content-type': type });
           const label = `${type}: ${name} in ${column}`;
           const after = await rowCounts();
@@ -706,7 +817,10 @@ describe('CSV and NDJSON imports', () => {
             if (!response.contentType.startsWith('application/problem+json')) failures.push(`${label}: ${response.contentType}`);
             const changed = diff(before, after);
             if (changed.length > 0) failures.push(`${label}: ${response.status} but stored ${changed.join(', ')}`);
-          } else if (['consent_user_agent', 'consent_text_version', 'attr.company'].includes(column) && !(await storedVerbatim(value, ['subscribers', 'topic_subscriptions']))) {
+          } else if (
+            ['consent_user_agent', 'consent_text_version', 'attr.company'].includes(column) &&
+            !(await storedVerbatim(value, ['subscribers', 'topic_subscriptions']))
+          ) {
             failures.push(`${label}: accepted but not stored verbatim`);
           }
           before = after;
@@ -772,14 +886,32 @@ describe('hostile text stored as data', () => {
     );
     const webinar = await ok(
       t.api('POST', '/v1/webinars', {
-        body: { slug: 'shown-webinar', topic: 'shown', title: { en: `${SCRIPT} ${HBS}` }, description: { en: `${BREAKOUT}\n\n${HBS}` }, startsAt: ctx.later, endsAt: ctx.evenLater, joinUrl: 'https://meet.example.com/s' },
+        body: {
+          slug: 'shown-webinar',
+          topic: 'shown',
+          title: { en: `${SCRIPT} ${HBS}` },
+          description: { en: `${BREAKOUT}\n\n${HBS}` },
+          startsAt: ctx.later,
+          endsAt: ctx.evenLater,
+          joinUrl: 'https://meet.example.com/s',
+        },
       }),
       'webinar',
     );
-    await ok(t.api('POST', `/v1/webinars/${webinar.id}/registrations`, { body: { email: 'victim@example.com', firstName: `${HBS} '; DROP TABLE subscribers;--` } }), 'registration');
-    await ok(t.api('POST', '/v1/orders', { body: { number: 'O-1', email: 'victim@example.com', items: [{ sku: 'X', name: `${SCRIPT} ${HBS}`, quantity: 1 }], placedAt: ctx.now } }), 'order');
     await ok(
-      t.api('POST', '/v1/shipments', { body: { orderNumber: 'O-1', carrier: 'dhl', trackingNumber: 'TRK-SHOWN', trackingUrl: `https://track.example.com/1?a='-{{x}}` } }),
+      t.api('POST', `/v1/webinars/${webinar.id}/registrations`, { body: { email: 'victim@example.com', firstName: `${HBS} '; DROP TABLE subscribers;--` } }),
+      'registration',
+    );
+    await ok(
+      t.api('POST', '/v1/orders', {
+        body: { number: 'O-1', email: 'victim@example.com', items: [{ sku: 'X', name: `${SCRIPT} ${HBS}`, quantity: 1 }], placedAt: ctx.now },
+      }),
+      'order',
+    );
+    await ok(
+      t.api('POST', '/v1/shipments', {
+        body: { orderNumber: 'O-1', carrier: 'dhl', trackingNumber: 'TRK-SHOWN', trackingUrl: `https://track.example.com/1?a='-{{x}}` },
+      }),
       'shipment',
     );
     // The marketer's own HTML body is trusted, but an MJML break-out is refused, not stored.

@@ -88,7 +88,15 @@ function fieldsOf(schema: any, prefix: Path = [], depth = 0): Field[] {
   } else if (s.type === 'object' && s.example && typeof s.example === 'object') {
     // A free map (attributes): its example's keys are fields too, taking any scalar.
     for (const [name, value] of Object.entries(s.example)) {
-      out.push({ path: [...prefix, name], schema: Array.isArray(value) ? { type: 'array' } : typeof value === 'object' && value !== null ? { type: 'object' } : { type: 'scalar', nullable: true }, required: false });
+      out.push({
+        path: [...prefix, name],
+        schema: Array.isArray(value)
+          ? { type: 'array' }
+          : typeof value === 'object' && value !== null
+            ? { type: 'object' }
+            : { type: 'scalar', nullable: true },
+        required: false,
+      });
     }
   }
   return out;
@@ -267,7 +275,8 @@ function paramMutations(param: any): Mutation[] {
   if (param.in === 'query') {
     if (s.format === 'date-time') for (const value of ODD_INSTANTS) out.push({ label: `${value} in ${param.name}`, target, value, mustRefuse: true });
     if (s.type === 'boolean') out.push({ label: `maybe for ${param.name}`, target, value: 'maybe', mustRefuse: true });
-    if (s.type === 'number' || s.type === 'integer') for (const value of ['abc', '1.5', '-1', '99999999999999999999']) out.push({ label: `${value} for ${param.name}`, target, value, mustRefuse: true });
+    if (s.type === 'number' || s.type === 'integer')
+      for (const value of ['abc', '1.5', '-1', '99999999999999999999']) out.push({ label: `${value} for ${param.name}`, target, value, mustRefuse: true });
     if (s.enum) out.push({ label: `an unknown ${param.name}`, target, value: 'not-one-of-them', mustRefuse: true });
     out.push({ label: `2,000 characters in ${param.name}`, target, value: 'A'.repeat(2_000), mustRefuse: false });
   }
@@ -279,13 +288,18 @@ function wholeBodyMutations(operation: Operation): Mutation[] {
   const whole = { in: 'whole' as const };
   const takes = (type: string) => operation.contentTypes.includes(type);
   const out: Mutation[] = [];
-  const refused = (label: string, contentType: string | undefined, body: string | FormData) => out.push({ label, target: whole, raw: { contentType, body }, mustRefuse: true });
+  const refused = (label: string, contentType: string | undefined, body: string | FormData) =>
+    out.push({ label, target: whole, raw: { contentType, body }, mustRefuse: true });
   const form = new FormData();
   form.append('List-Unsubscribe', 'One-Click');
   refused('a well-formed multipart/form-data body', undefined, form);
   refused('multipart/form-data without a boundary', 'multipart/form-data', 'x');
   refused('malformed multipart/form-data', `multipart/form-data; boundary=${boundary}`, `--${boundary}\r\nContent-Disposition: form-data\r\n\r\n`);
-  refused('multipart/form-data with a NUL field', `multipart/form-data; boundary=${boundary}`, `--${boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\na\u0000b\r\n--${boundary}--\r\n`);
+  refused(
+    'multipart/form-data with a NUL field',
+    `multipart/form-data; boundary=${boundary}`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\na\u0000b\r\n--${boundary}--\r\n`,
+  );
   refused('a form-encoded body', 'application/x-www-form-urlencoded', 'a=1&__proto__=2');
   refused('text/plain', 'text/plain', '{}');
   refused('application/xml', 'application/xml', '<a/>');
@@ -297,11 +311,24 @@ function wholeBodyMutations(operation: Operation): Mutation[] {
     refused('JSON with a raw lone surrogate escape', 'application/json', '{"x":"\\ud800"}');
     refused('JSON nested 100 levels deep', 'application/json', '{"a":'.repeat(100) + '1' + '}'.repeat(100));
     // No body at all is no body (a request shape of optional fields only takes it); with required fields it is refused.
-    out.push({ label: 'an empty JSON body', target: whole, raw: { contentType: 'application/json', body: '' }, mustRefuse: (resolve(operation.bodySchema).required ?? []).length > 0 });
+    out.push({
+      label: 'an empty JSON body',
+      target: whole,
+      raw: { contentType: 'application/json', body: '' },
+      mustRefuse: (resolve(operation.bodySchema).required ?? []).length > 0,
+    });
     refused('a JSON body over the limit', 'application/json', JSON.stringify({ x: 'A'.repeat(1024 * 1024 + 10) }));
     const rootIsArray = resolve(operation.bodySchema).type === 'array';
-    for (const value of rootIsArray ? ['{}', '"x"', '7', 'null'] : ['[]', '"x"', '7', 'null', 'true']) refused(`the JSON body ${value}`, 'application/json', value);
-    for (const name of PROTOTYPE_KEYS) out.push({ label: `a top-level ${name} key`, target: { in: 'body', path: rootIsArray ? [0] : [] }, addKey: name, value: { polluted: true }, mustRefuse: true });
+    for (const value of rootIsArray ? ['{}', '"x"', '7', 'null'] : ['[]', '"x"', '7', 'null', 'true'])
+      refused(`the JSON body ${value}`, 'application/json', value);
+    for (const name of PROTOTYPE_KEYS)
+      out.push({
+        label: `a top-level ${name} key`,
+        target: { in: 'body', path: rootIsArray ? [0] : [] },
+        addKey: name,
+        value: { polluted: true },
+        mustRefuse: true,
+      });
   }
   return out;
 }
@@ -320,7 +347,10 @@ async function rowCounts(): Promise<Record<string, number>> {
   const { rows } = await db.query(tables.map((name) => `SELECT '${name}' AS name, count(*)::int AS n FROM "${name}"`).join(' UNION ALL '));
   return Object.fromEntries(rows.map((r: any) => [r.name, r.n]));
 }
-const changed = (a: Record<string, number>, b: Record<string, number>) => Object.keys(b).filter((k) => a[k] !== b[k]).map((k) => `${k} ${a[k]}→${b[k]}`);
+const changed = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.keys(b)
+    .filter((k) => a[k] !== b[k])
+    .map((k) => `${k} ${a[k]}→${b[k]}`);
 
 function setPath(target: any, path: Path, value: unknown, remove: boolean): void {
   let node = target;
@@ -449,7 +479,14 @@ async function check(operation: Operation, mutation: Mutation | null, anonymous:
     const stored = changed(previous, after);
     if (stored.length > 0) return `${label}: ${response.status} but ${stored.join(', ')}`;
     const field = mutation && fieldName(mutation);
-    if (mutation?.mustRefuse && !anonymous && field !== null && response.status === 400 && response.body.code === 'validation' && !names(response.body, field)) {
+    if (
+      mutation?.mustRefuse &&
+      !anonymous &&
+      field !== null &&
+      response.status === 400 &&
+      response.body.code === 'validation' &&
+      !names(response.body, field)
+    ) {
       return `${label}: the problem does not name ${field}: ${JSON.stringify(response.body.errors ?? response.body.detail).slice(0, 400)}`;
     }
     return null;
@@ -472,8 +509,16 @@ beforeAll(async () => {
     return res.body;
   };
   const localized = { de: 'Hallo', en: 'Hello' };
-  const campaign = ok(await t.api('POST', '/v1/campaigns', { body: { name: 'fuzz', topic: 'fz', subject: localized, body: { de: '<p>Hallo</p>', en: '<p>Hello</p>' } } }), 'campaign');
-  const webinar = ok(await t.api('POST', '/v1/webinars', { body: { topic: 'fz', title: localized, startsAt: iso(30), endsAt: iso(30.05), joinUrl: 'https://meet.example.com/f' } }), 'webinar');
+  const campaign = ok(
+    await t.api('POST', '/v1/campaigns', { body: { name: 'fuzz', topic: 'fz', subject: localized, body: { de: '<p>Hallo</p>', en: '<p>Hello</p>' } } }),
+    'campaign',
+  );
+  const webinar = ok(
+    await t.api('POST', '/v1/webinars', {
+      body: { topic: 'fz', title: localized, startsAt: iso(30), endsAt: iso(30.05), joinUrl: 'https://meet.example.com/f' },
+    }),
+    'webinar',
+  );
   const key = ok(await t.api('POST', '/v1/api-keys', { body: { name: 'spare', scopes: ['read'] } }), 'api key');
   doc = (await t.api('GET', '/docs/openapi.json', { key: null })).body;
   const subscriberId = subscribers.get('anna@example.com')!;
@@ -509,7 +554,8 @@ function mutationsOf(operation: Operation): { mutation: Mutation; ndjson: boolea
     }
   }
   for (const param of operation.params) for (const mutation of paramMutations(param)) out.push({ mutation, ndjson: false });
-  for (const name of PROTOTYPE_KEYS) out.push({ mutation: { label: `a ${name} query parameter`, target: { in: 'query', name }, value: '1', mustRefuse: true }, ndjson: false });
+  for (const name of PROTOTYPE_KEYS)
+    out.push({ mutation: { label: `a ${name} query parameter`, target: { in: 'query', name }, value: '1', mustRefuse: true }, ndjson: false });
   if (operation.method !== 'GET') for (const mutation of wholeBodyMutations(operation)) out.push({ mutation, ndjson: false });
   return out.filter(({ mutation }) => safe(operation, mutation));
 }
@@ -518,8 +564,18 @@ describe('every operation of the live OpenAPI document', () => {
   it('is enumerated from the document: every write operation and every parameter is fuzzed', () => {
     const ops = operations();
     const writes = ops.filter((o) => o.method !== 'GET').map((o) => `${o.method} ${o.path}`);
-    expect(writes).toEqual(expect.arrayContaining(['POST /v1/campaigns', 'POST /webhooks/carrier', 'POST /webhooks/mail-events', 'POST /v1/subscribers/import', 'PATCH /v1/webinars/{id}']));
-    expect(ops.some((o) => o.path === '/v1/campaigns/{id}/audience' && o.params.some((p: any) => p.name === 'at' && resolve(p.schema).format === 'date-time'))).toBe(true);
+    expect(writes).toEqual(
+      expect.arrayContaining([
+        'POST /v1/campaigns',
+        'POST /webhooks/carrier',
+        'POST /webhooks/mail-events',
+        'POST /v1/subscribers/import',
+        'PATCH /v1/webinars/{id}',
+      ]),
+    );
+    expect(
+      ops.some((o) => o.path === '/v1/campaigns/{id}/audience' && o.params.some((p: any) => p.name === 'at' && resolve(p.schema).format === 'date-time')),
+    ).toBe(true);
     // The document names the formats the fuzz relies on: every instant is a date-time, every zone a time-zone.
     const formats = ops.flatMap((o) => (o.bodySchema ? fieldsOf(o.bodySchema) : [])).map((f) => `${key(f.path)}:${f.schema?.format ?? ''}`);
     for (const entry of formats.filter((f) => /(At|^at|\.at)\b/.test(f.split(':')[0]) || /[Tt]imeZone$/.test(f.split(':')[0]))) {
@@ -543,7 +599,9 @@ describe('every operation of the live OpenAPI document', () => {
   it('answers requests without credentials with a problem+json 4xx (or a documented page), whatever they carry, and stores nothing', async () => {
     failures.length = 0;
     for (const operation of operations()) {
-      const sample = mutationsOf(operation).filter((_, i) => i % 7 === 0).slice(0, 6);
+      const sample = mutationsOf(operation)
+        .filter((_, i) => i % 7 === 0)
+        .slice(0, 6);
       const unmutated = operation.method === 'DELETE' ? [] : [null];
       for (const mutation of [...unmutated, ...sample.map((s) => s.mutation)]) {
         const failure = await check(operation, mutation, true);
@@ -580,9 +638,14 @@ describe('every operation of the live OpenAPI document', () => {
       const one = fc.record({ target: fc.constantFrom(...targets), value: randomValue });
       return fc.record({
         op: fc.constant(op),
-        mutations: fc
-          .array(one, { minLength: 1, maxLength: 3 })
-          .map((list) => list.map(({ target, value }): Mutation => ({ label: `${JSON.stringify(value)?.slice(0, 60)} at ${JSON.stringify(target)}`, target, value, mustRefuse: false }))),
+        mutations: fc.array(one, { minLength: 1, maxLength: 3 }).map((list) =>
+          list.map(({ target, value }): Mutation => ({
+            label: `${JSON.stringify(value)?.slice(0, 60)} at ${JSON.stringify(target)}`,
+            target,
+            value,
+            mustRefuse: false,
+          })),
+        ),
         anonymous: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
       });
     });
@@ -590,10 +653,11 @@ describe('every operation of the live OpenAPI document', () => {
       fc.asyncProperty(request, async ({ op, mutations, anonymous }) => {
         if (op.method === 'POST' && mutations.length === 0) return true;
         // Several mutations at once: applied to one request, judged as one.
-        const combined: Mutation = mutations.reduce<Mutation>(
-          (acc, m) => ({ ...acc, label: `${acc.label}; ${m.label}` }),
-          { label: 'random', target: { in: 'whole' }, mustRefuse: false },
-        );
+        const combined: Mutation = mutations.reduce<Mutation>((acc, m) => ({ ...acc, label: `${acc.label}; ${m.label}` }), {
+          label: 'random',
+          target: { in: 'whole' },
+          mustRefuse: false,
+        });
         const requestBuilt = build(op, null, anonymous);
         let body = requestBuilt.body === undefined ? undefined : JSON.parse(requestBuilt.body as string);
         let url = requestBuilt.url;
@@ -603,7 +667,7 @@ describe('every operation of the live OpenAPI document', () => {
             if (m.target.path.length === 0) body = m.value;
             else if (body !== null && typeof body === 'object') setPath(body, m.target.path, m.value, false);
           } else if (m.target.in === 'query' || m.target.in === 'path') {
-            const value = typeof m.value === 'string' ? m.value : JSON.stringify(m.value) ?? '';
+            const value = typeof m.value === 'string' ? m.value : (JSON.stringify(m.value) ?? '');
             let encoded: string;
             try {
               encoded = encodeURIComponent(value);
@@ -616,7 +680,8 @@ describe('every operation of the live OpenAPI document', () => {
         }
         const raw = body === undefined ? undefined : JSON.stringify(body);
         const headers = { ...requestBuilt.headers };
-        if (op.signed && !anonymous) headers['x-tactful-signature'] = signWebhook(TEST_SECRETS.WEBHOOK_SECRET, raw ?? '', Math.floor(clock.now().getTime() / 1000));
+        if (op.signed && !anonymous)
+          headers['x-tactful-signature'] = signWebhook(TEST_SECRETS.WEBHOOK_SECRET, raw ?? '', Math.floor(clock.now().getTime() / 1000));
         const response = await send({ method: op.method, url, headers, body: op.method === 'GET' ? undefined : raw });
         sent++;
         const after = await rowCounts();
@@ -650,9 +715,17 @@ describe('multipart/form-data', () => {
       ['malformed', framed, `--${boundary}\r\nContent-Disposition: form-data\r\n\r\n`],
       ['without a boundary', { 'content-type': 'multipart/form-data' }, 'List-Unsubscribe=One-Click'],
       ['with a NUL byte', framed, `--${boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne\u0000Click\r\n--${boundary}--\r\n`],
-      ['with a lone surrogate (UTF-16 part)', framed, `--${boundary}\r\nContent-Disposition: form-data; name="x"\r\nContent-Type: text/plain; charset=utf-16le\r\n\r\n\u0000\u00d8\r\n--${boundary}--\r\n`],
+      [
+        'with a lone surrogate (UTF-16 part)',
+        framed,
+        `--${boundary}\r\nContent-Disposition: form-data; name="x"\r\nContent-Type: text/plain; charset=utf-16le\r\n\r\n\u0000\u00d8\r\n--${boundary}--\r\n`,
+      ],
       ['with a __proto__ field', framed, `--${boundary}\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nx\r\n--${boundary}--\r\n`],
-      ['with a file', framed, `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${boundary}--\r\n`],
+      [
+        'with a file',
+        framed,
+        `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${boundary}--\r\n`,
+      ],
       ['with a field over 1 kB', framed, `--${boundary}\r\nContent-Disposition: form-data; name="x"\r\n\r\n${'A'.repeat(2000)}\r\n--${boundary}--\r\n`],
     ];
     for (const [name, headers, body] of cases) {
@@ -705,10 +778,20 @@ describe('form bodies on the customer pages', () => {
 describe('CSV imports', () => {
   const importOp = () => operations().find((o) => o.path === '/v1/subscribers/import' && o.method === 'POST')!;
   /** The CSV columns, as the operation's description lists them. */
-  const columns = () => /CSV columns: ([^.]*(?:\.<name>)?[^.]*)\./.exec(importOp().op.description)![1].split(',').map((c) => c.trim().split(' ')[0]).filter((c) => !c.includes('<'));
+  const columns = () =>
+    /CSV columns: ([^.]*(?:\.<name>)?[^.]*)\./
+      .exec(importOp().op.description)![1]
+      .split(',')
+      .map((c) => c.trim().split(' ')[0])
+      .filter((c) => !c.includes('<'));
 
   async function csv(text: string): Promise<Sent> {
-    return send({ method: 'POST', url: '/v1/subscribers/import?atomic=true', headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'text/csv' }, body: text });
+    return send({
+      method: 'POST',
+      url: '/v1/subscribers/import?atomic=true',
+      headers: { authorization: `Bearer ${t.adminKey}`, 'content-type': 'text/csv' },
+      body: text,
+    });
   }
 
   it('refuses prototype and unknown column names as unknown columns, naming them, and stores nothing', async () => {
@@ -724,17 +807,29 @@ describe('CSV imports', () => {
   });
 
   it('refuses a bad cell in any column with the row and field named (atomic: nothing stored)', async () => {
-    const valid: Record<string, string> = { email: '', time_zone: 'Europe/Berlin', consent_source: 'form', consent_confirmed_at: '2026-01-01T10:00:00Z', topics: ctx.topic };
+    const valid: Record<string, string> = {
+      email: '',
+      time_zone: 'Europe/Berlin',
+      consent_source: 'form',
+      consent_confirmed_at: '2026-01-01T10:00:00Z',
+      topics: ctx.topic,
+    };
     const bad: [string, string, string][] = [
       ...ODD_INSTANTS.map((v) => ['consent_confirmed_at', v, 'consent.confirmedAt'] as [string, string, string]),
       ...BAD_TIME_ZONES.map((v) => ['time_zone', v, 'timeZone'] as [string, string, string]),
-      ...columns().filter((c) => c !== 'topics').map((c) => [c, 'a\u0000b', ''] as [string, string, string]),
+      ...columns()
+        .filter((c) => c !== 'topics')
+        .map((c) => [c, 'a\u0000b', ''] as [string, string, string]),
     ];
     for (const [column, value, field] of bad) {
       const rows = await rowCounts();
       const row = { ...valid, email: `csv${++seq}@example.com`, [column]: value };
       const header = Object.keys(row).join(',');
-      const response = await csv(`${header}\n${Object.values(row).map((v) => `"${v.replace(/"/g, '""')}"`).join(',')}\n`);
+      const response = await csv(
+        `${header}\n${Object.values(row)
+          .map((v) => `"${v.replace(/"/g, '""')}"`)
+          .join(',')}\n`,
+      );
       const label = `${column}=${JSON.stringify(value)}`;
       expect(`${label}: ${response.status}`).toMatch(/: 4\d\d$/);
       expect(response.contentType).toMatch(/^application\/problem\+json/);
@@ -750,7 +845,14 @@ describe('time zones on the public pages', () => {
     // Its own webinar and subscriber: the fuzz above may have changed the shared ones.
     const starts = new Date(clock.now().getTime() + 40 * 86_400_000);
     const created = await t.api('POST', '/v1/webinars', {
-      body: { slug: 'zones', topic: ctx.topic, title: { en: 'Zones' }, startsAt: starts.toISOString(), endsAt: new Date(starts.getTime() + 3_600_000).toISOString(), joinUrl: 'https://meet.example.com/z' },
+      body: {
+        slug: 'zones',
+        topic: ctx.topic,
+        title: { en: 'Zones' },
+        startsAt: starts.toISOString(),
+        endsAt: new Date(starts.getTime() + 3_600_000).toISOString(),
+        joinUrl: 'https://meet.example.com/z',
+      },
     });
     expect(created.status).toBe(201);
     const webinar = created.body;
@@ -765,7 +867,11 @@ describe('time zones on the public pages', () => {
     for (const zone of BAD_TIME_ZONES) {
       const rows = await rowCounts();
       const form = new URLSearchParams({ csrf, email: `zone${++seq}@example.com`, timeZone: zone, lang: 'en' });
-      const registered = await fetch(`${t.baseUrl}/webinars/${webinar.slug}/register`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+      const registered = await fetch(`${t.baseUrl}/webinars/${webinar.slug}/register`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+      });
       expect(`${zone}: ${registered.status}`).toBe(`${zone}: 422`);
       const saved = await fetch(t.baseUrl + prefsPath, {
         method: 'POST',
@@ -783,11 +889,25 @@ describe('time zones on the public pages', () => {
 describe('validation before any write (issue 17, item 12)', () => {
   const webinarBody = (slug: string, invitation: unknown) => {
     const starts = new Date(clock.now().getTime() + 50 * 86_400_000);
-    return { slug, topic: ctx.topic, title: { en: 'Late' }, startsAt: starts.toISOString(), endsAt: new Date(starts.getTime() + 3_600_000).toISOString(), joinUrl: 'https://meet.example.com/l', invitation };
+    return {
+      slug,
+      topic: ctx.topic,
+      title: { en: 'Late' },
+      startsAt: starts.toISOString(),
+      endsAt: new Date(starts.getTime() + 3_600_000).toISOString(),
+      joinUrl: 'https://meet.example.com/l',
+      invitation,
+    };
   };
 
   it('a webinar with an invalid invitation is refused whole, however often it is retried: no webinar, no draft campaign', async () => {
-    for (const invitation of [{ sendAt: '2030-W10-1' }, { sendAt: '20300301T101500Z' }, { audience: { attr: '__proto__', eq: 1, constructor: 1 } }, { priority: null }, []]) {
+    for (const invitation of [
+      { sendAt: '2030-W10-1' },
+      { sendAt: '20300301T101500Z' },
+      { audience: { attr: '__proto__', eq: 1, constructor: 1 } },
+      { priority: null },
+      [],
+    ]) {
       const rows = await rowCounts();
       for (let attempt = 0; attempt < 2; attempt++) {
         const response = await t.api('POST', '/v1/webinars', { body: webinarBody('late-invitation', invitation) });

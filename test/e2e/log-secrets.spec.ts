@@ -141,7 +141,9 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
   found.feedbackToken = signer.signItem(id, 'topic', id);
   found.webinarToken = signer.sign('webinar', id);
   expect((await call('GET', `/confirm/${found.confirmToken}`)).status).toBe(200);
-  expect((await call('POST', `/confirm/${found.confirmToken}`, { raw: '', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(200);
+  expect((await call('POST', `/confirm/${found.confirmToken}`, { raw: '', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(
+    200,
+  );
   const prefs = await call('GET', `/p/${found.preferencesToken}?lang=en`);
   expect(prefs.status).toBe(200);
   found.csrf = /name="csrf" value="([^"]+)"/.exec(prefs.text)![1];
@@ -158,9 +160,23 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
   // Signed webhooks, one good and one with a signature made with the wrong secret.
   const event = JSON.stringify({ id: 'evt-1', type: 'bounce', bounceType: 'soft', email: 'anna@example.com', detail: '450 later' });
   found.signature = signWebhook(SECRETS.webhookSecret, event, Math.floor(Date.now() / 1000)).split('v1=')[1];
-  expect((await call('POST', '/webhooks/mail-events', { raw: event, headers: { 'x-tactful-signature': `t=${Math.floor(Date.now() / 1000)},v1=${found.signature}` } })).status).toBe(200);
+  expect(
+    (
+      await call('POST', '/webhooks/mail-events', {
+        raw: event,
+        headers: { 'x-tactful-signature': `t=${Math.floor(Date.now() / 1000)},v1=${found.signature}` },
+      })
+    ).status,
+  ).toBe(200);
   found.forgedSignature = signWebhook('not-the-secret-0123456789abcdef0123', event, Math.floor(Date.now() / 1000)).split('v1=')[1];
-  expect((await call('POST', '/webhooks/mail-events', { raw: event, headers: { 'x-tactful-signature': `t=${Math.floor(Date.now() / 1000)},v1=${found.forgedSignature}` } })).status).toBe(401);
+  expect(
+    (
+      await call('POST', '/webhooks/mail-events', {
+        raw: event,
+        headers: { 'x-tactful-signature': `t=${Math.floor(Date.now() / 1000)},v1=${found.forgedSignature}` },
+      })
+    ).status,
+  ).toBe(401);
 
   // Keys where no key belongs: refused, and not logged either.
   expect((await call('GET', `/v1/topics?api_key=${SECRETS.adminKey}&limit=5`)).status).toBe(401);
@@ -182,7 +198,12 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
   };
   Object.assign(found, personal);
   expect(
-    (await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.carla, attributes: { company: personal.carlaCompany, memberId: personal.carlaMember } } })).status,
+    (
+      await call('POST', '/v1/subscribers', {
+        key: apiKey,
+        body: { email: personal.carla, attributes: { company: personal.carlaCompany, memberId: personal.carlaMember } },
+      })
+    ).status,
   ).toBe(201);
   expect((await call('GET', `/v1/subscribers?email=${encodeURIComponent(personal.carla)}`, { key: apiKey })).status).toBe(200);
   expect((await call('GET', `/v1/subscribers?email=${personal.carla}&status=pending`, { key: apiKey })).status).toBe(200);
@@ -204,7 +225,9 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
     await dbAdmin.end();
   }
   expect((await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.dora, attributes: { note: personal.doraNote } } })).status).toBe(500);
-  expect((await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.dora, attributes: { memberId: personal.carlaMember } } })).status).toBe(500);
+  expect((await call('POST', '/v1/subscribers', { key: apiKey, body: { email: personal.dora, attributes: { memberId: personal.carlaMember } } })).status).toBe(
+    500,
+  );
 
   // A mail refused by policy: the SMTP reply quotes the recipient, and the worker logs the reply.
   sink.fault((ctx) => (ctx.rcpt === personal.frank ? { kind: 'reject-rcpt', code: 550, message: `5.7.1 <${personal.frank}> refused by policy` } : undefined));
@@ -223,7 +246,9 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
   const consoleCookie = { cookie: setCookie.split(';')[0] };
   expect((await call('GET', `/console/customers?email=${encodeURIComponent(personal.carla)}`, { headers: consoleCookie })).status).toBe(200);
   expect((await call('GET', '/console/operations', { headers: consoleCookie })).status).toBe(200);
-  expect((await call('POST', '/console/sign-in', { raw: `apiKey=${found.wrongKey}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(401);
+  expect(
+    (await call('POST', '/console/sign-in', { raw: `apiKey=${found.wrongKey}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status,
+  ).toBe(401);
 
   // Stop the way an operator does, so every buffered line is flushed.
   child!.kill('SIGTERM');
@@ -242,8 +267,12 @@ it('writes no API key, customer token, webhook secret or signature, password, e-
   expect(requestLines.some((l) => l.includes('"url":"/console/customers?email=[Redacted]"'))).toBe(true);
   // The 500s were logged, with what helps (code, constraint, statement) and without the values.
   const failures = lines.filter((l) => l.includes('"msg":"request failed"'));
-  expect(failures.some((l) => l.includes('"code":"23514"') && l.includes('"constraint":"injected_fault"') && /"parameters":"\[\d+ bind values not logged\]"/.test(l))).toBe(true);
-  expect(failures.some((l) => l.includes('"code":"23505"') && l.includes('Key ((attributes ->> \'memberId\'::text))=([Redacted])'))).toBe(true);
+  expect(
+    failures.some(
+      (l) => l.includes('"code":"23514"') && l.includes('"constraint":"injected_fault"') && /"parameters":"\[\d+ bind values not logged\]"/.test(l),
+    ),
+  ).toBe(true);
+  expect(failures.some((l) => l.includes('"code":"23505"') && l.includes("Key ((attributes ->> 'memberId'::text))=([Redacted])"))).toBe(true);
   expect(lines.some((l) => l.includes('domain_paused') && l.includes('refused by policy'))).toBe(true);
   expect(output).toContain('Tactful is listening');
 

@@ -100,7 +100,11 @@ async function pendingWithConfirmation(email: string, extra: Record<string, unkn
 }
 
 /** Queues one test_marketing mail for a subscriber on 'trade-fairs', as a campaign would. */
-async function queueMarketing(subscriberId: string, payload: Record<string, unknown> = {}, key = `test-marketing:${subscriberId}:${Math.random()}`): Promise<string> {
+async function queueMarketing(
+  subscriberId: string,
+  payload: Record<string, unknown> = {},
+  key = `test-marketing:${subscriberId}:${Math.random()}`,
+): Promise<string> {
   const [row] = await sql(
     `INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, locale, status, reason, idempotency_key, payload,
                              next_attempt_at, created_at, updated_at)
@@ -115,7 +119,10 @@ async function queueMarketing(subscriberId: string, payload: Record<string, unkn
 /** A header's value as written, unfolded (mailparser turns List-* headers into objects). */
 function header(parsed: ParsedMail, name: string): string | undefined {
   const line = parsed.headerLines.find((candidate) => candidate.key === name.toLowerCase())?.line;
-  return line?.slice(name.length + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+  return line
+    ?.slice(name.length + 1)
+    .replace(/\r?\n[ \t]+/g, ' ')
+    .trim();
 }
 
 const to = (address: string) => (m: SinkMessage) => m.envelope.rcptTo.includes(address);
@@ -140,7 +147,11 @@ function confirmLink(text: string): string {
 
 describe('the double opt-in mail over real SMTP', () => {
   it('sends a new German subscriber a well-formed service mail with the confirm link in both parts, and a POST makes them active', async () => {
-    const { subscriberId, deliveryId } = await pendingWithConfirmation('anna.kunz@example.de', { locale: 'de', topics: ['trade-fairs', 'offers'], attributes: { firstName: 'Anna' } });
+    const { subscriberId, deliveryId } = await pendingWithConfirmation('anna.kunz@example.de', {
+      locale: 'de',
+      topics: ['trade-fairs', 'offers'],
+      attributes: { firstName: 'Anna' },
+    });
 
     const stats = await worker.drain();
     expect(stats).toMatchObject({ claimed: 1, sent: 1 });
@@ -235,7 +246,9 @@ describe('marketing mail headers', () => {
     const [mail] = await sink.waitFor(1);
 
     const listUnsubscribe = header(mail.parsed, 'List-Unsubscribe');
-    const match = /^<(http:\/\/tactful\.test\/u\/([\w.-]+))>, <mailto:unsubscribe@tactful\.localhost\?subject=unsubscribe-([\w.-]+)>$/.exec(listUnsubscribe ?? '');
+    const match = /^<(http:\/\/tactful\.test\/u\/([\w.-]+))>, <mailto:unsubscribe@tactful\.localhost\?subject=unsubscribe-([\w.-]+)>$/.exec(
+      listUnsubscribe ?? '',
+    );
     expect(match).not.toBeNull();
     const [, url, token, mailtoToken] = match!;
     expect(mailtoToken).toBe(token);
@@ -302,7 +315,9 @@ describe('relay faults', () => {
 
   it('backs off ever longer on a repeated 451 and fails with failed_retries_exhausted after RETRY_MAX_ATTEMPTS', async () => {
     const { deliveryId } = await pendingWithConfirmation('always-busy@example.org');
-    const rcpts = watchRcpts((ctx) => (ctx.stage === 'message' ? { kind: 'reject-rcpt', code: 451, message: '4.7.1 Greylisted, please try again later' } : undefined));
+    const rcpts = watchRcpts((ctx) =>
+      ctx.stage === 'message' ? { kind: 'reject-rcpt', code: 451, message: '4.7.1 Greylisted, please try again later' } : undefined,
+    );
 
     const gaps: number[] = [];
     for (let attempt = 1; attempt <= RETRY_MAX_ATTEMPTS; attempt++) {
@@ -337,7 +352,9 @@ describe('relay faults', () => {
   it('marks a 550 5.1.1 as failed_bounced, bounces the subscriber, and suppresses their next mail without any SMTP traffic', async () => {
     const { subscriberId, deliveryId } = await pendingWithConfirmation('gone@example.net');
     const rcpts = watchRcpts((ctx) =>
-      ctx.rcpt === 'gone@example.net' ? { kind: 'reject-rcpt', code: 550, message: '5.1.1 <gone@example.net>: Recipient address rejected: User unknown' } : undefined,
+      ctx.rcpt === 'gone@example.net'
+        ? { kind: 'reject-rcpt', code: 550, message: '5.1.1 <gone@example.net>: Recipient address rejected: User unknown' }
+        : undefined,
     );
 
     expect(await worker.drain()).toMatchObject({ failed: 1 });
@@ -359,7 +376,9 @@ describe('relay faults', () => {
   it('pauses a domain that answers 554 5.7.1, holds its other mail until the pause ends, then sends all of it', async () => {
     const blocked = (ctx: { rcpt?: string }) => ctx.rcpt?.endsWith('@blocking.example') ?? false;
     const rcpts = watchRcpts((ctx) =>
-      blocked(ctx) ? { kind: 'reject-rcpt', code: 554, message: '5.7.1 Service unavailable; client host [127.0.0.1] blocked using zen.spamhaus.org' } : undefined,
+      blocked(ctx)
+        ? { kind: 'reject-rcpt', code: 554, message: '5.7.1 Service unavailable; client host [127.0.0.1] blocked using zen.spamhaus.org' }
+        : undefined,
     );
     const first = await pendingWithConfirmation('first@blocking.example');
     expect(await worker.drain()).toMatchObject({ claimed: 1, retried: 1 });
@@ -391,11 +410,12 @@ describe('relay faults', () => {
     sink.fault(undefined);
     clock.set(until);
     expect(await worker.drain()).toMatchObject({ claimed: 3, sent: 3 });
-    expect(sink.messages.filter((m) => m.envelope.rcptTo[0].endsWith('@blocking.example')).map((m) => m.envelope.rcptTo[0]).sort()).toEqual([
-      'first@blocking.example',
-      'second@blocking.example',
-      'third@blocking.example',
-    ]);
+    expect(
+      sink.messages
+        .filter((m) => m.envelope.rcptTo[0].endsWith('@blocking.example'))
+        .map((m) => m.envelope.rcptTo[0])
+        .sort(),
+    ).toEqual(['first@blocking.example', 'second@blocking.example', 'third@blocking.example']);
     for (const done of [first, second, third]) {
       expect(await delivery(done.deliveryId)).toMatchObject({ status: 'sent', attempts: 1 });
     }
@@ -614,7 +634,7 @@ describe('POST /webhooks/mail-events', () => {
     // Only a hash is kept, and no subscriber was made of the shop customer.
     const [{ n }] = await sql(`SELECT count(*)::int AS n FROM subscribers WHERE email LIKE 'shop-%'`);
     expect(n).toBe(0);
-    expect((await sql(`SELECT reason FROM bounced_addresses WHERE email_hash = sha256('shop-only@example.org')`))).toEqual([{ reason: 'bounced' }]);
+    expect(await sql(`SELECT reason FROM bounced_addresses WHERE email_hash = sha256('shop-only@example.org')`)).toEqual([{ reason: 'bounced' }]);
   });
 });
 

@@ -47,7 +47,9 @@ describe('a marketing mail held back at hand-over', () => {
       { email: 'first@blocking.example', locale: 'de', topics: ['fairs'] },
       { email: 'second@blocking.example', locale: 'de', topics: ['offers', 'later'] },
     ]);
-    sink.fault((ctx) => (ctx.rcpt?.endsWith('@blocking.example') ? { kind: 'reject-rcpt', code: 554, message: '5.7.1 blocked using zen.spamhaus.org' } : undefined));
+    sink.fault((ctx) =>
+      ctx.rcpt?.endsWith('@blocking.example') ? { kind: 'reject-rcpt', code: 554, message: '5.7.1 blocked using zen.spamhaus.org' } : undefined,
+    );
     // The first campaign meets the policy block and pauses the domain ...
     const fairs = await createCampaign(t, { name: 'fairs', topic: 'fairs' });
     await t.api('POST', `/v1/campaigns/${fairs}/schedule`, { body: {} });
@@ -59,7 +61,9 @@ describe('a marketing mail held back at hand-over', () => {
     await t.api('POST', `/v1/campaigns/${offers}/schedule`, { body: {} });
     await tick();
     const second = ids.get('second@blocking.example')!;
-    expect(await deliveriesOf(second)).toEqual([expect.objectContaining({ kind: 'campaign', status: 'queued', reason: 'domain_paused', attempts: 0, hand_overs: 0 })]);
+    expect(await deliveriesOf(second)).toEqual([
+      expect.objectContaining({ kind: 'campaign', status: 'queued', reason: 'domain_paused', attempts: 0, hand_overs: 0 }),
+    ]);
     // Its window stays held meanwhile: a third campaign to the same subscriber is deferred.
     const later = await createCampaign(t, { name: 'later', topic: 'later' });
     await t.api('POST', `/v1/campaigns/${later}/schedule`, { body: {} });
@@ -72,8 +76,11 @@ describe('a marketing mail held back at hand-over', () => {
     await tick();
     expect(received('first@blocking.example')).toHaveLength(1);
     expect(received('second@blocking.example')).toHaveLength(1);
-    const [offersRow] = await t.sql(`SELECT d.status, d.attempts, count(m.*)::int AS hand_overs FROM deliveries d LEFT JOIN marketing_sends m ON m.delivery_id = d.id
-                                     WHERE d.subscriber_id = $1 AND d.ref_id = $2 GROUP BY d.id`, [second, offers]);
+    const [offersRow] = await t.sql(
+      `SELECT d.status, d.attempts, count(m.*)::int AS hand_overs FROM deliveries d LEFT JOIN marketing_sends m ON m.delivery_id = d.id
+                                     WHERE d.subscriber_id = $1 AND d.ref_id = $2 GROUP BY d.id`,
+      [second, offers],
+    );
     expect(offersRow).toEqual({ status: 'sent', attempts: 1, hand_overs: 1 });
   });
 

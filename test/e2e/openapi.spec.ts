@@ -71,7 +71,10 @@ describe('the OpenAPI document', () => {
       env: { PATH: process.env.PATH, HOME: dir, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
       maxBuffer: 64 * 1024 * 1024,
     }).catch((error: { stdout?: string; stderr?: string }) => ({ stdout: error.stdout ?? '', stderr: error.stderr ?? String(error) }));
-    const report = JSON.parse(run.stdout) as { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string; location: { pointer: string }[] }[] };
+    const report = JSON.parse(run.stdout) as {
+      totals: { errors: number; warnings: number };
+      problems: { ruleId: string; message: string; location: { pointer: string }[] }[];
+    };
     const problems = report.problems.map((p) => `${p.ruleId}: ${p.message} at ${p.location.map((l) => l.pointer).join(', ')}`);
     expect(problems).toEqual([]);
     expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
@@ -93,9 +96,20 @@ describe('the OpenAPI document', () => {
     }
     const app = routes.filter((r) => !/ \/docs(\/|-|$)/.test(r)).sort();
     expect(app.length).toBeGreaterThan(60);
-    expect(operations().map((o) => o.label).sort()).toEqual(app);
+    expect(
+      operations()
+        .map((o) => o.label)
+        .sort(),
+    ).toEqual(app);
     expect(app).toEqual(
-      expect.arrayContaining(['GET /p/{token}', 'POST /u/{token}', 'POST /f/{token}', 'POST /confirm/{token}', 'POST /webinars/{slug}/register', 'POST /webinars/unregister/{token}']),
+      expect.arrayContaining([
+        'GET /p/{token}',
+        'POST /u/{token}',
+        'POST /f/{token}',
+        'POST /confirm/{token}',
+        'POST /webinars/{slug}/register',
+        'POST /webinars/unregister/{token}',
+      ]),
     );
   });
 
@@ -119,7 +133,11 @@ describe('the OpenAPI document', () => {
         const pages = /^\/(p|u|f|confirm|webinars|console)(\/|$)/.test(label.split(' ')[1]);
         if (pages && !response.content?.['text/html']) missing.push(`${label} ${status}: a customer page that is not text/html`);
       }
-      if (op.requestBody && /^(POST|PUT|PATCH) \/(p|u|f|confirm|webinars|console)\//.test(label) && !op.requestBody.content['application/x-www-form-urlencoded']) {
+      if (
+        op.requestBody &&
+        /^(POST|PUT|PATCH) \/(p|u|f|confirm|webinars|console)\//.test(label) &&
+        !op.requestBody.content['application/x-www-form-urlencoded']
+      ) {
         missing.push(`${label}: its form body is not documented`);
       }
     }
@@ -174,10 +192,17 @@ describe('the OpenAPI document', () => {
       const s = resolved(schema);
       const type = types(schema);
       if (/(At|^at)$/.test(name) && !(s.format === 'date-time' && type.includes('string'))) wrong.push(`${where}: an instant without format date-time`);
-      if (/^(id|.+Id)$/.test(name) && type.includes('string') && s.format !== 'uuid' && !/64-bit integer|provider’s|carrier’s/.test(s.description ?? '') && !/^(eventId|messageId|refId)$/.test(name)) {
+      if (
+        /^(id|.+Id)$/.test(name) &&
+        type.includes('string') &&
+        s.format !== 'uuid' &&
+        !/64-bit integer|provider’s|carrier’s/.test(s.description ?? '') &&
+        !/^(eventId|messageId|refId)$/.test(name)
+      ) {
         wrong.push(`${where}: an id that is neither a uuid nor described as a 64-bit integer`);
       }
-      if (/(status|reason|cadence|locale|class|source|action|rating)$/.test(name) && type.includes('string') && !s.enum) wrong.push(`${where}: a ${name} without an enum`);
+      if (/(status|reason|cadence|locale|class|source|action|rating)$/.test(name) && type.includes('string') && !s.enum)
+        wrong.push(`${where}: a ${name} without an enum`);
       if (/^(reason)$/.test(name) && s.enum && !where.startsWith('Problem')) {
         const reasons = s.enum.filter((r: unknown) => r !== null);
         if (JSON.stringify(reasons) !== JSON.stringify(REASONS)) wrong.push(`${where}: reasons other than the Reason enum`);
@@ -199,7 +224,8 @@ describe('the OpenAPI document', () => {
     const wrong: string[] = [];
     for (const { label, op } of operations()) {
       const api = label.includes(' /v1/');
-      if (api && !(op['x-required-scopes']?.length > 0 && op.security?.some((s: any) => 'bearer' in s))) wrong.push(`${label}: no scopes or no bearer security`);
+      if (api && !(op['x-required-scopes']?.length > 0 && op.security?.some((s: any) => 'bearer' in s)))
+        wrong.push(`${label}: no scopes or no bearer security`);
       if (!api && !(Array.isArray(op.security) && op.security.length === 0)) wrong.push(`${label}: public, but not security: []`);
     }
     expect(wrong).toEqual([]);
@@ -207,7 +233,17 @@ describe('the OpenAPI document', () => {
 });
 
 describe('the contract check (test/support/contract.ts)', () => {
-  const topic = { key: 'a', nameDe: 'A', nameEn: 'A', descriptionDe: '', descriptionEn: '', audienceHint: '', archived: false, createdAt: '2026-03-02T09:00:00.000Z', updatedAt: '2026-03-02T09:00:00.000Z' };
+  const topic = {
+    key: 'a',
+    nameDe: 'A',
+    nameEn: 'A',
+    descriptionDe: '',
+    descriptionEn: '',
+    audienceHint: '',
+    archived: false,
+    createdAt: '2026-03-02T09:00:00.000Z',
+    updatedAt: '2026-03-02T09:00:00.000Z',
+  };
   const check = (status: number, body: unknown, contentType = 'application/json') =>
     t.contract.check({ method: 'GET', url: '/v1/topics/a', status, contentType, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
@@ -223,7 +259,9 @@ describe('the contract check (test/support/contract.ts)', () => {
     expect(check(200, { ...topic, createdAt: '2 March 2026' })).toMatch(/createdAt must match format "date-time"/);
     expect(check(201, topic)).toMatch(/answered 201, which the document does not declare/);
     expect(check(200, '<p>hi</p>', 'text/html')).toMatch(/answered text\/html; the document declares application\/json/);
-    expect(check(404, { type: 'x', title: 'x', status: 404, detail: 'x', code: 'not_found', stack: 'at …' }, 'application/problem+json')).toMatch(/must NOT have additional properties/);
+    expect(check(404, { type: 'x', title: 'x', status: 404, detail: 'x', code: 'not_found', stack: 'at …' }, 'application/problem+json')).toMatch(
+      /must NOT have additional properties/,
+    );
   });
 
   it('makes a raw fetch to the app throw when the answer does not match, naming the operation, status and error', async () => {
@@ -231,7 +269,11 @@ describe('the contract check (test/support/contract.ts)', () => {
     expect((await fetch(`${t.baseUrl}/v1/nothing-here`)).status).toBe(404);
     // Against a document that declares another /health, the same fetch throws.
     const altered = JSON.parse(JSON.stringify(doc));
-    altered.paths['/health'].get.responses['200'].content['application/json'].schema = { type: 'object', required: ['uptime'], properties: { uptime: { type: 'integer' } } };
+    altered.paths['/health'].get.responses['200'].content['application/json'].schema = {
+      type: 'object',
+      required: ['uptime'],
+      properties: { uptime: { type: 'integer' } },
+    };
     watchApp(t.baseUrl, new Contract(altered));
     try {
       await expect(fetch(`${t.baseUrl}/health`)).rejects.toThrow(

@@ -110,7 +110,10 @@ describe('the envelope sender (VERP) and DKIM', () => {
       const claims = verp().verify(message.envelope.mailFrom);
       expect(message.envelope.mailFrom).toMatch(new RegExp(`^bounces\\+[0-9a-f]{40}@${BOUNCE_DOMAIN.replace(/\./g, '\\.')}$`));
       expect(claims).not.toBeNull();
-      const [row] = await t.sql(`SELECT d.id, coalesce(s.email, d.to_address) AS email FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id WHERE d.id = $1`, [claims!.deliveryId]);
+      const [row] = await t.sql(
+        `SELECT d.id, coalesce(s.email, d.to_address) AS email FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id WHERE d.id = $1`,
+        [claims!.deliveryId],
+      );
       expect(message.envelope.rcptTo).toEqual([row.email]);
       seen.add(row.id);
       const parsed = await simpleParser(message.raw);
@@ -152,7 +155,8 @@ describe('streams', () => {
       });
       expect(order.status).toBe(201);
       const deadline = Date.now() + 120_000;
-      while ((position = sink.messages.findIndex(to('buyer@shop-customer.de'))) < 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      while ((position = sink.messages.findIndex(to('buyer@shop-customer.de'))) < 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
     } finally {
       await worker.stop();
     }

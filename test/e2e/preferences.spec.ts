@@ -98,7 +98,11 @@ describe('RFC 8058 one-click unsubscribe', () => {
     await t.api('POST', `/v1/campaigns/${campaign}/schedule`, { body: {} });
     await t.app.get(CampaignDispatchService).dispatchDue();
     const url = t.app.get(TokenService).url('unsubscribe', id);
-    const res = await fetch(local(url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    const res = await fetch(local(url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     expect(res.status).toBe(200);
     await t.app.get(DeliveryWorker).drain();
     const [row] = await sql(`SELECT status, reason FROM deliveries WHERE ref_id = $1`, [campaign]);
@@ -134,7 +138,11 @@ describe('the preferences page over HTTP', () => {
     expect(page).toContain('Your next newsletter');
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
 
-    const noCsrf = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'topics=offers&cadence=biweekly' });
+    const noCsrf = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'topics=offers&cadence=biweekly',
+    });
     expect(noCsrf.status).toBe(403);
     expect((await t.api('GET', `/v1/subscribers/${id}`)).body.cadence).toBe('weekly');
 

@@ -181,14 +181,18 @@ describe('npm start and npm test in a private folder', () => {
     }, 180_000);
   }
 
-  it(IS_ROOT ? 'as an ordinary user (nobody) in a folder it owns' : 'as the ordinary user running the tests', async () => {
-    const owner = IS_ROOT ? NOBODY : undefined;
-    const app = privateCopy(owner);
-    const { started } = await npmStart(app, owner);
-    // PostgreSQL runs as that user, on the data folder where it was asked for.
-    const dataDir = join(app, '.data/postgres');
-    expect(lstatSync(dataDir).isDirectory()).toBe(true);
-    expect(statSync(`/proc/${postmasterPid(dataDir)}`).uid).toBe(owner?.uid ?? process.getuid!());
-    await stopGroup(started);
-  }, 180_000);
+  it(
+    IS_ROOT ? 'as an ordinary user (nobody) in a folder it owns' : 'as the ordinary user running the tests',
+    async () => {
+      const owner = IS_ROOT ? NOBODY : undefined;
+      const app = privateCopy(owner);
+      const { started } = await npmStart(app, owner);
+      // PostgreSQL runs as that user, on the data folder where it was asked for.
+      const dataDir = join(app, '.data/postgres');
+      expect(lstatSync(dataDir).isDirectory()).toBe(true);
+      expect(statSync(`/proc/${postmasterPid(dataDir)}`).uid).toBe(owner?.uid ?? process.getuid!());
+      await stopGroup(started);
+    },
+    180_000,
+  );
 });

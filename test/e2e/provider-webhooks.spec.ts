@@ -30,14 +30,32 @@ const certServerHits: string[] = [];
 let ids: Map<string, string>;
 
 const PEOPLE = [
-  'ses-hard', 'ses-soft', 'ses-complaint', 'sg-hard', 'sg-blocked', 'sg-spam', 'sg-unsub', 'sg-group', 'sg-deferred',
-  'pm-hard', 'pm-spam', 'pm-unsub', 'mg-hard', 'mg-soft', 'mg-spam', 'mg-unsub', 'forged',
+  'ses-hard',
+  'ses-soft',
+  'ses-complaint',
+  'sg-hard',
+  'sg-blocked',
+  'sg-spam',
+  'sg-unsub',
+  'sg-group',
+  'sg-deferred',
+  'pm-hard',
+  'pm-spam',
+  'pm-unsub',
+  'mg-hard',
+  'mg-soft',
+  'mg-spam',
+  'mg-unsub',
+  'forged',
 ];
 const email = (name: string) => `${name}@recipient.example`;
 const statusOf = async (name: string) => (await t.sql(`SELECT status FROM subscribers WHERE email = $1`, [email(name)]))[0].status;
 const eventsOf = async (name: string) => (await t.api('GET', `/v1/subscribers/${ids.get(email(name))}/timeline`)).body.mailEvents;
-const counts = async () => (await t.sql(`SELECT (SELECT count(*) FROM mail_events)::int AS events, (SELECT count(*) FROM webhook_events)::int AS keys,
-  (SELECT count(*) FROM subscribers WHERE status <> 'active')::int AS blocked`))[0];
+const counts = async () =>
+  (
+    await t.sql(`SELECT (SELECT count(*) FROM mail_events)::int AS events, (SELECT count(*) FROM webhook_events)::int AS keys,
+  (SELECT count(*) FROM subscribers WHERE status <> 'active')::int AS blocked`)
+  )[0];
 
 async function post(path: string, body: string, headers: Record<string, string> = {}) {
   const response = await fetch(`${t.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -57,7 +75,9 @@ function replaced(value: any, from: string, to: string): any {
 
 function signSns(message: Record<string, unknown>, version: '1' | '2' = '1', key: string = SNS_KEY): Record<string, unknown> {
   const signed = { ...message, SignatureVersion: version };
-  const signature = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256').update(snsStringToSign(signed)!).sign(key, 'base64');
+  const signature = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256')
+    .update(snsStringToSign(signed)!)
+    .sign(key, 'base64');
   return { ...signed, Signature: signature };
 }
 
@@ -74,7 +94,8 @@ function snsNotification(sesFixture: string, recipientInFixture: string, name: s
   };
 }
 
-const postSns = (message: Record<string, unknown>) => post('/webhooks/mail-events/ses', JSON.stringify(message), { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': String(message.Type) });
+const postSns = (message: Record<string, unknown>) =>
+  post('/webhooks/mail-events/ses', JSON.stringify(message), { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': String(message.Type) });
 
 // ---- SendGrid, Postmark, Mailgun ---------------------------------------------------------------
 
@@ -89,7 +110,13 @@ function mailgunBody(file: string, name: string, options: { timestamp?: number; 
   const doc = replaced(fixture(file), 'alice@example.com', email(name));
   const timestamp = String(options.timestamp ?? Math.floor(clock.now().getTime() / 1000));
   const token = options.token ?? randomBytes(25).toString('hex');
-  doc.signature = { timestamp, token, signature: createHmac('sha256', options.key ?? MAILGUN_KEY).update(timestamp + token).digest('hex') };
+  doc.signature = {
+    timestamp,
+    token,
+    signature: createHmac('sha256', options.key ?? MAILGUN_KEY)
+      .update(timestamp + token)
+      .digest('hex'),
+  };
   doc['event-data'].timestamp = Number(timestamp);
   return doc;
 }
@@ -115,7 +142,10 @@ beforeAll(async () => {
     },
   });
   await createTopics(t, ['fairs']);
-  ids = await importConfirmed(t, PEOPLE.map((name) => ({ email: email(name), topics: ['fairs'] })));
+  ids = await importConfirmed(
+    t,
+    PEOPLE.map((name) => ({ email: email(name), topics: ['fairs'] })),
+  );
 });
 
 afterAll(async () => {
@@ -127,13 +157,21 @@ describe('Amazon SES via SNS', () => {
   it('confirms a signed SubscriptionConfirmation by visiting its SubscribeURL, and never one on a host that is not SNS', async () => {
     const sample = fixture('sns-subscription-confirmation.json');
     const subscribe = `http://${certHost}/?Action=ConfirmSubscription&TopicArn=${TOPIC}&Token=${sample.Token}`;
-    const confirmation = signSns({ ...sample, SubscribeURL: subscribe, SigningCertURL: `http://${certHost}${CERT_PATH}`, Timestamp: clock.now().toISOString() });
+    const confirmation = signSns({
+      ...sample,
+      SubscribeURL: subscribe,
+      SigningCertURL: `http://${certHost}${CERT_PATH}`,
+      Timestamp: clock.now().toISOString(),
+    });
     const response = await postSns(confirmation);
     expect(response).toMatchObject({ status: 200, body: { subscriptionConfirmed: true } });
     expect(certServerHits).toContain(`/?Action=ConfirmSubscription&TopicArn=${TOPIC}&Token=${sample.Token}`);
 
     certServerHits.length = 0;
-    const elsewhere = signSns({ ...confirmation, SubscribeURL: sample.SubscribeURL.replace('sns.us-west-2.amazonaws.com', 'sns.us-west-2.amazonaws.com.evil.example') });
+    const elsewhere = signSns({
+      ...confirmation,
+      SubscribeURL: sample.SubscribeURL.replace('sns.us-west-2.amazonaws.com', 'sns.us-west-2.amazonaws.com.evil.example'),
+    });
     expect((await postSns(elsewhere)).status).toBe(401);
     expect(certServerHits.filter((hit) => hit.startsWith('/?Action'))).toEqual([]);
   });
@@ -142,7 +180,9 @@ describe('Amazon SES via SNS', () => {
     const hard = await postSns(signSns(snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'ses-hard')));
     expect(hard).toMatchObject({ status: 200, body: { received: 1, applied: 1, duplicates: 0 } });
     expect(await statusOf('ses-hard')).toBe('bounced');
-    expect(await eventsOf('ses-hard')).toEqual([expect.objectContaining({ kind: 'hard_bounce', source: 'ses', outcome: 'bounced', statusCode: '5.1.1', diagnostic: 'smtp; 550 5.1.1 <[email]>... User' })]);
+    expect(await eventsOf('ses-hard')).toEqual([
+      expect.objectContaining({ kind: 'hard_bounce', source: 'ses', outcome: 'bounced', statusCode: '5.1.1', diagnostic: 'smtp; 550 5.1.1 <[email]>... User' }),
+    ]);
 
     expect((await postSns(signSns(snsNotification('ses-bounce-transient.json', 'jane@example.com', 'ses-soft')))).body).toMatchObject({ applied: 1 });
     expect(await statusOf('ses-soft')).toBe('active');
@@ -150,7 +190,9 @@ describe('Amazon SES via SNS', () => {
 
     expect((await postSns(signSns(snsNotification('ses-complaint.json', 'richard@example.com', 'ses-complaint'), '2'))).status).toBe(200);
     expect(await statusOf('ses-complaint')).toBe('complained');
-    expect(await eventsOf('ses-complaint')).toEqual([expect.objectContaining({ kind: 'complaint', source: 'ses', outcome: 'complained', statusCode: 'abuse' })]);
+    expect(await eventsOf('ses-complaint')).toEqual([
+      expect.objectContaining({ kind: 'complaint', source: 'ses', outcome: 'complained', statusCode: 'abuse' }),
+    ]);
   });
 
   it('changes nothing for a forged, stale or replayed message, a certificate off SNS, or a topic that is not ours', async () => {
@@ -164,10 +206,36 @@ describe('Amazon SES via SNS', () => {
       ['replayed (same MessageId)', message, 200],
       ['signed by another key', signSns(snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged'), '1', attacker), 401],
       ['altered after signing', { ...signSns(snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged')), Subject: 'changed' }, 401],
-      ['stale (8 days old)', signSns(snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged', { Timestamp: new Date(clock.now().getTime() - 8 * 86_400_000).toISOString() })), 401],
-      ['certificate on another host', signSns(snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged', { SigningCertURL: `https://sns.us-west-2.amazonaws.com.evil.example${CERT_PATH}` })), 401],
-      ['certificate over http from an SNS host', signSns(snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged', { SigningCertURL: `http://sns.us-west-2.amazonaws.com${CERT_PATH}` })), 401],
-      ['another topic', signSns(snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged', { TopicArn: 'arn:aws:sns:us-west-2:999999999999:NotOurs' })), 403],
+      [
+        'stale (8 days old)',
+        signSns(
+          snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged', {
+            Timestamp: new Date(clock.now().getTime() - 8 * 86_400_000).toISOString(),
+          }),
+        ),
+        401,
+      ],
+      [
+        'certificate on another host',
+        signSns(
+          snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged', {
+            SigningCertURL: `https://sns.us-west-2.amazonaws.com.evil.example${CERT_PATH}`,
+          }),
+        ),
+        401,
+      ],
+      [
+        'certificate over http from an SNS host',
+        signSns(
+          snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged', { SigningCertURL: `http://sns.us-west-2.amazonaws.com${CERT_PATH}` }),
+        ),
+        401,
+      ],
+      [
+        'another topic',
+        signSns(snsNotification('ses-bounce-permanent.json', 'jane@example.com', 'forged', { TopicArn: 'arn:aws:sns:us-west-2:999999999999:NotOurs' })),
+        403,
+      ],
     ];
     for (const [label, body, status] of cases) {
       const response = await postSns(body);
@@ -199,11 +267,20 @@ describe('SendGrid Event Webhook', () => {
     expect(await statusOf('sg-group')).toBe('unsubscribed');
     expect(await statusOf('sg-deferred')).toBe('active');
     expect(await eventsOf('sg-hard')).toEqual([
-      expect.objectContaining({ kind: 'hard_bounce', source: 'sendgrid', outcome: 'bounced', statusCode: '5.0.0', diagnostic: '500 unknown recipient', messageId: '<14c5d75ce93.dfd.64b469@ismtpd-555>' }),
+      expect.objectContaining({
+        kind: 'hard_bounce',
+        source: 'sendgrid',
+        outcome: 'bounced',
+        statusCode: '5.0.0',
+        diagnostic: '500 unknown recipient',
+        messageId: '<14c5d75ce93.dfd.64b469@ismtpd-555>',
+      }),
     ]);
     expect((await eventsOf('sg-blocked'))[0]).toMatchObject({ kind: 'soft_bounce', outcome: 'counted', statusCode: '4.7.0' });
     expect((await eventsOf('sg-deferred'))[0]).toMatchObject({ kind: 'delayed', outcome: 'noted' });
-    expect((await t.sql(`SELECT revocation_source FROM topic_subscriptions WHERE subscriber_id = $1`, [ids.get(email('sg-unsub'))]))[0].revocation_source).toBe('mail_provider');
+    expect((await t.sql(`SELECT revocation_source FROM topic_subscriptions WHERE subscriber_id = $1`, [ids.get(email('sg-unsub'))]))[0].revocation_source).toBe(
+      'mail_provider',
+    );
   });
 
   it('changes nothing for a forged, stale or unsigned batch, and a replayed one only reports duplicates', async () => {
@@ -214,7 +291,17 @@ describe('SendGrid Event Webhook', () => {
       ['altered after signing', body.replace('5.0.0', '5.1.1'), signSendgrid(body), 401],
       ['stale timestamp', body, signSendgrid(body, stale), 401],
       ['unsigned', body, {}, 401],
-      ['signed by another key', body, { ...signSendgrid(body), 'x-twilio-email-event-webhook-signature': createSign('sha256').update(`${Math.floor(clock.now().getTime() / 1000)}${body}`).sign(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey, 'base64') }, 401],
+      [
+        'signed by another key',
+        body,
+        {
+          ...signSendgrid(body),
+          'x-twilio-email-event-webhook-signature': createSign('sha256')
+            .update(`${Math.floor(clock.now().getTime() / 1000)}${body}`)
+            .sign(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey, 'base64'),
+        },
+        401,
+      ],
       ['replayed, freshly signed', body, signSendgrid(body), 200],
     ];
     for (const [label, sent, headers, status] of cases) {
@@ -234,13 +321,23 @@ describe('Postmark webhooks', () => {
     const auth = basic(POSTMARK.user, POSTMARK.password);
     expect((await post('/webhooks/mail-events/postmark', JSON.stringify(bounce()), auth)).body).toEqual({ received: 1, applied: 1, duplicates: 0 });
     expect(await statusOf('pm-hard')).toBe('bounced');
-    expect((await eventsOf('pm-hard'))[0]).toMatchObject({ kind: 'hard_bounce', source: 'postmark', statusCode: 'HardBounce (1)', diagnostic: 'Test bounce details' });
+    expect((await eventsOf('pm-hard'))[0]).toMatchObject({
+      kind: 'hard_bounce',
+      source: 'postmark',
+      statusCode: 'HardBounce (1)',
+      diagnostic: 'Test bounce details',
+    });
 
     const spam = { ...replaced(fixture('postmark-spam-complaint.json'), 'john@example.com', email('pm-spam')), BouncedAt: now() };
     expect((await post('/webhooks/mail-events/postmark', JSON.stringify(spam), auth)).status).toBe(200);
     expect(await statusOf('pm-spam')).toBe('complained');
 
-    const unsubscribe = { ...fixture('postmark-subscription-change.json'), Recipient: email('pm-unsub'), SuppressionReason: 'ManualSuppression', ChangedAt: now() };
+    const unsubscribe = {
+      ...fixture('postmark-subscription-change.json'),
+      Recipient: email('pm-unsub'),
+      SuppressionReason: 'ManualSuppression',
+      ChangedAt: now(),
+    };
     expect((await post('/webhooks/mail-events/postmark', JSON.stringify(unsubscribe), auth)).status).toBe(200);
     expect(await statusOf('pm-unsub')).toBe('unsubscribed');
     expect((await eventsOf('pm-unsub'))[0]).toMatchObject({ kind: 'unsubscribe', source: 'postmark', outcome: 'unsubscribed' });
@@ -319,7 +416,11 @@ describe('a provider that is not configured', () => {
     const bare = await startTestApp({ clock });
     try {
       for (const path of ['ses', 'sendgrid', 'postmark', 'mailgun']) {
-        const response = await fetch(`${bare.baseUrl}/webhooks/mail-events/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        const response = await fetch(`${bare.baseUrl}/webhooks/mail-events/${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        });
         expect(`${path}: ${response.status} ${response.headers.get('content-type')}`).toMatch(new RegExp(`^${path}: 403 application/problem\\+json`));
       }
     } finally {

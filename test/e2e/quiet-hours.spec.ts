@@ -109,7 +109,11 @@ describe('QUIET_HOURS=12-14 (a lunch break instead of the night)', () => {
     expect(Object.fromEntries(dryRun.body.byReason.map((r: any) => [r.reason, r.count]))).toEqual({ queued: 1, queued_quiet_hours: 1 });
 
     const campaign = await send(t);
-    expect(await rowOf(t, campaign, 'berlin@example.de')).toMatchObject({ status: 'queued', reason: 'queued_quiet_hours', next_attempt_at: new Date('2026-03-02T13:00:00Z') });
+    expect(await rowOf(t, campaign, 'berlin@example.de')).toMatchObject({
+      status: 'queued',
+      reason: 'queued_quiet_hours',
+      next_attempt_at: new Date('2026-03-02T13:00:00Z'),
+    });
     expect(await rowOf(t, campaign, 'newyork@example.com')).toMatchObject({ status: 'sent' });
     expect(received('newyork@example.com')).toHaveLength(1);
   });

@@ -50,9 +50,21 @@ it('keeps links signed with the retired secret working during the rotation, sign
 
   // The one-click unsubscribe in a mail sent before the rotation still unsubscribes.
   const oldUnsubscribe = before.app.get(TokenService).sign('unsubscribe', subscriber);
-  expect(await status(after, `/u/${oldUnsubscribe}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).toBe(404);
+  expect(
+    await status(after, `/u/${oldUnsubscribe}`, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }),
+  ).toBe(404);
   expect((await before.api('GET', `/v1/subscribers/${subscriber}`)).body.topics[0].status).toBe('confirmed');
-  expect(await status(during, `/u/${oldUnsubscribe}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).toBe(200);
+  expect(
+    await status(during, `/u/${oldUnsubscribe}`, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }),
+  ).toBe(200);
   expect((await before.api('GET', `/v1/subscribers/${subscriber}`)).body.topics[0].status).toBe('revoked');
 });
 

@@ -40,15 +40,17 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 
 /** Backends of this test database waiting for a row lock, with the statement they wait in. */
 const lockWaits = () =>
-  sql(
-    `SELECT query FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
-  ) as Promise<{ query: string }[]>;
+  sql(`SELECT query FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`) as Promise<
+    { query: string }[]
+  >;
 
 let seq = 0;
 /** An order and one parcel for a fresh customer; the order confirmation is sent first (drained) unless told otherwise. */
 async function parcel(email = `race${++seq}@example.com`): Promise<{ id: string; email: string; trackingNumber: string }> {
   const number = `R-${++seq}`;
-  const order = await t.api('POST', '/v1/orders', { body: { number, email, items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }], placedAt: ago(60), locale: 'en' } });
+  const order = await t.api('POST', '/v1/orders', {
+    body: { number, email, items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }], placedAt: ago(60), locale: 'en' },
+  });
   expect(order.status).toBe(201);
   const trackingNumber = `RACE${seq}`;
   const shipment = await t.api('POST', '/v1/shipments', {
@@ -174,11 +176,15 @@ describe('a delivered event and a tracking mail being handed over', () => {
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     // The worker process is up once it claims: give it a canary (a confirmation mail) and wait for it.
-    await sql(
-      `UPDATE deliveries SET status = 'queued', reason = 'queued', next_attempt_at = now() WHERE kind = 'order_confirmation' AND to_address = $1`,
-      [shipments[0].email],
+    await sql(`UPDATE deliveries SET status = 'queued', reason = 'queued', next_attempt_at = now() WHERE kind = 'order_confirmation' AND to_address = $1`, [
+      shipments[0].email,
+    ]);
+    await until(
+      'the worker process to start sending',
+      () => sink.messages.length > 0,
+      30_000,
+      () => output,
     );
-    await until('the worker process to start sending', () => sink.messages.length > 0, 30_000, () => output);
     rcptAt.clear();
 
     await sql(`UPDATE deliveries SET next_attempt_at = now() WHERE kind = 'shipment_shipped' AND status = 'queued'`);
@@ -205,7 +211,9 @@ describe('a delivered event and a tracking mail being handed over', () => {
     const late = shipments.filter((s) => rcptAt.has(s.email) && rcptAt.get(s.email)! >= appliedAt.get(s.id)!);
     const sent = decisions.filter((d) => d.status === 'sent').length;
     const suppressed = decisions.filter((d) => d.reason === 'already_delivered').length;
-    process.stdout.write(`race with a worker process: ${PARCELS} parcels, ${sent} tracking mails went before delivery, ${suppressed} suppressed as already_delivered, ${late.length} late\n`);
+    process.stdout.write(
+      `race with a worker process: ${PARCELS} parcels, ${sent} tracking mails went before delivery, ${suppressed} suppressed as already_delivered, ${late.length} late\n`,
+    );
 
     expect(late).toEqual([]);
     expect(sent + suppressed).toBe(PARCELS);

@@ -179,7 +179,9 @@ describe('orders', () => {
     const after = (await t.api('GET', `/v1/orders/${order.id}`)).body;
     expect(after.shipmentIds).toEqual([shipment.id]);
     expect(after.mails).toEqual([expect.objectContaining({ kind: 'order_confirmation', status: 'sent', reason: 'sent' })]);
-    expect((await getShipment(shipment.id)).mails).toEqual([expect.objectContaining({ kind: 'shipment_shipped', status: 'suppressed', reason: 'already_delivered' })]);
+    expect((await getShipment(shipment.id)).mails).toEqual([
+      expect.objectContaining({ kind: 'shipment_shipped', status: 'suppressed', reason: 'already_delivered' }),
+    ]);
   });
 
   it('is never held: the confirmation goes at once while the parcel registered with it waits for its status to settle', async () => {
@@ -237,11 +239,21 @@ describe('orders', () => {
     expect(res.body.errors.map((e: any) => e.field).sort()).toEqual(['email', 'items[0].quantity', 'placedAt']);
 
     const twice = await t.api('POST', '/v1/orders', {
-      body: { number: 'C-2', email: 'x@example.com', placedAt: isoIn(-1), items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }, { sku: 'MUG', name: 'Mug', quantity: 2 }] },
+      body: {
+        number: 'C-2',
+        email: 'x@example.com',
+        placedAt: isoIn(-1),
+        items: [
+          { sku: 'MUG', name: 'Mug', quantity: 1 },
+          { sku: 'MUG', name: 'Mug', quantity: 2 },
+        ],
+      },
     });
     expect(twice.status).toBe(400);
     expect(twice.body.errors).toEqual([expect.objectContaining({ field: 'items[1].sku' })]);
-    const future = await t.api('POST', '/v1/orders', { body: { number: 'C-3', email: 'x@example.com', placedAt: isoIn(60), items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }] } });
+    const future = await t.api('POST', '/v1/orders', {
+      body: { number: 'C-3', email: 'x@example.com', placedAt: isoIn(60), items: [{ sku: 'MUG', name: 'Mug', quantity: 1 }] },
+    });
     expect(future.body.errors).toEqual([expect.objectContaining({ field: 'placedAt', message: 'lies in the future' })]);
     expect(await sql(`SELECT count(*)::int AS n FROM orders`)).toEqual(before);
   });
@@ -400,7 +412,13 @@ describe('the settle hold (SHIPMENT_SETTLE_SECONDS)', () => {
         reasonLabel: { de: 'Wartet kurz, bis der Paketstatus feststeht', en: 'Held briefly until the parcel’s status settles' },
       });
       clock.advance(delayMs);
-      const res = await webhook({ carrier: 'dhl', trackingNumber: shipment.trackingNumber, eventId: `settle-${shipment.id}`, status: 'delivered', occurredAt: clock.now().toISOString() });
+      const res = await webhook({
+        carrier: 'dhl',
+        trackingNumber: shipment.trackingNumber,
+        eventId: `settle-${shipment.id}`,
+        status: 'delivered',
+        occurredAt: clock.now().toISOString(),
+      });
       expect(res.body).toMatchObject({ status: 'delivered', mailsQueued: [] });
       await drain();
     }
@@ -410,7 +428,9 @@ describe('the settle hold (SHIPMENT_SETTLE_SECONDS)', () => {
     expect(tracking).toHaveLength(0);
     expect(received('anna@example.de').map((m) => feedbackId(m).split(':')[1])).toEqual(Array(6).fill('order_confirmation'));
     for (const parcel of parcels) {
-      expect((await getShipment(parcel.id)).mails).toEqual([expect.objectContaining({ kind: 'shipment_shipped', status: 'suppressed', reason: 'already_delivered' })]);
+      expect((await getShipment(parcel.id)).mails).toEqual([
+        expect.objectContaining({ kind: 'shipment_shipped', status: 'suppressed', reason: 'already_delivered' }),
+      ]);
       expect(await timelineItem(parcel.id)).toMatchObject({ status: 'suppressed', reason: 'already_delivered' });
     }
   });
@@ -419,7 +439,12 @@ describe('the settle hold (SHIPMENT_SETTLE_SECONDS)', () => {
     const order = await placeOrder('anna@example.de');
     const shipment = await ship(order.number);
     // Registered two days after it arrived; the carrier (or an aggregator) replays what it knows.
-    for (const [status, minutes] of [['label_created', -5 * 1440], ['in_transit', -4 * 1440], ['out_for_delivery', -3 * 1440], ['delivered', -3 * 1440 + 120]] as const) {
+    for (const [status, minutes] of [
+      ['label_created', -5 * 1440],
+      ['in_transit', -4 * 1440],
+      ['out_for_delivery', -3 * 1440],
+      ['delivered', -3 * 1440 + 120],
+    ] as const) {
       await webhook({ carrier: 'dhl', trackingNumber: shipment.trackingNumber, eventId: `late-${shipment.id}-${status}`, status, occurredAt: isoIn(minutes) });
       clock.advance(300);
     }
@@ -499,7 +524,9 @@ describe('the settle hold (SHIPMENT_SETTLE_SECONDS)', () => {
     // Another instance on the same database (a restart, or a second one behind the load balancer) within the hold.
     const second = await startTestApp({ clock, env: { SMTP_URL: sink.url, DATABASE_URL: t.db.url } });
     try {
-      const res = await second.api('POST', `/v1/shipments/${delivered.id}/events`, { body: { eventId: `restart-${delivered.id}`, status: 'delivered', occurredAt: clock.now().toISOString() } });
+      const res = await second.api('POST', `/v1/shipments/${delivered.id}/events`, {
+        body: { eventId: `restart-${delivered.id}`, status: 'delivered', occurredAt: clock.now().toISOString() },
+      });
       expect(res.body).toMatchObject({ status: 'delivered' });
       expect((await second.app.get(DeliveryWorker).drain()).claimed).toBe(0);
       clock.advance(SETTLE_MS + 1000);
@@ -610,16 +637,31 @@ describe('carrier webhook', () => {
           run += 1;
           const order = await placeOrder(`prop${run}@example.com`);
           const shipment = await ship(order.number);
-          const events: CarrierEvent[] = raw.map((e, i) => ({ eventId: `p${run}-${i}`, status: e.status, occurredAt: new Date(clock.now().getTime() + e.minute * MIN) }));
+          const events: CarrierEvent[] = raw.map((e, i) => ({
+            eventId: `p${run}-${i}`,
+            status: e.status,
+            occurredAt: new Date(clock.now().getTime() + e.minute * MIN),
+          }));
           // Every event arrives at least once, in shuffled order, some again (retries, replays).
-          const arrivals = [...schedule.map((s) => ({ ...s, event: events[s.pick % events.length] })), ...events.map((event) => ({ event, via: 'api', settleAfter: false }))];
+          const arrivals = [
+            ...schedule.map((s) => ({ ...s, event: events[s.pick % events.length] })),
+            ...events.map((event) => ({ event, via: 'api', settleAfter: false })),
+          ];
           let deliveredBeforeDrain = false;
           for (const arrival of arrivals) {
             const { event: e } = arrival;
             const res =
               arrival.via === 'webhook'
-                ? await webhook({ carrier: 'dhl', trackingNumber: shipment.trackingNumber, eventId: e.eventId, status: e.status, occurredAt: e.occurredAt.toISOString() })
-                : await t.api('POST', `/v1/shipments/${shipment.id}/events`, { body: { eventId: e.eventId, status: e.status, occurredAt: e.occurredAt.toISOString() } });
+                ? await webhook({
+                    carrier: 'dhl',
+                    trackingNumber: shipment.trackingNumber,
+                    eventId: e.eventId,
+                    status: e.status,
+                    occurredAt: e.occurredAt.toISOString(),
+                  })
+                : await t.api('POST', `/v1/shipments/${shipment.id}/events`, {
+                    body: { eventId: e.eventId, status: e.status, occurredAt: e.occurredAt.toISOString() },
+                  });
             expect(res.status).toBe(200);
             if (res.body.status === 'delivered') deliveredBeforeDrain = true;
             if (arrival.settleAfter) {
@@ -661,11 +703,15 @@ describe('with SHIPMENT_OUT_FOR_DELIVERY_MAIL=false', () => {
 
   it('queues no out-for-delivery mail, and the tracking mail still brings the link', async () => {
     const items = [{ sku: 'MUG', name: 'Mug', quantity: 1 }];
-    expect((await quiet.api('POST', '/v1/orders', { body: { number: 'Q-1', email: 'quiet@example.com', items, placedAt: isoIn(-60), locale: 'en' } })).status).toBe(201);
+    expect(
+      (await quiet.api('POST', '/v1/orders', { body: { number: 'Q-1', email: 'quiet@example.com', items, placedAt: isoIn(-60), locale: 'en' } })).status,
+    ).toBe(201);
     const shipment = await quiet.api('POST', '/v1/shipments', {
       body: { orderNumber: 'Q-1', carrier: 'dhl-express', trackingNumber: 'Q1', trackingUrl: 'https://track.example.com/q1' },
     });
-    const out = await quiet.api('POST', `/v1/shipments/${shipment.body.id}/events`, { body: { eventId: 'q-1', status: 'out_for_delivery', occurredAt: isoIn(-1) } });
+    const out = await quiet.api('POST', `/v1/shipments/${shipment.body.id}/events`, {
+      body: { eventId: 'q-1', status: 'out_for_delivery', occurredAt: isoIn(-1) },
+    });
     expect(out.body).toMatchObject({ status: 'out_for_delivery', mailsQueued: [] });
     clock.advance(SETTLE_MS + 1000);
     await quiet.app.get(DeliveryWorker).drain();

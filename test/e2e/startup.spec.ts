@@ -86,7 +86,7 @@ describe('npm start with NODE_ENV=production', () => {
     for (const folder of folders) rmSync(folder, { recursive: true, force: true });
   });
 
-  it("refuses the development defaults before starting anything, naming each variable that cannot work with real customers", async () => {
+  it('refuses the development defaults before starting anything, naming each variable that cannot work with real customers', async () => {
     const work = mkdtempSync(join(tmpdir(), 'tactful-prod-'));
     folders.push(work);
     const run = spawn(process.execPath, [join(root, 'dist/main.js')], {
@@ -140,7 +140,9 @@ describe('npm start with NODE_ENV=production', () => {
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { level: number; variable?: string; msg: string })
       .filter((entry) => entry.variable);
-    expect(warnings).toEqual([{ ...warnings[0], level: 40, variable: 'TRUST_PROXY', msg: expect.stringMatching(/^TRUST_PROXY is unset, yet PUBLIC_URL is https/) }]);
+    expect(warnings).toEqual([
+      { ...warnings[0], level: 40, variable: 'TRUST_PROXY', msg: expect.stringMatching(/^TRUST_PROXY is unset, yet PUBLIC_URL is https/) },
+    ]);
     await watchProcess(`http://127.0.0.1:${port}`);
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));

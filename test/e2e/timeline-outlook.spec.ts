@@ -15,7 +15,10 @@ async function mailEvent(body: Record<string, string>): Promise<void> {
   const raw = JSON.stringify(body);
   const res = await fetch(`${t.baseUrl}/webhooks/mail-events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-tactful-signature': signWebhook(TEST_SECRETS.WEBHOOK_SECRET, raw, Math.floor(clock.now().getTime() / 1000)) },
+    headers: {
+      'content-type': 'application/json',
+      'x-tactful-signature': signWebhook(TEST_SECRETS.WEBHOOK_SECRET, raw, Math.floor(clock.now().getTime() / 1000)),
+    },
     body: raw,
   });
   expect(res.status).toBe(200);

@@ -60,10 +60,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tactful-typed-client-'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   writeFileSync(join(dir, 'openapi.json'), JSON.stringify(document.body));
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/openapi-typescript/bin/cli.js'), 'openapi.json', '--output', 'schema.d.ts', '--default-non-nullable', 'false'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: '1' },
-  });
+  await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, 'node_modules/openapi-typescript/bin/cli.js'), 'openapi.json', '--output', 'schema.d.ts', '--default-non-nullable', 'false'],
+    {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: '1' },
+    },
+  );
   copyFileSync(join(ROOT, 'test/typed-client/walkthrough.ts'), join(dir, 'walkthrough.ts'));
   diagnostics = compile([join(dir, 'walkthrough.ts')], join(dir, 'out'));
 }, 120_000);
@@ -118,8 +122,17 @@ describe('a client generated from the live OpenAPI document', () => {
     // Berlin, Mondays 09:00) on the first day her window is free: Tuesday 17 March, 09:00 Berlin.
     expect(result.second.audience).toMatchObject({ now: 0, later: 2, never: 0, firstDigestAt: '2026-03-09T09:00:00.000Z' });
     expect(result.second.stats).toMatchObject({ total: 2, byStatus: { deferred: 2 }, byReason: { deferred_cadence: 2 } });
-    expect(result.deferred).toMatchObject({ status: 'deferred', reason: 'deferred_cadence', reasonLabel: { en: 'Folded into the next digest (cadence)' }, nextAttemptAt: '2026-03-17T08:00:00.000Z' });
-    expect(result.timeline).toMatchObject({ lastMarketingAt: '2026-03-02T09:00:00.000Z', nextMarketingSlot: '2026-03-16T09:00:00.000Z', nextDigestAt: '2026-03-17T08:00:00.000Z' });
+    expect(result.deferred).toMatchObject({
+      status: 'deferred',
+      reason: 'deferred_cadence',
+      reasonLabel: { en: 'Folded into the next digest (cadence)' },
+      nextAttemptAt: '2026-03-17T08:00:00.000Z',
+    });
+    expect(result.timeline).toMatchObject({
+      lastMarketingAt: '2026-03-02T09:00:00.000Z',
+      nextMarketingSlot: '2026-03-16T09:00:00.000Z',
+      nextDigestAt: '2026-03-17T08:00:00.000Z',
+    });
     // The README shows these answers: WALKTHROUGH_OUTPUT=file writes them out when they need refreshing.
     if (process.env.WALKTHROUGH_OUTPUT) writeFileSync(process.env.WALKTHROUGH_OUTPUT, JSON.stringify(result, null, 2));
   }, 120_000);

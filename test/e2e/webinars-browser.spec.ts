@@ -157,7 +157,9 @@ describe('the webinar registration page in Chromium', () => {
   });
 
   it('shows a full webinar without a form, and says why', async () => {
-    await t.api('POST', '/v1/webinars/' + (await t.sql(`SELECT id FROM webinars WHERE slug = 'zahlungsziele'`))[0].id + '/registrations', { body: { email: 'third@example.com' } });
+    await t.api('POST', '/v1/webinars/' + (await t.sql(`SELECT id FROM webinars WHERE slug = 'zahlungsziele'`))[0].id + '/registrations', {
+      body: { email: 'third@example.com' },
+    });
     const page = await browser.newPage();
     await page.goto(`${url}?lang=en`);
     expect(await page.getByRole('status').innerText()).toBe('Sorry, this webinar is fully booked.');

@@ -68,7 +68,13 @@ describe('invitations are campaigns under the cadence cap', () => {
     await drain();
     expect(received('bob@example.com')).toHaveLength(1);
 
-    const webinar = await createWebinar({ slug: 'events-q1', topic: 'events', startsAt: '2026-03-20T09:00:00Z', endsAt: '2026-03-20T10:00:00Z', invitation: {} });
+    const webinar = await createWebinar({
+      slug: 'events-q1',
+      topic: 'events',
+      startsAt: '2026-03-20T09:00:00Z',
+      endsAt: '2026-03-20T10:00:00Z',
+      invitation: {},
+    });
     expect(webinar.invitationCampaignId).toEqual(expect.any(String));
     await t.app.get(CampaignDispatchService).dispatchDue();
     await drain();
@@ -101,7 +107,13 @@ describe('invitations are campaigns under the cadence cap', () => {
     await t.app.get(CampaignDispatchService).dispatchDue();
 
     // Thursday 5 March: before Carl's next digest (Tuesday 10 March).
-    const webinar = await createWebinar({ slug: 'fair-briefing', topic: 'fairs', startsAt: '2026-03-05T09:00:00Z', endsAt: '2026-03-05T10:00:00Z', invitation: {} });
+    const webinar = await createWebinar({
+      slug: 'fair-briefing',
+      topic: 'fairs',
+      startsAt: '2026-03-05T09:00:00Z',
+      endsAt: '2026-03-05T10:00:00Z',
+      invitation: {},
+    });
     await t.app.get(CampaignDispatchService).dispatchDue();
     await drain();
     expect(received('carl@example.com').map((m) => m.parsed.subject)).toEqual(['News']);
@@ -179,7 +191,13 @@ describe('registration', () => {
   let webinar: any;
   beforeAll(async () => {
     clock.set('2026-03-20T09:00:00Z');
-    webinar = await createWebinar({ slug: 'small-room', topic: 'payment-terms', startsAt: '2026-04-01T09:00:00Z', endsAt: '2026-04-01T10:00:00Z', capacity: 2 });
+    webinar = await createWebinar({
+      slug: 'small-room',
+      topic: 'payment-terms',
+      startsAt: '2026-04-01T09:00:00Z',
+      endsAt: '2026-04-01T10:00:00Z',
+      capacity: 2,
+    });
   });
 
   it('makes an unknown address a pending subscriber with no topic consent, and says so when it registers twice', async () => {
@@ -191,7 +209,12 @@ describe('registration', () => {
 
     const twice = await register(webinar.id, { email: 'new@example.de' });
     expect(twice.status).toBe(409);
-    expect(twice.body).toMatchObject({ code: 'conflict', reason: 'duplicate', registrationId: first.body.id, errors: [{ field: 'email', message: 'is registered already' }] });
+    expect(twice.body).toMatchObject({
+      code: 'conflict',
+      reason: 'duplicate',
+      registrationId: first.body.id,
+      errors: [{ field: 'email', message: 'is registered already' }],
+    });
     await drain();
     const mails = received('new@example.de');
     expect(mails).toHaveLength(1);
@@ -219,7 +242,15 @@ describe('registration', () => {
   it('rejects bad input with a problem naming each field, and stores nothing', async () => {
     const before = (await t.sql(`SELECT count(*)::int AS n FROM webinars`))[0].n;
     const bad = await t.api('POST', '/v1/webinars', {
-      body: { topic: 'payment-terms', title: {}, startsAt: '2026-03-01T09:00:00Z', endsAt: '2026-02-28T09:00:00Z', joinUrl: 'https://x.example', part: 2, reminderMinutes: [1, 2, 3] },
+      body: {
+        topic: 'payment-terms',
+        title: {},
+        startsAt: '2026-03-01T09:00:00Z',
+        endsAt: '2026-02-28T09:00:00Z',
+        joinUrl: 'https://x.example',
+        part: 2,
+        reminderMinutes: [1, 2, 3],
+      },
     });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: any) => e.field).sort()).toEqual(['reminderMinutes']);
@@ -241,7 +272,9 @@ describe('registration', () => {
     const page = await fetch(t.baseUrl + link);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<form method="post"');
-    expect((await t.sql(`SELECT r.status FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE s.email = 'known@example.de'`))[0].status).toBe('registered');
+    expect(
+      (await t.sql(`SELECT r.status FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE s.email = 'known@example.de'`))[0].status,
+    ).toBe('registered');
 
     const done = await fetch(t.baseUrl + link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
     expect(done.status).toBe(200);
@@ -255,7 +288,9 @@ describe('registration', () => {
     await remind();
     await drain();
     expect(received('known@example.de')).toHaveLength(2);
-    expect(received('new@example.de').map((m) => m.parsed.subject)).toContain('Reminder: Making the most of payment terms – Wednesday, 1 April 2026, 05:00–06:00 (America/New_York)');
+    expect(received('new@example.de').map((m) => m.parsed.subject)).toContain(
+      'Reminder: Making the most of payment terms – Wednesday, 1 April 2026, 05:00–06:00 (America/New_York)',
+    );
     // The seat is free again.
     expect((await register(webinar.id, { email: 'third@example.de' })).status).toBe(201);
   });
@@ -285,7 +320,14 @@ describe('the public registration page over HTTP', () => {
 
   it('never gives a webinar the slug "unregister", whose page path belongs to the unregister page', async () => {
     const refused = await t.api('POST', '/v1/webinars', {
-      body: { slug: 'unregister', topic: 'events', title: { en: 'Unregister' }, startsAt: '2026-04-21T09:00:00Z', endsAt: '2026-04-21T10:00:00Z', joinUrl: 'https://meet.example.com/u' },
+      body: {
+        slug: 'unregister',
+        topic: 'events',
+        title: { en: 'Unregister' },
+        startsAt: '2026-04-21T09:00:00Z',
+        endsAt: '2026-04-21T10:00:00Z',
+        joinUrl: 'https://meet.example.com/u',
+      },
     });
     expect(refused.status).toBe(400);
     expect(refused.body.errors).toEqual([{ field: 'slug', message: 'is reserved: /webinars/unregister/… is the unregister page' }]);
@@ -333,7 +375,12 @@ describe('follow-ups by attendance', () => {
 
     // A second import changes the marks but never creates the follow-ups twice.
     const again = await t.api('POST', `/v1/webinars/${webinar.id}/attendance`, { body: { attended: ['dora@example.com'] } });
-    expect(again.body).toMatchObject({ attended: 1, missed: 2, attendedCampaignId: imported.body.attendedCampaignId, missedCampaignId: imported.body.missedCampaignId });
+    expect(again.body).toMatchObject({
+      attended: 1,
+      missed: 2,
+      attendedCampaignId: imported.body.attendedCampaignId,
+      missedCampaignId: imported.body.missedCampaignId,
+    });
   });
 });
 
@@ -341,22 +388,52 @@ describe('series', () => {
   it('registers a series registrant for each part as it is published', async () => {
     clock.set('2026-04-10T08:00:00Z');
     const noTitle = await t.api('POST', '/v1/webinars', {
-      body: { topic: 'liquidity', title: { en: 'x' }, startsAt: '2026-04-20T09:00:00Z', endsAt: '2026-04-20T10:00:00Z', joinUrl: 'https://meet.example.com/1', series: { key: 'cash' }, part: 1 },
+      body: {
+        topic: 'liquidity',
+        title: { en: 'x' },
+        startsAt: '2026-04-20T09:00:00Z',
+        endsAt: '2026-04-20T10:00:00Z',
+        joinUrl: 'https://meet.example.com/1',
+        series: { key: 'cash' },
+        part: 1,
+      },
     });
     expect(noTitle.status).toBe(400);
     expect(noTitle.body.errors).toEqual([{ field: 'series.title', message: 'is required: series "cash" is new' }]);
 
     const series = { key: 'cash', title: { de: 'Liquidität', en: 'Cash flow' } };
-    const one = await createWebinar({ topic: 'liquidity', title: { de: 'Teil eins', en: 'Part one' }, startsAt: '2026-04-20T09:00:00Z', endsAt: '2026-04-20T10:00:00Z', series, part: 1 });
+    const one = await createWebinar({
+      topic: 'liquidity',
+      title: { de: 'Teil eins', en: 'Part one' },
+      startsAt: '2026-04-20T09:00:00Z',
+      endsAt: '2026-04-20T10:00:00Z',
+      series,
+      part: 1,
+    });
     expect(one.slug).toBe('part-one');
     expect((await register(one.id, { email: 'hans@example.de', series: true })).body.series).toEqual([]);
 
-    const two = await createWebinar({ topic: 'liquidity', title: { de: 'Teil zwei', en: 'Part two' }, startsAt: '2026-04-27T09:00:00Z', endsAt: '2026-04-27T10:00:00Z', series: { key: 'cash' }, part: 2 });
+    const two = await createWebinar({
+      topic: 'liquidity',
+      title: { de: 'Teil zwei', en: 'Part two' },
+      startsAt: '2026-04-27T09:00:00Z',
+      endsAt: '2026-04-27T10:00:00Z',
+      series: { key: 'cash' },
+      part: 2,
+    });
     expect(two).toMatchObject({ series: { key: 'cash', part: 2 }, registered: 1 });
     const [registration] = (await t.api('GET', `/v1/webinars/${two.id}/registrations`)).body;
     expect(registration).toMatchObject({ email: 'hans@example.de', source: 'series', status: 'registered' });
     const duplicatePart = await t.api('POST', '/v1/webinars', {
-      body: { topic: 'liquidity', title: { en: 'Again' }, startsAt: '2026-05-04T09:00:00Z', endsAt: '2026-05-04T10:00:00Z', joinUrl: 'https://meet.example.com/1', series: { key: 'cash' }, part: 2 },
+      body: {
+        topic: 'liquidity',
+        title: { en: 'Again' },
+        startsAt: '2026-05-04T09:00:00Z',
+        endsAt: '2026-05-04T10:00:00Z',
+        joinUrl: 'https://meet.example.com/1',
+        series: { key: 'cash' },
+        part: 2,
+      },
     });
     expect(duplicatePart.status).toBe(409);
     expect(duplicatePart.body.errors).toEqual([{ field: 'part', message: 'is taken in this series' }]);

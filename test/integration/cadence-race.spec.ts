@@ -16,7 +16,6 @@ import { startTactfulProcess, TactfulProcess } from '../support/processes';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 import { daytimeZones } from '../support/zones';
 
-
 async function connect(url: string): Promise<Client> {
   const client = new Client({ connectionString: url });
   await client.connect();
@@ -72,7 +71,7 @@ describe('the reservation CTE raced by concurrent transactions', () => {
       return rows[0].ids as string[];
     });
     // Wait until every racer is queued on the barrier before opening it.
-    for (let waiting = 0; waiting < RACERS; ) {
+    for (let waiting = 0; waiting < RACERS;) {
       const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
       waiting = rows[0].n;
       if (waiting < RACERS) await new Promise((r) => setTimeout(r, 20));
@@ -84,7 +83,9 @@ describe('the reservation CTE raced by concurrent transactions', () => {
     await Promise.all(racers.map((c) => c.end()));
 
     const all = won.flat();
-    process.stdout.write(`reservation race: ${RACERS} transactions x ${SUBSCRIBERS} subscribers in ${ms} ms; won per racer: ${won.map((w) => w.length).join(', ')}\n`);
+    process.stdout.write(
+      `reservation race: ${RACERS} transactions x ${SUBSCRIBERS} subscribers in ${ms} ms; won per racer: ${won.map((w) => w.length).join(', ')}\n`,
+    );
     expect(all).toHaveLength(SUBSCRIBERS);
     expect(new Set(all).size).toBe(SUBSCRIBERS);
     // The stored reservation names the one racer that won each subscriber.
@@ -282,7 +283,10 @@ describe('three processes racing eight campaigns from four senders', () => {
           `to all dispatched ${((tDispatched - tStarted) / 1000).toFixed(1)} s, to outbox empty ${((tDone - tStarted) / 1000).toFixed(1)} s`,
         `  decisions: sent ${count('sent')}, deferred ${count('deferred')}, suppressed ${count('suppressed')}, expired ${count('expired')}, failed ${count('failed')}`,
         `  by reason: ${byStatus.map((r) => `${r.status}/${r.reason}=${r.n}`).join(', ')}`,
-        `  mails per process (sink): ${[...perProcess.entries()].map(([from, n]) => `${from.replace(/^newsletter\+|@.*$/g, '')}=${n}`).sort().join(', ')}`,
+        `  mails per process (sink): ${[...perProcess.entries()]
+          .map(([from, n]) => `${from.replace(/^newsletter\+|@.*$/g, '')}=${n}`)
+          .sort()
+          .join(', ')}`,
         `  campaigns dispatched per process: ${dispatchedBy.map((n, i) => `p${i}=${n}`).join(', ')}`,
         `  sink accepted ${sink.messages.length} mails`,
       ].join('\n') + '\n',
@@ -355,7 +359,10 @@ describe('three processes racing eight campaigns from four senders', () => {
     const received = new Map<string, number>();
     for (const m of sink.messages) for (const to of m.envelope.rcptTo) received.set(to, (received.get(to) ?? 0) + 1);
     const sentTo = new Map<string, { campaign: string; n: number }>();
-    for (const r of await q(`SELECT subscriber_id::text AS s, min(ref_id) AS campaign, count(*)::int AS n FROM deliveries WHERE kind = 'campaign' AND ref_id = ANY($1::text[]) AND status = 'sent' GROUP BY 1`, [ids])) {
+    for (const r of await q(
+      `SELECT subscriber_id::text AS s, min(ref_id) AS campaign, count(*)::int AS n FROM deliveries WHERE kind = 'campaign' AND ref_id = ANY($1::text[]) AND status = 'sent' GROUP BY 1`,
+      [ids],
+    )) {
       sentTo.set(r.s, { campaign: r.campaign, n: r.n });
     }
     const free = eligible.filter((e) => e.window_free);
@@ -438,6 +445,11 @@ describe('three processes racing eight campaigns from four senders', () => {
     expect(pairs).toHaveLength(PAIRS);
     expect(pairs.filter((p) => p.sent !== 1 || p.deferred !== 1 || p.retried !== 0 || p.sends !== 1 || mails.get(p.email) !== 1)).toEqual([]);
     // The window a sent mail took stays taken, whichever of the two went.
-    expect(pairs.filter((p) => !p.window_held).map((p) => ({ email: p.email, winner: p.winner === a ? 'A' : 'B' })).slice(0, 5)).toEqual([]);
+    expect(
+      pairs
+        .filter((p) => !p.window_held)
+        .map((p) => ({ email: p.email, winner: p.winner === a ? 'A' : 'B' }))
+        .slice(0, 5),
+    ).toEqual([]);
   }, 600_000);
 });

@@ -17,7 +17,9 @@ afterAll(() => close());
 
 const zones = fc.constantFrom('Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Australia/Sydney', 'UTC', 'America/Sao_Paulo', 'Asia/Kolkata');
 // Whole minutes around the 2026 and 2027 daylight-saving changes of both hemispheres.
-const instant = fc.integer({ min: Date.parse('2026-01-01T00:00:00Z') / 60_000, max: Date.parse('2027-12-31T00:00:00Z') / 60_000 }).map((m) => new Date(m * 60_000));
+const instant = fc
+  .integer({ min: Date.parse('2026-01-01T00:00:00Z') / 60_000, max: Date.parse('2027-12-31T00:00:00Z') / 60_000 })
+  .map((m) => new Date(m * 60_000));
 const samples = <T>(arb: fc.Arbitrary<T>, n: number) => fc.sample(arb, { numRuns: n, seed: 20261124 });
 
 it('tactful_next_slot equals nextSlot', async () => {

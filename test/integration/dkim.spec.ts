@@ -53,7 +53,11 @@ describe.each(['rsa', 'ed25519'] as const)('DKIM signing with an %s key', (type)
     record = dkimDnsRecord(pem);
     sink = await startSmtpSink();
     const algorithm = type === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256';
-    transport = new SmtpMailTransport({ url: sink.url, maxConnections: 2, dkim: new DkimSigner({ domain: DOMAIN, selector: SELECTOR, privateKeyPem: pem, algorithm }) });
+    transport = new SmtpMailTransport({
+      url: sink.url,
+      maxConnections: 2,
+      dkim: new DkimSigner({ domain: DOMAIN, selector: SELECTOR, privateKeyPem: pem, algorithm }),
+    });
   });
   afterAll(async () => {
     await transport?.close();
@@ -77,7 +81,10 @@ describe.each(['rsa', 'ed25519'] as const)('DKIM signing with an %s key', (type)
       expect(signature.status.header).toMatchObject({ a: type === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256' });
       // h= as written (mailauth's signingHeaders lists only the instances it found).
       const field = /^DKIM-Signature:[^]*?(?=\r\n\S)/m.exec(message.raw)![0].replace(/\r\n[ \t]+/g, ' ');
-      const signed = /\bh=([^;]+)/.exec(field)![1].split(':').map((name: string) => name.trim().toLowerCase());
+      const signed = /\bh=([^;]+)/
+        .exec(field)![1]
+        .split(':')
+        .map((name: string) => name.trim().toLowerCase());
       expect(signed).toEqual(expect.arrayContaining(['from', 'subject', 'list-unsubscribe', 'list-unsubscribe-post', 'date', 'message-id', 'to', 'reply-to']));
       // Over-signed: a second From or Subject added on the way breaks the signature.
       expect(signed.filter((name: string) => name === 'from')).toHaveLength(2);
@@ -108,7 +115,10 @@ describe.each(['rsa', 'ed25519'] as const)('DKIM signing with an %s key', (type)
     sink.clear();
     sink.fault((ctx) => (ctx.stage === 'message' ? { kind: 'cut-during-data' } : undefined));
     // Bigger than the loopback socket buffers (as in mail-transport.spec.ts), so it cannot all be handed over.
-    const large = { ...marketingMail(9), attachments: [{ filename: 'big.bin', content: Buffer.alloc(24 * 1024 * 1024, 7), contentType: 'application/octet-stream' }] };
+    const large = {
+      ...marketingMail(9),
+      attachments: [{ filename: 'big.bin', content: Buffer.alloc(24 * 1024 * 1024, 7), contentType: 'application/octet-stream' }],
+    };
     expect((await transport.send(large)).status).toBe('retry');
     sink.fault((ctx) => (ctx.stage === 'message' ? { kind: 'cut-after-data' } : undefined));
     expect((await transport.send(marketingMail(10))).status).toBe('unknown');

@@ -20,8 +20,7 @@ async function sql(text: string, params: unknown[] = []): Promise<any[]> {
   }
 }
 
-const get = (path: string, headers: Record<string, string> = {}) =>
-  fetch(t.baseUrl + path, { headers: { authorization: `Bearer ${t.adminKey}`, ...headers } });
+const get = (path: string, headers: Record<string, string> = {}) => fetch(t.baseUrl + path, { headers: { authorization: `Bearer ${t.adminKey}`, ...headers } });
 
 describe('request ids', () => {
   it('echoes a caller’s x-request-id', async () => {

@@ -72,7 +72,15 @@ describe('import at scale', () => {
     process.stdout.write(`import of ${ROWS} CSV rows (chunked upload): ${ms} ms, ${Math.round(ROWS / (ms / 1000))} rows/s\n`);
 
     expect(status).toBe(200);
-    expect(body).toMatchObject({ atomic: false, applied: true, received: ROWS, created: ROWS - BAD.size, updated: 0, rejected: BAD.size, errorsTruncated: false });
+    expect(body).toMatchObject({
+      atomic: false,
+      applied: true,
+      received: ROWS,
+      created: ROWS - BAD.size,
+      updated: 0,
+      rejected: BAD.size,
+      errorsTruncated: false,
+    });
     expect(body.errors.map((e: { row: number; field: string }) => [e.row, e.field])).toEqual([...BAD.entries()]);
 
     const [counts] = await sql(`

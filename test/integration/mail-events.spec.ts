@@ -48,14 +48,28 @@ it('remembers a hard-bounced address without a subscriber as a hash, found by th
   const id = await sentOrderMail('kunde@shop-customer.example', '<order-1@tactful.localhost>');
   const result = await events.record({ source: 'webhook', kind: 'hard_bounce', messageId: 'order-1@tactful.localhost', statusCode: '5.1.1' });
   expect(result).toMatchObject({ outcome: 'bounced', subscriberFound: false, deliveryId: id });
-  expect(await t.sql(`SELECT reason FROM bounced_addresses WHERE email_hash = $1`, [emailHash('kunde@shop-customer.example')])).toEqual([{ reason: 'bounced' }]);
+  expect(await t.sql(`SELECT reason FROM bounced_addresses WHERE email_hash = $1`, [emailHash('kunde@shop-customer.example')])).toEqual([
+    { reason: 'bounced' },
+  ]);
   const [evidence] = await t.sql(`SELECT subscriber_id, delivery_id::text, message_id, email_hash FROM mail_events WHERE delivery_id = $1`, [id]);
-  expect(evidence).toEqual({ subscriber_id: null, delivery_id: id, message_id: '<order-1@tactful.localhost>', email_hash: emailHash('kunde@shop-customer.example') });
+  expect(evidence).toEqual({
+    subscriber_id: null,
+    delivery_id: id,
+    message_id: '<order-1@tactful.localhost>',
+    email_hash: emailHash('kunde@shop-customer.example'),
+  });
 });
 
 it('counts soft bounces within SOFT_BOUNCE_DAYS only: one that slid out of the window no longer counts', async () => {
   const ids = await importConfirmed(t, [{ email: 'sofia@recipient.example', topics: ['fairs'] }]);
-  const soft = (n: number) => events.record({ source: 'smtp-dsn', kind: 'soft_bounce', recipient: 'sofia@recipient.example', messageId: `<soft-${n}@tactful.localhost>`, statusCode: '4.2.2' });
+  const soft = (n: number) =>
+    events.record({
+      source: 'smtp-dsn',
+      kind: 'soft_bounce',
+      recipient: 'sofia@recipient.example',
+      messageId: `<soft-${n}@tactful.localhost>`,
+      statusCode: '4.2.2',
+    });
   expect((await soft(1)).outcome).toBe('counted');
   clock.advance(31 * DAY);
   expect((await soft(2)).outcome).toBe('counted'); // the first is 31 days old: one in the window
@@ -66,10 +80,18 @@ it('counts soft bounces within SOFT_BOUNCE_DAYS only: one that slid out of the w
 
 it('changes nothing for a replayed event, and nothing for an event about nobody it knows', async () => {
   await importConfirmed(t, [{ email: 'rolf@recipient.example', topics: ['fairs'] }]);
-  const complaint = { source: 'sendgrid' as const, kind: 'complaint' as const, recipient: 'rolf@recipient.example', replayKey: { source: 'sendgrid', id: 'evt-1' } };
+  const complaint = {
+    source: 'sendgrid' as const,
+    kind: 'complaint' as const,
+    recipient: 'rolf@recipient.example',
+    replayKey: { source: 'sendgrid', id: 'evt-1' },
+  };
   expect(await events.record(complaint)).toMatchObject({ duplicate: false, outcome: 'complained' });
   await t.sql(`UPDATE subscribers SET status = 'active' WHERE email = 'rolf@recipient.example'`);
   expect(await events.record(complaint)).toMatchObject({ duplicate: true, outcome: 'none' });
   expect((await t.sql(`SELECT status FROM subscribers WHERE email = 'rolf@recipient.example'`))[0].status).toBe('active');
-  expect(await events.record({ source: 'smtp-dsn', kind: 'hard_bounce', messageId: '<unknown@elsewhere.example>' })).toMatchObject({ outcome: 'none', subscriberFound: false });
+  expect(await events.record({ source: 'smtp-dsn', kind: 'hard_bounce', messageId: '<unknown@elsewhere.example>' })).toMatchObject({
+    outcome: 'none',
+    subscriberFound: false,
+  });
 });

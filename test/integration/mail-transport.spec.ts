@@ -43,7 +43,10 @@ function bigMail(n: number): OutgoingMail {
 /** A header's value as written, unfolded. mailparser turns List-* headers into objects, so read the lines. */
 function header(parsed: ParsedMail, name: string): string | undefined {
   const line = parsed.headerLines.find((candidate) => candidate.key === name.toLowerCase())?.line;
-  return line?.slice(name.length + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+  return line
+    ?.slice(name.length + 1)
+    .replace(/\r?\n[ \t]+/g, ' ')
+    .trim();
 }
 
 /** Runs `tasks` with at most `limit` in flight. */
@@ -98,9 +101,7 @@ describe('SmtpMailTransport against the SMTP sink', () => {
 
   it('keeps German umlauts in subject and both body parts', async () => {
     const subject = 'Neue Zahlungsziele für Kunden in Köln – jetzt prüfen: äöüß ÄÖÜ';
-    const outcome = await transport.send(
-      mail(2, { subject, html: '<p>Grüße aus Düsseldorf, Ihr Team</p>', text: 'Grüße aus Düsseldorf, Ihr Team' }),
-    );
+    const outcome = await transport.send(mail(2, { subject, html: '<p>Grüße aus Düsseldorf, Ihr Team</p>', text: 'Grüße aus Düsseldorf, Ihr Team' }));
 
     expect(outcome.status).toBe('sent');
     const [received] = await sink.waitFor(1);
@@ -303,7 +304,14 @@ describe('EmlFileTransport', () => {
 
     const files = readdirSync(dir).sort();
     expect(files).toHaveLength(2);
-    const parsed = await simpleParser(readFileSync(join(dir, files.find((name) => name.startsWith('delivery-1@'))!)));
+    const parsed = await simpleParser(
+      readFileSync(
+        join(
+          dir,
+          files.find((name) => name.startsWith('delivery-1@'))!,
+        ),
+      ),
+    );
     expect(parsed.subject).toBe('second');
   });
 
@@ -339,9 +347,7 @@ describe('createMailTransport', () => {
   });
 
   it('refuses a URL that is not smtp: or smtps:', () => {
-    expect(() => createMailTransport({ smtpUrl: 'http://relay:25', outboxDir: '/tmp/x', maxConnections: 1, ratePerSecond: 0 })).toThrow(
-      /smtp: or smtps:/,
-    );
+    expect(() => createMailTransport({ smtpUrl: 'http://relay:25', outboxDir: '/tmp/x', maxConnections: 1, ratePerSecond: 0 })).toThrow(/smtp: or smtps:/);
   });
 });
 

@@ -329,10 +329,10 @@ describe('lease expiry in-process', () => {
     try {
       const created = await app.api('POST', '/v1/subscribers', { body: { email: 'busy@example.de' } });
       const appDb = app.app.get(DataSource);
-      await appDb.query(
-        `UPDATE deliveries SET status = 'sending', attempts = 1, lease_owner = 'live-host:1:cafe', lease_until = $2 WHERE subscriber_id = $1`,
-        [created.body.id, new Date(app.clock.now().getTime() + 60_000)],
-      );
+      await appDb.query(`UPDATE deliveries SET status = 'sending', attempts = 1, lease_owner = 'live-host:1:cafe', lease_until = $2 WHERE subscriber_id = $1`, [
+        created.body.id,
+        new Date(app.clock.now().getTime() + 60_000),
+      ]);
       expect(await app.app.get(DeliveryWorker).drain()).toMatchObject({ reclaimed: 0, claimed: 0 });
       const [row] = await appDb.query(`SELECT status, unknown_outcomes FROM deliveries WHERE subscriber_id = $1`, [created.body.id]);
       expect(row).toEqual({ status: 'sending', unknown_outcomes: 0 });

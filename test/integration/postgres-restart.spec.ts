@@ -74,9 +74,15 @@ it('finishes a campaign across a PostgreSQL restart at 40 %: nothing lost, repea
     // campaign-progress job ticks every second, so the campaigns complete soon after.
     env: { WORKER_LEASE_SECONDS: '5', SCHEDULER_CAMPAIGN_PROGRESS_SECONDS: '1' },
   });
-  const created = await tactful.api('POST', '/v1/campaigns', { name: 'first', topic: 'restart-news', subject: { en: 'News', de: 'Neues' }, body: { en: '<p>News</p>', de: '<p>Neues</p>' } });
+  const created = await tactful.api('POST', '/v1/campaigns', {
+    name: 'first',
+    topic: 'restart-news',
+    subject: { en: 'News', de: 'Neues' },
+    body: { en: '<p>News</p>', de: '<p>Neues</p>' },
+  });
   const first = created.body.id as string;
-  const second = (await tactful.api('POST', '/v1/campaigns', { name: 'second', topic: 'restart-news', subject: { en: 'More' }, body: { en: '<p>More</p>' } })).body.id as string;
+  const second = (await tactful.api('POST', '/v1/campaigns', { name: 'second', topic: 'restart-news', subject: { en: 'More' }, body: { en: '<p>More</p>' } }))
+    .body.id as string;
   await tactful.api('POST', `/v1/campaigns/${first}/schedule`, {});
 
   // 40 %, off the batch boundaries, then a fast shutdown while the worker is mid-stream.
@@ -90,7 +96,9 @@ it('finishes a campaign across a PostgreSQL restart at 40 %: nothing lost, repea
   expect(health.status).toBe(503); // the process noticed, and still answers
   await startServer();
   // Right after the restart: what the cut left claimed ('sending') is what may arrive twice.
-  const [atRestart] = await q(`SELECT count(*) FILTER (WHERE status = 'sending')::int AS sending, count(*) FILTER (WHERE status = 'sent')::int AS sent FROM deliveries`);
+  const [atRestart] = await q(
+    `SELECT count(*) FILTER (WHERE status = 'sending')::int AS sending, count(*) FILTER (WHERE status = 'sent')::int AS sent FROM deliveries`,
+  );
 
   const deadline = Date.now() + 300_000;
   for (;;) {
@@ -111,7 +119,9 @@ it('finishes a campaign across a PostgreSQL restart at 40 %: nothing lost, repea
     campaigns = await q(`SELECT id, status, progress FROM campaigns WHERE id = ANY($1::uuid[])`, [[first, second]]);
     if (campaigns.every((c) => c.status === 'completed' && c.progress)) break;
   }
-  expect(Object.fromEntries(campaigns.map((c) => [c.id, { status: c.status, sent: c.progress?.sent, deferred: c.progress?.deferred, queued: c.progress?.queued }]))).toEqual({
+  expect(
+    Object.fromEntries(campaigns.map((c) => [c.id, { status: c.status, sent: c.progress?.sent, deferred: c.progress?.deferred, queued: c.progress?.queued }])),
+  ).toEqual({
     [first]: { status: 'completed', sent: SUBSCRIBERS, deferred: 0, queued: 0 },
     [second]: { status: 'completed', sent: 0, deferred: SUBSCRIBERS, queued: 0 },
   });

@@ -140,7 +140,9 @@ export const PROOFS: Proof[] = [
         OR (st.status = 'complained' AND r.class <> 'transactional')
         OR (st.status IN ('unsubscribed', 'paused', 'pending') AND r.class = 'marketing'))`,
     plant: async (db) => {
-      const [h] = (await db.query(`SELECT subscriber_id, at FROM sim_subscriber_history WHERE status IN ('unsubscribed', 'complained') ORDER BY seq DESC LIMIT 1`)).rows;
+      const [h] = (
+        await db.query(`SELECT subscriber_id, at FROM sim_subscriber_history WHERE status IN ('unsubscribed', 'complained') ORDER BY seq DESC LIMIT 1`)
+      ).rows;
       await db.query(
         `INSERT INTO probe_received (delivery_id, subscriber_id, rcpt, class, kind, topic_id, ref_id, at) VALUES (-5, $1, 'probe', 'marketing', 'digest', NULL, NULL, $2::timestamptz + interval '1 hour')`,
         [h.subscriber_id, h.at],
@@ -256,7 +258,11 @@ export async function allowances(db: Client, from: Date, to: Date): Promise<Allo
   for (const [id, rows] of bySubscriber) {
     if (!rows.some((r) => r.status === 'active')) continue;
     customers++;
-    const allowed = allowanceOf(rows.map((r) => ({ at: r.at, cadence: r.cadence, timeZone: r.time_zone })), from, to);
+    const allowed = allowanceOf(
+      rows.map((r) => ({ at: r.at, cadence: r.cadence, timeZone: r.time_zone })),
+      from,
+      to,
+    );
     const got = received.get(id) ?? 0;
     const share = got / allowed;
     if (got > allowed) over.push({ subscriberId: id, received: got, allowed });
@@ -290,7 +296,11 @@ export async function totals(db: Client, end: Date) {
       [end],
     )
   ).rows as { status: string; reason: string; subscriber_status: string; topic_status: string; due: string; n: number }[];
-  const byClass = (await db.query(`SELECT class, kind, count(*)::int AS n FROM sim_received GROUP BY 1, 2 ORDER BY 1, 2`)).rows as { class: string; kind: string; n: number }[];
+  const byClass = (await db.query(`SELECT class, kind, count(*)::int AS n FROM sim_received GROUP BY 1, 2 ORDER BY 1, 2`)).rows as {
+    class: string;
+    kind: string;
+    n: number;
+  }[];
   const byReason = (await db.query(`SELECT class, status, reason, count(*)::int AS n FROM deliveries GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)).rows as {
     class: string;
     status: string;
@@ -314,7 +324,9 @@ export async function totals(db: Client, end: Date) {
              count(*) FILTER (WHERE r.at > (SELECT min(c.occurred_at) FROM sim_carrier_posts c WHERE c.shipment_id::text = r.ref_id AND c.status = 'delivered'))::int AS after_parcel_arrived_before_known
       FROM sim_received r WHERE r.kind IN ${TRACKING_KINDS}`)
   ).rows;
-  const [entries] = (await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE token_subscriber_id <> subscriber_id)::int AS foreign FROM sim_received_entries`)).rows;
+  const [entries] = (
+    await db.query(`SELECT count(*)::int AS n, count(*) FILTER (WHERE token_subscriber_id <> subscriber_id)::int AS foreign FROM sim_received_entries`)
+  ).rows;
   // Campaigns by status, and whether any of their mails still waits in the outbox (queued or being handed over).
   const campaigns = (
     await db.query(

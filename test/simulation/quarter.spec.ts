@@ -42,25 +42,21 @@ afterAll(async () => {
 });
 
 const reasons = () => new Map(figures.byReason.map((r) => [`${r.status}:${r.reason}`, r.n]));
-const sum = (pred: (r: { class: string; status: string; reason: string }) => boolean) =>
-  figures.byReason.filter(pred).reduce((n, r) => n + r.n, 0);
+const sum = (pred: (r: { class: string; status: string; reason: string }) => boolean) => figures.byReason.filter(pred).reduce((n, r) => n + r.n, 0);
 
 describe('a simulated quarter', () => {
   it('answered every request of customers, senders, shop and carrier as expected', () => {
     expect(run.surprises).toEqual([]);
   });
 
-  it.each([
-    'unconfirmed_topic',
-    'cadence',
-    'tracking_after_delivered',
-    'undecided',
-    'after_opt_out',
-  ])('proof %s: zero violations, and the same query finds one planted into a copy', (key) => {
-    const proof = proofs.find((p) => p.key === key)!;
-    expect({ key, violations: proof.violations, examples: proof.examples }).toEqual({ key, violations: 0, examples: [] });
-    expect(proof.probe.found).toBe(1);
-  });
+  it.each(['unconfirmed_topic', 'cadence', 'tracking_after_delivered', 'undecided', 'after_opt_out'])(
+    'proof %s: zero violations, and the same query finds one planted into a copy',
+    (key) => {
+      const proof = proofs.find((p) => p.key === key)!;
+      expect({ key, violations: proof.violations, examples: proof.examples }).toEqual({ key, violations: 0, examples: [] });
+      expect(proof.probe.found).toBe(1);
+    },
+  );
 
   it('gives no customer more marketing mail than their cadence allows, and many their full allowance', () => {
     expect(allowance.over).toEqual([]);

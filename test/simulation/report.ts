@@ -9,12 +9,16 @@ export function formatReport(run: QuarterRun, proofs: ProofResult[], allowance: 
   const o = run.options;
   const lines: string[] = [];
   lines.push('');
-  lines.push(`Simulated quarter: ${o.subscribers} subscribers, ${o.orders} orders, ${o.weeks} weeks from ${run.start.toISOString().slice(0, 10)}, step ${o.stepHours} h, seed ${o.seed} (${wallSeconds} s)`);
+  lines.push(
+    `Simulated quarter: ${o.subscribers} subscribers, ${o.orders} orders, ${o.weeks} weeks from ${run.start.toISOString().slice(0, 10)}, step ${o.stepHours} h, seed ${o.seed} (${wallSeconds} s)`,
+  );
   lines.push('');
   lines.push(`${pad('proof (SQL over the database)', 72)} ${num('found', 6)}  planted in a copy -> found`);
   for (const p of proofs) lines.push(`${pad(p.title, 72)} ${num(p.violations, 6)}  ${p.probe.planted} -> ${p.probe.found}`);
   lines.push('');
-  lines.push(`marketing mails received vs the most their cadence allows (${allowance.customers} customers ever active; steady = active all quarter, one cadence)`);
+  lines.push(
+    `marketing mails received vs the most their cadence allows (${allowance.customers} customers ever active; steady = active all quarter, one cadence)`,
+  );
   lines.push(`${pad('share of allowance', 20)} ${num('customers', 10)} ${num('steady', 8)}`);
   for (const b of allowance.buckets) lines.push(`${pad(b.label, 20)} ${num(b.customers, 10)} ${num(b.steadyCustomers, 8)}`);
   lines.push('');
@@ -30,7 +34,8 @@ export function formatReport(run: QuarterRun, proofs: ProofResult[], allowance: 
   lines.push(`campaigns at the end: ${t.campaigns.map((c) => `${c.n} ${c.status}${c.waiting ? ' (mails waiting)' : ''}`).join(', ')}`);
   lines.push('');
   lines.push('still waiting at the end: status, reason, subscriber status, topic status, date');
-  for (const r of t.waiting) lines.push(`  ${pad(r.status, 10)} ${pad(r.reason, 22)} ${pad(r.subscriber_status, 13)} ${pad(r.topic_status, 10)} ${pad(r.due, 24)} ${num(r.n, 8)}`);
+  for (const r of t.waiting)
+    lines.push(`  ${pad(r.status, 10)} ${pad(r.reason, 22)} ${pad(r.subscriber_status, 13)} ${pad(r.topic_status, 10)} ${pad(r.due, 24)} ${num(r.n, 8)}`);
   lines.push('');
   lines.push(
     `carrier: ${t.carrier.posted} events posted, ${t.carrier.duplicates} acknowledged as duplicates, ${t.carrier.out_of_order} out of carrier order, ` +

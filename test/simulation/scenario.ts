@@ -107,7 +107,9 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
   const clock = new FakeClock(new Date(start.getTime() - DAY));
   const sink = await startSmtpSink({ parse: false });
   // Addresses that do not exist: the relay refuses them (a hard bounce at hand-over).
-  sink.fault((ctx) => (ctx.stage === 'message' && ctx.rcpt?.startsWith('gone-') ? { kind: 'reject-rcpt', code: 550, message: '5.1.1 No such user' } : undefined));
+  sink.fault((ctx) =>
+    ctx.stage === 'message' && ctx.rcpt?.startsWith('gone-') ? { kind: 'reject-rcpt', code: 550, message: '5.1.1 No such user' } : undefined,
+  );
   const t = await startTestApp({
     clock,
     env: {
@@ -154,7 +156,10 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
       const raw = JSON.stringify(body);
       const res = await fetch(t.baseUrl + path, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-tactful-signature': signWebhook(TEST_SECRETS.WEBHOOK_SECRET, raw, Math.floor(clock.now().getTime() / 1000)) },
+        headers: {
+          'content-type': 'application/json',
+          'x-tactful-signature': signWebhook(TEST_SECRETS.WEBHOOK_SECRET, raw, Math.floor(clock.now().getTime() / 1000)),
+        },
         body: raw,
       });
       return { status: res.status, body: (await res.json()) as any };
@@ -162,7 +167,8 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
 
     // ---- the mails, as the SMTP sink saw them ----------------------------------------------------
 
-    const headerOf = (m: Pick<SinkMessage, 'raw'>, name: string) => new RegExp(`^${name}: *(.+)$`, 'mi').exec(m.raw.slice(0, m.raw.indexOf('\r\n\r\n')))?.[1]?.trim();
+    const headerOf = (m: Pick<SinkMessage, 'raw'>, name: string) =>
+      new RegExp(`^${name}: *(.+)$`, 'mi').exec(m.raw.slice(0, m.raw.indexOf('\r\n\r\n')))?.[1]?.trim();
 
     /** The decoded text of every part (quoted-printable or base64), enough to find the links. */
     function bodyText(raw: string): string {
@@ -175,7 +181,8 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
         const body = part.slice(split + 4);
         const encoding = /content-transfer-encoding: *([\w-]+)/i.exec(head)?.[1]?.toLowerCase();
         if (encoding === 'base64') out.push(Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8'));
-        else if (encoding === 'quoted-printable') out.push(body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16))));
+        else if (encoding === 'quoted-printable')
+          out.push(body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16))));
         else out.push(body);
       }
       return out.join('\n');
@@ -189,7 +196,7 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
           const path = join(t.config.outboxDir, name);
           const raw = await readFile(path, 'utf8');
           await unlink(path);
-          const to = /^To: *(?:.*<)?([^<>\s]+@[^<>\s]+?)>?\s*$/mi.exec(raw.slice(0, raw.indexOf('\r\n\r\n')))?.[1] ?? '';
+          const to = /^To: *(?:.*<)?([^<>\s]+@[^<>\s]+?)>?\s*$/im.exec(raw.slice(0, raw.indexOf('\r\n\r\n')))?.[1] ?? '';
           messages.push({ raw, envelope: { mailFrom: '', rcptTo: [to.toLowerCase()] } });
         }
       }
@@ -210,7 +217,7 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
         }
         ids.push(id);
         rcpts.push(m.envelope.rcptTo[0]);
-        if (!/^Feedback-ID: *[^:]*:digest:/mi.test(m.raw.slice(0, m.raw.indexOf('\r\n\r\n')))) continue;
+        if (!/^Feedback-ID: *[^:]*:digest:/im.test(m.raw.slice(0, m.raw.indexOf('\r\n\r\n')))) continue;
         const seen = new Set<string>();
         for (const match of bodyText(m.raw).matchAll(/\/f\/([\w-]+\.[\w-]+\.[\w-]+)/g)) {
           const claims = signer.verifyItem(match[1]);
@@ -332,7 +339,10 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
       const page = await fetch(`${t.baseUrl}/p/${token}`);
       const html = await page.text();
       const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
-      const checked = [...html.matchAll(/<input[^>]*name="topics"[^>]*>/g)].map((m) => m[0]).filter((s) => /checked/.test(s)).map((s) => /value="([^"]+)"/.exec(s)![1]);
+      const checked = [...html.matchAll(/<input[^>]*name="topics"[^>]*>/g)]
+        .map((m) => m[0])
+        .filter((s) => /checked/.test(s))
+        .map((s) => /value="([^"]+)"/.exec(s)![1]);
       if (page.status !== 200 || !csrf) {
         surprises.push(`preferences page of ${p.email}: ${page.status}`);
         return null;
@@ -347,7 +357,10 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
       const roll = rnd();
       if (roll < 0.3) {
         // A new rhythm, chosen on the preferences page.
-        const res = await preferencesPage(p, (topics) => [...topics.map((k): [string, string] => ['topics', k]), ['cadence', chance(0.5) ? 'weekly' : 'biweekly']]);
+        const res = await preferencesPage(p, (topics) => [
+          ...topics.map((k): [string, string] => ['topics', k]),
+          ['cadence', chance(0.5) ? 'weekly' : 'biweekly'],
+        ]);
         if (res && expect('cadence change', res, [200])) count('cadence changes (page)');
       } else if (roll < 0.55) {
         // Drop one topic, or choose one more (or confirm the pending one).
@@ -381,7 +394,13 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
           count('complaints (webhook)');
         }
       } else {
-        const res = await signed('/webhooks/mail-events', { id: `bnc-${p.id}`, type: 'bounce', bounceType: 'hard', email: p.email, detail: '550 5.1.1 user unknown' });
+        const res = await signed('/webhooks/mail-events', {
+          id: `bnc-${p.id}`,
+          type: 'bounce',
+          bounceType: 'hard',
+          email: p.email,
+          detail: '550 5.1.1 user unknown',
+        });
         if (expect('bounce', res, [200])) {
           p.out = true;
           count('hard bounces (webhook)');
@@ -480,19 +499,25 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
       const eventId = `dhl-${++eventSeq}`;
       const arrivals = chance(0.15) ? 2 : 1;
       for (let copy = 0; copy < arrivals; copy++) {
-        at(occurred + lateness() + copy * (30 * MIN + lateness()), async () => {
-          const viaWebhook = chance(0.5);
-          const body = { eventId, status, occurredAt: new Date(occurred).toISOString() };
-          const res = await timed(`carrier:${viaWebhook}`, async () => viaWebhook
-            ? await signed('/webhooks/carrier', { carrier: 'dhl', trackingNumber: tracking, ...body })
-            : await t.api('POST', `/v1/shipments/${shipmentId}/events`, { body }));
-          if (!expect(`carrier ${status}`, res, [200])) return;
-          await db.query(
-            `INSERT INTO sim_carrier_posts (shipment_id, event_id, status, occurred_at, posted_at, channel, http_status, duplicate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-            [shipmentId, eventId, status, new Date(occurred), clock.now(), viaWebhook ? 'webhook' : 'api', res.status, res.body?.duplicate ?? null],
-          );
-          count(`carrier events posted`);
-        }, 'carrier');
+        at(
+          occurred + lateness() + copy * (30 * MIN + lateness()),
+          async () => {
+            const viaWebhook = chance(0.5);
+            const body = { eventId, status, occurredAt: new Date(occurred).toISOString() };
+            const res = await timed(`carrier:${viaWebhook}`, async () =>
+              viaWebhook
+                ? await signed('/webhooks/carrier', { carrier: 'dhl', trackingNumber: tracking, ...body })
+                : await t.api('POST', `/v1/shipments/${shipmentId}/events`, { body }),
+            );
+            if (!expect(`carrier ${status}`, res, [200])) return;
+            await db.query(
+              `INSERT INTO sim_carrier_posts (shipment_id, event_id, status, occurred_at, posted_at, channel, http_status, duplicate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+              [shipmentId, eventId, status, new Date(occurred), clock.now(), viaWebhook ? 'webhook' : 'api', res.status, res.body?.duplicate ?? null],
+            );
+            count(`carrier events posted`);
+          },
+          'carrier',
+        );
       }
     };
 
@@ -523,29 +548,40 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
     const orderDays = Math.max(1, options.weeks * 7 - 7);
     for (let i = 0; i < options.orders; i++) {
       const placed = start.getTime() + Math.floor(rnd() * orderDays * 24) * HOUR;
-      at(placed, async () => {
-        const buyer = chance(0.85) ? pick(people.filter((p) => p.customer)) : null;
-        const email = buyer?.email ?? `guest${i}@shop.example.com`;
-        const split = chance(0.15);
-        const items = split
-          ? [{ sku: 'MUG', name: 'Kaffeebecher', quantity: 2 }, { sku: 'POT', name: 'Teekanne', quantity: 1 }]
-          : [{ sku: 'MUG', name: 'Kaffeebecher', quantity: 1 }];
-        const number = `A-${100000 + i}`;
-        const res = await t.api('POST', '/v1/orders', { body: { number, email, items, placedAt: new Date(clock.now().getTime() - 5 * MIN).toISOString(), ...(buyer ? {} : { locale: 'de' }) } });
-        if (!expect('order', res, [201])) return;
-        count('orders');
-        if (chance(0.05)) {
-          const again = await t.api('POST', '/v1/orders', { body: { number, email, items, placedAt: new Date(clock.now().getTime() - 5 * MIN).toISOString() } });
-          if (expect('repeated order', again, [200, 201])) count('orders posted twice');
-        }
-        const first = clock.now().getTime() + (2 + Math.floor(rnd() * 28)) * HOUR;
-        if (split) {
-          at(first, () => ship(number, [{ sku: 'MUG', quantity: 2 }]), 'ship');
-          at(first + (1 + Math.floor(rnd() * 3)) * DAY, () => ship(number, [{ sku: 'POT', quantity: 1 }]), 'ship');
-        } else {
-          at(first, () => ship(number, undefined), 'ship');
-        }
-      }, 'order');
+      at(
+        placed,
+        async () => {
+          const buyer = chance(0.85) ? pick(people.filter((p) => p.customer)) : null;
+          const email = buyer?.email ?? `guest${i}@shop.example.com`;
+          const split = chance(0.15);
+          const items = split
+            ? [
+                { sku: 'MUG', name: 'Kaffeebecher', quantity: 2 },
+                { sku: 'POT', name: 'Teekanne', quantity: 1 },
+              ]
+            : [{ sku: 'MUG', name: 'Kaffeebecher', quantity: 1 }];
+          const number = `A-${100000 + i}`;
+          const res = await t.api('POST', '/v1/orders', {
+            body: { number, email, items, placedAt: new Date(clock.now().getTime() - 5 * MIN).toISOString(), ...(buyer ? {} : { locale: 'de' }) },
+          });
+          if (!expect('order', res, [201])) return;
+          count('orders');
+          if (chance(0.05)) {
+            const again = await t.api('POST', '/v1/orders', {
+              body: { number, email, items, placedAt: new Date(clock.now().getTime() - 5 * MIN).toISOString() },
+            });
+            if (expect('repeated order', again, [200, 201])) count('orders posted twice');
+          }
+          const first = clock.now().getTime() + (2 + Math.floor(rnd() * 28)) * HOUR;
+          if (split) {
+            at(first, () => ship(number, [{ sku: 'MUG', quantity: 2 }]), 'ship');
+            at(first + (1 + Math.floor(rnd() * 3)) * DAY, () => ship(number, [{ sku: 'POT', quantity: 1 }]), 'ship');
+          } else {
+            at(first, () => ship(number, undefined), 'ship');
+          }
+        },
+        'order',
+      );
     }
 
     // ---- the daily plans of senders and customers --------------------------------------------------
@@ -560,14 +596,18 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
         // Every sender mails as often as it may: one campaign a day, some a second one.
         const times = s.sender === 'marketing' || s.sender === 'shop' ? 2 : 1;
         for (let k = 0; k < times; k++) {
-          at(dayStart + (s.hourUtc + k * 4) * HOUR, async () => {
-            const topic = pick(s.topics);
-            const extra: Record<string, unknown> = {};
-            if (s.sender === 'shop') extra.audience = { attr: 'customer', eq: true };
-            else if (chance(0.2)) extra.audience = { attr: 'segment', eq: pick(['retail', 'industry']) };
-            if (chance(0.35)) extra.expiresAt = new Date(clock.now().getTime() + (1 + Math.floor(rnd() * 8)) * DAY).toISOString();
-            await campaign(s.sender, topic, extra);
-          }, 'campaign');
+          at(
+            dayStart + (s.hourUtc + k * 4) * HOUR,
+            async () => {
+              const topic = pick(s.topics);
+              const extra: Record<string, unknown> = {};
+              if (s.sender === 'shop') extra.audience = { attr: 'customer', eq: true };
+              else if (chance(0.2)) extra.audience = { attr: 'segment', eq: pick(['retail', 'industry']) };
+              if (chance(0.35)) extra.expiresAt = new Date(clock.now().getTime() + (1 + Math.floor(rnd() * 8)) * DAY).toISOString();
+              await campaign(s.sender, topic, extra);
+            },
+            'campaign',
+          );
         }
       }
       if (day % 7 === 0 || day % 7 === 3) at(dayStart + 8 * HOUR, () => webinar(dayStart + 8 * HOUR), 'webinar');
@@ -600,7 +640,14 @@ export async function runQuarter(options: QuarterOptions): Promise<QuarterRun> {
           for (const action of due) await action.run();
         });
       }
-      if (++done % (7 * 24 / options.stepHours) === 0) log(`week ${Math.round((now - start.getTime()) / (7 * DAY))} done (${Math.round((Date.now() - wallStart) / 1000)} s, ${handedOver} mails; ${Object.entries(spent).map(([k, v]) => `${k} ${Math.round(v / 1000)}`).join(', ')})`);
+      if (++done % ((7 * 24) / options.stepHours) === 0)
+        log(
+          `week ${Math.round((now - start.getTime()) / (7 * DAY))} done (${Math.round((Date.now() - wallStart) / 1000)} s, ${handedOver} mails; ${Object.entries(
+            spent,
+          )
+            .map(([k, v]) => `${k} ${Math.round(v / 1000)}`)
+            .join(', ')})`,
+        );
     }
     // The quarter is over: what is due at its end is still handed over (or not), then we look.
     await setClock(end.getTime());

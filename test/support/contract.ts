@@ -72,7 +72,7 @@ export class Contract {
 
   private route(path: string): Route | undefined {
     const parts = path.split('/');
-    return this.routes.find((r) => r.segments.length === parts.length && r.segments.every((s, i) => s === null ? parts[i] !== '' : s === parts[i]));
+    return this.routes.find((r) => r.segments.length === parts.length && r.segments.every((s, i) => (s === null ? parts[i] !== '' : s === parts[i])));
   }
 
   private validator(key: string, schema: unknown): ValidateFunction {
@@ -111,7 +111,8 @@ export class Contract {
       return received.body === '' ? null : `${label} ${status}: the document declares no body, the answer has one (${received.body.slice(0, 120)})`;
     }
     const media = (received.contentType ?? '').split(';')[0].trim().toLowerCase();
-    if (!(media in content)) return `${label} ${status}: answered ${media || 'without a Content-Type'}; the document declares ${Object.keys(content).join(', ')}`;
+    if (!(media in content))
+      return `${label} ${status}: answered ${media || 'without a Content-Type'}; the document declares ${Object.keys(content).join(', ')}`;
     const schema = content[media].schema;
     if (!schema) return null;
     let value: unknown = received.body;
@@ -125,7 +126,10 @@ export class Contract {
     const validate = this.validator(`${label} ${status} ${media}`, schema);
     if (validate(value)) return null;
     const errors = (validate.errors ?? [])
-      .map((e) => `body${e.instancePath.replace(/\//g, '.')} ${e.message}${e.params?.additionalProperty ? `: ${e.params.additionalProperty}` : ''}${e.params?.allowedValues ? ` ${JSON.stringify(e.params.allowedValues)}` : ''}`)
+      .map(
+        (e) =>
+          `body${e.instancePath.replace(/\//g, '.')} ${e.message}${e.params?.additionalProperty ? `: ${e.params.additionalProperty}` : ''}${e.params?.allowedValues ? ` ${JSON.stringify(e.params.allowedValues)}` : ''}`,
+      )
       .join('; ');
     return `${label} ${status} ${media} does not match the document: ${errors}\n  body: ${received.body.slice(0, 600)}`;
   }
@@ -235,7 +239,13 @@ export function checkBrowserResponse(response: BrowserResponse): void {
     } catch {
       return; // the page navigated on before the body arrived: nothing to check
     }
-    const problem = contract.check({ method: response.request().method(), url: response.url(), status: response.status(), contentType: response.headers()['content-type'] ?? null, body });
+    const problem = contract.check({
+      method: response.request().method(),
+      url: response.url(),
+      status: response.status(),
+      contentType: response.headers()['content-type'] ?? null,
+      body,
+    });
     if (problem) violations.push(problem);
   })();
   pending.add(check);

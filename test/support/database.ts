@@ -27,7 +27,7 @@ async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   // The run id (set by the global setup) lets the teardown find every database of this run.
-  const name = `tactful_t${process.env.TACTFUL_TEST_RUN_ID}_${randomBytes(4).toString("hex")}`;
+  const name = `tactful_t${process.env.TACTFUL_TEST_RUN_ID}_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${process.env.TACTFUL_TEST_TEMPLATE}`));
   return {
     url: withDatabase(serverUrl(), name),

@@ -165,18 +165,14 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       const key = address.address.toLowerCase();
       const attempt = (rcptAttempts.get(key) ?? 0) + 1;
       rcptAttempts.set(key, attempt);
-      const fault =
-        faultFn?.({ stage: 'message', attempt, rcpt: address.address, messageCount: messages.length }) ??
-        connectionFaults.get(session.id);
+      const fault = faultFn?.({ stage: 'message', attempt, rcpt: address.address, messageCount: messages.length }) ?? connectionFaults.get(session.id);
       if (!fault) return callback();
       switch (fault.kind) {
         case 'reject-rcpt':
           return later(fault.delayMs, () => callback(replyError(fault.code, fault.message)));
         case 'reject-connect':
           // A 421 in the middle of a session: smtp-server hangs up after sending it.
-          return later(fault.delayMs, () =>
-            callback(replyError(fault.code ?? 421, fault.message ?? '4.3.2 Service shutting down')),
-          );
+          return later(fault.delayMs, () => callback(replyError(fault.code ?? 421, fault.message ?? '4.3.2 Service shutting down')));
         default:
           // Decided after the data: several recipients keep the first fault chosen.
           if (!transactionFaults.has(session.id)) transactionFaults.set(session.id, fault);

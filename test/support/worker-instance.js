@@ -38,12 +38,22 @@ process.on('message', async (message) => {
       kinds.register({ kind: name, gate: (tx, delivery) => subscriberGate(tx, delivery), compose: async () => ({ template: 'campaign', data: MAIL_DATA }) });
     }
     // The first render compiles the MJML layout: done before anything is measured.
-    await app.get(TemplateRenderer).render('campaign', 'de', { companyName: 'Tactful', postalAddress: 'Musterstraße 1', locale: 'de', replyAddress: 'team@tactful.test', ...MAIL_DATA });
+    await app
+      .get(TemplateRenderer)
+      .render('campaign', 'de', { companyName: 'Tactful', postalAddress: 'Musterstraße 1', locale: 'de', replyAddress: 'team@tactful.test', ...MAIL_DATA });
     // And one mail straight through the transport, which opens the pool's first connection (the
     // sink greets after 100 ms): mails queued behind a connection still being opened would go out
     // together once it is up, whatever their slots.
     const { transport } = app.get(MailRelays).for('service');
-    await transport.send({ messageId: `<warmup-${process.pid}@tactful.test>`, from: 'news@tactful.test', to: `warmup-${process.pid}@example.de`, subject: 'warm-up', html: '<p>warm-up</p>', text: 'warm-up', headers: {} });
+    await transport.send({
+      messageId: `<warmup-${process.pid}@tactful.test>`,
+      from: 'news@tactful.test',
+      to: `warmup-${process.pid}@example.de`,
+      subject: 'warm-up',
+      html: '<p>warm-up</p>',
+      text: 'warm-up',
+      headers: {},
+    });
     process.send({ kind: 'ready' });
   } else if (kind === 'run') {
     lag = monitorEventLoopDelay({ resolution: 10 });

@@ -49,7 +49,10 @@ export async function walkthrough(options: WalkthroughOptions): Promise<Walkthro
 
   // 1. Topics: the things customers can choose to hear about.
   const topics = [
-    ok('trade-fairs', await client.POST('/v1/topics', { body: { key: 'trade-fairs', nameDe: 'Messen', nameEn: 'Trade fairs', descriptionEn: 'Where and when we exhibit.' } })),
+    ok(
+      'trade-fairs',
+      await client.POST('/v1/topics', { body: { key: 'trade-fairs', nameDe: 'Messen', nameEn: 'Trade fairs', descriptionEn: 'Where and when we exhibit.' } }),
+    ),
     ok('offers', await client.POST('/v1/topics', { body: { key: 'offers', nameDe: 'Angebote', nameEn: 'Offers' } })),
   ];
 
@@ -98,8 +101,18 @@ export async function walkthrough(options: WalkthroughOptions): Promise<Walkthro
 
   // 5. Two campaigns on one topic: the first goes now, the second is folded into each reader's next digest.
   const content = (en: string, de: string) => ({ subject: { en, de }, body: { en: `<p>${en}.</p>`, de: `<p>${de}.</p>` } });
-  const firstDraft = ok('first campaign', await client.POST('/v1/campaigns', { body: { name: 'Fair moved', topic: 'trade-fairs', ...content('The Aufschwung fair moves to June', 'Die Aufschwung-Messe zieht in den Juni') } }));
-  const secondDraft = ok('second campaign', await client.POST('/v1/campaigns', { body: { name: 'Fair goes digital', topic: 'trade-fairs', ...content('The Aufschwung fair goes digital', 'Die Aufschwung-Messe wird digital') } }));
+  const firstDraft = ok(
+    'first campaign',
+    await client.POST('/v1/campaigns', {
+      body: { name: 'Fair moved', topic: 'trade-fairs', ...content('The Aufschwung fair moves to June', 'Die Aufschwung-Messe zieht in den Juni') },
+    }),
+  );
+  const secondDraft = ok(
+    'second campaign',
+    await client.POST('/v1/campaigns', {
+      body: { name: 'Fair goes digital', topic: 'trade-fairs', ...content('The Aufschwung fair goes digital', 'Die Aufschwung-Messe wird digital') },
+    }),
+  );
   ok('schedule first', await client.POST('/v1/campaigns/{id}/schedule', { params: { path: { id: firstDraft.id } }, body: {} }));
   await options.runScheduler();
   const first = {
@@ -112,7 +125,10 @@ export async function walkthrough(options: WalkthroughOptions): Promise<Walkthro
   // The dry run says who would get the second now, later (and when), or never, and why.
   const audience = ok('audience', await client.GET('/v1/campaigns/{id}/audience', { params: { path: { id: secondDraft.id } } }));
   check(audience.now === 0 && audience.later === 2 && audience.firstDigestAt !== null, 'the second would wait for the next digests');
-  check(audience.byReason.every((r) => r.reason === 'deferred_cadence'), 'because of the cadence');
+  check(
+    audience.byReason.every((r) => r.reason === 'deferred_cadence'),
+    'because of the cadence',
+  );
 
   ok('schedule second', await client.POST('/v1/campaigns/{id}/schedule', { params: { path: { id: secondDraft.id } }, body: {} }));
   await options.runScheduler();

@@ -42,12 +42,16 @@ describe('the cost caps', () => {
 
   it('names the list with too many values, and says why', () => {
     const errors = validateAudience({ and: [{ locale: 'de' }, { attr: 'segment', in: values(AUDIENCE_LIMITS.valuesPerList + 1) }] });
-    expect(errors).toEqual([{ field: 'audience.and[1].in', message: expect.stringMatching(/^has 101 values; at most 100 per list \(each one adds to the cost/) }]);
+    expect(errors).toEqual([
+      { field: 'audience.and[1].in', message: expect.stringMatching(/^has 101 values; at most 100 per list \(each one adds to the cost/) },
+    ]);
   });
 
   it('caps the values of all lists together, naming the list that goes over', () => {
     const lists = Array.from({ length: 6 }, (_, i) => ({ attr: `a${i}`, in: values(100) }));
-    expect(validateAudience({ or: lists })).toEqual([{ field: 'audience.or[5].in', message: expect.stringMatching(/^brings the values of all "in" lists to more than 500/) }]);
+    expect(validateAudience({ or: lists })).toEqual([
+      { field: 'audience.or[5].in', message: expect.stringMatching(/^brings the values of all "in" lists to more than 500/) },
+    ]);
     expect(validateAudience({ or: lists.slice(0, 5) })).toEqual([]);
   });
 

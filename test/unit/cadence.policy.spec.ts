@@ -61,7 +61,11 @@ describe('decide', () => {
   it('uses the configured quiet hours: a daytime range moves a mail to its end, none sends at night', () => {
     const lunch = { start: 12, end: 14 };
     const noon = new Date('2026-03-02T11:30:00Z'); // 12:30 in Berlin
-    expect(decide(active(), { expiresAt: null }, noon, lunch)).toEqual({ action: 'send', reason: Reason.QueuedQuietHours, at: new Date('2026-03-02T13:00:00Z') });
+    expect(decide(active(), { expiresAt: null }, noon, lunch)).toEqual({
+      action: 'send',
+      reason: Reason.QueuedQuietHours,
+      at: new Date('2026-03-02T13:00:00Z'),
+    });
     expect(decide(active(), { expiresAt: null }, now, lunch)).toEqual({ action: 'send', reason: Reason.Queued, at: now });
     const night = new Date('2026-03-02T22:30:00Z');
     expect(decide(active(), { expiresAt: null }, night, NO_QUIET_HOURS)).toEqual({ action: 'send', reason: Reason.Queued, at: night });
@@ -113,7 +117,9 @@ describe('cadence properties', () => {
         fc.constantFrom('weekly' as const, 'biweekly' as const),
         zones,
         instant,
-        fc.array(fc.record({ gapMinutes: fc.integer({ min: 0, max: 20 * 24 * 60 }), expiresInDays: fc.option(fc.integer({ min: 0, max: 30 })) }), { maxLength: 60 }),
+        fc.array(fc.record({ gapMinutes: fc.integer({ min: 0, max: 20 * 24 * 60 }), expiresInDays: fc.option(fc.integer({ min: 0, max: 30 })) }), {
+          maxLength: 60,
+        }),
         (cadence, timeZone, start, items) => {
           let clock = start.getTime();
           let last: Date | null = null;
@@ -144,7 +150,12 @@ describe('cadence properties', () => {
 
   it('puts the next digest at the slot hour in the subscriber’s zone, after the window opens, within a week of it', () => {
     fc.assert(
-      fc.property(zones, instant, fc.option(fc.integer({ min: 0, max: 20 * DAY })), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 23 }),
+      fc.property(
+        zones,
+        instant,
+        fc.option(fc.integer({ min: 0, max: 20 * DAY })),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 0, max: 23 }),
         (timeZone, at, sinceLast, weekday, hour) => {
           const lastMarketingAt = sinceLast === null ? null : new Date(at.getTime() - sinceLast);
           const digest = nextDigestAt({ lastMarketingAt, cadence: 'weekly', timeZone, digestWeekday: weekday, digestHour: hour }, at);
@@ -154,7 +165,8 @@ describe('cadence properties', () => {
           expect(digest.getTime() - Math.max(opens, at.getTime())).toBeLessThanOrEqual(7 * DAY + 3_600_000);
           if (local.isInDST === DateTime.fromJSDate(digest, { zone: timeZone }).minus({ hours: 2 }).isInDST) expect(local.hour).toBe(hour);
           if (!lastMarketingAt || opens <= at.getTime()) expect(local.weekday).toBe(weekday);
-        }),
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -170,8 +182,14 @@ describe('slots across daylight saving time', () => {
       at = new Date(slot.getTime() + 1);
     }
     expect(slots).toEqual([
-      '2026-03-02 09:00', '2026-03-09 09:00', '2026-03-16 09:00', '2026-03-23 09:00',
-      '2026-03-30 09:00', '2026-04-06 09:00', '2026-04-13 09:00', '2026-04-20 09:00',
+      '2026-03-02 09:00',
+      '2026-03-09 09:00',
+      '2026-03-16 09:00',
+      '2026-03-23 09:00',
+      '2026-03-30 09:00',
+      '2026-04-06 09:00',
+      '2026-04-13 09:00',
+      '2026-04-20 09:00',
     ]);
   });
 

@@ -7,7 +7,21 @@ import { CAMPAIGN_BODY_POLICY, campaignBodyProblems, sanitizeCampaignBody } from
 import { MjmlTemplateRenderer } from '../../src/rendering/mjml-template-renderer';
 
 const allowedTags = new Set(CAMPAIGN_BODY_POLICY.allowedTags as string[]);
-const URL_ATTRIBUTES = ['href', 'src', 'srcset', 'cite', 'background', 'background-url', 'base-url', 'usemap', 'action', 'formaction', 'xlink:href', 'data', 'poster'];
+const URL_ATTRIBUTES = [
+  'href',
+  'src',
+  'srcset',
+  'cite',
+  'background',
+  'background-url',
+  'base-url',
+  'usemap',
+  'action',
+  'formaction',
+  'xlink:href',
+  'data',
+  'poster',
+];
 
 /**
  * Everything in `html` that could run or load something, as a browser-grade parser sees it: tags
@@ -128,11 +142,15 @@ describe('the campaign body allow-list', () => {
 
   it('says what it refuses: the tag, the attribute, the link scheme, the CSS', () => {
     expect(campaignBodyProblems('<svg></svg>').map((p) => p.message)).toEqual(['<svg> is not allowed in a campaign body']);
-    expect(campaignBodyProblems('<a href="javascript:x()">x</a>').map((p) => p.message)).toEqual(['the href of <a> must be an http(s), mailto or tel link, not javascript:']);
+    expect(campaignBodyProblems('<a href="javascript:x()">x</a>').map((p) => p.message)).toEqual([
+      'the href of <a> must be an http(s), mailto or tel link, not javascript:',
+    ]);
     expect(campaignBodyProblems('<p style="color: red; background: url(https://t.example/p.gif)">x</p>').map((p) => p.message)).toEqual([
       'the CSS value of background may not use url(), expression() or other functions but rgb(), hsl() and calc()',
     ]);
-    expect(campaignBodyProblems('<p style="position: fixed">x</p>').map((p) => p.message)).toEqual(['the CSS property position is not allowed in a campaign body']);
+    expect(campaignBodyProblems('<p style="position: fixed">x</p>').map((p) => p.message)).toEqual([
+      'the CSS property position is not allowed in a campaign body',
+    ]);
   });
 
   it('keeps the markup a newsletter needs, unchanged', async () => {
@@ -150,7 +168,8 @@ describe('the campaign body allow-list', () => {
       expect(campaignBodyProblems(body)).toEqual([]);
       expect(sanitizeCampaignBody(body)).toBe(sanitizeCampaignBody(sanitizeCampaignBody(body)));
       // Every element and attribute survives the cleaning.
-      const tags = (html: string) => [...html.matchAll(/<([a-z0-9-]+)([^>]*)>/gi)].map((m) => `${m[1]} ${[...m[2].matchAll(/([a-z-]+)=/gi)].map((a) => a[1]).join(',')}`);
+      const tags = (html: string) =>
+        [...html.matchAll(/<([a-z0-9-]+)([^>]*)>/gi)].map((m) => `${m[1]} ${[...m[2].matchAll(/([a-z-]+)=/gi)].map((a) => a[1]).join(',')}`);
       expect(tags(sanitizeCampaignBody(body))).toEqual(tags(body));
     }
   });
@@ -174,7 +193,9 @@ describe('the campaign body allow-list', () => {
   });
 
   it('keeps MJML validation: an unknown MJML element is named once, by MJML, at its line', async () => {
-    const result = await renderer.validateCampaignBody('<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-blink>Hallo</mj-blink>\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>');
+    const result = await renderer.validateCampaignBody(
+      '<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-blink>Hallo</mj-blink>\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>',
+    );
     expect(result).toEqual({ ok: false, errors: [{ line: 5, message: expect.stringContaining('mj-blink') }] });
   });
 
@@ -196,21 +217,71 @@ describe('the campaign body allow-list', () => {
 
   describe('properties', () => {
     const piece = fc.oneof(
-      fc.constantFrom('<p>', '</p>', '<a href="https://ok.example">', '</a>', '<b>', '</b>', '<br>', '<table><tr><td>', '</td></tr></table>', 'text ', '&amp;', '&#106;', '\n'),
-      fc.constantFrom('<script>', '</script>', '<svg>', '<img src=x ', 'onerror=', 'onload=', '"alert(1)"', 'javascript:', 'java\nscript:', '&#x3a;', '<a href="', '">', '<style>', 'style="', 'url(', 'expression(', '</noscript>', '<noscript>', '<mj-raw>', '<iframe ', '>', '<', '"', "'", '=', ' '),
+      fc.constantFrom(
+        '<p>',
+        '</p>',
+        '<a href="https://ok.example">',
+        '</a>',
+        '<b>',
+        '</b>',
+        '<br>',
+        '<table><tr><td>',
+        '</td></tr></table>',
+        'text ',
+        '&amp;',
+        '&#106;',
+        '\n',
+      ),
+      fc.constantFrom(
+        '<script>',
+        '</script>',
+        '<svg>',
+        '<img src=x ',
+        'onerror=',
+        'onload=',
+        '"alert(1)"',
+        'javascript:',
+        'java\nscript:',
+        '&#x3a;',
+        '<a href="',
+        '">',
+        '<style>',
+        'style="',
+        'url(',
+        'expression(',
+        '</noscript>',
+        '<noscript>',
+        '<mj-raw>',
+        '<iframe ',
+        '>',
+        '<',
+        '"',
+        "'",
+        '=',
+        ' ',
+      ),
     );
     const body = fc.array(piece, { maxLength: 30 }).map((parts) => parts.join(''));
 
     it('nothing active is left in a cleaned body, whatever the input', () => {
-      fc.assert(fc.property(body, (html) => activeContent(sanitizeCampaignBody(html)).length === 0), { numRuns: 2000 });
+      fc.assert(
+        fc.property(body, (html) => activeContent(sanitizeCampaignBody(html)).length === 0),
+        { numRuns: 2000 },
+      );
     });
 
     it('a cleaned body is accepted as it is (cleaning and checking agree)', () => {
-      fc.assert(fc.property(body, (html) => campaignBodyProblems(sanitizeCampaignBody(html)).length === 0), { numRuns: 2000 });
+      fc.assert(
+        fc.property(body, (html) => campaignBodyProblems(sanitizeCampaignBody(html)).length === 0),
+        { numRuns: 2000 },
+      );
     });
 
     it('a body with anything active in it is refused', () => {
-      fc.assert(fc.property(body, (html) => activeContent(html).length === 0 || campaignBodyProblems(html).length > 0), { numRuns: 2000 });
+      fc.assert(
+        fc.property(body, (html) => activeContent(html).length === 0 || campaignBodyProblems(html).length > 0),
+        { numRuns: 2000 },
+      );
     });
   });
 });

@@ -7,7 +7,17 @@ const rows = (...groups: [string, number, boolean?][]): ProgressRow[] => groups.
 describe('progressFrom', () => {
   it('puts each delivery status in its own count, and tells mails sent on their own from those a digest carried', () => {
     const p = progressFrom(
-      rows(['queued', 1968], ['sending', 8], ['sent', 24], ['sent', 5, true], ['deferred', 300], ['suppressed', 40], ['expired', 3], ['failed', 2], ['unknown', 1]),
+      rows(
+        ['queued', 1968],
+        ['sending', 8],
+        ['sent', 24],
+        ['sent', 5, true],
+        ['deferred', 300],
+        ['suppressed', 40],
+        ['expired', 3],
+        ['failed', 2],
+        ['unknown', 1],
+      ),
       true,
       at,
     );

@@ -47,7 +47,9 @@ function portsOf(service: Service): [number | undefined, number][] {
     if (typeof port === 'object') {
       return [port.published === undefined ? undefined : Number(port.published), Number(port.target)];
     }
-    const parts = interpolateDefaults(String(port)).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = interpolateDefaults(String(port))
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     const target = Number(parts[parts.length - 1]);
     const published = parts.length >= 2 ? Number(parts[parts.length - 2]) : undefined;
     return [published, target];
@@ -140,7 +142,12 @@ describe('docker-compose.yml', () => {
     expect(url.hostname).toBe('mailpit');
     expect(services[url.hostname]).toBeDefined();
     expect(url.port).toBe('1025');
-    expect(portsOf(mailpit)).toEqual(expect.arrayContaining([[8025, 8025], [1025, 1025]]));
+    expect(portsOf(mailpit)).toEqual(
+      expect.arrayContaining([
+        [8025, 8025],
+        [1025, 1025],
+      ]),
+    );
   });
 
   it('starts the app only once postgres is healthy', () => {

@@ -22,7 +22,11 @@ const PRODUCTION = {
 
 const pem = (type: 'rsa' | 'ed25519' | 'ec', bits = 2048): string => {
   const pair =
-    type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: bits }) : type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: bits })
+      : type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : generateKeyPairSync('ed25519');
   return pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 };
 const ED25519 = pem('ed25519');
@@ -73,7 +77,11 @@ describe('DKIM', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tactful-dkim-')), 'key.pem');
     const rsa = pem('rsa');
     writeFileSync(file, rsa);
-    expect(loadConfig({ DKIM_DOMAIN: 'shop.de', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY_FILE: file }, dev).dkim).toMatchObject({ algorithm: 'rsa-sha256', keyBits: 2048, privateKeyPem: rsa });
+    expect(loadConfig({ DKIM_DOMAIN: 'shop.de', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY_FILE: file }, dev).dkim).toMatchObject({
+      algorithm: 'rsa-sha256',
+      keyBits: 2048,
+      privateKeyPem: rsa,
+    });
   });
 
   it('wants all three or none', () => {
@@ -102,17 +110,47 @@ describe('DKIM', () => {
 describe('streams and relays', () => {
   it('sends marketing over its own relay with its own connections and rate when SMTP_MARKETING_URL is set', () => {
     const config = loadConfig(
-      { SMTP_URL: 'smtp://service.relay:587', SMTP_RATE_PER_SECOND: '14', SMTP_MARKETING_URL: 'smtps://bulk.relay:465', SMTP_MARKETING_MAX_CONNECTIONS: '10', SMTP_MARKETING_RATE_PER_SECOND: '200', WORKER_SERVICE_CONCURRENCY: '4' },
+      {
+        SMTP_URL: 'smtp://service.relay:587',
+        SMTP_RATE_PER_SECOND: '14',
+        SMTP_MARKETING_URL: 'smtps://bulk.relay:465',
+        SMTP_MARKETING_MAX_CONNECTIONS: '10',
+        SMTP_MARKETING_RATE_PER_SECOND: '200',
+        WORKER_SERVICE_CONCURRENCY: '4',
+      },
       dev,
     );
-    expect(config).toMatchObject({ smtpUrl: 'smtp://service.relay:587', smtpRatePerSecond: 14, smtpMarketingUrl: 'smtps://bulk.relay:465', smtpMarketingMaxConnections: 10, smtpMarketingRatePerSecond: 200, workerServiceConcurrency: 4, dbWorkerPoolSize: 13 });
+    expect(config).toMatchObject({
+      smtpUrl: 'smtp://service.relay:587',
+      smtpRatePerSecond: 14,
+      smtpMarketingUrl: 'smtps://bulk.relay:465',
+      smtpMarketingMaxConnections: 10,
+      smtpMarketingRatePerSecond: 200,
+      workerServiceConcurrency: 4,
+      dbWorkerPoolSize: 13,
+    });
   });
 
   it.each<[string, Record<string, string>, string, RegExp]>([
     ['a marketing relay without SMTP_URL', { SMTP_MARKETING_URL: 'smtp://bulk.relay:25' }, 'SMTP_MARKETING_URL', /needs SMTP_URL as well/],
-    ['a marketing rate without a marketing relay', { SMTP_URL: 'smtp://relay:25', SMTP_MARKETING_RATE_PER_SECOND: '10' }, 'SMTP_MARKETING_RATE_PER_SECOND', /only to a marketing relay of its own/],
-    ['an http marketing relay', { SMTP_URL: 'smtp://relay:25', SMTP_MARKETING_URL: 'http://bulk.relay' }, 'SMTP_MARKETING_URL', /must start with smtp: or smtps:/],
-    ['a worker pool no larger than its lanes under a rate limit', { SMTP_RATE_PER_SECOND: '14', DB_WORKER_POOL_SIZE: '10' }, 'DB_WORKER_POOL_SIZE', /must be more than .* \(16\) with a rate limit/],
+    [
+      'a marketing rate without a marketing relay',
+      { SMTP_URL: 'smtp://relay:25', SMTP_MARKETING_RATE_PER_SECOND: '10' },
+      'SMTP_MARKETING_RATE_PER_SECOND',
+      /only to a marketing relay of its own/,
+    ],
+    [
+      'an http marketing relay',
+      { SMTP_URL: 'smtp://relay:25', SMTP_MARKETING_URL: 'http://bulk.relay' },
+      'SMTP_MARKETING_URL',
+      /must start with smtp: or smtps:/,
+    ],
+    [
+      'a worker pool no larger than its lanes under a rate limit',
+      { SMTP_RATE_PER_SECOND: '14', DB_WORKER_POOL_SIZE: '10' },
+      'DB_WORKER_POOL_SIZE',
+      /must be more than .* \(16\) with a rate limit/,
+    ],
     ['no service lane', { WORKER_SERVICE_CONCURRENCY: '0' }, 'WORKER_SERVICE_CONCURRENCY', /from 1 to 200/],
   ])('refuses %s, naming the variable', (_, env, variable, message) => {
     expect(problems(env)).toEqual([{ variable, message: expect.stringMatching(message) }]);
@@ -131,10 +169,12 @@ describe('production checks for mail authentication', () => {
   });
 
   it('warn without a bounce domain: bounces then reach MAIL_FROM and name no mail', () => {
-    expect(warningsOf({ BOUNCE_DOMAIN: undefined })).toEqual([{ variable: 'BOUNCE_DOMAIN', message: expect.stringMatching(/is unset: the envelope sender .* MAIL_FROM's address/) }]);
+    expect(warningsOf({ BOUNCE_DOMAIN: undefined })).toEqual([
+      { variable: 'BOUNCE_DOMAIN', message: expect.stringMatching(/is unset: the envelope sender .* MAIL_FROM's address/) },
+    ]);
   });
 
-  it('warn when the bounce or DKIM domain is not MAIL_FROM\'s organization (no DMARC alignment)', () => {
+  it("warn when the bounce or DKIM domain is not MAIL_FROM's organization (no DMARC alignment)", () => {
     expect(warningsOf({ BOUNCE_DOMAIN: 'bounce.mailer.net', DKIM_DOMAIN: 'mailer.net', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY: ED25519 })).toEqual([
       { variable: 'BOUNCE_DOMAIN', message: expect.stringMatching(/not under MAIL_FROM's domain "tactful.dev".*DMARC/) },
       { variable: 'DKIM_DOMAIN', message: expect.stringMatching(/not MAIL_FROM's domain.*DMARC/) },
@@ -148,9 +188,11 @@ describe('production checks for mail authentication', () => {
   });
 
   it('refuse a reserved bounce or DKIM domain, which no one can reach', () => {
-    expect(problems({ ...PRODUCTION, BOUNCE_DOMAIN: 'bounce.shop.test', DKIM_DOMAIN: 'shop.example', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY: ED25519 })).toEqual([
-      { variable: 'BOUNCE_DOMAIN', message: expect.stringMatching(/"bounce.shop.test" is reserved/) },
-      { variable: 'DKIM_DOMAIN', message: expect.stringMatching(/"shop.example" is reserved/) },
-    ]);
+    expect(problems({ ...PRODUCTION, BOUNCE_DOMAIN: 'bounce.shop.test', DKIM_DOMAIN: 'shop.example', DKIM_SELECTOR: 's1', DKIM_PRIVATE_KEY: ED25519 })).toEqual(
+      [
+        { variable: 'BOUNCE_DOMAIN', message: expect.stringMatching(/"bounce.shop.test" is reserved/) },
+        { variable: 'DKIM_DOMAIN', message: expect.stringMatching(/"shop.example" is reserved/) },
+      ],
+    );
   });
 });

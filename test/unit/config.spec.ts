@@ -215,7 +215,7 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
 });
 
 describe('connection budgets, timeouts and retention', () => {
-  it('defaults to a pool per class of work, the worker\'s as large as its concurrency, and bounded waits', () => {
+  it("defaults to a pool per class of work, the worker's as large as its concurrency, and bounded waits", () => {
     expect(loadConfig({ WORKER_CONCURRENCY: '12' }, dev)).toMatchObject<Partial<AppConfig>>({
       dbPoolSize: 10,
       dbReportsPoolSize: 3,
@@ -279,7 +279,14 @@ describe('the inbound half of the mail loop', () => {
     );
     expect(config).toMatchObject<Partial<AppConfig>>({
       bounceDomain: 'bounce.shop.example',
-      inboundSmtp: { enabled: true, port: 25, host: '127.0.0.1', maxBytes: 2048, tlsKeyFile: '/etc/tactful/inbound.key', tlsCertFile: '/etc/tactful/inbound.pem' },
+      inboundSmtp: {
+        enabled: true,
+        port: 25,
+        host: '127.0.0.1',
+        maxBytes: 2048,
+        tlsKeyFile: '/etc/tactful/inbound.key',
+        tlsCertFile: '/etc/tactful/inbound.pem',
+      },
       softBounceLimit: 3,
       softBounceDays: 14,
       dbInboundPoolSize: 4,
@@ -319,9 +326,7 @@ describe('secrets', () => {
     expect(configError({ ...PRODUCTION, TOKEN_SECRET: 'short', WEBHOOK_SECRET: SECRETS.WEBHOOK_SECRET }).problems).toEqual([
       { variable: 'TOKEN_SECRET', message: 'must be at least 32 characters long' },
     ]);
-    expect(configError({ WEBHOOK_SECRET: 'short' }).problems).toEqual([
-      { variable: 'WEBHOOK_SECRET', message: 'must be at least 32 characters long' },
-    ]);
+    expect(configError({ WEBHOOK_SECRET: 'short' }).problems).toEqual([{ variable: 'WEBHOOK_SECRET', message: 'must be at least 32 characters long' }]);
   });
 
   it('prefers a secret from the environment over the dev secret', () => {
@@ -389,11 +394,14 @@ describe('QUIET_HOURS', () => {
     expect(loadConfig({ QUIET_HOURS: value }, dev).quietHours).toEqual(expected);
   });
 
-  it.each(['21', '21-8-9', '25-8', '21-24', '8-8', '21:30-08:00', 'night', '-1-8'])('rejects "%s", naming the variable and the way to switch them off', (value) => {
-    expect(configError({ QUIET_HOURS: value }).problems).toEqual([
-      { variable: 'QUIET_HOURS', message: expect.stringMatching(/START-END, such as 21-8 .*, or off, got "/) },
-    ]);
-  });
+  it.each(['21', '21-8-9', '25-8', '21-24', '8-8', '21:30-08:00', 'night', '-1-8'])(
+    'rejects "%s", naming the variable and the way to switch them off',
+    (value) => {
+      expect(configError({ QUIET_HOURS: value }).problems).toEqual([
+        { variable: 'QUIET_HOURS', message: expect.stringMatching(/START-END, such as 21-8 .*, or off, got "/) },
+      ]);
+    },
+  );
 });
 
 describe('scheduler intervals', () => {
@@ -469,11 +477,13 @@ describe('WEBINAR_CONFIRM_MAILS_PER_IP_HOUR', () => {
   });
 
   it.each(['0', '100001', 'many'])('refuses %s, naming the variable', (value) => {
-    expect(configError({ WEBINAR_CONFIRM_MAILS_PER_IP_HOUR: value }).problems).toEqual([expect.objectContaining({ variable: 'WEBINAR_CONFIRM_MAILS_PER_IP_HOUR' })]);
+    expect(configError({ WEBINAR_CONFIRM_MAILS_PER_IP_HOUR: value }).problems).toEqual([
+      expect.objectContaining({ variable: 'WEBINAR_CONFIRM_MAILS_PER_IP_HOUR' }),
+    ]);
   });
 });
 
-describe('the brand (the company\'s own look)', () => {
+describe("the brand (the company's own look)", () => {
   const dev: DevSecrets = { tokenSecret: 'dev-token-secret-0123456789abcdef0123456789', webhookSecret: 'dev-webhook-secret-0123456789abcdef012345' };
   const problemsOf = (env: Record<string, string>) => {
     try {
@@ -541,7 +551,9 @@ describe('the brand (the company\'s own look)', () => {
   });
 
   it('takes MAIL_REPLY_TO over the older REPLY_TO', () => {
-    expect(loadConfig({ MAIL_REPLY_TO: 'Team <team@beispiel.example>', REPLY_TO: 'Alt <alt@beispiel.example>' }, dev).replyTo).toBe('Team <team@beispiel.example>');
+    expect(loadConfig({ MAIL_REPLY_TO: 'Team <team@beispiel.example>', REPLY_TO: 'Alt <alt@beispiel.example>' }, dev).replyTo).toBe(
+      'Team <team@beispiel.example>',
+    );
     expect(loadConfig({ REPLY_TO: 'Alt <alt@beispiel.example>' }, dev).replyTo).toBe('Alt <alt@beispiel.example>');
   });
 });

@@ -9,15 +9,44 @@ const SECRETS = { TOKEN_SECRET: 'x'.repeat(40), WEBHOOK_SECRET: 'y'.repeat(40) }
 
 describe('shouldAskToDrop', () => {
   it('asks after the last two ratings on a topic are "not useful"', () => {
-    expect(shouldAskToDrop([{ rating: 'not_useful', at: at(9) }, { rating: 'not_useful', at: at(2) }], null)).toBe(true);
+    expect(
+      shouldAskToDrop(
+        [
+          { rating: 'not_useful', at: at(9) },
+          { rating: 'not_useful', at: at(2) },
+        ],
+        null,
+      ),
+    ).toBe(true);
   });
   it('does not ask after one, or when a "useful" breaks the streak', () => {
     expect(shouldAskToDrop([{ rating: 'not_useful', at: at(9) }], null)).toBe(false);
-    expect(shouldAskToDrop([{ rating: 'not_useful', at: at(9) }, { rating: 'useful', at: at(5) }, { rating: 'not_useful', at: at(2) }], null)).toBe(false);
-    expect(shouldAskToDrop([{ rating: 'useful', at: at(9) }, { rating: 'not_useful', at: at(5) }, { rating: 'not_useful', at: at(2) }], null)).toBe(false);
+    expect(
+      shouldAskToDrop(
+        [
+          { rating: 'not_useful', at: at(9) },
+          { rating: 'useful', at: at(5) },
+          { rating: 'not_useful', at: at(2) },
+        ],
+        null,
+      ),
+    ).toBe(false);
+    expect(
+      shouldAskToDrop(
+        [
+          { rating: 'useful', at: at(9) },
+          { rating: 'not_useful', at: at(5) },
+          { rating: 'not_useful', at: at(2) },
+        ],
+        null,
+      ),
+    ).toBe(false);
   });
   it('asks once per streak: both answers must be newer than the last question', () => {
-    const streak = [{ rating: 'not_useful' as const, at: at(9) }, { rating: 'not_useful' as const, at: at(2) }];
+    const streak = [
+      { rating: 'not_useful' as const, at: at(9) },
+      { rating: 'not_useful' as const, at: at(2) },
+    ];
     expect(shouldAskToDrop(streak, at(3))).toBe(false);
     expect(shouldAskToDrop(streak, at(1))).toBe(true);
   });
@@ -26,7 +55,10 @@ describe('shouldAskToDrop', () => {
 describe('digest section order', () => {
   const section = (topicId: string, priority: number, day: number) => ({ topicId, topicName: topicId, entries: [{ priority, freshness: at(day) }] });
   it('puts the customer’s best-rated topics first, unrated in the middle', () => {
-    const scores = new Map([['liked', topicScore(3, 0)], ['disliked', topicScore(0, 2)]]);
+    const scores = new Map([
+      ['liked', topicScore(3, 0)],
+      ['disliked', topicScore(0, 2)],
+    ]);
     const ordered = orderSections([section('disliked', 9, 9), section('unrated', 0, 1), section('liked', 0, 1)], scores);
     expect(ordered.map((s) => s.topicId)).toEqual(['liked', 'unrated', 'disliked']);
   });

@@ -73,11 +73,16 @@ describe('delivery status notifications as MTAs write them', () => {
 });
 
 describe('complaint feedback reports (ARF)', () => {
-  it.each(['yahoo-arf.eml', 'microsoft-jmrp-arf.eml', 'rfc5965-example.eml'])('reads %s as a complaint about the delivery its VERP envelope names', async (file) => {
-    const reading = await readInboundMail(mailFixture(file, values), ['bounces@bounce.shop.example'], context);
-    expect(reading.type).toBe('arf');
-    expect(reading.events).toEqual([expect.objectContaining({ source: 'arf', kind: 'complaint', deliveryId: '4711', messageId: values.MESSAGE_ID, statusCode: 'abuse' })]);
-  });
+  it.each(['yahoo-arf.eml', 'microsoft-jmrp-arf.eml', 'rfc5965-example.eml'])(
+    'reads %s as a complaint about the delivery its VERP envelope names',
+    async (file) => {
+      const reading = await readInboundMail(mailFixture(file, values), ['bounces@bounce.shop.example'], context);
+      expect(reading.type).toBe('arf');
+      expect(reading.events).toEqual([
+        expect.objectContaining({ source: 'arf', kind: 'complaint', deliveryId: '4711', messageId: values.MESSAGE_ID, statusCode: 'abuse' }),
+      ]);
+    },
+  );
 
   it('takes only Feedback-Type abuse as a complaint', async () => {
     const raw = Buffer.from(mailFixture('rfc5965-example.eml', values).toString().replace('Feedback-Type: abuse', 'Feedback-Type: not-spam'));
@@ -114,12 +119,17 @@ describe('hostile or broken mail', () => {
 
   it('never throws on a truncated or corrupted report, and names a delivery only through a signed or sealed clue', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...files), fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 20 }), async (file, cut, flips) => {
-        const raw = Buffer.from(mailFixture(file, { ...values, REFERENCE: 'not-a-reference' }));
-        for (const [at, byte] of flips) raw[at % raw.length] = byte;
-        const reading = await readInboundMail(raw.subarray(0, 1 + (cut % raw.length)), ['bounces@bounce.shop.example'], context);
-        for (const event of reading.events) expect(event.deliveryId === null || event.deliveryId === '4711').toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...files),
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 20 }),
+        async (file, cut, flips) => {
+          const raw = Buffer.from(mailFixture(file, { ...values, REFERENCE: 'not-a-reference' }));
+          for (const [at, byte] of flips) raw[at % raw.length] = byte;
+          const reading = await readInboundMail(raw.subarray(0, 1 + (cut % raw.length)), ['bounces@bounce.shop.example'], context);
+          for (const event of reading.events) expect(event.deliveryId === null || event.deliveryId === '4711').toBe(true);
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -79,7 +79,10 @@ describe('parseInstant', () => {
 
   it('reads back every instant from its canonical form (round trip)', () => {
     const instant = fc.date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
-    fc.assert(fc.property(instant, (date) => parseInstant(date.toISOString())?.getTime() === date.getTime()), { numRuns: 5000 });
+    fc.assert(
+      fc.property(instant, (date) => parseInstant(date.toISOString())?.getTime() === date.getTime()),
+      { numRuns: 5000 },
+    );
   });
 
   it('reads every offset form of an instant as the same instant, and agrees with Date where Date can read it', () => {

@@ -121,9 +121,11 @@ describe('serializeError', () => {
     expect(redactPgDetail('Key (subscriber_id)=(3f2b8c1e-0000-4000-8000-000000000001) is not present in table "subscribers".')).toBe(
       'Key (subscriber_id)=([Redacted]) is not present in table "subscribers".',
     );
-    expect(redactPgDetail('Key (subscriber_id, during)=(3f2b8c1e, ["2026-01-01",)) conflicts with existing key (subscriber_id, during)=(3f2b8c1e, ["2026-01-01",)).')).toBe(
-      'Key (subscriber_id, during)=([Redacted]) conflicts with existing key ([Redacted]).',
-    );
+    expect(
+      redactPgDetail(
+        'Key (subscriber_id, during)=(3f2b8c1e, ["2026-01-01",)) conflicts with existing key (subscriber_id, during)=(3f2b8c1e, ["2026-01-01",)).',
+      ),
+    ).toBe('Key (subscriber_id, during)=([Redacted]) conflicts with existing key ([Redacted]).');
     expect(redactPgDetail(`Key ((attributes ->> 'memberId'::text))=(M-1) is not (secret)) already exists.`)).toBe(
       `Key ((attributes ->> 'memberId'::text))=([Redacted]) already exists.`,
     );
@@ -132,7 +134,10 @@ describe('serializeError', () => {
 
 describe('scrubLogLine', () => {
   it('removes keys, bearer credentials, customer tokens and addresses from a written line', () => {
-    const line = JSON.stringify({ msg: `Bearer ${KEY} for anna.schmidt+news@example.de at /p/${TOKEN} and /f/${ITEM_TOKEN}`, detail: 'Key (email)=(x@y.de) already exists.' });
+    const line = JSON.stringify({
+      msg: `Bearer ${KEY} for anna.schmidt+news@example.de at /p/${TOKEN} and /f/${ITEM_TOKEN}`,
+      detail: 'Key (email)=(x@y.de) already exists.',
+    });
     const scrubbed = scrubLogLine(line);
     expect(scrubbed).not.toContain(KEY);
     expect(scrubbed).not.toContain(TOKEN);
@@ -155,7 +160,12 @@ describe('scrubLogLine', () => {
 
 describe('stored Idempotency-Key responses', () => {
   it('keep every field but replace each customer token', () => {
-    const body = { html: `<a href="https://tactful.test/p/${TOKEN}">prefs</a>`, nested: [{ url: `https://tactful.test/f/${ITEM_TOKEN}` }], count: 3, email: 'anna@example.com' };
+    const body = {
+      html: `<a href="https://tactful.test/p/${TOKEN}">prefs</a>`,
+      nested: [{ url: `https://tactful.test/f/${ITEM_TOKEN}` }],
+      count: 3,
+      email: 'anna@example.com',
+    };
     expect(withoutCustomerTokens(body)).toEqual({
       html: '<a href="https://tactful.test/p/[redacted]">prefs</a>',
       nested: [{ url: 'https://tactful.test/f/[redacted]' }],

@@ -47,8 +47,14 @@ describe('what an event does to a person', () => {
   it('counts soft bounces below the limit and bounces the address at the limit', () => {
     expect(decideMailEvent('soft_bounce', active(4), policy)).toMatchObject({ outcome: 'counted', newStatus: null });
     expect(decideMailEvent('soft_bounce', active(5), policy)).toMatchObject({ outcome: 'bounced', newStatus: 'bounced' });
-    expect(decideMailEvent('soft_bounce', { subscriberStatus: null, softBouncesInWindow: 5 }, policy)).toMatchObject({ outcome: 'bounced', blockAddress: 'bounced' });
-    expect(decideMailEvent('soft_bounce', { subscriberStatus: null, softBouncesInWindow: 1 }, policy)).toMatchObject({ outcome: 'counted', blockAddress: null });
+    expect(decideMailEvent('soft_bounce', { subscriberStatus: null, softBouncesInWindow: 5 }, policy)).toMatchObject({
+      outcome: 'bounced',
+      blockAddress: 'bounced',
+    });
+    expect(decideMailEvent('soft_bounce', { subscriberStatus: null, softBouncesInWindow: 1 }, policy)).toMatchObject({
+      outcome: 'counted',
+      blockAddress: null,
+    });
   });
 
   it('marks a complaint complained, revokes the topics and keeps transactional mail going', () => {
@@ -76,6 +82,9 @@ describe('what an event does to a person', () => {
   it('only notes a delay, and finds nothing to unsubscribe without a subscriber', () => {
     expect(decideMailEvent('delayed', active(), policy)).toMatchObject({ outcome: 'noted', newStatus: null, blockAddress: null });
     expect(decideMailEvent('unsubscribe', { subscriberStatus: null, softBouncesInWindow: 0 }, policy)).toMatchObject({ outcome: 'none' });
-    expect(decideMailEvent('complaint', { subscriberStatus: null, softBouncesInWindow: 0 }, policy)).toMatchObject({ outcome: 'complained', blockAddress: 'complained' });
+    expect(decideMailEvent('complaint', { subscriberStatus: null, softBouncesInWindow: 0 }, policy)).toMatchObject({
+      outcome: 'complained',
+      blockAddress: 'complained',
+    });
   });
 });

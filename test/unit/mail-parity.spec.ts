@@ -104,8 +104,25 @@ const variants: { [M in MessageName]: Record<string, unknown>[] } = {
   'webinar-cancellation': [webinar, { ...webinar, byCustomer: true, firstName: null, seriesLabel: null, preferencesUrl: null }],
   'webinar-reminder': [webinar, { ...webinar, firstName: null, seriesLabel: null, preferencesUrl: null }],
   'webinar-registration-confirm': [
-    { ...layout, firstName: 'Anna', title: webinar.title, when: webinar.when, seriesLabel: webinar.seriesLabel, seriesTitle: 'Liquidität', confirmUrl: 'https://mail.example.com/webinars/zahlungsziele/confirm/tok_c1' },
-    { ...layout, firstName: null, title: webinar.title, when: webinar.when, seriesLabel: null, seriesTitle: null, confirmUrl: 'https://mail.example.com/webinars/zahlungsziele/confirm/tok_c1', preferencesUrl: null },
+    {
+      ...layout,
+      firstName: 'Anna',
+      title: webinar.title,
+      when: webinar.when,
+      seriesLabel: webinar.seriesLabel,
+      seriesTitle: 'Liquidität',
+      confirmUrl: 'https://mail.example.com/webinars/zahlungsziele/confirm/tok_c1',
+    },
+    {
+      ...layout,
+      firstName: null,
+      title: webinar.title,
+      when: webinar.when,
+      seriesLabel: null,
+      seriesTitle: null,
+      confirmUrl: 'https://mail.example.com/webinars/zahlungsziele/confirm/tok_c1',
+      preferencesUrl: null,
+    },
   ],
 };
 const messages = Object.keys(variants) as MessageName[];
@@ -233,9 +250,7 @@ describe('HTML and text parts say the same things', () => {
     expect(uncovered).toEqual([]);
   });
 
-  const branches = cases.flatMap(([message, locale]) =>
-    variants[message].flatMap((data, i) => brands.map((_, b) => [message, locale, i, b, data] as const)),
-  );
+  const branches = cases.flatMap(([message, locale]) => variants[message].flatMap((data, i) => brands.map((_, b) => [message, locale, i, b, data] as const)));
 
   it.each(branches)('%s in %s, branch %i, brand %i: same sentences and same links in both parts', async (message, locale, _i, b, data) => {
     const mail = await renderers[b].render(message, locale, data as MessageDataMap[typeof message]);

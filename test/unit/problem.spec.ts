@@ -72,7 +72,11 @@ describe('toDomainException', () => {
   it('maps Fastify body errors without leaking their internals', () => {
     const tooLarge = toDomainException({ statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE', message: 'Request body is too large' });
     expect(tooLarge.toProblem()).toMatchObject({ status: 413, detail: 'The request body is larger than this endpoint accepts.' });
-    const json = toDomainException({ statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY', message: "Body is not valid JSON but content-type is set to 'application/json'" });
+    const json = toDomainException({
+      statusCode: 400,
+      code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+      message: "Body is not valid JSON but content-type is set to 'application/json'",
+    });
     expect(json.errors).toEqual([{ field: 'body', message: 'is not valid JSON' }]);
   });
 

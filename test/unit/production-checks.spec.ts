@@ -36,7 +36,10 @@ describe('production checks', () => {
   });
 
   it('start with a warning for each unset part of the brand customers must see (name, imprint, privacy policy)', () => {
-    const config = loadConfig({ ...PRODUCTION, BRAND_NAME: undefined, BRAND_IMPRINT_URL: undefined, BRAND_PRIVACY_URL: undefined } as Record<string, string | undefined>);
+    const config = loadConfig({ ...PRODUCTION, BRAND_NAME: undefined, BRAND_IMPRINT_URL: undefined, BRAND_PRIVACY_URL: undefined } as Record<
+      string,
+      string | undefined
+    >);
     expect(config.startupWarnings.map((w) => w.variable)).toEqual(['BRAND_NAME', 'BRAND_IMPRINT_URL', 'BRAND_PRIVACY_URL']);
   });
 
@@ -55,7 +58,12 @@ describe('production checks', () => {
     ['MAIL_FROM on .localhost', { MAIL_FROM: 'Tactful <newsletter@tactful.localhost>' }, 'MAIL_FROM', /"tactful.localhost" is reserved/],
     ['MAIL_FROM on example.com', { MAIL_FROM: 'news@example.com' }, 'MAIL_FROM', /"example.com" is reserved/],
     ['REPLY_TO on .test', { REPLY_TO: 'Team <hello@shop.test>' }, 'REPLY_TO', /"shop.test" is reserved/],
-    ['a SENDER_REPLY_TO entry on .invalid', { SENDER_REPLY_TO: '{"events":"Events <events@tactful.invalid>"}' }, 'SENDER_REPLY_TO', /"tactful.invalid" is reserved/],
+    [
+      'a SENDER_REPLY_TO entry on .invalid',
+      { SENDER_REPLY_TO: '{"events":"Events <events@tactful.invalid>"}' },
+      'SENDER_REPLY_TO',
+      /"tactful.invalid" is reserved/,
+    ],
     ['UNSUBSCRIBE_MAILTO on .example', { UNSUBSCRIBE_MAILTO: 'unsubscribe@shop.example' }, 'UNSUBSCRIBE_MAILTO', /"shop.example" is reserved/],
     ['no SMTP_URL (mail only written to files)', { SMTP_URL: undefined }, 'SMTP_URL', /\.eml file.*reaches no one/],
     ['no DATABASE_URL (the embedded PostgreSQL)', { DATABASE_URL: undefined }, 'DATABASE_URL', /embedded PostgreSQL lives and dies with this process/],
@@ -103,7 +111,14 @@ describe('production checks', () => {
   });
 
   it('with LOCAL_ONLY=true, start on what they would refuse and warn about each, saying it is for local use only', () => {
-    const config = loadConfig({ ...PRODUCTION, LOCAL_ONLY: 'true', PUBLIC_URL: 'http://localhost:3000', MAIL_FROM: 'news@tactful.localhost', BOUNCE_DOMAIN: 'bounce.tactful.localhost', SMTP_URL: undefined });
+    const config = loadConfig({
+      ...PRODUCTION,
+      LOCAL_ONLY: 'true',
+      PUBLIC_URL: 'http://localhost:3000',
+      MAIL_FROM: 'news@tactful.localhost',
+      BOUNCE_DOMAIN: 'bounce.tactful.localhost',
+      SMTP_URL: undefined,
+    });
     expect(config.startupWarnings).toEqual([
       { variable: 'PUBLIC_URL', message: expect.stringMatching(/must be https.*LOCAL_ONLY=true: for local use only/) },
       { variable: 'PUBLIC_URL', message: expect.stringMatching(/reserved name.*LOCAL_ONLY=true/) },
@@ -121,7 +136,19 @@ describe('production checks', () => {
 });
 
 describe('isReservedDomain', () => {
-  it.each(['localhost', 'tactful.localhost', 'a.test', 'example', 'x.invalid', 'printer.local', 'corp.internal', 'nas.home.arpa', 'example.com', 'news.example.org', 'EXAMPLE.NET.'])('%s is reserved', (domain) => {
+  it.each([
+    'localhost',
+    'tactful.localhost',
+    'a.test',
+    'example',
+    'x.invalid',
+    'printer.local',
+    'corp.internal',
+    'nas.home.arpa',
+    'example.com',
+    'news.example.org',
+    'EXAMPLE.NET.',
+  ])('%s is reserved', (domain) => {
     expect(isReservedDomain(domain)).toBe(true);
   });
   it.each(['tactful.dev', 'shop.de', 'test.shop.de', 'localhost.shop.de', 'myexample.com', 'examples.org'])('%s is not', (domain) => {

@@ -24,7 +24,10 @@ describe('SendGrid signatures', () => {
     expect(verifySendgrid(`-----BEGIN PUBLIC KEY-----\n${PUBLIC_KEY}\n-----END PUBLIC KEY-----`, SIGNATURE, TIMESTAMP, PAYLOAD, at)).toEqual({ ok: true });
     expect(verifySendgrid(PUBLIC_KEY, SIGNATURE, TIMESTAMP, PAYLOAD.replace('test_event', 'bounce'), at)).toMatchObject({ ok: false, status: 401 });
     expect(verifySendgrid(PUBLIC_KEY, SIGNATURE, '1588788368', PAYLOAD, at)).toMatchObject({ ok: false, status: 401 });
-    expect(verifySendgrid(PUBLIC_KEY, SIGNATURE, TIMESTAMP, PAYLOAD, new Date(Number(TIMESTAMP) * 1000 + 301_000))).toMatchObject({ ok: false, reason: expect.stringMatching(/window/) });
+    expect(verifySendgrid(PUBLIC_KEY, SIGNATURE, TIMESTAMP, PAYLOAD, new Date(Number(TIMESTAMP) * 1000 + 301_000))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/window/),
+    });
     const other = 'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqTxd43gyp8IOEto2LdIfjRQrIbsd4SXZkLW6jDutdhXSJCWHw8REntlo7aNDthvj+y7GjUuFDb/R1NGe1OPzpA==';
     expect(verifySendgrid(other, SIGNATURE, TIMESTAMP, PAYLOAD, at)).toMatchObject({ ok: false, status: 401 });
     expect(verifySendgrid(undefined, SIGNATURE, TIMESTAMP, PAYLOAD, at)).toMatchObject({ ok: false, status: 403 });
@@ -42,7 +45,14 @@ describe('SendGrid signatures', () => {
       { event: 'delivered', email: 'a@x.example', sg_event_id: 'e7' },
       { event: 'open', email: 'a@x.example', sg_event_id: 'e8' },
     ]);
-    expect(events.map((e) => `${e.kind}:${e.replayKey?.id}`)).toEqual(['hard_bounce:e1', 'soft_bounce:e2', 'delayed:e3', 'complaint:e4', 'unsubscribe:e5', 'unsubscribe:e6']);
+    expect(events.map((e) => `${e.kind}:${e.replayKey?.id}`)).toEqual([
+      'hard_bounce:e1',
+      'soft_bounce:e2',
+      'delayed:e3',
+      'complaint:e4',
+      'unsubscribe:e5',
+      'unsubscribe:e6',
+    ]);
     expect(sendgridEvents({ not: 'an array' })).toEqual([]);
   });
 });
@@ -119,14 +129,19 @@ describe('Mailgun signatures', () => {
   const now = new Date('2026-03-02T09:00:00Z');
   const timestamp = String(now.getTime() / 1000);
   const token = 'a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0';
-  const signature = createHmac('sha256', key).update(timestamp + token).digest('hex');
+  const signature = createHmac('sha256', key)
+    .update(timestamp + token)
+    .digest('hex');
 
   it('verifies HMAC-SHA256 of timestamp and token with the signing key, within 5 minutes', () => {
     expect(verifyMailgun(key, { timestamp, token, signature }, now)).toEqual({ ok: true });
     expect(verifyMailgun(key, { timestamp: Number(timestamp), token, signature }, now)).toEqual({ ok: true });
     expect(verifyMailgun(key, { timestamp, token: token.slice(1), signature }, now)).toMatchObject({ ok: false, status: 401 });
     expect(verifyMailgun('key-other', { timestamp, token, signature }, now)).toMatchObject({ ok: false, status: 401 });
-    expect(verifyMailgun(key, { timestamp, token, signature }, new Date(now.getTime() + 301_000))).toMatchObject({ ok: false, reason: expect.stringMatching(/window/) });
+    expect(verifyMailgun(key, { timestamp, token, signature }, new Date(now.getTime() + 301_000))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/window/),
+    });
     expect(verifyMailgun(key, { timestamp, token }, now)).toMatchObject({ ok: false, status: 401 });
     expect(verifyMailgun(key, undefined, now)).toMatchObject({ ok: false, status: 401 });
     expect(verifyMailgun(undefined, { timestamp, token, signature }, now)).toMatchObject({ ok: false, status: 403 });

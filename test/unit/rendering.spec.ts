@@ -271,9 +271,10 @@ describe('MjmlTemplateRenderer', () => {
 
     it.each(['shipment-shipped', 'shipment-out-for-delivery'] as const)('%s says what of a split order is still coming, and how', async (message) => {
       const partial = await renderer.render(message, locale, shipment);
-      const [separately, later] = locale === 'de'
-        ? ['bereits in einem eigenen Paket unterwegs', 'folgt in einem späteren Paket']
-        : ['already on its way in a separate parcel', 'follows in a later parcel'];
+      const [separately, later] =
+        locale === 'de'
+          ? ['bereits in einem eigenen Paket unterwegs', 'folgt in einem späteren Paket']
+          : ['already on its way in a separate parcel', 'follows in a later parcel'];
       expect(partial.text).toContain(`- 1 × Untersetzer & Filz – ${separately}`);
       expect(partial.text).toContain(`- 1 × Teekanne – ${later}`);
       expect(partial.html).toContain(`1 × ${escaped('Untersetzer & Filz')} – ${separately}`);
@@ -429,9 +430,7 @@ describe('MjmlTemplateRenderer', () => {
       const versions = messages.map((message) => renderer.templateVersion(message));
       for (const version of versions) expect(version).toMatch(/^[0-9a-f]{12}$/);
       expect(new Set(versions).size).toBe(messages.length);
-      expect(new MjmlTemplateRenderer({ templatesDir: copy, brand }).templateVersion('campaign')).toBe(
-        renderer.templateVersion('campaign'),
-      );
+      expect(new MjmlTemplateRenderer({ templatesDir: copy, brand }).templateVersion('campaign')).toBe(renderer.templateVersion('campaign'));
     });
 
     it('changes when a file of the message changes, and only for that message', async () => {

@@ -85,7 +85,8 @@ describe('shipmentMailVerdict', () => {
 
   it('never lets any shipment mail go once the parcel is delivered', () => {
     for (const kind of SHIPMENT_MAIL_KINDS) {
-      for (const flag of [false, true]) expect(shipmentMailVerdict({ kind, status: 'delivered', outForDeliveryMailExists: flag })).toBe(Reason.AlreadyDelivered);
+      for (const flag of [false, true])
+        expect(shipmentMailVerdict({ kind, status: 'delivered', outForDeliveryMailExists: flag })).toBe(Reason.AlreadyDelivered);
     }
   });
 });
@@ -98,12 +99,31 @@ describe('itemsStillComing (partial delivery)', () => {
   ];
 
   it('is empty when the parcel holds the whole order', () => {
-    const shipments: ShipmentItems[] = [{ id: 's1', status: 'created', items: [{ sku: 'MUG', quantity: 2 }, { sku: 'POT', quantity: 1 }, { sku: 'LID', quantity: 3 }] }];
+    const shipments: ShipmentItems[] = [
+      {
+        id: 's1',
+        status: 'created',
+        items: [
+          { sku: 'MUG', quantity: 2 },
+          { sku: 'POT', quantity: 1 },
+          { sku: 'LID', quantity: 3 },
+        ],
+      },
+    ];
     expect(itemsStillComing(order, shipments, 's1')).toEqual([]);
   });
 
   it('lists what is not shipped yet as following later', () => {
-    const shipments: ShipmentItems[] = [{ id: 's1', status: 'created', items: [{ sku: 'MUG', quantity: 2 }, { sku: 'LID', quantity: 1 }] }];
+    const shipments: ShipmentItems[] = [
+      {
+        id: 's1',
+        status: 'created',
+        items: [
+          { sku: 'MUG', quantity: 2 },
+          { sku: 'LID', quantity: 1 },
+        ],
+      },
+    ];
     expect(itemsStillComing(order, shipments, 's1')).toEqual([
       { sku: 'POT', name: 'Teapot', quantity: 1, separately: false },
       { sku: 'LID', name: 'Lid', quantity: 2, separately: false },
@@ -123,7 +143,13 @@ describe('itemsStillComing (partial delivery)', () => {
       { sku: 'LID', name: 'Lid', quantity: 2, separately: true },
       { sku: 'LID', name: 'Lid', quantity: 1, separately: false },
     ]);
-    expect(unshippedQuantities(order, shipments)).toEqual(new Map([['MUG', 0], ['POT', 1], ['LID', 1]]));
+    expect(unshippedQuantities(order, shipments)).toEqual(
+      new Map([
+        ['MUG', 0],
+        ['POT', 1],
+        ['LID', 1],
+      ]),
+    );
   });
 
   it('accounts for every ordered unit exactly once: in this parcel, delivered, on its way, or following', () => {
@@ -154,7 +180,11 @@ describe('itemsStillComing (partial delivery)', () => {
         const coming = itemsStillComing(order, shipments, current.id);
         for (const item of order) {
           const inParcel = current.items.find((i) => i.sku === item.sku)?.quantity ?? 0;
-          const delivered = shipments.filter((s) => s !== current && s.status === 'delivered').flatMap((s) => s.items).filter((i) => i.sku === item.sku).reduce((n, i) => n + i.quantity, 0);
+          const delivered = shipments
+            .filter((s) => s !== current && s.status === 'delivered')
+            .flatMap((s) => s.items)
+            .filter((i) => i.sku === item.sku)
+            .reduce((n, i) => n + i.quantity, 0);
           const stillComing = coming.filter((c) => c.sku === item.sku).reduce((n, c) => n + c.quantity, 0);
           expect(inParcel + delivered + stillComing).toBe(item.quantity);
         }

@@ -99,9 +99,24 @@ describe('deriveShipmentState', () => {
 
   it('breaks a tie of carrier times by taking the further status as the later one', () => {
     const same = at(0);
-    expect(statusOf([{ eventId: 'a', status: 'out_for_delivery', occurredAt: same }, { eventId: 'b', status: 'in_transit', occurredAt: same }])).toBe('out_for_delivery');
-    expect(statusOf([{ eventId: 'a', status: 'delivered', occurredAt: same }, { eventId: 'b', status: 'exception', occurredAt: same }])).toBe('delivered');
-    expect(statusOf([{ eventId: 'a', status: 'out_for_delivery', occurredAt: same }, { eventId: 'b', status: 'exception', occurredAt: same }])).toBe('out_for_delivery');
+    expect(
+      statusOf([
+        { eventId: 'a', status: 'out_for_delivery', occurredAt: same },
+        { eventId: 'b', status: 'in_transit', occurredAt: same },
+      ]),
+    ).toBe('out_for_delivery');
+    expect(
+      statusOf([
+        { eventId: 'a', status: 'delivered', occurredAt: same },
+        { eventId: 'b', status: 'exception', occurredAt: same },
+      ]),
+    ).toBe('delivered');
+    expect(
+      statusOf([
+        { eventId: 'a', status: 'out_for_delivery', occurredAt: same },
+        { eventId: 'b', status: 'exception', occurredAt: same },
+      ]),
+    ).toBe('out_for_delivery');
   });
 
   it('matches the declarative rules for every carrier sequence of up to four events', () => {
@@ -126,7 +141,10 @@ const eventSet = fc
 /** An arrival sequence: the set shuffled, with some events repeated (retries, replays). */
 const arrivals = (events: CarrierEvent[]) =>
   fc
-    .tuple(fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }), fc.array(fc.nat({ max: Math.max(0, events.length - 1) }), { maxLength: 6 }))
+    .tuple(
+      fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
+      fc.array(fc.nat({ max: Math.max(0, events.length - 1) }), { maxLength: 6 }),
+    )
     .chain(([shuffled, repeats]) => {
       const withRepeats = [...shuffled, ...(events.length > 0 ? repeats.map((i) => ({ ...events[i] })) : [])];
       return fc.shuffledSubarray(withRepeats, { minLength: withRepeats.length, maxLength: withRepeats.length });

@@ -29,7 +29,11 @@ const rows: Row[] = [
   ['550 5.1.10 null MX', reply('RCPT TO', 'EENVELOPE', '550 5.1.10 RESOLVER.ADR.RecipientNotFound'), 'bounce'],
   ['553 5.1.3 bad address syntax', reply('RCPT TO', 'EENVELOPE', '553 5.1.3 Invalid recipient address syntax'), 'bounce'],
   ['550 5.1.1 in the reply to the data (after-queue check)', { ...reply('DATA', 'EMESSAGE', '550 5.1.1 User unknown'), dataSent: true }, 'bounce'],
-  ['multi-line reply keeps its enhanced code', reply('RCPT TO', 'EENVELOPE', '550-5.1.1 The email account does not exist.\n550 5.1.1 Please try again'), 'bounce'],
+  [
+    'multi-line reply keeps its enhanced code',
+    reply('RCPT TO', 'EENVELOPE', '550-5.1.1 The email account does not exist.\n550 5.1.1 Please try again'),
+    'bounce',
+  ],
   ['550 5.2.1 account disabled', reply('RCPT TO', 'EENVELOPE', '550 5.2.1 The email account that you tried to reach is disabled'), 'bounce'],
   ['553 without enhanced code (mailbox name not allowed)', reply('RCPT TO', 'EENVELOPE', '553 sorry, that domain is not in my list'), 'bounce'],
   ['550 without enhanced code but "user unknown"', reply('RCPT TO', 'EENVELOPE', '550 <a@b.de>: User unknown in virtual mailbox table'), 'bounce'],

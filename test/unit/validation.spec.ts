@@ -49,7 +49,13 @@ describe('flattenValidationErrors on real DTOs', () => {
   });
 
   it('reports each bad element of an array under its own index', () => {
-    const errors = validate(Order, { lines: [{ sku: 'a', quantity: 1 }, { sku: 7, quantity: 0 }, { sku: 'c', quantity: 2, price: 3 }] });
+    const errors = validate(Order, {
+      lines: [
+        { sku: 'a', quantity: 1 },
+        { sku: 7, quantity: 0 },
+        { sku: 'c', quantity: 2, price: 3 },
+      ],
+    });
     expect(errors).toEqual([
       { field: 'lines[1].sku', message: 'must be a string' },
       { field: 'lines[1].quantity', message: 'must not be less than 1' },
@@ -74,7 +80,10 @@ describe('flattenValidationErrors on hand-built trees', () => {
     Object.assign(new ValidationError(), { property, constraints, children });
 
   it('builds paths through objects and array indexes', () => {
-    const tree = [leaf('topics', {}, [leaf('1', { matches: 'must be topic keys' })]), leaf('consent', {}, [leaf('source', { isIn: 'source must be one of: a, b' })])];
+    const tree = [
+      leaf('topics', {}, [leaf('1', { matches: 'must be topic keys' })]),
+      leaf('consent', {}, [leaf('source', { isIn: 'source must be one of: a, b' })]),
+    ];
     expect(flattenValidationErrors(tree)).toEqual([
       { field: 'topics[1]', message: 'must be topic keys' },
       { field: 'consent.source', message: 'must be one of: a, b' },

@@ -11,7 +11,8 @@ const event: CalendarEvent = {
   startsAt: new Date('2026-03-10T09:00:00Z'),
   endsAt: new Date('2026-03-10T10:00:00Z'),
   summary: 'Zahlungsziele, richtig; genutzt',
-  description: 'Ein Webinar über längere Zahlungsziele – mit Beispielen aus dem Großhandel, die länger sind als eine Zeile im Kalenderformat erlaubt.\n\nTeilnehmen: https://meet.example.com/j/1',
+  description:
+    'Ein Webinar über längere Zahlungsziele – mit Beispielen aus dem Großhandel, die länger sind als eine Zeile im Kalenderformat erlaubt.\n\nTeilnehmen: https://meet.example.com/j/1',
   joinUrl: 'https://meet.example.com/j/1?pwd=a&b=c',
   organizer: { name: 'Beispiel GmbH', email: 'news@beispiel.example' },
   attendee: { email: 'anna@example.de', name: 'Anna' },
@@ -68,7 +69,10 @@ describe('calendarFile', () => {
     ['Ünïcödé Ærøskøbing', 'Ünïcödé Ærøskøbing'],
   ])('writes the attendee and organizer name %j as one CN parameter a parser reads back as %j (RFC 5545 3.2: no DQUOTE inside)', (name, expected) => {
     const text = calendarFile({ ...event, attendee: { email: 'anna@example.de', name }, organizer: { name: `${name} GmbH`, email: 'news@beispiel.example' } });
-    for (const line of text.replace(/\r\n[ \t]/g, '').split('\r\n').filter((l) => /^(ATTENDEE|ORGANIZER)/.test(l))) {
+    for (const line of text
+      .replace(/\r\n[ \t]/g, '')
+      .split('\r\n')
+      .filter((l) => /^(ATTENDEE|ORGANIZER)/.test(l))) {
       // One quoted CN value: exactly two DQUOTEs, the value before the ":" of the mailto.
       expect(line.match(/"/g)).toHaveLength(2);
       expect(line).toMatch(/;CN="[^"]*":(mailto|MAILTO):/);

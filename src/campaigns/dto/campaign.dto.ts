@@ -34,8 +34,18 @@ export class LocalizedText {
 }
 
 export class LocalizedSubject {
-  @ApiPropertyOptional({ example: 'Die Aufschwung-Messe wird digital' }) @Omittable() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, { message: 'must be one line' }) de?: string;
-  @ApiPropertyOptional({ example: 'The Aufschwung fair goes digital' }) @Omittable() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, { message: 'must be one line' }) en?: string;
+  @ApiPropertyOptional({ example: 'Die Aufschwung-Messe wird digital' })
+  @Omittable()
+  @IsString()
+  @Length(1, 200)
+  @Matches(/^[^\r\n]*$/, { message: 'must be one line' })
+  de?: string;
+  @ApiPropertyOptional({ example: 'The Aufschwung fair goes digital' })
+  @Omittable()
+  @IsString()
+  @Length(1, 200)
+  @Matches(/^[^\r\n]*$/, { message: 'must be one line' })
+  en?: string;
 }
 
 export class LocalizedSummary {
@@ -93,7 +103,12 @@ export class CreateCampaignDto {
 
   @ApiPropertyOptional({
     ...AUDIENCE_FILTER,
-    example: { and: [{ attr: 'segment', in: ['retail', 'wholesale'] }, { attr: 'employees', gte: 5 }] },
+    example: {
+      and: [
+        { attr: 'segment', in: ['retail', 'wholesale'] },
+        { attr: 'employees', gte: 5 },
+      ],
+    },
     description: 'Audience filter: {and|or: [...]}, {not: F}, {locale: "de"}, {attr, eq|ne|in|gte|lte|exists}.',
   })
   @Omittable()
@@ -110,7 +125,10 @@ export class CreateCampaignDto {
   @IsInstant()
   expiresAt?: string;
 
-  @ApiPropertyOptional({ example: 'https://tactful.example.com/webinars/fair-2026/register', description: 'Where the entry links to when the campaign is folded into a digest.' })
+  @ApiPropertyOptional({
+    example: 'https://tactful.example.com/webinars/fair-2026/register',
+    description: 'Where the entry links to when the campaign is folded into a digest.',
+  })
   @Omittable()
   @IsString()
   @MaxLength(2000)
@@ -141,7 +159,10 @@ export class ScheduleCampaignDto {
 }
 
 export class PreviewCampaignDto {
-  @ApiPropertyOptional({ format: 'uuid', description: 'Render in this subscriber’s language. Links in a preview are inert samples (`/p/preview`, `/u/preview`, `/f/preview`) that change nothing.' })
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'Render in this subscriber’s language. Links in a preview are inert samples (`/p/preview`, `/u/preview`, `/f/preview`) that change nothing.',
+  })
   @Omittable()
   @IsUUID()
   subscriberId?: string;
@@ -167,7 +188,11 @@ export class TestSendDto {
 }
 
 export class AudienceQuery {
-  @ApiPropertyOptional({ format: 'date-time', example: '2026-12-01T08:00:00Z', description: 'Decide as of this time (default: the campaign’s sendAt, or now).' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    example: '2026-12-01T08:00:00Z',
+    description: 'Decide as of this time (default: the campaign’s sendAt, or now).',
+  })
   @Omittable()
   @IsInstant()
   at?: string;
@@ -260,7 +285,8 @@ export class TestSendResponse {
 }
 
 export class AudienceReasonCount {
-  @ApiProperty({ enum: DELIVERY_STATUSES, description: '`queued`: would go now; `deferred`: folded into the next digest; `suppressed` or `expired`: never.' }) status: string;
+  @ApiProperty({ enum: DELIVERY_STATUSES, description: '`queued`: would go now; `deferred`: folded into the next digest; `suppressed` or `expired`: never.' })
+  status: string;
   @ApiProperty({ enum: REASONS, enumName: 'Reason' }) reason: string;
   @ApiProperty({ type: ReasonLabel }) label: ReasonLabel;
   @ApiInteger({ minimum: 0 }) count: number;
@@ -290,8 +316,18 @@ export class CampaignAudienceResponse {
     firstDigestAt: '2026-03-09T08:00:00.000Z',
     ratedNotUsefulLately: { recipients: 0, days: 90 },
     byReason: [
-      { status: 'deferred', reason: 'deferred_cadence', label: { de: 'In den nächsten Newsletter verschoben (Versandrhythmus)', en: 'Folded into the next digest (cadence)' }, count: 2 },
-      { status: 'suppressed', reason: 'suppressed_unconfirmed', label: { de: 'Anmeldung noch nicht bestätigt', en: 'Subscription not confirmed yet' }, count: 1 },
+      {
+        status: 'deferred',
+        reason: 'deferred_cadence',
+        label: { de: 'In den nächsten Newsletter verschoben (Versandrhythmus)', en: 'Folded into the next digest (cadence)' },
+        count: 2,
+      },
+      {
+        status: 'suppressed',
+        reason: 'suppressed_unconfirmed',
+        label: { de: 'Anmeldung noch nicht bestätigt', en: 'Subscription not confirmed yet' },
+        count: 1,
+      },
     ],
   };
 }

@@ -69,9 +69,7 @@ export class Foundation1764000000000 implements MigrationInterface {
         CHECK (status <> 'confirmed' OR confirmed_at IS NOT NULL)
       )`);
     // Audience resolution walks a topic's confirmed subscribers.
-    await db.query(
-      `CREATE INDEX topic_subscriptions_audience_idx ON topic_subscriptions (topic_id, subscriber_id) WHERE status = 'confirmed'`,
-    );
+    await db.query(`CREATE INDEX topic_subscriptions_audience_idx ON topic_subscriptions (topic_id, subscriber_id) WHERE status = 'confirmed'`);
 
     // Erased people: only a hash of the address is kept, so a later import cannot re-add them silently.
     await db.query(`

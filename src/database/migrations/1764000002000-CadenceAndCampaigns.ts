@@ -125,8 +125,6 @@ export class CadenceAndCampaigns1764000002000 implements MigrationInterface {
     await db.query(`ALTER TABLE deliveries DROP COLUMN sender, DROP COLUMN expires_at`);
     await db.query(`DROP TABLE idempotency_keys, campaigns, marketing_sends, cadence_windows`);
     await db.query(`DROP INDEX topic_subscriptions_topic_idx`);
-    await db.query(
-      `CREATE INDEX topic_subscriptions_audience_idx ON topic_subscriptions (topic_id, subscriber_id) WHERE status = 'confirmed'`,
-    );
+    await db.query(`CREATE INDEX topic_subscriptions_audience_idx ON topic_subscriptions (topic_id, subscriber_id) WHERE status = 'confirmed'`);
   }
 }

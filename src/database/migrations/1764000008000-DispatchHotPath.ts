@@ -21,9 +21,7 @@ export class DispatchHotPath1764000008000 implements MigrationInterface {
   name = 'DispatchHotPath1764000008000';
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(
-      `CREATE INDEX subscribers_dispatch_idx ON subscribers (id) INCLUDE (status, cadence, locale, time_zone, digest_weekday, digest_hour)`,
-    );
+    await db.query(`CREATE INDEX subscribers_dispatch_idx ON subscribers (id) INCLUDE (status, cadence, locale, time_zone, digest_weekday, digest_hour)`);
 
     await db.query(`ALTER TABLE cadence_windows DROP CONSTRAINT cadence_windows_subscriber_id_fkey`);
     await db.query(`ALTER TABLE deliveries DROP CONSTRAINT deliveries_topic_id_fkey`);

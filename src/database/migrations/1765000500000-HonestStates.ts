@@ -31,7 +31,9 @@ export class HonestStates1765000500000 implements MigrationInterface {
         CHECK (status IN ('draft', 'scheduled', 'dispatching', 'sending', 'completed', 'cancelled'))`);
     await db.query(`DROP INDEX campaigns_due_idx`);
     await db.query(`CREATE INDEX campaigns_due_idx ON campaigns (send_at) WHERE status IN ('scheduled', 'dispatching')`);
-    await db.query(`CREATE INDEX campaigns_open_idx ON campaigns (id) WHERE progress IS NULL AND status IN ('dispatching', 'sending', 'completed', 'cancelled')`);
+    await db.query(
+      `CREATE INDEX campaigns_open_idx ON campaigns (id) WHERE progress IS NULL AND status IN ('dispatching', 'sending', 'completed', 'cancelled')`,
+    );
 
     await db.query(`UPDATE deliveries SET reason = 'queued_quiet_hours' WHERE status IN ('queued', 'sending') AND reason = 'suppressed_quiet_hours'`);
   }

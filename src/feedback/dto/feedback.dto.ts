@@ -6,7 +6,14 @@ import { LOCALES } from '../../config/config';
 import type { FeedbackSummary, TopicSuggestionPage } from '../feedback.service';
 import { Rating, RATINGS } from '../feedback.policy';
 
-const RATE = { type: 'number', minimum: 0, maximum: 1, nullable: true, example: 0.75, description: 'useful / total, 3 decimals; null with no answers.' } as const;
+const RATE = {
+  type: 'number',
+  minimum: 0,
+  maximum: 1,
+  nullable: true,
+  example: 0.75,
+  description: 'useful / total, 3 decimals; null with no answers.',
+} as const;
 
 export class FeedbackWeek {
   @ApiProperty({ format: 'date', example: '2026-03-02', description: 'The ISO week’s Monday (UTC).' }) week: string;
@@ -51,7 +58,8 @@ export class TopicSuggestion {
 export class TopicSuggestionPageResponse implements TopicSuggestionPage {
   @ApiInteger({ minimum: 0, description: 'Suggestions in all.' }) total: number;
   @ApiProperty({ type: [TopicSuggestion], description: 'Newest first, from the cursor on.' }) items: TopicSuggestion[];
-  @ApiProperty({ nullable: true, type: String, example: null, description: 'Pass as `before` for the next page; null on the last page.' }) nextCursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'Pass as `before` for the next page; null on the last page.' }) nextCursor:
+    string | null;
 }
 
 export const FEEDBACK_EXAMPLE: FeedbackSummary = {
@@ -60,5 +68,13 @@ export const FEEDBACK_EXAMPLE: FeedbackSummary = {
   notUseful: 1,
   usefulRate: 0.75,
   trend: [{ week: '2026-03-02', useful: 3, notUseful: 1, usefulRate: 0.75 }],
-  comments: [{ at: '2026-03-03T18:02:00.000Z', rating: 'not_useful', comment: 'Please more about Austria.', itemType: 'campaign', itemId: '0195f2a5-1111-7000-8000-00000000c001' }],
+  comments: [
+    {
+      at: '2026-03-03T18:02:00.000Z',
+      rating: 'not_useful',
+      comment: 'Please more about Austria.',
+      itemType: 'campaign',
+      itemId: '0195f2a5-1111-7000-8000-00000000c001',
+    },
+  ],
 };

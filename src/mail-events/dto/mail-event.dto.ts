@@ -47,7 +47,8 @@ export class MailEventResult {
   @ApiProperty({ description: 'The address (or the message) belongs to a subscriber.' }) subscriberFound: boolean;
   @ApiProperty({
     enum: ['bounced', 'complained', 'noted', 'none'],
-    description: '`bounced` / `complained`: the subscriber (or, for a non-subscriber, the address) is blocked; `noted`: a soft bounce, counted only; `none`: nothing known about it.',
+    description:
+      '`bounced` / `complained`: the subscriber (or, for a non-subscriber, the address) is blocked; `noted`: a soft bounce, counted only; `none`: nothing known about it.',
   })
   action: 'bounced' | 'complained' | 'noted' | 'none';
 }

@@ -111,7 +111,9 @@ export async function verifySns({ message, topicArns, testHosts, now, certificat
   try {
     const cert = new X509Certificate(pem);
     if (new Date(cert.validFrom) > now || new Date(cert.validTo) < now) return refuse(401, 'the signing certificate is not valid now');
-    valid = createVerify(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256').update(toSign, 'utf8').verify(cert.publicKey, signature, 'base64');
+    valid = createVerify(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256')
+      .update(toSign, 'utf8')
+      .verify(cert.publicKey, signature, 'base64');
   } catch {
     valid = false;
   }
@@ -184,7 +186,13 @@ export function sesEvents(snsMessageId: string, message: string, references: Del
 export const SENDGRID_SIGNATURE_HEADER = 'x-twilio-email-event-webhook-signature';
 export const SENDGRID_TIMESTAMP_HEADER = 'x-twilio-email-event-webhook-timestamp';
 
-export function verifySendgrid(publicKey: string | undefined, signature: string | undefined, timestamp: string | undefined, rawBody: string, now: Date): Verdict {
+export function verifySendgrid(
+  publicKey: string | undefined,
+  signature: string | undefined,
+  timestamp: string | undefined,
+  rawBody: string,
+  now: Date,
+): Verdict {
   if (!publicKey) return refuse(403, 'SendGrid is not configured (SENDGRID_WEBHOOK_PUBLIC_KEY)');
   if (!signature || !timestamp) return refuse(401, `missing ${SENDGRID_SIGNATURE_HEADER} or ${SENDGRID_TIMESTAMP_HEADER}`);
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now.getTime() / 1000 - Number(timestamp)) > PROVIDER_TOLERANCE_SECONDS) {
@@ -192,7 +200,9 @@ export function verifySendgrid(publicKey: string | undefined, signature: string 
   }
   let valid = false;
   try {
-    valid = createVerify('sha256').update(timestamp + rawBody, 'utf8').verify(sendgridKeyObject(publicKey), Buffer.from(signature, 'base64'));
+    valid = createVerify('sha256')
+      .update(timestamp + rawBody, 'utf8')
+      .verify(sendgridKeyObject(publicKey), Buffer.from(signature, 'base64'));
   } catch {
     valid = false;
   }
@@ -280,7 +290,13 @@ export function postmarkEvents(body: any, now: Date): InboundMailEvent[] | 'stal
     if (body.SuppressSending !== true) return [];
     const reason = str(body.SuppressionReason);
     const kind: MailEventKind | undefined =
-      reason === 'HardBounce' ? 'hard_bounce' : reason === 'SpamComplaint' ? 'complaint' : reason === 'ManualSuppression' && body.Origin === 'Recipient' ? 'unsubscribe' : undefined;
+      reason === 'HardBounce'
+        ? 'hard_bounce'
+        : reason === 'SpamComplaint'
+          ? 'complaint'
+          : reason === 'ManualSuppression' && body.Origin === 'Recipient'
+            ? 'unsubscribe'
+            : undefined;
     if (!kind) return [];
     event = {
       source: 'postmark',
@@ -310,7 +326,9 @@ export function verifyMailgun(signingKey: string | undefined, signature: unknown
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now.getTime() / 1000 - Number(timestamp)) > PROVIDER_TOLERANCE_SECONDS) {
     return refuse(401, `timestamp outside the ${PROVIDER_TOLERANCE_SECONDS} s window (replay or clock skew)`);
   }
-  const expected = createHmac('sha256', signingKey).update(timestamp + s.token).digest();
+  const expected = createHmac('sha256', signingKey)
+    .update(timestamp + s.token)
+    .digest();
   return timingSafeEqual(expected, Buffer.from(s.signature, 'hex')) ? OK : refuse(401, 'signature does not match');
 }
 

@@ -30,7 +30,8 @@ import {
 import { SnsClient } from './sns-client';
 
 export class ProviderEventsResult {
-  @ApiInteger({ minimum: 0, description: 'Bounce, complaint and unsubscribe events in the request (deliveries, opens and clicks are not counted).' }) received: number;
+  @ApiInteger({ minimum: 0, description: 'Bounce, complaint and unsubscribe events in the request (deliveries, opens and clicks are not counted).' })
+  received: number;
   @ApiInteger({ minimum: 0, description: 'Events that changed a person or an address, or were counted (soft bounces).' }) applied: number;
   @ApiInteger({ minimum: 0, description: 'Events seen before (the provider retried, or a replay): nothing changed.' }) duplicates: number;
   @ApiPropertyOptional({ description: 'SES via SNS: a SubscriptionConfirmation was confirmed (its SubscribeURL visited).' }) subscriptionConfirmed?: boolean;
@@ -74,7 +75,11 @@ export class ProviderWebhooksController {
       'SubscriptionConfirmation is confirmed by visiting its SubscribeURL (same host rule). A Notification carries SES’s ' +
       'Bounce (Permanent: hard, Transient/Undetermined: soft) or Complaint JSON in `Message`; a repeated MessageId changes nothing.',
   })
-  @ApiHeader({ name: 'x-amz-sns-message-type', required: false, description: 'Notification, SubscriptionConfirmation or UnsubscribeConfirmation (the body’s Type decides).' })
+  @ApiHeader({
+    name: 'x-amz-sns-message-type',
+    required: false,
+    description: 'Notification, SubscriptionConfirmation or UnsubscribeConfirmation (the body’s Type decides).',
+  })
   @ApiBodyContent({
     required: true,
     description: 'The SNS message, as SNS posts it (Content-Type text/plain, a JSON document).',
@@ -137,13 +142,20 @@ export class ProviderWebhooksController {
   })
   @ApiHeader({ name: SENDGRID_SIGNATURE_HEADER, required: true, description: 'Base64 ECDSA signature.' })
   @ApiHeader({ name: SENDGRID_TIMESTAMP_HEADER, required: true, description: 'Unix seconds, part of what is signed.' })
-  @ApiBodyContent({ required: true, description: 'A batch of SendGrid events.', content: { 'application/json': { schema: { type: 'array', items: ANY_OBJECT } } } })
+  @ApiBodyContent({
+    required: true,
+    description: 'A batch of SendGrid events.',
+    content: { 'application/json': { schema: { type: 'array', items: ANY_OBJECT } } },
+  })
   @ApiOk(ProviderEventsResult, { received: 2, applied: 2, duplicates: 0 }, { description: 'Verified and applied.' })
   @ApiProblems(PROBLEMS)
   async sendgrid(@Req() request: RawRequest): Promise<ProviderEventsResult> {
     const raw = request.rawBody ?? '';
     const header = (name: string) => (typeof request.headers[name] === 'string' ? (request.headers[name] as string) : undefined);
-    this.check('sendgrid', verifySendgrid(this.config.mailProviders.sendgridPublicKey, header(SENDGRID_SIGNATURE_HEADER), header(SENDGRID_TIMESTAMP_HEADER), raw, this.clock.now()));
+    this.check(
+      'sendgrid',
+      verifySendgrid(this.config.mailProviders.sendgridPublicKey, header(SENDGRID_SIGNATURE_HEADER), header(SENDGRID_TIMESTAMP_HEADER), raw, this.clock.now()),
+    );
     return this.apply(sendgridEvents(this.json(raw)));
   }
 
@@ -159,7 +171,11 @@ export class ProviderWebhooksController {
       'are applied; a reactivation gives no consent back. A repeated event changes nothing.',
   })
   @ApiHeader({ name: 'authorization', required: true, description: 'Basic <base64 of user:password>.' })
-  @ApiBodyContent({ required: true, description: 'One Postmark webhook record.', content: { 'application/json': { schema: { type: 'object', properties: { RecordType: { type: 'string' } }, additionalProperties: true } } } })
+  @ApiBodyContent({
+    required: true,
+    description: 'One Postmark webhook record.',
+    content: { 'application/json': { schema: { type: 'object', properties: { RecordType: { type: 'string' } }, additionalProperties: true } } },
+  })
   @ApiOk(ProviderEventsResult, { received: 1, applied: 1, duplicates: 0 }, { description: 'Verified and applied.' })
   @ApiProblems(PROBLEMS)
   async postmark(@Req() request: RawRequest): Promise<ProviderEventsResult> {
@@ -188,7 +204,11 @@ export class ProviderWebhooksController {
         schema: {
           type: 'object',
           properties: {
-            signature: { type: 'object', properties: { timestamp: { type: 'string' }, token: { type: 'string' }, signature: { type: 'string' } }, additionalProperties: true },
+            signature: {
+              type: 'object',
+              properties: { timestamp: { type: 'string' }, token: { type: 'string' }, signature: { type: 'string' } },
+              additionalProperties: true,
+            },
             'event-data': ANY_OBJECT,
           },
           additionalProperties: true,

@@ -95,7 +95,11 @@ export class ShipmentEventDto {
   @IsIn(CARRIER_STATUSES)
   status: CarrierStatus;
 
-  @ApiProperty({ format: 'date-time', example: '2026-03-03T07:42:00Z', description: "The carrier's time of the event; events are ordered by it, not by arrival." })
+  @ApiProperty({
+    format: 'date-time',
+    example: '2026-03-03T07:42:00Z',
+    description: "The carrier's time of the event; events are ordered by it, not by arrival.",
+  })
   @IsInstant()
   occurredAt: string;
 }
@@ -184,7 +188,9 @@ export class ShipmentResponse {
     statusAt: '2026-03-03T07:42:00.000Z',
     deliveredAt: null,
     createdAt: '2026-03-02T15:00:00.000Z',
-    events: [{ eventId: 'evt-8812', status: 'out_for_delivery', occurredAt: '2026-03-03T07:42:00.000Z', receivedAt: '2026-03-03T07:42:05.000Z', source: 'webhook' }],
+    events: [
+      { eventId: 'evt-8812', status: 'out_for_delivery', occurredAt: '2026-03-03T07:42:00.000Z', receivedAt: '2026-03-03T07:42:05.000Z', source: 'webhook' },
+    ],
     mails: [
       {
         deliveryId: '4720',
@@ -204,7 +210,12 @@ export class EventResult {
   @ApiProperty({ description: 'This event id was seen before: nothing changed.' }) duplicate: boolean;
   @ApiProperty({ enum: SHIPMENT_STATUSES, description: 'The status before this event.' }) previousStatus: string;
   @ApiProperty({ enum: SHIPMENT_STATUSES, description: 'The status after this event.' }) status: string;
-  @ApiProperty({ type: 'array', items: { type: 'string', enum: SHIPMENT_MAIL_KINDS.filter((k) => k !== 'shipment_shipped') }, description: 'Mail kinds this event queued.' }) mailsQueued: string[];
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'string', enum: SHIPMENT_MAIL_KINDS.filter((k) => k !== 'shipment_shipped') },
+    description: 'Mail kinds this event queued.',
+  })
+  mailsQueued: string[];
 
   static readonly example: EventResult = {
     shipmentId: '0195f2a7-4444-7000-8000-00000000f001',

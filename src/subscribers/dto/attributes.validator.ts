@@ -23,8 +23,7 @@ export function IsAttributeMap(options?: ValidationOptions): PropertyDecorator {
       target: target.constructor,
       propertyName: String(propertyName),
       options: {
-        message:
-          'must be a flat object of at most 50 keys (letters, digits, _) with string (≤ 1000 chars), number, boolean or null values',
+        message: 'must be a flat object of at most 50 keys (letters, digits, _) with string (≤ 1000 chars), number, boolean or null values',
         ...options,
       },
       validator: { validate: isAttributeMap },

@@ -1,21 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsEmail,
-  IsIn,
-  IsInt,
-  IsIP,
-  IsObject,
-  IsString,
-  Length,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsEmail, IsIn, IsInt, IsIP, IsObject, IsString, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Omittable } from '../../common/validation';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
@@ -246,7 +231,8 @@ export class TopicSubscriptionResponse {
   @ApiInstant({ description: 'When the consent (or the request for it) was recorded.' }) consentedAt: string;
   @ApiProperty({
     enum: RECORDED_CONSENT_SOURCES,
-    description: '`preferences_page`: the person chose it on their own page (`ip`, `userAgent` are their browser’s); `api`: an API key did (`apiKey`). Records from before these were told apart may say `form` for the page.',
+    description:
+      '`preferences_page`: the person chose it on their own page (`ip`, `userAgent` are their browser’s); `api`: an API key did (`apiKey`). Records from before these were told apart may say `form` for the page.',
   })
   source: string;
   @ApiProperty({ nullable: true, type: String, example: '203.0.113.7' }) ip: string | null;
@@ -255,7 +241,12 @@ export class TopicSubscriptionResponse {
   @ApiInstant({ nullable: true }) confirmedAt: string | null;
   @ApiInstant({ nullable: true }) revokedAt: string | null;
   @ApiProperty({ nullable: true, type: ApiKeyRef, description: 'The API key that recorded this consent, if one did.' }) apiKey: ApiKeyRef | null;
-  @ApiProperty({ nullable: true, enum: REVOCATION_SOURCES, description: 'Who revoked it: the person (their page, the one-click link, the “drop this topic?” answer, a mail to the List-Unsubscribe address: `mail`; their mail provider on their behalf: `mail_provider`, also for a complaint) or an API key.' })
+  @ApiProperty({
+    nullable: true,
+    enum: REVOCATION_SOURCES,
+    description:
+      'Who revoked it: the person (their page, the one-click link, the “drop this topic?” answer, a mail to the List-Unsubscribe address: `mail`; their mail provider on their behalf: `mail_provider`, also for a complaint) or an API key.',
+  })
   revocationSource: string | null;
   @ApiProperty({ nullable: true, type: ApiKeyRef }) revokedByApiKey: ApiKeyRef | null;
 }
@@ -334,7 +325,8 @@ export interface ImportReport {
 
 export class ImportReportResponse implements ImportReport {
   @ApiProperty({ description: 'Whether `atomic=true` was asked for.' }) atomic: boolean;
-  @ApiProperty({ description: 'Whether the good rows were stored (false only when an atomic import met a bad row: then the answer is a 422).' }) applied: boolean;
+  @ApiProperty({ description: 'Whether the good rows were stored (false only when an atomic import met a bad row: then the answer is a 422).' })
+  applied: boolean;
   @ApiInteger({ minimum: 0, description: 'Rows in the body.' }) received: number;
   @ApiInteger({ minimum: 0 }) created: number;
   @ApiInteger({ minimum: 0, description: 'Rows whose address was known: updated by e-mail.' }) updated: number;
@@ -438,7 +430,8 @@ export class SubscriberExport {
   webinarRegistrationRequests: ExportWebinarRegistrationRequest[];
   @ApiProperty({ type: [ExportFeedback], description: 'Ratings and comments.' }) feedback: ExportFeedback[];
   @ApiProperty({ type: [ExportTopicSuggestion] }) topicSuggestions: ExportTopicSuggestion[];
-  @ApiProperty({ type: [ExportDropTopicQuestion], description: 'The “drop this topic?” questions and their answers.' }) dropTopicQuestions: ExportDropTopicQuestion[];
+  @ApiProperty({ type: [ExportDropTopicQuestion], description: 'The “drop this topic?” questions and their answers.' })
+  dropTopicQuestions: ExportDropTopicQuestion[];
 
   static readonly example: SubscriberExport = {
     exportedAt: '2026-11-26T10:00:00.000Z',

@@ -30,8 +30,18 @@ export const RESERVED_SLUGS = ['unregister'];
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 
 export class WebinarTitle {
-  @ApiPropertyOptional({ example: 'Längere Zahlungsziele richtig nutzen' }) @Omittable() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, ONE_LINE) de?: string;
-  @ApiPropertyOptional({ example: 'Making the most of longer payment terms' }) @Omittable() @IsString() @Length(1, 200) @Matches(/^[^\r\n]*$/, ONE_LINE) en?: string;
+  @ApiPropertyOptional({ example: 'Längere Zahlungsziele richtig nutzen' })
+  @Omittable()
+  @IsString()
+  @Length(1, 200)
+  @Matches(/^[^\r\n]*$/, ONE_LINE)
+  de?: string;
+  @ApiPropertyOptional({ example: 'Making the most of longer payment terms' })
+  @Omittable()
+  @IsString()
+  @Length(1, 200)
+  @Matches(/^[^\r\n]*$/, ONE_LINE)
+  en?: string;
 }
 
 export class WebinarDescription {
@@ -54,7 +64,11 @@ export class WebinarSeriesRef {
 }
 
 export class WebinarInvitation {
-  @ApiPropertyOptional({ format: 'date-time', example: '2026-03-02T09:00:00Z', description: 'When the invitation campaign is dispatched (default now). Must lie before the start.' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    example: '2026-03-02T09:00:00Z',
+    description: 'When the invitation campaign is dispatched (default now). Must lie before the start.',
+  })
   @Omittable()
   @IsInstant()
   sendAt?: string;
@@ -87,12 +101,21 @@ export class CreateWebinarDto {
 
   @ApiProperty({ type: WebinarTitle }) @IsObject() @ValidateNested() @Type(() => WebinarTitle) title: WebinarTitle;
 
-  @ApiPropertyOptional({ type: WebinarDescription }) @Omittable() @IsObject() @ValidateNested() @Type(() => WebinarDescription) description?: WebinarDescription;
+  @ApiPropertyOptional({ type: WebinarDescription })
+  @Omittable()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => WebinarDescription)
+  description?: WebinarDescription;
 
   @ApiProperty({ format: 'date-time', example: '2026-03-10T09:00:00Z' }) @IsInstant() startsAt: string;
   @ApiProperty({ format: 'date-time', example: '2026-03-10T10:00:00Z' }) @IsInstant() endsAt: string;
 
-  @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin', description: 'The zone invitations and the public page show the time in (default DEFAULT_TIME_ZONE). Service mails use each customer’s own zone.' })
+  @ApiPropertyOptional({
+    format: 'time-zone',
+    example: 'Europe/Berlin',
+    description: 'The zone invitations and the public page show the time in (default DEFAULT_TIME_ZONE). Service mails use each customer’s own zone.',
+  })
   @Omittable()
   @IsString()
   @IsTimeZone()
@@ -111,7 +134,13 @@ export class CreateWebinarDto {
   @Max(1_000_000)
   capacity?: number;
 
-  @ApiPropertyOptional({ type: 'array', items: { type: 'integer', minimum: 1, maximum: 43_200 }, maxItems: 2, example: [1440, 60], description: 'Reminder times in minutes before the start, at most two (default WEBINAR_REMINDER_MINUTES).' })
+  @ApiPropertyOptional({
+    type: 'array',
+    items: { type: 'integer', minimum: 1, maximum: 43_200 },
+    maxItems: 2,
+    example: [1440, 60],
+    description: 'Reminder times in minutes before the start, at most two (default WEBINAR_REMINDER_MINUTES).',
+  })
   @Omittable()
   @IsArray()
   @ArrayMaxSize(2)
@@ -139,8 +168,16 @@ export class CreateWebinarDto {
 
 export class UpdateWebinarDto {
   @ApiPropertyOptional({ type: WebinarTitle }) @Omittable() @IsObject() @ValidateNested() @Type(() => WebinarTitle) title?: WebinarTitle;
-  @ApiPropertyOptional({ type: WebinarDescription }) @Omittable() @IsObject() @ValidateNested() @Type(() => WebinarDescription) description?: WebinarDescription;
-  @ApiPropertyOptional({ format: 'date-time', description: 'A new start reschedules: registrants get an updated calendar invitation and their reminders move.' })
+  @ApiPropertyOptional({ type: WebinarDescription })
+  @Omittable()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => WebinarDescription)
+  description?: WebinarDescription;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'A new start reschedules: registrants get an updated calendar invitation and their reminders move.',
+  })
   @Omittable()
   @IsInstant()
   startsAt?: string;
@@ -148,7 +185,14 @@ export class UpdateWebinarDto {
   @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin' }) @Omittable() @IsString() @IsTimeZone() timeZone?: string;
   @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(2000) @Matches(HTTP_URL, { message: 'must be an http(s) URL' }) joinUrl?: string;
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1_000_000 }) @Omittable() @IsInt() @Min(1) @Max(1_000_000) capacity?: number;
-  @ApiPropertyOptional({ type: 'array', items: { type: 'integer', minimum: 1, maximum: 43_200 }, maxItems: 2, example: [1440, 60] }) @Omittable() @IsArray() @ArrayMaxSize(2) @IsInt({ each: true }) @Min(1, { each: true }) @Max(43_200, { each: true }) reminderMinutes?: number[];
+  @ApiPropertyOptional({ type: 'array', items: { type: 'integer', minimum: 1, maximum: 43_200 }, maxItems: 2, example: [1440, 60] })
+  @Omittable()
+  @IsArray()
+  @ArrayMaxSize(2)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(43_200, { each: true })
+  reminderMinutes?: number[];
   @ApiPropertyOptional({ description: 'Recording or material page, used by the follow-ups.' })
   @Omittable()
   @IsString()
@@ -166,8 +210,17 @@ export class UpdateWebinarDto {
 export class RegisterDto {
   @ApiProperty({ example: 'anna@example.de' }) @IsEmail({}, { message: 'must be a valid e-mail address' }) @MaxLength(254) email: string;
   @ApiPropertyOptional({ enum: LOCALES, description: 'For a new address; a known subscriber keeps theirs.' }) @Omittable() @IsIn(LOCALES) locale?: Locale;
-  @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin', description: 'For a new address; reminders show the time in this zone.' }) @Omittable() @IsString() @IsTimeZone() timeZone?: string;
-  @ApiPropertyOptional({ example: 'Anna' }) @Omittable() @IsString() @Length(1, 100) @Matches(/^[^\r\n<>]*$/, { message: 'must be one line without < or >' }) firstName?: string;
+  @ApiPropertyOptional({ format: 'time-zone', example: 'Europe/Berlin', description: 'For a new address; reminders show the time in this zone.' })
+  @Omittable()
+  @IsString()
+  @IsTimeZone()
+  timeZone?: string;
+  @ApiPropertyOptional({ example: 'Anna' })
+  @Omittable()
+  @IsString()
+  @Length(1, 100)
+  @Matches(/^[^\r\n<>]*$/, { message: 'must be one line without < or >' })
+  firstName?: string;
   @ApiPropertyOptional({ default: false, description: 'Also register for every later part of the series, including parts published later.' })
   @Omittable()
   @IsBoolean()
@@ -218,9 +271,11 @@ export class WebinarResponse {
   @ApiProperty({ example: 'https://meet.example.com/payment-terms' }) joinUrl: string;
   @ApiInteger({ nullable: true, minimum: 1, description: 'Seats; null: unlimited.' }) capacity: number | null;
   @ApiInteger({ minimum: 0, description: 'Registrations in force.' }) registered: number;
-  @ApiProperty({ type: 'array', items: { type: 'integer', minimum: 1 }, example: [1440, 60], description: 'Reminder times in minutes before the start.' }) reminderMinutes: number[];
+  @ApiProperty({ type: 'array', items: { type: 'integer', minimum: 1 }, example: [1440, 60], description: 'Reminder times in minutes before the start.' })
+  reminderMinutes: number[];
   @ApiProperty({ nullable: true, type: WebinarSeriesPart }) series: WebinarSeriesPart | null;
-  @ApiProperty({ example: 'https://tactful.example.com/webinars/payment-terms-2026/register', description: 'The public registration page.' }) registrationUrl: string;
+  @ApiProperty({ example: 'https://tactful.example.com/webinars/payment-terms-2026/register', description: 'The public registration page.' })
+  registrationUrl: string;
   @ApiProperty({ nullable: true, type: String }) recordingUrl: string | null;
   @ApiUuid({ nullable: true, description: 'The invitation campaign, if the webinar has one.' }) invitationCampaignId: string | null;
   @ApiUuid({ nullable: true, description: 'The recording follow-up to attendees.' }) attendedCampaignId: string | null;
