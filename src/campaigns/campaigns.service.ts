@@ -69,7 +69,8 @@ type LocalizedPair = { de?: string; en?: string };
 
 /** What the send-time check read that compose reuses: the version of the campaign and topic rows. */
 interface CampaignFacts {
-  version: string;
+  /** The campaign and topic rows' version; undefined: as they stand (a sent mail shown again). */
+  version: string | undefined;
 }
 
 // The send-time facts of a campaign mail in one round trip: the subscription (locked FOR SHARE,
@@ -105,6 +106,8 @@ export class CampaignsService implements OnModuleInit {
         kind: 'campaign',
         check: (tx, delivery, now) => this.check(tx, delivery, now),
         compose: (tx, delivery, facts) => this.compose(tx, delivery, facts.version),
+        // The campaign's content as it stands (the version only keys the content cache).
+        viewFacts: async () => ({ version: undefined }),
       }),
     );
     this.kinds.register({

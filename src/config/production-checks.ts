@@ -132,10 +132,6 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
     }
   }
 
-  if (config.bounceDomain && isReservedDomain(config.bounceDomain)) {
-    refuse('BOUNCE_DOMAIN', `must be a domain of yours with an MX; "${config.bounceDomain}" is reserved, so no bounce could ever reach it`);
-  }
-
   if (!config.smtpUrl) {
     refuse('SMTP_URL', 'is required in production: without it every mail is only written as an .eml file to OUTBOX_DIR and reaches no one');
   }
@@ -161,7 +157,8 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
     warnings.push({
       variable: 'BOUNCE_DOMAIN',
       message:
-        "is unset: the envelope sender of every mail is MAIL_FROM's address, so asynchronous bounces land in that mailbox and no one can tell which mail bounced. Set it to a domain whose MX leads to Tactful's inbound receiver (e.g. bounce.your-shop.com); each mail then goes out with a VERP address bounces+<token>@ that domain",
+        "is unset: the envelope sender of every mail is MAIL_FROM's address, so asynchronous bounces land in that mailbox and no one can tell which mail bounced. Set it to a domain whose MX leads to Tactful's inbound receiver (e.g. bounce.your-shop.com); each mail then goes out with a VERP address bounces+<token>@ that domain" +
+        (config.inboundSmtp.enabled ? '. The inbound SMTP receiver runs, but without it takes only List-Unsubscribe mail, no bounces' : ''),
     });
   } else if (isReservedDomain(config.bounceDomain)) {
     refuse(
@@ -217,9 +214,6 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
       message:
         'is unset while the inbound SMTP receiver runs: it offers no STARTTLS, so bounces and complaint reports (which quote your mails) cross the internet in clear',
     });
-  }
-  if (config.inboundSmtp.enabled && !config.bounceDomain) {
-    warnings.push({ variable: 'BOUNCE_DOMAIN', message: 'is unset while the inbound SMTP receiver runs: it takes only List-Unsubscribe mail, no bounces' });
   }
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     warnings.push({ variable: 'LOG_LEVEL', message: `is ${config.logLevel}: meant for debugging, and production logs grow fast at this level` });

@@ -56,6 +56,11 @@ export interface DeliveryKind {
    * relay (unknown_outcome: the connection died after the whole message was sent).
    */
   settled?(tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void>;
+  /**
+   * Composes a mail that already went again, without its send-time checks (a marketing kind's
+   * compose needs what its gate read): the console's mail view. Absent: compose() serves.
+   */
+  view?(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage>;
 }
 
 /** Not now: suppressed or expired for good, or deferred (into the next digest) until `nextAttemptAt`. */

@@ -192,17 +192,19 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   runOnce(): Promise<WorkerRunStats> {
     return runAs('worker', async () => {
       const total = emptyStats();
-      for (const stats of await Promise.all(MAIL_STREAMS.map((stream) => this.runBatch(stream)))) {
+      // Reclaimed first, so a reclaimed row of either stream is claimed in this same round.
+      total.reclaimed = await this.reclaimExpiredLeases();
+      for (const stats of await Promise.all(MAIL_STREAMS.map((stream) => this.runBatch(stream, false)))) {
         for (const key of Object.keys(total) as (keyof WorkerRunStats)[]) total[key] += stats[key];
       }
       return total;
     });
   }
 
-  private async runBatch(stream: MailStream): Promise<WorkerRunStats> {
+  private async runBatch(stream: MailStream, reclaim = stream === 'marketing'): Promise<WorkerRunStats> {
     const stats = emptyStats();
     // Once per tick, not per stream: the marketing loop reclaims for both.
-    if (stream === 'marketing') stats.reclaimed = await this.reclaimExpiredLeases();
+    if (reclaim) stats.reclaimed = await this.reclaimExpiredLeases();
     const relay = this.relays.for(stream);
     // A paced relay gets no more rows than it can send within the horizon, so a claimed row
     // waits for its slot seconds at most, never until its lease runs out.

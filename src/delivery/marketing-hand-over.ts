@@ -19,6 +19,11 @@ export interface MarketingHandOver<Facts> {
    */
   check(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: Facts }>;
   compose(tx: EntityManager, delivery: ClaimedDelivery, facts: Facts): Promise<ComposedMessage>;
+  /**
+   * The facts a mail was composed with, read without locks or checks: to show a mail that went
+   * as the customer got it (the console's mail view, in a read-only transaction).
+   */
+  viewFacts(tx: EntityManager, delivery: ClaimedDelivery): Promise<Facts>;
   /** The kind's own consequences of an outcome, never the window's (a digest's entries, say). */
   after?(tx: EntityManager, delivery: ClaimedDelivery, outcome: HandOverOutcome, step: HandOverStep): Promise<void>;
 }
@@ -58,5 +63,6 @@ export function marketingKind<Facts>(cadence: CadenceService, handOver: Marketin
       return handOver.compose(tx, delivery, own.facts);
     },
     settled: (tx, delivery, status, reason) => settle(tx, delivery, attemptOutcome(status, reason)),
+    view: async (tx, delivery) => handOver.compose(tx, delivery, await handOver.viewFacts(tx, delivery)),
   };
 }

@@ -69,6 +69,8 @@ export class DigestsService implements OnModuleInit {
       marketingKind<DigestFacts>(this.cadence, {
         kind: 'digest',
         check: (tx, delivery) => this.check(tx, delivery),
+        // The entries the digest was composed with, as its row keeps them.
+        viewFacts: async (_tx, delivery) => ({ entries: delivery.payload.entries ?? [] }),
         compose: (tx, delivery, facts) => this.compose(tx, delivery, facts),
         after: (tx, delivery, _outcome, step) => this.after(tx, delivery, step),
       }),

@@ -110,7 +110,8 @@ describe('connection budgets and session timeouts', () => {
       api: 10,
       reports: 3,
       import: 2,
-      worker: t.config.workerConcurrency,
+      // Every marketing and service lane holds one through its hand-over, and pacing a relay takes one more.
+      worker: t.config.workerConcurrency + t.config.workerServiceConcurrency + 1,
       scheduler: 6,
       health: 2,
       inbound: 2,

@@ -122,6 +122,7 @@ describe('npm start with NODE_ENV=production', () => {
         MAIL_FROM: 'Tactful <newsletter@tactful.dev>',
         // The company's look is complete: no brand warning.
         BRAND_NAME: 'Beispiel GmbH',
+        BOUNCE_DOMAIN: 'bounce.tactful.dev',
         BRAND_IMPRINT_URL: 'https://www.beispiel.dev/impressum',
         BRAND_PRIVACY_URL: 'https://www.beispiel.dev/datenschutz',
         DATABASE_URL: db.url,

@@ -60,7 +60,7 @@ function portsOf(service: Service): [number | undefined, number][] {
 function configVariables(): Set<string> {
   const source = read('src/config/config.ts');
   const names = new Set(['NODE_ENV']);
-  for (const m of source.matchAll(/read\.\w+\('([A-Z_][A-Z0-9_]*)'/g)) names.add(m[1]);
+  for (const m of source.matchAll(/read\.\w+\(\s*'([A-Z_][A-Z0-9_]*)'/g)) names.add(m[1]);
   return names;
 }
 

@@ -102,7 +102,7 @@ describe('production checks', () => {
     ],
     [
       'the inbound receiver without BOUNCE_DOMAIN (unsubscribe mail only)',
-      { INBOUND_SMTP_ENABLED: 'true', INBOUND_SMTP_TLS_KEY: '/etc/tactful/in.key', INBOUND_SMTP_TLS_CERT: '/etc/tactful/in.pem' },
+      { INBOUND_SMTP_ENABLED: 'true', INBOUND_SMTP_TLS_KEY: '/etc/tactful/in.key', INBOUND_SMTP_TLS_CERT: '/etc/tactful/in.pem', BOUNCE_DOMAIN: undefined },
       'BOUNCE_DOMAIN',
       /takes only List-Unsubscribe mail/,
     ],
