@@ -38,6 +38,8 @@ export interface AppConfig {
   importIdleTimeoutMs: number;
   /** Stored Idempotency-Key responses are kept this long, then pruned. */
   idempotencyRetentionHours: number;
+  /** Days each housekeeping table keeps its rows (src/scheduler/housekeeping.ts, docs/SCALING.md). */
+  retention: { webhookEventsDays: number; schedulerRunsDays: number; marketingSendsDays: number };
   dataDir: string;
   embeddedPostgresPort: number;
   /** Unset: mails are written as .eml files to `outboxDir`. */
@@ -104,6 +106,8 @@ export const SCHEDULER_JOBS = [
   'webinar-reminders',
   'resume-paused',
   'prune-idempotency-keys',
+  'prune-housekeeping',
+  'fold-delivery-counts',
 ] as const;
 export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
@@ -356,6 +360,12 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
     importIdleTimeoutMs: read.int('IMPORT_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     idempotencyRetentionHours: read.int('IDEMPOTENCY_RETENTION_HOURS', 24, 1, 8760),
+    retention: {
+      webhookEventsDays: read.int('WEBHOOK_EVENTS_RETENTION_DAYS', 30, 1, 3650),
+      schedulerRunsDays: read.int('SCHEDULER_RUNS_RETENTION_DAYS', 30, 1, 3650),
+      // The longest cadence window (14 days) plus a day: a younger record may still be read.
+      marketingSendsDays: read.int('MARKETING_SENDS_RETENTION_DAYS', 30, 16, 3650),
+    },
     dataDir: read.string('DATA_DIR', '.data'),
     embeddedPostgresPort: read.int('EMBEDDED_PG_PORT', 54329, 1024, 65535),
     smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:']),
@@ -389,6 +399,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
       'webinar-reminders': read.int('SCHEDULER_WEBINAR_REMINDERS_SECONDS', 60, 1, 86_400),
       'resume-paused': read.int('SCHEDULER_RESUME_PAUSED_SECONDS', 60, 1, 86_400),
       'prune-idempotency-keys': read.int('SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS', 900, 1, 86_400),
+      'prune-housekeeping': read.int('SCHEDULER_PRUNE_HOUSEKEEPING_SECONDS', 900, 1, 86_400),
+      'fold-delivery-counts': read.int('SCHEDULER_FOLD_DELIVERY_COUNTS_SECONDS', 10, 1, 86_400),
     },
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),

@@ -15,6 +15,8 @@ import { TimeOrderedSubscriberIds1764000012000 } from './migrations/176400001200
 import { ConsentEvidence1765000100000 } from './migrations/1765000100000-ConsentEvidence';
 import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-IdempotencyRetention';
 import { HonestStates1765000500000 } from './migrations/1765000500000-HonestStates';
+import { HousekeepingRetention1766000800000 } from './migrations/1766000800000-HousekeepingRetention';
+import { DeliveryCounts1766000810000 } from './migrations/1766000810000-DeliveryCounts';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -33,4 +35,6 @@ export const MIGRATIONS = [
   ConsentEvidence1765000100000,
   IdempotencyRetention1765000300000,
   HonestStates1765000500000,
+  HousekeepingRetention1766000800000,
+  DeliveryCounts1766000810000,
 ];

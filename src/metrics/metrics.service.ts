@@ -1,6 +1,7 @@
 // Prometheus metrics: counters and histograms the worker and the HTTP layer update as they go,
 // plus gauges read from PostgreSQL at scrape time (outbox depth, oldest due age, decisions by
-// reason, digest lag) so every instance reports the same truth about the shared database.
+// reason, digest lag) so every instance reports the same truth about the shared database. The
+// decision counts come from a rollup (delivery-counts.ts): a scrape never reads the decision log.
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -8,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { Clock, DatabaseClock } from '../common/clock';
 import { readReason } from '../reasons/reason-codes';
 import { budgetedPoolOf } from '../database/connection-budgets';
+import { readDecisionCounts, readOldestDue } from './delivery-counts';
 
 @Injectable()
 export class MetricsService {
@@ -62,7 +64,7 @@ export class MetricsService {
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'tactful_process_' });
     const outbox = new Gauge({ name: 'tactful_outbox_rows', help: 'Outbox rows by status (whole database)', labelNames: ['status'] as const, registers: [this.registry] });
-    const oldest = new Gauge({ name: 'tactful_outbox_oldest_due_seconds', help: 'Age of the oldest queued row that is due', registers: [this.registry] });
+    const oldest = new Gauge({ name: 'tactful_outbox_oldest_due_seconds', help: 'Age of the oldest queued row that is due, as measured by the last fold-delivery-counts run', registers: [this.registry] });
     const decisions = new Gauge({
       name: 'tactful_decisions',
       help: 'Deliveries by class, status and reason (whole database)',
@@ -76,9 +78,8 @@ export class MetricsService {
     const collectDatabase = () =>
       (collecting ??= (async () => {
         const now = this.clock.now();
-        const rows: { class: string; status: string; reason: string; n: number }[] = await this.db.query(
-          `SELECT class, status, reason, count(*)::int AS n FROM deliveries GROUP BY class, status, reason`,
-        );
+        // The rollup, not the log (delivery-counts.ts): the same cost whatever the history size.
+        const rows = await readDecisionCounts(this.db);
         outbox.reset();
         decisions.reset();
         const byStatus = new Map<string, number>();
@@ -88,8 +89,8 @@ export class MetricsService {
           byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + r.n);
         }
         for (const [status, n] of byStatus) outbox.set({ status }, n);
-        const [due] = await this.db.query(`SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'queued' AND next_attempt_at <= $1`, [now]);
-        oldest.set(due?.at ? (now.getTime() - due.at.getTime()) / 1000 : 0);
+        const due = await readOldestDue(this.db);
+        oldest.set(due && due <= now ? (now.getTime() - due.getTime()) / 1000 : 0);
         const [lag] = await this.db.query(
           `SELECT min(next_digest_at) AS at FROM subscribers WHERE status = 'active' AND next_digest_at <= $1`,
           [now],

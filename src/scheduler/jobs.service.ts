@@ -17,6 +17,8 @@ import { DigestsService } from '../digests/digests.service';
 import { PreferencesService } from '../preferences/preferences.service';
 import { ConfirmationService } from '../subscribers/confirmation.service';
 import { WebinarRegistrationsService } from '../webinars/webinar-registrations.service';
+import { foldDeliveryCounts } from '../metrics/delivery-counts';
+import { pruneHousekeeping } from './housekeeping';
 import { SchedulerRunsService } from './scheduler-runs.service';
 
 @Injectable()
@@ -46,6 +48,8 @@ export class JobsService implements OnApplicationBootstrap {
     'webinar-reminders': () => this.webinarReminders(),
     'resume-paused': () => this.resumePaused(),
     'prune-idempotency-keys': () => this.pruneIdempotencyKeys(),
+    'prune-housekeeping': () => this.pruneHousekeeping(),
+    'fold-delivery-counts': () => this.foldDeliveryCounts(),
   };
 
   /** Starts every job's interval; @nestjs/schedule clears them before the application shuts down. */
@@ -113,6 +117,22 @@ export class JobsService implements OnApplicationBootstrap {
       const cutoff = new Date(this.clock.now().getTime() - this.config.idempotencyRetentionHours * 3_600_000);
       const run = await withAdvisoryLock(this.db, 'tactful:job:prune-idempotency-keys', () => pruneIdempotencyKeys(this.db, cutoff));
       return run.ran ? { pruned: run.result } : null;
+    });
+  }
+
+  /** webhook_events, scheduler_runs and marketing_sends rows past their retention go (docs/SCALING.md). */
+  pruneHousekeeping() {
+    return this.runs.record('prune-housekeeping', async () => {
+      const run = await withAdvisoryLock(this.db, 'tactful:job:prune-housekeeping', () => pruneHousekeeping(this.db, this.clock.now(), this.config.retention));
+      return run.ran ? run.result : null;
+    });
+  }
+
+  /** The decision counts' deltas go into the rollup /metrics reads; the oldest due row is measured. */
+  foldDeliveryCounts() {
+    return this.runs.record('fold-delivery-counts', async () => {
+      const run = await withAdvisoryLock(this.db, 'tactful:job:fold-delivery-counts', () => foldDeliveryCounts(this.db, this.clock.now()));
+      return run.ran ? run.result : null;
     });
   }
 }
