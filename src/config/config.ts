@@ -75,6 +75,8 @@ export interface AppConfig {
   workerConcurrency: number;
   workerPollMs: number;
   workerLeaseSeconds: number;
+  /** A claimed mail not yet at its hand-over holds this lease, renewed by the worker's heartbeat. */
+  workerClaimLeaseSeconds: number;
   /** A deferred item without its own expiry is dropped (reason `expired`) after this many days: old news is no news. */
   deferredMaxAgeDays: number;
   retryMaxAttempts: number;
@@ -407,6 +409,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, 1, 200),
     workerPollMs: read.int('WORKER_POLL_MS', 500, 10, 60_000),
     workerLeaseSeconds: read.int('WORKER_LEASE_SECONDS', 120, 1, 3600),
+    workerClaimLeaseSeconds: read.int('WORKER_CLAIM_LEASE_SECONDS', 6, 1, 3600),
     deferredMaxAgeDays: read.int('DEFERRED_MAX_AGE_DAYS', 28, 1, 365),
     retryMaxAttempts: read.int('RETRY_MAX_ATTEMPTS', 8, 1, 50),
     retryBaseSeconds: read.int('RETRY_BASE_SECONDS', 60, 1, 86_400),

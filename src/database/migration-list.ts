@@ -17,6 +17,7 @@ import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-Id
 import { HonestStates1765000500000 } from './migrations/1765000500000-HonestStates';
 import { HousekeepingRetention1766000800000 } from './migrations/1766000800000-HousekeepingRetention';
 import { DeliveryCounts1766000810000 } from './migrations/1766000810000-DeliveryCounts';
+import { ClaimLease1766000820000 } from './migrations/1766000820000-ClaimLease';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   HonestStates1765000500000,
   HousekeepingRetention1766000800000,
   DeliveryCounts1766000810000,
+  ClaimLease1766000820000,
 ];

@@ -62,6 +62,20 @@ const RECORD_ATTEMPT = `UPDATE deliveries SET status = $2, reason = $3, next_att
    lease_owner = NULL, lease_until = NULL, updated_at = $7
  WHERE id = $1`;
 
+// $1 the batch's waiting ids, $2 this worker, $3 the renewed claim lease.
+const RENEW_CLAIM_LEASE = `WITH waiting AS (
+   SELECT id FROM deliveries WHERE id = ANY ($1::bigint[]) AND status = 'sending' AND lease_owner = $2 AND sending_started_at IS NULL
+   FOR UPDATE SKIP LOCKED)
+ , renewed AS (UPDATE deliveries d SET lease_until = $3 FROM waiting w WHERE d.id = w.id RETURNING 1)
+ SELECT count(*)::int AS n FROM renewed`;
+
+// Right before the hand-over, outside its transaction, so that it is committed even if this
+// process dies at SMTP: the mail is started (it may reach the server) and holds the full lease.
+const START_HAND_OVER = `WITH started AS (
+   UPDATE deliveries SET sending_started_at = $3, lease_until = $4
+   WHERE id = $1 AND status = 'sending' AND lease_owner = $2 RETURNING 1)
+ SELECT count(*)::int AS n FROM started`;
+
 /** Recipient domains paused by an SMTP policy block, read once per claimed batch. */
 type DomainPauses = Map<string, Date>;
 
@@ -162,10 +176,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const claimed = await this.claim();
     stats.claimed = claimed.length;
     const pauses = claimed.length > 0 ? await this.domainPauses() : new Map<string, Date>();
+    // The mails not yet at their hand-over keep their claim lease while this batch runs.
+    const waiting = new Set(claimed);
+    const heartbeat = claimed.length > 0 ? this.startHeartbeat(waiting) : undefined;
     let next = 0;
     const lane = async () => {
       while (next < claimed.length) {
         const id = claimed[next++];
+        waiting.delete(id);
         const outcome = await this.deliverOne(id, pauses).catch((error) => {
           this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
           return 'error' as const;
@@ -177,7 +195,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         else if (outcome === 'unknown') stats.unknown++;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.config.workerConcurrency, claimed.length) }, lane));
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.config.workerConcurrency, claimed.length) }, lane));
+    } finally {
+      if (heartbeat) await heartbeat.stop();
+    }
     for (const key of Object.keys(stats) as (keyof WorkerRunStats)[]) this.totals[key] += stats[key];
     return stats;
   }
@@ -193,19 +215,45 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          LIMIT $2
          FOR UPDATE SKIP LOCKED)
        , claimed AS (
-         UPDATE deliveries d SET status = 'sending', lease_owner = $3, lease_until = $4, attempts = d.attempts + 1, updated_at = $1
+         UPDATE deliveries d SET status = 'sending', lease_owner = $3, lease_until = $4, attempts = d.attempts + 1, updated_at = $1,
+           sending_started_at = NULL
          FROM due WHERE d.id = due.id
          RETURNING d.id)
        SELECT id FROM claimed ORDER BY id`,
-      [now, this.config.workerBatchSize, this.workerId, new Date(now.getTime() + this.config.workerLeaseSeconds * 1000)],
+      [now, this.config.workerBatchSize, this.workerId, new Date(now.getTime() + this.config.workerClaimLeaseSeconds * 1000)],
     );
     return rows.map((r) => r.id);
   }
 
   /**
-   * A lease that ran out means its worker died (a live but slow one still holds the row lock, so
-   * this UPDATE waits for it and then finds the row sent). The mail may or may not have reached
-   * the SMTP server: it is sent once more under the same Message-ID, and counted.
+   * Renews the claim lease of the batch's waiting mails every third of it. Rows a lane holds
+   * locked (at their hand-over, on the full lease) are skipped rather than waited for.
+   */
+  private startHeartbeat(waiting: Set<string>): { stop(): Promise<void> } {
+    const claimLeaseMs = this.config.workerClaimLeaseSeconds * 1000;
+    let beat: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      if (waiting.size === 0) return;
+      beat = beat
+        .then(() =>
+          this.db.query(RENEW_CLAIM_LEASE, [[...waiting], this.workerId, new Date(this.clock.now().getTime() + claimLeaseMs)]),
+        )
+        .catch((error) => this.logger.warn({ err: error }, 'claim lease heartbeat failed; the waiting mails may be taken over'));
+    }, claimLeaseMs / 3);
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await beat;
+      },
+    };
+  }
+
+  /**
+   * A lease that ran out means its worker died (a live but slow one still holds the row lock, and
+   * SKIP LOCKED passes over it). A mail it never started (no sending_started_at: it only waited in
+   * the batch, on the short claim lease) goes back to the queue as never sent. A started one may
+   * or may not have reached the SMTP server: it is sent once more under the same Message-ID, and
+   * counted as an unknown outcome.
    */
   private async reclaimExpiredLeases(): Promise<number> {
     const now = this.clock.now();
@@ -215,10 +263,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
        , reclaimed AS (
          UPDATE deliveries d SET
-           status = CASE WHEN d.unknown_outcomes >= 1 THEN 'unknown' ELSE 'queued' END,
-           reason = '${Reason.UnknownOutcome}',
-           unknown_outcomes = d.unknown_outcomes + 1,
-           lease_owner = NULL, lease_until = NULL, next_attempt_at = $1, updated_at = $1
+           status = CASE WHEN d.sending_started_at IS NULL THEN 'queued' WHEN d.unknown_outcomes >= 1 THEN 'unknown' ELSE 'queued' END,
+           reason = CASE WHEN d.sending_started_at IS NULL THEN d.reason ELSE '${Reason.UnknownOutcome}' END,
+           unknown_outcomes = d.unknown_outcomes + (d.sending_started_at IS NOT NULL)::int,
+           attempts = d.attempts - (d.sending_started_at IS NULL)::int,
+           lease_owner = NULL, lease_until = NULL, sending_started_at = NULL, next_attempt_at = $1, updated_at = $1
          FROM expired WHERE d.id = expired.id
          RETURNING d.id)
        SELECT id FROM reclaimed`,
@@ -242,6 +291,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async deliverOne(id: string, pauses: DomainPauses): Promise<string> {
+    const startedAt = this.clock.now();
+    const [handOver] = await this.db.query(START_HAND_OVER, [id, this.workerId, startedAt, new Date(startedAt.getTime() + this.config.workerLeaseSeconds * 1000)]);
+    if (handOver.n === 0) return 'lost'; // its claim lease ran out and another worker took it
     return this.db.transaction(async (tx) => {
       const delivery = await this.lockClaimed(tx, id);
       if (!delivery) return 'lost';
