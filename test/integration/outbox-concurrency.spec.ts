@@ -306,6 +306,7 @@ describe('outbox workers in separate processes', () => {
     await shared.waitFor(40, 120_000);
     first.child.kill('SIGKILL');
     await exited(first.child);
+    const arrivedAtKill = shared.messages.length;
     await until(
       'the killed process to leave the database',
       async () => (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'quick-first'`))[0].n === 0,
@@ -338,7 +339,7 @@ describe('outbox workers in separate processes', () => {
 
     const rows = await batch('quick');
     const counts = arrivals(shared);
-    process.stdout.write(`claim lease: killed after ${shared.messages.length} arrivals; at kill ${atKill.waiting} waiting, ${atKill.started} started\n`);
+    process.stdout.write(`claim lease: killed after ${arrivedAtKill} arrivals; at kill ${atKill.waiting} waiting, ${atKill.started} started\n`);
     // Exactly once: every sent mail arrived once, nothing arrived twice, and the waiting mails went
     // back as never sent (no unknown outcome counted for them).
     const expected = new Set(rows.map((row) => row.expected));
