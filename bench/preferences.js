@@ -39,6 +39,7 @@ const { PreferencesController } = c.dist('preferences/preferences.controller');
 const { PageRenderer } = c.dist('pages/page-renderer');
 const { CsrfTokens } = c.dist('pages/csrf-tokens');
 const { TokenService } = c.dist('links/tokens');
+const { DEFAULT_BRAND } = c.dist('config/config');
 
 const SUBSCRIBERS = Number(c.option('subscribers', '100000'));
 const RATE = Number(c.option('rate', '300'));
@@ -295,7 +296,7 @@ async function closed(port, connections, seconds, next) {
  * HTTP figures). Null when the controller's shape changed under the bench.
  */
 async function pageRenderCost(seconds = 2) {
-  const config = { companyName: 'Beispiel GmbH', senderPostalAddress: 'Hauptstraße 1, 10115 Berlin', tokenSecret: TOKEN_SECRET, previousTokenSecrets: [], publicUrl: 'https://news.example.com' };
+  const config = { companyName: 'Beispiel GmbH', brand: { ...DEFAULT_BRAND, name: 'Beispiel GmbH', address: { de: 'Hauptstraße 1, 10115 Berlin', en: 'Hauptstraße 1, 10115 Berlin' } }, tokenSecret: TOKEN_SECRET, previousTokenSecrets: [], publicUrl: 'https://news.example.com' };
   const preferencesStub = {};
   const csrf = new CsrfTokens(config, new SystemClock());
   const feedbackStub = {};

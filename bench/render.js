@@ -73,7 +73,7 @@ function digestData(subscriber) {
     entries: [{ title: `Neuigkeit ${t + 1}: Preise & Termine`, summary: 'Eine kurze Zusammenfassung in zwei Sätzen. Mehr dazu im Blog.', url: `https://example.com/news/${t}` }],
   }));
   return {
-    cadenceLabel: subscriber.locale === 'de' ? 'wöchentlicher' : 'weekly',
+    biweekly: false,
     entryCount: 10,
     singleEntry: false,
     firstTitle: sections[0].entries[0].title,

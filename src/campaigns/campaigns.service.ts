@@ -285,8 +285,6 @@ export class CampaignsService implements OnModuleInit {
     // The subscriber only chooses the language: the links are inert samples. A preview needs only
     // `read`; with the person's own links it would let that key unsubscribe or re-consent them.
     return this.renderer.render('campaign', content.locale, {
-      companyName: this.config.companyName,
-      postalAddress: this.config.senderPostalAddress,
       subject: content.subject,
       bodyHtml: content.body,
       topicName: content.topicName,

@@ -18,8 +18,8 @@ export const REDACTED_LOG_PATHS = [
 export const REDACTED = '[Redacted]';
 
 // Every route whose path carries a signed token: /p/:token(/suggest), /u/:token, /f/:token,
-// /confirm/:token, /webinars/unregister/:token.
-const TOKEN_IN_PATH = /^(\/(?:p|u|f|confirm|webinars\/unregister))\/[^/?#]+/;
+// /confirm/:token, /webinars/unregister/:token, /webinars/:slug/confirm/:token.
+const TOKEN_IN_PATH = /^(\/(?:p|u|f|confirm|webinars\/unregister|webinars\/[^/?#]+\/confirm))\/[^/?#]+/;
 
 /**
  * Query parameters whose values are logged: short, harmless choices. Any other parameter is

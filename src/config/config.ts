@@ -1,11 +1,34 @@
 // Every setting Tactful reads, parsed and validated once at start-up into one typed object.
 // A bad value stops the start with a message that names the variable (see ConfigError).
 import { isIP } from 'node:net';
+import { contrast, HEX_COLOR } from '../common/colors';
 import { ConfigFinding, productionFindings } from './production-checks';
 import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from './quiet-hours';
 
 export type Locale = 'de' | 'en';
 export const LOCALES: readonly Locale[] = ['de', 'en'];
+
+/**
+ * The company's own look, shown in every mail and customer page instead of Tactful's: name, logo,
+ * colours, postal address per language, imprint and privacy policy (GDPR Art. 13, § 5 DDG).
+ */
+export interface Brand {
+  name: string;
+  /** An https image (shown at most 200 × 60 px); null: the name is shown instead. */
+  logoUrl: string | null;
+  colors: {
+    /** Buttons and links; white text on it must be readable (contrast ≥ 4.5). */
+    primary: string;
+    /** Body text on white; contrast ≥ 4.5. */
+    text: string;
+    /** Around the content: the mail's and page's backdrop. */
+    background: string;
+  };
+  /** One line, e.g. "Beispiel GmbH, Hauptstraße 1, 10115 Berlin", per language. */
+  address: Record<Locale, string>;
+  imprintUrl: string | null;
+  privacyUrl: string | null;
+}
 
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
@@ -83,15 +106,29 @@ export interface AppConfig {
   retryBaseSeconds: number;
   domainPauseMinutes: number;
   unsubscribeMailto: string | undefined;
+  /** The brand's name (BRAND_NAME, formerly COMPANY_NAME): kept as its own field for the List-Id and the calendar organiser. */
   companyName: string;
+  brand: Brand;
   /** Send the optional "out for delivery today" mail for shipments. */
   shipmentOutForDeliveryMail: boolean;
+  /**
+   * Seconds a shipment status mail waits after the last status change before it is handed over
+   * (0: no hold). Carriers report label, transit and delivery in bursts; the hold lets the burst
+   * settle so that only the latest relevant status is mailed, and a parcel delivered within it gets none.
+   */
+  shipmentSettleSeconds: number;
   digestMaxEntries: number;
   /** Failed link attempts (and public-form requests) per minute from one client address. */
   customerRateLimitPerIp: number;
   digestCatchupSpreadMinutes: number;
   /** Minutes before a webinar's start at which registrants are reminded; at most two, latest last. */
   webinarReminderMinutes: number[];
+  /**
+   * Public webinar form: "confirm your registration" mails per hour triggered from one client
+   * address (IPv6: one /64), counted in PostgreSQL across every instance. Over it, the form gives
+   * the same answer and sends nothing.
+   */
+  webinarConfirmMailsPerIpHour: number;
   /** LOCAL_ONLY: a production-mode instance for local use (docker-compose.yml); production's refusals become warnings. */
   localOnly: boolean;
   /** What the production checks found unusual: logged at warn on every start (src/config/production-checks.ts). */
@@ -209,6 +246,27 @@ class EnvReader {
       return [];
     }
     return secrets;
+  }
+
+  /** A colour as #rrggbb. */
+  color(name: string, fallback: string): string {
+    const value = this.string(name, fallback);
+    if (!HEX_COLOR.test(value)) {
+      this.problems.push({ variable: name, message: `must be a colour as #rrggbb, got "${value}"` });
+      return fallback;
+    }
+    return value.toLowerCase();
+  }
+
+  /** A colour that `on` must be readable against (WCAG contrast ≥ 4.5:1). */
+  readableColor(name: string, fallback: string, against: string, what: string): string {
+    const value = this.color(name, fallback);
+    const ratio = contrast(value, against);
+    if (ratio < 4.5) {
+      this.problems.push({ variable: name, message: `${what} is too hard to read: contrast ${ratio.toFixed(2)}:1, at least 4.5:1 needed (a darker colour)` });
+      return fallback;
+    }
+    return value;
   }
 
   /** `Name <address@domain>` or a bare address; no line breaks (it becomes a header). */
@@ -377,7 +435,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     replyTo: '',
     senderReplyTo: read.mailboxMap('SENDER_REPLY_TO'),
     outboxDir: read.string('OUTBOX_DIR', 'outbox'),
-    senderPostalAddress: read.string('SENDER_POSTAL_ADDRESS', 'Tactful GmbH, Musterstraße 1, 10115 Berlin, Germany'),
+    senderPostalAddress: '', // set below: the brand's German address
     adminApiKey: read.optional('ADMIN_API_KEY'),
     tokenSecret: read.secret('TOKEN_SECRET', production ? undefined : devSecrets?.tokenSecret),
     webhookSecret: read.secret('WEBHOOK_SECRET', production ? undefined : devSecrets?.webhookSecret),
@@ -415,16 +473,23 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     retryBaseSeconds: read.int('RETRY_BASE_SECONDS', 60, 1, 86_400),
     domainPauseMinutes: read.int('DOMAIN_PAUSE_MINUTES', 60, 1, 10_080),
     unsubscribeMailto: read.optional('UNSUBSCRIBE_MAILTO'),
-    companyName: read.string('COMPANY_NAME', 'Tactful'),
+    companyName: '', // set below: the brand's name
+    brand: undefined as unknown as Brand, // set below
     shipmentOutForDeliveryMail: read.bool('SHIPMENT_OUT_FOR_DELIVERY_MAIL', true),
+    shipmentSettleSeconds: read.int('SHIPMENT_SETTLE_SECONDS', 120, 0, 3600),
     digestMaxEntries: read.int('DIGEST_MAX_ENTRIES', 10, 1, 100),
     customerRateLimitPerIp: read.int('CUSTOMER_RATE_LIMIT_PER_IP', 300, 1, 1_000_000),
     digestCatchupSpreadMinutes: read.int('DIGEST_CATCHUP_SPREAD_MINUTES', 60, 0, 1440),
     webinarReminderMinutes: read.intList('WEBINAR_REMINDER_MINUTES', [1440, 60], 1, 43_200, 2),
+    webinarConfirmMailsPerIpHour: read.int('WEBINAR_CONFIRM_MAILS_PER_IP_HOUR', 20, 1, 100_000),
     localOnly: read.bool('LOCAL_ONLY', false),
     startupWarnings: [],
   };
-  config.replyTo = read.mailbox('REPLY_TO', config.mailFrom);
+  // MAIL_REPLY_TO is the documented name; REPLY_TO still works.
+  config.replyTo = read.optional('MAIL_REPLY_TO') !== undefined ? read.mailbox('MAIL_REPLY_TO', config.mailFrom) : read.mailbox('REPLY_TO', config.mailFrom);
+  config.brand = readBrand(read, production);
+  config.companyName = config.brand.name;
+  config.senderPostalAddress = config.brand.address.de;
   // Every worker lane holds a connection through its SMTP hand-over.
   config.dbWorkerPoolSize = read.int('DB_WORKER_POOL_SIZE', config.workerConcurrency, 1, 200);
   for (const [variable, mailbox] of [['MAIL_FROM', config.mailFrom], ['REPLY_TO', config.replyTo], ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m])]) {
@@ -442,6 +507,41 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+/** What mails and pages show when nothing is configured (development and tests). */
+export const DEFAULT_BRAND: Brand = {
+  name: 'Tactful',
+  logoUrl: null,
+  colors: { primary: '#1d4ed8', text: '#1f2937', background: '#f3f4f6' },
+  address: { de: 'Tactful GmbH, Musterstraße 1, 10115 Berlin', en: 'Tactful GmbH, Musterstraße 1, 10115 Berlin, Germany' },
+  imprintUrl: null,
+  privacyUrl: null,
+};
+
+function readBrand(read: EnvReader, production: boolean): Brand {
+  // Links in a customer's mail are opened anywhere: in production only https.
+  const linkProtocols = production ? ['https:'] : ['https:', 'http:'];
+  const name = read.string('BRAND_NAME', read.string('COMPANY_NAME', DEFAULT_BRAND.name));
+  // SENDER_POSTAL_ADDRESS is the older name of one address for both languages.
+  const legacyAddress = read.optional('SENDER_POSTAL_ADDRESS');
+  const addressDe = read.string('BRAND_ADDRESS_DE', legacyAddress ?? DEFAULT_BRAND.address.de);
+  const addressEn = read.string('BRAND_ADDRESS_EN', legacyAddress ?? (read.optional('BRAND_ADDRESS_DE') ? addressDe : DEFAULT_BRAND.address.en));
+  for (const variable of ['BRAND_NAME', 'BRAND_ADDRESS_DE', 'BRAND_ADDRESS_EN']) {
+    if (/[\r\n]/.test(read.string(variable, ''))) read.problems.push({ variable, message: 'must be one line' });
+  }
+  return {
+    name,
+    logoUrl: read.url('BRAND_LOGO_URL', linkProtocols) ?? null,
+    colors: {
+      primary: read.readableColor('BRAND_COLOR_PRIMARY', DEFAULT_BRAND.colors.primary, '#ffffff', 'white text on it'),
+      text: read.readableColor('BRAND_COLOR_TEXT', DEFAULT_BRAND.colors.text, '#ffffff', 'it on white'),
+      background: read.color('BRAND_COLOR_BACKGROUND', DEFAULT_BRAND.colors.background),
+    },
+    address: { de: addressDe, en: addressEn },
+    imprintUrl: read.url('BRAND_IMPRINT_URL', linkProtocols) ?? null,
+    privacyUrl: read.url('BRAND_PRIVACY_URL', linkProtocols) ?? null,
+  };
 }
 
 /** Injection token for the validated AppConfig. */

@@ -31,6 +31,8 @@ export interface ProductionSettings {
   tokenSecret: string;
   webhookSecret: string;
   logLevel: string;
+  /** The company's look (AppConfig.brand); absent in callers that check only the rest. */
+  brand?: { name: string; imprintUrl: string | null; privacyUrl: string | null };
 }
 
 /** The settings read, plus what the typed config cannot tell (was PUBLIC_URL given, or derived from PORT?). */
@@ -138,6 +140,13 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
   }
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     warnings.push({ variable: 'LOG_LEVEL', message: `is ${config.logLevel}: meant for debugging, and production logs grow fast at this level` });
+  }
+  // Customers should see the company they know, and German law wants an imprint on every page (§ 5 DDG)
+  // and the privacy notice wherever data is collected (GDPR Art. 13).
+  if (config.brand) {
+    if (config.brand.name === 'Tactful') warnings.push({ variable: 'BRAND_NAME', message: 'is unset: mails and pages are signed "Tactful" instead of your company' });
+    if (!config.brand.imprintUrl) warnings.push({ variable: 'BRAND_IMPRINT_URL', message: 'is unset: mails and pages link no imprint, which German sites must show' });
+    if (!config.brand.privacyUrl) warnings.push({ variable: 'BRAND_PRIVACY_URL', message: 'is unset: forms and mails link no privacy policy (GDPR Art. 13)' });
   }
 
   if (localOnly) {

@@ -15,6 +15,7 @@ import { TimeOrderedSubscriberIds1764000012000 } from './migrations/176400001200
 import { ConsentEvidence1765000100000 } from './migrations/1765000100000-ConsentEvidence';
 import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-IdempotencyRetention';
 import { HonestStates1765000500000 } from './migrations/1765000500000-HonestStates';
+import { WebinarRegistrationRequests1766000600000 } from './migrations/1766000600000-WebinarRegistrationRequests';
 import { HousekeepingRetention1766000800000 } from './migrations/1766000800000-HousekeepingRetention';
 import { DeliveryCounts1766000810000 } from './migrations/1766000810000-DeliveryCounts';
 import { ClaimLease1766000820000 } from './migrations/1766000820000-ClaimLease';
@@ -36,6 +37,7 @@ export const MIGRATIONS = [
   ConsentEvidence1765000100000,
   IdempotencyRetention1765000300000,
   HonestStates1765000500000,
+  WebinarRegistrationRequests1766000600000,
   HousekeepingRetention1766000800000,
   DeliveryCounts1766000810000,
   ClaimLease1766000820000,

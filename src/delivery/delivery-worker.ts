@@ -369,8 +369,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     // Replies are welcome: every mail names a mailbox people read, the sender's own if it has one.
     const replyTo = replyToFor(this.config, delivery.sender);
     const layout: Record<string, unknown> = {
-      companyName: this.config.companyName,
-      postalAddress: this.config.senderPostalAddress,
       locale: delivery.locale,
       replyAddress: addressOf(replyTo),
     };

@@ -99,14 +99,17 @@ export function assertSafeMail(mail: OutgoingMail): void {
 /** Maps the port's mail to nodemailer message options; file and URL access stay off. */
 function toNodemailerMessage(mail: OutgoingMail): SendMailOptions {
   const attachments: NonNullable<SendMailOptions['attachments']> = [];
-  let icalEvent: SendMailOptions['icalEvent'];
+  const alternatives: NonNullable<SendMailOptions['alternatives']> = [];
   for (const attachment of mail.attachments ?? []) {
     if (attachment.method !== undefined) {
-      if (icalEvent) throw new UnsafeMailError('A mail can carry only one calendar invitation (attachment with method)');
-      // nodemailer puts an icalEvent in the multipart/alternative as text/calendar;method=...
-      // and attaches it as invite.ics: Outlook shows its accept/decline buttons only for that
-      // layout, a plain attachment is just a file to it.
-      icalEvent = { method: attachment.method.toUpperCase(), filename: attachment.filename, content: attachment.content };
+      if (alternatives.length) throw new UnsafeMailError('A mail can carry only one calendar invitation (attachment with method)');
+      // An invitation travels twice, both times as text/calendar with its iTIP method (RFC 6047):
+      // in the multipart/alternative, where Outlook and Thunderbird show their accept/decline
+      // buttons, and as the .ics file for everyone else. nodemailer's own icalEvent would label
+      // the file application/ics, which no calendar registers for.
+      const contentType = `text/calendar; charset=utf-8; method=${attachment.method.toUpperCase()}`;
+      alternatives.push({ contentType, content: attachment.content });
+      attachments.push({ filename: attachment.filename, content: attachment.content, contentType });
       continue;
     }
     attachments.push({ filename: attachment.filename, content: attachment.content, contentType: attachment.contentType });
@@ -122,7 +125,7 @@ function toNodemailerMessage(mail: OutgoingMail): SendMailOptions {
     text: mail.text,
     headers: { ...mail.headers },
     ...(attachments.length ? { attachments } : {}),
-    ...(icalEvent ? { icalEvent } : {}),
+    ...(alternatives.length ? { alternatives } : {}),
     disableFileAccess: true,
     disableUrlAccess: true,
     // Without it nodemailer scans every text part and header value character by character to

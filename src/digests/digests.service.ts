@@ -428,7 +428,8 @@ export class DigestsService implements OnModuleInit {
     return {
       template: 'digest',
       data: {
-        cadenceLabel: de ? (biweekly ? 'zweiwöchentlicher' : 'wöchentlicher') : biweekly ? 'biweekly' : 'weekly',
+        // The templates word the cadence themselves: a German adjective declines with its sentence.
+        biweekly,
         entryCount: rows.length,
         singleEntry: rows.length === 1,
         firstTitle: rows[0]?.title ?? '',

@@ -40,9 +40,11 @@ export class FeedbackController {
 
   private async notFound(reply: FastifyReply): Promise<string> {
     await this.limits.countFailure(reply.request);
-    const t = this.pages.t('en');
+    // Nobody is known from this link: the visitor's language (?lang, Accept-Language), else the default.
+    const locale = requestLocale(reply.request, this.config.defaultLocale);
+    const t = this.pages.t(locale);
     void reply.status(404);
-    return this.pages.message('en', t.notFoundTitle, [t.notFoundBody]);
+    return this.pages.message(locale, t.notFoundTitle, [t.notFoundBody]);
   }
 
   private render(token: string, subject: FeedbackSubject, state: { chosen?: Rating | null; comment?: string | null; notice?: string; error?: string; done?: boolean }): string {

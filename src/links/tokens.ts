@@ -15,10 +15,23 @@ import { Inject, Injectable } from '@nestjs/common';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/config';
 
-/** 'webinar' signs a webinar registration id (the self-service unregister link), not a subscriber id. */
-export type TokenPurpose = 'confirm' | 'preferences' | 'unsubscribe' | 'feedback' | 'webinar';
+/**
+ * 'webinar' signs a webinar registration id (the self-service unregister link), not a subscriber
+ * id; 'webinar_confirm' a webinar registration request id (the double opt-in link of the public
+ * form); 'webinar_register' a subscriber id, for a personal registration link that registers its
+ * holder without the double opt-in (they hold a link mailed to them).
+ */
+export type TokenPurpose = 'confirm' | 'preferences' | 'unsubscribe' | 'feedback' | 'webinar' | 'webinar_confirm' | 'webinar_register';
 
-const PURPOSE_BYTE: Record<TokenPurpose, number> = { confirm: 1, preferences: 2, unsubscribe: 3, feedback: 4, webinar: 5 };
+const PURPOSE_BYTE: Record<TokenPurpose, number> = {
+  confirm: 1,
+  preferences: 2,
+  unsubscribe: 3,
+  feedback: 4,
+  webinar: 5,
+  webinar_confirm: 6,
+  webinar_register: 7,
+};
 const BYTE_PURPOSE = new Map(Object.entries(PURPOSE_BYTE).map(([p, b]) => [b, p as TokenPurpose]));
 const UUID_HEX = /^[0-9a-f]{32}$/;
 
@@ -114,7 +127,9 @@ export class TokenSigner {
   }
 }
 
-const PATHS: Record<TokenPurpose, string> = { confirm: 'confirm', preferences: 'p', unsubscribe: 'u', feedback: 'f', webinar: 'webinars/unregister' };
+/** The purposes whose page is `/<path>/<token>`; the webinar links also name the webinar (src/webinars). */
+type PagePurpose = Exclude<TokenPurpose, 'webinar_confirm' | 'webinar_register'>;
+const PATHS: Record<PagePurpose, string> = { confirm: 'confirm', preferences: 'p', unsubscribe: 'u', feedback: 'f', webinar: 'webinars/unregister' };
 
 @Injectable()
 export class TokenService extends TokenSigner {
@@ -122,7 +137,7 @@ export class TokenService extends TokenSigner {
     super([config.tokenSecret, ...config.previousTokenSecrets]);
   }
 
-  url(purpose: TokenPurpose, subscriberId: string): string {
+  url(purpose: PagePurpose, subscriberId: string): string {
     return `${this.config.publicUrl}/${PATHS[purpose]}/${this.sign(purpose, subscriberId)}`;
   }
 

@@ -6,19 +6,35 @@ import Handlebars from 'handlebars';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { readableOn } from '../common/colors';
+import { APP_CONFIG, AppConfig, Brand, Locale } from '../config/config';
 
 const PAGES_DIR = resolve(__dirname, '../../templates/pages');
 
 export type PageStrings = Record<string, string>;
 
 /**
+ * The brand's colours as CSS custom properties, light and dark, for the layout's static stylesheet.
+ * A <style> block of its own, fixed at start-up, so the CSP can allow it by its hash. In dark mode
+ * the brand colour stays on buttons (with white text) and is lightened for links and focus.
+ */
+export function brandStyle(brand: Brand): string {
+  const { primary, text, background } = brand.colors;
+  const darkCard = '#1f2937';
+  return (
+    `<style>:root { --brand: ${primary}; --brand-link: ${primary}; --ink: ${text}; --bg: ${background}; }\n` +
+    `@media (prefers-color-scheme: dark) { :root { --brand-link: ${readableOn(primary, darkCard)}; --ink: #e5e7eb; --bg: #111827; } }</style>`
+  );
+}
+
+/**
  * The Content-Security-Policy of every page: nothing from elsewhere, never in a frame (the
- * one-button confirm and unsubscribe forms must not be clickjacked), forms post only here. The
+ * one-button confirm and unsubscribe forms must not be clickjacked), forms post only here, images
+ * come from here or the brand logo's origin. The
  * pages' inline <style> and <script> blocks are allowed by their SHA-256, not by 'unsafe-inline';
  * a block must therefore be plain text in its template (no {{…}} inside), which this checks.
  */
-export function contentSecurityPolicy(templates: string[]): string {
+export function contentSecurityPolicy(templates: string[], imageOrigins: string[] = []): string {
   const hashes = (tag: 'style' | 'script') =>
     templates.flatMap((text) =>
       [...text.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map(([, body]) => {
@@ -32,7 +48,7 @@ export function contentSecurityPolicy(templates: string[]): string {
     `default-src 'self'`,
     `script-src ${scripts.length ? scripts.join(' ') : `'none'`}`,
     `style-src ${styles.length ? styles.join(' ') : `'self'`}`,
-    `img-src 'self'`,
+    `img-src ${["'self'", ...imageOrigins].join(' ')}`,
     `form-action 'self'`,
     `frame-ancestors 'none'`,
     `base-uri 'none'`,
@@ -73,16 +89,23 @@ export class PageRenderer {
   /** Sent with every page (see CustomerPageHeaders). */
   readonly contentSecurityPolicy: string;
 
+  private readonly brandStyle: string;
+
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    const sources: string[] = [];
+    this.brandStyle = brandStyle(config.brand);
+    const sources: string[] = [this.brandStyle];
     for (const file of readdirSync(PAGES_DIR).filter((f) => f.endsWith('.hbs'))) {
       const source = readFileSync(join(PAGES_DIR, file), 'utf8');
       sources.push(source);
       this.pages.set(file.replace(/\.hbs$/, ''), this.hbs.compile(source, { strict: false }));
     }
     this.layout = this.pages.get('layout')!;
-    this.strings = JSON.parse(readFileSync(join(PAGES_DIR, 'i18n.json'), 'utf8'));
-    this.contentSecurityPolicy = contentSecurityPolicy(sources);
+    // i18n.json, plus the strings of a feature kept in a file of its own (i18n.<feature>.json).
+    const files = ['i18n.json', ...readdirSync(PAGES_DIR).filter((f) => /^i18n\.[\w-]+\.json$/.test(f)).sort()];
+    const parts = files.map((f) => JSON.parse(readFileSync(join(PAGES_DIR, f), 'utf8')) as Record<Locale, PageStrings>);
+    this.strings = { de: Object.assign({}, ...parts.map((p) => p.de)), en: Object.assign({}, ...parts.map((p) => p.en)) };
+    // The brand's logo is the one thing a page loads from elsewhere.
+    this.contentSecurityPolicy = contentSecurityPolicy(sources, config.brand.logoUrl ? [new URL(config.brand.logoUrl).origin] : []);
   }
 
   t(locale: Locale): PageStrings {
@@ -94,8 +117,16 @@ export class PageRenderer {
     if (!template) throw new Error(`no page template ${page}`);
     const options = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false };
     const body = template({ ...data, t: this.strings[locale], locale }, options);
+    const brand = this.config.brand;
     return this.layout(
-      { body, title, locale, companyName: this.config.companyName, postalAddress: this.config.senderPostalAddress },
+      {
+        body,
+        title,
+        locale,
+        t: this.strings[locale],
+        brandStyle: this.brandStyle,
+        brand: { name: brand.name, logoUrl: brand.logoUrl, address: brand.address[locale], imprintUrl: brand.imprintUrl, privacyUrl: brand.privacyUrl },
+      },
       options,
     );
   }

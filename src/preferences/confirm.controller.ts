@@ -1,15 +1,15 @@
 // Double opt-in pages. GET only shows a button (mail scanners prefetch links); POST confirms.
-import { Controller, Get, Header, HttpCode, Param, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Param, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { ApiForm, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
-import { Locale } from '../config/config';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ConfirmationService } from '../subscribers/confirmation.service';
 import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../pages/customer-rate-limit.guard';
-import { PageRenderer } from '../pages/page-renderer';
+import { PageRenderer, requestLocale } from '../pages/page-renderer';
 import { TokenService } from '../links/tokens';
 
 @ApiTags('customer pages')
@@ -25,6 +25,7 @@ export class ConfirmController {
     private readonly pages: PageRenderer,
     private readonly confirmation: ConfirmationService,
     private readonly limits: CustomerRateLimits,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   private async subscriber(token: string): Promise<{ id: string; locale: Locale; status: string } | null> {
@@ -35,7 +36,9 @@ export class ConfirmController {
   }
 
   /** The one "invalid link" page; a genuine link whose person is gone counts as a failed attempt. */
-  private async notFound(reply: FastifyReply, locale: Locale): Promise<string> {
+  private async notFound(reply: FastifyReply, known?: Locale): Promise<string> {
+    // Unless the link names its person: the visitor's language (?lang, Accept-Language), else the default.
+    const locale = known ?? requestLocale(reply.request, this.config.defaultLocale);
     await this.limits.countFailure(reply.request);
     const t = this.pages.t(locale);
     void reply.status(404);
@@ -49,7 +52,7 @@ export class ConfirmController {
   @ApiPage({ html: { 200: 'A page with the confirm button and the topics to confirm (confirmed already: a page saying so).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async show(@Param('token') token: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const subscriber = await this.subscriber(token);
-    if (!subscriber) return this.notFound(reply, 'en');
+    if (!subscriber) return this.notFound(reply);
     const t = this.pages.t(subscriber.locale);
     if (subscriber.status !== 'pending') {
       return this.pages.message(subscriber.locale, t.confirmedTitle, [t.alreadyConfirmed], {
@@ -77,7 +80,7 @@ export class ConfirmController {
   @ApiPage({ html: { 200: 'Confirmed (or: confirmed already), with a link to the preferences page.', 404: `${PAGE_INVALID_LINK} Also when nothing is pending any more.`, 429: PAGE_TOO_MANY } })
   async confirm(@Param('token') token: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const subscriber = await this.subscriber(token);
-    if (!subscriber) return this.notFound(reply, 'en');
+    if (!subscriber) return this.notFound(reply);
     const result = await this.confirmation.confirm(subscriber.id, request.ip ?? null, request.headers['user-agent'] ?? null);
     const t = this.pages.t(subscriber.locale);
     if (result === 'not_pending') return this.notFound(reply, subscriber.locale);

@@ -104,9 +104,11 @@ export class PreferencesController {
   /** The one "invalid link" page; a genuine link whose person is gone counts as a failed attempt. */
   private async notFound(reply: FastifyReply): Promise<string> {
     await this.limits.countFailure(reply.request);
-    const t = this.pages.t('en');
+    // Nobody is known from this link: the visitor's language (?lang, Accept-Language), else the default.
+    const locale = requestLocale(reply.request, this.config.defaultLocale);
+    const t = this.pages.t(locale);
     void reply.status(404);
-    return this.pages.message('en', t.notFoundTitle, [t.notFoundBody]);
+    return this.pages.message(locale, t.notFoundTitle, [t.notFoundBody]);
   }
 
   /** A sample link from a preview or test send: says so, changes nothing (GET and POST alike). */
@@ -134,6 +136,8 @@ export class PreferencesController {
       email: state.email,
       action: `/p/${token}`,
       unsubscribeAction: `/u/${this.tokens.sign('unsubscribe', state.id)}`,
+      // Nothing left to unsubscribe from: the page says how to come back instead.
+      unsubscribed: state.status === 'unsubscribed',
       csrf: this.csrf.csrfToken(state.id),
       langLink: `/p/${token}?lang=${locale === 'de' ? 'en' : 'de'}`,
       otherLocale: locale === 'de' ? 'en' : 'de',
@@ -307,6 +311,9 @@ export class PreferencesController {
     const state = await this.load('unsubscribe', token);
     if (!state) return this.notFound(reply);
     const t = this.pages.t(state.locale);
+    if (state.status === 'unsubscribed') {
+      return this.pages.render('unsubscribe', state.locale, t.unsubAlreadyTitle, { already: true, preferencesUrl: `/p/${this.tokens.sign('preferences', state.id)}` });
+    }
     return this.pages.render('unsubscribe', state.locale, t.unsubTitle, { action: `/u/${token}`, done: false });
   }
 

@@ -23,6 +23,8 @@ export enum Reason {
   SuppressedDuplicate = 'suppressed_duplicate',
   /** Decided to go, and waiting in the outbox for the end of the customer's quiet hours. */
   QueuedQuietHours = 'queued_quiet_hours',
+  /** A shipment status mail held until the parcel's status settles (SHIPMENT_SETTLE_SECONDS). */
+  QueuedSettling = 'queued_settling',
   SuppressedEmpty = 'suppressed_empty',
   SuppressedCancelled = 'suppressed_cancelled',
   AlreadyDelivered = 'already_delivered',
@@ -63,6 +65,10 @@ export const REASON_LABELS: Record<Reason, { de: string; en: string }> = {
   [Reason.SuppressedAudience]: { de: 'Gehört nicht zur Zielgruppe', en: 'Not in the audience' },
   [Reason.SuppressedDuplicate]: { de: 'Bereits erhalten', en: 'Received already' },
   [Reason.QueuedQuietHours]: { de: 'Wartet auf das Ende der Ruhezeit', en: 'Waiting for the end of quiet hours' },
+  [Reason.QueuedSettling]: {
+    de: 'Wartet kurz, bis der Paketstatus feststeht',
+    en: 'Held briefly until the parcel’s status settles',
+  },
   [Reason.SuppressedEmpty]: { de: 'Nichts Neues, kein Newsletter', en: 'Nothing new, no digest' },
   [Reason.SuppressedCancelled]: { de: 'Versand abgebrochen', en: 'Sending cancelled' },
   [Reason.AlreadyDelivered]: { de: 'Paket bereits zugestellt', en: 'Parcel already delivered' },

@@ -10,6 +10,8 @@ import Handlebars from 'handlebars';
 import { convert as convertHtmlToText, HtmlToTextOptions } from 'html-to-text';
 import mjml2html from 'mjml';
 import { BoundedCache } from '../common/bounded-cache';
+import { readableOn } from '../common/colors';
+import { APP_CONFIG, AppConfig, Brand, DEFAULT_BRAND } from '../config/config';
 import { campaignBodyProblems, sanitizeCampaignBody } from './campaign-body';
 import {
   CampaignBodyError,
@@ -29,16 +31,46 @@ export const RENDERING_OPTIONS = Symbol('RENDERING_OPTIONS');
 
 export interface RenderingOptions {
   templatesDir?: string;
+  /** The company's look; defaults to the configured brand, else DEFAULT_BRAND. */
+  brand?: Brand;
 }
 
-type LayoutName = 'marketing' | 'service';
+/** What the templates read as @brand: the brand in the mail's language. */
+interface BrandFrame {
+  name: string;
+  logoUrl: string | null;
+  address: string;
+  imprintUrl: string | null;
+  privacyUrl: string | null;
+}
+
+// The dark-mode palette (prefers-color-scheme: dark in mj-head): fixed greys, so text stays
+// readable whatever colours a client inverts; the brand colour only for buttons and, lightened
+// until it is readable on the dark card, for links.
+const DARK = { backdrop: '#111827', card: '#1f2937', text: '#e5e7eb', muted: '#9ca3af' };
+
+/** Placeholders of the MJML sources, replaced by the brand's colours before MJML compiles them. */
+function brandColors(brand: Brand): Record<string, string> {
+  return {
+    __BRAND_PRIMARY__: brand.colors.primary,
+    __BRAND_TEXT__: brand.colors.text,
+    __BRAND_BACKGROUND__: brand.colors.background,
+    __BRAND_LINK_DARK__: readableOn(brand.colors.primary, DARK.card),
+    __DARK_BACKDROP__: DARK.backdrop,
+    __DARK_CARD__: DARK.card,
+    __DARK_TEXT__: DARK.text,
+    __DARK_MUTED__: DARK.muted,
+  };
+}
+
+export type LayoutName = 'marketing' | 'service';
 type CompileOptions = NonNullable<Parameters<typeof Handlebars.compile>[1]>;
 type TemplateFn = Handlebars.TemplateDelegate<Record<string, unknown>>;
 type LayoutStrings = Record<string, string>;
 
 // The layout decides the footer: only marketing mails carry an unsubscribe link, and service mails
 // (double opt-in, reminders) must not look like advertising.
-const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
+export const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
   'confirm-subscription': 'service',
   'confirm-reminder': 'service',
   campaign: 'marketing',
@@ -53,6 +85,7 @@ const MESSAGE_LAYOUTS: Record<MessageName, LayoutName> = {
   'webinar-update': 'service',
   'webinar-cancellation': 'service',
   'webinar-reminder': 'service',
+  'webinar-registration-confirm': 'service',
 };
 
 // Comments rather than tags, so a layout is still a valid file on its own (MJML and Handlebars
@@ -79,7 +112,7 @@ const HTML_TO_TEXT_OPTIONS: HtmlToTextOptions = {
 const HTML_COMPILE_OPTIONS: CompileOptions = {
   strict: true,
   knownHelpersOnly: true,
-  knownHelpers: { htmlToText: true, allowedHtml: true },
+  knownHelpers: { htmlToText: true, allowedHtml: true, excerpt: true },
 };
 // Subject and text part are not HTML: escaping would put "&amp;" in front of the reader.
 const PLAIN_COMPILE_OPTIONS: CompileOptions = { ...HTML_COMPILE_OPTIONS, noEscape: true };
@@ -99,6 +132,8 @@ interface MessageSources {
 
 interface CompiledMessage {
   subject: TemplateFn;
+  /** The inbox preview line (mj-preview), as plain text. */
+  preheader: TemplateFn;
   html: TemplateFn;
   text: TemplateFn;
   strings: LayoutStrings;
@@ -115,10 +150,31 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
   private readonly textOfHtml = new BoundedCache<string, string>(32);
   private readonly allowedHtml = new BoundedCache<string, string>(32);
   private compileCount = 0;
+  private readonly brand: Brand;
+  private readonly brandFrames: Record<Locale, BrandFrame>;
 
-  constructor(@Optional() @Inject(RENDERING_OPTIONS) options?: RenderingOptions) {
+  constructor(
+    @Optional() @Inject(RENDERING_OPTIONS) options?: RenderingOptions,
+    @Optional() @Inject(APP_CONFIG) config?: AppConfig,
+  ) {
     super();
     this.templatesDir = options?.templatesDir ?? DEFAULT_TEMPLATES_DIR;
+    this.brand = options?.brand ?? config?.brand ?? DEFAULT_BRAND;
+    const frame = (locale: Locale): BrandFrame => ({
+      name: this.brand.name,
+      logoUrl: this.brand.logoUrl,
+      address: this.brand.address[locale],
+      imprintUrl: this.brand.imprintUrl,
+      privacyUrl: this.brand.privacyUrl,
+    });
+    this.brandFrames = { de: frame('de'), en: frame('en') };
+    // An excerpt for the inbox preview line: whole words, at most about 140 characters.
+    this.handlebars.registerHelper('excerpt', (text: unknown) => {
+      if (typeof text !== 'string') throw new Error('excerpt needs a string');
+      const flat = text.replace(/\[[^\]]*\]/g, '').replace(/\s+/g, ' ').trim();
+      if (flat.length <= 140) return flat;
+      return `${flat.slice(0, 140).replace(/\s+\S*$/, '')} …`;
+    });
     // A campaign body is the same for thousands of recipients; convert it once.
     this.handlebars.registerHelper('htmlToText', (html: unknown) => {
       if (typeof html !== 'string') throw new Error('htmlToText needs an HTML string');
@@ -154,12 +210,13 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
     const compiled = await this.compiledMessage(message, locale);
     try {
       // @-variables are layout-owned and cannot collide with recipient data.
-      const frame = { locale, t: compiled.strings, subject: '' };
+      const frame = { locale, t: compiled.strings, subject: '', preheader: '', brand: this.brandFrames[locale] };
       // One options object for the three calls (Handlebars copies the frame, never the options).
       const options = { ...RUNTIME_OPTIONS, data: frame };
       // One line: the subject becomes a header, and a line break in the data must not end it.
       const subject = compiled.subject(data, options).replace(/\s+/g, ' ').trim();
       frame.subject = subject;
+      frame.preheader = compiled.preheader(data, options).replace(/\s+/g, ' ').trim();
       const html = compiled.html(data, options);
       const text = tidyText(compiled.text(data, options));
       if (!subject || !text) throw new Error('rendered an empty subject or text part');
@@ -236,7 +293,21 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
       return content;
     };
     const layoutPath = `layouts/${sources.layout}.mjml`;
-    const mjml = fillSlot(file(layoutPath), MJML_CONTENT_SLOT, file(`messages/${message}/${locale}.mjml`), layoutPath);
+    const filled = fillSlot(file(layoutPath), MJML_CONTENT_SLOT, file(`messages/${message}/${locale}.mjml`), layoutPath);
+    // The partials are inlined here (from the files read once, so they count for the version), and
+    // the brand's colours written into attributes MJML validates; any other include is left to MJML,
+    // which refuses what lies outside the partials folder.
+    const colors = brandColors(this.brand);
+    const mjml = filled
+      .replace(/<mj-include path="\.\.\/partials\/([\w-]+\.mjml)"\s*\/>/g, (include, name: string) => sources.files.get(`partials/${name}`) ?? include)
+      .replace(/__(?:BRAND|DARK)_[A-Z_]+__/g, (token) => colors[token] ?? token);
+
+    const stray = strayBlockExpression(mjml);
+    if (stray) {
+      throw new TemplateRenderError(
+        `MJML of ${message}/${locale}: ${stray} stands between MJML elements, where MJML drops it; put the condition inside the mj-text`,
+      );
+    }
 
     this.compileCount += 1;
     let html: string;
@@ -267,11 +338,13 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
     const textPath = `layouts/${sources.layout}.txt.hbs`;
     const text = fillSlot(file(textPath), TEXT_CONTENT_SLOT, file(`messages/${message}/${locale}.txt.hbs`), textPath);
     const subject = file(`messages/${message}/${locale}.subject.hbs`);
+    const preheader = file(`messages/${message}/${locale}.preheader.hbs`);
     // Parse now so a Handlebars syntax error surfaces at start-up; compile() itself is lazy.
-    for (const source of [html, text, subject]) this.handlebars.parse(source);
+    for (const source of [html, text, subject, preheader]) this.handlebars.parse(source);
 
     return {
       subject: this.handlebars.compile(subject, PLAIN_COMPILE_OPTIONS),
+      preheader: this.handlebars.compile(preheader, PLAIN_COMPILE_OPTIONS),
       html: this.handlebars.compile(html, HTML_COMPILE_OPTIONS),
       text: this.handlebars.compile(text, PLAIN_COMPILE_OPTIONS),
       strings: JSON.parse(file(`locales/${locale}.json`)) as LayoutStrings,
@@ -310,6 +383,19 @@ export class MjmlTemplateRenderer extends TemplateRenderer implements OnModuleIn
       .filter((entry) => entry.isFile())
       .map((entry) => `${folder}/${entry.name}`);
   }
+}
+
+// The elements whose content MJML copies into the HTML as it is. Anywhere else (between sections,
+// columns, texts) MJML keeps only its own elements: a Handlebars block there is silently dropped,
+// and the text inside it goes out whatever the condition (a cancelled webinar offering
+// "Register again").
+const VERBATIM_ELEMENTS = /<(mj-text|mj-button|mj-title|mj-preview|mj-style|mj-raw|mj-table)\b[^>]*>[\s\S]*?<\/\1>/g;
+const BLOCK_EXPRESSION = /\{\{~?\s*(?:[#^/]|else\b)[^}]*\}\}/;
+
+/** The first Handlebars block expression outside the verbatim elements, if any. */
+export function strayBlockExpression(mjml: string): string | undefined {
+  const outside = mjml.replace(/<!--[\s\S]*?-->/g, '').replace(VERBATIM_ELEMENTS, '');
+  return BLOCK_EXPRESSION.exec(outside)?.[0];
 }
 
 function fillSlot(layout: string, slot: string, content: string, layoutPath: string): string {

@@ -22,9 +22,8 @@ export type CampaignBodyValidation = { ok: true } | { ok: false; errors: Campaig
 
 /** Data the layout (header and footer) reads in every message. */
 export type LayoutData = {
-  companyName: string;
-  /** One line after the company name, e.g. "Hauptstraße 1, 10115 Berlin". */
-  postalAddress: string;
+  // The company's name, address, logo, imprint and privacy links come from the renderer's brand
+  // (@brand in the templates), not from each caller.
   preferencesUrl?: string | null;
   unsubscribeUrl?: string | null;
   /** The Reply-To address, shown in the marketing footer: replies are welcome. */
@@ -62,7 +61,8 @@ export type FeedbackLinks = { usefulUrl: string; notUsefulUrl: string };
 export type DigestData = LayoutData & {
   preferencesUrl: string;
   unsubscribeUrl: string;
-  cadenceLabel: string;
+  /** Every two weeks (true) or weekly: each template words it in its own grammar. */
+  biweekly: boolean;
   entryCount: number;
   singleEntry: boolean;
   firstTitle: string;
@@ -116,6 +116,18 @@ export type WebinarMailData = LayoutData & {
   byCustomer: boolean;
 };
 
+/** Double opt-in of a webinar registration from the public form: one button, no calendar file yet. */
+export type WebinarRegistrationConfirmData = LayoutData & {
+  firstName: string | null;
+  title: string;
+  when: string;
+  seriesLabel: string | null;
+  /** The series' title when the form asked for every later part too, else null. */
+  seriesTitle: string | null;
+  /** The signed confirmation link: opens a page whose button registers (GET changes nothing). */
+  confirmUrl: string;
+};
+
 /** Typed data per message, for callers that want the compiler to check what they pass. */
 export type MessageDataMap = {
   'confirm-subscription': ConfirmSubscriptionData;
@@ -130,6 +142,7 @@ export type MessageDataMap = {
   'webinar-update': WebinarMailData;
   'webinar-cancellation': WebinarMailData;
   'webinar-reminder': WebinarMailData;
+  'webinar-registration-confirm': WebinarRegistrationConfirmData;
 };
 
 export type MessageName = keyof MessageDataMap;

@@ -106,9 +106,16 @@ export class JobsService implements OnApplicationBootstrap {
     });
   }
 
-  /** SKIP LOCKED claims inside: every instance reminds a different set of registrations. */
+  /**
+   * SKIP LOCKED claims inside: every instance reminds a different set of registrations. Then the
+   * public form's registration requests that are no longer needed are forgotten (a DELETE any
+   * instance may run at once).
+   */
   webinarReminders() {
-    return this.runs.record('webinar-reminders', async () => ({ queued: await this.webinarRegistrations.sendDueReminders() }));
+    return this.runs.record('webinar-reminders', async () => ({
+      queued: await this.webinarRegistrations.sendDueReminders(),
+      forgottenRequests: await this.webinarRegistrations.pruneRequests(),
+    }));
   }
 
   /** Stored Idempotency-Key responses older than IDEMPOTENCY_RETENTION_HOURS go. */

@@ -6,7 +6,29 @@ import { ShipmentStatus } from './shipment-state.policy';
 export const SHIPMENT_MAIL_KINDS = ['shipment_shipped', 'shipment_out_for_delivery', 'shipment_exception'] as const;
 export type ShipmentMailKind = (typeof SHIPMENT_MAIL_KINDS)[number];
 
+/**
+ * The order confirmation is the receipt of the contract (BGB §312i: without delay; §312f: it
+ * carries the contract's details). It is neither held nor suppressed by any parcel's state: a
+ * parcel that arrived first changes nothing about what the customer bought.
+ */
 export const ORDER_CONFIRMATION_KIND = 'order_confirmation';
+
+/**
+ * A status mail waits SHIPMENT_SETTLE_SECONDS after it was queued and after each later change of
+ * the shipment's status, but never longer than this many holds after it was queued: a carrier
+ * that keeps changing the status cannot starve the mail.
+ */
+export const MAX_HOLDS = 10;
+
+/**
+ * When a held status mail may go, given a status change now: the hold restarts, up to the cap,
+ * and a mail already due later (a retry) is never brought forward. The SQL in
+ * ShipmentMailsService.holdStatusMails computes the same for every pending row.
+ */
+export function settledAt(current: Date, queuedAt: Date, now: Date, holdSeconds: number): Date {
+  const restarted = Math.min(now.getTime() + holdSeconds * 1000, queuedAt.getTime() + MAX_HOLDS * holdSeconds * 1000);
+  return new Date(Math.max(current.getTime(), restarted));
+}
 
 /** The mails a change of state triggers (once per shipment and kind: the outbox key sees to that). */
 export function mailsForTransition(before: ShipmentStatus, after: ShipmentStatus, options: { outForDeliveryMail: boolean }): ShipmentMailKind[] {
@@ -25,7 +47,7 @@ export interface MailCheck {
 }
 
 /**
- * The re-check at hand-over. A tracking mail for a parcel the customer already has is the "curse
+ * The re-check at hand-over, after the hold (so the status read here has settled). A tracking mail for a parcel the customer already has is the "curse
  * of automatisms": once delivered, nothing but history remains. A queued mail whose news is
  * overtaken by a newer status gives way to the mail for that status (the customer never reads
  * "on its way" after "arrives today"); a problem mail whose problem resolved itself is dropped.
@@ -99,10 +121,4 @@ export function itemsStillComing(order: OrderItem[], shipments: ShipmentItems[],
 export function unshippedQuantities(order: OrderItem[], shipments: ShipmentItems[]): Map<string, number> {
   const shipped = countBySku(shipments.filter((s) => s.status !== 'returned'));
   return new Map(order.map((item) => [item.sku, Math.max(0, item.quantity - (shipped.get(item.sku) ?? 0))]));
-}
-
-/** Every unit of the order arrived: a confirmation still queued would only tell old news. */
-export function orderFullyDelivered(order: OrderItem[], shipments: ShipmentItems[]): boolean {
-  const delivered = countBySku(shipments.filter((s) => s.status === 'delivered'));
-  return order.length > 0 && order.every((item) => (delivered.get(item.sku) ?? 0) >= item.quantity);
 }

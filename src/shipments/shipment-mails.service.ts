@@ -1,5 +1,8 @@
 // The transactional mails of orders and shipments: how they are queued, and the check each one
-// makes in the transaction that hands it to SMTP. The shipment mails read the shipment row
+// makes in the transaction that hands it to SMTP. Status mails are held in the outbox (their
+// next_attempt_at) until the shipment's status has settled (SHIPMENT_SETTLE_SECONDS): the hold is
+// a row in PostgreSQL, so it survives restarts and holds for every instance, and the decision is
+// the gate's at hand-over, on the status of that moment. The shipment mails read the shipment row
 // FOR SHARE there, while a carrier event takes it FOR UPDATE: "delivered committed" and "mail
 // handed over" serialize, so no tracking mail reaches SMTP after the parcel was reported delivered.
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
@@ -12,10 +15,10 @@ import {
   itemsStillComing,
   ORDER_CONFIRMATION_KIND,
   OrderItem,
-  orderFullyDelivered,
   SHIPMENT_MAIL_KINDS,
   ShipmentItem,
   ShipmentItems,
+  MAX_HOLDS,
   ShipmentMailKind,
   shipmentMailVerdict,
 } from './shipment-mail.policy';
@@ -74,20 +77,58 @@ export class ShipmentMailsService implements OnModuleInit {
   /**
    * Queues one transactional mail for an order (refId: the order or the shipment it is about).
    * A linked order's mail goes to the subscriber (and shows on their timeline); an unlinked one
-   * to the order's address. The key makes it once per order or shipment and kind.
+   * to the order's address. The key makes it once per order or shipment and kind. A shipment
+   * status mail is held for the settle time (reason `queued_settling`); the order confirmation,
+   * the receipt, goes at once.
    */
   async enqueue(tx: EntityManager, input: { orderId: string; kind: string; refId: string; at: Date }): Promise<boolean> {
+    const held = input.kind !== ORDER_CONFIRMATION_KIND && this.config.shipmentSettleSeconds > 0;
+    const due = held ? new Date(input.at.getTime() + this.config.shipmentSettleSeconds * 1000) : input.at;
     const rows: unknown[] = await tx.query(
       `INSERT INTO deliveries (subscriber_id, to_address, class, kind, ref_id, locale, status, reason, idempotency_key,
                                payload, priority, next_attempt_at, created_at, updated_at)
        SELECT o.subscriber_id, CASE WHEN o.subscriber_id IS NULL THEN o.customer_email END, 'transactional', $2, $3, o.locale,
-              'queued', 'queued', $4, '{}'::jsonb, $5, $6, $6, $6
+              'queued', $7, $4, '{}'::jsonb, $5, $8, $6, $6
        FROM orders o WHERE o.id = $1
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING id`,
-      [input.orderId, input.kind, input.refId, `${input.kind}:${input.refId}`, TRANSACTIONAL_PRIORITY, input.at],
+      [
+        input.orderId,
+        input.kind,
+        input.refId,
+        `${input.kind}:${input.refId}`,
+        TRANSACTIONAL_PRIORITY,
+        input.at,
+        held ? Reason.QueuedSettling : Reason.Queued,
+        due,
+      ],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * The shipment's status changed: every status mail of it still waiting restarts its hold (see
+   * settledAt() in the policy, which this computes set-based), so a burst of carrier events
+   * settles before any of them is mailed. Called under the shipment's row lock. SKIP LOCKED: a
+   * row a worker is claiming right now is due already, and its gate waits for this event's commit
+   * (FOR SHARE on the shipment) and decides on the new status.
+   */
+  async holdStatusMails(tx: EntityManager, shipmentId: string, now: Date): Promise<number> {
+    const hold = this.config.shipmentSettleSeconds;
+    if (hold === 0) return 0;
+    const rows: unknown[] = await tx.query(
+      `WITH waiting AS (
+         SELECT id FROM deliveries
+         WHERE ref_id = $1 AND kind = ANY($2::text[]) AND status = 'queued'
+         FOR UPDATE SKIP LOCKED)
+       UPDATE deliveries d
+       SET next_attempt_at = GREATEST(d.next_attempt_at, LEAST($3::timestamptz + make_interval(secs => $4::float8), d.created_at + make_interval(secs => $5::float8))),
+           updated_at = $3
+       FROM waiting WHERE d.id = waiting.id
+       RETURNING d.id`,
+      [shipmentId, [...SHIPMENT_MAIL_KINDS], now, hold, hold * MAX_HOLDS],
+    );
+    return rows.length;
   }
 
   /** Every mail about one order or shipment, oldest first, with its decision. */
@@ -114,14 +155,12 @@ export class ShipmentMailsService implements OnModuleInit {
     return null;
   }
 
+  /** The receipt of the order: only the address decides (bounced, erased), never a parcel's state. */
   private async gateOrderConfirmation(tx: EntityManager, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
     const address = await this.addressGate(tx, delivery);
     if (address) return address;
-    const [order] = await tx.query(`SELECT items FROM orders WHERE id = $1`, [delivery.refId]);
+    const [order] = await tx.query(`SELECT 1 FROM orders WHERE id = $1`, [delivery.refId]);
     if (!order) return { status: 'expired', reason: Reason.Expired };
-    const shipments: ShipmentItems[] = await tx.query(`SELECT id, status, items FROM shipments WHERE order_id = $1 FOR SHARE`, [delivery.refId]);
-    // Confirming an order whose every parcel already arrived would be the tracking mail's mistake again.
-    if (orderFullyDelivered(order.items, shipments)) return { status: 'suppressed', reason: Reason.AlreadyDelivered };
     return null;
   }
 

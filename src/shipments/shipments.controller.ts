@@ -23,8 +23,9 @@ export class ShipmentsController {
     summary: 'Register a parcel of an order and queue "shipped, here is your tracking link" (201; the same parcel again: 200)',
     description:
       'Items are a subset of the order (default: all not yet in a parcel). When an order is split, the mail lists ' +
-      'what is still to come. The mail is re-checked when handed to SMTP: once the parcel is delivered it is ' +
-      'suppressed (`already_delivered`). Scope `shipments:write`.',
+      'what is still to come. The mail is held SHIPMENT_SETTLE_SECONDS (reason `queued_settling`; each change of ' +
+      'status restarts the hold) and re-checked when handed to SMTP: once the parcel is delivered it is ' +
+      'suppressed (`already_delivered`), so a parcel reported delivered within the hold gets no tracking mail. Scope `shipments:write`.',
   })
   @ApiOk(ShipmentResponse, { ...ShipmentResponse.example, status: 'created', statusAt: null, events: [] }, { status: 201, description: 'Registered; its “shipped” mail is queued.' })
   @ApiOk(ShipmentResponse, { ...ShipmentResponse.example, status: 'created', statusAt: null, events: [] }, { description: 'The same parcel again: nothing queued twice.' })

@@ -47,7 +47,11 @@ export class ShipmentsService {
     private readonly mails: ShipmentMailsService,
   ) {}
 
-  /** Registers a parcel of an order and queues "shipped, here is your tracking link" (once per shipment). */
+  /**
+   * Registers a parcel of an order and queues "shipped, here is your tracking link" (once per
+   * shipment), held for the settle time: a parcel registered late, whose carrier reports it
+   * delivered a moment later, gets no tracking mail.
+   */
   async create(input: CreateShipmentDto): Promise<{ shipment: ShipmentResponse; created: boolean }> {
     const now = this.clock.now();
     const shop = input.shop ?? DEFAULT_SHOP;
@@ -174,6 +178,9 @@ export class ShipmentsService {
         state.deliveredAt,
         now,
       ]);
+      // A change of status restarts the hold of the mails still waiting; the new status's own mail
+      // (queued below) starts with a full hold.
+      if (state.status !== shipment.status) await this.mails.holdStatusMails(tx, shipment.id, now);
       const mailsQueued: string[] = [];
       for (const kind of mailsForTransition(shipment.status, state.status, { outForDeliveryMail: this.config.shipmentOutForDeliveryMail })) {
         if (await this.mails.enqueue(tx, { orderId: shipment.order_id, kind, refId: shipment.id, at: now })) mailsQueued.push(kind);

@@ -193,6 +193,8 @@ export class SubscribersService {
     await this.db.transaction(async (tx) => {
       const [row] = await tx.query(`WITH gone AS (DELETE FROM subscribers WHERE id = $1 RETURNING email) SELECT email FROM gone`, [id]);
       if (!row) throw notFound('Subscriber', id);
+      // What the public webinar form recorded for the address (asked-for registrations) goes too.
+      await tx.query(`DELETE FROM webinar_registration_requests WHERE email = $1`, [row.email]);
       await tx.query(
         `INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, 'erased', $2)
          ON CONFLICT (email_hash) DO UPDATE SET created_at = EXCLUDED.created_at`,
@@ -212,6 +214,13 @@ export class SubscribersService {
     const webinarRegistrations = await this.db.query(
       `SELECT r.id, w.slug AS webinar, r.status, r.source, r.registered_at, r.unregistered_at, r.attended
        FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id WHERE r.subscriber_id = $1 ORDER BY r.registered_at`,
+      [id],
+    );
+    const webinarRegistrationRequests = await this.db.query(
+      `SELECT w.slug AS webinar, q.status, q.locale, q.time_zone, q.first_name, q.series, host(q.ip) AS ip, q.user_agent, q.mails,
+              q.last_mail_at, q.confirmed_at, q.created_at
+       FROM webinar_registration_requests q JOIN webinars w ON w.id = q.webinar_id
+       WHERE q.email = (SELECT email FROM subscribers WHERE id = $1) ORDER BY q.created_at`,
       [id],
     );
     const [consentProof] = await this.db.query(
@@ -236,6 +245,7 @@ export class SubscribersService {
       doubleOptIn: consentProof,
       deliveries: deliveries.map((d: { reason: string }) => ({ ...d, reason: readReason(d.reason) })),
       webinarRegistrations,
+      webinarRegistrationRequests,
       feedback,
       topicSuggestions,
       dropTopicQuestions,

@@ -57,7 +57,9 @@ export function calendarFile(event: CalendarEvent): string {
         email: event.attendee.email,
         ...(event.attendee.name && calendarName(event.attendee.name) ? { name: calendarName(event.attendee.name) } : {}),
         role: ICalAttendeeRole.REQ,
-        status: cancel ? ICalAttendeeStatus.DECLINED : ICalAttendeeStatus.ACCEPTED,
+        // The attendee's answer is theirs to give: an invitation asks (NEEDS-ACTION, the
+        // default of RFC 5545), a CANCEL from the organiser carries no answer at all.
+        ...(cancel ? {} : { status: ICalAttendeeStatus.NEEDSACTION }),
         rsvp: false,
       },
     ],

@@ -128,7 +128,7 @@ export class WebinarMailsService implements OnModuleInit {
 
   private async compose(tx: EntityManager, kind: WebinarMailKind, delivery: ClaimedDelivery): Promise<ComposedMessage> {
     const [registration] = await tx.query(
-      `SELECT r.id, r.webinar_id, s.email, s.time_zone, s.attributes ->> 'firstName' AS first_name
+      `SELECT r.id, r.webinar_id, r.subscriber_id, s.email, s.time_zone, s.attributes ->> 'firstName' AS first_name
        FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
       [delivery.refId],
     );
@@ -145,7 +145,8 @@ export class WebinarMailsService implements OnModuleInit {
       seriesLabel: seriesLabel(text, locale),
       joinUrl: webinar.join_url,
       unregisterUrl,
-      registerUrl: `${this.config.publicUrl}/webinars/${webinar.slug}/register?lang=${locale}`,
+      // Their personal link: coming back after unregistering needs no confirmation mail.
+      registerUrl: `${this.config.publicUrl}/webinars/${webinar.slug}/register?lang=${locale}&t=${encodeURIComponent(this.tokens.sign('webinar_register', registration.subscriber_id))}`,
       byCustomer: delivery.payload.unregistered === true,
     };
     if (kind === 'webinar_reminder') return { template: TEMPLATES[kind], data };

@@ -1,12 +1,19 @@
-// The public webinar pages: registration (/webinars/:slug/register) and the self-service
-// unregister link from every registration mail (/webinars/unregister/:token). Server-rendered, in
-// German and English, usable without JavaScript; GET never changes anything.
+// The public webinar pages: registration (/webinars/:slug/register), its double opt-in link
+// (/webinars/:slug/confirm/:token) and the self-service unregister link from every registration
+// mail (/webinars/unregister/:token). Server-rendered, in German and English, usable without
+// JavaScript; GET never changes anything.
+//
+// The form registers nobody by itself: it asks the address's owner (WebinarRegistrationRequests),
+// and answers every valid submission for an open webinar with the same "check your inbox" page,
+// whether the address is unknown, known, registered already, blocked or over a limit. Only a
+// personal link (?t=, a signed 'webinar_register' token mailed to a subscriber) registers its
+// holder at once: holding it proves the mailbox.
 //
 // The registration form has no subscriber to bind a CSRF token to, so it uses a signed double
 // submit: GET sets a random SameSite=Strict cookie and puts HMAC(cookie) in the form; a POST from
 // another site carries neither the cookie nor a way to compute the field.
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { isEmail } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -19,9 +26,11 @@ import { DomainException, ErrorCode } from '../common/problem';
 import { isTimeZone, timeZoneNames } from '../common/time-zones';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { CustomerPageLimitFilter, CustomerRateLimitGuard, CustomerRateLimits } from '../pages/customer-rate-limit.guard';
-import { PageRenderer, PageStrings } from '../pages/page-renderer';
+import { PageRenderer, PageStrings, requestLocale } from '../pages/page-renderer';
 import { TokenService } from '../links/tokens';
+import { normalizeEmail } from '../addresses/email';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
+import { WebinarRegistrationRequestsService } from './webinar-registration-requests.service';
 import { RegisterResult, WebinarRegistrationsService } from './webinar-registrations.service';
 import { selectWebinars, WebinarRow, webinarText } from './webinar.entity';
 import { WebinarsService } from './webinars.service';
@@ -39,6 +48,13 @@ interface FormValues {
 
 const SLUG = { name: 'slug', description: 'The webinar’s slug (`registrationUrl` of the webinar).', schema: { type: 'string' } };
 const UNREGISTER_TOKEN = { name: 'token', description: 'The signed unregister link from the registration mail.', schema: { type: 'string' } };
+const CONFIRM_TOKEN = { name: 'token', description: 'The signed link of the “confirm your registration” mail.', schema: { type: 'string' } };
+const PERSONAL_TOKEN = {
+  name: 't',
+  required: false,
+  type: 'string',
+  description: 'A personal registration link (signed, from a mail to a subscriber): the form registers its holder at once, without the confirmation mail.',
+};
 const FORM_TOO_MANY = 'Too many form requests from this address: a page in the visitor’s language, with Retry-After.';
 
 @ApiTags('customer pages')
@@ -57,6 +73,7 @@ export class WebinarPagesController {
     private readonly tokens: TokenService,
     private readonly webinars: WebinarsService,
     private readonly registrations: WebinarRegistrationsService,
+    private readonly requests: WebinarRegistrationRequestsService,
     private readonly limits: CustomerRateLimits,
   ) {
     this.secureCookie = config.publicUrl.startsWith('https:');
@@ -68,22 +85,26 @@ export class WebinarPagesController {
   @ApiOperation({ summary: 'The public registration page of a webinar (sets the form cookie)' })
   @ApiParam(SLUG)
   @ApiLangQuery()
+  @ApiQuery(PERSONAL_TOKEN)
   @ApiPage({
-    html: { 200: 'The registration form.', 404: 'No webinar has this slug.', 410: 'The webinar was cancelled or has started.', 429: FORM_TOO_MANY },
+    html: { 200: 'The registration form (with a valid personal link: the address filled in).', 404: 'No webinar has this slug.', 410: 'The webinar was cancelled or has started.', 429: FORM_TOO_MANY },
     headers: { 'Set-Cookie': { description: 'tactful_form: the random half of the form’s signed double submit (SameSite=Strict, HttpOnly).', schema: { type: 'string' } } },
   })
   async show(
     @Param('slug') slug: string,
     @Query('lang') lang: string | undefined,
+    @Query('t') personal: string | undefined,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
     const webinar = await this.webinars.bySlug(slug);
     const locale = this.localeFor(lang, webinar);
-    if (!webinar) return this.notFound(reply, locale);
+    if (!webinar) return this.notFound(reply);
     const closed = this.closedPage(reply, webinar, locale);
     if (closed) return closed;
-    return this.form(webinar, locale, this.formCookie(request, reply), { email: '', firstName: '', timeZone: '', series: false }, []);
+    const holder = await this.personalHolder(personal);
+    const values = { email: holder?.email ?? '', firstName: holder?.firstName ?? '', timeZone: holder?.timeZone ?? '', series: false };
+    return this.form(webinar, locale, this.formCookie(request, reply), values, [], holder ? personal! : null);
   }
 
   @Post(':slug/register')
@@ -91,8 +112,13 @@ export class WebinarPagesController {
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-store')
   @ApiOperation({
-    summary: 'Register from the public page (needs the form cookie and its csrf field)',
-    description: 'A new address becomes a pending subscriber without newsletter consent. Registered, registered already, and an erased, bounced or complained address all get the same page (no oracle); nothing is ever sent twice.',
+    summary: 'Ask to register from the public page (needs the form cookie and its csrf field): double opt-in',
+    description:
+      'Registers nobody by itself: the address gets one “confirm your registration” mail (at most one per address and webinar a day, ' +
+      'three per address a day, WEBINAR_CONFIRM_MAILS_PER_IP_HOUR per client address), and only its link registers. The answer is ' +
+      'the same “check your inbox” page for an unknown, known, registered, erased, bounced or complained address and over a limit ' +
+      '(no oracle, nothing to mail strangers with). With a valid personal link (`t`, for the address it was mailed to) the holder ' +
+      'is registered at once: a new address then becomes a pending subscriber without newsletter consent.',
   })
   @ApiParam(SLUG)
   @ApiForm({
@@ -105,11 +131,12 @@ export class WebinarPagesController {
       timeZone: { type: 'string', format: 'time-zone', example: 'Europe/Berlin' },
       series: { type: 'string', enum: ['1'], description: 'Also every later part of the series.' },
       lang: { type: 'string', enum: ['de', 'en'] },
+      t: { type: 'string', description: 'The personal registration link’s token, when the form was opened from one.' },
     },
   })
   @ApiPage({
     html: {
-      200: 'Registered (the same page for registered already and for blocked addresses).',
+      200: '“Check your inbox” (the same page for every address); with a valid personal link: registered.',
       403: 'The form has expired or did not come from this page (cookie and csrf): a page with a link back to the form.',
       404: 'No webinar has this slug.',
       409: 'The webinar is fully booked.',
@@ -126,7 +153,7 @@ export class WebinarPagesController {
   ): Promise<string> {
     const webinar = await this.webinars.bySlug(slug);
     const locale = this.localeFor(field(form?.lang), webinar);
-    if (!webinar) return this.notFound(reply, locale);
+    if (!webinar) return this.notFound(reply);
     const t = this.pages.t(locale);
     const cookie = cookieValue(request.headers.cookie, FORM_COOKIE);
     if (!cookie || !this.checkFormToken(cookie, form?.csrf)) {
@@ -142,17 +169,101 @@ export class WebinarPagesController {
     const errors: { field: string; message: string }[] = [];
     if (!isEmail(values.email)) errors.push({ field: 'email', message: t.webinarEmailInvalid });
     if (!isTimeZone(values.timeZone)) errors.push({ field: 'timeZone', message: t.webinarTimeZoneInvalid });
+    const personal = typeof form.t === 'string' && form.t !== '' ? form.t : null;
+    const holder = await this.personalHolder(personal ?? undefined);
     if (errors.length) {
       void reply.status(422);
-      return this.form(webinar, locale, cookie, values, errors);
+      return this.form(webinar, locale, cookie, values, errors, holder ? personal : null);
     }
-    const result = await this.registrations.register(
-      webinar.id,
-      { email: values.email, locale, timeZone: values.timeZone, firstName: values.firstName || undefined, series: values.series },
-      'page',
-      { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null },
-    );
-    return this.outcomePage(reply, locale, values.email, result, values.series && webinar.series_id !== null);
+    const closed = this.closedPage(reply, webinar, locale);
+    if (closed) return closed;
+    const input = { email: values.email, locale, timeZone: values.timeZone, firstName: values.firstName || undefined, series: values.series };
+    const evidence = { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
+    const seriesRequested = values.series && webinar.series_id !== null;
+    // The holder of a personal link, for the address it was mailed to: registered at once.
+    if (holder && normalizeEmail(values.email) === holder.email) {
+      const result = await this.registrations.register(webinar.id, input, 'page', evidence);
+      return this.outcomePage(reply, locale, holder.email, result, seriesRequested);
+    }
+    // Full for everyone alike: the answer does not depend on the address.
+    if (webinar.capacity !== null && webinar.registered >= webinar.capacity) {
+      void reply.status(409);
+      return this.pages.message(locale, t.webinarFullTitle, [t.webinarFullBody]);
+    }
+    await this.requests.request(webinar.id, { ...input, series: seriesRequested }, evidence);
+    return this.pages.message(locale, t.webinarCheckInboxTitle, [
+      t.webinarCheckInboxBody,
+      ...(seriesRequested ? [t.webinarCheckInboxSeries] : []),
+      t.webinarCheckInboxAlready,
+      t.webinarCheckInboxNoMail,
+      t.webinarRegisteredNoNewsletter,
+    ]);
+  }
+
+  @Get(':slug/confirm/:token')
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'The page of the “confirm your registration” link: one button (GET changes nothing; mail scanners prefetch links)' })
+  @ApiParam(SLUG)
+  @ApiParam(CONFIRM_TOKEN)
+  @ApiLangQuery()
+  @ApiPage({ html: { 200: 'The webinar and a button that confirms the registration.', 404: PAGE_INVALID_LINK, 410: 'The webinar was cancelled or has started.', 429: PAGE_TOO_MANY } })
+  async showConfirm(
+    @Param('slug') slug: string,
+    @Param('token') token: string,
+    @Query('lang') lang: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    const found = await this.requestOf(slug, token);
+    if (!found) return this.notFound(reply, this.localeFor(lang, null));
+    const { request, webinar } = found;
+    const locale: Locale = lang === 'de' || lang === 'en' ? lang : request.locale;
+    const closed = this.closedPage(reply, webinar, locale);
+    if (closed) return closed;
+    const t = this.pages.t(locale);
+    const text = webinarText(webinar);
+    return this.pages.render('webinar-confirm', locale, t.webinarConfirmTitle, {
+      intro: fill(t.webinarConfirmIntro, { x: request.email }),
+      title: pick(text.title, locale),
+      seriesLabel: seriesLabel(text, locale),
+      when: formatWhen(webinar.starts_at, webinar.ends_at, locale, request.timeZone),
+      startsIso: webinar.starts_at.toISOString(),
+      seriesOption: request.series && text.series ? fill(t.webinarConfirmSeries, { x: pick(text.series.title, locale) }) : null,
+      action: `/webinars/${encodeURIComponent(webinar.slug)}/confirm/${encodeURIComponent(token)}`,
+    });
+  }
+
+  /** Confirms the registration the form asked for; repeatable (a second click finds it registered). */
+  @Post(':slug/confirm/:token')
+  @HttpCode(200)
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Confirm a registration asked for on the public form (repeatable): registers, and the confirmation with the calendar entry goes' })
+  @ApiParam(SLUG)
+  @ApiParam(CONFIRM_TOKEN)
+  @ApiForm({ type: 'object', properties: {} }, { required: false })
+  @ApiPage({
+    html: {
+      200: 'Registered (or registered already).',
+      404: PAGE_INVALID_LINK,
+      409: 'The webinar is fully booked.',
+      410: 'The webinar was cancelled or has started.',
+      429: PAGE_TOO_MANY,
+    },
+  })
+  async confirm(
+    @Param('slug') slug: string,
+    @Param('token') token: string,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    const found = await this.requestOf(slug, token);
+    if (!found) return this.notFound(reply, this.config.defaultLocale);
+    const evidence = { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
+    const result = await this.requests.confirm(found.request.id, found.webinar.id, evidence);
+    // Forgotten or erased between loading and confirming: the same invalid-link page.
+    if (!result) return this.notFound(reply, found.request.locale);
+    return this.outcomePage(reply, result.locale, result.email, result, found.request.series && found.webinar.series_id !== null);
   }
 
   @Get('unregister/:token')
@@ -164,12 +275,12 @@ export class WebinarPagesController {
   @ApiPage({ html: { 200: 'A page with the unregister button (not registered any more: a page saying so).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async showUnregister(@Param('token') token: string, @Query('lang') lang: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const found = await this.registrationOf(token);
-    if (!found) return this.notFound(reply, 'en');
+    if (!found) return this.notFound(reply);
     const { registration, webinar } = found;
     const locale: Locale = lang === 'de' || lang === 'en' ? lang : registration.locale;
     const t = this.pages.t(locale);
     if (registration.status !== 'registered' && !registration.in_series) {
-      return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered], this.registerAgainLink(webinar, locale));
+      return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered], this.registerAgainLink(webinar, locale, registration.subscriber_id));
     }
     const text = webinarText(webinar);
     return this.pages.render('webinar-unregister', locale, t.webinarUnregisterTitle, {
@@ -192,7 +303,7 @@ export class WebinarPagesController {
   @ApiPage({ html: { 200: 'Unregistered (or: not registered any more).', 404: PAGE_INVALID_LINK, 429: PAGE_TOO_MANY } })
   async unregister(@Param('token') token: string, @Body() form: Record<string, unknown> | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const found = await this.registrationOf(token);
-    if (!found) return this.notFound(reply, 'en');
+    if (!found) return this.notFound(reply);
     const locale = found.registration.locale;
     const t = this.pages.t(locale);
     let result;
@@ -200,16 +311,16 @@ export class WebinarPagesController {
       result = await this.registrations.unregister(found.registration.id, form?.leaveSeries === '1');
     } catch (error) {
       // Erased (with the registration) between loading and unregistering: the same invalid-link page.
-      if (error instanceof DomainException && error.code === ErrorCode.NotFound) return this.notFound(reply, 'en');
+      if (error instanceof DomainException && error.code === ErrorCode.NotFound) return this.notFound(reply);
       throw error;
     }
     if (result.outcome === 'not_registered') return this.pages.message(locale, t.webinarUnregisterTitle, [t.webinarNotRegistered]);
-    return this.pages.message(locale, t.webinarUnregisteredTitle, [t.webinarUnregisteredBody], this.registerAgainLink(found.webinar, locale));
+    return this.pages.message(locale, t.webinarUnregisteredTitle, [t.webinarUnregisteredBody], this.registerAgainLink(found.webinar, locale, found.registration.subscriber_id));
   }
 
   // ---- rendering -----------------------------------------------------------------------------
 
-  private form(webinar: WebinarRow, locale: Locale, cookie: string, values: FormValues, errors: { field: string; message: string }[]): string {
+  private form(webinar: WebinarRow, locale: Locale, cookie: string, values: FormValues, errors: { field: string; message: string }[], personal: string | null = null): string {
     const t = this.pages.t(locale);
     const text = webinarText(webinar);
     const title = pick(text.title, locale);
@@ -227,7 +338,9 @@ export class WebinarPagesController {
       full: seats === 0,
       seatsLeft: seats !== null && seats <= 20 ? fill(t.webinarSeatsLeft, { n: seats }) : null,
       action: `/webinars/${webinar.slug}/register`,
+      privacyUrl: this.config.brand.privacyUrl,
       csrf: this.formToken(cookie),
+      personal,
       langLink: `/webinars/${webinar.slug}/register?lang=${locale === 'de' ? 'en' : 'de'}`,
       otherLocale: locale === 'de' ? 'en' : 'de',
       otherLocaleName: locale === 'de' ? 'English' : 'Deutsch',
@@ -275,20 +388,50 @@ export class WebinarPagesController {
   }
 
   /** The one "invalid link" page; a genuine unregister link whose registration is gone counts as a failed attempt. */
-  private async notFound(reply: FastifyReply, locale: Locale): Promise<string> {
+  private async notFound(reply: FastifyReply, known?: Locale): Promise<string> {
+    // Unless the link names its person: the visitor's language (?lang, Accept-Language), else the default.
+    const locale = known ?? requestLocale(reply.request, this.config.defaultLocale);
     if ((reply.request.params as { token?: unknown }).token !== undefined) await this.limits.countFailure(reply.request);
     const t: PageStrings = this.pages.t(locale);
     void reply.status(404);
     return this.pages.message(locale, t.notFoundTitle, [t.notFoundBody]);
   }
 
-  private registerAgainLink(webinar: WebinarRow, locale: Locale) {
+  /** For the holder of an unregister link: their personal link, so coming back needs no confirmation mail. */
+  private registerAgainLink(webinar: WebinarRow, locale: Locale, subscriberId?: string) {
     if (webinar.status !== 'scheduled' || webinar.starts_at <= this.clock.now()) return {};
-    return { link: { href: this.pageUrl(webinar, locale), label: this.pages.t(locale).webinarRegisterAgain } };
+    return { link: { href: this.pageUrl(webinar, locale, subscriberId), label: this.pages.t(locale).webinarRegisterAgain } };
   }
 
-  private pageUrl(webinar: WebinarRow, locale: Locale): string {
-    return `/webinars/${webinar.slug}/register?lang=${locale}`;
+  private pageUrl(webinar: WebinarRow, locale: Locale, subscriberId?: string): string {
+    const personal = subscriberId ? `&t=${encodeURIComponent(this.tokens.sign('webinar_register', subscriberId))}` : '';
+    return `/webinars/${webinar.slug}/register?lang=${locale}${personal}`;
+  }
+
+  /**
+   * The subscriber a personal registration link was mailed to, if it verifies and they may get
+   * webinar mail (not bounced or complained); else null, and the form is the anonymous one.
+   */
+  private async personalHolder(token: string | undefined): Promise<{ email: string; firstName: string; timeZone: string } | null> {
+    if (typeof token !== 'string') return null;
+    const id = this.tokens.verify('webinar_register', token);
+    if (!id) return null;
+    const [subscriber] = await this.db.query(
+      `SELECT email, time_zone, attributes ->> 'firstName' AS first_name FROM subscribers WHERE id = $1 AND status NOT IN ('bounced', 'complained')`,
+      [id],
+    );
+    return subscriber ? { email: subscriber.email, firstName: subscriber.first_name ?? '', timeZone: subscriber.time_zone } : null;
+  }
+
+  /** The registration request behind a confirmation link of this webinar, or null. */
+  private async requestOf(slug: string, token: string) {
+    const id = this.tokens.verify('webinar_confirm', token);
+    if (!id) return null;
+    const request = await this.requests.find(id);
+    if (!request) return null;
+    const [webinar] = await selectWebinars(this.db.manager, 'w.id = $1', [request.webinarId]);
+    if (!webinar || webinar.slug !== slug) return null;
+    return { request, webinar };
   }
 
   /** ?lang, else the webinar's language when it has only one, else the default. */
@@ -302,7 +445,7 @@ export class WebinarPagesController {
     const id = this.tokens.verify('webinar', token);
     if (!id) return null;
     const [registration] = await this.db.query(
-      `SELECT r.id, r.status, r.webinar_id, s.locale, s.time_zone,
+      `SELECT r.id, r.status, r.webinar_id, r.subscriber_id, s.locale, s.time_zone,
               EXISTS (SELECT 1 FROM webinar_series_registrations sr JOIN webinars w ON w.series_id = sr.series_id
                       WHERE w.id = r.webinar_id AND sr.subscriber_id = r.subscriber_id) AS in_series
        FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
@@ -310,7 +453,7 @@ export class WebinarPagesController {
     );
     if (!registration) return null;
     const [webinar] = await selectWebinars(this.db.manager, 'w.id = $1', [registration.webinar_id]);
-    return { registration: registration as { id: string; status: string; locale: Locale; time_zone: string; in_series: boolean }, webinar };
+    return { registration: registration as { id: string; status: string; subscriber_id: string; locale: Locale; time_zone: string; in_series: boolean }, webinar };
   }
 
   // ---- form token (signed double submit) -----------------------------------------------------

@@ -62,6 +62,8 @@ export interface LockedWebinar {
 }
 
 const BATCH = 1000;
+/** A pending registration request of the public form is forgotten after this many days. */
+export const PENDING_REQUEST_DAYS = 7;
 
 @Injectable()
 export class WebinarRegistrationsService {
@@ -74,53 +76,59 @@ export class WebinarRegistrationsService {
 
   async register(webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
     if (input.timeZone !== undefined && !isTimeZone(input.timeZone)) throw validationException([{ field: 'timeZone', message: TIME_ZONE_MESSAGE }]);
+    return this.db.transaction((tx) => this.registerIn(tx, webinarId, input, source, evidence));
+  }
+
+  /**
+   * register() in the caller's transaction: the public form's confirmation link registers and
+   * marks its request confirmed in one commit.
+   */
+  async registerIn(tx: EntityManager, webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
     const email = normalizeEmail(input.email);
-    return this.db.transaction(async (tx) => {
-      const now = this.clock.now();
-      const [target] = await tx.query(`SELECT id, series_id FROM webinars WHERE id = $1`, [webinarId]);
-      if (!target) throw notFound('Webinar', webinarId);
-      // Every part this request may touch, locked in one order, so two series registrations cannot deadlock.
-      const withSeries = input.series === true && target.series_id !== null;
-      const locked: LockedWebinar[] = await tx.query(
-        `SELECT id, series_id, series_part, status, starts_at, capacity, reminder_minutes FROM webinars
-         WHERE id = $1 OR ($2::uuid IS NOT NULL AND series_id = $2 AND status = 'scheduled' AND starts_at > $3)
-         ORDER BY id FOR UPDATE`,
-        [webinarId, withSeries ? target.series_id : null, now],
+    const now = this.clock.now();
+    const [target] = await tx.query(`SELECT id, series_id FROM webinars WHERE id = $1`, [webinarId]);
+    if (!target) throw notFound('Webinar', webinarId);
+    // Every part this request may touch, locked in one order, so two series registrations cannot deadlock.
+    const withSeries = input.series === true && target.series_id !== null;
+    const locked: LockedWebinar[] = await tx.query(
+      `SELECT id, series_id, series_part, status, starts_at, capacity, reminder_minutes FROM webinars
+       WHERE id = $1 OR ($2::uuid IS NOT NULL AND series_id = $2 AND status = 'scheduled' AND starts_at > $3)
+       ORDER BY id FOR UPDATE`,
+      [webinarId, withSeries ? target.series_id : null, now],
+    );
+    const webinar = locked.find((w) => w.id === webinarId)!;
+    if (webinar.status === 'cancelled') return { outcome: 'closed', reason: 'cancelled' };
+    if (webinar.starts_at <= now) return { outcome: 'closed', reason: 'started' };
+
+    const parts = locked.filter((w) => w.id !== webinarId).sort((a, b) => a.series_part! - b.series_part!);
+    let [subscriber] = await tx.query(`SELECT id FROM subscribers WHERE email = $1`, [email]);
+    if (!subscriber && (await this.isFull(tx, webinar))) return { outcome: 'full' };
+    if (!subscriber) {
+      const blocks = await addressBlocks(tx, email);
+      if (isBlocked(blocks)) {
+        // As registerOne would decide for a new subscriber: each part registered unless full.
+        const series: SeriesOutcome[] = [];
+        for (const part of withSeries ? parts : []) {
+          series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.isFull(tx, part)) ? 'full' : 'registered' });
+        }
+        return { outcome: 'suppressed', blocks, series };
+      }
+    }
+    subscriber ??= await this.createPending(tx, email, input, now, evidence);
+
+    const main = await this.registerOne(tx, webinar, subscriber.id, source, now);
+    if (main.outcome === 'full') return { outcome: 'full' };
+    const series: SeriesOutcome[] = [];
+    if (withSeries) {
+      await tx.query(
+        `INSERT INTO webinar_series_registrations (subscriber_id, series_id, registered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [subscriber.id, webinar.series_id, now],
       );
-      const webinar = locked.find((w) => w.id === webinarId)!;
-      if (webinar.status === 'cancelled') return { outcome: 'closed', reason: 'cancelled' };
-      if (webinar.starts_at <= now) return { outcome: 'closed', reason: 'started' };
-
-      const parts = locked.filter((w) => w.id !== webinarId).sort((a, b) => a.series_part! - b.series_part!);
-      let [subscriber] = await tx.query(`SELECT id FROM subscribers WHERE email = $1`, [email]);
-      if (!subscriber && (await this.isFull(tx, webinar))) return { outcome: 'full' };
-      if (!subscriber) {
-        const blocks = await addressBlocks(tx, email);
-        if (isBlocked(blocks)) {
-          // As registerOne would decide for a new subscriber: each part registered unless full.
-          const series: SeriesOutcome[] = [];
-          for (const part of withSeries ? parts : []) {
-            series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.isFull(tx, part)) ? 'full' : 'registered' });
-          }
-          return { outcome: 'suppressed', blocks, series };
-        }
+      for (const part of parts) {
+        series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.registerOne(tx, part, subscriber.id, 'series', now)).outcome });
       }
-      subscriber ??= await this.createPending(tx, email, input, now, evidence);
-
-      const main = await this.registerOne(tx, webinar, subscriber.id, source, now);
-      if (main.outcome === 'full') return { outcome: 'full' };
-      const series: SeriesOutcome[] = [];
-      if (withSeries) {
-        await tx.query(
-          `INSERT INTO webinar_series_registrations (subscriber_id, series_id, registered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-          [subscriber.id, webinar.series_id, now],
-        );
-        for (const part of parts) {
-          series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.registerOne(tx, part, subscriber.id, 'series', now)).outcome });
-        }
-      }
-      return { outcome: main.outcome, registration: await this.response(tx, main.id!), series };
-    });
+    }
+    return { outcome: main.outcome, registration: await this.response(tx, main.id!), series };
   }
 
   /** Registers everyone signed up for the series for a part just published (set-based). */
@@ -271,6 +279,24 @@ export class WebinarRegistrationsService {
       queued += batch.queued;
       if (batch.claimed < BATCH) return queued;
     }
+  }
+
+  /**
+   * The public form's registration requests (webinar-registration-requests.service.ts) are
+   * forgotten when no longer needed: pending ones after PENDING_REQUEST_DAYS (their link then
+   * opens the invalid-link page), every one once its webinar has ended.
+   */
+  async pruneRequests(): Promise<number> {
+    const now = this.clock.now();
+    const [{ count }] = await this.db.query(
+      `WITH gone AS (
+         DELETE FROM webinar_registration_requests q USING webinars w
+         WHERE w.id = q.webinar_id AND (w.ends_at <= $1 OR (q.status = 'pending' AND q.created_at <= $2))
+         RETURNING 1)
+       SELECT count(*)::int AS count FROM gone`,
+      [now, new Date(now.getTime() - PENDING_REQUEST_DAYS * 86_400_000)],
+    );
+    return count;
   }
 
   // ---- helpers -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import { CampaignsModule } from '../campaigns/campaigns.module';
 import { PagesModule } from '../pages/pages.module';
 import { WebinarMailsService } from './webinar-mails.service';
 import { WebinarPagesController } from './webinar-pages.controller';
+import { WebinarRegistrationRequestsService } from './webinar-registration-requests.service';
 import { WebinarRegistrationsService } from './webinar-registrations.service';
 import { WebinarsController } from './webinars.controller';
 import { WebinarsService } from './webinars.service';
@@ -11,7 +12,7 @@ import { LinksModule } from '../links/links.module';
 @Module({
   imports: [LinksModule, CampaignsModule, PagesModule],
   controllers: [WebinarsController, WebinarPagesController],
-  providers: [WebinarsService, WebinarRegistrationsService, WebinarMailsService],
-  exports: [WebinarsService, WebinarRegistrationsService],
+  providers: [WebinarsService, WebinarRegistrationsService, WebinarMailsService, WebinarRegistrationRequestsService],
+  exports: [WebinarsService, WebinarRegistrationsService, WebinarRegistrationRequestsService],
 })
 export class WebinarsModule {}

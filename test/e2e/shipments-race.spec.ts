@@ -65,7 +65,8 @@ beforeAll(async () => {
   sink = await startSmtpSink();
   // Real time: the worker process in the last test runs on the system clock, and the event times
   // are compared with the sink's.
-  t = await startTestApp({ clock: new SystemClock(), env: { SMTP_URL: sink.url } });
+  // No settle hold: these tests are about the hand-over itself, with the mail due at once.
+  t = await startTestApp({ clock: new SystemClock(), env: { SMTP_URL: sink.url, SHIPMENT_SETTLE_SECONDS: '0' } });
 });
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');

@@ -1,5 +1,6 @@
 // The public webinar registration page in a real browser: German and English, with and without
-// JavaScript, by keyboard, a wrong address corrected, a second registration refused plainly.
+// JavaScript, by keyboard, a wrong address corrected, the confirmation link followed (double
+// opt-in), a second submission answered exactly like the first.
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { FakeClock } from '../../src/common/clock';
@@ -38,6 +39,13 @@ describe('the webinar registration page in Chromium', () => {
     if (res.status !== 201) throw new Error(JSON.stringify(res.body));
     url = `${t.baseUrl}/webinars/zahlungsziele/register`;
   }, 60_000);
+  /** The link of the newest "confirm your registration" mail to this address, on this server. */
+  const confirmLink = async (email: string) => {
+    await t.app.get(DeliveryWorker).drain();
+    const mail = sink.messages.filter((m) => m.envelope.rcptTo.includes(email) && /confirm/.test(m.parsed.text ?? '')).at(-1);
+    return /http:\/\/tactful\.test(\/webinars\/[\w-]+\/confirm\/[\w.-]+)/.exec(mail!.parsed.text!)![1];
+  };
+
   afterAll(async () => {
     await browser?.close();
     await t?.close();
@@ -72,10 +80,22 @@ describe('the webinar registration page in Chromium', () => {
     await page.getByLabel(/Auch für alle weiteren Teile der Reihe „Liquidität“/).check();
     await page.getByRole('button', { name: 'Kostenlos anmelden' }).focus();
     await page.keyboard.press('Enter');
-    await page.waitForSelector('h1:has-text("Sie sind angemeldet")');
+    await page.waitForSelector('h1:has-text("Bitte sehen Sie in Ihr Postfach")');
     const body = await page.locator('main').innerText();
-    expect(body).toContain('Wir haben die Bestätigung mit dem Kalendereintrag an anna@example.de geschickt.');
+    expect(body).toContain('Angemeldet sind Sie, sobald Sie den Link anklicken');
+    expect(body).toContain('Mit der Bestätigung melden Sie sich auch für alle weiteren Teile der Reihe an.');
     expect(body).toContain('Durch diese Anmeldung erhalten Sie keinen Newsletter');
+    expect(body).not.toContain('anna@example.de');
+    await page.screenshot({ path: join(ARTIFACTS, 'webinar-check-inbox-desktop.png'), fullPage: true });
+    expect(await t.sql(`SELECT 1 FROM subscribers WHERE email = 'anna@example.de'`)).toEqual([]);
+
+    // The link in the mail opens a page with one button (a prefetch changes nothing); the button registers.
+    await page.goto(t.baseUrl + (await confirmLink('anna@example.de')));
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Anmeldung bestätigen');
+    expect(await page.locator('main').innerText()).toContain('Auch für alle weiteren Teile der Reihe „Liquidität“.');
+    await page.getByRole('button', { name: 'Anmeldung bestätigen' }).click();
+    await page.waitForSelector('h1:has-text("Sie sind angemeldet")');
+    expect(await page.locator('main').innerText()).toContain('Wir haben die Bestätigung mit dem Kalendereintrag an anna@example.de geschickt.');
     await page.screenshot({ path: join(ARTIFACTS, 'webinar-registered-desktop.png'), fullPage: true });
 
     const [subscriber] = await t.sql(
@@ -95,21 +115,22 @@ describe('the webinar registration page in Chromium', () => {
       series: 1,
     });
     await t.app.get(DeliveryWorker).drain();
-    const [mail] = sink.messages.filter((m) => m.envelope.rcptTo.includes('anna@example.de'));
+    const [ask, mail] = sink.messages.filter((m) => m.envelope.rcptTo.includes('anna@example.de'));
+    expect(ask.parsed.subject).toBe('Bitte bestätigen Sie Ihre Anmeldung: Zahlungsziele richtig nutzen');
     expect(mail.parsed.subject).toBe('Anmeldung bestätigt: Zahlungsziele richtig nutzen');
     expect(mail.parsed.text).toContain('Hallo Anna,');
     expect(mail.parsed.text).toContain('Dienstag, 10. März 2026, 05:00–06:00 Uhr (America/New_York)');
 
-    // The same address again: the same answer as the first time (the form must not tell a known
-    // address from an unknown or an erased one), and no second mail.
+    // The same address again, registered now: the same answer as the first time (the form must not
+    // tell a registered address from an unknown or an erased one), and no further mail.
     await page.goto(url);
     await page.getByLabel('E-Mail-Adresse').fill('anna@example.de');
     await page.getByLabel(/Auch für alle weiteren Teile der Reihe „Liquidität“/).check();
     await page.getByRole('button', { name: 'Kostenlos anmelden' }).click();
-    await page.waitForSelector('h1:has-text("Sie sind angemeldet")');
+    await page.waitForSelector('h1:has-text("Bitte sehen Sie in Ihr Postfach")');
     expect(await page.locator('main').innerText()).toBe(body);
     await t.app.get(DeliveryWorker).drain();
-    expect(sink.messages.filter((m) => m.envelope.rcptTo.includes('anna@example.de'))).toHaveLength(1);
+    expect(sink.messages.filter((m) => m.envelope.rcptTo.includes('anna@example.de'))).toHaveLength(2);
     await context.close();
   });
 
@@ -124,6 +145,10 @@ describe('the webinar registration page in Chromium', () => {
     expect(width).toBeLessThanOrEqual(375);
     await page.getByLabel('Email address').fill('ben@example.com');
     await page.getByRole('button', { name: 'Register for free' }).click();
+    await page.waitForSelector('h1:has-text("Please check your inbox")');
+    await page.screenshot({ path: join(ARTIFACTS, 'webinar-check-inbox-phone.png'), fullPage: true });
+    await page.goto(t.baseUrl + (await confirmLink('ben@example.com')));
+    await page.getByRole('button', { name: 'Confirm registration' }).click();
     await page.waitForSelector('h1:has-text("You are registered")');
     await page.screenshot({ path: join(ARTIFACTS, 'webinar-registered-phone.png'), fullPage: true });
     const [row] = await t.sql(`SELECT s.locale, s.time_zone FROM subscribers s WHERE s.email = 'ben@example.com'`);

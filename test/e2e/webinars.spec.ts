@@ -8,6 +8,7 @@ import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { DigestsService } from '../../src/digests/digests.service';
 import { WebinarRegistrationsService } from '../../src/webinars/webinar-registrations.service';
 import { startTestApp, TestApp } from '../support/app';
+import { checkedCalendars } from '../support/calendar';
 import { createCampaign, createTopics, importConfirmed } from '../support/seed';
 import { SinkMessage, SmtpSink, startSmtpSink } from '../support/smtp-sink';
 
@@ -19,8 +20,9 @@ const received = (email: string) => sink.messages.filter((m) => m.envelope.rcptT
 const drain = () => t.app.get(DeliveryWorker).drain();
 const remind = () => t.app.get(WebinarRegistrationsService).sendDueReminders();
 
-/** The calendar part of a mail, parsed by an independent parser. */
+/** The calendar part of a mail, parsed by two independent parsers: ical.js (Thunderbird's, every part judged) and node-ical. */
 function calendarOf(mail: SinkMessage): { method: string; uid: string; sequence: number; start: Date; status: string } {
+  checkedCalendars(mail);
   const part = mail.parsed.attachments.find((a) => a.contentType.startsWith('text/calendar'));
   if (!part) throw new Error(`no calendar in "${mail.parsed.subject}"`);
   const parsed = ical.sync.parseICS(part.content.toString('utf8'));
@@ -124,6 +126,8 @@ describe('a registration through reschedule and cancellation', () => {
     expect(confirmation.parsed.subject).toBe('Anmeldung bestätigt: Zahlungsziele richtig nutzen');
     expect(confirmation.parsed.text).toContain('Dienstag, 10. März 2026, 10:00–11:00 Uhr (Europe/Berlin)');
     expect(confirmation.raw).toMatch(/Content-Type: text\/calendar; charset=utf-8; method=REQUEST/i);
+    expect(confirmation.raw).not.toMatch(/application\/ics/i);
+    expect(checkedCalendars(confirmation).map((c) => c.partstat)).toEqual(['NEEDS-ACTION', 'NEEDS-ACTION']);
     const first = calendarOf(confirmation);
     expect(first).toMatchObject({ method: 'REQUEST', sequence: 0, status: 'CONFIRMED', start: new Date('2026-03-10T09:00:00Z') });
 
@@ -154,6 +158,7 @@ describe('a registration through reschedule and cancellation', () => {
     const cancel = received('anna@example.de')[3];
     expect(cancel.parsed.subject).toBe('Abgesagt: Zahlungsziele richtig nutzen');
     expect(calendarOf(cancel)).toMatchObject({ method: 'CANCEL', uid: first.uid, sequence: 2, status: 'CANCELLED' });
+    expect(checkedCalendars(cancel).map((c) => c.partstat)).toEqual([null, null]);
 
     clock.set('2026-03-12T08:00:30Z'); // the hour-before slot
     expect(await remind()).toBe(0);

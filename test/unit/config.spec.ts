@@ -1,5 +1,5 @@
 // Config is read once at start-up; a bad value must stop the start with a message naming the variable.
-import { AppConfig, ConfigError, DevSecrets, isIanaTimeZone, loadConfig } from '../../src/config/config';
+import { AppConfig, ConfigError, DEFAULT_BRAND, DevSecrets, isIanaTimeZone, loadConfig } from '../../src/config/config';
 
 const dev: DevSecrets = {
   tokenSecret: 'dev-token-secret-0123456789abcdef0123456789',
@@ -44,7 +44,8 @@ describe('loadConfig defaults', () => {
       smtpRatePerSecond: 0,
       mailFrom: 'Tactful <newsletter@tactful.localhost>',
       outboxDir: 'outbox',
-      senderPostalAddress: 'Tactful GmbH, Musterstraße 1, 10115 Berlin, Germany',
+      senderPostalAddress: 'Tactful GmbH, Musterstraße 1, 10115 Berlin',
+      brand: DEFAULT_BRAND,
       adminApiKey: undefined,
       tokenSecret: dev.tokenSecret,
       webhookSecret: dev.webhookSecret,
@@ -379,5 +380,105 @@ describe('housekeeping retention', () => {
     expect(configError({ MARKETING_SENDS_RETENTION_DAYS: '15' }).problems).toEqual([
       { variable: 'MARKETING_SENDS_RETENTION_DAYS', message: 'must be a whole number from 16 to 3650, got "15"' },
     ]);
+  });
+});
+
+describe('SHIPMENT_SETTLE_SECONDS', () => {
+  it('holds shipment status mails for two minutes by default', () => {
+    expect(loadConfig({}, dev).shipmentSettleSeconds).toBe(120);
+  });
+
+  it('reads 0 (no hold) up to an hour', () => {
+    expect(loadConfig({ SHIPMENT_SETTLE_SECONDS: '0' }, dev).shipmentSettleSeconds).toBe(0);
+    expect(loadConfig({ SHIPMENT_SETTLE_SECONDS: '3600' }, dev).shipmentSettleSeconds).toBe(3600);
+  });
+
+  it.each(['-1', '3601', '1.5', 'two minutes'])('refuses %s, naming the variable', (value) => {
+    const error = configError({ SHIPMENT_SETTLE_SECONDS: value });
+    expect(error.problems).toEqual([expect.objectContaining({ variable: 'SHIPMENT_SETTLE_SECONDS' })]);
+  });
+});
+
+describe('WEBINAR_CONFIRM_MAILS_PER_IP_HOUR', () => {
+  it('allows 20 confirmation mails an hour from one client address by default, and reads its own value', () => {
+    expect(loadConfig({}, dev).webinarConfirmMailsPerIpHour).toBe(20);
+    expect(loadConfig({ WEBINAR_CONFIRM_MAILS_PER_IP_HOUR: '5' }, dev).webinarConfirmMailsPerIpHour).toBe(5);
+  });
+
+  it.each(['0', '100001', 'many'])('refuses %s, naming the variable', (value) => {
+    expect(configError({ WEBINAR_CONFIRM_MAILS_PER_IP_HOUR: value }).problems).toEqual([expect.objectContaining({ variable: 'WEBINAR_CONFIRM_MAILS_PER_IP_HOUR' })]);
+  });
+});
+
+describe('the brand (the company\'s own look)', () => {
+  const dev: DevSecrets = { tokenSecret: 'dev-token-secret-0123456789abcdef0123456789', webhookSecret: 'dev-webhook-secret-0123456789abcdef012345' };
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env, dev);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    return [];
+  };
+
+  it('reads name, logo, colours, addresses per language, imprint and privacy from the environment', () => {
+    const config = loadConfig(
+      {
+        BRAND_NAME: 'Beispiel GmbH',
+        BRAND_LOGO_URL: 'https://cdn.beispiel.example/logo.png',
+        BRAND_COLOR_PRIMARY: '#0F766E',
+        BRAND_COLOR_TEXT: '#111111',
+        BRAND_COLOR_BACKGROUND: '#fafafa',
+        BRAND_ADDRESS_DE: 'Beispiel GmbH, Hauptstraße 1, 10115 Berlin',
+        BRAND_ADDRESS_EN: 'Beispiel GmbH, Hauptstraße 1, 10115 Berlin, Germany',
+        BRAND_IMPRINT_URL: 'https://beispiel.example/impressum',
+        BRAND_PRIVACY_URL: 'https://beispiel.example/datenschutz',
+      },
+      dev,
+    );
+    expect(config.brand).toEqual({
+      name: 'Beispiel GmbH',
+      logoUrl: 'https://cdn.beispiel.example/logo.png',
+      colors: { primary: '#0f766e', text: '#111111', background: '#fafafa' },
+      address: { de: 'Beispiel GmbH, Hauptstraße 1, 10115 Berlin', en: 'Beispiel GmbH, Hauptstraße 1, 10115 Berlin, Germany' },
+      imprintUrl: 'https://beispiel.example/impressum',
+      privacyUrl: 'https://beispiel.example/datenschutz',
+    });
+    expect(config.companyName).toBe('Beispiel GmbH');
+  });
+
+  it('keeps the older COMPANY_NAME and SENDER_POSTAL_ADDRESS working', () => {
+    const config = loadConfig({ COMPANY_NAME: 'Alt AG', SENDER_POSTAL_ADDRESS: 'Alt AG, 8000 Zürich' }, dev);
+    expect(config.brand).toMatchObject({ name: 'Alt AG', address: { de: 'Alt AG, 8000 Zürich', en: 'Alt AG, 8000 Zürich' } });
+  });
+
+  it.each([
+    ['BRAND_COLOR_PRIMARY', 'blue', /#rrggbb/],
+    ['BRAND_COLOR_BACKGROUND', '#fff', /#rrggbb/],
+    ['BRAND_COLOR_PRIMARY', '#facc15', /white text on it is too hard to read: contrast 1\.\d\d:1/],
+    ['BRAND_COLOR_TEXT', '#9ca3af', /too hard to read/],
+    ['BRAND_LOGO_URL', 'javascript:alert(1)', /must start with https: or http:/],
+    ['BRAND_NAME', 'Beispiel\nGmbH', /one line/],
+  ])('refuses %s=%j, naming the variable', (variable, value, message) => {
+    const found = problemsOf({ [variable]: value });
+    expect(found).toEqual([expect.objectContaining({ variable, message: expect.stringMatching(message) })]);
+  });
+
+  it('wants https links in production', () => {
+    const found = problemsOf({
+      NODE_ENV: 'production',
+      BRAND_IMPRINT_URL: 'http://beispiel.example/impressum',
+      BRAND_PRIVACY_URL: 'http://beispiel.example/datenschutz',
+      BRAND_LOGO_URL: 'http://beispiel.example/logo.png',
+    });
+    for (const variable of ['BRAND_IMPRINT_URL', 'BRAND_PRIVACY_URL', 'BRAND_LOGO_URL']) {
+      expect(found).toContainEqual({ variable, message: expect.stringMatching(/must start with https:/) });
+    }
+  });
+
+  it('takes MAIL_REPLY_TO over the older REPLY_TO', () => {
+    expect(loadConfig({ MAIL_REPLY_TO: 'Team <team@beispiel.example>', REPLY_TO: 'Alt <alt@beispiel.example>' }, dev).replyTo).toBe('Team <team@beispiel.example>');
+    expect(loadConfig({ REPLY_TO: 'Alt <alt@beispiel.example>' }, dev).replyTo).toBe('Alt <alt@beispiel.example>');
   });
 });

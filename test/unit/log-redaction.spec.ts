@@ -23,10 +23,12 @@ describe('redactUrl', () => {
   });
 
   it('replaces the token in the path of every customer page', () => {
-    for (const path of ['/p', '/u', '/f', '/confirm', '/webinars/unregister']) {
+    for (const path of ['/p', '/u', '/f', '/confirm', '/webinars/unregister', '/webinars/payment-terms/confirm']) {
       expect(redactUrl(`${path}/${TOKEN}?lang=en`)).toBe(`${path}/[token]?lang=en`);
     }
     expect(redactUrl(`/p/${TOKEN}/suggest`)).toBe('/p/[token]/suggest');
+    // The personal registration link's token is a query value like any other.
+    expect(redactUrl(`/webinars/payment-terms/register?lang=de&t=${TOKEN}`)).toBe('/webinars/payment-terms/register?lang=de&t=[Redacted]');
   });
 });
 

@@ -13,6 +13,9 @@ const PRODUCTION = {
   TRUST_PROXY: '10.0.0.0/8',
   TOKEN_SECRET: 'k3Vq9'.repeat(8),
   WEBHOOK_SECRET: 'Zp7Lw'.repeat(8),
+  BRAND_NAME: 'Beispiel GmbH',
+  BRAND_IMPRINT_URL: 'https://www.beispiel.dev/impressum',
+  BRAND_PRIVACY_URL: 'https://www.beispiel.dev/datenschutz',
 };
 
 function problems(env: Record<string, string | undefined>): { variable: string; message: string }[] {
@@ -29,6 +32,11 @@ describe('production checks', () => {
   it('start a complete production configuration without a refusal or a warning', () => {
     const config = loadConfig(PRODUCTION);
     expect(config.startupWarnings).toEqual([]);
+  });
+
+  it('start with a warning for each unset part of the brand customers must see (name, imprint, privacy policy)', () => {
+    const config = loadConfig({ ...PRODUCTION, BRAND_NAME: undefined, BRAND_IMPRINT_URL: undefined, BRAND_PRIVACY_URL: undefined } as Record<string, string | undefined>);
+    expect(config.startupWarnings.map((w) => w.variable)).toEqual(['BRAND_NAME', 'BRAND_IMPRINT_URL', 'BRAND_PRIVACY_URL']);
   });
 
   it.each<[string, Record<string, string | undefined>, string, RegExp]>([

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Test } from '@nestjs/testing';
 import Handlebars from 'handlebars';
+import { DEFAULT_BRAND } from '../../src/config/config';
 import { DEFAULT_TEMPLATES_DIR, MjmlTemplateRenderer } from '../../src/rendering/mjml-template-renderer';
 import { RenderingModule } from '../../src/rendering/rendering.module';
 import {
@@ -16,6 +17,7 @@ import {
   OrderConfirmationData,
   ShipmentMailData,
   WebinarMailData,
+  WebinarRegistrationConfirmData,
   LOCALES,
   MessageDataMap,
   MessageName,
@@ -23,13 +25,14 @@ import {
   TemplateRenderer,
 } from '../../src/rendering/template-renderer';
 
+// The company's look comes from the renderer's brand, not from each mail's data.
 const layout = {
   companyName: 'Beispiel GmbH',
   postalAddress: 'Hauptstraße 1, 10115 Berlin',
 };
+const brand = { ...DEFAULT_BRAND, name: layout.companyName, address: { de: layout.postalAddress, en: layout.postalAddress } };
 
 const confirm: ConfirmSubscriptionData = {
-  ...layout,
   firstName: 'Anna',
   // & and = are what HTML escaping changes in a URL, so they prove the href survives intact.
   confirmUrl: 'https://mail.example.com/confirm/tok_123?src=mail&lang=de',
@@ -37,7 +40,6 @@ const confirm: ConfirmSubscriptionData = {
 };
 
 const campaign: CampaignData = {
-  ...layout,
   subject: 'Die Frühjahrsmesse zieht in Halle 4',
   bodyHtml: '<h1>Neue Halle</h1><p>Die Messe findet <a href="https://example.com/messe">in Halle 4</a> statt.</p>',
   preferencesUrl: 'https://mail.example.com/p/tok_abc',
@@ -46,10 +48,9 @@ const campaign: CampaignData = {
 };
 
 const digest: DigestData = {
-  ...layout,
   preferencesUrl: 'https://mail.example.com/p/tok_abc',
   unsubscribeUrl: 'https://mail.example.com/u/tok_abc',
-  cadenceLabel: 'wöchentlicher',
+  biweekly: false,
   entryCount: 2,
   singleEntry: false,
   firstTitle: 'Die Messe zieht um',
@@ -66,7 +67,6 @@ const digest: DigestData = {
 };
 
 const order: OrderConfirmationData = {
-  ...layout,
   orderNumber: 'A-10023',
   placedOn: '2. März 2026',
   items: [
@@ -76,7 +76,6 @@ const order: OrderConfirmationData = {
 };
 
 const shipment: ShipmentMailData = {
-  ...layout,
   orderNumber: 'A-10023',
   carrierName: 'DHL',
   trackingNumber: '00340434161094042557',
@@ -91,7 +90,6 @@ const shipment: ShipmentMailData = {
 };
 
 const webinar: WebinarMailData = {
-  ...layout,
   firstName: 'Anna',
   title: 'Zahlungsziele <richtig> nutzen',
   when: 'Dienstag, 10. März 2026, 10:00–11:00 Uhr (Europe/Berlin)',
@@ -101,6 +99,16 @@ const webinar: WebinarMailData = {
   unregisterUrl: 'https://mail.example.com/webinars/unregister/tok_w1',
   registerUrl: 'https://mail.example.com/webinars/zahlungsziele/register?lang=de',
   byCustomer: false,
+};
+
+const registrationConfirm: WebinarRegistrationConfirmData = {
+  ...layout,
+  firstName: 'Anna',
+  title: 'Zahlungsziele <richtig> nutzen',
+  when: 'Dienstag, 10. März 2026, 10:00–11:00 Uhr (Europe/Berlin)',
+  seriesLabel: 'Teil 2 der Reihe „Liquidität“',
+  seriesTitle: 'Liquidität',
+  confirmUrl: 'https://mail.example.com/webinars/zahlungsziele/confirm/tok_c1?x=1&y=2',
 };
 
 const fixtures: MessageDataMap = {
@@ -116,6 +124,7 @@ const fixtures: MessageDataMap = {
   'webinar-update': webinar,
   'webinar-cancellation': webinar,
   'webinar-reminder': webinar,
+  'webinar-registration-confirm': registrationConfirm,
 };
 
 const messages = Object.keys(fixtures) as MessageName[];
@@ -125,15 +134,16 @@ const phrases: Record<MessageName, Record<Locale, string>> = {
   'confirm-subscription': { de: 'Anmeldung bestätigen', en: 'Confirm sign-up' },
   'confirm-reminder': { de: 'einzige Erinnerung', en: 'only reminder' },
   campaign: { de: 'Abmelden', en: 'Unsubscribe' },
-  digest: { de: 'Gibt es nichts Neues, schreiben wir nicht', en: 'Nothing new, no mail' },
+  digest: { de: 'Gibt es nichts Neues, schreiben wir Ihnen nicht', en: 'When there is nothing new, we do not write' },
   'order-confirmation': { de: 'Vielen Dank für Ihre Bestellung', en: 'Thank you for your order' },
   'shipment-shipped': { de: 'Ihr Paket ist unterwegs', en: 'Your parcel is on its way' },
   'shipment-out-for-delivery': { de: 'Ihr Paket kommt heute', en: 'Your parcel arrives today' },
   'shipment-problem': { de: 'Bei der Zustellung gibt es ein Problem', en: 'There is a problem with your delivery' },
   'webinar-registration': { de: 'vielen Dank für Ihre Anmeldung zum Webinar', en: 'thank you for registering for the webinar' },
   'webinar-update': { de: 'Der Kalendereintrag im Anhang ersetzt den bisherigen', en: 'The attached calendar entry replaces the previous one' },
-  'webinar-cancellation': { de: 'Mit dem Anhang entfernt Ihr Kalender den Termin', en: 'The attachment removes the event from your calendar' },
-  'webinar-reminder': { de: 'Sie sind zum Webinar', en: 'You are registered for the webinar' },
+  'webinar-cancellation': { de: 'Mit dem Anhang wird der Termin aus Ihrem Kalender entfernt', en: 'The attachment removes the event from your calendar' },
+  'webinar-reminder': { de: 'Sie sind für das Webinar', en: 'You are registered for the webinar' },
+  'webinar-registration-confirm': { de: 'Angemeldet sind Sie erst, wenn Sie bestätigen', en: 'You are registered only once you confirm' },
 };
 
 const other = (locale: Locale): Locale => (locale === 'de' ? 'en' : 'de');
@@ -141,7 +151,7 @@ const escaped = (value: string): string => Handlebars.escapeExpression(value);
 const cases = messages.flatMap((message) => LOCALES.map((locale) => [message, locale] as const));
 
 describe('MjmlTemplateRenderer', () => {
-  const renderer = new MjmlTemplateRenderer();
+  const renderer = new MjmlTemplateRenderer({ brand });
 
   beforeAll(() => renderer.warmUp());
 
@@ -204,8 +214,10 @@ describe('MjmlTemplateRenderer', () => {
     it('greets by first name when known and politely without it', async () => {
       const named = await renderer.render('confirm-subscription', locale, confirm);
       const anonymous = await renderer.render('confirm-subscription', locale, { ...confirm, firstName: undefined });
-      expect(named.text.split('\n')[0]).toContain('Anna');
-      expect(anonymous.text.split('\n')[0]).toMatch(/^(Guten Tag|Hello),$/);
+      // The first line is the heading, as in the HTML part; the greeting follows it.
+      const greeting = (text: string) => text.split('\n').filter(Boolean)[1];
+      expect(greeting(named.text)).toContain('Anna');
+      expect(greeting(anonymous.text)).toMatch(/^(Guten Tag|Hello),$/);
     });
 
     it('never carries an unsubscribe link, even when one is passed', async () => {
@@ -357,7 +369,7 @@ describe('MjmlTemplateRenderer', () => {
 
   describe('compilation', () => {
     it('compiles MJML once per message and locale, however many mails are rendered', async () => {
-      const fresh = new MjmlTemplateRenderer();
+      const fresh = new MjmlTemplateRenderer({ brand });
       await Promise.all(Array.from({ length: 20 }, () => fresh.render('campaign', 'de', campaign)));
       expect(fresh.mjmlCompileCount).toBe(1);
 
@@ -382,7 +394,7 @@ describe('MjmlTemplateRenderer', () => {
     });
 
     it('compiles every message and locale at start-up', async () => {
-      const fresh = new MjmlTemplateRenderer();
+      const fresh = new MjmlTemplateRenderer({ brand });
       await fresh.onModuleInit();
       expect(fresh.mjmlCompileCount).toBe(messages.length * LOCALES.length);
       await fresh.render('confirm-reminder', 'en', confirm);
@@ -417,28 +429,28 @@ describe('MjmlTemplateRenderer', () => {
       const versions = messages.map((message) => renderer.templateVersion(message));
       for (const version of versions) expect(version).toMatch(/^[0-9a-f]{12}$/);
       expect(new Set(versions).size).toBe(messages.length);
-      expect(new MjmlTemplateRenderer({ templatesDir: copy }).templateVersion('campaign')).toBe(
+      expect(new MjmlTemplateRenderer({ templatesDir: copy, brand }).templateVersion('campaign')).toBe(
         renderer.templateVersion('campaign'),
       );
     });
 
     it('changes when a file of the message changes, and only for that message', async () => {
-      const before = new MjmlTemplateRenderer({ templatesDir: copy });
+      const before = new MjmlTemplateRenderer({ templatesDir: copy, brand });
       const campaignBefore = before.templateVersion('campaign');
       const confirmBefore = before.templateVersion('confirm-subscription');
 
       writeFileSync(path.join(copy, 'messages/campaign/de.subject.hbs'), 'Neu: {{subject}}\n');
-      const after = new MjmlTemplateRenderer({ templatesDir: copy });
+      const after = new MjmlTemplateRenderer({ templatesDir: copy, brand });
       expect(after.templateVersion('campaign')).not.toBe(campaignBefore);
       expect(after.templateVersion('confirm-subscription')).toBe(confirmBefore);
       expect((await after.render('campaign', 'de', campaign)).subject).toBe(`Neu: ${campaign.subject}`);
     });
 
     it('changes for every message when a shared partial changes', () => {
-      const before = new MjmlTemplateRenderer({ templatesDir: copy });
+      const before = new MjmlTemplateRenderer({ templatesDir: copy, brand });
       const versions = messages.map((message) => before.templateVersion(message));
       writeFileSync(path.join(copy, 'partials/header.mjml'), '<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section>\n');
-      const after = new MjmlTemplateRenderer({ templatesDir: copy });
+      const after = new MjmlTemplateRenderer({ templatesDir: copy, brand });
       messages.forEach((message, i) => expect(after.templateVersion(message)).not.toBe(versions[i]));
     });
 
@@ -447,7 +459,7 @@ describe('MjmlTemplateRenderer', () => {
         path.join(copy, 'partials/header.mjml'),
         '<mj-include path="/etc/passwd" />\n<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section>\n',
       );
-      const renderer = new MjmlTemplateRenderer({ templatesDir: copy });
+      const renderer = new MjmlTemplateRenderer({ templatesDir: copy, brand });
       await expect(renderer.render('campaign', 'de', campaign)).rejects.toThrow(/mj-include/);
     });
   });
@@ -506,7 +518,7 @@ describe('MjmlTemplateRenderer', () => {
 });
 
 describe('webinar mails', () => {
-  const renderer = new MjmlTemplateRenderer();
+  const renderer = new MjmlTemplateRenderer({ brand });
   const withUnregister = ['webinar-registration', 'webinar-update', 'webinar-reminder'] as const;
 
   describe.each(LOCALES)('in %s', (locale) => {

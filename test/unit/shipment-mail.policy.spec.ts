@@ -5,7 +5,8 @@ import { Reason } from '../../src/reasons/reason-codes';
 import {
   itemsStillComing,
   mailsForTransition,
-  orderFullyDelivered,
+  MAX_HOLDS,
+  settledAt,
   SHIPMENT_MAIL_KINDS,
   ShipmentItems,
   ShipmentMailKind,
@@ -123,7 +124,6 @@ describe('itemsStillComing (partial delivery)', () => {
       { sku: 'LID', name: 'Lid', quantity: 1, separately: false },
     ]);
     expect(unshippedQuantities(order, shipments)).toEqual(new Map([['MUG', 0], ['POT', 1], ['LID', 1]]));
-    expect(orderFullyDelivered(order, shipments)).toBe(false);
   });
 
   it('accounts for every ordered unit exactly once: in this parcel, delivered, on its way, or following', () => {
@@ -163,11 +163,38 @@ describe('itemsStillComing (partial delivery)', () => {
       { numRuns: 500 },
     );
   });
+});
 
-  it('calls an order fully delivered only when every unit arrived', () => {
-    const all = [{ sku: 'MUG', quantity: 2 }, { sku: 'POT', quantity: 1 }, { sku: 'LID', quantity: 3 }];
-    expect(orderFullyDelivered(order, [{ id: 's1', status: 'delivered', items: all }])).toBe(true);
-    expect(orderFullyDelivered(order, [{ id: 's1', status: 'out_for_delivery', items: all }])).toBe(false);
-    expect(orderFullyDelivered(order, [])).toBe(false);
+describe('settledAt: the hold of a status mail', () => {
+  const queued = new Date('2026-03-02T09:00:00Z');
+  const at = (seconds: number) => new Date(queued.getTime() + seconds * 1000);
+
+  it('restarts the hold on a change of status, so a burst of events settles first', () => {
+    // Queued at 0 with a 120 s hold (due at 120); delivered reported at 1 s: due at 121.
+    expect(settledAt(at(120), queued, at(1), 120)).toEqual(at(121));
+    expect(settledAt(at(121), queued, at(100), 120)).toEqual(at(220));
+  });
+
+  it('never holds a mail longer than MAX_HOLDS holds after it was queued', () => {
+    expect(settledAt(at(1190), queued, at(1150), 120)).toEqual(at(MAX_HOLDS * 120));
+  });
+
+  it('never brings a mail forward (a retry scheduled later stays later)', () => {
+    expect(settledAt(at(5000), queued, at(10), 120)).toEqual(at(5000));
+  });
+
+  it('for any sequence of changes: never earlier than before, never later than the cap unless it was already', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 3000 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 600 }), (changes, hold) => {
+        let due = at(hold);
+        for (const change of [...changes].sort((a, b) => a - b)) {
+          const next = settledAt(due, queued, at(change), hold);
+          expect(next.getTime()).toBeGreaterThanOrEqual(due.getTime());
+          expect(next.getTime()).toBeLessThanOrEqual(Math.max(due.getTime(), at(MAX_HOLDS * hold).getTime()));
+          if (change + hold <= MAX_HOLDS * hold) expect(next.getTime()).toBeGreaterThanOrEqual(at(change + hold).getTime());
+          due = next;
+        }
+      }),
+    );
   });
 });

@@ -111,8 +111,9 @@ export const CARRIER_WEBHOOK_DESCRIPTION =
   '- Events are ordered by `occurredAt`, not by arrival; a status never moves backwards (a late `in_transit` after ' +
   '`delivered` is stored as history and changes nothing).\n' +
   '- Mails: `out_for_delivery` queues the "arrives today" mail (SHIPMENT_OUT_FOR_DELIVERY_MAIL), `exception` the delivery ' +
-  'problem mail, at most one of each per shipment. Every queued shipment mail is re-checked when handed to SMTP: once the ' +
-  'parcel is delivered it is suppressed (`already_delivered`), and a mail overtaken by a newer status gives way (`superseded`).\n' +
+  'problem mail, at most one of each per shipment. Status mails are held SHIPMENT_SETTLE_SECONDS after the last change of ' +
+  'status (reason `queued_settling`), then re-checked when handed to SMTP: once the parcel is delivered it is suppressed ' +
+  '(`already_delivered`), and a mail overtaken by a newer status gives way (`superseded`).\n' +
   '- An unknown shipment is a 422 and nothing is stored.';
 
 export class CarrierWebhookDto {

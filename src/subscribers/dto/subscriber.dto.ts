@@ -389,6 +389,22 @@ export class ExportWebinarRegistration {
   @ApiProperty({ nullable: true, type: Boolean }) attended: boolean | null;
 }
 
+/** What the public webinar form recorded for the address: a registration asked for, and whether it was confirmed. */
+export class ExportWebinarRegistrationRequest {
+  @ApiProperty({ example: 'payment-terms-2026', description: 'The webinar’s slug.' }) webinar: string;
+  @ApiProperty({ enum: ['pending', 'confirmed'] }) status: string;
+  @ApiProperty({ enum: ['de', 'en'] }) locale: string;
+  @ApiProperty({ example: 'Europe/Berlin' }) time_zone: string;
+  @ApiProperty({ nullable: true, type: String }) first_name: string | null;
+  @ApiProperty() series: boolean;
+  @ApiProperty({ nullable: true, type: String, description: 'The client address of the submission that sent the last confirmation mail.' }) ip: string | null;
+  @ApiProperty({ nullable: true, type: String }) user_agent: string | null;
+  @ApiProperty({ type: 'integer', description: 'Confirmation mails sent for it.' }) mails: number;
+  @ApiInstant({ nullable: true }) last_mail_at: string | null;
+  @ApiInstant({ nullable: true }) confirmed_at: string | null;
+  @ApiInstant() created_at: string;
+}
+
 export class ExportFeedback {
   @ApiProperty({ enum: ['campaign', 'digest_item'] }) item_type: string;
   @ApiUuid() item_id: string;
@@ -417,6 +433,8 @@ export class SubscriberExport {
   @ApiProperty({ type: ExportDoubleOptIn, description: 'The evidence of the double opt-in.' }) doubleOptIn: ExportDoubleOptIn;
   @ApiProperty({ type: [ExportDelivery], description: 'Every decision about the person, oldest first.' }) deliveries: ExportDelivery[];
   @ApiProperty({ type: [ExportWebinarRegistration] }) webinarRegistrations: ExportWebinarRegistration[];
+  @ApiProperty({ type: [ExportWebinarRegistrationRequest], description: 'Registrations asked for on the public form (double opt-in).' })
+  webinarRegistrationRequests: ExportWebinarRegistrationRequest[];
   @ApiProperty({ type: [ExportFeedback], description: 'Ratings and comments.' }) feedback: ExportFeedback[];
   @ApiProperty({ type: [ExportTopicSuggestion] }) topicSuggestions: ExportTopicSuggestion[];
   @ApiProperty({ type: [ExportDropTopicQuestion], description: 'The “drop this topic?” questions and their answers.' }) dropTopicQuestions: ExportDropTopicQuestion[];
@@ -440,6 +458,7 @@ export class SubscriberExport {
       },
     ],
     webinarRegistrations: [],
+    webinarRegistrationRequests: [],
     feedback: [],
     topicSuggestions: [{ text: 'Trade fair dates in Austria', created_at: '2026-11-25T18:30:00.000Z' }],
     dropTopicQuestions: [],
