@@ -67,7 +67,7 @@ function campaignData(subscriber) {
 }
 
 // The digest the bench/digest.js audience gets: DIGEST_MAX_ENTRIES (10) entries in 10 topic sections.
-function digestData(subscriber) {
+function digestData() {
   const sections = Array.from({ length: 10 }, (_, t) => ({
     topicName: `Thema ${t + 1}`,
     entries: [{ title: `Neuigkeit ${t + 1}: Preise & Termine`, summary: 'Eine kurze Zusammenfassung in zwei Sätzen. Mehr dazu im Blog.', url: `https://example.com/news/${t}` }],
@@ -198,7 +198,7 @@ async function main() {
   };
   const sample = {
     campaign: await renderer.render('campaign', 'de', { ...layoutAndHeaders(subscribers[0], 'campaign', 1).layout, ...campaignData(subscribers[0]) }),
-    digest: await renderer.render('digest', 'de', { ...layoutAndHeaders(subscribers[0], 'digest', 1).layout, ...digestData(subscribers[0]) }),
+    digest: await renderer.render('digest', 'de', { ...layoutAndHeaders(subscribers[0], 'digest', 1).layout, ...digestData() }),
   };
   const renders = {
     campaign: await rate(prepared('campaign', campaignData)),
@@ -207,7 +207,7 @@ async function main() {
   };
   // Where a digest render goes: the three precompiled templates one by one (same frame as render()).
   const digestCompiled = await renderer.compiledMessage('digest', 'de');
-  const digestInput = { ...layoutAndHeaders(subscribers[0], 'digest', 1).layout, ...digestData(subscribers[0]) };
+  const digestInput = { ...layoutAndHeaders(subscribers[0], 'digest', 1).layout, ...digestData() };
   const frame = { locale: 'de', t: digestCompiled.strings, subject: sample.digest.subject };
   const digestParts = {};
   for (const part of ['subject', 'html', 'text']) {

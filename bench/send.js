@@ -11,6 +11,10 @@
 //   node bench/send.js                          # embedded PostgreSQL (fsync off) in a temp folder
 //   DATABASE_URL=postgres://… node bench/send.js # a database `tactful_bench_send` on that server
 //
+// Every mail goes out with VERP on (BOUNCE_DOMAIN): its envelope sender is its own bounce address.
+// Two more 8 kB outbox rows sign every mail with DKIM, RSA 2048 and Ed25519, in the same run, so
+// the difference to the unsigned row is the cost of the signature.
+//
 // Options: --mails N (pooled runs, default 2000), --unpooled-mails N (default 300),
 // --concurrency N (WORKER_CONCURRENCY, default 8), --connections N (SMTP_MAX_CONNECTIONS,
 // default 5), --processes N (a second 8 kB outbox row with N worker processes, default 2; 1 = off).
@@ -76,6 +80,10 @@ const { startEmbeddedPostgres } = require(join(DIST, 'database/embedded-postgres
 const { DeliveryKinds, subscriberGate } = require(join(DIST, 'delivery/delivery-kinds'));
 const { DeliveryWorker } = require(join(DIST, 'delivery/delivery-worker'));
 const { SmtpMailTransport } = require(join(DIST, 'delivery/mail-transport'));
+// Absent from builds before issue 20 (BENCH_DIST of an older checkout): those have no VERP,
+// DKIM or streams, and the worker holds one `transport`.
+const relaysModule = existsSync(join(DIST, 'delivery/mail-relays.js')) ? require(join(DIST, 'delivery/mail-relays')) : undefined;
+const dkimModule = existsSync(join(DIST, 'delivery/dkim.js')) ? require(join(DIST, 'delivery/dkim')) : undefined;
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -321,6 +329,7 @@ async function main() {
       DB_POOL_SIZE: String(CONCURRENCY + 4),
       PUBLIC_URL: 'https://tactful.example',
       MAIL_FROM: 'Tactful <newsletter@tactful.example>',
+      BOUNCE_DOMAIN: 'bounce.tactful.example',
     };
     const config = loadConfig(env);
     app = await benchApp(config, database.url);
@@ -375,9 +384,24 @@ async function main() {
     };
     /** Puts a transport behind the worker (the app's own is pooled; a bench needs both kinds). */
     const useTransport = async (transport) => {
-      await worker.transport.close();
-      worker.transport = transport;
+      if (relaysModule) {
+        await worker.relays.close();
+        worker.relays = new relaysModule.MailRelays({ name: 'default', transport, ratePerSecond: 0 });
+      } else {
+        await worker.transport.close();
+        worker.transport = transport;
+      }
     };
+    const { generateKeyPairSync } = require('node:crypto');
+    const dkimSigners = dkimModule
+      ? [
+          ['RSA 2048', 'rsa-sha256', generateKeyPairSync('rsa', { modulusLength: 2048 })],
+          ['Ed25519', 'ed25519-sha256', generateKeyPairSync('ed25519')],
+        ].map(([label, algorithm, pair]) => [
+          label,
+          new dkimModule.DkimSigner({ domain: 'tactful.example', selector: 'bench', algorithm, privateKeyPem: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }),
+        ])
+      : [];
 
     // Calibrate the body so the message on the wire is ~8 kB and ~70 kB.
     await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: true, maxConnections: CONNECTIONS }));
@@ -418,6 +442,12 @@ async function main() {
       await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: true, maxConnections: CONNECTIONS }));
       await sendLoop(50, paragraphs, sinks.stock);
       record({ mail, path: 'outbox', transport: `pooled (${CONNECTIONS} connections)`, ...(await sendLoop(MAILS, paragraphs, sinks.stock)) });
+      for (const [label, dkim] of kb === 8 ? dkimSigners : []) {
+        await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: true, maxConnections: CONNECTIONS, dkim }));
+        await sendLoop(50, paragraphs, sinks.stock);
+        record({ mail, path: 'outbox', transport: `pooled (${CONNECTIONS}), DKIM ${label}`, ...(await sendLoop(MAILS, paragraphs, sinks.stock)) });
+        await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: true, maxConnections: CONNECTIONS }));
+      }
       if (kb === 8 && PROCESSES > 1) {
         const helpers = await startWorkerProcesses(PROCESSES - 1, env);
         try {
@@ -468,12 +498,13 @@ async function main() {
       }
     }
 
-    const rate = (path, transport) => results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith(transport) && !r.transport.includes('processes')).mailsPerSecond;
+    const plain = (r) => !r.transport.includes('processes') && !r.transport.includes('DKIM');
+    const rate = (path, transport) => results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith(transport) && plain(r)).mailsPerSecond;
     const targets = {};
     for (const path of ['transport', 'outbox']) {
       const pooled = rate(path, 'pooled');
       const unpooled = rate(path, 'unpooled (a');
-      const ceiling = results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith('pooled') && !r.transport.includes('processes')).idleCeilingMailsPerSecond;
+      const ceiling = results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith('pooled') && plain(r)).idleCeilingMailsPerSecond;
       targets[path] = {
         pooled8kBMailsPerSecond: Math.round(pooled),
         atLeast600: pooled >= 600,
@@ -489,6 +520,12 @@ async function main() {
     if (several) {
       targets.outboxProcesses = { processes: PROCESSES, pooled8kBMailsPerSecond: Math.round(several.mailsPerSecond), atLeast600: several.mailsPerSecond >= 600 };
       log(`target (outbox, ${PROCESSES} processes): 8 kB pooled ${Math.round(several.mailsPerSecond)} mails/s, ≥ 600 ${several.mailsPerSecond >= 600 ? 'met' : 'NOT met'}`);
+    }
+    const unsigned = results.find((r) => r.mail === '8 kB' && r.path === 'outbox' && r.transport.startsWith('pooled') && plain(r));
+    for (const row of results.filter((r) => r.transport.includes('DKIM'))) {
+      const extra = row.workerCpuMsPerMail - unsigned.workerCpuMsPerMail;
+      targets[`dkim ${row.transport.split('DKIM ')[1]}`] = { workerCpuMsPerMailExtra: Number(extra.toFixed(3)), mailsPerSecond: Math.round(row.mailsPerSecond) };
+      log(`DKIM ${row.transport.split('DKIM ')[1]}: +${extra.toFixed(3)} ms worker CPU per mail, ${Math.round(row.mailsPerSecond)} mails/s (unsigned ${Math.round(unsigned.mailsPerSecond)} in the same run)`);
     }
     log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 

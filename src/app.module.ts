@@ -11,6 +11,7 @@ import { TimeZoneCatalog } from './common/time-zones';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { poolBudgets } from './database/connection-budgets';
+import { DatabaseModule } from './database/database.module';
 import { dataSourceOptions } from './database/data-source';
 import { CadenceModule } from './cadence/cadence.module';
 import { CampaignsModule } from './campaigns/campaigns.module';
@@ -55,6 +56,7 @@ export class AppModule {
           ],
         }),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, poolBudgets(config), ENTITIES)),
+        DatabaseModule,
         AuthModule,
         MetricsModule,
         DeliveryModule,

@@ -10,7 +10,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { ApiKeysService } from './auth/api-keys.service';
 import { Clock, DatabaseClock, SystemClock } from './common/clock';
@@ -23,7 +22,9 @@ import { registerWorkClasses } from './common/work-classes';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config';
 import { configFromEnv } from './config/config-from-env';
+import { DatabaseQueries } from './database/database.queries';
 import { runMigrations } from './database/data-source';
+import { Db } from './database/sql';
 import { MetricsService } from './metrics/metrics.service';
 import { PageRenderer } from './pages/page-renderer';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './database/embedded-postgres';
@@ -80,7 +81,6 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
 }
 
 const CLOCK_SYNC_MS = 60_000;
-const DATABASE_TIME = `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`;
 
 /** Every instance runs on PostgreSQL's time (see DatabaseClock), synced before the app starts and then every minute. */
 async function databaseClock(databaseUrl: string): Promise<DatabaseClock> {
@@ -88,7 +88,7 @@ async function databaseClock(databaseUrl: string): Promise<DatabaseClock> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await clock.sync(async () => Number((await client.query(DATABASE_TIME)).rows[0].ms));
+    await clock.sync(async () => Number((await client.query(DatabaseQueries.clock.text)).rows[0].ms));
   } finally {
     await client.end();
   }
@@ -96,13 +96,13 @@ async function databaseClock(databaseUrl: string): Promise<DatabaseClock> {
 }
 
 function keepClockSynced(app: NestFastifyApplication, clock: DatabaseClock): void {
-  const db = app.get(DataSource);
+  const db = app.get(Db);
   const logger = app.get(Logger);
   const report = (offsetMs: number) => {
     if (Math.abs(offsetMs) >= 1_000) logger.warn({ offsetMs }, "this host's clock differs from PostgreSQL's; Tactful runs on PostgreSQL's time");
   };
   report(clock.offset);
-  clock.keepSynced(async () => Number((await db.query(DATABASE_TIME))[0].ms), CLOCK_SYNC_MS, {
+  clock.keepSynced(async () => Number((await db.row(DatabaseQueries.clock, []))!.ms), CLOCK_SYNC_MS, {
     synced: report,
     failed: (error) => logger.warn({ err: error }, 'clock sync with PostgreSQL failed; keeping the last offset'),
   });

@@ -1,6 +1,3 @@
-// Every TypeORM entity, listed explicitly (no glob), so compiled and ts-jest runs see the same set.
-import { ApiKey } from './auth/api-key.entity';
-import { Subscriber, TopicSubscription } from './subscribers/subscriber.entity';
-import { Topic } from './topics/topic.entity';
-
-export const ENTITIES = [ApiKey, Topic, Subscriber, TopicSubscription];
+// TypeORM entities: none. Every table is reached through named statements (database/sql.ts,
+// docs/SQL.md); TypeORM only runs the migrations and holds the pools.
+export const ENTITIES = [];

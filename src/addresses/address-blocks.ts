@@ -2,6 +2,8 @@
 // under GDPR (`suppressions`) and addresses without a subscriber that hard-bounced or complained
 // (`bounced_addresses`). Both keep only the SHA-256 of the normalised address.
 import { EntityManager } from 'typeorm';
+import { Sql, sqlOf } from '../database/sql';
+import { AddressQueries as Q } from './addresses.queries';
 import { emailHash } from './email';
 
 export type AddressBlockKind = 'erased' | 'bounced' | 'complained';
@@ -13,13 +15,8 @@ export interface AddressBlocks {
   bounce: 'bounced' | 'complained' | null;
 }
 
-/** address_blocks: both lists probed by the address's hash in one statement (two primary-key lookups). */
-const ADDRESS_BLOCKS_SQL = `
-  SELECT (SELECT created_at FROM suppressions WHERE email_hash = $1) AS erased_at,
-         (SELECT reason FROM bounced_addresses WHERE email_hash = $1) AS bounce`;
-
-export async function addressBlocks(tx: EntityManager, email: string): Promise<AddressBlocks> {
-  const [row] = await tx.query(ADDRESS_BLOCKS_SQL, [emailHash(email)]);
+export async function addressBlocks(tx: Sql | EntityManager, email: string): Promise<AddressBlocks> {
+  const row = (await sqlOf(tx).row(Q.blocks, [emailHash(email)]))!;
   return { erasedAt: row.erased_at ?? null, bounce: row.bounce ?? null };
 }
 

@@ -1,13 +1,13 @@
 // API keys: random, shown once, stored only as a SHA-256 hash (the keys are high-entropy, so a
 // slow password hash adds nothing but latency to every request).
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, notFound } from '../common/problem';
+import { Db } from '../database/sql';
 import { ApiKey } from './api-key.entity';
+import { AuthQueries as Q } from './auth.queries';
 import { Scope } from './scopes';
 
 export interface CreatedApiKey {
@@ -23,9 +23,6 @@ export function generateApiKey(): string {
 
 /** `last_used_at` is kept to the minute: at most one write per key and minute, not one per request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
-// Conditional, so that several instances together still write at most once a minute per key.
-const TOUCH_KEY = `UPDATE api_keys SET last_used_at = $2
-  WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $2::timestamptz - interval '1 minute')`;
 
 @Injectable()
 export class ApiKeysService {
@@ -34,30 +31,22 @@ export class ApiKeysService {
   private readonly touched = new Map<string, number>();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
 
-  private get repo() {
-    return this.db.getRepository(ApiKey);
-  }
-
   async create(name: string, scopes: Scope[], key = generateApiKey()): Promise<CreatedApiKey> {
-    const [row] = await this.db.query(
-      `INSERT INTO api_keys (name, prefix, key_hash, scopes) VALUES ($1, $2, $3, $4)
-       RETURNING id`,
-      [name, key.slice(0, 10), hashKey(key), [...new Set(scopes)]],
-    );
+    const row = (await this.db.row(Q.create, [name, key.slice(0, 10), hashKey(key), [...new Set(scopes)]]))!;
     return { key, apiKey: await this.get(row.id) };
   }
 
   list(): Promise<ApiKey[]> {
-    return this.repo.find({ order: { createdAt: 'ASC' } });
+    return this.db.rows(Q.list, []);
   }
 
   async get(id: string): Promise<ApiKey> {
-    const key = await this.repo.findOneBy({ id });
+    const key = await this.db.row(Q.byId, [id]);
     if (!key) throw notFound('API key', id);
     return key;
   }
@@ -71,13 +60,8 @@ export class ApiKeysService {
     await this.db.transaction(async (tx) => {
       // Every active admin key, locked: two admins revoking each other at once take turns here,
       // and the second finds itself the last one.
-      const admins: { id: string }[] = await tx.query(
-        `SELECT id FROM api_keys WHERE 'admin' = ANY(scopes) AND revoked_at IS NULL ORDER BY id FOR UPDATE`,
-      );
-      const [target]: { id: string; name: string; prefix: string; scopes: string[]; revoked_at: Date | null }[] = await tx.query(
-        `SELECT id, name, prefix, scopes, revoked_at FROM api_keys WHERE id = $1 FOR UPDATE`,
-        [id],
-      );
+      const admins = await tx.rows(Q.lockActiveAdmins, []);
+      const target = await tx.row(Q.lockForRevoke, [id]);
       if (!target) throw notFound('API key', id);
       if (target.revoked_at) return;
       const named = `API key ${target.id} ("${target.name}", ${target.prefix}…)`;
@@ -97,7 +81,7 @@ export class ApiKeysService {
           { apiKeyId: target.id },
         );
       }
-      await tx.query(`UPDATE api_keys SET revoked_at = $2 WHERE id = $1`, [id, this.clock.now()]);
+      await tx.run(Q.revoke, [id, this.clock.now()]);
     });
   }
 
@@ -107,16 +91,13 @@ export class ApiKeysService {
    * within the last minute.
    */
   async verify(key: string): Promise<{ id: string; scopes: string[] } | null> {
-    const [row]: { id: string; scopes: string[] }[] = await this.db.query(
-      `SELECT id, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
-      [hashKey(key)],
-    );
+    const row = await this.db.row(Q.verify, [hashKey(key)]);
     if (!row) return null;
     const now = this.clock.now();
     const last = this.touched.get(row.id);
     if (last === undefined || now.getTime() - last >= LAST_USED_RESOLUTION_MS) {
       this.touched.set(row.id, now.getTime());
-      await this.db.query(TOUCH_KEY, [row.id, now]);
+      await this.db.run(Q.touch, [row.id, now]);
     }
     return row;
   }
@@ -127,25 +108,16 @@ export class ApiKeysService {
    */
   async ensureAdminKey(): Promise<string | null> {
     if (this.config.adminApiKey) {
-      await this.db.query(
-        `INSERT INTO api_keys (name, prefix, key_hash, scopes) VALUES ('ADMIN_API_KEY', $1, $2, '{admin}')
-         ON CONFLICT (key_hash) DO UPDATE SET revoked_at = NULL`,
-        [this.config.adminApiKey.slice(0, 10), hashKey(this.config.adminApiKey)],
-      );
+      await this.db.run(Q.upsertConfiguredAdmin, [this.config.adminApiKey.slice(0, 10), hashKey(this.config.adminApiKey)]);
       return null;
     }
     // The advisory lock keeps two instances starting at once from both creating a key.
     return this.db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('tactful:admin-key'))`);
-      const [{ count }] = await tx.query(
-        `SELECT count(*)::int AS count FROM api_keys WHERE 'admin' = ANY(scopes) AND revoked_at IS NULL`,
-      );
+      await tx.run(Q.adminKeyLock, []);
+      const { count } = (await tx.row(Q.activeAdmins, []))!;
       if (count > 0) return null;
       const key = generateApiKey();
-      await tx.query(
-        `INSERT INTO api_keys (name, prefix, key_hash, scopes) VALUES ('first admin key', $1, $2, '{admin}')`,
-        [key.slice(0, 10), hashKey(key)],
-      );
+      await tx.run(Q.createFirstAdmin, [key.slice(0, 10), hashKey(key)]);
       this.logger.log('Created the first admin API key');
       return key;
     });

@@ -1,6 +1,7 @@
 // The cadence policy: for one subscriber and one marketing item, at one moment, what happens?
-// Pure. The set-based SQL in campaign-dispatch enforces the same rules for whole audiences, and
-// the database constraints make the window hold under any concurrency.
+// Pure, and the reference: the set-based SQL in campaign-dispatch decides for whole audiences and
+// must agree with decide() (test/integration/decision-equivalence.spec.ts runs both on random
+// states); the database constraints make the window hold under any concurrency.
 import { NoMarketingReason, Reason } from '../reasons/reason-codes';
 import { SubscriberStatus } from '../reasons/subscriber-states';
 import { consentVerdict } from '../reasons/send-gate.policy';
@@ -14,7 +15,6 @@ export interface SubscriberSnapshot {
   /** This item's topic: the subscription's status, or null without one. */
   subscriptionStatus: string | null;
   inAudience: boolean;
-  alreadyReceived: boolean;
   cadence: Cadence;
   timeZone: string;
   digestWeekday: number;
@@ -59,18 +59,23 @@ export function nextDigestAt(s: Pick<SubscriberSnapshot, 'lastMarketingAt' | 'ca
   return slotHour > opens ? slotHour : opens;
 }
 
+/**
+ * Consent, audience, expiry, then the window. "Already received" is no decision: the idempotency
+ * key (campaign and subscriber) lets a dispatch write one decision per customer, never a second.
+ */
 export function decide(s: SubscriberSnapshot, item: ItemSnapshot, now: Date, quiet: QuietHours): Decision {
   const consent = consentVerdict({ class: 'marketing', subscriberStatus: s.status, subscriptionStatus: s.subscriptionStatus, topicBound: true });
   if (consent) return { action: 'suppress', reason: consent };
   if (!s.inAudience) return { action: 'suppress', reason: Reason.SuppressedAudience };
-  if (s.alreadyReceived) return { action: 'suppress', reason: Reason.SuppressedDuplicate };
   if (item.expiresAt && item.expiresAt <= now) return { action: 'expire', reason: Reason.Expired };
 
   const opens = windowOpensAt(s);
   if ((!opens || opens <= now) && s.senderBudgetLeft !== false) {
     const at = outsideQuietHours(now, s.timeZone, quiet);
-    if (item.expiresAt && item.expiresAt <= at) return { action: 'expire', reason: Reason.Expired };
-    return { action: 'send', reason: at.getTime() === now.getTime() ? Reason.Queued : Reason.QueuedQuietHours, at };
+    // Stale before quiet hours end: the digest (which goes at the customer's own hour) may still carry it.
+    if (!item.expiresAt || item.expiresAt > at) {
+      return { action: 'send', reason: at.getTime() === now.getTime() ? Reason.Queued : Reason.QueuedQuietHours, at };
+    }
   }
   const digestAt = nextDigestAt(s, now);
   if (item.expiresAt && item.expiresAt <= digestAt) return { action: 'expire', reason: Reason.Expired };

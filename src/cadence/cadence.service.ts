@@ -1,6 +1,7 @@
-// Enforcement of the cadence cap in SQL. Two holds, both in the database:
-// - reservation (dispatch time): compare-and-set on cadence_windows, set-based;
-// - hand-over (send time): a marketing_sends row under an exclusion constraint, per mail.
+// Enforcement of the cadence cap in SQL (the statements: window.queries.ts): the reservation, the
+// hand-over record, and the one place the hand-over state machine's window actions
+// (hand-over.policy.ts) are carried out. delivery/marketing-hand-over.ts runs the machine for
+// every marketing kind.
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
@@ -10,34 +11,24 @@ import { runPrepared } from '../database/prepared';
 import { MarketingOutlook, marketingOutlook, nextDigestAt, windowOpensAt } from './cadence.policy';
 import { QuietHours } from '../config/quiet-hours';
 import { Cadence, WINDOW_DAYS } from './slots';
+import { WindowAction } from './hand-over.policy';
+import { RECORD_HAND_OVER, reserveSql, WINDOW_ACTION_SQL } from './window.queries';
 
-// $1 subscriber, $2 delivery, $3 now, $4 window days, $5 time zone, $6 the delivery's reservation key.
-// A delivery that already has its record (sent once, the answer lost, now sent again) keeps it.
-// The exclusion constraint compares each mail's window as it was when the mail went; a customer
-// who has since chosen a longer cadence (weekly -> every two weeks) gets the longer window from
-// their last mail, checked here (in any zone: a local day is 24 h ± 1 h).
-const RECORD_HAND_OVER = `WITH own AS (
-   SELECT 1 FROM marketing_sends WHERE delivery_id = $2)
- , longer AS (
-   SELECT 1 FROM marketing_sends m
-   WHERE m.subscriber_id = $1 AND m.delivery_id <> $2
-     AND m.during && tstzrange($3::timestamptz - make_interval(days => $4::int + 1), $3::timestamptz)
-     AND upper(m.during) - lower(m.during) < make_interval(days => $4::int) - interval '2 hours'
-     AND greatest(tactful_window_end(lower(m.during), $5, $4::int), lower(m.during) + make_interval(days => $4::int, hours => 1)) > $3::timestamptz)
- , sent AS (
-   INSERT INTO marketing_sends (subscriber_id, delivery_id, during)
-   SELECT $1, $2, tstzrange($3::timestamptz, tactful_window_end($3::timestamptz, $5, $4::int))
-   WHERE NOT EXISTS (SELECT 1 FROM own) AND NOT EXISTS (SELECT 1 FROM longer)
-   ON CONFLICT ON CONSTRAINT marketing_sends_cadence DO NOTHING
-   RETURNING subscriber_id)
- , window_from_now AS (
-   INSERT INTO cadence_windows (subscriber_id, last_marketing_at, window_days, time_zone)
-   SELECT subscriber_id, $3, $4, $5 FROM sent
-   ON CONFLICT (subscriber_id) DO UPDATE SET last_marketing_at = GREATEST(cadence_windows.last_marketing_at, EXCLUDED.last_marketing_at),
-     window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
-     reserved_key = CASE WHEN cadence_windows.reserved_key = $6 THEN NULL ELSE cadence_windows.reserved_key END
-   RETURNING 1)
- SELECT 1 FROM window_from_now UNION ALL SELECT 1 FROM own`;
+/** One marketing mail as the window knows it: the delivery, its customer and its reservation key. */
+export interface WindowHold {
+  deliveryId: string;
+  subscriberId: string;
+  idempotencyKey: string;
+}
+
+/** A marketing mail at its hand-over: the claimed delivery as far as the window needs it. */
+export interface HandOverMail {
+  id: string;
+  subscriberId: string | null;
+  idempotencyKey: string;
+  /** Set when the worker holds the customer's hand-over turn, with the cadence settings read under it. */
+  handOverTurn?: { cadence: string; timeZone: string };
+}
 
 export interface WindowState {
   lastMarketingAt: Date | null;
@@ -58,35 +49,24 @@ export class CadenceService {
     this.quietHours = config.quietHours;
   }
 
-  /**
-   * A CTE that reserves the window for each row of `eligible` (columns id, cadence, time_zone) whose window
-   * is free at `nowParam`, and returns the ids it reserved. A racing transaction blocks on the
-   * row lock and re-evaluates the WHERE against the committed row, so exactly one wins.
-   */
-  static reserveCte(eligible: string, nowParam: string, keyPrefixParam: string): string {
-    return `
-      INSERT INTO cadence_windows AS w (subscriber_id, last_marketing_at, window_days, time_zone, reserved_key, previous_marketing_at)
-      SELECT e.id, ${nowParam}, tactful_window_days(e.cadence), e.time_zone, ${keyPrefixParam} || e.id::text, NULL
-      FROM ${eligible} e
-      ON CONFLICT (subscriber_id) DO UPDATE SET
-        previous_marketing_at = w.last_marketing_at,
-        last_marketing_at = EXCLUDED.last_marketing_at,
-        window_days = EXCLUDED.window_days,
-        time_zone = EXCLUDED.time_zone,
-        reserved_key = EXCLUDED.reserved_key
-      WHERE tactful_window_end(w.last_marketing_at, EXCLUDED.time_zone, EXCLUDED.window_days) <= EXCLUDED.last_marketing_at
-      RETURNING w.subscriber_id`;
+  /** The reservation, as a CTE body for the set-based decisions (window.queries.ts reserveSql). */
+  static reserveCte(eligible: string, nowParam: string, keySql: string): string {
+    return reserveSql(eligible, nowParam, keySql);
+  }
+
+  /** Carries out one window action (hand-over.policy.ts) for the given mails, in the caller's transaction. */
+  async applyWindowAction(tx: EntityManager, action: WindowAction, holds: WindowHold[]): Promise<void> {
+    if (action === 'keep' || holds.length === 0) return;
+    const values =
+      action === 'forget' ? [holds.map((h) => h.deliveryId)] : [holds.map((h) => h.subscriberId), holds.map((h) => h.idempotencyKey)];
+    await runPrepared(tx, WINDOW_ACTION_SQL[action], values);
   }
 
   /**
    * At hand-over: records the send under the exclusion constraint. Returns false when another
    * marketing mail to the subscriber lies inside the window (the caller defers this one).
    */
-  async recordHandOver(
-    tx: EntityManager,
-    delivery: { id: string; subscriberId: string; idempotencyKey: string; handOverTurn?: { cadence: string; timeZone: string } },
-    now: Date,
-  ): Promise<boolean> {
+  async recordHandOver(tx: EntityManager, delivery: HandOverMail, now: Date): Promise<boolean> {
     // The worker took the subscriber's turn (hand-over-turn.ts) when it locked the delivery.
     const settings = delivery.handOverTurn;
     if (!settings) throw new Error(`hand-over of delivery ${delivery.id} without the subscriber's hand-over turn`);
@@ -94,31 +74,8 @@ export class CadenceService {
     // One statement: the send record under the exclusion constraint (a conflict means another
     // marketing mail went inside the window: nothing is written), and the window now running from
     // the real hand-over rather than from the reservation.
-    const recorded = await runPrepared(tx, RECORD_HAND_OVER, [delivery.subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
+    const recorded = await runPrepared(tx, RECORD_HAND_OVER, [holdOf(delivery).subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
     return recorded.length > 0;
-  }
-
-  /** A mail that held the window will not go after all: the window returns to what it was. */
-  async release(tx: EntityManager, subscriberId: string, idempotencyKey: string): Promise<void> {
-    await tx.query(
-      `UPDATE cadence_windows SET last_marketing_at = coalesce(previous_marketing_at, '-infinity'), reserved_key = NULL
-       WHERE subscriber_id = $1 AND reserved_key = $2`,
-      [subscriberId, idempotencyKey],
-    );
-  }
-
-  /**
-   * The hand-over lost to another marketing mail inside the window: that mail holds the window
-   * now, so this delivery only drops its claim. (release() would rewind the window to before
-   * this reservation and hide the send that just went.)
-   */
-  async yieldReservation(tx: EntityManager, subscriberId: string, idempotencyKey: string): Promise<void> {
-    await tx.query(`UPDATE cadence_windows SET reserved_key = NULL WHERE subscriber_id = $1 AND reserved_key = $2`, [subscriberId, idempotencyKey]);
-  }
-
-  /** A sent mail that failed after the hand-over record (SMTP refused it): its send record goes. */
-  async forgetHandOver(tx: EntityManager, deliveryId: string): Promise<void> {
-    await tx.query(`DELETE FROM marketing_sends WHERE delivery_id = $1`, [deliveryId]);
   }
 
   /**
@@ -172,4 +129,10 @@ export class CadenceService {
       nextDigestAt: nextDigestAt(snapshot, now),
     };
   }
+}
+
+/** The window hold of a marketing mail (which always has a customer). */
+export function holdOf(delivery: HandOverMail): WindowHold {
+  if (!delivery.subscriberId) throw new Error(`marketing delivery ${delivery.id} has no subscriber to hold a window for`);
+  return { deliveryId: delivery.id, subscriberId: delivery.subscriberId, idempotencyKey: delivery.idempotencyKey };
 }

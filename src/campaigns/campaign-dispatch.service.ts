@@ -30,6 +30,9 @@ interface DueCampaign {
 
 export const campaignKeyPrefix = (campaignId: string) => `campaign:${campaignId}:`;
 
+/** The cursor before every subscriber id: a dispatch starts here, and a dry run looks at everyone from here. */
+export const FIRST_CURSOR = '00000000-0000-0000-0000-000000000000';
+
 /**
  * The decision for every candidate of one batch, in SQL. It mirrors decide() in
  * cadence.policy.ts: consent, audience, expiry, then the window (send now, or fold into the next
@@ -115,6 +118,23 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
 }
 
 /**
+ * The dispatch's decisions without its writes (the audience dry run, and the differential test
+ * against decide()): the CTEs up to `decided` (columns id, locale, status, reason, at), with
+ * "would reserve" (eligible, window free at $4) in place of the compare-and-set. Parameters as
+ * decisionSql; the caller adds the final SELECT over `decided`.
+ */
+export function dryRunSql(audienceSql: string): string {
+  const { candidates, decided } = decisionSql(audienceSql);
+  return `WITH ${candidates},
+         -- The dispatch's write-only parameters, typed here so the shared parameter list stays valid.
+         unused_params AS (SELECT $5::text, $6::text, $7::text, $8::int),
+         reserved AS (
+           SELECT e.id AS subscriber_id FROM eligible e JOIN cand c ON c.id = e.id
+           WHERE c.last_marketing_at IS NULL OR tactful_window_end(c.last_marketing_at, c.time_zone, tactful_window_days(c.cadence)) <= $4),
+         ${decided}`;
+}
+
+/**
  * Settings for the batch's transaction: its CTEs hold a batch of rows each (in memory, not spilled
  * to temp files), and JIT compiling the statement costs more than it saves (≈ 110 ms per batch,
  * bench/plans/enqueue-1m.txt).
@@ -129,7 +149,7 @@ export const DISPATCH_BATCH_SETTINGS = [`SET LOCAL work_mem = '64MB'`, `SET LOCA
 export function dispatchBatchSql(audienceSql: string): string {
   const { candidates, decided, insert } = decisionSql(audienceSql);
   return `WITH ${candidates},
-       reserved AS (${CadenceService.reserveCte('eligible', '$4::timestamptz', '$5::text')}),
+       reserved AS (${CadenceService.reserveCte('eligible', '$4::timestamptz', '$5::text || e.id::text')}),
        ${decided},
        inserted AS (${insert} RETURNING 1)
      SELECT (SELECT count(*)::int FROM cand) AS candidates,
@@ -208,7 +228,7 @@ export class CampaignDispatchService {
     const now = this.clock.now();
     const params: unknown[] = [
       campaign.topic_id,
-      cursor ?? '00000000-0000-0000-0000-000000000000',
+      cursor ?? FIRST_CURSOR,
       this.batchSize,
       now,
       campaignKeyPrefix(campaign.id),

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
+import { handOverStep } from '../cadence/hand-over.policy';
 import { BoundedCache } from '../common/bounded-cache';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
@@ -11,13 +12,14 @@ import { validationException } from '../common/validation';
 import { addressOf, APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { runPrepared } from '../database/prepared';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { marketingKind } from '../delivery/marketing-hand-over';
 import { replyToFor } from '../addresses/email';
 import { OutboxService } from '../delivery/outbox.service';
 import { Reason, REASON_LABELS, readReason } from '../reasons/reason-codes';
 import { TokenService } from '../links/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { AudienceFilter, compileAudience, validateAudience } from './audience-filter';
-import { campaignKeyPrefix, decisionSql } from './campaign-dispatch.service';
+import { campaignKeyPrefix, dryRunSql, FIRST_CURSOR } from './campaign-dispatch.service';
 import { CampaignProgressService } from './campaign-progress.service';
 import { CampaignProgress, EDITABLE_STATUSES } from './campaign-state.policy';
 import { AudienceQuery, CampaignResponse, CreateCampaignDto, PreviewCampaignDto, TestSendDto, UpdateCampaignDto } from './dto/campaign.dto';
@@ -65,6 +67,11 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 export const FEEDBACK_LATELY_DAYS = 90;
 type LocalizedPair = { de?: string; en?: string };
 
+/** What the send-time check read that compose reuses: the version of the campaign and topic rows. */
+interface CampaignFacts {
+  version: string;
+}
+
 // The send-time facts of a campaign mail in one round trip: the subscription (locked FOR SHARE,
 // so a consent change waits for the hand-over), the campaign's state, and the version of the
 // campaign and topic rows that compose reuses. $1 subscriber, $2 topic, $3 campaign.
@@ -92,17 +99,19 @@ export class CampaignsService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.kinds.register({
-      kind: 'campaign',
-      gate: (tx, delivery, now) => this.gate(tx, delivery, now),
-      compose: (tx, delivery) => this.compose(tx, delivery),
-      settled: (tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason) => this.settled(tx, delivery, status, reason),
-    });
+    // The campaign supplies its checks and its content; the window is the cadence module's.
+    this.kinds.register(
+      marketingKind<CampaignFacts>(this.cadence, {
+        kind: 'campaign',
+        check: (tx, delivery, now) => this.check(tx, delivery, now),
+        compose: (tx, delivery, facts) => this.compose(tx, delivery, facts.version),
+      }),
+    );
     this.kinds.register({
       kind: 'campaign_test',
       // Listed addresses, no subscriber: nothing to an address that bounced, complained or was erased.
       gate: (tx, delivery) => subscriberGate(tx, delivery),
-      compose: (tx, delivery) => this.compose(tx, delivery, true),
+      compose: (tx, delivery) => this.compose(tx, delivery, undefined, true),
     });
   }
 
@@ -253,20 +262,20 @@ export class CampaignsService implements OnModuleInit {
       await tx.query(`UPDATE campaigns SET status = 'cancelled', cancelled_at = $2, updated_at = $2, progress = NULL WHERE id = $1`, [id, now]);
       // Rows being handed over right now are locked by their worker; SKIP LOCKED leaves them, and
       // the worker's send-time gate sees the cancelled campaign.
-      const rows: { subscriber_id: string; idempotency_key: string; status: string }[] = await tx.query(
+      const rows: { id: string; subscriber_id: string; idempotency_key: string }[] = await tx.query(
         `WITH target AS (
            SELECT id FROM deliveries WHERE ref_id = $1 AND kind = 'campaign' AND status IN ('queued', 'deferred') FOR UPDATE SKIP LOCKED)
          , done AS (
            UPDATE deliveries d SET status = 'suppressed', reason = $2, updated_at = $3 FROM target WHERE d.id = target.id
-           RETURNING d.subscriber_id, d.idempotency_key)
-         SELECT subscriber_id, idempotency_key FROM done`,
+           RETURNING d.id, d.subscriber_id, d.idempotency_key)
+         SELECT id, subscriber_id, idempotency_key FROM done`,
         [id, Reason.SuppressedCancelled, now],
       );
-      await tx.query(
-        `UPDATE cadence_windows w SET last_marketing_at = coalesce(previous_marketing_at, '-infinity'), reserved_key = NULL
-         FROM unnest($1::uuid[], $2::text[]) AS r(subscriber_id, key)
-         WHERE w.subscriber_id = r.subscriber_id AND w.reserved_key = r.key`,
-        [rows.map((r) => r.subscriber_id), rows.map((r) => r.idempotency_key)],
+      // The outcome `cancelled` of the hand-over state machine, for every mail at once.
+      await this.cadence.applyWindowAction(
+        tx,
+        handOverStep('cancelled').window,
+        rows.map((r) => ({ deliveryId: r.id, subscriberId: r.subscriber_id, idempotencyKey: r.idempotency_key })),
       );
       return { ...(await this.get(id, tx)), cancelledDeliveries: rows.length };
     });
@@ -347,7 +356,7 @@ export class CampaignsService implements OnModuleInit {
     const at = query.at ? new Date(query.at) : campaign.send_at && campaign.send_at > this.clock.now() ? campaign.send_at : this.clock.now();
     const params: unknown[] = [
       campaign.topic_id,
-      '00000000-0000-0000-0000-000000000000',
+      FIRST_CURSOR,
       2_147_483_647,
       at,
       campaignKeyPrefix(id),
@@ -358,16 +367,9 @@ export class CampaignsService implements OnModuleInit {
       this.cadence.quietHours.start,
       this.cadence.quietHours.end,
     ];
-    const { candidates, decided } = decisionSql(compileAudience(campaign.audience, params, 's'));
     // The same decision as the dispatch, with "would reserve" (eligible, window free at `at`) in place of the write.
     const rows: { status: string; reason: string; count: number; first_digest: Date | null; rated_not_useful: number }[] = await this.db.query(
-      `WITH ${candidates},
-         -- The dispatch's write-only parameters, typed here so the shared parameter list stays valid.
-         unused_params AS (SELECT $5::text, $6::text, $7::text, $8::int),
-         reserved AS (
-           SELECT e.id AS subscriber_id FROM eligible e JOIN cand c ON c.id = e.id
-           WHERE c.last_marketing_at IS NULL OR tactful_window_end(c.last_marketing_at, c.time_zone, tactful_window_days(c.cadence)) <= $4),
-         ${decided}
+      `${dryRunSql(compileAudience(campaign.audience, params, 's'))}
        SELECT status, reason, count(*)::int AS count, min(at) FILTER (WHERE status = 'deferred') AS first_digest,
               -- Recipients who told us lately that this topic's mails were not useful to them.
               count(*) FILTER (WHERE EXISTS (
@@ -392,42 +394,18 @@ export class CampaignsService implements OnModuleInit {
 
   // ---- send time -----------------------------------------------------------------------------
 
-  private async gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
+  /** Consent (subscription locked FOR SHARE), then the campaign's own state: cancelled, expired. */
+  private async check(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: CampaignFacts }> {
     const [campaign] = await runPrepared(tx, CAMPAIGN_GATE, [delivery.subscriberId, delivery.topicId, delivery.refId]);
-    let verdict = await subscriberGate(tx, delivery, campaign.subscription_status);
-    if (!verdict && campaign.status === 'cancelled') verdict = { status: 'suppressed', reason: Reason.SuppressedCancelled };
-    if (verdict) {
-      await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
-      return verdict;
-    }
-    if (campaign.expires_at && campaign.expires_at <= now) {
-      await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
-      return { status: 'expired', reason: Reason.Expired };
-    }
-    const recorded = await this.cadence.recordHandOver(tx, delivery as ClaimedDelivery & { subscriberId: string }, now);
-    if (!recorded) {
-      // Another marketing mail went inside the window after all: this one waits for the digest,
-      // and the window stays with the mail that went.
-      await this.cadence.yieldReservation(tx, delivery.subscriberId!, delivery.idempotencyKey);
-      const state = await this.cadence.windowStateIn(tx, delivery.subscriberId!, now);
-      return { status: 'deferred', reason: Reason.DeferredCadence, nextAttemptAt: state.nextDigestAt };
-    }
-    if (delivery.facts) delivery.facts.campaignVersion = campaign.version;
-    return null;
+    const consent = await subscriberGate(tx, delivery, campaign.subscription_status);
+    if (consent) return { refused: consent };
+    if (campaign.status === 'cancelled') return { refused: { status: 'suppressed', reason: Reason.SuppressedCancelled } };
+    if (campaign.expires_at && campaign.expires_at <= now) return { refused: { status: 'expired', reason: Reason.Expired } };
+    return { facts: { version: campaign.version } };
   }
 
-  private async settled(tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void> {
-    if (status === 'sent') return;
-    // The whole mail went and the answer was lost: it may well have arrived, so its hand-over
-    // record and window stay (a resend counts its own record as the hand-over).
-    if (reason === Reason.UnknownOutcome) return;
-    await this.cadence.forgetHandOver(tx, delivery.id);
-    // A retry keeps holding the window; a final failure gives it back.
-    if (status === 'failed') await this.cadence.release(tx, delivery.subscriberId!, delivery.idempotencyKey);
-  }
-
-  private async compose(tx: EntityManager, delivery: ClaimedDelivery, test = false) {
-    const campaign = await this.contentRow(tx, delivery.refId!, delivery.facts?.campaignVersion as string | undefined);
+  private async compose(tx: EntityManager, delivery: ClaimedDelivery, version: string | undefined, test = false) {
+    const campaign = await this.contentRow(tx, delivery.refId!, version);
     const content = campaign ? contentFor(campaign, delivery.locale, true) : null;
     if (!content) throw new Error(`campaign ${delivery.refId} has no content for ${delivery.locale}`);
     // A test send goes to listed addresses, not to a subscriber: its links are inert samples.

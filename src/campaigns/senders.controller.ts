@@ -1,15 +1,14 @@
 // Sender budgets: how much of each customer's attention one sender may take.
 import { Body, Controller, Delete, Get, HttpCode, Param, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { IsInt, Max, Min } from 'class-validator';
-import { DataSource } from 'typeorm';
 import { RequireScopes } from '../auth/scopes';
-import { Clock } from '../common/clock';
 import { ApiInstant, ApiInteger, ApiNoContent, ApiOk, ApiProblems } from '../common/openapi';
 import { invalid, notFound } from '../common/problem';
+import { SLUG } from '../common/slug';
+import type { SenderBudgetRow } from './campaigns.queries';
+import { SendersService } from './senders.service';
 
-const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export class SenderBudgetDto {
   @ApiProperty({ type: 'integer', minimum: 1, maximum: 52, example: 1, description: 'At most this many of every `perSlots` cadence windows of one customer.' })
@@ -35,23 +34,20 @@ export class SenderBudgetResponse {
 const EXAMPLE: SenderBudgetResponse = { sender: 'shop', maxSlots: 1, perSlots: 4, updatedAt: '2026-03-02T08:00:00.000Z' };
 const SENDER_PARAM = { name: 'sender', description: 'The sender’s slug (`sender` of its campaigns).', schema: { type: 'string', pattern: SLUG.source } };
 
-const toResponse = (r: any): SenderBudgetResponse => ({ sender: r.sender, maxSlots: r.max_slots, perSlots: r.per_slots, updatedAt: r.updated_at.toISOString() });
+const toResponse = (r: SenderBudgetRow): SenderBudgetResponse => ({ sender: r.sender, maxSlots: r.max_slots, perSlots: r.per_slots, updatedAt: r.updated_at.toISOString() });
 
 @ApiTags('campaigns')
 @ApiBearerAuth()
 @Controller('v1/senders')
 export class SendersController {
-  constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    private readonly clock: Clock,
-  ) {}
+  constructor(private readonly senders: SendersService) {}
 
   @Get()
   @RequireScopes('read', 'campaigns:write')
   @ApiOperation({ summary: 'Sender budgets in force' })
   @ApiOk([SenderBudgetResponse], [EXAMPLE])
   async list(): Promise<SenderBudgetResponse[]> {
-    return (await this.db.query(`SELECT * FROM sender_budgets ORDER BY sender`)).map(toResponse);
+    return (await this.senders.list()).map(toResponse);
   }
 
   @Put(':sender/budget')
@@ -65,13 +61,7 @@ export class SendersController {
   async put(@Param('sender') sender: string, @Body() body: SenderBudgetDto): Promise<SenderBudgetResponse> {
     if (!SLUG.test(sender)) throw invalid('sender', 'must be a slug: lower-case letters, digits and dashes');
     if (body.perSlots < body.maxSlots) throw invalid('perSlots', 'must be at least maxSlots');
-    const [row] = await this.db.query(
-      `INSERT INTO sender_budgets (sender, max_slots, per_slots, updated_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (sender) DO UPDATE SET max_slots = EXCLUDED.max_slots, per_slots = EXCLUDED.per_slots, updated_at = EXCLUDED.updated_at
-       RETURNING *`,
-      [sender, body.maxSlots, body.perSlots, this.clock.now()],
-    );
-    return toResponse(row);
+    return toResponse(await this.senders.put(sender, body.maxSlots, body.perSlots));
   }
 
   @Delete(':sender/budget')
@@ -82,7 +72,6 @@ export class SendersController {
   @ApiNoContent('Removed.')
   @ApiProblems({ 404: 'The sender has no budget.' })
   async remove(@Param('sender') sender: string): Promise<void> {
-    const rows = await this.db.query(`WITH gone AS (DELETE FROM sender_budgets WHERE sender = $1 RETURNING 1) SELECT count(*)::int AS n FROM gone`, [sender]);
-    if (rows[0].n === 0) throw notFound('Sender budget', sender);
+    if (!(await this.senders.remove(sender))) throw notFound('Sender budget', sender);
   }
 }

@@ -5,13 +5,13 @@
 // scheduler prunes the row), and never with a customer token in them: links into the customer
 // pages are stored as "[redacted]", so a replay answers the same status and body minus those.
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply } from 'fastify';
 import { createHash } from 'node:crypto';
 import { catchError, from, Observable, of, switchMap, throwError } from 'rxjs';
-import { DataSource } from 'typeorm';
 import type { AuthenticatedRequest } from './authenticated-request';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Db } from '../database/sql';
+import { IdempotencyQueries as Q } from './idempotency.queries';
 import { Clock } from './clock';
 import { redactCustomerTokens } from './log-redaction';
 import { DomainException, ErrorCode } from './problem';
@@ -21,16 +21,11 @@ const HOUR_MS = 3_600_000;
 const PRUNE_BATCH = 10_000;
 
 /** Deletes stored keys created before `cutoff`, in batches; returns how many went. */
-export async function pruneIdempotencyKeys(db: DataSource, cutoff: Date): Promise<number> {
+export async function pruneIdempotencyKeys(db: Db, cutoff: Date): Promise<number> {
   let total = 0;
   for (;;) {
     // Batched, so one run never holds many row locks or one long statement (index on created_at).
-    const [{ n }] = await db.query(
-      `WITH old AS (SELECT api_key_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT ${PRUNE_BATCH}),
-            gone AS (DELETE FROM idempotency_keys i USING old WHERE i.api_key_id = old.api_key_id AND i.key = old.key RETURNING 1)
-       SELECT count(*)::int AS n FROM gone`,
-      [cutoff],
-    );
+    const n = await db.run(Q.prune, [cutoff, PRUNE_BATCH]);
     total += n;
     if (n < PRUNE_BATCH) return total;
   }
@@ -49,7 +44,7 @@ export function withoutCustomerTokens(value: unknown): unknown {
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -87,21 +82,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private async claim(apiKeyId: string, key: string, hash: string): Promise<{ status: number; body: unknown } | null> {
     const now = this.clock.now();
     // A key stored longer ago than the retention is new again (the prune job may not have run yet).
-    const inserted = await this.db.query(
-      `INSERT INTO idempotency_keys (api_key_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (api_key_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status_code = NULL, response = NULL,
-         created_at = EXCLUDED.created_at
-       WHERE idempotency_keys.created_at < $5
-       RETURNING 1`,
-      [apiKeyId, key, hash, now, new Date(now.getTime() - this.config.idempotencyRetentionHours * HOUR_MS)],
-    );
-    if (inserted.length > 0) return null;
+    const claimed = await this.db.row(Q.claim, [apiKeyId, key, hash, now, new Date(now.getTime() - this.config.idempotencyRetentionHours * HOUR_MS)]);
+    if (claimed) return null;
     const deadline = Date.now() + WAIT_MS;
     for (;;) {
-      const [row] = await this.db.query(`SELECT request_hash, status_code, response FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, [
-        apiKeyId,
-        key,
-      ]);
+      const row = await this.db.row(Q.stored, [apiKeyId, key]);
       if (!row) return this.claim(apiKeyId, key, hash); // the first attempt failed and gave the key back
       if (row.request_hash !== hash) {
         throw new DomainException(ErrorCode.Unprocessable, 'This Idempotency-Key was used with a different request body.', [
@@ -117,15 +102,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   private async store(apiKeyId: string, key: string, status: number, body: unknown): Promise<void> {
-    await this.db.query(`UPDATE idempotency_keys SET status_code = $3, response = $4 WHERE api_key_id = $1 AND key = $2`, [
-      apiKeyId,
-      key,
-      status,
-      JSON.stringify(withoutCustomerTokens(body ?? null)),
-    ]);
+    await this.db.run(Q.store, [apiKeyId, key, status, JSON.stringify(withoutCustomerTokens(body ?? null))]);
   }
 
   private async forget(apiKeyId: string, key: string): Promise<void> {
-    await this.db.query(`DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, [apiKeyId, key]);
+    await this.db.run(Q.forget, [apiKeyId, key]);
   }
 }

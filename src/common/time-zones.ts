@@ -4,10 +4,10 @@
 // `Canada/East-Saskatchewan`, which PostgreSQL's tzdata dropped, so a zone valid for one side only
 // reached a trigger as a 500. PostgreSQL's list is read once at start-up (TimeZoneCatalog).
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { registerDecorator, ValidationOptions } from 'class-validator';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, ConfigError, isIanaTimeZone } from '../config/config';
+import { DatabaseQueries } from '../database/database.queries';
+import { Db } from '../database/sql';
 
 export const TIME_ZONE_MESSAGE = 'must be an IANA time zone such as Europe/Berlin';
 
@@ -50,12 +50,12 @@ export function IsTimeZone(options?: ValidationOptions): PropertyDecorator {
 @Injectable()
 export class TimeZoneCatalog implements OnModuleInit {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const rows: { name: string }[] = await this.db.query(`SELECT name FROM pg_timezone_names`);
+    const rows = await this.db.rows(DatabaseQueries.timeZoneNames, []);
     useDatabaseTimeZones(rows.map((row) => row.name));
     if (!isTimeZone(this.config.defaultTimeZone)) {
       throw new ConfigError([

@@ -1,7 +1,9 @@
 // Every setting Tactful reads, parsed and validated once at start-up into one typed object.
 // A bad value stops the start with a message that names the variable (see ConfigError).
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { contrast, HEX_COLOR } from '../common/colors';
+import { contrast, HEX_COLOR } from './colors';
 import { ConfigFinding, productionFindings } from './production-checks';
 import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from './quiet-hours';
 
@@ -65,10 +67,23 @@ export interface AppConfig {
   retention: { webhookEventsDays: number; schedulerRunsDays: number; marketingSendsDays: number };
   dataDir: string;
   embeddedPostgresPort: number;
-  /** Unset: mails are written as .eml files to `outboxDir`. */
+  /** Unset: mails are written as .eml files to `outboxDir`. The relay of the service stream (and of marketing without its own). */
   smtpUrl: string | undefined;
   smtpMaxConnections: number;
+  /** Mails per second through `smtpUrl`, held across all instances (0: no limit). */
   smtpRatePerSecond: number;
+  /** The marketing stream's own relay; unset: marketing shares `smtpUrl` and its rate limit. */
+  smtpMarketingUrl: string | undefined;
+  smtpMarketingMaxConnections: number;
+  /** Mails per second through `smtpMarketingUrl`, across all instances (0: no limit); only with a relay of its own. */
+  smtpMarketingRatePerSecond: number;
+  /**
+   * VERP: the domain of each mail's own envelope sender (`bounces+<token>@<domain>`), whose MX
+   * must lead to the inbound receiver. Unset: the envelope sender is MAIL_FROM's address.
+   */
+  bounceDomain: string | undefined;
+  /** Tactful signs every mail with DKIM; unset: the relay signs (or nobody does). */
+  dkim: DkimSettings | undefined;
   mailFrom: string;
   /** Reply-To of every mail whose sender has no entry in `senderReplyTo`: a mailbox people read. */
   replyTo: string;
@@ -96,6 +111,8 @@ export interface AppConfig {
   workerEnabled: boolean;
   workerBatchSize: number;
   workerConcurrency: number;
+  /** Lanes of the service stream (service and transactional mail), claimed apart from marketing. */
+  workerServiceConcurrency: number;
   workerPollMs: number;
   workerLeaseSeconds: number;
   /** A claimed mail not yet at its hand-over holds this lease, renewed by the worker's heartbeat. */
@@ -133,6 +150,17 @@ export interface AppConfig {
   localOnly: boolean;
   /** What the production checks found unusual: logged at warn on every start (src/config/production-checks.ts). */
   startupWarnings: ConfigFinding[];
+}
+
+/** A DKIM key: the signing domain (d=), the selector (s=) and the private key in PEM. */
+export interface DkimSettings {
+  domain: string;
+  selector: string;
+  /** PKCS#8 or PKCS#1 PEM; RSA (at least 1024 bits) or Ed25519 (RFC 8463). */
+  privateKeyPem: string;
+  algorithm: 'rsa-sha256' | 'ed25519-sha256';
+  /** RSA modulus length, for the production check; 256 for Ed25519. */
+  keyBits: number;
 }
 
 /** The scheduler's jobs (src/scheduler/jobs.service.ts), each ticking at its own interval. */
@@ -354,6 +382,65 @@ class EnvReader {
     return { start, end };
   }
 
+  /** A DNS name (no scheme, no @), lower-cased; `label` is true for a single DNS label (a DKIM selector). */
+  domainName(name: string, label = false): string | undefined {
+    const value = this.raw(name)?.toLowerCase().replace(/\.$/, '');
+    if (value === undefined) return undefined;
+    const labelPattern = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?$/;
+    const labels = value.split('.');
+    const valid = value.length <= 253 && labels.every((part) => labelPattern.test(part)) && (label ? labels.length >= 1 : labels.length >= 2);
+    if (!valid) {
+      this.problems.push({ variable: name, message: label ? `must be a DNS selector like "tactful2026" (letters, digits, hyphens, dots), got "${value}"` : `must be a domain name like "bounce.shop.example", got "${value}"` });
+      return undefined;
+    }
+    return value;
+  }
+
+  /** DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE), already read: all or none. */
+  dkim(read: { domain: string | undefined; selector: string | undefined; inline: string | undefined; file: string | undefined }): DkimSettings | undefined {
+    const { domain, selector, inline, file } = read;
+    const given = [this.raw('DKIM_DOMAIN'), this.raw('DKIM_SELECTOR'), inline ?? file];
+    if (given.every((value) => value === undefined)) return undefined;
+    if (inline !== undefined && file !== undefined) {
+      this.problems.push({ variable: 'DKIM_PRIVATE_KEY_FILE', message: 'give DKIM_PRIVATE_KEY or DKIM_PRIVATE_KEY_FILE, not both' });
+      return undefined;
+    }
+    const missing = (['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'] as const).filter((_, i) => given[i] === undefined);
+    for (const variable of missing) {
+      this.problems.push({ variable, message: 'is needed with the other DKIM_ settings (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY or DKIM_PRIVATE_KEY_FILE): all or none' });
+    }
+    const variable = file !== undefined ? 'DKIM_PRIVATE_KEY_FILE' : 'DKIM_PRIVATE_KEY';
+    let pem: string | undefined;
+    if (file !== undefined) {
+      try {
+        pem = readFileSync(file, 'utf8');
+      } catch (error) {
+        this.problems.push({ variable, message: `cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
+      }
+    } else if (inline !== undefined) {
+      // A PEM in one environment line: "\n" stands for the line breaks.
+      pem = inline.replace(/\\n/g, '\n');
+    }
+    if (pem === undefined || missing.length > 0 || domain === undefined || selector === undefined) return undefined;
+    try {
+      const key = createPrivateKey(pem);
+      const type = key.asymmetricKeyType;
+      if (type === 'rsa') {
+        const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+        if (bits < 1024) {
+          this.problems.push({ variable, message: `is an RSA key of ${bits} bits; receivers ignore DKIM keys under 1024 bits (use 2048)` });
+          return undefined;
+        }
+        return { domain, selector, privateKeyPem: pem, algorithm: 'rsa-sha256', keyBits: bits };
+      }
+      if (type === 'ed25519') return { domain, selector, privateKeyPem: pem, algorithm: 'ed25519-sha256', keyBits: 256 };
+      this.problems.push({ variable, message: `must be an RSA or Ed25519 private key, got a ${type} key` });
+    } catch {
+      this.problems.push({ variable, message: 'is not a PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)' });
+    }
+    return undefined;
+  }
+
   timeZone(name: string, fallback: string): string {
     const value = this.string(name, fallback);
     if (!isIanaTimeZone(value)) {
@@ -431,6 +518,16 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:']),
     smtpMaxConnections: read.int('SMTP_MAX_CONNECTIONS', 5, 1, 100),
     smtpRatePerSecond: read.int('SMTP_RATE_PER_SECOND', 0, 0, 100000),
+    smtpMarketingUrl: read.url('SMTP_MARKETING_URL', ['smtp:', 'smtps:']),
+    smtpMarketingMaxConnections: 0, // set below: defaults to SMTP_MAX_CONNECTIONS
+    smtpMarketingRatePerSecond: read.int('SMTP_MARKETING_RATE_PER_SECOND', 0, 0, 100000),
+    bounceDomain: read.domainName('BOUNCE_DOMAIN'),
+    dkim: read.dkim({
+      domain: read.domainName('DKIM_DOMAIN'),
+      selector: read.domainName('DKIM_SELECTOR', true),
+      inline: read.optional('DKIM_PRIVATE_KEY'),
+      file: read.optional('DKIM_PRIVATE_KEY_FILE'),
+    }),
     mailFrom: read.mailbox('MAIL_FROM', 'Tactful <newsletter@tactful.localhost>'),
     replyTo: '',
     senderReplyTo: read.mailboxMap('SENDER_REPLY_TO'),
@@ -465,6 +562,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, 1, 200),
+    workerServiceConcurrency: 0, // set below: defaults to WORKER_CONCURRENCY
     workerPollMs: read.int('WORKER_POLL_MS', 500, 10, 60_000),
     workerLeaseSeconds: read.int('WORKER_LEASE_SECONDS', 120, 1, 3600),
     workerClaimLeaseSeconds: read.int('WORKER_CLAIM_LEASE_SECONDS', 6, 1, 3600),
@@ -490,8 +588,28 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
   config.brand = readBrand(read, production);
   config.companyName = config.brand.name;
   config.senderPostalAddress = config.brand.address.de;
-  // Every worker lane holds a connection through its SMTP hand-over.
-  config.dbWorkerPoolSize = read.int('DB_WORKER_POOL_SIZE', config.workerConcurrency, 1, 200);
+  // As many service lanes as marketing ones: either stream alone sends as fast as all mail did
+  // before they were split, and a campaign in full flow leaves the service stream all of its own.
+  config.workerServiceConcurrency = read.int('WORKER_SERVICE_CONCURRENCY', config.workerConcurrency, 1, 200);
+  // Every worker lane (marketing and service) holds a connection through its SMTP hand-over, and
+  // a paced relay's slot reservation needs one more while they do (relay-pacer.ts). (A lane waits
+  // for its slot before its transaction, holding none; each stream's claim-lease heartbeat takes
+  // one for a moment every third of WORKER_CLAIM_LEASE_SECONDS, queueing for it when all are busy.)
+  const lanes = config.workerConcurrency + config.workerServiceConcurrency;
+  config.dbWorkerPoolSize = read.int('DB_WORKER_POOL_SIZE', lanes + 1, 1, 200);
+  if ((config.smtpRatePerSecond > 0 || config.smtpMarketingRatePerSecond > 0) && config.dbWorkerPoolSize <= lanes) {
+    read.problems.push({
+      variable: 'DB_WORKER_POOL_SIZE',
+      message: `must be more than WORKER_CONCURRENCY + WORKER_SERVICE_CONCURRENCY (${lanes}) with a rate limit: every lane holds a connection while it waits for its send slot, and reserving slots needs one more; got ${config.dbWorkerPoolSize}`,
+    });
+  }
+  config.smtpMarketingMaxConnections = read.int('SMTP_MARKETING_MAX_CONNECTIONS', config.smtpMaxConnections, 1, 100);
+  if (config.smtpMarketingUrl !== undefined && config.smtpUrl === undefined) {
+    read.problems.push({ variable: 'SMTP_MARKETING_URL', message: 'needs SMTP_URL as well: service and transactional mail go through SMTP_URL, only marketing through SMTP_MARKETING_URL' });
+  }
+  if (config.smtpMarketingUrl === undefined && read.optional('SMTP_MARKETING_RATE_PER_SECOND') !== undefined) {
+    read.problems.push({ variable: 'SMTP_MARKETING_RATE_PER_SECOND', message: 'applies only to a marketing relay of its own (SMTP_MARKETING_URL); with one relay, SMTP_RATE_PER_SECOND limits all mail' });
+  }
   for (const [variable, mailbox] of [['MAIL_FROM', config.mailFrom], ['REPLY_TO', config.replyTo], ...Object.values(config.senderReplyTo).map((m) => ['SENDER_REPLY_TO', m])]) {
     if (isNoReply(mailbox)) read.problems.push({ variable, message: `must be a mailbox people read, not a no-reply address, got "${mailbox}"` });
   }

@@ -31,6 +31,8 @@ export interface ProductionSettings {
   tokenSecret: string;
   webhookSecret: string;
   logLevel: string;
+  bounceDomain: string | undefined;
+  dkim: { domain: string; algorithm: string; keyBits: number } | undefined;
   /** The company's look (AppConfig.brand); absent in callers that check only the rest. */
   brand?: { name: string; imprintUrl: string | null; privacyUrl: string | null };
 }
@@ -72,6 +74,16 @@ function unreachableHost(host: string): string | undefined {
   if (isReservedDomain(host)) return 'a reserved name that no one outside this machine or network can open';
   if (!host.includes('.')) return 'a name only this network knows';
   return undefined;
+}
+
+/**
+ * DMARC's relaxed alignment asks for the same organizational domain. Without the public suffix
+ * list this compares the last two labels (right for shop.com, too lenient for shop.co.uk): good
+ * enough for a warning, which is all it decides.
+ */
+function sameOrganization(a: string, b: string): boolean {
+  const tail = (domain: string) => domain.toLowerCase().split('.').slice(-2).join('.');
+  return tail(a) === tail(b);
 }
 
 const domainOf = (mailbox: string) => (/<[^<>@]+@([^<>@]+)>\s*$/.exec(mailbox)?.[1] ?? mailbox.split('@').pop() ?? '').trim();
@@ -122,6 +134,34 @@ export function productionFindings({ config, publicUrlGiven, localOnly }: Produc
   for (const [variable, secret] of [['TOKEN_SECRET', config.tokenSecret], ['WEBHOOK_SECRET', config.webhookSecret]]) {
     if (PLACEHOLDER_SECRET.test(secret)) {
       refuse(variable, 'is a published placeholder (docker-compose.yml ships it): anyone could sign links and webhooks with it; generate one, e.g. `openssl rand -base64 48`');
+    }
+  }
+
+  if (config.bounceDomain === undefined) {
+    warnings.push({
+      variable: 'BOUNCE_DOMAIN',
+      message:
+        "is unset: the envelope sender of every mail is MAIL_FROM's address, so asynchronous bounces land in that mailbox and no one can tell which mail bounced. Set it to a domain whose MX leads to Tactful's inbound receiver (e.g. bounce.your-shop.com); each mail then goes out with a VERP address bounces+<token>@ that domain",
+    });
+  } else if (isReservedDomain(config.bounceDomain)) {
+    refuse('BOUNCE_DOMAIN', `must be a domain of yours that receives mail; "${config.bounceDomain}" is reserved, so bounces to it go nowhere and receivers reject mail whose envelope sender is on it`);
+  } else if (!sameOrganization(config.bounceDomain, domainOf(config.mailFrom))) {
+    warnings.push({
+      variable: 'BOUNCE_DOMAIN',
+      message: `"${config.bounceDomain}" is not under MAIL_FROM's domain "${domainOf(config.mailFrom)}": SPF then passes for the bounce domain only, which DMARC does not count as aligned; use a subdomain such as bounce.${domainOf(config.mailFrom)}`,
+    });
+  }
+  if (config.dkim) {
+    if (isReservedDomain(config.dkim.domain)) {
+      refuse('DKIM_DOMAIN', `must be a domain of yours whose DNS publishes the key; "${config.dkim.domain}" is reserved, so no receiver finds the key`);
+    } else if (!sameOrganization(config.dkim.domain, domainOf(config.mailFrom))) {
+      warnings.push({
+        variable: 'DKIM_DOMAIN',
+        message: `"${config.dkim.domain}" is not MAIL_FROM's domain "${domainOf(config.mailFrom)}" or one under it: the signature verifies, but DMARC does not count it as aligned`,
+      });
+    }
+    if (config.dkim.algorithm === 'rsa-sha256' && config.dkim.keyBits < 2048) {
+      warnings.push({ variable: 'DKIM_PRIVATE_KEY', message: `is an RSA key of ${config.dkim.keyBits} bits: RFC 8301 asks for at least 2048 bits for signing, and some receivers treat shorter keys as weak` });
     }
   }
 

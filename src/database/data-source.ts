@@ -1,6 +1,7 @@
 // TypeORM connection options, shared by the app and the migration runner.
 import { DataSource, DataSourceOptions, EntitySchema } from 'typeorm';
 import { budgetedDriver, PoolBudgets } from './connection-budgets';
+import { DatabaseQueries as Q } from './database.queries';
 import { MIGRATIONS } from './migration-list';
 
 /**
@@ -24,17 +25,19 @@ export function dataSourceOptions(url: string, pools: number | PoolBudgets = 10,
   };
 }
 
+const MIGRATION_LOCK = 'tactful:migrations';
+
 /** Migrations run under a PostgreSQL advisory lock, so several instances may start at once. */
 export async function runMigrations(url: string): Promise<string[]> {
   const dataSource = new DataSource({ ...dataSourceOptions(url, 2), logging: false });
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
   try {
-    await runner.query(`SELECT pg_advisory_lock(hashtext('tactful:migrations'))`);
+    await runner.query(Q.advisoryLock.text, [MIGRATION_LOCK]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((m) => m.name);
   } finally {
-    await runner.query(`SELECT pg_advisory_unlock(hashtext('tactful:migrations'))`).catch(() => undefined);
+    await runner.query(Q.advisoryUnlock.text, [MIGRATION_LOCK]).catch(() => undefined);
     await runner.release();
     await dataSource.destroy();
   }

@@ -15,6 +15,8 @@ import { TimeOrderedSubscriberIds1764000012000 } from './migrations/176400001200
 import { ConsentEvidence1765000100000 } from './migrations/1765000100000-ConsentEvidence';
 import { IdempotencyRetention1765000300000 } from './migrations/1765000300000-IdempotencyRetention';
 import { HonestStates1765000500000 } from './migrations/1765000500000-HonestStates';
+import { ReasonCodesChecked1766000000000 } from './migrations/1766000000000-ReasonCodesChecked';
+import { MailStreams1766000400000 } from './migrations/1766000400000-MailStreams';
 import { WebinarRegistrationRequests1766000600000 } from './migrations/1766000600000-WebinarRegistrationRequests';
 import { HousekeepingRetention1766000800000 } from './migrations/1766000800000-HousekeepingRetention';
 import { DeliveryCounts1766000810000 } from './migrations/1766000810000-DeliveryCounts';
@@ -37,6 +39,8 @@ export const MIGRATIONS = [
   ConsentEvidence1765000100000,
   IdempotencyRetention1765000300000,
   HonestStates1765000500000,
+  ReasonCodesChecked1766000000000,
+  MailStreams1766000400000,
   WebinarRegistrationRequests1766000600000,
   HousekeepingRetention1766000800000,
   DeliveryCounts1766000810000,

@@ -4,34 +4,29 @@
 import { EntityManager } from 'typeorm';
 import { addressBlocks } from '../addresses/address-blocks';
 import { emailHash } from '../addresses/email';
+import { Sql, sqlOf } from '../database/sql';
 import { MessageClass, Reason } from '../reasons/reason-codes';
+import { DeliveryQueries as Q } from './delivery.queries';
 
 export type AddressBlock = 'bounced' | 'complained';
 
 /** Marks the subscriber bounced, or, without one, remembers the address. */
 export async function recordHardBounce(
-  tx: EntityManager,
+  tx: Sql | EntityManager,
   target: { subscriberId: string | null; email: string },
   response: string,
   now: Date,
 ): Promise<void> {
   if (target.subscriberId) {
-    await tx.query(`UPDATE subscribers SET status = 'bounced', status_changed_at = $2, updated_at = $2 WHERE id = $1 AND status <> 'bounced'`, [
-      target.subscriberId,
-      now,
-    ]);
+    await sqlOf(tx).run(Q.markSubscriberBounced, [target.subscriberId, now]);
     return;
   }
   await blockAddress(tx, target.email, 'bounced', response, now);
 }
 
 /** A bounce outranks a complaint (nothing can reach the address at all). */
-export async function blockAddress(tx: EntityManager, email: string, reason: AddressBlock, response: string | null, now: Date): Promise<void> {
-  await tx.query(
-    `INSERT INTO bounced_addresses (email_hash, reason, response, created_at) VALUES ($1, $2, left($3, 500), $4)
-     ON CONFLICT (email_hash) DO UPDATE SET reason = CASE WHEN EXCLUDED.reason = 'bounced' THEN 'bounced' ELSE bounced_addresses.reason END`,
-    [emailHash(email), reason, response, now],
-  );
+export async function blockAddress(tx: Sql | EntityManager, email: string, reason: AddressBlock, response: string | null, now: Date): Promise<void> {
+  await sqlOf(tx).run(Q.blockAddress, [emailHash(email), reason, response, now]);
 }
 
 /**
@@ -40,7 +35,7 @@ export async function blockAddress(tx: EntityManager, email: string, reason: Add
  * to an erased person's address too only transactional mail goes (the receipt of an order they
  * placed since), never a test send or any other service mail.
  */
-export async function addressVerdict(tx: EntityManager, email: string, messageClass: MessageClass): Promise<Reason | null> {
+export async function addressVerdict(tx: Sql | EntityManager, email: string, messageClass: MessageClass): Promise<Reason | null> {
   const blocks = await addressBlocks(tx, email);
   if (blocks.bounce === 'bounced') return Reason.SuppressedBounced;
   if (messageClass === 'transactional') return null;

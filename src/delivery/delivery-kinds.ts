@@ -22,6 +22,8 @@ export interface ClaimedDelivery {
   locale: Locale;
   payload: Record<string, any>;
   attempts: number;
+  /** Hand-overs of this mail that went unanswered so far (retry.policy.ts sends it once more). */
+  unknownOutcomes: number;
   idempotencyKey: string;
   createdAt: Date;
   /**
@@ -29,8 +31,6 @@ export interface ClaimedDelivery {
    * subscriber), with the cadence settings read under the same lock.
    */
   handOverTurn?: { cadence: string; timeZone: string };
-  /** What a kind's gate read that its compose may reuse, in the same transaction. */
-  facts?: Record<string, unknown>;
 }
 
 export interface ComposedMessage {

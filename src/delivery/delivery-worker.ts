@@ -15,16 +15,20 @@ import { scrubSecrets } from '../common/log-redaction';
 import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
 import { runAs } from '../database/connection-budgets';
 import { runPrepared } from '../database/prepared';
+import { Db } from '../database/sql';
 import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../links/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { recordHardBounce } from './bounced-addresses';
 import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
 import { DeliveryReferences } from './delivery-reference';
-import { MailTransport, OutgoingMail, UnsafeMailError } from './mail-transport';
+import { MAIL_STREAMS, MailRelays, MailStream, streamOf } from './mail-relays';
+import { OutgoingMail, UnsafeMailError } from './mail-transport';
 import type { SendOutcome } from './smtp-outcome.policy';
 import { Reason } from '../reasons/reason-codes';
+import { PACE_HORIZON_SECONDS, PacedSlots, RelayPacer } from './relay-pacer';
 import { afterAttempt, RetrySettings } from './retry.policy';
+import { VerpCodec } from './verp';
 
 export interface WorkerRunStats {
   claimed: number;
@@ -36,21 +40,25 @@ export interface WorkerRunStats {
   reclaimed: number;
 }
 
-// One round trip: the delivery row FOR UPDATE, then (the CTEs read it first) for a marketing mail
-// to a subscriber that subscriber's hand-over turn (see hand-over-turn.ts), then the subscriber
-// row FOR SHARE, held until the hand-over commits: a concurrent consent change waits for it.
+// One round trip, in this order: the delivery row FOR UPDATE; then, for a marketing mail to a
+// subscriber, that subscriber's hand-over turn (see hand-over-turn.ts); then the subscriber row
+// FOR SHARE, held until the hand-over commits, so a concurrent consent change waits for it. The
+// order is a data dependency: `turn` reads the subscriber id from `d`, and `s` looks the
+// subscriber up by the id `turn` returns, so the row is locked only once the turn is held (a
+// worker waiting for the turn holds no lock on the subscriber row, and the turn's holder may
+// still update it: a hard bounce). The CASE takes the turn only for marketing mail.
 const LOCK_CLAIMED = `WITH d AS (
    SELECT id, subscriber_id, to_address, class, kind, topic_id, ref_id, sender, locale, payload, attempts, unknown_outcomes,
           idempotency_key, created_at
    FROM deliveries WHERE id = $1 AND status = 'sending' AND lease_owner = $2
    FOR UPDATE)
  , turn AS (
-   SELECT ${HAND_OVER_TURN_SQL('subscriber_id')} IS NOT NULL AS taken FROM d WHERE class = 'marketing' AND subscriber_id IS NOT NULL)
+   SELECT subscriber_id,
+          CASE WHEN class = 'marketing' AND subscriber_id IS NOT NULL THEN ${HAND_OVER_TURN_SQL('subscriber_id')} IS NOT NULL ELSE false END AS taken
+   FROM d)
  , s AS (
-   -- After the turn (the subquery on turn runs first): a worker waiting for the turn holds no
-   -- lock on the subscriber row, so the turn's holder may still update it (a hard bounce).
    SELECT id, email, status, cadence, time_zone FROM subscribers
-   WHERE id = (SELECT subscriber_id FROM d) AND (SELECT count(*) FROM turn) >= 0
+   WHERE id = (SELECT subscriber_id FROM turn)
    FOR SHARE)
  SELECT d.*, s.email AS subscriber_email, s.status AS subscriber_status, s.cadence AS subscriber_cadence,
         s.time_zone AS subscriber_time_zone, (SELECT taken FROM turn) AND s.id IS NOT NULL AS hand_over_turn
@@ -79,6 +87,9 @@ const START_HAND_OVER = `WITH started AS (
 /** Recipient domains paused by an SMTP policy block, read once per claimed batch. */
 type DomainPauses = Map<string, Date>;
 
+/** Each stream's claim condition, written as its partial index's predicate (deliveries_due_service_idx). */
+const STREAM_FILTER: Record<MailStream, string> = { service: `class <> 'marketing'`, marketing: `class = 'marketing'` };
+
 const emptyStats = (): WorkerRunStats => ({ claimed: 0, sent: 0, suppressed: 0, retried: 0, failed: 0, unknown: 0, reclaimed: 0 });
 
 /** Deterministic per delivery: a re-send after an unknown outcome carries the same Message-ID. */
@@ -93,9 +104,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private readonly senderDomain: string;
   private readonly retry: RetrySettings;
   private readonly references: DeliveryReferences;
+  /** VERP: each mail's envelope sender names its delivery; unset without BOUNCE_DOMAIN. */
+  private readonly verp: VerpCodec | undefined;
+  private readonly pacer: RelayPacer;
   private running = false;
-  private timer: NodeJS.Timeout | undefined;
-  private loop: Promise<void> | undefined;
+  private readonly timers = new Map<MailStream, NodeJS.Timeout>();
+  private readonly loops = new Map<MailStream, Promise<void>>();
+  /**
+   * Rows of this worker's batches not yet finished. Its streams' loops reclaim expired leases
+   * while the other stream's batch runs; a row of a batch still in hand is this worker's, however
+   * long the batch takes, and is not reclaimed from under it.
+   */
+  private readonly inHand = new Set<string>();
   /** Totals since start, for metrics. */
   readonly totals = emptyStats();
 
@@ -103,7 +123,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
-    private readonly transport: MailTransport,
+    private readonly relays: MailRelays,
     private readonly renderer: TemplateRenderer,
     private readonly kinds: DeliveryKinds,
     private readonly tokens: TokenService,
@@ -111,6 +131,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   ) {
     this.senderDomain = mailDomain(config.mailFrom);
     this.references = new DeliveryReferences([config.tokenSecret, ...config.previousTokenSecrets]);
+    this.verp = config.bounceDomain ? new VerpCodec([config.tokenSecret, ...config.previousTokenSecrets], config.bounceDomain) : undefined;
+    this.pacer = new RelayPacer(new Db(db));
     this.retry = {
       maxAttempts: config.retryMaxAttempts,
       baseSeconds: config.retryBaseSeconds,
@@ -129,30 +151,39 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.transport.close();
+    await this.relays.close();
   }
 
+  /** One loop per stream: a marketing batch in hand never holds up the next service claim. */
   start(): void {
     if (this.running) return;
     this.running = true;
-    const tick = async () => {
-      if (!this.running) return;
-      let busy = false;
-      try {
-        busy = (await this.runOnce()).claimed > 0;
-      } catch (error) {
-        this.logger.error({ err: error }, 'delivery worker tick failed');
-      }
-      if (this.running) this.timer = setTimeout(() => (this.loop = tick()), busy ? 0 : this.config.workerPollMs);
-    };
-    this.loop = tick();
+    for (const stream of MAIL_STREAMS) {
+      const tick = async () => {
+        if (!this.running) return;
+        let busy = false;
+        try {
+          busy = (await runAs('worker', () => this.runBatch(stream))).claimed > 0;
+        } catch (error) {
+          this.logger.error({ err: error, stream }, 'delivery worker tick failed');
+        }
+        if (this.running) this.timers.set(stream, setTimeout(() => this.loops.set(stream, tick()), busy ? 0 : this.config.workerPollMs));
+      };
+      this.loops.set(stream, tick());
+    }
   }
 
-  /** Stops claiming; the batch in hand is finished first. */
+  /** Stops claiming; the batches in hand are finished first. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.loop;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    // A tick that was just scheduled replaces its stream's promise; wait until none is left running.
+    let pending = [...this.loops.values()];
+    while (pending.length > 0) {
+      await Promise.all(pending);
+      const now = [...this.loops.values()];
+      pending = now.filter((loop) => !pending.includes(loop));
+    }
   }
 
   /** Processes everything due now, batch after batch (tests and one-off runs). */
@@ -165,29 +196,51 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  /** One batch, on the worker's own connection budget (API load cannot starve the hand-overs). */
+  /**
+   * One batch of each stream at once, on the worker's own connection budget (API load cannot
+   * starve the hand-overs).
+   */
   runOnce(): Promise<WorkerRunStats> {
-    return runAs('worker', () => this.runBatch());
+    return runAs('worker', async () => {
+      const total = emptyStats();
+      for (const stats of await Promise.all(MAIL_STREAMS.map((stream) => this.runBatch(stream)))) {
+        for (const key of Object.keys(total) as (keyof WorkerRunStats)[]) total[key] += stats[key];
+      }
+      return total;
+    });
   }
 
-  private async runBatch(): Promise<WorkerRunStats> {
+  private async runBatch(stream: MailStream): Promise<WorkerRunStats> {
     const stats = emptyStats();
-    stats.reclaimed = await this.reclaimExpiredLeases();
-    const claimed = await this.claim();
+    // Once per tick, not per stream: the marketing loop reclaims for both.
+    if (stream === 'marketing') stats.reclaimed = await this.reclaimExpiredLeases();
+    const relay = this.relays.for(stream);
+    // A paced relay gets no more rows than it can send within the horizon, so a claimed row
+    // waits for its slot seconds at most, never until its lease runs out.
+    const limit = relay.ratePerSecond > 0 ? Math.min(this.config.workerBatchSize, Math.ceil(relay.ratePerSecond * PACE_HORIZON_SECONDS)) : this.config.workerBatchSize;
+    const claimed = await this.claim(stream, limit);
+    for (const id of claimed) this.inHand.add(id);
     stats.claimed = claimed.length;
     const pauses = claimed.length > 0 ? await this.domainPauses() : new Map<string, Date>();
-    // The mails not yet at their hand-over keep their claim lease while this batch runs.
+    const slots: PacedSlots | undefined = relay.ratePerSecond > 0 ? this.pacer.schedule(relay.name, relay.ratePerSecond, claimed.length) : undefined;
+    const lanes = stream === 'service' ? this.config.workerServiceConcurrency : this.config.workerConcurrency;
+    // The mails not yet at their hand-over (those waiting for a lane or for their pacing slot)
+    // keep their claim lease while this batch runs; deliverOne takes each out as it starts.
     const waiting = new Set(claimed);
     const heartbeat = claimed.length > 0 ? this.startHeartbeat(waiting) : undefined;
     let next = 0;
     const lane = async () => {
       while (next < claimed.length) {
         const id = claimed[next++];
-        waiting.delete(id);
-        const outcome = await this.deliverOne(id, pauses).catch((error) => {
-          this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
-          return 'error' as const;
-        });
+        const outcome = await this.deliverOne(id, pauses, waiting, slots)
+          .catch((error) => {
+            this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
+            return 'error' as const;
+          })
+          .finally(() => {
+            waiting.delete(id);
+            this.inHand.delete(id);
+          });
         if (outcome === 'sent') stats.sent++;
         else if (outcome === 'suppressed' || outcome === 'expired') stats.suppressed++;
         else if (outcome === 'queued') stats.retried++;
@@ -196,7 +249,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(this.config.workerConcurrency, claimed.length) }, lane));
+      await Promise.all(Array.from({ length: Math.min(lanes, claimed.length) }, lane));
     } finally {
       if (heartbeat) await heartbeat.stop();
     }
@@ -205,12 +258,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   /** Claims a batch of due rows; SKIP LOCKED lets every instance claim disjoint rows at once. */
-  private async claim(): Promise<string[]> {
+  private async claim(stream: MailStream, limit: number): Promise<string[]> {
     const now = this.clock.now();
     const rows: { id: string }[] = await this.db.query(
       `WITH due AS (
          SELECT id FROM deliveries
-         WHERE status = 'queued' AND next_attempt_at <= $1
+         WHERE status = 'queued' AND next_attempt_at <= $1 AND ${STREAM_FILTER[stream]}
          ORDER BY next_attempt_at
          LIMIT $2
          FOR UPDATE SKIP LOCKED)
@@ -220,7 +273,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          FROM due WHERE d.id = due.id
          RETURNING d.id)
        SELECT id FROM claimed ORDER BY id`,
-      [now, this.config.workerBatchSize, this.workerId, new Date(now.getTime() + this.config.workerClaimLeaseSeconds * 1000)],
+      [now, limit, this.workerId, new Date(now.getTime() + this.config.workerClaimLeaseSeconds * 1000)],
     );
     return rows.map((r) => r.id);
   }
@@ -260,6 +313,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const rows: { id: string }[] = await this.db.query(
       `WITH expired AS (
          SELECT id FROM deliveries WHERE status = 'sending' AND lease_until < $1
+           AND NOT (lease_owner = $2 AND id = ANY($3::bigint[]))
          ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
        , reclaimed AS (
          UPDATE deliveries d SET
@@ -271,7 +325,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          FROM expired WHERE d.id = expired.id
          RETURNING d.id)
        SELECT id FROM reclaimed`,
-      [now],
+      [now, this.workerId, [...this.inHand]],
     );
     if (rows.length > 0) this.logger.warn({ count: rows.length }, 'reclaimed deliveries whose worker lease expired');
     return rows.length;
@@ -290,9 +344,18 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return new Map(rows.map((r) => [r.domain, r.paused_until]));
   }
 
-  private async deliverOne(id: string, pauses: DomainPauses): Promise<string> {
+  /**
+   * `slots`: the relay's pace. The mail waits for its send slot first, still on the claim lease
+   * the heartbeat renews (it stays in `waiting`); then its start is committed on its own, with the
+   * full lease, before the transaction locks the row (a statement on another connection could not
+   * update the row that transaction holds). So a mail the gate then suppresses has used its slot:
+   * the relay sees at most the pace, never more.
+   */
+  private async deliverOne(id: string, pauses: DomainPauses, waiting: Set<string>, slots?: PacedSlots): Promise<string> {
+    await slots?.next();
     const startedAt = this.clock.now();
     const [handOver] = await this.db.query(START_HAND_OVER, [id, this.workerId, startedAt, new Date(startedAt.getTime() + this.config.workerLeaseSeconds * 1000)]);
+    waiting.delete(id);
     if (handOver.n === 0) return 'lost'; // its claim lease ran out and another worker took it
     return this.db.transaction(async (tx) => {
       const delivery = await this.lockClaimed(tx, id);
@@ -300,7 +363,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       const now = this.clock.now();
       const kind = this.kinds.get(delivery.kind);
       // Before the gate, whose hand-over record would otherwise hold the window for a mail that
-      // only waits: the gate runs when the pause is over, on the state of that moment.
+      // only waits: the gate runs when the pause is over, on the state of that moment. For a
+      // marketing mail this is the outcome domain_paused, whose window action is keep
+      // (hand-over.policy.ts): its reservation waits with it, so nothing here touches the window.
       const domain = mailDomain(delivery.email);
       const pausedUntil = pauses.get(domain);
       if (pausedUntil && pausedUntil > now) {
@@ -324,9 +389,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
       const mail = await this.buildMail(tx, delivery, kind);
       let outcome: SendOutcome;
+      // The slot was waited for before the start (above): what the relay sees is spaced as the
+      // slots are, give or take the gate and the rendering.
       const started = performance.now();
       try {
-        outcome = await this.transport.send(mail);
+        outcome = await this.relays.for(streamOf(delivery.class)).transport.send(mail);
         this.metrics.smtpDuration.observe({ outcome: outcome.status }, (performance.now() - started) / 1000);
       } catch (error) {
         if (!(error instanceof UnsafeMailError)) throw error;
@@ -355,12 +422,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       refId: row.ref_id,
       sender: row.sender,
       locale: row.locale,
-      payload: { ...row.payload, unknownOutcomes: row.unknown_outcomes },
+      payload: row.payload ?? {},
       attempts: row.attempts,
+      unknownOutcomes: row.unknown_outcomes,
       idempotencyKey: row.idempotency_key,
       createdAt: row.created_at,
       handOverTurn: row.hand_over_turn ? { cadence: row.subscriber_cadence, timeZone: row.subscriber_time_zone } : undefined,
-      facts: {},
     };
   }
 
@@ -393,6 +460,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return {
       messageId: messageIdFor(delivery.idempotencyKey, this.senderDomain),
       from: this.config.mailFrom,
+      ...(this.verp ? { envelopeFrom: this.verp.address({ deliveryId: delivery.id, createdAt: delivery.createdAt }) } : {}),
       replyTo,
       to: delivery.email,
       date: this.clock.now(),
@@ -415,7 +483,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const now = this.clock.now();
     const result = afterAttempt(
       outcome.status,
-      { attempts: delivery.attempts, unknownOutcomes: Number(delivery.payload.unknownOutcomes ?? 0) },
+      { attempts: delivery.attempts, unknownOutcomes: delivery.unknownOutcomes },
       this.retry,
       now,
       Math.random(),

@@ -4,7 +4,9 @@ import { RenderingModule } from '../rendering/rendering.module';
 import { DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
 import { MailEventsController } from './mail-events.controller';
-import { createMailTransport, MailTransport } from './mail-transport';
+import { MailEventsService } from './mail-events.service';
+import { createMailRelays, MailRelays } from './mail-relays';
+import { MailTransport } from './mail-transport';
 import { OutboxService } from './outbox.service';
 import { LinksModule } from '../links/links.module';
 
@@ -15,20 +17,13 @@ import { LinksModule } from '../links/links.module';
   controllers: [MailEventsController],
   providers: [
     OutboxService,
+    MailEventsService,
     DeliveryKinds,
     DeliveryWorker,
-    {
-      provide: MailTransport,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        createMailTransport({
-          smtpUrl: config.smtpUrl,
-          outboxDir: config.outboxDir,
-          maxConnections: config.smtpMaxConnections,
-          ratePerSecond: config.smtpRatePerSecond,
-        }),
-    },
+    { provide: MailRelays, inject: [APP_CONFIG], useFactory: (config: AppConfig) => createMailRelays(config) },
+    // The service stream's relay, for anything that sends outside the outbox.
+    { provide: MailTransport, inject: [MailRelays], useFactory: (relays: MailRelays) => relays.for('service').transport },
   ],
-  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailTransport],
+  exports: [OutboxService, DeliveryKinds, DeliveryWorker, MailTransport, MailRelays],
 })
 export class DeliveryModule {}

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createTransport } from 'nodemailer';
 import type { SendMailOptions, Transporter } from 'nodemailer';
+import { DkimSigner } from './dkim';
 import { classifySmtpError, type SendOutcome, type SmtpErrorLike } from './smtp-outcome.policy';
 
 export interface OutgoingMail {
@@ -13,6 +14,11 @@ export interface OutgoingMail {
   messageId: string;
   from: string;
   to: string;
+  /**
+   * The SMTP envelope sender (MAIL FROM): where bounces go, e.g. a VERP address. Unset: the
+   * address of `from`. The receiving MTA records it as Return-Path; we never write that header.
+   */
+  envelopeFrom?: string;
   replyTo?: string;
   subject: string;
   html: string;
@@ -79,6 +85,9 @@ export function assertSafeMail(mail: OutgoingMail): void {
   }
   assertSafeHeader('From', mail.from);
   assertSafeHeader('To', mail.to);
+  if (mail.envelopeFrom !== undefined && !/^[^\s<>@]+@[^\s<>@]+$/.test(mail.envelopeFrom)) {
+    throw new UnsafeMailError(`The envelope sender must be a bare address, got ${JSON.stringify(mail.envelopeFrom)}`);
+  }
   if (mail.replyTo !== undefined) assertSafeHeader('Reply-To', mail.replyTo);
   assertSafeHeader('Subject', mail.subject);
   for (const [name, value] of Object.entries(mail.headers)) {
@@ -118,6 +127,7 @@ function toNodemailerMessage(mail: OutgoingMail): SendMailOptions {
     messageId: mail.messageId,
     from: mail.from,
     to: mail.to,
+    ...(mail.envelopeFrom !== undefined ? { envelope: { from: mail.envelopeFrom, to: mail.to } } : {}),
     ...(mail.replyTo !== undefined ? { replyTo: mail.replyTo } : {}),
     ...(mail.date !== undefined ? { date: mail.date } : {}),
     subject: mail.subject,
@@ -150,6 +160,8 @@ export interface SmtpMailTransportOptions {
   greetingTimeoutMs?: number;
   /** Inactivity limit on an open connection, including the wait for the reply to the final dot. */
   socketTimeoutMs?: number;
+  /** Sign every message with this key (the relay then must not be relied on to sign). */
+  dkim?: DkimSigner;
 }
 
 /** Per-send state that the stream plugin below fills in; travels in the nodemailer mail data. */
@@ -233,10 +245,11 @@ export class SmtpMailTransport extends MailTransport {
     // The pool and the plain transport both read the message through createReadStream(), and
     // the stream's 'end' fires once the DATA stream took its last byte (the dot follows at
     // once). That is the only place the "was the message handed over?" fact exists; see
-    // smtp-outcome.policy.ts. We never configure DKIM here (the relay signs), which would add
-    // a later processFunc that buffers the whole message and make 'end' fire too early.
+    // smtp-outcome.policy.ts. nodemailer's own DKIM option would add a later processFunc that
+    // buffers the whole message and makes 'end' fire too early: gathered() signs instead.
+    const dkim = options.dkim;
     this.transporter.use('stream', (message, done) => {
-      message.message.processFunc(gathered);
+      message.message.processFunc((input) => gathered(input, dkim));
       const tracker = (message.data as Partial<TrackedMessage>)[TRACKER_KEY];
       if (tracker) {
         message.message.processFunc((input) => {
@@ -282,7 +295,7 @@ export class SmtpMailTransport extends MailTransport {
  * above sees 'end', only once the DATA stream has taken what came before.
  */
 const SLICE_BYTES = 16 * 1024;
-function gathered(input: Readable): Readable {
+function gathered(input: Readable, dkim?: DkimSigner): Readable {
   const chunks: Buffer[] = [];
   let whole: Buffer | undefined;
   let offset = 0;
@@ -305,6 +318,14 @@ function gathered(input: Readable): Readable {
   input.on('data', (chunk: Buffer | string) => chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
   input.once('end', () => {
     whole = Buffer.concat(chunks);
+    if (dkim) {
+      try {
+        whole = Buffer.concat([Buffer.from(dkim.signature(whole, new Date()), 'latin1'), whole]);
+      } catch (error) {
+        output.destroy(error as Error);
+        return;
+      }
+    }
     if (waiting) pushSlice();
   });
   input.once('error', (error) => output.destroy(error));
@@ -326,6 +347,7 @@ function pick(error: SmtpErrorLike | undefined): SmtpErrorLike {
 export interface EmlFileTransportOptions {
   /** Folder for the .eml files; created when missing. */
   dir: string;
+  dkim?: DkimSigner;
 }
 
 /** Writes each mail as an RFC 5322 .eml file named after its Message-ID. */
@@ -333,10 +355,12 @@ export class EmlFileTransport extends MailTransport {
   readonly description: string;
   private readonly dir: string;
   private readonly composer: Transporter;
+  private readonly dkim: DkimSigner | undefined;
 
   constructor(options: EmlFileTransportOptions) {
     super();
     this.dir = resolve(options.dir);
+    this.dkim = options.dkim;
     this.description = `.eml files in ${this.dir}`;
     // CRLF line ends: the canonical form on the wire, and what mail clients expect in .eml.
     this.composer = createTransport({
@@ -361,7 +385,8 @@ export class EmlFileTransport extends MailTransport {
 
   async send(mail: OutgoingMail): Promise<SendOutcome> {
     assertSafeMail(mail);
-    const { message } = (await this.composer.sendMail(toNodemailerMessage(mail))) as { message: Buffer };
+    const composed = (await this.composer.sendMail(toNodemailerMessage(mail))) as { message: Buffer };
+    const message = this.dkim ? Buffer.concat([Buffer.from(this.dkim.signature(composed.message, new Date()), 'latin1'), composed.message]) : composed.message;
     const target = join(this.dir, this.fileNameFor(mail.messageId));
     // Same folder, so the rename is atomic: a reader sees no file or the whole file, never half.
     const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -386,6 +411,7 @@ export class EmlFileTransport extends MailTransport {
 export interface MailTransportConfig {
   /** Unset or empty: write .eml files to outboxDir instead of sending. */
   smtpUrl?: string;
+  dkim?: DkimSigner;
   outboxDir: string;
   maxConnections: number;
   ratePerSecond: number;
@@ -400,8 +426,9 @@ export function createMailTransport(options: MailTransportConfig): MailTransport
       pool: options.pool ?? true,
       maxConnections: options.maxConnections,
       ratePerSecond: options.ratePerSecond,
+      ...(options.dkim ? { dkim: options.dkim } : {}),
       ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {}),
     });
   }
-  return new EmlFileTransport({ dir: options.outboxDir });
+  return new EmlFileTransport({ dir: options.outboxDir, ...(options.dkim ? { dkim: options.dkim } : {}) });
 }

@@ -6,9 +6,12 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
+import { HandOverStep } from '../cadence/hand-over.policy';
+import { digestKeySql } from '../cadence/window.queries';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
+import { marketingKind } from '../delivery/marketing-hand-over';
 import { Reason } from '../reasons/reason-codes';
 import { TokenService } from '../links/tokens';
 import { orderSections, Rating, shouldAskToDrop, topicScore } from '../feedback/feedback.policy';
@@ -39,6 +42,11 @@ interface Entry {
   ref: string;
 }
 
+/** What the send-time check found still wanted, for compose. */
+interface DigestFacts {
+  entries: Entry[];
+}
+
 const BATCH = 500;
 
 @Injectable()
@@ -55,12 +63,16 @@ export class DigestsService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.kinds.register({
-      kind: 'digest',
-      gate: (tx, delivery, now) => this.gate(tx, delivery, now),
-      compose: (tx, delivery) => this.compose(tx, delivery),
-      settled: (tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason) => this.settled(tx, delivery, status, reason),
-    });
+    // The digest supplies its checks, its content and what becomes of its entries; the window is
+    // the cadence module's.
+    this.kinds.register(
+      marketingKind<DigestFacts>(this.cadence, {
+        kind: 'digest',
+        check: (tx, delivery) => this.check(tx, delivery),
+        compose: (tx, delivery, facts) => this.compose(tx, delivery, facts),
+        after: (tx, delivery, _outcome, step) => this.after(tx, delivery, step),
+      }),
+    );
   }
 
   /** Composes every due digest, batch after batch. */
@@ -107,6 +119,7 @@ export class DigestsService implements OnModuleInit {
       overflow.push(...left.filter((c) => c.type === 'campaign').map((c) => c.ref));
     }
     const empty = open.filter((s) => !chosen.has(s.id));
+    await this.supersedeDeferred(tx, open.map((s) => s.id), now);
     result.empty = await this.recordEmpty(tx, empty, now);
 
     // Reserve the window (the same compare-and-set as campaigns); a lost race waits for the next free day.
@@ -129,7 +142,7 @@ export class DigestsService implements OnModuleInit {
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::jsonb[]) AS t(subscriber_id, locale, slot, payload))
        INSERT INTO deliveries (subscriber_id, class, kind, locale, status, reason, idempotency_key, payload, next_attempt_at, created_at, updated_at)
        SELECT i.subscriber_id, 'marketing', 'digest', i.locale, 'queued', 'queued',
-              'digest:' || i.subscriber_id::text || ':' || to_char(i.slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI'),
+              ${digestKeySql('i.subscriber_id', 'i.slot')},
               i.payload,
               -- Overdue after downtime: spread over the catch-up period instead of one burst.
               CASE WHEN i.slot < $5::timestamptz - interval '1 hour' AND $6::int > 0
@@ -151,12 +164,6 @@ export class DigestsService implements OnModuleInit {
       ],
     );
     const deliveryOf = new Map(rows.map((r) => [r.subscriber_id, r.id]));
-    // The reservation names the digest it holds the window for.
-    await tx.query(
-      `UPDATE cadence_windows w SET reserved_key = 'digest:' || w.subscriber_id::text || ':' || to_char(s.next_digest_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI')
-       FROM subscribers s WHERE s.id = w.subscriber_id AND w.subscriber_id = ANY($1::uuid[]) AND w.reserved_key = 'digest:' || w.subscriber_id::text`,
-      [winners.map((s) => s.id)],
-    );
     // The question is asked in this digest; if the digest does not go, unlinkEntries takes it back.
     const asked = winners.flatMap((s) => (deliveryOf.get(s.id) ? (dropTopics.get(s.id) ?? []).map((topic) => ({ s: s.id, topic, d: deliveryOf.get(s.id)! })) : []));
     if (asked.length) {
@@ -212,7 +219,7 @@ export class DigestsService implements OnModuleInit {
          SELECT d.subscriber_id, 'campaign', d.id::text, d.topic_id, d.priority, d.expires_at, d.created_at
          FROM deliveries d
          JOIN topic_subscriptions ts ON ts.subscriber_id = d.subscriber_id AND ts.topic_id = d.topic_id AND ts.status = 'confirmed'
-         WHERE d.subscriber_id = ANY($1::uuid[]) AND d.status = 'deferred' AND d.digest_delivery_id IS NULL
+         WHERE d.subscriber_id = ANY($1::uuid[]) AND d.status = 'deferred' AND d.kind = 'campaign' AND d.digest_delivery_id IS NULL
            AND (d.expires_at IS NULL OR d.expires_at > $2)`,
         [subscriberIds, now],
       );
@@ -262,7 +269,7 @@ export class DigestsService implements OnModuleInit {
       `WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS t(subscriber_id, locale, slot))
        INSERT INTO deliveries (subscriber_id, class, kind, locale, status, reason, idempotency_key, next_attempt_at, created_at, updated_at)
        SELECT subscriber_id, 'marketing', 'digest', locale, 'suppressed', $4,
-              'digest:' || subscriber_id::text || ':' || to_char(slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI'), $5, $5, $5
+              ${digestKeySql('subscriber_id', 'slot')}, $5, $5, $5
        FROM input ON CONFLICT (idempotency_key) DO NOTHING`,
       [subscribers.map((s) => s.id), subscribers.map((s) => s.locale), subscribers.map((s) => s.next_digest_at), Reason.SuppressedEmpty, now],
     );
@@ -272,6 +279,19 @@ export class DigestsService implements OnModuleInit {
       [subscribers.map((s) => s.id), now],
     );
     return subscribers.length;
+  }
+
+  /**
+   * A digest that lost its hand-over waited, deferred, for the next one (its entries went back to
+   * the candidates): this slot's decision replaces it.
+   */
+  private async supersedeDeferred(tx: EntityManager, subscriberIds: string[], now: Date): Promise<void> {
+    if (subscriberIds.length === 0) return;
+    await tx.query(
+      `UPDATE deliveries SET status = 'suppressed', reason = $2, updated_at = $3
+       WHERE subscriber_id = ANY($1::uuid[]) AND status = 'deferred' AND kind = 'digest'`,
+      [subscriberIds, Reason.Superseded, now],
+    );
   }
 
   private async reschedule(tx: EntityManager, subscriberIds: string[], now: Date): Promise<number> {
@@ -288,23 +308,12 @@ export class DigestsService implements OnModuleInit {
   // ---- send time -----------------------------------------------------------------------------
 
   /** Consent is re-checked per entry at hand-over: a topic dropped since composing drops its entries. */
-  private async gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
+  private async check(tx: EntityManager, delivery: ClaimedDelivery): Promise<{ refused: GateVerdict } | { facts: DigestFacts }> {
     const consent = await subscriberGate(tx, delivery);
-    const entries: Entry[] = delivery.payload.entries ?? [];
-    const still = consent ? [] : await this.stillWanted(tx, delivery.subscriberId!, entries);
-    if (consent || still.length === 0) {
-      await this.unfold(tx, delivery);
-      return consent ?? { status: 'suppressed', reason: Reason.SuppressedEmpty };
-    }
-    const recorded = await this.cadence.recordHandOver(tx, delivery as ClaimedDelivery & { subscriberId: string }, now);
-    if (!recorded) {
-      // Another marketing mail went inside the window: it keeps the window, the entries wait.
-      await this.unlinkEntries(tx, delivery);
-      await this.cadence.yieldReservation(tx, delivery.subscriberId!, delivery.idempotencyKey);
-      return { status: 'suppressed', reason: Reason.DeferredCadence };
-    }
-    delivery.payload.entries = still;
-    return null;
+    if (consent) return { refused: consent };
+    const still = await this.stillWanted(tx, delivery.subscriberId!, delivery.payload.entries ?? []);
+    if (still.length === 0) return { refused: { status: 'suppressed', reason: Reason.SuppressedEmpty } };
+    return { facts: { entries: still } };
   }
 
   private async stillWanted(tx: EntityManager, subscriberId: string, entries: Entry[]): Promise<Entry[]> {
@@ -326,31 +335,20 @@ export class DigestsService implements OnModuleInit {
     return entries.filter((e) => ok.has(e.ref));
   }
 
-  private async settled(tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void> {
-    if (status === 'sent') {
-      // Each folded campaign counts as sent, through this digest.
+  /**
+   * What becomes of the entries: sent with the digest (each folded campaign counts as sent,
+   * through it); kept for the same digest's next attempt; otherwise free for the next digest (a
+   * digest that may have arrived included: at worst news told twice, never news lost).
+   */
+  private async after(tx: EntityManager, delivery: ClaimedDelivery, step: HandOverStep): Promise<void> {
+    if (step.mail === 'went') {
       await tx.query(
         `UPDATE deliveries SET status = 'sent', reason = 'sent', sent_at = $2, updated_at = $2 WHERE digest_delivery_id = $1 AND status = 'deferred'`,
         [delivery.id, this.clock.now()],
       );
       return;
     }
-    if (reason === Reason.UnknownOutcome) {
-      // It may have arrived: the hand-over record and the window stay. Given up on for good, its
-      // entries are free for the next digest (at worst news told twice, never news lost).
-      if (status === 'unknown') await this.unlinkEntries(tx, delivery);
-      return;
-    }
-    // Not handed over after all: the send record goes. A retry keeps its entries and its window.
-    await this.cadence.forgetHandOver(tx, delivery.id);
-    if (status === 'queued') return;
-    await this.unfold(tx, delivery);
-  }
-
-  /** The digest will not go: its entries wait for the next one, and the window is given back. */
-  private async unfold(tx: EntityManager, delivery: ClaimedDelivery): Promise<void> {
-    await this.unlinkEntries(tx, delivery);
-    if (delivery.subscriberId) await this.cadence.release(tx, delivery.subscriberId, delivery.idempotencyKey);
+    if (step.mail !== 'tries_again') await this.unlinkEntries(tx, delivery);
   }
 
   private async unlinkEntries(tx: EntityManager, delivery: ClaimedDelivery): Promise<void> {
@@ -359,8 +357,8 @@ export class DigestsService implements OnModuleInit {
     await tx.query(`DELETE FROM drop_topic_prompts WHERE digest_delivery_id = $1 AND answer IS NULL`, [delivery.id]);
   }
 
-  private async compose(tx: EntityManager, delivery: ClaimedDelivery) {
-    const entries: Entry[] = delivery.payload.entries ?? [];
+  private async compose(tx: EntityManager, delivery: ClaimedDelivery, facts: DigestFacts) {
+    const entries = facts.entries;
     const de = delivery.locale === 'de';
     const rows: {
       ref: string;

@@ -2,14 +2,15 @@
 // "drop this topic?" question and its answer, and what marketers may read of it. Everything is
 // stored under subscriber_id (erased with the person) and only ever recorded by a POST.
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
 import { notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { Locale } from '../config/config';
+import { Db } from '../database/sql';
 import { ItemKind, ItemTokenClaims } from '../links/tokens';
+import { TopicsService } from '../topics/topics.service';
 import { COMMENT_MAX, isRating, normalizeComment, Rating, usefulRate } from './feedback.policy';
+import { FeedbackQueries as Q } from './feedback.queries';
 
 export interface FeedbackSubject {
   subscriberId: string;
@@ -44,49 +45,30 @@ export interface TopicSuggestionPage {
   nextCursor: string | null;
 }
 
-const COMMENT_LIMIT = 100;
 
 @Injectable()
 export class FeedbackService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly clock: Clock,
+    private readonly topics: TopicsService,
   ) {}
 
   /** What a feedback link points at, in the customer's language; null when the item or the customer is gone. */
   async subject(claims: ItemTokenClaims): Promise<FeedbackSubject | null> {
-    const [s] = await this.db.query(`SELECT id, locale FROM subscribers WHERE id = $1`, [claims.subscriberId]);
+    const s = await this.db.row(Q.subscriberLocale, [claims.subscriberId]);
     if (!s) return null;
     const de = s.locale === 'de';
-    const [item] =
+    const item =
       claims.kind === 'campaign'
-        ? await this.db.query(
-            `SELECT CASE WHEN $2 THEN coalesce(c.subject_de, c.subject_en) ELSE coalesce(c.subject_en, c.subject_de) END AS title, c.topic_id
-             FROM campaigns c WHERE c.id = $1`,
-            [claims.itemId, de],
-          )
+        ? await this.db.row(Q.campaignItem, [claims.itemId, de])
         : claims.kind === 'digest_item'
-          ? await this.db.query(
-              `SELECT CASE WHEN $2 THEN coalesce(i.title_de, i.title_en) ELSE coalesce(i.title_en, i.title_de) END AS title, i.topic_id
-               FROM digest_items i WHERE i.id = $1`,
-              [claims.itemId, de],
-            )
-          : [{ title: null, topic_id: claims.itemId }];
+          ? await this.db.row(Q.digestItem, [claims.itemId, de])
+          : { title: null, topic_id: claims.itemId };
     if (!item) return null;
-    const [topic] = await this.db.query(
-      `SELECT t.id, CASE WHEN $3 THEN t.name_de ELSE t.name_en END AS name, coalesce(ts.status = 'confirmed', false) AS subscribed
-       FROM topics t LEFT JOIN topic_subscriptions ts ON ts.topic_id = t.id AND ts.subscriber_id = $2 WHERE t.id = $1`,
-      [item.topic_id, claims.subscriberId, de],
-    );
+    const topic = await this.db.row(Q.topicForReader, [item.topic_id, claims.subscriberId, de]);
     if (!topic) return null;
-    const [answer] =
-      claims.kind === 'topic'
-        ? []
-        : await this.db.query(`SELECT rating, comment FROM feedback WHERE subscriber_id = $1 AND item_type = $2 AND item_id = $3`, [
-            claims.subscriberId,
-            claims.kind,
-            claims.itemId,
-          ]);
+    const answer = claims.kind === 'topic' ? undefined : await this.db.row(Q.answer, [claims.subscriberId, claims.kind, claims.itemId]);
     return {
       subscriberId: claims.subscriberId,
       locale: s.locale,
@@ -110,13 +92,7 @@ export class FeedbackService {
     if (subject.kind === 'topic') errors.push({ field: 'rating', message: 'this link asks about a topic, not an item' });
     if (errors.length) throw validationException(errors);
     const now = this.clock.now();
-    const [row] = await this.db.query(
-      `INSERT INTO feedback (subscriber_id, item_type, item_id, topic_id, rating, comment, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-       ON CONFLICT (subscriber_id, item_type, item_id) DO UPDATE SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, updated_at = EXCLUDED.updated_at
-       RETURNING (xmax = 0) AS inserted`,
-      [subject.subscriberId, subject.kind, subject.itemId, subject.topicId, rating, text, now],
-    );
+    const row = (await this.db.row(Q.record, [subject.subscriberId, subject.kind, subject.itemId, subject.topicId, rating as string, text, now]))!;
     return row.inserted ? 'recorded' : 'changed';
   }
 
@@ -128,31 +104,13 @@ export class FeedbackService {
   async dropTopic(subscriberId: string, topicId: string): Promise<'dropped' | 'already'> {
     const now = this.clock.now();
     return this.db.transaction(async (tx) => {
-      const [current] = await tx.query(`SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`, [subscriberId]);
+      const current = await tx.row(Q.lockSubscriber, [subscriberId]);
       if (!current) throw notFound('Subscriber', subscriberId);
-      const revoked = await tx.query(
-        `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $3, revocation_source = 'feedback', revoked_api_key_id = NULL
-         WHERE subscriber_id = $1 AND topic_id = $2 AND status <> 'revoked' RETURNING 1`,
-        [subscriberId, topicId, now],
-      );
-      if (revoked.length === 0) return 'already';
-      const answered = await tx.query(
-        `UPDATE drop_topic_prompts SET answer = 'dropped', answered_at = $3
-         WHERE id = (SELECT id FROM drop_topic_prompts WHERE subscriber_id = $1 AND topic_id = $2 AND answer IS NULL ORDER BY asked_at DESC LIMIT 1)
-         RETURNING 1`,
-        [subscriberId, topicId, now],
-      );
-      if (answered.length === 0) {
-        await tx.query(
-          `INSERT INTO drop_topic_prompts (subscriber_id, topic_id, asked_at, answer, answered_at) VALUES ($1, $2, $3, 'dropped', $3)`,
-          [subscriberId, topicId, now],
-        );
-      }
-      const [{ any }] = await tx.query(`SELECT EXISTS (SELECT 1 FROM topic_subscriptions WHERE subscriber_id = $1 AND status = 'confirmed') AS any`, [subscriberId]);
+      if ((await tx.run(Q.revokeTopic, [subscriberId, topicId, now])) === 0) return 'already';
+      if ((await tx.run(Q.answerDropQuestion, [subscriberId, topicId, now])) === 0) await tx.run(Q.recordDropAnswer, [subscriberId, topicId, now]);
+      const { any } = (await tx.row(Q.anyTopicLeft, [subscriberId]))!;
       // The same rule as the preferences page: no topic left means no marketing mail at all.
-      if (!any && current.status === 'active') {
-        await tx.query(`UPDATE subscribers SET status = 'unsubscribed', status_changed_at = $2, updated_at = $2 WHERE id = $1`, [subscriberId, now]);
-      }
+      if (!any && current.status === 'active') await tx.run(Q.unsubscribe, [subscriberId, now]);
       return 'dropped';
     });
   }
@@ -160,16 +118,8 @@ export class FeedbackService {
   /** "Suggest a topic" on the preferences page. */
   /** What customers asked for, newest first, without who asked. */
   async suggestions(limit: number, before?: string): Promise<TopicSuggestionPage> {
-    const rows: { id: string; text: string; locale: Locale; created_at: Date; chosen: string[] }[] = await this.db.query(
-      `SELECT g.id::text AS id, g.text, s.locale, g.created_at,
-              coalesce((SELECT array_agg(t.key ORDER BY t.key) FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id
-                        WHERE ts.subscriber_id = g.subscriber_id AND ts.status = 'confirmed'), '{}') AS chosen
-       FROM topic_suggestions g JOIN subscribers s ON s.id = g.subscriber_id
-       WHERE $2::bigint IS NULL OR g.id < $2::bigint
-       ORDER BY g.id DESC LIMIT $1`,
-      [limit + 1, before ?? null],
-    );
-    const [{ total }] = await this.db.query(`SELECT count(*)::int AS total FROM topic_suggestions`);
+    const rows = await this.db.rows(Q.suggestions, [limit + 1, before ?? null]);
+    const { total } = (await this.db.row(Q.suggestionCount, []))!;
     const page = rows.slice(0, limit);
     return {
       total,
@@ -182,34 +132,25 @@ export class FeedbackService {
     const value = normalizeComment(text);
     if (!value) throw validationException([{ field: 'suggestion', message: 'must not be empty' }]);
     if (value.length > COMMENT_MAX) throw validationException([{ field: 'suggestion', message: `must be at most ${COMMENT_MAX} characters` }]);
-    await this.db.query(`INSERT INTO topic_suggestions (subscriber_id, text, created_at) VALUES ($1, $2, $3)`, [subscriberId, value, this.clock.now()]);
+    await this.db.run(Q.suggest, [subscriberId, value, this.clock.now()]);
   }
 
   async campaignSummary(campaignId: string): Promise<FeedbackSummary & { campaignId: string }> {
-    const [campaign] = await this.db.query(`SELECT id FROM campaigns WHERE id = $1`, [campaignId]);
-    if (!campaign) throw notFound('Campaign', campaignId);
-    return { campaignId, ...(await this.summary(`f.item_type = 'campaign' AND f.item_id = $1`, [campaignId])) };
+    if (!(await this.db.row(Q.campaignExists, [campaignId]))) throw notFound('Campaign', campaignId);
+    return { campaignId, ...this.summary(await this.db.rows(Q.campaignWeeks, [campaignId]), await this.db.rows(Q.campaignComments, [campaignId])) };
   }
 
   async topicSummary(key: string): Promise<FeedbackSummary & { topic: string }> {
-    const [topic] = await this.db.query(`SELECT id FROM topics WHERE key = $1`, [key]);
+    const topic = await this.topics.ref(key);
     if (!topic) throw notFound('Topic', key);
-    return { topic: key, ...(await this.summary(`f.topic_id = $1`, [topic.id])) };
+    return { topic: key, ...this.summary(await this.db.rows(Q.topicWeeks, [topic.id]), await this.db.rows(Q.topicComments, [topic.id])) };
   }
 
-  /** Counts, the weekly trend and the newest comments for the answers matching `where` (over `feedback f`). */
-  private async summary(where: string, params: unknown[]): Promise<FeedbackSummary> {
-    const weeks: { week: string; useful: number; not_useful: number }[] = await this.db.query(
-      `SELECT to_char(date_trunc('week', f.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS week,
-              count(*) FILTER (WHERE f.rating = 'useful')::int AS useful, count(*) FILTER (WHERE f.rating = 'not_useful')::int AS not_useful
-       FROM feedback f WHERE ${where} GROUP BY 1 ORDER BY 1`,
-      params,
-    );
-    const comments: { updated_at: Date; rating: Rating; comment: string; item_type: string; item_id: string }[] = await this.db.query(
-      `SELECT f.updated_at, f.rating, f.comment, f.item_type, f.item_id FROM feedback f
-       WHERE ${where} AND f.comment IS NOT NULL ORDER BY f.updated_at DESC LIMIT ${COMMENT_LIMIT}`,
-      params,
-    );
+  /** Counts, the weekly trend and the newest comments of one campaign's or topic's answers. */
+  private summary(
+    weeks: { week: string; useful: number; not_useful: number }[],
+    comments: { updated_at: Date; rating: Rating; comment: string; item_type: string; item_id: string }[],
+  ): FeedbackSummary {
     const useful = weeks.reduce((n, w) => n + w.useful, 0);
     const notUseful = weeks.reduce((n, w) => n + w.not_useful, 0);
     return {

@@ -3,13 +3,12 @@
 // reason, digest lag) so every instance reports the same truth about the shared database. The
 // decision counts come from a rollup (delivery-counts.ts): a scrape never reads the decision log.
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { Clock, DatabaseClock } from '../common/clock';
 import { readReason } from '../reasons/reason-codes';
-import { budgetedPoolOf } from '../database/connection-budgets';
+import { Db } from '../database/sql';
 import { readDecisionCounts, readOldestDue } from './delivery-counts';
+import { MetricsQueries as Q } from './metrics.queries';
 
 @Injectable()
 export class MetricsService {
@@ -59,7 +58,7 @@ export class MetricsService {
   });
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly clock: Clock,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'tactful_process_' });
@@ -89,20 +88,18 @@ export class MetricsService {
           byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + r.n);
         }
         for (const [status, n] of byStatus) outbox.set({ status }, n);
+        // As the last fold-delivery-counts run measured it: a scrape does not read deliveries.
         const due = await readOldestDue(this.db);
         oldest.set(due && due <= now ? (now.getTime() - due.getTime()) / 1000 : 0);
-        const [lag] = await this.db.query(
-          `SELECT min(next_digest_at) AS at FROM subscribers WHERE status = 'active' AND next_digest_at <= $1`,
-          [now],
-        );
+        const lag = await this.db.row(Q.digestLag, [now]);
         digestLag.set(lag?.at ? (now.getTime() - lag.at.getTime()) / 1000 : 0);
-        const [{ n }] = await this.db.query(`SELECT count(*)::int AS n FROM domain_pauses WHERE paused_until > $1`, [now]);
+        const { n } = (await this.db.row(Q.pausedDomains, [now]))!;
         paused.set(n);
       })().finally(() => (collecting = null)));
     for (const gauge of [outbox, oldest, decisions, digestLag, paused]) {
       (gauge as unknown as { collect?: () => Promise<void> }).collect = collectDatabase;
     }
-    const pools = budgetedPoolOf(this.db);
+    const pools = this.db.budgetedPool();
     if (pools) {
       new Gauge({
         name: 'tactful_db_pool_connections',

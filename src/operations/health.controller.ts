@@ -1,11 +1,10 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Clock, DatabaseClock } from '../common/clock';
 import { ApiOk, ApiProblems } from '../common/openapi';
 import { DomainException, ErrorCode } from '../common/problem';
+import { Db } from '../database/sql';
 
 export class HealthResponse {
   @ApiProperty({ enum: ['ok'] }) status: 'ok';
@@ -23,7 +22,7 @@ export class HealthResponse {
 @Controller()
 export class HealthController {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly clock: Clock,
   ) {}
 
@@ -35,7 +34,7 @@ export class HealthController {
   @ApiProblems({ 503: 'The database does not answer.' })
   async health(): Promise<HealthResponse> {
     try {
-      await this.db.query('SELECT 1');
+      await this.db.reachable();
     } catch {
       throw new DomainException(ErrorCode.Unavailable, 'The database does not answer.');
     }

@@ -6,7 +6,7 @@ import Handlebars from 'handlebars';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readableOn } from '../common/colors';
+import { readableOn } from '../config/colors';
 import { APP_CONFIG, AppConfig, Brand, Locale } from '../config/config';
 
 const PAGES_DIR = resolve(__dirname, '../../templates/pages');

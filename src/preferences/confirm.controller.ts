@@ -1,9 +1,7 @@
 // Double opt-in pages. GET only shows a button (mail scanners prefetch links); POST confirms.
 import { Controller, Get, Header, HttpCode, Inject, Param, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { ApiForm, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
@@ -20,7 +18,6 @@ import { TokenService } from '../links/tokens';
 @Controller('confirm')
 export class ConfirmController {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
     private readonly tokens: TokenService,
     private readonly pages: PageRenderer,
     private readonly confirmation: ConfirmationService,
@@ -31,8 +28,7 @@ export class ConfirmController {
   private async subscriber(token: string): Promise<{ id: string; locale: Locale; status: string } | null> {
     const id = this.tokens.verify('confirm', token);
     if (!id) return null;
-    const [row] = await this.db.query(`SELECT id, locale, status FROM subscribers WHERE id = $1`, [id]);
-    return row ?? null;
+    return this.confirmation.confirmable(id);
   }
 
   /** The one "invalid link" page; a genuine link whose person is gone counts as a failed attempt. */
@@ -59,12 +55,7 @@ export class ConfirmController {
         link: { href: this.tokens.url('preferences', subscriber.id), label: t.preferencesLink },
       });
     }
-    const topics: { name: string }[] = await this.db.query(
-      `SELECT CASE WHEN $2 = 'de' THEN t.name_de ELSE t.name_en END AS name
-       FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id
-       WHERE ts.subscriber_id = $1 AND ts.status = 'pending' ORDER BY t.key`,
-      [subscriber.id, subscriber.locale],
-    );
+    const topics = await this.confirmation.pendingTopicNames(subscriber.id, subscriber.locale);
     return this.pages.render('confirm', subscriber.locale, t.confirmTitle, {
       action: `/confirm/${encodeURIComponent(token)}`,
       topics: topics.map((x) => x.name),

@@ -10,7 +10,7 @@ import Handlebars from 'handlebars';
 import { convert as convertHtmlToText, HtmlToTextOptions } from 'html-to-text';
 import mjml2html from 'mjml';
 import { BoundedCache } from '../common/bounded-cache';
-import { readableOn } from '../common/colors';
+import { readableOn } from '../config/colors';
 import { APP_CONFIG, AppConfig, Brand, DEFAULT_BRAND } from '../config/config';
 import { campaignBodyProblems, sanitizeCampaignBody } from './campaign-body';
 import {

@@ -4,8 +4,6 @@
 // @nestjs/schedule's registry at start-up (its @Interval decorator takes only constants).
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { DeferralService } from '../cadence/deferral.service';
 import { CampaignDispatchService } from '../campaigns/campaign-dispatch.service';
 import { CampaignProgressService } from '../campaigns/campaign-progress.service';
@@ -13,6 +11,7 @@ import { Clock } from '../common/clock';
 import { pruneIdempotencyKeys } from '../common/idempotency.interceptor';
 import { APP_CONFIG, AppConfig, SCHEDULER_JOBS, SchedulerJob } from '../config/config';
 import { withAdvisoryLock } from '../database/advisory-lock';
+import { Db } from '../database/sql';
 import { DigestsService } from '../digests/digests.service';
 import { PreferencesService } from '../preferences/preferences.service';
 import { ConfirmationService } from '../subscribers/confirmation.service';
@@ -24,7 +23,7 @@ import { SchedulerRunsService } from './scheduler-runs.service';
 @Injectable()
 export class JobsService implements OnApplicationBootstrap {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: SchedulerRegistry,
     private readonly runs: SchedulerRunsService,

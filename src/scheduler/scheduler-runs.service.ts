@@ -1,11 +1,11 @@
 // A log of what each scheduler job did, on which instance: GET /v1/scheduler/runs.
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { hostname } from 'node:os';
-import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
 import { runAs } from '../database/connection-budgets';
+import { Db } from '../database/sql';
 import { MetricsService } from '../metrics/metrics.service';
+import { SchedulerQueries as Q } from './scheduler.queries';
 
 export type JobCounts = Record<string, number>;
 
@@ -25,7 +25,7 @@ export class SchedulerRunsService {
   readonly instance = `${hostname()}:${process.pid}`;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
   ) {}
@@ -57,19 +57,12 @@ export class SchedulerRunsService {
   }
 
   private async store(job: string, startedAt: Date, counts: JobCounts, error: string | null): Promise<void> {
-    await this.db.query(
-      `INSERT INTO scheduler_runs (job, instance, started_at, finished_at, counts, error) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [job, this.instance, startedAt, this.clock.now(), JSON.stringify(counts), error],
-    );
+    await this.db.run(Q.recordRun, [job, this.instance, startedAt, this.clock.now(), JSON.stringify(counts), error]);
   }
 
   async recent(job: string | undefined, limit: number): Promise<SchedulerRun[]> {
-    const rows = await this.db.query(
-      `SELECT id, job, instance, started_at, finished_at, counts, error FROM scheduler_runs
-       WHERE ($1::text IS NULL OR job = $1) ORDER BY id DESC LIMIT $2`,
-      [job ?? null, limit],
-    );
-    return rows.map((r: any) => ({
+    const rows = await this.db.rows(Q.recentRuns, [job ?? null, limit]);
+    return rows.map((r) => ({
       id: r.id,
       job: r.job,
       instance: r.instance,

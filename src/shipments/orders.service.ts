@@ -9,32 +9,20 @@
 // Transactional mail never implies marketing consent, so the shop customer stays outside every
 // audience until they sign up themselves.
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { Db, Tx } from '../database/sql';
 import { REASON_LABELS, Reason } from '../reasons/reason-codes';
 import { CreateOrderDto, OrderMail, OrderResponse } from './dto/order.dto';
-import { MailRow, ShipmentMailsService } from './shipment-mails.service';
+import { ShipmentMailsService } from './shipment-mails.service';
+import { MailRow, OrderRow, ShipmentQueries as Q } from './shipments.queries';
 import { ORDER_CONFIRMATION_KIND, OrderItem } from './shipment-mail.policy';
 
 export const DEFAULT_SHOP = 'main';
 /** Shop clocks drift; an order "placed" further ahead than this is a bug on the shop's side. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
-
-interface OrderRow {
-  id: string;
-  shop: string;
-  number: string;
-  subscriber_id: string | null;
-  customer_email: string;
-  locale: Locale;
-  items: OrderItem[];
-  placed_at: Date;
-  created_at: Date;
-}
 
 export function toMail(row: MailRow): OrderMail {
   return {
@@ -51,7 +39,7 @@ export function toMail(row: MailRow): OrderMail {
 @Injectable()
 export class OrdersService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly mails: ShipmentMailsService,
@@ -74,15 +62,9 @@ export class OrdersService {
     const items: OrderItem[] = input.items.map(({ sku, name, quantity }) => ({ sku, name, quantity }));
 
     const result = await this.db.transaction(async (tx) => {
-      const [subscriber] = await tx.query(`SELECT id, locale FROM subscribers WHERE email = $1`, [email]);
+      const subscriber = await tx.row(Q.customerByEmail, [email]);
       const locale: Locale = input.locale ?? subscriber?.locale ?? this.config.defaultLocale;
-      const [inserted] = await tx.query(
-        `INSERT INTO orders (shop, number, subscriber_id, customer_email, locale, items, placed_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
-         ON CONFLICT (shop, number) DO NOTHING
-         RETURNING id`,
-        [shop, input.number, subscriber?.id ?? null, email, locale, JSON.stringify(items), placedAt, now],
-      );
+      const inserted = await tx.row(Q.createOrder, [shop, input.number, subscriber?.id ?? null, email, locale, JSON.stringify(items), placedAt, now]);
       if (!inserted) {
         const existing = await this.findByNumber(tx, shop, input.number);
         const same =
@@ -98,16 +80,16 @@ export class OrdersService {
         return { id: existing.id, created: false };
       }
       await this.mails.enqueue(tx, { orderId: inserted.id, kind: ORDER_CONFIRMATION_KIND, refId: inserted.id, at: now });
-      return { id: inserted.id as string, created: true };
+      return { id: inserted.id, created: true };
     });
     return { order: await this.get(result.id), created: result.created };
   }
 
   async get(id: string): Promise<OrderResponse> {
-    const [row]: OrderRow[] = await this.db.query(`SELECT * FROM orders WHERE id = $1`, [id]);
+    const row = await this.db.row(Q.order, [id]);
     if (!row) throw notFound('Order', id);
-    const shipments: { id: string }[] = await this.db.query(`SELECT id FROM shipments WHERE order_id = $1 ORDER BY created_at, id`, [id]);
-    const mails = await this.mails.mailsFor(this.db.manager, id);
+    const shipments = await this.db.rows(Q.orderShipments, [id]);
+    const mails = await this.mails.mailsFor(this.db, id);
     return {
       id: row.id,
       shop: row.shop,
@@ -123,8 +105,7 @@ export class OrdersService {
     };
   }
 
-  private async findByNumber(tx: EntityManager, shop: string, number: string): Promise<OrderRow> {
-    const [row] = await tx.query(`SELECT * FROM orders WHERE shop = $1 AND number = $2`, [shop, number]);
-    return row;
+  private async findByNumber(tx: Tx, shop: string, number: string): Promise<OrderRow> {
+    return (await tx.row(Q.orderByNumber, [shop, number]))!;
   }
 }

@@ -8,6 +8,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { Sql, sqlOf } from '../database/sql';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { Reason } from '../reasons/reason-codes';
 import { OrderConfirmationData, ShipmentMailData } from '../rendering/template-renderer';
@@ -17,12 +18,11 @@ import {
   OrderItem,
   SHIPMENT_MAIL_KINDS,
   ShipmentItem,
-  ShipmentItems,
   MAX_HOLDS,
   ShipmentMailKind,
   shipmentMailVerdict,
 } from './shipment-mail.policy';
-import { ShipmentStatus } from './shipment-state.policy';
+import { MailRow, ShipmentQueries as Q } from './shipments.queries';
 
 const TEMPLATES: Record<ShipmentMailKind | typeof ORDER_CONFIRMATION_KIND, string> = {
   order_confirmation: 'order-confirmation',
@@ -34,14 +34,7 @@ const TEMPLATES: Record<ShipmentMailKind | typeof ORDER_CONFIRMATION_KIND, strin
 /** Ahead of marketing in the outbox: a customer waiting for a parcel should not wait for a newsletter batch. */
 const TRANSACTIONAL_PRIORITY = 20;
 
-export interface MailRow {
-  id: string;
-  kind: string;
-  status: string;
-  reason: string;
-  created_at: Date;
-  sent_at: Date | null;
-}
+export type { MailRow };
 
 /** "dhl-express" → "DHL Express": short words are acronyms in carrier names. */
 export function carrierLabel(carrier: string): string {
@@ -81,29 +74,20 @@ export class ShipmentMailsService implements OnModuleInit {
    * status mail is held for the settle time (reason `queued_settling`); the order confirmation,
    * the receipt, goes at once.
    */
-  async enqueue(tx: EntityManager, input: { orderId: string; kind: string; refId: string; at: Date }): Promise<boolean> {
+  async enqueue(tx: Sql, input: { orderId: string; kind: string; refId: string; at: Date }): Promise<boolean> {
     const held = input.kind !== ORDER_CONFIRMATION_KIND && this.config.shipmentSettleSeconds > 0;
     const due = held ? new Date(input.at.getTime() + this.config.shipmentSettleSeconds * 1000) : input.at;
-    const rows: unknown[] = await tx.query(
-      `INSERT INTO deliveries (subscriber_id, to_address, class, kind, ref_id, locale, status, reason, idempotency_key,
-                               payload, priority, next_attempt_at, created_at, updated_at)
-       SELECT o.subscriber_id, CASE WHEN o.subscriber_id IS NULL THEN o.customer_email END, 'transactional', $2, $3, o.locale,
-              'queued', $7, $4, '{}'::jsonb, $5, $8, $6, $6
-       FROM orders o WHERE o.id = $1
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id`,
-      [
-        input.orderId,
-        input.kind,
-        input.refId,
-        `${input.kind}:${input.refId}`,
-        TRANSACTIONAL_PRIORITY,
-        input.at,
-        held ? Reason.QueuedSettling : Reason.Queued,
-        due,
-      ],
-    );
-    return rows.length > 0;
+    const queued = await tx.run(Q.enqueueMail, [
+      input.orderId,
+      input.kind,
+      input.refId,
+      `${input.kind}:${input.refId}`,
+      TRANSACTIONAL_PRIORITY,
+      input.at,
+      held ? Reason.QueuedSettling : Reason.Queued,
+      due,
+    ]);
+    return queued > 0;
   }
 
   /**
@@ -113,31 +97,15 @@ export class ShipmentMailsService implements OnModuleInit {
    * row a worker is claiming right now is due already, and its gate waits for this event's commit
    * (FOR SHARE on the shipment) and decides on the new status.
    */
-  async holdStatusMails(tx: EntityManager, shipmentId: string, now: Date): Promise<number> {
+  async holdStatusMails(tx: Sql, shipmentId: string, now: Date): Promise<number> {
     const hold = this.config.shipmentSettleSeconds;
     if (hold === 0) return 0;
-    const rows: unknown[] = await tx.query(
-      `WITH waiting AS (
-         SELECT id FROM deliveries
-         WHERE ref_id = $1 AND kind = ANY($2::text[]) AND status = 'queued'
-         FOR UPDATE SKIP LOCKED)
-       UPDATE deliveries d
-       SET next_attempt_at = GREATEST(d.next_attempt_at, LEAST($3::timestamptz + make_interval(secs => $4::float8), d.created_at + make_interval(secs => $5::float8))),
-           updated_at = $3
-       FROM waiting WHERE d.id = waiting.id
-       RETURNING d.id`,
-      [shipmentId, [...SHIPMENT_MAIL_KINDS], now, hold, hold * MAX_HOLDS],
-    );
-    return rows.length;
+    return tx.run(Q.holdStatusMails, [shipmentId, [...SHIPMENT_MAIL_KINDS], now, hold, hold * MAX_HOLDS]);
   }
 
   /** Every mail about one order or shipment, oldest first, with its decision. */
-  mailsFor(manager: EntityManager, refId: string): Promise<MailRow[]> {
-    return manager.query(
-      `SELECT id, kind, status, reason, created_at, sent_at FROM deliveries
-       WHERE ref_id = $1 AND kind = ANY($2::text[]) ORDER BY id`,
-      [refId, Object.keys(TEMPLATES)],
-    );
+  mailsFor(sql: Sql, refId: string): Promise<MailRow[]> {
+    return sql.rows(Q.mailsFor, [refId, Object.keys(TEMPLATES)]);
   }
 
   /**
@@ -149,7 +117,7 @@ export class ShipmentMailsService implements OnModuleInit {
     const consent = await subscriberGate(tx, delivery);
     if (consent) return consent;
     if (delivery.subscriberId === null) {
-      const [subscriber] = await tx.query(`SELECT status FROM subscribers WHERE email = $1 FOR SHARE`, [delivery.email]);
+      const subscriber = await sqlOf(tx).row(Q.addressStatus, [delivery.email]);
       if (subscriber?.status === 'bounced') return { status: 'suppressed', reason: Reason.SuppressedBounced };
     }
     return null;
@@ -159,7 +127,7 @@ export class ShipmentMailsService implements OnModuleInit {
   private async gateOrderConfirmation(tx: EntityManager, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
     const address = await this.addressGate(tx, delivery);
     if (address) return address;
-    const [order] = await tx.query(`SELECT 1 FROM orders WHERE id = $1`, [delivery.refId]);
+    const order = await sqlOf(tx).row(Q.orderExists, [delivery.refId!]);
     if (!order) return { status: 'expired', reason: Reason.Expired };
     return null;
   }
@@ -169,13 +137,14 @@ export class ShipmentMailsService implements OnModuleInit {
     if (address) return address;
     // FOR SHARE: a carrier event (FOR UPDATE) waits until this hand-over has committed, and this
     // check waits for an event being applied. The state read here is the one the mail goes out under.
-    const [shipment] = await tx.query(`SELECT status FROM shipments WHERE id = $1 FOR SHARE`, [delivery.refId]);
+    const sql = sqlOf(tx);
+    const shipment = await sql.row(Q.lockShipmentStatus, [delivery.refId!]);
     if (!shipment) return { status: 'expired', reason: Reason.Expired };
-    const status = shipment.status as ShipmentStatus;
+    const status = shipment.status;
     // Read after the lock: an out-for-delivery mail queued by the event we waited for is seen.
     const outForDeliveryMailExists =
       kind === 'shipment_shipped' && status === 'out_for_delivery'
-        ? (await tx.query(`SELECT 1 FROM deliveries WHERE idempotency_key = $1`, [`shipment_out_for_delivery:${delivery.refId}`])).length > 0
+        ? (await sql.row(Q.mailExists, [`shipment_out_for_delivery:${delivery.refId}`])) !== undefined
         : false;
     const reason = shipmentMailVerdict({ kind, status, outForDeliveryMailExists });
     if (!reason) return null;
@@ -183,10 +152,7 @@ export class ShipmentMailsService implements OnModuleInit {
   }
 
   private async composeOrderConfirmation(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage> {
-    const [order] = await tx.query(
-      `SELECT o.number, o.items, o.placed_at, s.time_zone FROM orders o LEFT JOIN subscribers s ON s.id = o.subscriber_id WHERE o.id = $1`,
-      [delivery.refId],
-    );
+    const order = (await sqlOf(tx).row(Q.confirmationData, [delivery.refId!]))!;
     const data: Omit<OrderConfirmationData, 'companyName' | 'postalAddress'> = {
       orderNumber: order.number,
       placedOn: this.formatDate(order.placed_at, delivery.locale, order.time_zone),
@@ -196,13 +162,10 @@ export class ShipmentMailsService implements OnModuleInit {
   }
 
   private async composeShipmentMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ShipmentMailKind): Promise<ComposedMessage> {
-    const [shipment] = await tx.query(
-      `SELECT s.id, s.order_id, s.carrier, s.tracking_number, s.tracking_url, s.items, s.status, o.number, o.items AS order_items
-       FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1`,
-      [delivery.refId],
-    );
-    const orderItems = shipment.order_items as OrderItem[];
-    const siblings: ShipmentItems[] = await tx.query(`SELECT id, status, items FROM shipments WHERE order_id = $1`, [shipment.order_id]);
+    const sql = sqlOf(tx);
+    const shipment = (await sql.row(Q.shipmentMailData, [delivery.refId!]))!;
+    const orderItems = shipment.order_items;
+    const siblings = await sql.rows(Q.siblings, [shipment.order_id]);
     const names = new Map(orderItems.map((item) => [item.sku, item.name]));
     const data: Omit<ShipmentMailData, 'companyName' | 'postalAddress'> = {
       orderNumber: shipment.number,

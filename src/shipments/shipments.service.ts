@@ -3,17 +3,17 @@
 // replays and late arrivals give the same state as the carrier's own order, and a mail being
 // handed to SMTP (which holds the row FOR SHARE) and a `delivered` event never interleave.
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, invalid, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Db, Tx } from '../database/sql';
 import { CreateShipmentDto, EventResult, ShipmentEventDto, ShipmentResponse } from './dto/shipment.dto';
 import { DEFAULT_SHOP, toMail } from './orders.service';
 import { ShipmentMailsService } from './shipment-mails.service';
+import { ShipmentQueries as Q, ShipmentRow } from './shipments.queries';
 import { mailsForTransition, OrderItem, ShipmentItem, ShipmentItems, unshippedQuantities } from './shipment-mail.policy';
-import { CarrierEvent, compareEvents, deriveShipmentState, ShipmentStatus } from './shipment-state.policy';
+import { CarrierEvent, compareEvents, deriveShipmentState } from './shipment-state.policy';
 
 /** Carrier clocks drift a little; an event further in the future than this is refused. */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
@@ -21,27 +21,13 @@ const FUTURE_TOLERANCE_MS = 5 * 60_000;
 /** Which shipment an event is about: by our id (API), or by carrier and tracking number (webhook). */
 export type ShipmentRef = { shipmentId: string; carrier?: string } | { carrier: string; trackingNumber: string };
 
-interface ShipmentRow {
-  id: string;
-  order_id: string;
-  subscriber_id: string | null;
-  carrier: string;
-  tracking_number: string;
-  tracking_url: string;
-  items: ShipmentItem[];
-  status: ShipmentStatus;
-  status_at: Date | null;
-  delivered_at: Date | null;
-  created_at: Date;
-}
-
 const sameItems = (a: ShipmentItem[], b: ShipmentItem[]): boolean =>
   JSON.stringify(a.map((i) => [i.sku, i.quantity]).sort()) === JSON.stringify(b.map((i) => [i.sku, i.quantity]).sort());
 
 @Injectable()
 export class ShipmentsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly mails: ShipmentMailsService,
@@ -57,19 +43,13 @@ export class ShipmentsService {
     const shop = input.shop ?? DEFAULT_SHOP;
     const result = await this.db.transaction(async (tx) => {
       // Locked: two parcels of one order registered at once must not both take the last unit.
-      const [order] = await tx.query(`SELECT id, subscriber_id, customer_email, items FROM orders WHERE shop = $1 AND number = $2 FOR UPDATE`, [
-        shop,
-        input.orderNumber,
-      ]);
+      const order = await tx.row(Q.lockOrder, [shop, input.orderNumber]);
       if (!order) {
         throw new DomainException(ErrorCode.Unprocessable, `Order ${input.orderNumber} of shop ${shop} does not exist`, [
           { field: 'orderNumber', message: `matches no order of shop ${shop}; POST /v1/orders first` },
         ]);
       }
-      const [existing]: ShipmentRow[] = await tx.query(`SELECT * FROM shipments WHERE carrier = $1 AND tracking_number = $2`, [
-        input.carrier,
-        input.trackingNumber,
-      ]);
+      const existing = await tx.row(Q.shipmentByTracking, [input.carrier, input.trackingNumber]);
       if (existing) {
         const same =
           existing.order_id === order.id && existing.tracking_url === input.trackingUrl && (!input.items || sameItems(existing.items, input.items));
@@ -81,24 +61,19 @@ export class ShipmentsService {
         return { id: existing.id, created: false };
       }
 
-      const siblings: ShipmentItems[] = await tx.query(`SELECT id, status, items FROM shipments WHERE order_id = $1`, [order.id]);
+      const siblings = await tx.rows(Q.siblings, [order.id]);
       const items = this.parcelItems(order.items, siblings, input);
       // A customer who signed up after ordering is linked now, so this parcel's mails reach their timeline.
-      const [linked] = order.subscriber_id
-        ? [{ subscriber_id: order.subscriber_id }]
-        : await tx.query(
-            `UPDATE orders o SET subscriber_id = s.id FROM subscribers s
-             WHERE o.id = $1 AND o.subscriber_id IS NULL AND s.email = o.customer_email
-             RETURNING o.subscriber_id`,
-            [order.id],
-          );
-      const [inserted] = await tx.query(
-        `INSERT INTO shipments (order_id, subscriber_id, carrier, tracking_number, tracking_url, items, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'created', $7, $7)
-         ON CONFLICT (carrier, tracking_number) DO NOTHING
-         RETURNING id`,
-        [order.id, linked?.subscriber_id ?? null, input.carrier, input.trackingNumber, input.trackingUrl, JSON.stringify(items), now],
-      );
+      const linked = order.subscriber_id ? { subscriber_id: order.subscriber_id } : await tx.row(Q.linkOrder, [order.id]);
+      const inserted = await tx.row(Q.createShipment, [
+        order.id,
+        linked?.subscriber_id ?? null,
+        input.carrier,
+        input.trackingNumber,
+        input.trackingUrl,
+        JSON.stringify(items),
+        now,
+      ]);
       if (!inserted) {
         // Registered for another order in the meantime (the lock above covers only this order).
         throw new DomainException(ErrorCode.Conflict, `Shipment ${input.carrier} ${input.trackingNumber} exists already`, [
@@ -106,7 +81,7 @@ export class ShipmentsService {
         ]);
       }
       await this.mails.enqueue(tx, { orderId: order.id, kind: 'shipment_shipped', refId: inserted.id, at: now });
-      return { id: inserted.id as string, created: true };
+      return { id: inserted.id, created: true };
     });
     return { shipment: await this.get(result.id), created: result.created };
   }
@@ -143,18 +118,9 @@ export class ShipmentsService {
     return this.db.transaction(async (tx) => {
       const shipment = await this.lockShipment(tx, ref, source);
       const now = this.clock.now(); // after the lock: when the event took effect
-      const [fresh] = await tx.query(
-        `INSERT INTO shipment_events (carrier, event_id, shipment_id, subscriber_id, status, occurred_at, received_at, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (carrier, event_id) DO NOTHING
-         RETURNING 1`,
-        [shipment.carrier, event.eventId, shipment.id, shipment.subscriber_id, event.status, occurredAt, now, source],
-      );
+      const fresh = await tx.row(Q.recordEvent, [shipment.carrier, event.eventId, shipment.id, shipment.subscriber_id, event.status, occurredAt, now, source]);
       if (!fresh) {
-        const [stored] = await tx.query(`SELECT shipment_id, status, occurred_at FROM shipment_events WHERE carrier = $1 AND event_id = $2`, [
-          shipment.carrier,
-          event.eventId,
-        ]);
+        const stored = (await tx.row(Q.storedEvent, [shipment.carrier, event.eventId]))!;
         if (stored.shipment_id !== shipment.id || stored.status !== event.status || stored.occurred_at.getTime() !== occurredAt.getTime()) {
           throw new DomainException(ErrorCode.Conflict, `Event ${event.eventId} of ${shipment.carrier} was received before with other content`, [
             { field: 'eventId', message: 'was used before for another shipment, status or time' },
@@ -163,21 +129,13 @@ export class ShipmentsService {
         return { shipmentId: shipment.id, duplicate: true, previousStatus: shipment.status, status: shipment.status, mailsQueued: [] };
       }
 
-      const events: CarrierEvent[] = (
-        await tx.query(`SELECT event_id, status, occurred_at FROM shipment_events WHERE shipment_id = $1`, [shipment.id])
-      ).map((e: { event_id: string; status: CarrierEvent['status']; occurred_at: Date }) => ({
+      const events: CarrierEvent[] = (await tx.rows(Q.events, [shipment.id])).map((e) => ({
         eventId: e.event_id,
         status: e.status,
         occurredAt: e.occurred_at,
       }));
       const state = deriveShipmentState(events);
-      await tx.query(`UPDATE shipments SET status = $2, status_at = $3, delivered_at = $4, updated_at = $5 WHERE id = $1`, [
-        shipment.id,
-        state.status,
-        state.statusAt,
-        state.deliveredAt,
-        now,
-      ]);
+      await tx.run(Q.setState, [shipment.id, state.status, state.statusAt, state.deliveredAt, now]);
       // A change of status restarts the hold of the mails still waiting; the new status's own mail
       // (queued below) starts with a full hold.
       if (state.status !== shipment.status) await this.mails.holdStatusMails(tx, shipment.id, now);
@@ -189,11 +147,9 @@ export class ShipmentsService {
     });
   }
 
-  private async lockShipment(tx: EntityManager, ref: ShipmentRef, source: 'api' | 'webhook'): Promise<ShipmentRow> {
-    const [shipment]: ShipmentRow[] =
-      'shipmentId' in ref
-        ? await tx.query(`SELECT * FROM shipments WHERE id = $1 FOR UPDATE`, [ref.shipmentId])
-        : await tx.query(`SELECT * FROM shipments WHERE carrier = $1 AND tracking_number = $2 FOR UPDATE`, [ref.carrier, ref.trackingNumber]);
+  private async lockShipment(tx: Tx, ref: ShipmentRef, source: 'api' | 'webhook'): Promise<ShipmentRow> {
+    const shipment =
+      'shipmentId' in ref ? await tx.row(Q.lockShipmentById, [ref.shipmentId]) : await tx.row(Q.lockShipmentByTracking, [ref.carrier, ref.trackingNumber]);
     if (source === 'api') {
       if (!shipment) throw notFound('Shipment', (ref as { shipmentId: string }).shipmentId);
       return shipment;
@@ -214,16 +170,10 @@ export class ShipmentsService {
   }
 
   async get(id: string): Promise<ShipmentResponse> {
-    const [row] = await this.db.query(
-      `SELECT s.*, o.number AS order_number, o.shop FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1`,
-      [id],
-    );
+    const row = await this.db.row(Q.shipment, [id]);
     if (!row) throw notFound('Shipment', id);
-    const events: { event_id: string; status: CarrierEvent['status']; occurred_at: Date; received_at: Date; source: string }[] = await this.db.query(
-      `SELECT event_id, status, occurred_at, received_at, source FROM shipment_events WHERE shipment_id = $1`,
-      [id],
-    );
-    const mails = await this.mails.mailsFor(this.db.manager, id);
+    const events = await this.db.rows(Q.events, [id]);
+    const mails = await this.mails.mailsFor(this.db, id);
     return {
       id: row.id,
       orderId: row.order_id,

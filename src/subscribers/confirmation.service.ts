@@ -2,13 +2,14 @@
 // only a POST from the confirmation page confirms, storing time, IP and user agent as proof.
 // Pending sign-ups that were never confirmed are erased after 30 days.
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
+import { Db, managerOf, Sql, sqlOf } from '../database/sql';
 import { ClaimedDelivery, DeliveryKind, DeliveryKinds, subscriberGate } from '../delivery/delivery-kinds';
 import { OutboxService } from '../delivery/outbox.service';
 import { Reason } from '../reasons/reason-codes';
 import { TokenService } from '../links/tokens';
+import { SubscriberQueries as Q } from './subscribers.queries';
 
 export const REMIND_AFTER_DAYS = 3;
 export const EXPIRE_AFTER_DAYS = 30;
@@ -19,7 +20,7 @@ export type ConfirmResult = 'confirmed' | 'already_confirmed' | 'not_pending';
 @Injectable()
 export class ConfirmationService implements OnModuleInit {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly clock: Clock,
     private readonly outbox: OutboxService,
     private readonly kinds: DeliveryKinds,
@@ -49,14 +50,10 @@ export class ConfirmationService implements OnModuleInit {
     };
   }
 
-  private async compose(tx: EntityManager, delivery: ClaimedDelivery, template: string) {
-    const [subscriber] = await tx.query(`SELECT attributes FROM subscribers WHERE id = $1`, [delivery.subscriberId]);
-    const topics: { name: string }[] = await tx.query(
-      `SELECT CASE WHEN $2 = 'de' THEN t.name_de ELSE t.name_en END AS name
-       FROM topic_subscriptions ts JOIN topics t ON t.id = ts.topic_id
-       WHERE ts.subscriber_id = $1 AND ts.status = 'pending' ORDER BY t.key`,
-      [delivery.subscriberId, delivery.locale],
-    );
+  private async compose(manager: EntityManager, delivery: ClaimedDelivery, template: string) {
+    const tx = sqlOf(manager);
+    const subscriber = await tx.row(Q.attributes, [delivery.subscriberId!]);
+    const topics = await this.pendingTopicNames(delivery.subscriberId!, delivery.locale, tx);
     const firstName = subscriber?.attributes?.firstName;
     return {
       template,
@@ -68,9 +65,19 @@ export class ConfirmationService implements OnModuleInit {
     };
   }
 
+  /** The person a confirmation link names (null: gone). */
+  async confirmable(subscriberId: string): Promise<{ id: string; locale: 'de' | 'en'; status: string } | null> {
+    return (await this.db.row(Q.confirmable, [subscriberId])) ?? null;
+  }
+
+  /** The topics a confirmation would confirm, in the reader's language. */
+  pendingTopicNames(subscriberId: string, locale: string, sql: Sql = this.db): Promise<{ name: string }[]> {
+    return sql.rows(Q.pendingTopicNames, [subscriberId, locale]);
+  }
+
   /** Queues the confirmation mail for those of these subscribers who are pending (once each). */
-  requestConfirmation(tx: EntityManager, subscriberIds: string[]): Promise<number> {
-    return this.outbox.enqueueForSubscribers(tx, {
+  requestConfirmation(tx: Sql | EntityManager, subscriberIds: string[]): Promise<number> {
+    return this.outbox.enqueueForSubscribers(managerOf(tx), {
       subscriberIds,
       class: 'service',
       kind: 'confirm_subscription',
@@ -84,19 +91,11 @@ export class ConfirmationService implements OnModuleInit {
   async confirm(subscriberId: string, ip: string | null, userAgent: string | null): Promise<ConfirmResult> {
     const now = this.clock.now();
     return this.db.transaction(async (tx) => {
-      const [current] = await tx.query(`SELECT status FROM subscribers WHERE id = $1 FOR UPDATE`, [subscriberId]);
+      const current = await tx.row(Q.lockStatus, [subscriberId]);
       if (!current) return 'not_pending';
       if (current.status !== 'pending') return current.status === 'active' ? 'already_confirmed' : 'not_pending';
-      await tx.query(
-        `UPDATE subscribers SET status = 'active', confirmed_at = $2, confirmation_ip = $3::inet, confirmation_user_agent = left($4, 500),
-           status_changed_at = $2, updated_at = $2
-         WHERE id = $1`,
-        [subscriberId, now, ip, userAgent],
-      );
-      await tx.query(
-        `UPDATE topic_subscriptions SET status = 'confirmed', confirmed_at = $2 WHERE subscriber_id = $1 AND status = 'pending'`,
-        [subscriberId, now],
-      );
+      await tx.run(Q.confirm, [subscriberId, now, ip, userAgent]);
+      await tx.run(Q.confirmPendingTopics, [subscriberId, now]);
       return 'confirmed';
     });
   }
@@ -105,19 +104,12 @@ export class ConfirmationService implements OnModuleInit {
   async sendReminders(): Promise<number> {
     const now = this.clock.now();
     return this.db.transaction(async (tx) => {
-      const due: { id: string }[] = await tx.query(
-        `WITH due AS (
-           SELECT id FROM subscribers
-           WHERE status = 'pending' AND confirmation_reminded_at IS NULL
-             AND created_at <= $1 AND created_at > $2
-             -- Only a newsletter sign-up is reminded; a webinar registrant never asked for one.
-             AND EXISTS (SELECT 1 FROM topic_subscriptions ts WHERE ts.subscriber_id = subscribers.id AND ts.status = 'pending')
-           FOR UPDATE SKIP LOCKED)
-         , marked AS (UPDATE subscribers s SET confirmation_reminded_at = $3 FROM due WHERE s.id = due.id RETURNING s.id)
-         SELECT id FROM marked`,
-        [new Date(now.getTime() - REMIND_AFTER_DAYS * DAY), new Date(now.getTime() - EXPIRE_AFTER_DAYS * DAY), now],
-      );
-      return this.outbox.enqueueForSubscribers(tx, {
+      const due = await tx.rows(Q.markConfirmationReminders, [
+        new Date(now.getTime() - REMIND_AFTER_DAYS * DAY),
+        new Date(now.getTime() - EXPIRE_AFTER_DAYS * DAY),
+        now,
+      ]);
+      return this.outbox.enqueueForSubscribers(tx.manager, {
         subscriberIds: due.map((d) => d.id),
         class: 'service',
         kind: 'confirm_reminder',
@@ -136,18 +128,6 @@ export class ConfirmationService implements OnModuleInit {
    */
   async expirePending(): Promise<number> {
     const now = this.clock.now();
-    const [{ count }] = await this.db.query(
-      `WITH gone AS (
-         DELETE FROM subscribers s WHERE s.status = 'pending' AND s.created_at <= $1
-           AND NOT EXISTS (SELECT 1 FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id
-                           WHERE r.subscriber_id = s.id AND w.ends_at > $1)
-           -- A shop customer's record stays: deleting it would take their orders, parcels and
-           -- tracking mails with it (the erasure cascade). Unconfirmed, it still gets no marketing.
-           AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.subscriber_id = s.id)
-         RETURNING 1)
-       SELECT count(*)::int AS count FROM gone`,
-      [new Date(now.getTime() - EXPIRE_AFTER_DAYS * DAY)],
-    );
-    return count;
+    return this.db.run(Q.expirePending, [new Date(now.getTime() - EXPIRE_AFTER_DAYS * DAY)]);
   }
 }

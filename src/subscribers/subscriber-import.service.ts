@@ -3,18 +3,17 @@
 // bad row reported, or (atomic) nothing is applied when any row is bad — never a half-applied
 // mystery, and an upload that never ends holds no database connection.
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { parse as parseCsv } from 'csv-parse';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { DataSource, EntityManager } from 'typeorm';
 import { PROTOTYPE_KEYS, unsafeJsonProblems } from '../common/body-parsers';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError } from '../common/problem';
 import { flattenValidationErrors } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Db, Tx } from '../database/sql';
 import { MetricsService } from '../metrics/metrics.service';
 import { CreateSubscriberDto, ImportReport } from './dto/subscriber.dto';
 import { RowSpool, SpooledRow, Upload } from './import-spool';
@@ -149,7 +148,7 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
   private readonly uploads = new Set<Upload>();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly subscribers: SubscribersService,
@@ -280,7 +279,7 @@ export class SubscriberImportService implements BeforeApplicationShutdown {
   }
 
   private async applyBatch(
-    tx: EntityManager,
+    tx: Tx,
     batch: SpooledRow[],
     now: Date,
     report: ImportReport,

@@ -1,11 +1,11 @@
 // Every decision about one subscriber, newest first, each with its reason in words, and when the
 // next marketing mail could go, or why none can: the explanation a customer or a support agent asks for.
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
 import { notFound } from '../common/problem';
+import { Db } from '../database/sql';
 import { NO_MARKETING_LABELS, NoMarketingReason, Reason, REASON_LABELS, readReason } from '../reasons/reason-codes';
+import { SubscriberQueries as Q } from './subscribers.queries';
 
 export interface TimelineEntry {
   id: string;
@@ -56,35 +56,18 @@ export interface Timeline {
 @Injectable()
 export class TimelineService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly cadence: CadenceService,
   ) {}
 
   async timeline(subscriberId: string, limit = 100, before?: string): Promise<Timeline> {
-    const [subscriber] = await this.db.query(`SELECT id, cadence FROM subscribers WHERE id = $1`, [subscriberId]);
+    const subscriber = await this.db.row(Q.cadenceOf, [subscriberId]);
     if (!subscriber) throw notFound('Subscriber', subscriberId);
-    const rows = await this.db.query(
-      `SELECT d.id, d.updated_at, d.created_at, d.class, d.kind, t.key AS topic, d.ref_id, d.status, d.reason,
-              d.next_attempt_at, d.sent_at, d.attempts
-       FROM deliveries d LEFT JOIN topics t ON t.id = d.topic_id
-       WHERE d.subscriber_id = $1 AND ($3::bigint IS NULL OR d.id < $3)
-       ORDER BY d.id DESC LIMIT $2`,
-      [subscriberId, limit + 1, before ?? null],
-    );
+    const rows = await this.db.rows(Q.timeline, [subscriberId, limit + 1, before ?? null]);
     const page = rows.slice(0, limit);
     const state = await this.cadence.outlook(subscriberId);
     if (!state) throw notFound('Subscriber', subscriberId);
-    const choices: { at: Date; action: CustomerChoice['action']; topic: string; rating: string | null; item_type: string | null; item_id: string | null }[] =
-      await this.db.query(
-        `SELECT * FROM (
-           SELECT f.updated_at AS at, 'rated' AS action, t.key AS topic, f.rating, f.item_type, f.item_id::text
-           FROM feedback f JOIN topics t ON t.id = f.topic_id WHERE f.subscriber_id = $1
-           UNION ALL
-           SELECT p.answered_at, 'dropped_topic', t.key, NULL, NULL, NULL
-           FROM drop_topic_prompts p JOIN topics t ON t.id = p.topic_id WHERE p.subscriber_id = $1 AND p.answer = 'dropped') c
-         ORDER BY at DESC LIMIT 100`,
-        [subscriberId],
-      );
+    const choices = await this.db.rows(Q.customerChoices, [subscriberId]);
     return {
       subscriberId,
       cadence: subscriber.cadence,
@@ -94,7 +77,7 @@ export class TimelineService {
       noMarketingBecause: state.noMarketingBecause,
       noMarketingLabel: state.noMarketingBecause ? NO_MARKETING_LABELS[state.noMarketingBecause] : null,
       pausedUntil: state.pausedUntil?.toISOString() ?? null,
-      items: page.map((r: any) => ({
+      items: page.map((r) => ({
         id: r.id,
         at: (r.sent_at ?? r.updated_at).toISOString(),
         class: r.class,

@@ -6,12 +6,14 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { mailDomain } from '../addresses/email';
+import { Sql, sqlOf } from '../database/sql';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { Reason } from '../reasons/reason-codes';
 import { TokenService } from '../links/tokens';
 import { calendarFile, mailboxAddress } from './webinar-calendar';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
-import { selectWebinars, webinarText } from './webinar.entity';
+import { webinarText } from './webinar.entity';
+import { WebinarQueries as Q } from './webinars.queries';
 
 export type WebinarMailKind = 'webinar_confirmation' | 'webinar_update' | 'webinar_cancellation' | 'webinar_reminder';
 
@@ -57,43 +59,22 @@ export class WebinarMailsService implements OnModuleInit {
   }
 
   /** Queues these mails in one statement; a repeated call is a no-op (idempotency key per registration and key). */
-  async queue(tx: EntityManager, kind: WebinarMailKind, mails: RegistrationMail[], at: Date): Promise<number> {
+  async queue(tx: Sql, kind: WebinarMailKind, mails: RegistrationMail[], at: Date): Promise<number> {
     if (mails.length === 0) return 0;
-    const rows: { count: number }[] = await tx.query(
-      `WITH queued AS (
-         INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, locale, status, reason, idempotency_key, payload,
-                                 priority, next_attempt_at, created_at, updated_at)
-         SELECT r.subscriber_id, 'service', $4, w.topic_id, r.id::text, s.locale, 'queued', 'queued', $4 || ':' || r.id::text || ':' || m.key,
-                m.payload, $5, $6, $6, $6
-         FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS m(registration_id, key, payload)
-         JOIN webinar_registrations r ON r.id = m.registration_id
-         JOIN subscribers s ON s.id = r.subscriber_id
-         JOIN webinars w ON w.id = r.webinar_id
-         ON CONFLICT (idempotency_key) DO NOTHING
-         RETURNING 1)
-       SELECT count(*)::int AS count FROM queued`,
-      [
-        mails.map((m) => m.registrationId),
-        mails.map((m) => String(m.key)),
-        mails.map((m) => JSON.stringify(m.payload)),
-        kind,
-        kind === 'webinar_reminder' ? 5 : 10,
-        at,
-      ],
-    );
-    return rows[0].count;
+    return tx.run(Q.queueMails, [
+      mails.map((m) => m.registrationId),
+      mails.map((m) => String(m.key)),
+      mails.map((m) => JSON.stringify(m.payload)),
+      kind,
+      kind === 'webinar_reminder' ? 5 : 10,
+      at,
+    ]);
   }
 
   /** Reminders not yet handed over for these registrations will not go (unregistered, cancelled). */
-  async suppressReminders(tx: EntityManager, registrationIds: string[], now: Date): Promise<void> {
+  async suppressReminders(tx: Sql, registrationIds: string[], now: Date): Promise<void> {
     if (registrationIds.length === 0) return;
-    // A reminder being handed over right now is locked by its worker and skipped here; its gate sees the new state.
-    await tx.query(
-      `WITH target AS (
-         SELECT id FROM deliveries WHERE ref_id = ANY($1::text[]) AND kind = 'webinar_reminder' AND status = 'queued' FOR UPDATE SKIP LOCKED)
-       UPDATE deliveries d SET status = 'suppressed', reason = $2, updated_at = $3 FROM target WHERE d.id = target.id`,
-      [registrationIds, Reason.SuppressedCancelled, now],
-    );
+    await tx.run(Q.suppressReminders, [registrationIds, Reason.SuppressedCancelled, now]);
   }
 
   // ---- send time -----------------------------------------------------------------------------
@@ -101,11 +82,7 @@ export class WebinarMailsService implements OnModuleInit {
   private async gate(tx: EntityManager, kind: WebinarMailKind, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
     const consent = await subscriberGate(tx, delivery);
     if (consent) return consent;
-    const [r] = await tx.query(
-      `SELECT r.status, r.sequence, w.status AS webinar_status, w.starts_at, w.ends_at
-       FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id WHERE r.id = $1 FOR SHARE OF r`,
-      [delivery.refId],
-    );
+    const r = await sqlOf(tx).row(Q.gate, [delivery.refId!]);
     if (!r) return { status: 'suppressed', reason: Reason.Superseded };
     const live = r.status === 'registered' && r.webinar_status === 'scheduled';
     switch (kind) {
@@ -127,13 +104,10 @@ export class WebinarMailsService implements OnModuleInit {
   }
 
   private async compose(tx: EntityManager, kind: WebinarMailKind, delivery: ClaimedDelivery): Promise<ComposedMessage> {
-    const [registration] = await tx.query(
-      `SELECT r.id, r.webinar_id, r.subscriber_id, s.email, s.time_zone, s.attributes ->> 'firstName' AS first_name
-       FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
-      [delivery.refId],
-    );
+    const sql = sqlOf(tx);
+    const registration = await sql.row(Q.mailRecipient, [delivery.refId!]);
     if (!registration) throw new Error(`webinar registration ${delivery.refId} is gone`);
-    const [webinar] = await selectWebinars(tx, 'w.id = $1', [registration.webinar_id]);
+    const webinar = (await sql.row(Q.byId, [registration.webinar_id]))!;
     const locale: Locale = delivery.locale;
     const text = webinarText(webinar);
     const title = pick(text.title, locale);

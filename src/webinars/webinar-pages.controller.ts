@@ -14,11 +14,9 @@
 // another site carries neither the cookie nor a way to compute the field.
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { isEmail } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/scopes';
 import { Clock } from '../common/clock';
 import { ApiForm, ApiLangQuery, ApiPage, PAGE_INVALID_LINK, PAGE_TOO_MANY } from '../common/openapi';
@@ -32,7 +30,7 @@ import { normalizeEmail } from '../addresses/email';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
 import { WebinarRegistrationRequestsService } from './webinar-registration-requests.service';
 import { RegisterResult, WebinarRegistrationsService } from './webinar-registrations.service';
-import { selectWebinars, WebinarRow, webinarText } from './webinar.entity';
+import { WebinarRow, webinarText } from './webinar.entity';
 import { WebinarsService } from './webinars.service';
 
 const FORM_COOKIE = 'tactful_form';
@@ -66,7 +64,6 @@ export class WebinarPagesController {
   private readonly secureCookie: boolean;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly pages: PageRenderer,
@@ -416,10 +413,7 @@ export class WebinarPagesController {
     if (typeof token !== 'string') return null;
     const id = this.tokens.verify('webinar_register', token);
     if (!id) return null;
-    const [subscriber] = await this.db.query(
-      `SELECT email, time_zone, attributes ->> 'firstName' AS first_name FROM subscribers WHERE id = $1 AND status NOT IN ('bounced', 'complained')`,
-      [id],
-    );
+    const subscriber = await this.registrations.personalHolder(id);
     return subscriber ? { email: subscriber.email, firstName: subscriber.first_name ?? '', timeZone: subscriber.time_zone } : null;
   }
 
@@ -429,7 +423,7 @@ export class WebinarPagesController {
     if (!id) return null;
     const request = await this.requests.find(id);
     if (!request) return null;
-    const [webinar] = await selectWebinars(this.db.manager, 'w.id = $1', [request.webinarId]);
+    const webinar = await this.webinars.byId(request.webinarId);
     if (!webinar || webinar.slug !== slug) return null;
     return { request, webinar };
   }
@@ -444,16 +438,10 @@ export class WebinarPagesController {
   private async registrationOf(token: string) {
     const id = this.tokens.verify('webinar', token);
     if (!id) return null;
-    const [registration] = await this.db.query(
-      `SELECT r.id, r.status, r.webinar_id, r.subscriber_id, s.locale, s.time_zone,
-              EXISTS (SELECT 1 FROM webinar_series_registrations sr JOIN webinars w ON w.series_id = sr.series_id
-                      WHERE w.id = r.webinar_id AND sr.subscriber_id = r.subscriber_id) AS in_series
-       FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`,
-      [id],
-    );
+    const registration = await this.registrations.forPage(id);
     if (!registration) return null;
-    const [webinar] = await selectWebinars(this.db.manager, 'w.id = $1', [registration.webinar_id]);
-    return { registration: registration as { id: string; status: string; subscriber_id: string; locale: Locale; time_zone: string; in_series: boolean }, webinar };
+    const webinar = await this.webinars.byId(registration.webinar_id);
+    return webinar ? { registration, webinar } : null;
   }
 
   // ---- form token (signed double submit) -----------------------------------------------------

@@ -12,6 +12,7 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { sqlOf } from '../database/sql';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
@@ -22,7 +23,8 @@ import { addressBlocks, isBlocked } from '../addresses/address-blocks';
 import { normalizeEmail } from '../addresses/email';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
 import { Evidence, RegisterResult, WebinarRegistrationsService } from './webinar-registrations.service';
-import { selectWebinars, webinarText } from './webinar.entity';
+import { webinarText } from './webinar.entity';
+import { WebinarQueries } from './webinars.queries';
 
 export const REGISTRATION_CONFIRM_KIND = 'webinar_registration_confirm';
 const TEMPLATE = 'webinar-registration-confirm';
@@ -219,7 +221,7 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
   private async compose(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage> {
     const [request]: RequestRow[] = await tx.query(`SELECT * FROM webinar_registration_requests WHERE id = $1`, [delivery.refId]);
     if (!request) throw new Error(`webinar registration request ${delivery.refId} is gone`);
-    const [webinar] = await selectWebinars(tx, 'w.id = $1', [request.webinar_id]);
+    const webinar = (await sqlOf(tx).row(WebinarQueries.byId, [request.webinar_id]))!;
     const locale: Locale = delivery.locale;
     const text = webinarText(webinar);
     return {

@@ -6,20 +6,21 @@
 // refuses). Capacity is checked with the webinar row locked, so two last-seat registrations
 // cannot both win.
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
+import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { AddressBlocks, addressBlocks, isBlocked } from '../addresses/address-blocks';
 import { normalizeEmail } from '../addresses/email';
+import { Db, Tx, txOf } from '../database/sql';
 import { writeSubscribers } from '../subscribers/subscriber-rows';
 import { RegistrationResponse } from './dto/webinar.dto';
 import { RegistrationMail, WebinarMailsService } from './webinar-mails.service';
 import { nextReminder, reminderStep } from './webinar-reminders.policy';
-import { RegistrationRow } from './webinar.entity';
+import type { LockedWebinar, RegistrationRow } from './webinar.entity';
+import { WebinarQueries as Q } from './webinars.queries';
 
 export interface RegistrationInput {
   email: string;
@@ -51,15 +52,7 @@ export type RegisterResult =
 
 export type UnregisterResult = { outcome: 'unregistered' | 'not_registered'; webinarId: string; leftSeries: boolean };
 
-export interface LockedWebinar {
-  id: string;
-  series_id: string | null;
-  series_part: number | null;
-  status: string;
-  starts_at: Date;
-  capacity: number | null;
-  reminder_minutes: number[];
-}
+export type { LockedWebinar };
 
 const BATCH = 1000;
 /** A pending registration request of the public form is forgotten after this many days. */
@@ -68,7 +61,7 @@ export const PENDING_REQUEST_DAYS = 7;
 @Injectable()
 export class WebinarRegistrationsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly mails: WebinarMailsService,
@@ -83,25 +76,21 @@ export class WebinarRegistrationsService {
    * register() in the caller's transaction: the public form's confirmation link registers and
    * marks its request confirmed in one commit.
    */
-  async registerIn(tx: EntityManager, webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
+  async registerIn(from: Tx | EntityManager, webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
     const email = normalizeEmail(input.email);
+    const tx = txOf(from);
     const now = this.clock.now();
-    const [target] = await tx.query(`SELECT id, series_id FROM webinars WHERE id = $1`, [webinarId]);
+    const target = await tx.row(Q.target, [webinarId]);
     if (!target) throw notFound('Webinar', webinarId);
     // Every part this request may touch, locked in one order, so two series registrations cannot deadlock.
     const withSeries = input.series === true && target.series_id !== null;
-    const locked: LockedWebinar[] = await tx.query(
-      `SELECT id, series_id, series_part, status, starts_at, capacity, reminder_minutes FROM webinars
-       WHERE id = $1 OR ($2::uuid IS NOT NULL AND series_id = $2 AND status = 'scheduled' AND starts_at > $3)
-       ORDER BY id FOR UPDATE`,
-      [webinarId, withSeries ? target.series_id : null, now],
-    );
+    const locked = await tx.rows(Q.lockParts, [webinarId, withSeries ? target.series_id : null, now]);
     const webinar = locked.find((w) => w.id === webinarId)!;
     if (webinar.status === 'cancelled') return { outcome: 'closed', reason: 'cancelled' };
     if (webinar.starts_at <= now) return { outcome: 'closed', reason: 'started' };
 
     const parts = locked.filter((w) => w.id !== webinarId).sort((a, b) => a.series_part! - b.series_part!);
-    let [subscriber] = await tx.query(`SELECT id FROM subscribers WHERE email = $1`, [email]);
+    let subscriber = await tx.row(Q.subscriberByEmail, [email]);
     if (!subscriber && (await this.isFull(tx, webinar))) return { outcome: 'full' };
     if (!subscriber) {
       const blocks = await addressBlocks(tx, email);
@@ -120,10 +109,7 @@ export class WebinarRegistrationsService {
     if (main.outcome === 'full') return { outcome: 'full' };
     const series: SeriesOutcome[] = [];
     if (withSeries) {
-      await tx.query(
-        `INSERT INTO webinar_series_registrations (subscriber_id, series_id, registered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-        [subscriber.id, webinar.series_id, now],
-      );
+      await tx.run(Q.joinSeries, [subscriber.id, webinar.series_id!, now]);
       for (const part of parts) {
         series.push({ webinarId: part.id, part: part.series_part!, outcome: (await this.registerOne(tx, part, subscriber.id, 'series', now)).outcome });
       }
@@ -132,16 +118,10 @@ export class WebinarRegistrationsService {
   }
 
   /** Registers everyone signed up for the series for a part just published (set-based). */
-  async registerSeriesMembers(tx: EntityManager, webinar: LockedWebinar, now: Date): Promise<number> {
+  async registerSeriesMembers(tx: Tx, webinar: LockedWebinar, now: Date): Promise<number> {
     if (!webinar.series_id) return 0;
     const first = nextReminder(webinar.reminder_minutes, webinar.starts_at, 0, now);
-    const rows: { id: string }[] = await tx.query(
-      `INSERT INTO webinar_registrations (subscriber_id, webinar_id, status, source, sequence, next_reminder_slot, next_reminder_at, registered_at, updated_at)
-       SELECT sr.subscriber_id, $1, 'registered', 'series', 0, $2, $3, $4, $4 FROM webinar_series_registrations sr WHERE sr.series_id = $5
-       ON CONFLICT (webinar_id, subscriber_id) DO NOTHING
-       RETURNING id`,
-      [webinar.id, first?.slot ?? webinar.reminder_minutes.length, first?.at ?? null, now, webinar.series_id],
-    );
+    const rows = await tx.rows(Q.registerSeriesMembers, [webinar.id, first?.slot ?? webinar.reminder_minutes.length, first?.at ?? null, now, webinar.series_id]);
     await this.mails.queue(tx, 'webinar_confirmation', rows.map((r) => ({ registrationId: r.id, key: 0, payload: { sequence: 0 } })), now);
     return rows.length;
   }
@@ -150,25 +130,13 @@ export class WebinarRegistrationsService {
   async unregister(registrationId: string, leaveSeries: boolean): Promise<UnregisterResult> {
     return this.db.transaction(async (tx) => {
       const now = this.clock.now();
-      const [r] = await tx.query(
-        `SELECT r.id, r.subscriber_id, r.status, w.id AS webinar_id, w.series_id FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id
-         WHERE r.id = $1 FOR UPDATE OF r`,
-        [registrationId],
-      );
+      const r = await tx.row(Q.lockRegistration, [registrationId]);
       if (!r) throw notFound('Registration', registrationId);
       let ids = r.status === 'registered' ? [r.id] : [];
       let leftSeries = false;
       if (leaveSeries && r.series_id) {
-        const gone = await tx.query(
-          `WITH gone AS (DELETE FROM webinar_series_registrations WHERE subscriber_id = $1 AND series_id = $2 RETURNING 1) SELECT 1 FROM gone`,
-          [r.subscriber_id, r.series_id],
-        );
-        leftSeries = gone.length > 0;
-        const later: { id: string }[] = await tx.query(
-          `SELECT r.id FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id
-           WHERE r.subscriber_id = $1 AND w.series_id = $2 AND r.status = 'registered' AND w.starts_at > $3 ORDER BY r.id FOR UPDATE OF r`,
-          [r.subscriber_id, r.series_id, now],
-        );
+        leftSeries = (await tx.run(Q.leaveSeries, [r.subscriber_id, r.series_id])) > 0;
+        const later = await tx.rows(Q.laterPartRegistrations, [r.subscriber_id, r.series_id, now]);
         ids = [...new Set([...ids, ...later.map((x) => x.id)])];
       }
       const ended = await this.end(tx, ids, 'unregistered', now);
@@ -177,11 +145,8 @@ export class WebinarRegistrationsService {
   }
 
   /** The webinar is cancelled: every registration ends, each with a CANCEL for the calendar. */
-  async cancelAll(tx: EntityManager, webinarId: string, now: Date): Promise<number> {
-    const rows: { id: string }[] = await tx.query(
-      `SELECT id FROM webinar_registrations WHERE webinar_id = $1 AND status = 'registered' ORDER BY id FOR UPDATE`,
-      [webinarId],
-    );
+  async cancelAll(tx: Tx, webinarId: string, now: Date): Promise<number> {
+    const rows = await tx.rows(Q.lockCurrentRegistrations, [webinarId]);
     return this.end(tx, rows.map((r) => r.id), 'cancelled', now);
   }
 
@@ -189,60 +154,44 @@ export class WebinarRegistrationsService {
    * The webinar moved (or its calendar details changed): every registration gets SEQUENCE + 1 and
    * an updated invitation; reminders not yet sent move with the start.
    */
-  async reschedule(tx: EntityManager, webinar: LockedWebinar, now: Date): Promise<number> {
-    const rows: { id: string; sequence: number }[] = await tx.query(
-      `WITH changed AS (
-         UPDATE webinar_registrations SET sequence = sequence + 1, updated_at = $2 WHERE webinar_id = $1 AND status = 'registered'
-         RETURNING id, sequence)
-       SELECT id, sequence FROM changed`,
-      [webinar.id, now],
-    );
+  async reschedule(tx: Tx, webinar: LockedWebinar, now: Date): Promise<number> {
+    const rows = await tx.rows(Q.bumpSequences, [webinar.id, now]);
     await this.replanReminders(tx, webinar, now);
     await this.mails.queue(tx, 'webinar_update', rows.map((r) => ({ registrationId: r.id, key: r.sequence, payload: { sequence: r.sequence } })), now);
     return rows.length;
   }
 
   /** Moves each registration's next reminder to its slot's time for the current start (slots never go back). */
-  async replanReminders(tx: EntityManager, webinar: LockedWebinar, now: Date): Promise<void> {
+  async replanReminders(tx: Tx, webinar: LockedWebinar, now: Date): Promise<void> {
     const slots = Array.from({ length: webinar.reminder_minutes.length + 1 }, (_, from) => ({ from, next: nextReminder(webinar.reminder_minutes, webinar.starts_at, from, now) }));
-    await tx.query(
-      `UPDATE webinar_registrations r SET next_reminder_slot = p.slot, next_reminder_at = p.at
-       FROM unnest($2::int[], $3::int[], $4::timestamptz[]) AS p(from_slot, slot, at)
-       WHERE r.webinar_id = $1 AND r.status = 'registered' AND least(r.next_reminder_slot, $5::int) = p.from_slot`,
-      [
+    await tx.run(Q.replanReminders, [
         webinar.id,
         slots.map((s) => s.from),
         slots.map((s) => s.next?.slot ?? webinar.reminder_minutes.length),
         slots.map((s) => s.next?.at ?? null),
         webinar.reminder_minutes.length,
-      ],
-    );
+    ]);
   }
 
   /** Marks who came; every other registrant is a no-show. Addresses without a registration are reported back. */
-  async markAttendance(tx: EntityManager, webinarId: string, emails: string[], now: Date): Promise<{ attended: number; missed: number; notRegistered: string[] }> {
-    const [row] = await tx.query(
-      `WITH given AS (SELECT DISTINCT lower(trim(e)) AS email FROM unnest($2::text[]) e),
-         marked AS (
-           UPDATE webinar_registrations r SET attended = EXISTS (SELECT 1 FROM given g WHERE g.email = s.email), updated_at = $3
-           FROM subscribers s WHERE s.id = r.subscriber_id AND r.webinar_id = $1 AND r.status = 'registered'
-           RETURNING r.attended, s.email)
-       SELECT (SELECT count(*) FROM marked WHERE attended)::int AS attended,
-              (SELECT count(*) FROM marked WHERE NOT attended)::int AS missed,
-              coalesce((SELECT array_agg(g.email ORDER BY g.email) FROM given g WHERE NOT EXISTS (SELECT 1 FROM marked m WHERE m.email = g.email)), '{}') AS not_registered`,
-      [webinarId, emails, now],
-    );
+  async markAttendance(tx: Tx, webinarId: string, emails: string[], now: Date): Promise<{ attended: number; missed: number; notRegistered: string[] }> {
+    const row = (await tx.row(Q.markAttendance, [webinarId, emails, now]))!;
     return { attended: row.attended, missed: row.missed, notRegistered: row.not_registered };
   }
 
   async list(webinarId: string): Promise<RegistrationResponse[]> {
-    const [webinar] = await this.db.query(`SELECT id FROM webinars WHERE id = $1`, [webinarId]);
-    if (!webinar) throw notFound('Webinar', webinarId);
-    const rows: RegistrationRow[] = await this.db.query(
-      `SELECT r.*, s.email FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.webinar_id = $1 ORDER BY r.registered_at, r.id`,
-      [webinarId],
-    );
-    return rows.map(toResponse);
+    if (!(await this.db.row(Q.exists, [webinarId]))) throw notFound('Webinar', webinarId);
+    return (await this.db.rows(Q.registrations, [webinarId])).map(toResponse);
+  }
+
+  /** The registration an unregister page's token names, with the reader's language and zone (null: gone). */
+  async forPage(registrationId: string) {
+    return (await this.db.row(Q.forPage, [registrationId])) ?? null;
+  }
+
+  /** The subscriber a personal registration link names, when they may get webinar mail (not bounced or complained). */
+  async personalHolder(subscriberId: string): Promise<{ email: string; time_zone: string; first_name: string | null } | null> {
+    return (await this.db.row(Q.personalHolder, [subscriberId])) ?? null;
   }
 
   /** The reminder job: claims due registrations with SKIP LOCKED, so every instance can run it at once. */
@@ -251,26 +200,14 @@ export class WebinarRegistrationsService {
     for (;;) {
       const batch = await this.db.transaction(async (tx) => {
         const now = this.clock.now();
-        const due: { id: string; slot: number; starts_at: Date; minutes: number[]; live: boolean }[] = await tx.query(
-          `SELECT r.id, r.next_reminder_slot AS slot, w.starts_at, w.reminder_minutes AS minutes,
-                  (r.status = 'registered' AND w.status = 'scheduled') AS live
-           FROM webinar_registrations r JOIN webinars w ON w.id = r.webinar_id
-           WHERE r.next_reminder_at <= $1
-           ORDER BY r.next_reminder_at LIMIT $2
-           FOR UPDATE OF r SKIP LOCKED`,
-          [now, BATCH],
-        );
+        const due = await tx.rows(Q.claimDueReminders, [now, BATCH]);
         const steps = due.map((d) => ({ id: d.id, minutes: d.minutes, step: d.live ? reminderStep(d.minutes, d.starts_at, d.slot, now) : { send: null, next: null } }));
-        await tx.query(
-          `UPDATE webinar_registrations r SET next_reminder_slot = p.slot, next_reminder_at = p.at, updated_at = $4
-           FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS p(id, slot, at) WHERE r.id = p.id`,
-          [
-            steps.map((s) => s.id),
-            steps.map((s) => s.step.next?.slot ?? (s.step.send !== null ? s.step.send + 1 : s.minutes.length)),
-            steps.map((s) => s.step.next?.at ?? null),
-            now,
-          ],
-        );
+        await tx.run(Q.advanceReminders, [
+          steps.map((s) => s.id),
+          steps.map((s) => s.step.next?.slot ?? (s.step.send !== null ? s.step.send + 1 : s.minutes.length)),
+          steps.map((s) => s.step.next?.at ?? null),
+          now,
+        ]);
         const mails: RegistrationMail[] = steps
           .filter((s) => s.step.send !== null)
           .map((s) => ({ registrationId: s.id, key: s.step.send!, payload: { slot: s.step.send } }));
@@ -288,54 +225,33 @@ export class WebinarRegistrationsService {
    */
   async pruneRequests(): Promise<number> {
     const now = this.clock.now();
-    const [{ count }] = await this.db.query(
-      `WITH gone AS (
-         DELETE FROM webinar_registration_requests q USING webinars w
-         WHERE w.id = q.webinar_id AND (w.ends_at <= $1 OR (q.status = 'pending' AND q.created_at <= $2))
-         RETURNING 1)
-       SELECT count(*)::int AS count FROM gone`,
-      [now, new Date(now.getTime() - PENDING_REQUEST_DAYS * 86_400_000)],
-    );
-    return count;
+    return this.db.run(Q.pruneRequests, [now, new Date(now.getTime() - PENDING_REQUEST_DAYS * 86_400_000)]);
   }
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private async isFull(tx: EntityManager, webinar: LockedWebinar): Promise<boolean> {
+  private async isFull(tx: Tx, webinar: LockedWebinar): Promise<boolean> {
     if (webinar.capacity === null) return false;
-    const [{ count }] = await tx.query(`SELECT count(*)::int AS count FROM webinar_registrations WHERE webinar_id = $1 AND status = 'registered'`, [webinar.id]);
+    const { count } = (await tx.row(Q.registeredCount, [webinar.id]))!;
     return count >= webinar.capacity;
   }
 
   /** One registration, with the webinar row locked by the caller. A former registration comes back with SEQUENCE + 1. */
-  private async registerOne(tx: EntityManager, webinar: LockedWebinar, subscriberId: string, source: 'page' | 'api' | 'series', now: Date): Promise<{ outcome: PartOutcome; id?: string }> {
-    const [existing] = await tx.query(
-      `SELECT id, status, next_reminder_slot FROM webinar_registrations WHERE webinar_id = $1 AND subscriber_id = $2 FOR UPDATE`,
-      [webinar.id, subscriberId],
-    );
+  private async registerOne(tx: Tx, webinar: LockedWebinar, subscriberId: string, source: 'page' | 'api' | 'series', now: Date): Promise<{ outcome: PartOutcome; id?: string }> {
+    const existing = await tx.row(Q.lockExistingRegistration, [webinar.id, subscriberId]);
     if (existing?.status === 'registered') return { outcome: 'already_registered', id: existing.id };
     if (await this.isFull(tx, webinar)) return { outcome: 'full' };
     const next = nextReminder(webinar.reminder_minutes, webinar.starts_at, existing?.next_reminder_slot ?? 0, now);
     const slot = next?.slot ?? webinar.reminder_minutes.length;
-    const [row]: { id: string; sequence: number }[] = existing
-      ? await tx.query(
-          `WITH back AS (
-             UPDATE webinar_registrations SET status = 'registered', sequence = sequence + 1, next_reminder_slot = $2, next_reminder_at = $3,
-               registered_at = $4, unregistered_at = NULL, updated_at = $4 WHERE id = $1 RETURNING id, sequence)
-           SELECT id, sequence FROM back`,
-          [existing.id, slot, next?.at ?? null, now],
-        )
-      : await tx.query(
-          `INSERT INTO webinar_registrations (subscriber_id, webinar_id, status, source, sequence, next_reminder_slot, next_reminder_at, registered_at, updated_at)
-           VALUES ($1, $2, 'registered', $3, 0, $4, $5, $6, $6) RETURNING id, sequence`,
-          [subscriberId, webinar.id, source, slot, next?.at ?? null, now],
-        );
+    const row = (existing
+      ? await tx.row(Q.reRegister, [existing.id, slot, next?.at ?? null, now])
+      : await tx.row(Q.register, [subscriberId, webinar.id, source, slot, next?.at ?? null, now]))!;
     await this.mails.queue(tx, 'webinar_confirmation', [{ registrationId: row.id, key: row.sequence, payload: { sequence: row.sequence } }], now);
     return { outcome: 'registered', id: row.id };
   }
 
   /** A pending subscriber whose only consent is this registration: no topic, so no marketing mail at all. */
-  private async createPending(tx: EntityManager, email: string, input: RegistrationInput, now: Date, evidence: Evidence): Promise<{ id: string }> {
+  private async createPending(tx: Tx, email: string, input: RegistrationInput, now: Date, evidence: Evidence): Promise<{ id: string }> {
     const [written] = await writeSubscribers(
       tx,
       [
@@ -356,22 +272,13 @@ export class WebinarRegistrationsService {
     );
     if (written) return { id: written.id };
     // Created by a concurrent request a moment ago.
-    const [existing] = await tx.query(`SELECT id FROM subscribers WHERE email = $1`, [email]);
-    return existing;
+    return (await tx.row(Q.subscriberByEmail, [email]))!;
   }
 
   /** Ends registrations (set-based): SEQUENCE + 1, no more reminders, and a CANCEL for each calendar. */
-  private async end(tx: EntityManager, ids: string[], status: 'unregistered' | 'cancelled', now: Date): Promise<number> {
+  private async end(tx: Tx, ids: string[], status: 'unregistered' | 'cancelled', now: Date): Promise<number> {
     if (ids.length === 0) return 0;
-    const rows: { id: string; sequence: number }[] = await tx.query(
-      `WITH ended AS (
-         UPDATE webinar_registrations SET status = $2, sequence = sequence + 1, next_reminder_at = NULL,
-           unregistered_at = CASE WHEN $2 = 'unregistered' THEN $3 ELSE unregistered_at END, updated_at = $3
-         WHERE id = ANY($1::uuid[]) AND status = 'registered'
-         RETURNING id, sequence)
-       SELECT id, sequence FROM ended`,
-      [ids, status, now],
-    );
+    const rows = await tx.rows(Q.endRegistrations, [ids, status, now]);
     await this.mails.suppressReminders(tx, rows.map((r) => r.id), now);
     await this.mails.queue(
       tx,
@@ -382,9 +289,8 @@ export class WebinarRegistrationsService {
     return rows.length;
   }
 
-  private async response(tx: EntityManager, id: string): Promise<RegistrationResponse> {
-    const [row]: RegistrationRow[] = await tx.query(`SELECT r.*, s.email FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id WHERE r.id = $1`, [id]);
-    return toResponse(row);
+  private async response(tx: Tx, id: string): Promise<RegistrationResponse> {
+    return toResponse((await tx.row(Q.registration, [id]))!);
   }
 }
 

@@ -1,6 +1,5 @@
 // Row shapes of the webinar tables as the raw SQL of this module reads them, and the one query
 // that loads a webinar with its topic and series.
-import { EntityManager } from 'typeorm';
 import { WebinarText } from './webinar-content';
 
 export interface WebinarRow {
@@ -50,19 +49,6 @@ export interface RegistrationRow {
   unregistered_at: Date | null;
 }
 
-/** Webinars with topic key, series and the number of current registrations; `where` uses alias w. */
-export function selectWebinars(manager: EntityManager, where: string, params: unknown[], tail = ''): Promise<WebinarRow[]> {
-  return manager.query(
-    `SELECT w.*, t.key AS topic_key, ser.key AS series_key, ser.title_de AS series_title_de, ser.title_en AS series_title_en,
-            (SELECT count(*)::int FROM webinar_registrations r WHERE r.webinar_id = w.id AND r.status = 'registered') AS registered
-     FROM webinars w
-     JOIN topics t ON t.id = w.topic_id
-     LEFT JOIN webinar_series ser ON ser.id = w.series_id
-     WHERE ${where} ${tail}`,
-    params,
-  );
-}
-
 export function webinarText(w: WebinarRow): WebinarText {
   return {
     title: { de: w.title_de, en: w.title_en },
@@ -71,4 +57,15 @@ export function webinarText(w: WebinarRow): WebinarText {
     endsAt: w.ends_at,
     series: w.series_id ? { title: { de: w.series_title_de, en: w.series_title_en }, part: w.series_part! } : null,
   };
+}
+
+/** A webinar row as a change or a registration locks it: what registering, rescheduling and reminders need. */
+export interface LockedWebinar {
+  id: string;
+  series_id: string | null;
+  series_part: number | null;
+  status: string;
+  starts_at: Date;
+  capacity: number | null;
+  reminder_minutes: number[];
 }

@@ -3,8 +3,6 @@
 // to any campaign; the service side (confirmation, update, cancellation, reminders) belongs to
 // the registrations.
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { AudienceFilter, validateAudience } from '../campaigns/audience-filter';
 import { CampaignsService } from '../campaigns/campaigns.service';
 import { CreateCampaignDto } from '../campaigns/dto/campaign.dto';
@@ -13,17 +11,25 @@ import { DomainException, ErrorCode, FieldError, notFound } from '../common/prob
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { isUniqueViolation } from '../database/pg-errors';
+import { Db, Sql, Tx } from '../database/sql';
+import { TopicsService } from '../topics/topics.service';
 import { AttendanceDto, CreateWebinarDto, RESERVED_SLUGS, UpdateWebinarDto, WebinarInvitation, WebinarResponse } from './dto/webinar.dto';
 import { CampaignText, followUpText, invitationText } from './webinar-content';
 import { WebinarRegistrationsService } from './webinar-registrations.service';
 import { normalizeReminderMinutes } from './webinar-reminders.policy';
-import { selectWebinars, WebinarRow, webinarText } from './webinar.entity';
+import { WebinarRow, webinarText } from './webinar.entity';
+import { WebinarQueries as Q } from './webinars.queries';
 
 /** A "you missed it" that could only reach someone weeks later is no longer relevant. */
 export const FOLLOW_UP_RELEVANT_DAYS = 30;
 const DAY = 86_400_000;
 
 type CampaignColumn = 'invitation_campaign_id' | 'attended_campaign_id' | 'missed_campaign_id';
+const SET_CAMPAIGN = {
+  invitation_campaign_id: Q.setInvitationCampaign,
+  attended_campaign_id: Q.setAttendedCampaign,
+  missed_campaign_id: Q.setMissedCampaign,
+} as const;
 
 export interface AttendanceResult {
   attended: number;
@@ -36,11 +42,12 @@ export interface AttendanceResult {
 @Injectable()
 export class WebinarsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly campaigns: CampaignsService,
     private readonly registrations: WebinarRegistrationsService,
+    private readonly topics: TopicsService,
   ) {}
 
   registrationUrl(slug: string): string {
@@ -65,20 +72,15 @@ export class WebinarsService {
       .transaction(async (tx) => {
         const seriesId = input.series ? await this.upsertSeries(tx, input.series.key, input.series.title, now) : null;
         if (seriesId) {
-          const [taken] = await tx.query(`SELECT 1 FROM webinars WHERE series_id = $1 AND series_part = $2`, [seriesId, input.part]);
+          const taken = await tx.row(Q.partTaken, [seriesId, input.part!]);
           if (taken) throw new DomainException(ErrorCode.Conflict, `Part ${input.part} of series ${input.series!.key} exists already`, [{ field: 'part', message: 'is taken in this series' }]);
-          const [{ count }] = await tx.query(`SELECT count(*)::int AS count FROM webinar_series_registrations WHERE series_id = $1`, [seriesId]);
+          const { count } = (await tx.row(Q.seriesMembers, [seriesId]))!;
           if (input.capacity !== undefined && count > input.capacity) {
             throw validationException([{ field: 'capacity', message: `is below the ${count} people registered for the whole series` }]);
           }
         }
         const slug = input.slug ?? (await this.freeSlug(tx, input.title.en ?? input.title.de!));
-        const [row] = await tx.query(
-          `INSERT INTO webinars (slug, topic_id, series_id, series_part, title_de, title_en, description_de, description_en, starts_at, ends_at,
-                                 time_zone, join_url, capacity, reminder_minutes, status, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'scheduled', $15, $15)
-           RETURNING id, series_id, series_part, status, starts_at, capacity, reminder_minutes`,
-          [
+        const row = (await tx.row(Q.create, [
             slug,
             topicId,
             seriesId,
@@ -94,13 +96,12 @@ export class WebinarsService {
             input.capacity ?? null,
             normalizeReminderMinutes(input.reminderMinutes ?? this.config.webinarReminderMinutes),
             now,
-          ],
-        );
+        ]))!;
         // Publishing a part registers everyone who signed up for the whole series.
         await this.registrations.registerSeriesMembers(tx, row, now);
         // In the same transaction: a webinar whose invitation cannot be made is not made either.
         if (input.invitation) await this.invite(tx, row.id, input.invitation);
-        return row.id as string;
+        return row.id;
       })
       .catch((error) => {
         if (isUniqueViolation(error)) throw new DomainException(ErrorCode.Conflict, `A webinar with slug "${input.slug}" exists already`, [{ field: 'slug', message: 'is taken' }]);
@@ -110,7 +111,7 @@ export class WebinarsService {
   }
 
   async list(): Promise<WebinarResponse[]> {
-    const rows = await selectWebinars(this.db.manager, 'true', [], 'ORDER BY w.starts_at DESC LIMIT 500');
+    const rows = await this.db.rows(Q.list, []);
     return rows.map((w) => this.toResponse(w));
   }
 
@@ -118,9 +119,13 @@ export class WebinarsService {
     return this.toResponse(await this.row(id));
   }
 
+  /** The webinar row (for the public pages), or null. */
+  async byId(id: string): Promise<WebinarRow | null> {
+    return (await this.db.row(Q.byId, [id])) ?? null;
+  }
+
   async bySlug(slug: string): Promise<WebinarRow | null> {
-    const [row] = await selectWebinars(this.db.manager, 'w.slug = $1', [slug]);
-    return row ?? null;
+    return (await this.db.row(Q.bySlug, [slug])) ?? null;
   }
 
   /**
@@ -155,15 +160,7 @@ export class WebinarsService {
     if (input.invitation && current.invitation_campaign_id) await this.invitationMovable(current.invitation_campaign_id);
 
     await this.db.transaction(async (tx) => {
-      const [locked] = await tx.query(
-        `WITH changed AS (
-           UPDATE webinars SET title_de = $2, title_en = $3, description_de = coalesce($4, description_de), description_en = coalesce($5, description_en),
-             starts_at = $6, ends_at = $7, time_zone = coalesce($8, time_zone), join_url = coalesce($9, join_url), capacity = coalesce($10, capacity),
-             reminder_minutes = $11, recording_url = coalesce($12, recording_url), updated_at = $13
-           WHERE id = $1 AND status = 'scheduled'
-           RETURNING id, series_id, series_part, status, starts_at, capacity, reminder_minutes)
-         SELECT * FROM changed`,
-        [
+      const locked = await tx.row(Q.update, [
           id,
           title.de,
           title.en,
@@ -177,8 +174,7 @@ export class WebinarsService {
           minutes,
           input.recordingUrl ?? null,
           now,
-        ],
-      );
+      ]);
       if (!locked) throw new DomainException(ErrorCode.Conflict, 'The webinar was cancelled meanwhile; it cannot be changed.');
       if (calendarChanged) await this.registrations.reschedule(tx, locked, now);
       else if (remindersChanged) await this.registrations.replanReminders(tx, locked, now);
@@ -187,7 +183,7 @@ export class WebinarsService {
       const textChanged = calendarChanged || input.description !== undefined || input.timeZone !== undefined;
       if (updated.invitation_campaign_id && textChanged) {
         // Invitations still waiting (in a digest, in the queue) show the new time and expire at the new start.
-        await this.campaigns.revise(updated.invitation_campaign_id, { ...this.invitationCampaign(updated), expiresAt: updated.starts_at }, tx);
+        await this.campaigns.revise(updated.invitation_campaign_id, { ...this.invitationCampaign(updated), expiresAt: updated.starts_at }, tx.manager);
       }
       if (input.invitation) await this.invite(tx, id, input.invitation);
     });
@@ -202,12 +198,8 @@ export class WebinarsService {
     if (now >= current.ends_at) throw new DomainException(ErrorCode.Conflict, 'The webinar is over; it cannot be cancelled.');
     const cancelled = await this.db.transaction(async (tx) => {
       // The invitation stops in the same transaction as the webinar.
-      if (current.invitation_campaign_id) await this.campaigns.cancel(current.invitation_campaign_id, tx);
-      const [locked] = await tx.query(
-        `WITH cancelled AS (UPDATE webinars SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE id = $1 AND status = 'scheduled' RETURNING id)
-         SELECT id FROM cancelled`,
-        [id, now],
-      );
+      if (current.invitation_campaign_id) await this.campaigns.cancel(current.invitation_campaign_id, tx.manager);
+      const locked = await tx.row(Q.cancel, [id, now]);
       return locked ? this.registrations.cancelAll(tx, id, now) : 0;
     });
     return { ...(await this.get(id)), cancelledRegistrations: cancelled };
@@ -231,11 +223,7 @@ export class WebinarsService {
     // Attendance and the follow-ups it calls for commit together.
     return this.db.transaction(async (tx) => {
       const marks = await this.registrations.markAttendance(tx, id, input.attended, now);
-      await tx.query(`UPDATE webinars SET recording_url = coalesce($2, recording_url), attendance_imported_at = $3, updated_at = $3 WHERE id = $1`, [
-        id,
-        recordingUrl,
-        now,
-      ]);
+      await tx.run(Q.attendanceImported, [id, recordingUrl, now]);
       const result: AttendanceResult = { ...marks, attendedCampaignId: current.attended_campaign_id, missedCampaignId: current.missed_campaign_id };
       if (!followUps) return result;
       for (const kind of ['attended', 'missed'] as const) {
@@ -259,7 +247,7 @@ export class WebinarsService {
   // ---- invitation ----------------------------------------------------------------------------
 
   /** Creates the invitation campaign, or moves one that was not dispatched yet, in the caller's transaction. */
-  private async invite(tx: EntityManager, id: string, invitation: WebinarInvitation): Promise<void> {
+  private async invite(tx: Tx, id: string, invitation: WebinarInvitation): Promise<void> {
     const sendAt = invitation.sendAt ? new Date(invitation.sendAt) : this.clock.now();
     const existing = (await this.row(id, tx)).invitation_campaign_id;
     if (existing) {
@@ -271,9 +259,9 @@ export class WebinarsService {
           ...(invitation.priority !== undefined ? { priority: invitation.priority } : {}),
           ...(invitation.audience !== undefined ? { audience: invitation.audience } : {}),
         },
-        tx,
+        tx.manager,
       );
-      await this.campaigns.schedule(existing, sendAt.toISOString(), tx);
+      await this.campaigns.schedule(existing, sendAt.toISOString(), tx.manager);
       return;
     }
     await this.ensureCampaign(tx, id, 'invitation_campaign_id', sendAt, (w) => ({
@@ -286,8 +274,8 @@ export class WebinarsService {
     }));
   }
 
-  private async invitationMovable(campaignId: string, tx?: EntityManager): Promise<void> {
-    const campaign = await this.campaigns.get(campaignId, tx);
+  private async invitationMovable(campaignId: string, tx?: Tx): Promise<void> {
+    const campaign = await this.campaigns.get(campaignId, tx?.manager);
     if (campaign.status !== 'draft' && campaign.status !== 'scheduled') {
       throw new DomainException(ErrorCode.Conflict, `The invitation is ${campaign.status} already; it cannot be moved.`, [{ field: 'invitation', message: 'went out already' }]);
     }
@@ -316,19 +304,19 @@ export class WebinarsService {
    * failure anywhere leaves neither a campaign nor a webinar pointing at one.
    */
   private async ensureCampaign(
-    tx: EntityManager,
+    tx: Tx,
     id: string,
     column: CampaignColumn,
     sendAt: Date,
     build: (w: WebinarRow) => CreateCampaignDto,
   ): Promise<string> {
-    const [w] = await selectWebinars(tx, 'w.id = $1', [id], 'FOR UPDATE OF w');
+    const w = (await tx.row(Q.lockById, [id]))!;
     let campaignId = w[column];
     if (!campaignId) {
-      campaignId = (await this.campaigns.create(build(w), tx)).id;
-      await tx.query(`UPDATE webinars SET ${column} = $2, updated_at = $3 WHERE id = $1`, [id, campaignId, this.clock.now()]);
+      campaignId = (await this.campaigns.create(build(w), tx.manager)).id;
+      await tx.run(SET_CAMPAIGN[column], [id, campaignId, this.clock.now()]);
     }
-    if ((await this.campaigns.get(campaignId, tx)).status === 'draft') await this.campaigns.schedule(campaignId, sendAt.toISOString(), tx);
+    if ((await this.campaigns.get(campaignId, tx.manager)).status === 'draft') await this.campaigns.schedule(campaignId, sendAt.toISOString(), tx.manager);
     return campaignId;
   }
 
@@ -342,30 +330,18 @@ export class WebinarsService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private async upsertSeries(tx: EntityManager, key: string, title: { de?: string; en?: string } | undefined, now: Date): Promise<string> {
-    const [existing] = await tx.query(`SELECT id FROM webinar_series WHERE key = $1 FOR UPDATE`, [key]);
+  private async upsertSeries(tx: Tx, key: string, title: { de?: string; en?: string } | undefined, now: Date): Promise<string> {
+    const existing = await tx.row(Q.lockSeries, [key]);
     if (existing) {
-      if (title?.de || title?.en) {
-        await tx.query(`UPDATE webinar_series SET title_de = coalesce($2, title_de), title_en = coalesce($3, title_en), updated_at = $4 WHERE id = $1`, [
-          existing.id,
-          title.de ?? null,
-          title.en ?? null,
-          now,
-        ]);
-      }
+      if (title?.de || title?.en) await tx.run(Q.retitleSeries, [existing.id, title.de ?? null, title.en ?? null, now]);
       return existing.id;
     }
     if (!title?.de && !title?.en) throw validationException([{ field: 'series.title', message: `is required: series "${key}" is new` }]);
-    const [created] = await tx.query(
-      `INSERT INTO webinar_series (key, title_de, title_en, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-       ON CONFLICT (key) DO UPDATE SET updated_at = EXCLUDED.updated_at RETURNING id`,
-      [key, title.de ?? null, title.en ?? null, now],
-    );
-    return created.id;
+    return (await tx.row(Q.createSeries, [key, title.de ?? null, title.en ?? null, now]))!.id;
   }
 
   /** A readable slug from the title; -2, -3, … when taken. */
-  private async freeSlug(tx: EntityManager, title: string): Promise<string> {
+  private async freeSlug(tx: Tx, title: string): Promise<string> {
     const base =
       title
         .toLowerCase()
@@ -380,7 +356,7 @@ export class WebinarsService {
         .replace(/-+$/, '') || 'webinar';
     const taken = new Set([
       ...RESERVED_SLUGS,
-      ...(await tx.query(`SELECT slug FROM webinars WHERE slug = $1 OR slug LIKE $1 || '-%'`, [base])).map((r: { slug: string }) => r.slug),
+      ...(await tx.rows(Q.slugsLike, [base])).map((r) => r.slug),
     ]);
     for (let n = 1; ; n++) {
       const slug = n === 1 ? base : `${base}-${n}`;
@@ -389,14 +365,14 @@ export class WebinarsService {
   }
 
   private async topicId(key: string): Promise<string> {
-    const [topic] = await this.db.query(`SELECT id, archived FROM topics WHERE key = $1`, [key]);
+    const topic = await this.topics.ref(key);
     if (!topic) throw validationException([{ field: 'topic', message: `"${key}" is not a topic` }]);
     if (topic.archived) throw validationException([{ field: 'topic', message: `"${key}" is archived` }]);
     return topic.id;
   }
 
-  private async row(id: string, manager: EntityManager = this.db.manager): Promise<WebinarRow> {
-    const [row] = await selectWebinars(manager, 'w.id = $1', [id]);
+  private async row(id: string, sql: Sql = this.db): Promise<WebinarRow> {
+    const row = await sql.row(Q.byId, [id]);
     if (!row) throw notFound('Webinar', id);
     return row;
   }

@@ -18,7 +18,7 @@ const clock = new FakeClock('2026-03-02T09:00:00Z');
 beforeAll(async () => {
   sink = await startSmtpSink();
   t = await startTestApp({ clock, env: { SMTP_URL: sink.url, DOMAIN_PAUSE_MINUTES: '60', RETRY_BASE_SECONDS: '60' } });
-  await createTopics(t, ['fairs', 'offers', 'later', 'news', 'tips', 'deals', 'garden']);
+  await createTopics(t, ['fairs', 'offers', 'later', 'news', 'tips', 'deals', 'garden', 'seeds']);
 });
 afterAll(async () => {
   await t.close();
@@ -159,5 +159,48 @@ describe('a marketing mail held back at hand-over', () => {
     expect(held).toEqual({ status: 'deferred', reason: 'deferred_cadence' });
     const [{ n }] = await t.sql(`SELECT count(*)::int AS n FROM marketing_sends WHERE subscriber_id = $1`, [customer]);
     expect(n).toBe(1);
+  });
+  it('a digest that loses its hand-over to another marketing mail is deferred like a campaign mail, and the next slot’s digest carries its news and supersedes it', async () => {
+    const ids = await importConfirmed(t, [{ email: 'crowded@example.de', locale: 'de', topics: ['seeds'], digestWeekday: 1, digestHour: 9 }]);
+    const reader = ids.get('crowded@example.de')!;
+    clock.set(new Date('2026-05-03T10:00:00Z'));
+    const item = await t.api('POST', '/v1/digest-items', { body: { topic: 'seeds', title: { de: 'Saatgut ist da', en: 'Seeds are in' } } });
+    expect(item.status).toBe(201);
+    // Monday 4 May, 09:00 in Berlin: the digest is composed and holds the window ...
+    clock.set(new Date('2026-05-04T07:00:00Z'));
+    await t.app.get(DigestsService).composeDue();
+    const [digest] = await t.sql(`SELECT id, status, next_attempt_at FROM deliveries WHERE subscriber_id = $1 AND kind = 'digest'`, [reader]);
+    expect(digest.status).toBe('queued');
+    // (Its slot lay weeks back, so the catch-up spread dates it a few minutes on.)
+    clock.set(digest.next_attempt_at);
+    // ... but another marketing mail reached the customer an hour ago (one that got past the
+    // reservation): the exclusion constraint refuses the digest's hand-over record.
+    const [other] = await t.sql(
+      `INSERT INTO deliveries (subscriber_id, class, kind, locale, status, reason, idempotency_key, next_attempt_at, created_at, updated_at, sent_at)
+       VALUES ($1, 'marketing', 'campaign', 'de', 'sent', 'sent', 'elsewhere:' || $1::uuid::text, $2, $2, $2, $2) RETURNING id`,
+      [reader, new Date(clock.now().getTime() - 60 * MINUTE)],
+    );
+    await t.sql(`INSERT INTO marketing_sends (subscriber_id, delivery_id, during) VALUES ($1, $2, tstzrange($3, $3::timestamptz + interval '7 days'))`, [
+      reader,
+      other.id,
+      new Date(clock.now().getTime() - 60 * MINUTE),
+    ]);
+    await t.app.get(DeliveryWorker).drain();
+    expect(received('crowded@example.de')).toHaveLength(0);
+    const [lost] = await t.sql(
+      `SELECT d.status, d.reason, d.next_attempt_at, (SELECT count(*)::int FROM digest_entries e WHERE e.delivery_id = d.id) AS entries
+       FROM deliveries d WHERE d.id = $1`,
+      [digest.id],
+    );
+    // The same shape as a campaign mail that lost its hand-over: deferred into the next digest.
+    expect(lost).toEqual({ status: 'deferred', reason: 'deferred_cadence', next_attempt_at: new Date('2026-05-11T07:00:00Z'), entries: 0 });
+
+    clock.set(new Date('2026-05-11T07:00:00Z'));
+    await tick();
+    const mails = received('crowded@example.de');
+    expect(mails).toHaveLength(1);
+    expect(mails[0].parsed.text).toContain('Saatgut ist da');
+    const rows = await t.sql(`SELECT id, status, reason FROM deliveries WHERE subscriber_id = $1 AND kind = 'digest' ORDER BY id`, [reader]);
+    expect(rows.map((r) => `${r.status}:${r.reason}`)).toEqual(['suppressed:superseded', 'sent:sent']);
   });
 });

@@ -4,7 +4,7 @@ import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.s
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { foldDeliveryCounts } from '../../src/metrics/delivery-counts';
-import { DataSource } from 'typeorm';
+import { Db } from '../../src/database/sql';
 import { startTestApp, TestApp } from '../support/app';
 import { createCampaign, createTopics, importConfirmed } from '../support/seed';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
@@ -87,7 +87,7 @@ describe('the decision counts rollup', () => {
   });
 
   it('folds the deltas into counts equal to the log, and a rolled-back decision never counts', async () => {
-    const db = t.app.get(DataSource);
+    const db = t.app.get(Db);
     expect((await t.sql(`SELECT count(*)::int AS n FROM delivery_count_deltas`))[0].n).toBeGreaterThan(0);
     expect((await foldDeliveryCounts(db, t.clock.now())).folded).toBeGreaterThan(0);
     expect((await t.sql(`SELECT count(*)::int AS n FROM delivery_count_deltas`))[0].n).toBe(0);
@@ -117,7 +117,7 @@ describe('the decision counts rollup', () => {
        VALUES ($1, 'marketing', 'campaign', 'overdue', 'de', 'queued', 'queued', 'overdue:1', $2, $2, $2)`,
       [id, due],
     );
-    await foldDeliveryCounts(t.app.get(DataSource), t.clock.now());
+    await foldDeliveryCounts(t.app.get(Db), t.clock.now());
     const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
     expect(sample(text, 'tactful_outbox_oldest_due_seconds')).toBe(90);
     expect(sample(text, 'tactful_outbox_rows', { status: 'queued' })).toBe((await t.sql(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'queued'`))[0].n);

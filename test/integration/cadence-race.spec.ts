@@ -59,7 +59,7 @@ describe('the reservation CTE raced by concurrent transactions', () => {
     const statement = `
       WITH eligible AS (
           SELECT id, cadence, time_zone FROM subscribers WHERE email LIKE 'cte%' AND ((attributes->>'n')::int + $3) % 3 <> 0 ORDER BY id),
-        reserved AS (${CadenceService.reserveCte('eligible', '$1::timestamptz', '$2::text')})
+        reserved AS (${CadenceService.reserveCte('eligible', '$1::timestamptz', '$2::text || e.id::text')})
       SELECT coalesce(array_agg(subscriber_id::text), '{}') AS ids FROM reserved`;
     const runs = racers.map(async (client, racer) => {
       await client.query('BEGIN');

@@ -106,7 +106,7 @@ export const PROOFS: Proof[] = [
     // Every decision row ends sent, suppressed, expired or failed with a known reason, or still
     // waits with a reason for something that will come: a mail moved past quiet hours (queued,
     // dated after the quarter), or a deferral for the digest of a customer who can still get it
-    // (active or paused, topic confirmed, not expired). A deferral for someone who left waits for nothing.
+    // (active or paused, topic confirmed, not expired; a deferred digest has no topic). A deferral for someone who left waits for nothing.
     sql: (s) => `
       SELECT d.id, d.class, d.kind, d.status, d.reason, d.next_attempt_at, d.subscriber_id, s.status AS subscriber_status, ts.status AS topic_status
       FROM ${s.deliveries} d
@@ -117,7 +117,9 @@ export const PROOFS: Proof[] = [
         OR (d.status IN ('suppressed', 'expired', 'failed') AND d.reason = ANY($1::text[]) AND d.reason NOT IN ('queued', 'retrying', 'unknown_outcome'))
         OR (d.status = 'queued' AND d.reason = ANY($1::text[]) AND d.next_attempt_at > $2)
         OR (d.status = 'deferred' AND d.reason = ANY($1::text[]) AND d.reason LIKE 'deferred%'
-            AND s.status IN ('active', 'paused') AND ts.status = 'confirmed' AND (d.expires_at IS NULL OR d.expires_at > $2)), false)`,
+            AND s.status IN ('active', 'paused') AND (d.expires_at IS NULL OR d.expires_at > $2)
+            -- A digest that lost its hand-over waits, topic-free, for the customer's next digest.
+            AND (ts.status = 'confirmed' OR (d.kind = 'digest' AND d.topic_id IS NULL))), false)`,
     params: (end) => [REASONS, end],
     plant: async (db) => {
       await db.query(`INSERT INTO probe_deliveries SELECT * FROM deliveries WHERE status = 'sent' LIMIT 1`);

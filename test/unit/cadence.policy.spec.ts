@@ -1,4 +1,4 @@
-// The cadence policy, exhaustively: consent first, then audience, duplicates, expiry, the window.
+// The cadence policy, exhaustively: consent first, then audience, expiry, the window.
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { decide, marketingOutlook, nextDigestAt, OutlookSnapshot, SubscriberSnapshot } from '../../src/cadence/cadence.policy';
@@ -13,7 +13,6 @@ const active = (overrides: Partial<SubscriberSnapshot> = {}): SubscriberSnapshot
   status: 'active',
   subscriptionStatus: 'confirmed',
   inAudience: true,
-  alreadyReceived: false,
   cadence: 'weekly',
   timeZone: 'Europe/Berlin',
   digestWeekday: 4,
@@ -36,11 +35,10 @@ describe('decide', () => {
     expect(decide(active({ status, subscriptionStatus }), { expiresAt: null }, now, DEFAULT_QUIET_HOURS)).toEqual({ action: 'suppress', reason });
   });
 
-  it('checks consent before the audience, the audience before duplicates, duplicates before expiry', () => {
+  it('checks consent before the audience, the audience before expiry', () => {
     const past = { expiresAt: new Date(now.getTime() - 1) };
     expect(decide(active({ status: 'paused', inAudience: false }), past, now, DEFAULT_QUIET_HOURS).reason).toBe(Reason.SuppressedPaused);
-    expect(decide(active({ inAudience: false, alreadyReceived: true }), past, now, DEFAULT_QUIET_HOURS).reason).toBe(Reason.SuppressedAudience);
-    expect(decide(active({ alreadyReceived: true }), past, now, DEFAULT_QUIET_HOURS).reason).toBe(Reason.SuppressedDuplicate);
+    expect(decide(active({ inAudience: false }), past, now, DEFAULT_QUIET_HOURS).reason).toBe(Reason.SuppressedAudience);
     expect(decide(active(), past, now, DEFAULT_QUIET_HOURS)).toEqual({ action: 'expire', reason: Reason.Expired });
   });
 
@@ -80,6 +78,17 @@ describe('decide', () => {
     const yesterday = new Date(now.getTime() - DAY);
     const decision = decide(active({ lastMarketingAt: yesterday }), { expiresAt: new Date('2026-03-05T00:00:00Z') }, now, DEFAULT_QUIET_HOURS);
     expect(decision).toEqual({ action: 'expire', reason: Reason.Expired });
+  });
+
+  it('defers into the digest an item that would be stale before quiet hours end but not before the digest', () => {
+    const night = new Date('2026-03-02T21:00:00Z'); // 22:00 in Berlin; the digest slot is Tuesday 07:00
+    const item = { expiresAt: new Date('2026-03-03T06:30:00Z') };
+    expect(decide(active({ digestWeekday: 2, digestHour: 7 }), item, night, DEFAULT_QUIET_HOURS)).toEqual({
+      action: 'defer',
+      reason: Reason.DeferredCadence,
+      at: new Date('2026-03-03T06:00:00Z'),
+    });
+    expect(decide(active({ digestWeekday: 2, digestHour: 8 }), item, night, DEFAULT_QUIET_HOURS)).toEqual({ action: 'expire', reason: Reason.Expired });
   });
 
   it('folds an item of a sender over its budget into the digest even when the window is free', () => {

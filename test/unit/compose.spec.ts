@@ -96,10 +96,10 @@ describe('docker-compose.yml', () => {
     expect(config.smtpUrl).toBeDefined();
   });
 
-  it('is marked local-only: production would refuse its http://localhost, .localhost sender and published secrets, and each is logged as a warning instead', () => {
+  it('is marked local-only: production would refuse its http://localhost, .localhost sender and bounce domain and published secrets, and each is logged as a warning instead', () => {
     const config = loadConfig(appEnv);
     expect(config.localOnly).toBe(true);
-    const refused = ['PUBLIC_URL', 'MAIL_FROM', 'TOKEN_SECRET', 'WEBHOOK_SECRET'];
+    const refused = ['PUBLIC_URL', 'MAIL_FROM', 'BOUNCE_DOMAIN', 'TOKEN_SECRET', 'WEBHOOK_SECRET'];
     expect(config.startupWarnings.map((w) => w.variable)).toEqual(expect.arrayContaining(refused));
     let error: unknown;
     try {

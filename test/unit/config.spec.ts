@@ -204,7 +204,7 @@ describe('connection budgets, timeouts and retention', () => {
       dbPoolSize: 10,
       dbReportsPoolSize: 3,
       dbImportPoolSize: 2,
-      dbWorkerPoolSize: 12,
+      dbWorkerPoolSize: 25,
       dbSchedulerPoolSize: 6,
       dbStatementTimeoutMs: 30_000,
       dbJobStatementTimeoutMs: 600_000,

@@ -10,6 +10,7 @@ const PRODUCTION = {
   DATABASE_URL: 'postgres://tactful:secret@db.internal.tactful.dev:5432/tactful',
   SMTP_URL: 'smtp://mail.tactful.dev:587',
   MAIL_FROM: 'Tactful <newsletter@tactful.dev>',
+  BOUNCE_DOMAIN: 'bounce.tactful.dev',
   TRUST_PROXY: '10.0.0.0/8',
   TOKEN_SECRET: 'k3Vq9'.repeat(8),
   WEBHOOK_SECRET: 'Zp7Lw'.repeat(8),
@@ -89,12 +90,13 @@ describe('production checks', () => {
   });
 
   it('with LOCAL_ONLY=true, start on what they would refuse and warn about each, saying it is for local use only', () => {
-    const config = loadConfig({ ...PRODUCTION, LOCAL_ONLY: 'true', PUBLIC_URL: 'http://localhost:3000', MAIL_FROM: 'news@tactful.localhost', SMTP_URL: undefined });
+    const config = loadConfig({ ...PRODUCTION, LOCAL_ONLY: 'true', PUBLIC_URL: 'http://localhost:3000', MAIL_FROM: 'news@tactful.localhost', BOUNCE_DOMAIN: 'bounce.tactful.localhost', SMTP_URL: undefined });
     expect(config.startupWarnings).toEqual([
       { variable: 'PUBLIC_URL', message: expect.stringMatching(/must be https.*LOCAL_ONLY=true: for local use only/) },
       { variable: 'PUBLIC_URL', message: expect.stringMatching(/reserved name.*LOCAL_ONLY=true/) },
       { variable: 'MAIL_FROM', message: expect.stringMatching(/reserved.*LOCAL_ONLY=true/) },
       { variable: 'SMTP_URL', message: expect.stringMatching(/reaches no one.*LOCAL_ONLY=true/) },
+      { variable: 'BOUNCE_DOMAIN', message: expect.stringMatching(/reserved.*LOCAL_ONLY=true/) },
     ]);
   });
 

@@ -26,6 +26,7 @@ import { DELIVERY_STATUSES, DeliveryStatus, Reason, REASONS } from '../../reason
 import type { RenderedMail } from '../../rendering/template-renderer';
 import { ReasonLabel } from '../../reasons/reason-label.dto';
 import { CAMPAIGN_STATUSES, CampaignProgress } from '../campaign-state.policy';
+import { IsSlug } from '../../common/slug';
 
 export class LocalizedText {
   @ApiPropertyOptional() @Omittable() @IsString() @MaxLength(200_000) de?: string;
@@ -50,13 +51,13 @@ export class CreateCampaignDto {
 
   @ApiProperty({ example: 'trade-fairs', description: 'Exactly one topic from the taxonomy.' })
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a topic key' })
+  @IsSlug('must be a topic key')
   topic: string;
 
   @ApiPropertyOptional({ example: 'events-team', default: 'marketing', description: 'Which team or system sends it.' })
   @Omittable()
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
+  @IsSlug('must be a slug')
   sender?: string;
 
   @ApiPropertyOptional({ type: 'integer', minimum: -100, maximum: 100, default: 0, description: 'Higher goes first when items compete for one slot.' })
@@ -119,8 +120,8 @@ export class CreateCampaignDto {
 
 export class UpdateCampaignDto {
   @ApiPropertyOptional() @Omittable() @IsString() @Length(1, 200) name?: string;
-  @ApiPropertyOptional() @Omittable() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a topic key' }) topic?: string;
-  @ApiPropertyOptional() @Omittable() @IsString() @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' }) sender?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @IsSlug('must be a topic key') topic?: string;
+  @ApiPropertyOptional() @Omittable() @IsString() @IsSlug('must be a slug') sender?: string;
   @ApiPropertyOptional({ type: 'integer', minimum: -100, maximum: 100 }) @Omittable() @IsInt() @Min(-100) @Max(100) priority?: number;
   @ApiPropertyOptional({ type: LocalizedSubject }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedSubject) subject?: LocalizedSubject;
   @ApiPropertyOptional({ type: LocalizedText }) @Omittable() @IsObject() @ValidateNested() @Type(() => LocalizedText) body?: LocalizedText;

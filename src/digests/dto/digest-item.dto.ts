@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsObject, IsString, IsUrl, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import { IsInt, IsObject, IsString, IsUrl, Length, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { Omittable } from '../../common/validation';
 import { ApiInstant, ApiInteger, ApiUuid } from '../../common/openapi';
 import { IsInstant } from '../../common/instants';
+import { IsSlug } from '../../common/slug';
 
 export class LocalizedTitle {
   @ApiPropertyOptional({ example: 'Die Aufschwung-Messe findet digital statt' }) @Omittable() @IsString() @Length(1, 200) de?: string;
@@ -18,7 +19,7 @@ export class LocalizedItemSummary {
 export class CreateDigestItemDto {
   @ApiProperty({ example: 'trade-fairs' })
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a topic key' })
+  @IsSlug('must be a topic key')
   topic: string;
 
   @ApiProperty({ type: LocalizedTitle })
@@ -43,7 +44,7 @@ export class CreateDigestItemDto {
   @ApiPropertyOptional({ example: 'events-team', default: 'marketing' })
   @Omittable()
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
+  @IsSlug('must be a slug')
   sender?: string;
 
   @ApiPropertyOptional({ type: 'integer', minimum: -100, maximum: 100, default: 0 })

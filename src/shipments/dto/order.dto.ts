@@ -23,6 +23,7 @@ import { SHIPMENT_MAIL_KINDS } from '../shipment-mail.policy';
 import { DELIVERY_STATUSES, REASONS } from '../../reasons/reason-codes';
 import { IsInstant } from '../../common/instants';
 import { LOCALES, Locale } from '../../config/config';
+import { IsSlug } from '../../common/slug';
 
 export const SKU = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
 const ONE_LINE = /^[^\r\n]*$/;
@@ -56,7 +57,7 @@ export class CreateOrderDto {
   @ApiPropertyOptional({ example: 'main', default: 'main', description: 'Which shop the order belongs to, when one company runs several.' })
   @Omittable()
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
+  @IsSlug('must be a slug')
   shop?: string;
 
   @ApiProperty({

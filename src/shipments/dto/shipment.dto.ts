@@ -24,6 +24,7 @@ import { ApiInstant, ApiUuid } from '../../common/openapi';
 import { SHIPMENT_MAIL_KINDS } from '../shipment-mail.policy';
 import { CARRIER_STATUSES, CarrierStatus, SHIPMENT_STATUSES } from '../shipment-state.policy';
 import { OrderMail, SKU } from './order.dto';
+import { IsSlug } from '../../common/slug';
 
 export const CARRIER = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const TRACKING_NUMBER = /^[A-Za-z0-9_-]{1,100}$/;
@@ -51,7 +52,7 @@ export class CreateShipmentDto {
   @ApiPropertyOptional({ example: 'main', default: 'main' })
   @Omittable()
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug' })
+  @IsSlug('must be a slug')
   shop?: string;
 
   @ApiProperty({ example: 'dhl', description: 'Carrier slug; with the tracking number it names the parcel for the carrier webhook.' })

@@ -28,6 +28,7 @@ import { DELIVERY_STATUSES, MESSAGE_CLASSES, REASONS } from '../../reasons/reaso
 import { RATINGS } from '../../feedback/feedback.policy';
 import type { FieldError } from '../../common/problem';
 import { IsAttributeMap } from './attributes.validator';
+import { IsSlug } from '../../common/slug';
 
 /** Proof of consent. With `confirmedAt` the subscriber counts as confirmed; without it they get a double opt-in. */
 export class ConsentDto {
@@ -116,7 +117,7 @@ export class CreateSubscriberDto {
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { each: true, message: 'must be topic keys' })
+  @IsSlug('must be topic keys', { each: true })
   topics?: string[];
 
   @ApiPropertyOptional({ type: ConsentDto })
@@ -180,7 +181,7 @@ export class UpdateSubscriberDto {
   @IsArray()
   @ArrayMaxSize(100)
   @IsString({ each: true })
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { each: true, message: 'must be topic keys' })
+  @IsSlug('must be topic keys', { each: true })
   topics?: string[];
 
   @ApiPropertyOptional({ type: ConsentDto, description: 'Consent evidence for topics added in this request.' })

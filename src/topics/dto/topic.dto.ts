@@ -1,13 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ApiInstant } from '../../common/openapi';
-import { IsBoolean, IsString, Length, Matches } from 'class-validator';
+import { IsBoolean, IsString, Length } from 'class-validator';
 import { Omittable } from '../../common/validation';
 import { Topic } from '../topic.entity';
+import { IsSlug } from '../../common/slug';
 
 export class CreateTopicDto {
   @ApiProperty({ example: 'trade-fairs', description: 'Stable slug: lower-case letters, digits and dashes.' })
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'must be a slug: lower-case letters, digits and dashes, at most 63' })
+  @IsSlug('must be a slug: lower-case letters, digits and dashes, at most 63')
   key: string;
 
   @ApiProperty({ example: 'Messen und Termine' })

@@ -22,11 +22,11 @@ import { IsInstant } from '../../common/instants';
 import { IsTimeZone } from '../../common/time-zones';
 import { LOCALES, Locale } from '../../config/config';
 import { ApiInstant, ApiInteger, ApiUuid, AUDIENCE_FILTER } from '../../common/openapi';
+import { IsSlug } from '../../common/slug';
 
 const ONE_LINE = { message: 'must be one line' };
 /** Slugs whose public page path belongs to another page: /webinars/unregister/{token}. */
 export const RESERVED_SLUGS = ['unregister'];
-const KEY = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 
 export class WebinarTitle {
@@ -42,7 +42,7 @@ export class WebinarDescription {
 export class WebinarSeriesRef {
   @ApiProperty({ example: 'export-basics', description: 'The series key; a new key creates the series.' })
   @IsString()
-  @Matches(KEY, { message: 'must be a key (a-z, 0-9, -)' })
+  @IsSlug('must be a key (a-z, 0-9, -)')
   key: string;
 
   @ApiPropertyOptional({ type: WebinarTitle, description: 'Required when the series is new.' })
@@ -76,13 +76,13 @@ export class CreateWebinarDto {
   @ApiPropertyOptional({ example: 'payment-terms-2026', description: 'Public page: /webinars/{slug}/register. Derived from the title when omitted.' })
   @Omittable()
   @IsString()
-  @Matches(/^[a-z0-9][a-z0-9-]{0,79}$/, { message: 'must be a slug (a-z, 0-9, -), at most 80 characters' })
+  @IsSlug('must be a slug (a-z, 0-9, -), at most 80 characters', { maxLength: 80 })
   @IsNotIn(RESERVED_SLUGS, { message: 'is reserved: /webinars/unregister/… is the unregister page' })
   slug?: string;
 
   @ApiProperty({ example: 'payment-terms', description: 'Exactly one topic from the taxonomy.' })
   @IsString()
-  @Matches(KEY, { message: 'must be a topic key' })
+  @IsSlug('must be a topic key')
   topic: string;
 
   @ApiProperty({ type: WebinarTitle }) @IsObject() @ValidateNested() @Type(() => WebinarTitle) title: WebinarTitle;

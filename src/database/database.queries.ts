@@ -1,0 +1,21 @@
+// Statements of the database layer itself: reachability, PostgreSQL's clock, advisory locks
+// (docs/SQL.md). Migrations' own DDL lives in database/migrations.
+import { queries, sql } from './statements';
+
+export const DatabaseQueries = queries('database', {
+  ping: sql<[]>('/health: PostgreSQL answers at all (no table, so a locked or bloated one cannot slow the probe).', `SELECT 1`),
+  clock: sql<[], { ms: number }>(
+    "Every instance runs on PostgreSQL's time (common/clock.ts DatabaseClock): clock_timestamp(), not now(), so a long transaction does not hold it back.",
+    `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`,
+  ),
+  tryAdvisoryLock: sql<[name: string], { locked: boolean }>(
+    'A job runs only where this instance wins the lock; the others skip at once rather than wait (session lock, released below).',
+    `SELECT pg_try_advisory_lock(hashtext($1)) AS locked`,
+  ),
+  advisoryLock: sql<[name: string]>('Migrations wait for one another: several instances may start at once.', `SELECT pg_advisory_lock(hashtext($1))`),
+  advisoryUnlock: sql<[name: string]>('Releases a session advisory lock taken above.', `SELECT pg_advisory_unlock(hashtext($1))`),
+  timeZoneNames: sql<[], { name: string }>(
+    "The IANA zones PostgreSQL knows: a subscriber's zone must be one both Node and PostgreSQL can compute with (common/time-zones.ts).",
+    `SELECT name FROM pg_timezone_names`,
+  ),
+});

@@ -1,0 +1,86 @@
+// SQL as named code (docs/SQL.md): every registered statement fits the migrated schema, a broken
+// one stops the start naming it, and Db.transaction() is the one transaction: commit, rollback,
+// and a callee joining its caller's.
+import { DataSource } from 'typeorm';
+import '../../src/app.module';
+import { dataSourceOptions } from '../../src/database/data-source';
+import { Db } from '../../src/database/sql';
+import { queries, registeredStatements, sql } from '../../src/database/statements';
+import { checkStatements } from '../../src/database/statement-check';
+import { startTestApp } from '../support/app';
+import { createTestDatabase, TestDatabase } from '../support/database';
+
+const Probe = queries('probe', {
+  insert: sql<[key: string]>('test: a row to commit or roll back', `INSERT INTO topics (key, name_de, name_en) VALUES ($1, $1, $1)`),
+  count: sql<[key: string], { count: number }>('test: whether the row is there', `SELECT count(*)::int AS count FROM topics WHERE key = $1`),
+});
+
+describe('named statements', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let sqlDb: Db;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataSource = await new DataSource(dataSourceOptions(db.url, 4)).initialize();
+    sqlDb = new Db(dataSource);
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    await db.drop();
+  });
+
+  it('checks every statement the app declares against the schema without running it, on one connection in one round trip', async () => {
+    const all = registeredStatements();
+    // Every domain's file is loaded with the app module; far more than the eight of old.
+    expect(all.length).toBeGreaterThan(100);
+    expect(new Set(all.map((s) => s.name)).size).toBe(all.length);
+    const before = await sqlDb.row(Probe.count, ['never-inserted']);
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await checkStatements(sqlDb.pool(), all));
+    expect(runs.map((r) => r.count)).toEqual([all.length, all.length, all.length]);
+    // Nothing ran: no statement's effect is visible (the INSERT above was only prepared).
+    expect(await sqlDb.row(Probe.count, ['never-inserted'])).toEqual(before);
+    const ms = runs.map((r) => r.ms.toFixed(1)).join(', ');
+    process.stdout.write(`start-up check: ${all.length} statements, ${ms} ms (three runs, one connection and one round trip each)\n`);
+  });
+
+  it('names the broken statement, whether PostgreSQL gives a position (unknown column) or not (a parameter of no type)', async () => {
+    const good = registeredStatements().slice(0, 5);
+    await expect(checkStatements(sqlDb.pool(), [...good, { name: 'probe.unknownColumn', text: 'SELECT no_such_column FROM topics' }, ...good])).rejects.toThrow(
+      'statement probe.unknownColumn does not fit the database schema: column "no_such_column" does not exist',
+    );
+    await expect(checkStatements(sqlDb.pool(), [...good, { name: 'probe.untypedParameter', text: 'SELECT $1 IS NULL' }])).rejects.toThrow(
+      'statement probe.untypedParameter does not fit the database schema: could not determine data type of parameter $1',
+    );
+    // The connection the failed check used was dropped, not handed on with check statements prepared on it.
+    await expect(checkStatements(sqlDb.pool(), good)).resolves.toMatchObject({ count: 5 });
+  });
+
+  it('commits the work of a transaction, rolls all of it back when it throws, and lets a callee join the caller instead of opening its own', async () => {
+    await sqlDb.transaction(async (tx) => {
+      await tx.run(Probe.insert, ['committed']);
+    });
+    expect(await sqlDb.row(Probe.count, ['committed'])).toEqual({ count: 1 });
+
+    await expect(
+      sqlDb.transaction(async (tx) => {
+        await tx.run(Probe.insert, ['rolled-back']);
+        // A callee given the caller's transaction writes in it: the caller's failure undoes both.
+        await sqlDb.transaction((joined) => joined.run(Probe.insert, ['rolled-back-too']), { in: tx });
+        expect(await tx.row(Probe.count, ['rolled-back-too'])).toEqual({ count: 1 });
+        throw new Error('after both inserts');
+      }),
+    ).rejects.toThrow('after both inserts');
+    expect(await sqlDb.row(Probe.count, ['rolled-back'])).toEqual({ count: 0 });
+    expect(await sqlDb.row(Probe.count, ['rolled-back-too'])).toEqual({ count: 0 });
+  });
+});
+
+describe('the start with a broken statement', () => {
+  it('stops with a one-line error naming the statement', async () => {
+    queries('probe', { broken: sql('test: a statement the schema does not fit', 'SELECT id FROM topics WHERE no_such_column = $1') });
+    const started = startTestApp();
+    await expect(started).rejects.toThrow(/^statement probe\.broken does not fit the database schema: column "no_such_column" does not exist$/);
+  });
+});
