@@ -198,22 +198,25 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * One batch of each stream at once, on the worker's own connection budget (API load cannot
-   * starve the hand-overs).
+   * starve the hand-overs). Expired leases are reclaimed first, so the batches claim what that
+   * gave back (claimed alongside, the service stream's claim would run before the reclaim).
    */
   runOnce(): Promise<WorkerRunStats> {
     return runAs('worker', async () => {
       const total = emptyStats();
-      for (const stats of await Promise.all(MAIL_STREAMS.map((stream) => this.runBatch(stream)))) {
+      total.reclaimed = await this.reclaimExpiredLeases();
+      this.totals.reclaimed += total.reclaimed;
+      for (const stats of await Promise.all(MAIL_STREAMS.map((stream) => this.runBatch(stream, false)))) {
         for (const key of Object.keys(total) as (keyof WorkerRunStats)[]) total[key] += stats[key];
       }
       return total;
     });
   }
 
-  private async runBatch(stream: MailStream): Promise<WorkerRunStats> {
+  /** `reclaim`: reclaim expired leases first (the loops: once per tick, the marketing loop for both). */
+  private async runBatch(stream: MailStream, reclaim = stream === 'marketing'): Promise<WorkerRunStats> {
     const stats = emptyStats();
-    // Once per tick, not per stream: the marketing loop reclaims for both.
-    if (stream === 'marketing') stats.reclaimed = await this.reclaimExpiredLeases();
+    if (reclaim) stats.reclaimed = await this.reclaimExpiredLeases();
     const relay = this.relays.for(stream);
     // A paced relay gets no more rows than it can send within the horizon, so a claimed row
     // waits for its slot seconds at most, never until its lease runs out.
