@@ -109,7 +109,8 @@ describe('connection budgets and session timeouts', () => {
       api: 10,
       reports: 3,
       import: 2,
-      worker: t.config.workerConcurrency,
+      // The default: a connection per lane of both streams, and one for a paced relay's slot reservation.
+      worker: t.config.workerConcurrency + t.config.workerServiceConcurrency + 1,
       scheduler: 6,
       health: 2,
     });

@@ -39,6 +39,7 @@ describe('scheduler intervals', () => {
         'double-opt-in': 1,
         'webinar-reminders': 1,
         'resume-paused': 1,
+        'fold-delivery-counts': 6, // the default, 10 s
       });
     } finally {
       for (const name of registry.getIntervals()) registry.deleteInterval(name);
