@@ -160,8 +160,9 @@ it(`keeps one relay at ${RATE} mails/s with ${INSTANCES} instances sending servi
   expect({ stallMs, distinguishable: RATE + tolerance(stallMs) < INSTANCES * RATE }).toEqual({ stallMs, distinguishable: true });
   expect(busiest).toBeLessThanOrEqual(RATE + tolerance(stallMs));
   // Over the whole run as well: the last arrival's slot is (total - 1) / rate after the first's,
-  // and the first can have arrived late by at most a stall (plus the 50 ms grace).
-  expect(times[times.length - 1] - times[0]).toBeGreaterThanOrEqual(((total - 1) / RATE) * 1000 - stallMs - 50);
+  // and the first can have arrived late by at most a stall (plus the 50 ms grace), and the two
+  // mails' SMTP transit times to the sink differ by a few ms (20 allowed; PostgreSQL 15 run: 2 ms).
+  expect(times[times.length - 1] - times[0]).toBeGreaterThanOrEqual(((total - 1) / RATE) * 1000 - stallMs - 50 - 20);
   const [rows] = await sql(`SELECT count(*) FILTER (WHERE status = 'sent')::int AS sent, count(*)::int AS all FROM deliveries`);
   expect(rows).toEqual({ sent: total, all: total });
 }, 300_000);
