@@ -33,6 +33,28 @@ export interface ClaimedDelivery {
   handOverTurn?: { cadence: string; timeZone: string };
 }
 
+/** A deliveries row (joined with its subscriber's email, status and cadence) as the kinds see it. */
+export function claimedDeliveryOf(row: Record<string, any>): ClaimedDelivery {
+  return {
+    id: row.id,
+    subscriberId: row.subscriber_id,
+    email: row.subscriber_email ?? row.to_address,
+    subscriberStatus: row.subscriber_status ?? null,
+    class: row.class,
+    kind: row.kind,
+    topicId: row.topic_id,
+    refId: row.ref_id,
+    sender: row.sender,
+    locale: row.locale,
+    payload: row.payload ?? {},
+    attempts: row.attempts,
+    unknownOutcomes: row.unknown_outcomes,
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at,
+    handOverTurn: row.hand_over_turn ? { cadence: row.subscriber_cadence, timeZone: row.subscriber_time_zone } : undefined,
+  };
+}
+
 export interface ComposedMessage {
   /** A template name known to the TemplateRenderer. */
   template: string;

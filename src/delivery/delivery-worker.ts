@@ -19,7 +19,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../links/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
 import { recordHardBounce } from './bounced-addresses';
-import { ClaimedDelivery, DeliveryKinds } from './delivery-kinds';
+import { ClaimedDelivery, claimedDeliveryOf, DeliveryKinds } from './delivery-kinds';
 import { DeliveryReferences } from './delivery-reference';
 import { MAIL_STREAMS, MailRelays, MailStream, streamOf } from './mail-relays';
 import { OutgoingMail, UnsafeMailError } from './mail-transport';
@@ -353,25 +353,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private async lockClaimed(tx: EntityManager, id: string): Promise<ClaimedDelivery | null> {
     const [row] = await runPrepared(tx, LOCK_CLAIMED, [id, this.workerId]);
-    if (!row) return null;
-    return {
-      id: row.id,
-      subscriberId: row.subscriber_id,
-      email: row.subscriber_email ?? row.to_address,
-      subscriberStatus: row.subscriber_status ?? null,
-      class: row.class,
-      kind: row.kind,
-      topicId: row.topic_id,
-      refId: row.ref_id,
-      sender: row.sender,
-      locale: row.locale,
-      payload: row.payload ?? {},
-      attempts: row.attempts,
-      unknownOutcomes: row.unknown_outcomes,
-      idempotencyKey: row.idempotency_key,
-      createdAt: row.created_at,
-      handOverTurn: row.hand_over_turn ? { cadence: row.subscriber_cadence, timeZone: row.subscriber_time_zone } : undefined,
-    };
+    return row ? claimedDeliveryOf(row) : null;
   }
 
   /** The mail as it is handed to SMTP (also what the console shows of a sent mail, see mail-view.service.ts). */

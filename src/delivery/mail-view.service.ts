@@ -8,7 +8,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { TokenService } from '../links/tokens';
-import { DeliveryKind, DeliveryKinds } from './delivery-kinds';
+import { claimedDeliveryOf, DeliveryKind, DeliveryKinds } from './delivery-kinds';
 import { DeliveryWorker } from './delivery-worker';
 
 export interface ViewedMail {
@@ -48,27 +48,7 @@ export class MailViewService {
       await runner.query('BEGIN TRANSACTION READ ONLY');
       const [row] = await runner.query(SENT_DELIVERY, [deliveryId, subscriberId]);
       if (!row) return null;
-      const mail = await this.worker.buildMail(
-        runner.manager,
-        {
-          id: row.id,
-          subscriberId: row.subscriber_id,
-          email: row.subscriber_email ?? row.to_address,
-          subscriberStatus: row.subscriber_status ?? null,
-          class: row.class,
-          kind: row.kind,
-          topicId: row.topic_id,
-          refId: row.ref_id,
-          sender: row.sender,
-          locale: row.locale,
-          payload: row.payload,
-          unknownOutcomes: row.unknown_outcomes,
-          attempts: row.attempts,
-          idempotencyKey: row.idempotency_key,
-          createdAt: row.created_at,
-        },
-        viewOf(this.kinds.get(row.kind)),
-      );
+      const mail = await this.worker.buildMail(runner.manager, claimedDeliveryOf(row), viewOf(this.kinds.get(row.kind)));
       return { subject: mail.subject, html: this.inert(mail.html, row.locale), text: this.inert(mail.text, row.locale), sentAt: row.sent_at, to: mail.to };
     } finally {
       await runner.query('ROLLBACK').catch(() => undefined);
