@@ -65,6 +65,8 @@ export interface AppConfig {
   importIdleTimeoutMs: number;
   /** Stored Idempotency-Key responses are kept this long, then pruned. */
   idempotencyRetentionHours: number;
+  /** Days each housekeeping table keeps its rows (src/scheduler/housekeeping.ts, docs/SCALING.md). */
+  retention: { webhookEventsDays: number; schedulerRunsDays: number; marketingSendsDays: number };
   dataDir: string;
   embeddedPostgresPort: number;
   /** Unset: mails are written as .eml files to `outboxDir`. The relay of the service stream (and of marketing without its own). */
@@ -115,6 +117,8 @@ export interface AppConfig {
   workerServiceConcurrency: number;
   workerPollMs: number;
   workerLeaseSeconds: number;
+  /** A claimed mail not yet at its hand-over holds this lease, renewed by the worker's heartbeat. */
+  workerClaimLeaseSeconds: number;
   /** A deferred item without its own expiry is dropped (reason `expired`) after this many days: old news is no news. */
   deferredMaxAgeDays: number;
   retryMaxAttempts: number;
@@ -205,7 +209,8 @@ export const SCHEDULER_JOBS = [
   'webinar-reminders',
   'resume-paused',
   'prune-idempotency-keys',
-  'prune-webhook-events',
+  'prune-housekeeping',
+  'fold-delivery-counts',
 ] as const;
 export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
@@ -588,6 +593,13 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
     importIdleTimeoutMs: read.int('IMPORT_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
     idempotencyRetentionHours: read.int('IDEMPOTENCY_RETENTION_HOURS', 24, 1, 8760),
+    retention: {
+      // At least the replay window (REPLAY_RETENTION_MS, a week): an older event is refused as stale, so a pruned id is never replayed.
+      webhookEventsDays: read.int('WEBHOOK_EVENTS_RETENTION_DAYS', 30, 7, 3650),
+      schedulerRunsDays: read.int('SCHEDULER_RUNS_RETENTION_DAYS', 30, 1, 3650),
+      // The longest cadence window (14 days) plus a day: a younger record may still be read.
+      marketingSendsDays: read.int('MARKETING_SENDS_RETENTION_DAYS', 30, 16, 3650),
+    },
     dataDir: read.string('DATA_DIR', '.data'),
     embeddedPostgresPort: read.int('EMBEDDED_PG_PORT', 54329, 1024, 65535),
     smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:']),
@@ -629,7 +641,8 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
       'webinar-reminders': read.int('SCHEDULER_WEBINAR_REMINDERS_SECONDS', 60, 1, 86_400),
       'resume-paused': read.int('SCHEDULER_RESUME_PAUSED_SECONDS', 60, 1, 86_400),
       'prune-idempotency-keys': read.int('SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS', 900, 1, 86_400),
-      'prune-webhook-events': read.int('SCHEDULER_PRUNE_WEBHOOK_EVENTS_SECONDS', 3600, 1, 86_400),
+      'prune-housekeeping': read.int('SCHEDULER_PRUNE_HOUSEKEEPING_SECONDS', 900, 1, 86_400),
+      'fold-delivery-counts': read.int('SCHEDULER_FOLD_DELIVERY_COUNTS_SECONDS', 10, 1, 86_400),
     },
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
@@ -637,6 +650,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
     workerServiceConcurrency: 0, // set below: defaults to WORKER_CONCURRENCY
     workerPollMs: read.int('WORKER_POLL_MS', 500, 10, 60_000),
     workerLeaseSeconds: read.int('WORKER_LEASE_SECONDS', 120, 1, 3600),
+    workerClaimLeaseSeconds: read.int('WORKER_CLAIM_LEASE_SECONDS', 6, 1, 3600),
     deferredMaxAgeDays: read.int('DEFERRED_MAX_AGE_DAYS', 28, 1, 365),
     retryMaxAttempts: read.int('RETRY_MAX_ATTEMPTS', 8, 1, 50),
     retryBaseSeconds: read.int('RETRY_BASE_SECONDS', 60, 1, 86_400),
@@ -687,7 +701,9 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
   // before they were split, and a campaign in full flow leaves the service stream all of its own.
   config.workerServiceConcurrency = read.int('WORKER_SERVICE_CONCURRENCY', config.workerConcurrency, 1, 200);
   // Every worker lane (marketing and service) holds a connection through its SMTP hand-over, and
-  // a paced relay's slot reservation needs one more while they do (relay-pacer.ts).
+  // a paced relay's slot reservation needs one more while they do (relay-pacer.ts). (A lane waits
+  // for its slot before its transaction, holding none; each stream's claim-lease heartbeat takes
+  // one for a moment every third of WORKER_CLAIM_LEASE_SECONDS, queueing for it when all are busy.)
   const lanes = config.workerConcurrency + config.workerServiceConcurrency;
   config.dbWorkerPoolSize = read.int('DB_WORKER_POOL_SIZE', lanes + 1, 1, 200);
   if ((config.smtpRatePerSecond > 0 || config.smtpMarketingRatePerSecond > 0) && config.dbWorkerPoolSize <= lanes) {

@@ -140,11 +140,12 @@ export class BudgetedPool extends EventEmitter {
         application_name: options.application_name ?? `tactful:${workClass}`,
         max: budget.max,
         connectionTimeoutMillis: budget.waitMs,
-      });
-      // SET rather than startup parameters: a pooler in session mode (PgBouncer) refuses unknown
-      // startup parameters. pg queues queries per client, so these run before the caller's first.
-      pool.on('connect', (client) => {
-        client.query(sessionSettings(budget)).catch(() => undefined);
+        // SET rather than startup parameters: a pooler in session mode (PgBouncer) refuses unknown
+        // startup parameters. pg-pool hands the client out once this has finished (a failure ends
+        // the client and fails the connect), so the caller's first query never runs without them.
+        onConnect: async (client: pg.ClientBase) => {
+          await client.query(sessionSettings(budget));
+        },
       });
       pool.on('error', (error) => this.emit('error', error));
       this.pools.set(workClass, pool);

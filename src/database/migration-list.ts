@@ -20,6 +20,9 @@ import { InboundMailEvents1766000300000 } from './migrations/1766000300000-Inbou
 import { MailStreams1766000400000 } from './migrations/1766000400000-MailStreams';
 import { WebinarRegistrationRequests1766000600000 } from './migrations/1766000600000-WebinarRegistrationRequests';
 import { ConsoleSessions1766000700000 } from './migrations/1766000700000-ConsoleSessions';
+import { HousekeepingRetention1766000800000 } from './migrations/1766000800000-HousekeepingRetention';
+import { DeliveryCounts1766000810000 } from './migrations/1766000810000-DeliveryCounts';
+import { ClaimLease1766000820000 } from './migrations/1766000820000-ClaimLease';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -43,4 +46,7 @@ export const MIGRATIONS = [
   MailStreams1766000400000,
   WebinarRegistrationRequests1766000600000,
   ConsoleSessions1766000700000,
+  HousekeepingRetention1766000800000,
+  DeliveryCounts1766000810000,
+  ClaimLease1766000820000,
 ];

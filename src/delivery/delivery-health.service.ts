@@ -3,10 +3,10 @@
 // recipient domains paused now, bounces and complaints per day, and how much of the relay's rate
 // the last minute used.
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Db } from '../database/sql';
+import { DeliveryHealthQueries as Q } from './delivery-health.queries';
 
 export interface DeliveryHealth {
   outbox: { status: string; count: number }[];
@@ -22,31 +22,20 @@ export interface DeliveryHealth {
 @Injectable()
 export class DeliveryHealthService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {}
 
   async snapshot(days = 14): Promise<DeliveryHealth> {
     const now = this.clock.now();
-    const [outbox, [due], paused, blocks, bounces, [recent]] = await Promise.all([
-      this.db.query(`SELECT status, count(*)::int AS count FROM deliveries GROUP BY status ORDER BY status`),
-      this.db.query(`SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'queued' AND next_attempt_at <= $1`, [now]),
-      this.db.query(`SELECT domain, paused_until, reason FROM domain_pauses WHERE paused_until > $1 ORDER BY paused_until DESC LIMIT 100`, [now]),
-      this.db.query(
-        `SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
-                count(*) FILTER (WHERE reason = 'bounced')::int AS bounced, count(*) FILTER (WHERE reason = 'complained')::int AS complained
-         FROM bounced_addresses WHERE created_at > $1::timestamptz - make_interval(days => $2) GROUP BY 1`,
-        [now, days],
-      ),
-      this.db.query(
-        `SELECT to_char(date_trunc('day', updated_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, count(*)::int AS n
-         FROM deliveries WHERE status = 'failed' AND reason = 'failed_bounced' AND updated_at > $1::timestamptz - make_interval(days => $2) GROUP BY 1`,
-        [now, days],
-      ),
-      this.db.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'sent' AND sent_at > $1::timestamptz - interval '1 minute' AND sent_at <= $1`, [
-        now,
-      ]),
+    const [outbox, due, paused, blocks, bounces, recent] = await Promise.all([
+      this.db.rows(Q.outboxByStatus, []),
+      this.db.row(Q.oldestDue, [now]),
+      this.db.rows(Q.pausedDomains, [now]),
+      this.db.rows(Q.blocksPerDay, [now, days]),
+      this.db.rows(Q.hardBouncesPerDay, [now, days]),
+      this.db.row(Q.sentLastMinute, [now]),
     ]);
     const perDay = new Map<string, { day: string; bounced: number; complained: number; hardBounces: number }>();
     const day = (d: string) => perDay.get(d) ?? perDay.set(d, { day: d, bounced: 0, complained: 0, hardBounces: 0 }).get(d)!;
@@ -56,7 +45,7 @@ export class DeliveryHealthService {
     return {
       outbox,
       oldestDueSeconds: due?.at ? Math.round((now.getTime() - due.at.getTime()) / 1000) : 0,
-      pausedDomains: paused.map((p: { domain: string; paused_until: Date; reason: string | null }) => ({
+      pausedDomains: paused.map((p) => ({
         domain: p.domain,
         pausedUntil: p.paused_until,
         reason: p.reason,
@@ -67,8 +56,8 @@ export class DeliveryHealthService {
           name: this.config.smtpUrl ? new URL(this.config.smtpUrl).host : 'outbox folder (.eml files)',
           ratePerSecond: rate,
           maxConnections: this.config.smtpMaxConnections,
-          sentLastMinute: recent.n,
-          usedPercent: rate ? Math.round((100 * recent.n) / (rate * 60)) : null,
+          sentLastMinute: recent?.n ?? 0,
+          usedPercent: rate ? Math.round((100 * (recent?.n ?? 0)) / (rate * 60)) : null,
         },
       ],
     };

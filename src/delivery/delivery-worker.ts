@@ -15,6 +15,7 @@ import { scrubSecrets } from '../common/log-redaction';
 import { addressOf, APP_CONFIG, AppConfig } from '../config/config';
 import { runAs } from '../database/connection-budgets';
 import { runPrepared } from '../database/prepared';
+import { Db } from '../database/sql';
 import { MetricsService } from '../metrics/metrics.service';
 import { TokenService } from '../links/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
@@ -69,6 +70,20 @@ const RECORD_ATTEMPT = `UPDATE deliveries SET status = $2, reason = $3, next_att
    lease_owner = NULL, lease_until = NULL, updated_at = $7
  WHERE id = $1`;
 
+// $1 the batch's waiting ids, $2 this worker, $3 the renewed claim lease.
+const RENEW_CLAIM_LEASE = `WITH waiting AS (
+   SELECT id FROM deliveries WHERE id = ANY ($1::bigint[]) AND status = 'sending' AND lease_owner = $2 AND sending_started_at IS NULL
+   FOR UPDATE SKIP LOCKED)
+ , renewed AS (UPDATE deliveries d SET lease_until = $3 FROM waiting w WHERE d.id = w.id RETURNING 1)
+ SELECT count(*)::int AS n FROM renewed`;
+
+// Right before the hand-over, outside its transaction, so that it is committed even if this
+// process dies at SMTP: the mail is started (it may reach the server) and holds the full lease.
+const START_HAND_OVER = `WITH started AS (
+   UPDATE deliveries SET sending_started_at = $3, lease_until = $4
+   WHERE id = $1 AND status = 'sending' AND lease_owner = $2 RETURNING 1)
+ SELECT count(*)::int AS n FROM started`;
+
 /** Recipient domains paused by an SMTP policy block, read once per claimed batch. */
 type DomainPauses = Map<string, Date>;
 
@@ -117,7 +132,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.senderDomain = mailDomain(config.mailFrom);
     this.references = new DeliveryReferences([config.tokenSecret, ...config.previousTokenSecrets]);
     this.verp = config.bounceDomain ? new VerpCodec([config.tokenSecret, ...config.previousTokenSecrets], config.bounceDomain) : undefined;
-    this.pacer = new RelayPacer(db);
+    this.pacer = new RelayPacer(new Db(db));
     this.retry = {
       maxAttempts: config.retryMaxAttempts,
       baseSeconds: config.retryBaseSeconds,
@@ -187,13 +202,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * One batch of each stream at once, on the worker's own connection budget (API load cannot
-   * starve the hand-overs).
+   * starve the hand-overs). Expired leases are reclaimed first, so the batches claim what that
+   * gave back (claimed alongside, the service stream's claim would run before the reclaim).
    */
   runOnce(): Promise<WorkerRunStats> {
     return runAs('worker', async () => {
       const total = emptyStats();
-      // Reclaimed first, so a reclaimed row of either stream is claimed in this same round.
       total.reclaimed = await this.reclaimExpiredLeases();
+      this.totals.reclaimed += total.reclaimed;
       for (const stats of await Promise.all(MAIL_STREAMS.map((stream) => this.runBatch(stream, false)))) {
         for (const key of Object.keys(total) as (keyof WorkerRunStats)[]) total[key] += stats[key];
       }
@@ -201,9 +217,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     });
   }
 
+  /** `reclaim`: reclaim expired leases first (the loops: once per tick, the marketing loop for both). */
   private async runBatch(stream: MailStream, reclaim = stream === 'marketing'): Promise<WorkerRunStats> {
     const stats = emptyStats();
-    // Once per tick, not per stream: the marketing loop reclaims for both.
     if (reclaim) stats.reclaimed = await this.reclaimExpiredLeases();
     const relay = this.relays.for(stream);
     // A paced relay gets no more rows than it can send within the horizon, so a claimed row
@@ -216,16 +232,23 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const pauses = claimed.length > 0 ? await this.domainPauses() : new Map<string, Date>();
     const slots: PacedSlots | undefined = relay.ratePerSecond > 0 ? this.pacer.schedule(relay.name, relay.ratePerSecond, claimed.length) : undefined;
     const lanes = stream === 'service' ? this.config.workerServiceConcurrency : this.config.workerConcurrency;
+    // The mails not yet at their hand-over (those waiting for a lane or for their pacing slot)
+    // keep their claim lease while this batch runs; deliverOne takes each out as it starts.
+    const waiting = new Set(claimed);
+    const heartbeat = claimed.length > 0 ? this.startHeartbeat(waiting) : undefined;
     let next = 0;
     const lane = async () => {
       while (next < claimed.length) {
         const id = claimed[next++];
-        const outcome = await this.deliverOne(id, pauses, slots)
+        const outcome = await this.deliverOne(id, pauses, waiting, slots)
           .catch((error) => {
             this.logger.error({ err: error, deliveryId: id }, 'delivery failed unexpectedly; its lease will expire and it is retried');
             return 'error' as const;
           })
-          .finally(() => this.inHand.delete(id));
+          .finally(() => {
+            waiting.delete(id);
+            this.inHand.delete(id);
+          });
         if (outcome === 'sent') stats.sent++;
         else if (outcome === 'suppressed' || outcome === 'expired') stats.suppressed++;
         else if (outcome === 'queued') stats.retried++;
@@ -233,7 +256,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         else if (outcome === 'unknown') stats.unknown++;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(lanes, claimed.length) }, lane));
+    try {
+      await Promise.all(Array.from({ length: Math.min(lanes, claimed.length) }, lane));
+    } finally {
+      if (heartbeat) await heartbeat.stop();
+    }
     for (const key of Object.keys(stats) as (keyof WorkerRunStats)[]) this.totals[key] += stats[key];
     return stats;
   }
@@ -249,19 +276,43 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          LIMIT $2
          FOR UPDATE SKIP LOCKED)
        , claimed AS (
-         UPDATE deliveries d SET status = 'sending', lease_owner = $3, lease_until = $4, attempts = d.attempts + 1, updated_at = $1
+         UPDATE deliveries d SET status = 'sending', lease_owner = $3, lease_until = $4, attempts = d.attempts + 1, updated_at = $1,
+           sending_started_at = NULL
          FROM due WHERE d.id = due.id
          RETURNING d.id)
        SELECT id FROM claimed ORDER BY id`,
-      [now, limit, this.workerId, new Date(now.getTime() + this.config.workerLeaseSeconds * 1000)],
+      [now, limit, this.workerId, new Date(now.getTime() + this.config.workerClaimLeaseSeconds * 1000)],
     );
     return rows.map((r) => r.id);
   }
 
   /**
-   * A lease that ran out means its worker died (a live but slow one still holds the row lock, so
-   * this UPDATE waits for it and then finds the row sent). The mail may or may not have reached
-   * the SMTP server: it is sent once more under the same Message-ID, and counted.
+   * Renews the claim lease of the batch's waiting mails every third of it. Rows a lane holds
+   * locked (at their hand-over, on the full lease) are skipped rather than waited for.
+   */
+  private startHeartbeat(waiting: Set<string>): { stop(): Promise<void> } {
+    const claimLeaseMs = this.config.workerClaimLeaseSeconds * 1000;
+    let beat: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      if (waiting.size === 0) return;
+      beat = beat
+        .then(() => this.db.query(RENEW_CLAIM_LEASE, [[...waiting], this.workerId, new Date(this.clock.now().getTime() + claimLeaseMs)]))
+        .catch((error) => this.logger.warn({ err: error }, 'claim lease heartbeat failed; the waiting mails may be taken over'));
+    }, claimLeaseMs / 3);
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await beat;
+      },
+    };
+  }
+
+  /**
+   * A lease that ran out means its worker died (a live but slow one still holds the row lock, and
+   * SKIP LOCKED passes over it). A mail it never started (no sending_started_at: it only waited in
+   * the batch, on the short claim lease) goes back to the queue as never sent. A started one may
+   * or may not have reached the SMTP server: it is sent once more under the same Message-ID, and
+   * counted as an unknown outcome.
    */
   private async reclaimExpiredLeases(): Promise<number> {
     const now = this.clock.now();
@@ -272,10 +323,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
          ORDER BY lease_until LIMIT 1000 FOR UPDATE SKIP LOCKED)
        , reclaimed AS (
          UPDATE deliveries d SET
-           status = CASE WHEN d.unknown_outcomes >= 1 THEN 'unknown' ELSE 'queued' END,
-           reason = '${Reason.UnknownOutcome}',
-           unknown_outcomes = d.unknown_outcomes + 1,
-           lease_owner = NULL, lease_until = NULL, next_attempt_at = $1, updated_at = $1
+           status = CASE WHEN d.sending_started_at IS NULL THEN 'queued' WHEN d.unknown_outcomes >= 1 THEN 'unknown' ELSE 'queued' END,
+           reason = CASE WHEN d.sending_started_at IS NULL THEN d.reason ELSE '${Reason.UnknownOutcome}' END,
+           unknown_outcomes = d.unknown_outcomes + (d.sending_started_at IS NOT NULL)::int,
+           attempts = d.attempts - (d.sending_started_at IS NULL)::int,
+           lease_owner = NULL, lease_until = NULL, sending_started_at = NULL, next_attempt_at = $1, updated_at = $1
          FROM expired WHERE d.id = expired.id
          RETURNING d.id)
        SELECT id FROM reclaimed`,
@@ -297,8 +349,24 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     return new Map(rows.map((r) => [r.domain, r.paused_until]));
   }
 
-  /** `slots`: the relay's pace; the mail waits for its send slot once it is ready to go. */
-  private async deliverOne(id: string, pauses: DomainPauses, slots?: PacedSlots): Promise<string> {
+  /**
+   * `slots`: the relay's pace. The mail waits for its send slot first, still on the claim lease
+   * the heartbeat renews (it stays in `waiting`); then its start is committed on its own, with the
+   * full lease, before the transaction locks the row (a statement on another connection could not
+   * update the row that transaction holds). So a mail the gate then suppresses has used its slot:
+   * the relay sees at most the pace, never more.
+   */
+  private async deliverOne(id: string, pauses: DomainPauses, waiting: Set<string>, slots?: PacedSlots): Promise<string> {
+    await slots?.next();
+    const startedAt = this.clock.now();
+    const [handOver] = await this.db.query(START_HAND_OVER, [
+      id,
+      this.workerId,
+      startedAt,
+      new Date(startedAt.getTime() + this.config.workerLeaseSeconds * 1000),
+    ]);
+    waiting.delete(id);
+    if (handOver.n === 0) return 'lost'; // its claim lease ran out and another worker took it
     return this.db.transaction(async (tx) => {
       const delivery = await this.lockClaimed(tx, id);
       if (!delivery) return 'lost';
@@ -331,9 +399,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
       const mail = await this.buildMail(tx, delivery, kind);
       let outcome: SendOutcome;
-      // Last, just before the hand-over: what the relay sees is spaced as the slots are. A
-      // suppressed or paused mail takes no slot.
-      await slots?.next();
+      // The slot was waited for before the start (above): what the relay sees is spaced as the
+      // slots are, give or take the gate and the rendering.
       const started = performance.now();
       try {
         outcome = await this.relays.for(streamOf(delivery.class)).transport.send(mail);

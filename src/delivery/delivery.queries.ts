@@ -36,4 +36,10 @@ export const DeliveryQueries = queries('delivery', {
     'A complaint revokes every topic: nothing but transactional mail reaches the person again.',
     `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $2 WHERE subscriber_id = $1 AND status <> 'revoked'`,
   ),
+  reserveRelaySlots: sql<[relay: string, wanted: number, ratePerSecond: number, horizonSeconds: number], { granted: number; first_ms: string; now_ms: string }>(
+    "A relay's next send slots, shared by every instance (reserve_relay_slots(), migration 1766000400000); the times as epoch milliseconds, with the database's now to map them onto the local clock.",
+    `SELECT granted, extract(epoch FROM first_slot_at) * 1000 AS first_ms, extract(epoch FROM reserved_at) * 1000 AS now_ms
+     FROM reserve_relay_slots($1, $2, $3, $4)`,
+    { prepared: true },
+  ),
 });

@@ -5,7 +5,8 @@
 // Slots, not tokens: a token bucket lets a full bucket out at once and then refills, up to twice
 // the rate in one second; evenly spaced slots never put more than `rate` starts into a second.
 // No credit builds up while a relay is idle (a reservation starts no earlier than now).
-import { DataSource } from 'typeorm';
+import type { Sql } from '../database/sql';
+import { DeliveryQueries as Q } from './delivery.queries';
 
 /** Slots are handed out at most this far ahead, so a reservation never outlives a worker's lease. */
 export const PACE_HORIZON_SECONDS = 1;
@@ -23,15 +24,11 @@ export class RelayPacer {
    */
   private offsetMs = Infinity;
 
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly db: Sql) {}
 
   /** Up to `wanted` consecutive slots of `relay` within the horizon, as local times. */
   async reserve(relay: string, ratePerSecond: number, wanted: number): Promise<{ slots: number[]; retryInMs: number }> {
-    const [row] = await this.db.query(
-      `SELECT granted, extract(epoch FROM first_slot_at) * 1000 AS first_ms, extract(epoch FROM reserved_at) * 1000 AS now_ms
-       FROM reserve_relay_slots($1, $2, $3, $4)`,
-      [relay, wanted, ratePerSecond, PACE_HORIZON_SECONDS],
-    );
+    const row = (await this.db.row(Q.reserveRelaySlots, [relay, wanted, ratePerSecond, PACE_HORIZON_SECONDS]))!;
     const received = performance.now();
     const nowMs = Number(row.now_ms);
     this.offsetMs = Math.min(this.offsetMs, received - nowMs);

@@ -12,8 +12,6 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { blockAddress } from '../delivery/bounced-addresses';
 import { MetricsService } from '../metrics/metrics.service';
 import { emailHash } from '../addresses/email';
-import { Db } from '../database/sql';
-import { MailEventQueries } from './mail-events.queries';
 import { decideMailEvent, MailEventKind, MailEventOutcome, MailEventSource } from './mail-event.policy';
 
 export interface InboundMailEvent {
@@ -70,21 +68,10 @@ export function bareAddress(value: string | null | undefined): string | null {
 /**
  * How long provider event ids and tokens are kept against replays. An event that says it is older
  * is refused as stale (SNS Timestamp; SendGrid and Mailgun are held to minutes by their signed
- * timestamps), so a pruned id can never be replayed.
+ * timestamps), so a pruned id can never be replayed. The prune-housekeeping job keeps them
+ * WEBHOOK_EVENTS_RETENTION_DAYS, never less than this.
  */
 export const REPLAY_RETENTION_MS = 7 * 86_400_000;
-
-/** Replay keys older than `before` go (the prune-webhook-events job). */
-const PRUNE_BATCH = 1000;
-
-export async function pruneReplayKeys(db: Db, before: Date): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const n = await db.run(MailEventQueries.pruneReplayKeys, [before, PRUNE_BATCH]);
-    total += n;
-    if (n < PRUNE_BATCH) return total;
-  }
-}
 
 const clip = (value: string | null | undefined, length: number): string | null => (value ? value.slice(0, length) : null);
 

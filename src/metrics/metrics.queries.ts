@@ -1,14 +1,20 @@
-// The metrics' statements (docs/SQL.md): what a Prometheus scrape reads from the database.
+// The metrics' statements (docs/SQL.md): what a Prometheus scrape reads from the database, and the
+// fold-delivery-counts job that keeps the decision counts' rollup (delivery-counts.ts). A scrape
+// never reads deliveries: its cost depends on the number of groups and of deltas since the last
+// fold, never on the size of the history.
 import { queries, sql } from '../database/statements';
 
 export const MetricsQueries = queries('metrics', {
-  decisions: sql<[], { class: string; status: string; reason: string; n: number }>(
-    'Deliveries by class, status and reason: the outbox and the decision log at once.',
-    `SELECT class, status, reason, count(*)::int AS n FROM deliveries GROUP BY class, status, reason`,
+  decisions: sql<[], { class: string; status: string; reason: string; n: string }>(
+    'Deliveries by class, status and reason (the outbox and the decision log at once), from the rollup: the folded counts plus the deltas the triggers appended since the last fold. n is a bigint (pg hands it over as text).',
+    `SELECT class, status, reason, sum(n)::bigint AS n FROM (
+       SELECT class, status, reason, n FROM delivery_counts
+       UNION ALL SELECT class, status, reason, n FROM delivery_count_deltas) c
+     GROUP BY 1, 2, 3 HAVING sum(n) <> 0`,
   ),
-  oldestDue: sql<[now: Date], { at: Date | null }>(
-    'The oldest queued row that is due: how far the worker is behind.',
-    `SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'queued' AND next_attempt_at <= $1`,
+  oldestDue: sql<[], { at: Date | null }>(
+    "The oldest queued row's due time as the last fold-delivery-counts run measured it: a scrape does not read deliveries.",
+    `SELECT oldest_due_at AS at FROM outbox_watermarks`,
   ),
   digestLag: sql<[now: Date], { at: Date | null }>(
     'The most overdue digest of an active subscriber.',
@@ -17,5 +23,22 @@ export const MetricsQueries = queries('metrics', {
   pausedDomains: sql<[now: Date], { n: number }>(
     'Recipient domains paused right now after an SMTP policy block.',
     `SELECT count(*)::int AS n FROM domain_pauses WHERE paused_until > $1`,
+  ),
+  // Two folds at once cannot count a delta twice: the second one's DELETE skips the rows the first deleted.
+  foldCounts: sql<[], { n: number }>(
+    'Moves the decision-count deltas into the rollup (fold-delivery-counts), in one statement: a delta is deleted and added together or not at all.',
+    `WITH moved AS (DELETE FROM delivery_count_deltas RETURNING class, status, reason, n)
+     , folded AS (
+       INSERT INTO delivery_counts (class, status, reason, n)
+       SELECT class, status, reason, sum(n) FROM moved GROUP BY 1, 2, 3
+       ON CONFLICT (class, status, reason) DO UPDATE SET n = delivery_counts.n + EXCLUDED.n
+       RETURNING 1)
+     SELECT (SELECT count(*) FROM moved)::int AS n`,
+  ),
+  measureOldestDue: sql<[now: Date]>(
+    "Records the oldest queued row's due time for the scrapes (fold-delivery-counts), through the due index: queued rows only, whatever the history.",
+    `INSERT INTO outbox_watermarks (one, oldest_due_at, measured_at)
+     VALUES (true, (SELECT min(next_attempt_at) FROM deliveries WHERE status = 'queued'), $1)
+     ON CONFLICT (one) DO UPDATE SET oldest_due_at = EXCLUDED.oldest_due_at, measured_at = EXCLUDED.measured_at`,
   ),
 });

@@ -1,11 +1,13 @@
 // Prometheus metrics: counters and histograms the worker and the HTTP layer update as they go,
 // plus gauges read from PostgreSQL at scrape time (outbox depth, oldest due age, decisions by
-// reason, digest lag) so every instance reports the same truth about the shared database.
+// reason, digest lag) so every instance reports the same truth about the shared database. The
+// decision counts come from a rollup (delivery-counts.ts): a scrape never reads the decision log.
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { Clock, DatabaseClock } from '../common/clock';
 import { readReason } from '../reasons/reason-codes';
 import { Db } from '../database/sql';
+import { readDecisionCounts, readOldestDue } from './delivery-counts';
 import { MetricsQueries as Q } from './metrics.queries';
 
 @Injectable()
@@ -80,7 +82,11 @@ export class MetricsService {
       labelNames: ['status'] as const,
       registers: [this.registry],
     });
-    const oldest = new Gauge({ name: 'tactful_outbox_oldest_due_seconds', help: 'Age of the oldest queued row that is due', registers: [this.registry] });
+    const oldest = new Gauge({
+      name: 'tactful_outbox_oldest_due_seconds',
+      help: 'Age of the oldest queued row that is due, as measured by the last fold-delivery-counts run',
+      registers: [this.registry],
+    });
     const decisions = new Gauge({
       name: 'tactful_decisions',
       help: 'Deliveries by class, status and reason (whole database)',
@@ -94,7 +100,8 @@ export class MetricsService {
     const collectDatabase = () =>
       (collecting ??= (async () => {
         const now = this.clock.now();
-        const rows = await this.db.rows(Q.decisions, []);
+        // The rollup, not the log (delivery-counts.ts): the same cost whatever the history size.
+        const rows = await readDecisionCounts(this.db);
         outbox.reset();
         decisions.reset();
         const byStatus = new Map<string, number>();
@@ -104,8 +111,9 @@ export class MetricsService {
           byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + r.n);
         }
         for (const [status, n] of byStatus) outbox.set({ status }, n);
-        const due = await this.db.row(Q.oldestDue, [now]);
-        oldest.set(due?.at ? (now.getTime() - due.at.getTime()) / 1000 : 0);
+        // As the last fold-delivery-counts run measured it: a scrape does not read deliveries.
+        const due = await readOldestDue(this.db);
+        oldest.set(due && due <= now ? (now.getTime() - due.getTime()) / 1000 : 0);
         const lag = await this.db.row(Q.digestLag, [now]);
         digestLag.set(lag?.at ? (now.getTime() - lag.at.getTime()) / 1000 : 0);
         const { n } = (await this.db.row(Q.pausedDomains, [now]))!;

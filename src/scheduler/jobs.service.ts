@@ -2,6 +2,8 @@
 // into the domain that owns the logic. Every instance ticks; the work is never done twice.
 // Each job ticks at its own configured interval (SCHEDULER_<JOB>_SECONDS), registered with
 // @nestjs/schedule's registry at start-up (its @Interval decorator takes only constants).
+// A job never overlaps itself: a tick that comes while the same job still runs (or waits for one
+// of the scheduler's slots, SchedulerRunsService.record) is skipped, so slow ticks never pile up.
 import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { DeferralService } from '../cadence/deferral.service';
@@ -13,10 +15,11 @@ import { APP_CONFIG, AppConfig, SCHEDULER_JOBS, SchedulerJob } from '../config/c
 import { withAdvisoryLock } from '../database/advisory-lock';
 import { Db } from '../database/sql';
 import { DigestsService } from '../digests/digests.service';
-import { pruneReplayKeys, REPLAY_RETENTION_MS } from '../mail-events/mail-events.service';
 import { PreferencesService } from '../preferences/preferences.service';
 import { ConfirmationService } from '../subscribers/confirmation.service';
 import { WebinarRegistrationsService } from '../webinars/webinar-registrations.service';
+import { foldDeliveryCounts } from '../metrics/delivery-counts';
+import { pruneHousekeeping } from './housekeeping';
 import { SchedulerRunsService } from './scheduler-runs.service';
 
 @Injectable()
@@ -46,15 +49,33 @@ export class JobsService implements OnApplicationBootstrap {
     'webinar-reminders': () => this.webinarReminders(),
     'resume-paused': () => this.resumePaused(),
     'prune-idempotency-keys': () => this.pruneIdempotencyKeys(),
-    'prune-webhook-events': () => this.pruneWebhookEvents(),
+    'prune-housekeeping': () => this.pruneHousekeeping(),
+    'fold-delivery-counts': () => this.foldDeliveryCounts(),
   };
+
+  /** The jobs whose last tick has not finished yet. */
+  private readonly ticking = new Set<SchedulerJob>();
 
   /** Starts every job's interval; @nestjs/schedule clears them before the application shuts down. */
   onApplicationBootstrap(): void {
     for (const job of SCHEDULER_JOBS) {
-      // record() never rejects: a failing run is logged and stored there.
-      const timer = setInterval(() => void this.jobs[job](), this.config.schedulerIntervals[job] * 1000);
+      const timer = setInterval(() => void this.tick(job), this.config.schedulerIntervals[job] * 1000);
       this.registry.addInterval(job, timer);
+    }
+  }
+
+  /**
+   * One timer tick of `job`: false when it was skipped because the job's previous tick has not
+   * finished. record() never rejects: a failing run is logged and stored there.
+   */
+  async tick(job: SchedulerJob): Promise<boolean> {
+    if (this.ticking.has(job)) return false;
+    this.ticking.add(job);
+    try {
+      await this.jobs[job]();
+      return true;
+    } finally {
+      this.ticking.delete(job);
     }
   }
 
@@ -124,12 +145,19 @@ export class JobsService implements OnApplicationBootstrap {
     });
   }
 
-  /** Webhook event ids and tokens kept against replays go after REPLAY_RETENTION_MS (older events are refused as stale anyway). */
-  pruneWebhookEvents() {
-    return this.runs.record('prune-webhook-events', async () => {
-      const cutoff = new Date(this.clock.now().getTime() - REPLAY_RETENTION_MS);
-      const run = await withAdvisoryLock(this.db, 'tactful:job:prune-webhook-events', () => pruneReplayKeys(this.db, cutoff));
-      return run.ran ? { pruned: run.result } : null;
+  /** webhook_events, scheduler_runs and marketing_sends rows past their retention go (docs/SCALING.md). */
+  pruneHousekeeping() {
+    return this.runs.record('prune-housekeeping', async () => {
+      const run = await withAdvisoryLock(this.db, 'tactful:job:prune-housekeeping', () => pruneHousekeeping(this.db, this.clock.now(), this.config.retention));
+      return run.ran ? run.result : null;
+    });
+  }
+
+  /** The decision counts' deltas go into the rollup /metrics reads; the oldest due row is measured. */
+  foldDeliveryCounts() {
+    return this.runs.record('fold-delivery-counts', async () => {
+      const run = await withAdvisoryLock(this.db, 'tactful:job:fold-delivery-counts', () => foldDeliveryCounts(this.db, this.clock.now()));
+      return run.ran ? run.result : null;
     });
   }
 }

@@ -110,7 +110,7 @@ describe('connection budgets and session timeouts', () => {
       api: 10,
       reports: 3,
       import: 2,
-      // Every marketing and service lane holds one through its hand-over, and pacing a relay takes one more.
+      // The default: a connection per lane of both streams, and one for a paced relay's slot reservation.
       worker: t.config.workerConcurrency + t.config.workerServiceConcurrency + 1,
       scheduler: 6,
       health: 2,

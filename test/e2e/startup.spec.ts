@@ -122,9 +122,10 @@ describe('npm start with NODE_ENV=production', () => {
         MAIL_FROM: 'Tactful <newsletter@tactful.dev>',
         // The company's look is complete: no brand warning.
         BRAND_NAME: 'Beispiel GmbH',
-        BOUNCE_DOMAIN: 'bounce.tactful.dev',
         BRAND_IMPRINT_URL: 'https://www.beispiel.dev/impressum',
         BRAND_PRIVACY_URL: 'https://www.beispiel.dev/datenschutz',
+        // Bounces come back to Tactful (VERP): no bounce-domain warning.
+        BOUNCE_DOMAIN: 'bounce.tactful.dev',
         DATABASE_URL: db.url,
         SMTP_URL: 'smtp://127.0.0.1:2525',
         ADMIN_API_KEY: 'tk_production_start_key_0123456789',

@@ -18,6 +18,10 @@ const PRODUCTION = {
   TRUST_PROXY: '10.0.0.0/8',
   TOKEN_SECRET: 'k3Vq9'.repeat(8),
   WEBHOOK_SECRET: 'Zp7Lw'.repeat(8),
+  // The brand's own warnings (production-checks.spec.ts) stay out of these mail ones.
+  BRAND_NAME: 'Tactful GmbH',
+  BRAND_IMPRINT_URL: 'https://www.tactful.dev/impressum',
+  BRAND_PRIVACY_URL: 'https://www.tactful.dev/datenschutz',
 };
 
 const pem = (type: 'rsa' | 'ed25519' | 'ec', bits = 2048): string => {

@@ -181,7 +181,8 @@ describe('loadConfig rejects a bad value, naming the variable', () => {
     ['SHUTDOWN_TIMEOUT_MS', '600001'],
     ['IDEMPOTENCY_RETENTION_HOURS', '0'],
     ['DB_INBOUND_POOL_SIZE', '0'],
-    ['SCHEDULER_PRUNE_WEBHOOK_EVENTS_SECONDS', '0'],
+    ['SCHEDULER_PRUNE_HOUSEKEEPING_SECONDS', '0'],
+    ['WEBHOOK_EVENTS_RETENTION_DAYS', '6'],
     ['BOUNCE_DOMAIN', 'bounce shop.example'],
     ['BOUNCE_DOMAIN', 'bounces@shop.example'],
     ['INBOUND_SMTP_ENABLED', 'sometimes'],
@@ -415,7 +416,8 @@ describe('scheduler intervals', () => {
       'webinar-reminders': 60,
       'resume-paused': 60,
       'prune-idempotency-keys': 900,
-      'prune-webhook-events': 3600,
+      'prune-housekeeping': 900,
+      'fold-delivery-counts': 10,
     });
   });
 
@@ -430,7 +432,8 @@ describe('scheduler intervals', () => {
         SCHEDULER_WEBINAR_REMINDERS_SECONDS: '20',
         SCHEDULER_RESUME_PAUSED_SECONDS: '86400',
         SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS: '3600',
-        SCHEDULER_PRUNE_WEBHOOK_EVENTS_SECONDS: '600',
+        SCHEDULER_PRUNE_HOUSEKEEPING_SECONDS: '7200',
+        SCHEDULER_FOLD_DELIVERY_COUNTS_SECONDS: '30',
       },
       dev,
     );
@@ -443,13 +446,31 @@ describe('scheduler intervals', () => {
       'webinar-reminders': 20,
       'resume-paused': 86400,
       'prune-idempotency-keys': 3600,
-      'prune-webhook-events': 600,
+      'prune-housekeeping': 7200,
+      'fold-delivery-counts': 30,
     });
   });
 
   it.each(['0', '86401', '1.5', 'often'])('rejects SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS=%s, naming the variable', (value) => {
     expect(configError({ SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS: value }).problems).toEqual([
       { variable: 'SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS', message: `must be a whole number from 1 to 86400, got "${value}"` },
+    ]);
+  });
+});
+
+describe('housekeeping retention', () => {
+  it('keeps webhook events, scheduler runs and cadence records 30 days by default', () => {
+    expect(loadConfig({}, dev).retention).toEqual({ webhookEventsDays: 30, schedulerRunsDays: 30, marketingSendsDays: 30 });
+  });
+
+  it('reads one <TABLE>_RETENTION_DAYS variable per table', () => {
+    const config = loadConfig({ WEBHOOK_EVENTS_RETENTION_DAYS: '7', SCHEDULER_RUNS_RETENTION_DAYS: '90', MARKETING_SENDS_RETENTION_DAYS: '16' }, dev);
+    expect(config.retention).toEqual({ webhookEventsDays: 7, schedulerRunsDays: 90, marketingSendsDays: 16 });
+  });
+
+  it('refuses a cadence-record retention shorter than the longest window plus a day', () => {
+    expect(configError({ MARKETING_SENDS_RETENTION_DAYS: '15' }).problems).toEqual([
+      { variable: 'MARKETING_SENDS_RETENTION_DAYS', message: 'must be a whole number from 16 to 3650, got "15"' },
     ]);
   });
 });

@@ -23,11 +23,8 @@ const NOT_CONVERTED_YET: string[] = [
   'src/digests/digests.service.ts',
   // The mail loop's inbound half (issue 20) came beside the conversion; its events are next to convert.
   'src/mail-events/mail-events.service.ts',
-  // The relays' shared send slots (issue 20, outbound) came beside the conversion too.
-  'src/delivery/relay-pacer.ts',
-  // The console (issue 23) came beside the conversion: its sessions, the operations figures and the mail view.
+  // The console (issue 23) came beside the conversion: its sessions and the mail view (the operations figures are converted).
   'src/console/console-sessions.service.ts',
-  'src/delivery/delivery-health.service.ts',
   'src/delivery/mail-view.service.ts',
   // Came with the webinar form's double opt-in (main, after this conversion); next to convert.
   'src/webinars/webinar-registration-requests.service.ts',
