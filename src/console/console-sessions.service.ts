@@ -5,13 +5,13 @@
 // The CSRF token of every console form is an HMAC of the session id: a synchronizer token that
 // no other session, and no page of another site, can know.
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { FastifyRequest } from 'fastify';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { ApiKeysService } from '../auth/api-keys.service';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
+import { Db } from '../database/sql';
+import { ConsoleQueries as Q } from './console.queries';
 
 export const CONSOLE_COOKIE = 'tactful_console';
 
@@ -37,19 +37,13 @@ const hashToken = (token: string): Buffer => createHash('sha256').update(token, 
 /** Tokens are 43 base64url characters (256 bits); anything else is not looked up. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
-// The session, if it is neither idle too long nor past its end, and its key still active. $1 id, $2 now, $3 idle minutes.
-const OPEN_SESSION = `
-  SELECT s.id, s.api_key_id, s.locale, s.expires_at, s.last_seen_at, k.name, k.prefix, k.scopes
-  FROM console_sessions s JOIN api_keys k ON k.id = s.api_key_id AND k.revoked_at IS NULL
-  WHERE s.id = $1 AND s.expires_at > $2 AND s.last_seen_at > $2::timestamptz - make_interval(mins => $3)`;
-
 /** last_seen_at is written at most every this many ms per session: idle expiry to the half minute. */
 const TOUCH_RESOLUTION_MS = 30_000;
 
 @Injectable()
 export class ConsoleSessionsService {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly keys: ApiKeysService,
@@ -63,16 +57,8 @@ export class ConsoleSessionsService {
     const now = this.clock.now();
     const token = randomBytes(32).toString('base64url');
     await this.db.transaction(async (tx) => {
-      // Old sessions go at the next sign-in: nothing else needs them.
-      await tx.query(`DELETE FROM console_sessions WHERE expires_at <= $1 OR last_seen_at <= $1::timestamptz - make_interval(mins => $2)`, [
-        now,
-        this.config.consoleSessionIdleMinutes,
-      ]);
-      await tx.query(
-        `INSERT INTO console_sessions (id, api_key_id, locale, created_at, last_seen_at, expires_at)
-         VALUES ($1, $2, $3, $4, $4, $4::timestamptz + make_interval(hours => $5))`,
-        [hashToken(token), key.id, locale, now, this.config.consoleSessionMaxHours],
-      );
+      await tx.run(Q.pruneSessions, [now, this.config.consoleSessionIdleMinutes]);
+      await tx.run(Q.openSession, [hashToken(token), key.id, locale, now, this.config.consoleSessionMaxHours]);
     });
     return token;
   }
@@ -82,11 +68,10 @@ export class ConsoleSessionsService {
     if (!token || !TOKEN_SHAPE.test(token)) return null;
     const id = hashToken(token);
     const now = this.clock.now();
-    const [row]: { id: Buffer; api_key_id: string; locale: Locale; expires_at: Date; last_seen_at: Date; name: string; prefix: string; scopes: string[] }[] =
-      await this.db.query(OPEN_SESSION, [id, now, this.config.consoleSessionIdleMinutes]);
+    const row = await this.db.row(Q.openByToken, [id, now, this.config.consoleSessionIdleMinutes]);
     if (!row) return null;
     if (now.getTime() - row.last_seen_at.getTime() >= TOUCH_RESOLUTION_MS) {
-      await this.db.query(`UPDATE console_sessions SET last_seen_at = $2 WHERE id = $1`, [id, now]);
+      await this.db.run(Q.touch, [id, now]);
     }
     const hex = row.id.toString('hex');
     return {
@@ -103,11 +88,11 @@ export class ConsoleSessionsService {
 
   async close(token: string | undefined): Promise<void> {
     if (!token || !TOKEN_SHAPE.test(token)) return;
-    await this.db.query(`DELETE FROM console_sessions WHERE id = $1`, [hashToken(token)]);
+    await this.db.run(Q.close, [hashToken(token)]);
   }
 
   async setLocale(session: ConsoleSession, locale: Locale): Promise<void> {
-    await this.db.query(`UPDATE console_sessions SET locale = $2 WHERE id = $1`, [Buffer.from(session.id, 'hex'), locale]);
+    await this.db.run(Q.setLocale, [Buffer.from(session.id, 'hex'), locale]);
   }
 
   csrfToken(sessionId: string): string {

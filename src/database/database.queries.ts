@@ -14,6 +14,10 @@ export const DatabaseQueries = queries('database', {
   ),
   advisoryLock: sql<[name: string]>('Migrations wait for one another: several instances may start at once.', `SELECT pg_advisory_lock(hashtext($1))`),
   advisoryUnlock: sql<[name: string]>('Releases a session advisory lock taken above.', `SELECT pg_advisory_unlock(hashtext($1))`),
+  readOnly: sql<[], { set_config: string }>(
+    "Makes the transaction read only (Db.transaction's readOnly), before its work: set_config() because SET TRANSACTION is not a statement PostgreSQL can prepare (nor check at start-up).",
+    `SELECT set_config('transaction_read_only', 'on', true)`,
+  ),
   timeZoneNames: sql<[], { name: string }>(
     "The IANA zones PostgreSQL knows: a subscriber's zone must be one both Node and PostgreSQL can compute with (common/time-zones.ts).",
     `SELECT name FROM pg_timezone_names`,

@@ -78,6 +78,8 @@ export interface TransactionOptions {
   /** The connection budget to draw from (default: the current work's, see connection-budgets.ts). */
   workClass?: WorkClass;
   isolation?: IsolationLevel;
+  /** A transaction that can write nothing (a view of what is there); not with `in`, which joins the caller's. */
+  readOnly?: boolean;
 }
 
 /** The pool, and the one way to open a transaction. */
@@ -127,7 +129,10 @@ export class Db extends Executor {
    * `in`, it joins the caller's transaction instead, so a cross-domain call commits with its caller.
    */
   async transaction<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    if (options.in) return work(options.in);
+    if (options.in) {
+      if (options.readOnly) throw new Error('a read-only transaction cannot join another transaction');
+      return work(options.in);
+    }
     const workClass = options.workClass ?? currentWorkClass();
     return runAs(workClass, async () => {
       const runner = this.dataSource.createQueryRunner('master');
@@ -137,7 +142,9 @@ export class Db extends Executor {
       try {
         await runner.startTransaction(options.isolation);
         try {
-          const result = await work(new Tx(runner));
+          const tx = new Tx(runner);
+          if (options.readOnly) await tx.run(DatabaseQueries.readOnly, []);
+          const result = await work(tx);
           await runner.commitTransaction();
           return result;
         } catch (error) {

@@ -1,6 +1,30 @@
 // The delivery domain's statements (docs/SQL.md): bounce and complaint events, addresses that
-// bounced without a subscriber. (The outbox and worker statements join them in issue 19's second step.)
+// bounced without a subscriber, a sent mail shown again. (The outbox and worker statements join
+// them in issue 19's second step.)
+import type { Locale } from '../config/config';
 import { queries, sql } from '../database/statements';
+import type { MessageClass } from '../reasons/reason-codes';
+
+/** A sent delivery as the worker claims it (claimedDeliveryOf), without the claim. */
+export interface SentDeliveryRow {
+  id: string;
+  subscriber_id: string | null;
+  to_address: string | null;
+  class: MessageClass;
+  kind: string;
+  topic_id: string | null;
+  ref_id: string | null;
+  sender: string | null;
+  locale: Locale;
+  payload: Record<string, any> | null;
+  attempts: number;
+  unknown_outcomes: number;
+  idempotency_key: string;
+  created_at: Date;
+  sent_at: Date;
+  subscriber_email: string | null;
+  subscriber_status: string | null;
+}
 
 export const DeliveryQueries = queries('delivery', {
   markSubscriberBounced: sql<[subscriberId: string, at: Date]>(
@@ -27,6 +51,13 @@ export const DeliveryQueries = queries('delivery', {
   addressOfMessage: sql<[messageId: string], { to_address: string }>(
     'Order and shipment mail goes to addresses that are no subscriber: the address a Message-ID went to.',
     `SELECT to_address FROM deliveries WHERE message_id = $1 AND to_address IS NOT NULL LIMIT 1`,
+  ),
+  sentDelivery: sql<[deliveryId: string, subscriberId: string], SentDeliveryRow>(
+    "A mail that went, with its subscriber's address and status, as the worker's lock reads it (without locking or claiming anything): the console's mail view composes it again from this. Only the subscriber's own mail: a guessed id of someone else's shows nothing.",
+    `SELECT d.id, d.subscriber_id, d.to_address, d.class, d.kind, d.topic_id, d.ref_id, d.sender, d.locale, d.payload,
+            d.attempts, d.unknown_outcomes, d.idempotency_key, d.created_at, d.sent_at, s.email AS subscriber_email, s.status AS subscriber_status
+     FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id
+     WHERE d.id = $1 AND d.subscriber_id = $2 AND d.status = 'sent'`,
   ),
   setSubscriberStatus: sql<[subscriberId: string, status: 'bounced' | 'complained', at: Date]>(
     'A hard bounce or complaint marks the subscriber; the send-time gate suppresses what is still queued.',

@@ -4,15 +4,15 @@
 // applied in one transaction together with its evidence row (mail_events), which the timeline
 // shows. A repeated provider event id changes nothing.
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { scrubSecrets } from '../common/log-redaction';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Db, Tx } from '../database/sql';
 import { blockAddress } from '../delivery/bounced-addresses';
 import { MetricsService } from '../metrics/metrics.service';
 import { emailHash } from '../addresses/email';
 import { decideMailEvent, MailEventKind, MailEventOutcome, MailEventSource } from './mail-event.policy';
+import { MailEventQueries as Q } from './mail-events.queries';
 
 export interface InboundMailEvent {
   source: MailEventSource;
@@ -80,7 +80,7 @@ export class MailEventsService {
   private readonly logger = new Logger(MailEventsService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
@@ -101,25 +101,18 @@ export class MailEventsService {
 
   /** Stores a replay key on its own (a Mailgun token); false when it was seen before. */
   async claimReplayKey(source: string, id: string): Promise<boolean> {
-    const rows = await this.db.query(
-      `INSERT INTO webhook_events (source, event_id, received_at) VALUES ($1, left($2, 300), $3) ON CONFLICT DO NOTHING RETURNING 1`,
-      [source, id, this.clock.now()],
-    );
-    return rows.length > 0;
+    return (await this.db.row(Q.claimReplayKey, [source, id, this.clock.now()])) !== undefined;
   }
 
-  private async apply(tx: EntityManager, event: InboundMailEvent, now: Date): Promise<MailEventResult> {
+  private async apply(tx: Tx, event: InboundMailEvent, now: Date): Promise<MailEventResult> {
     if (event.replayKey) {
-      const [fresh] = await tx.query(
-        `INSERT INTO webhook_events (source, event_id, received_at) VALUES ($1, left($2, 300), $3) ON CONFLICT DO NOTHING RETURNING 1`,
-        [event.replayKey.source, event.replayKey.id, now],
-      );
+      const fresh = await tx.row(Q.claimReplayKey, [event.replayKey.source, event.replayKey.id, now]);
       if (!fresh) return { duplicate: true, subscriberFound: false, outcome: 'none', subscriberId: null, deliveryId: null, queuedSuppressed: 0 };
     }
     const target = await this.find(tx, event);
     let status: string | null = null;
     if (target.subscriberId) {
-      const [row] = await tx.query(`SELECT status, email FROM subscribers WHERE id = $1 FOR UPDATE`, [target.subscriberId]);
+      const row = await tx.row(Q.lockSubscriber, [target.subscriberId]);
       if (row) {
         status = row.status;
         target.email = row.email;
@@ -136,20 +129,13 @@ export class MailEventsService {
       return { duplicate: false, subscriberFound: false, outcome: 'none', ...base, queuedSuppressed: 0 };
     }
     // Serialises soft bounces of one address (a subscriber's are already serialised by its row lock).
-    if (hash && !target.subscriberId) await tx.query(`SELECT pg_advisory_xact_lock(('x' || substr(encode($1::bytea, 'hex'), 1, 15))::bit(60)::bigint)`, [hash]);
+    if (hash && !target.subscriberId) await tx.run(Q.lockAddress, [hash]);
 
     let softBouncesInWindow = 0;
     if (event.kind === 'soft_bounce' && hash) {
       const since = new Date(now.getTime() - this.config.softBounceDays * 86_400_000);
       // Distinct mails: a DSN and a provider event about the same mail count once.
-      const [{ count }] = await tx.query(
-        `SELECT count(DISTINCT key)::int AS count FROM (
-           SELECT coalesce('d' || delivery_id::text, 'm' || message_id, 'e' || id::text) AS key
-           FROM mail_events WHERE email_hash = $1 AND kind = 'soft_bounce' AND occurred_at > $2
-           UNION ALL SELECT coalesce('d' || $3::text, 'm' || $4::text, 'this')) k`,
-        [hash, since, target.deliveryId, target.messageId],
-      );
-      softBouncesInWindow = count;
+      softBouncesInWindow = (await tx.row(Q.softBouncesInWindow, [hash, since, target.deliveryId, target.messageId]))!.count;
     }
     const decision = decideMailEvent(
       event.kind,
@@ -162,28 +148,13 @@ export class MailEventsService {
 
     let queuedSuppressed = 0;
     if (target.subscriberId && decision.newStatus) {
-      await tx.query(`UPDATE subscribers SET status = $2, paused_until = NULL, status_changed_at = $3, updated_at = $3 WHERE id = $1 AND status <> $2`, [
-        target.subscriberId,
-        decision.newStatus,
-        now,
-      ]);
+      await tx.run(Q.setSubscriberStatus, [target.subscriberId, decision.newStatus, now]);
       if (decision.revokeTopics) {
-        await tx.query(
-          `UPDATE topic_subscriptions SET status = 'revoked', revoked_at = $2, revocation_source = $3, revoked_api_key_id = NULL
-           WHERE subscriber_id = $1 AND status <> 'revoked'`,
-          [target.subscriberId, now, event.source === 'mailto' ? 'mail' : 'mail_provider'],
-        );
+        await tx.run(Q.revokeTopics, [target.subscriberId, now, event.source === 'mailto' ? 'mail' : 'mail_provider']);
       }
       // The gate (at hand-over) suppresses them; made due now, they are decided within seconds
       // rather than when their retry or quiet-hours time comes, through the one hand-over path.
-      const [{ count }] = await tx.query(
-        `WITH due AS (
-           UPDATE deliveries SET next_attempt_at = $2, updated_at = $2
-           WHERE subscriber_id = $1 AND status = 'queued' AND class = ANY($3) RETURNING 1)
-         SELECT count(*)::int AS count FROM due`,
-        [target.subscriberId, now, decision.suppressClasses],
-      );
-      queuedSuppressed = count;
+      queuedSuppressed = (await tx.row(Q.makeQueuedDue, [target.subscriberId, now, decision.suppressClasses]))!.count;
     }
     if (!target.subscriberId && decision.blockAddress && target.email) {
       await blockAddress(tx, target.email, decision.blockAddress, `${event.source}: ${event.statusCode ?? ''} ${event.diagnostic ?? ''}`.trim(), now);
@@ -193,19 +164,13 @@ export class MailEventsService {
   }
 
   /** The mail and the person, from the strongest clue to the weakest. */
-  private async find(tx: EntityManager, event: InboundMailEvent): Promise<Target> {
+  private async find(tx: Tx, event: InboundMailEvent): Promise<Target> {
     const messageId = normalizeMessageId(event.messageId);
     const recipient = bareAddress(event.recipient);
     if (event.subscriberId) return { subscriberId: event.subscriberId, email: null, deliveryId: event.deliveryId ?? null, messageId };
-    const delivery = async (sql: string, value: string) => {
-      const [row] = await tx.query(`SELECT d.id, d.subscriber_id, d.to_address, d.message_id FROM deliveries d WHERE ${sql} ORDER BY d.id DESC LIMIT 1`, [
-        value,
-      ]);
-      return row as { id: string; subscriber_id: string | null; to_address: string | null; message_id: string | null } | undefined;
-    };
     const found =
-      (event.deliveryId && /^\d{1,19}$/.test(event.deliveryId) ? await delivery(`d.id = $1`, event.deliveryId) : undefined) ??
-      (messageId ? await delivery(`d.message_id = $1`, messageId) : undefined); // deliveries_message_id_idx
+      (event.deliveryId && /^\d{1,19}$/.test(event.deliveryId) ? await tx.row(Q.deliveryById, [event.deliveryId]) : undefined) ??
+      (messageId ? await tx.row(Q.deliveryByMessageId, [messageId]) : undefined);
     if (found) {
       return {
         subscriberId: found.subscriber_id,
@@ -215,14 +180,14 @@ export class MailEventsService {
       };
     }
     if (recipient) {
-      const [subscriber] = await tx.query(`SELECT id FROM subscribers WHERE email = $1`, [recipient]);
+      const subscriber = await tx.row(Q.subscriberByEmail, [recipient]);
       return { subscriberId: subscriber?.id ?? null, email: recipient, deliveryId: null, messageId };
     }
     return { subscriberId: null, email: null, deliveryId: null, messageId };
   }
 
   private async insertEvidence(
-    tx: EntityManager,
+    tx: Tx,
     event: InboundMailEvent,
     target: Target,
     hash: Buffer | null,
@@ -230,25 +195,20 @@ export class MailEventsService {
     occurredAt: Date,
     now: Date,
   ): Promise<void> {
-    await tx.query(
-      `INSERT INTO mail_events (subscriber_id, email_hash, kind, source, outcome, delivery_id, message_id, status_code, diagnostic,
-                                provider_event_id, occurred_at, received_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        target.subscriberId,
-        hash,
-        event.kind,
-        event.source,
-        outcome,
-        target.deliveryId,
-        clip(target.messageId, 300),
-        clip(event.statusCode, 40),
-        // The diagnostic often quotes the address: kept without it (the row is the person's by id).
-        clip(event.diagnostic ? scrubSecrets(event.diagnostic) : null, 1000),
-        clip(event.providerEventId, 300),
-        occurredAt,
-        now,
-      ],
-    );
+    await tx.run(Q.insertEvidence, [
+      target.subscriberId,
+      hash,
+      event.kind,
+      event.source,
+      outcome,
+      target.deliveryId,
+      clip(target.messageId, 300),
+      clip(event.statusCode, 40),
+      // The diagnostic often quotes the address: kept without it (the row is the person's by id).
+      clip(event.diagnostic ? scrubSecrets(event.diagnostic) : null, 1000),
+      clip(event.providerEventId, 300),
+      occurredAt,
+      now,
+    ]);
   }
 }

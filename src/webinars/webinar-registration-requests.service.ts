@@ -10,9 +10,8 @@
 // address in all, WEBINAR_CONFIRM_MAILS_PER_IP_HOUR per client address. Each count runs under an
 // advisory lock on its key (address first, then client address: one order, no deadlock).
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
-import { sqlOf } from '../database/sql';
+import { EntityManager } from 'typeorm';
+import { Db, sqlOf, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
@@ -24,7 +23,7 @@ import { normalizeEmail } from '../addresses/email';
 import { formatWhen, pick, seriesLabel } from './webinar-content';
 import { Evidence, RegisterResult, WebinarRegistrationsService } from './webinar-registrations.service';
 import { webinarText } from './webinar.entity';
-import { WebinarQueries } from './webinars.queries';
+import { WebinarQueries as Q } from './webinars.queries';
 
 export const REGISTRATION_CONFIRM_KIND = 'webinar_registration_confirm';
 const TEMPLATE = 'webinar-registration-confirm';
@@ -52,28 +51,15 @@ export type RequestOutcome = 'mailed' | 'blocked' | 'registered' | 'recently_mai
 
 export type ConfirmResult = RegisterResult & { email: string; locale: Locale };
 
-interface RequestRow {
-  id: string;
-  webinar_id: string;
-  email: string;
-  locale: Locale;
-  time_zone: string;
-  first_name: string | null;
-  series: boolean;
-  status: 'pending' | 'confirmed';
-  last_mail_at: Date | null;
-  mails: number;
-}
-
 /** Takes a transaction-scoped advisory lock on a text key (released at commit). */
-const lockKey = (tx: EntityManager, key: string) => tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [key]);
+const lockKey = (tx: Tx, key: string) => tx.run(Q.lockFormKey, [key]);
 
 @Injectable()
 export class WebinarRegistrationRequestsService implements OnModuleInit {
   private readonly logger = new Logger(WebinarRegistrationRequestsService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly kinds: DeliveryKinds,
@@ -100,65 +86,51 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
     const bucket = evidence.ip ? addressBucket(evidence.ip) : null;
     const outcome = await this.db.transaction(async (tx): Promise<RequestOutcome> => {
       const now = this.clock.now();
-      const [subscriber] = await tx.query(`SELECT id, status FROM subscribers WHERE email = $1`, [email]);
+      const subscriber = await tx.row(Q.formSubscriber, [email]);
       if (subscriber && (subscriber.status === 'bounced' || subscriber.status === 'complained')) return 'blocked';
       if (!subscriber && isBlocked(await addressBlocks(tx, email))) return 'blocked';
       if (subscriber) {
-        const [registered] = await tx.query(`SELECT 1 FROM webinar_registrations WHERE webinar_id = $1 AND subscriber_id = $2 AND status = 'registered'`, [
-          webinarId,
-          subscriber.id,
-        ]);
+        const registered = await tx.row(Q.isRegistered, [webinarId, subscriber.id]);
         if (registered) return 'registered';
       }
 
       // Under the address's lock: no other submission for it runs in between, so the row read here stays as read.
       await lockKey(tx, `webinar-confirm-address:${email}`);
-      const [request]: RequestRow[] = await tx.query(`SELECT * FROM webinar_registration_requests WHERE webinar_id = $1 AND email = $2`, [webinarId, email]);
+      const request = await tx.row(Q.request, [webinarId, email]);
       const dayAgo = new Date(now.getTime() - CONFIRM_INTERVAL_MS);
       if (request?.last_mail_at && request.last_mail_at > dayAgo) return 'recently_mailed';
-      const [{ count: toAddress }] = await tx.query(`SELECT count(*)::int AS count FROM webinar_registration_requests WHERE email = $1 AND last_mail_at > $2`, [
-        email,
-        dayAgo,
-      ]);
+      const { count: toAddress } = (await tx.row(Q.mailsToAddress, [email, dayAgo]))!;
       if (toAddress >= MAX_MAILS_PER_ADDRESS_DAY) return 'address_limit';
       if (bucket) {
         await lockKey(tx, `webinar-confirm-ip:${bucket}`);
-        const [{ count: fromIp }] = await tx.query(
-          `SELECT count(*)::int AS count FROM webinar_registration_requests WHERE ip_bucket = $1 AND last_mail_at > $2`,
-          [bucket, new Date(now.getTime() - 3_600_000)],
-        );
+        const { count: fromIp } = (await tx.row(Q.mailsFromClient, [bucket, new Date(now.getTime() - 3_600_000)]))!;
         if (fromIp >= this.config.webinarConfirmMailsPerIpHour) return 'ip_limit';
       }
 
       // Stored only when a mail goes; what the form said now is what the click will register (a
       // confirmed request, whose registration has ended since, asks again).
-      const [saved]: { id: string; mails: number }[] = await tx.query(
-        `INSERT INTO webinar_registration_requests (webinar_id, email, locale, time_zone, first_name, series, status, ip, ip_bucket, user_agent,
-                                                    mails, last_mail_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, left($9, 500), 1, $10, $10, $10)
-         ON CONFLICT (webinar_id, email) DO UPDATE
-         SET locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone, first_name = EXCLUDED.first_name, series = EXCLUDED.series,
-             status = 'pending', confirmed_at = NULL, ip = EXCLUDED.ip, ip_bucket = EXCLUDED.ip_bucket, user_agent = EXCLUDED.user_agent,
-             mails = webinar_registration_requests.mails + 1, last_mail_at = EXCLUDED.last_mail_at, updated_at = EXCLUDED.updated_at
-         RETURNING id, mails`,
-        [webinarId, email, input.locale, input.timeZone, input.firstName ?? null, input.series, evidence.ip, bucket, evidence.userAgent, now],
-      );
+      const saved = (await tx.row(Q.saveRequest, [
+        webinarId,
+        email,
+        input.locale,
+        input.timeZone,
+        input.firstName ?? null,
+        input.series,
+        evidence.ip,
+        bucket,
+        evidence.userAgent,
+        now,
+      ]))!;
       // Service mail: the direct result of this request. A known address's mail shows on its timeline.
-      await tx.query(
-        `INSERT INTO deliveries (subscriber_id, to_address, class, kind, ref_id, locale, status, reason, idempotency_key,
-                                 payload, priority, next_attempt_at, created_at, updated_at)
-         VALUES ($1, $2, 'service', $3, $4, $5, 'queued', 'queued', $6, '{}'::jsonb, 10, $7, $7, $7)
-         ON CONFLICT (idempotency_key) DO NOTHING`,
-        [
-          subscriber?.id ?? null,
-          subscriber ? null : email,
-          REGISTRATION_CONFIRM_KIND,
-          saved.id,
-          input.locale,
-          `${REGISTRATION_CONFIRM_KIND}:${saved.id}:${saved.mails}`,
-          now,
-        ],
-      );
+      await tx.run(Q.queueRequestMail, [
+        subscriber?.id ?? null,
+        subscriber ? null : email,
+        REGISTRATION_CONFIRM_KIND,
+        saved.id,
+        input.locale,
+        `${REGISTRATION_CONFIRM_KIND}:${saved.id}:${saved.mails}`,
+        now,
+      ]);
       return 'mailed';
     });
     if (outcome === 'address_limit' || outcome === 'ip_limit') this.logger.warn({ outcome, webinarId }, 'webinar form: confirmation mail withheld by a limit');
@@ -172,10 +144,7 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
    */
   async confirm(requestId: string, webinarId: string, evidence: Evidence): Promise<ConfirmResult | null> {
     return this.db.transaction(async (tx) => {
-      const [request]: RequestRow[] = await tx.query(`SELECT * FROM webinar_registration_requests WHERE id = $1 AND webinar_id = $2 FOR UPDATE`, [
-        requestId,
-        webinarId,
-      ]);
+      const request = await tx.row(Q.lockRequest, [requestId, webinarId]);
       if (!request) return null;
       const result = await this.registrations.registerIn(
         tx,
@@ -185,10 +154,7 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
         evidence,
       );
       if (result.outcome === 'registered' || result.outcome === 'already_registered') {
-        await tx.query(
-          `UPDATE webinar_registration_requests SET status = 'confirmed', confirmed_at = coalesce(confirmed_at, $2), updated_at = $2 WHERE id = $1`,
-          [request.id, this.clock.now()],
-        );
+        await tx.run(Q.confirmRequest, [request.id, this.clock.now()]);
       }
       return { ...result, email: request.email, locale: request.locale };
     });
@@ -196,7 +162,7 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
 
   /** The request behind a confirmation link, for the page that shows its button (GET changes nothing). */
   async find(requestId: string): Promise<{ id: string; webinarId: string; email: string; locale: Locale; timeZone: string; series: boolean } | null> {
-    const [row]: RequestRow[] = await this.db.query(`SELECT * FROM webinar_registration_requests WHERE id = $1`, [requestId]);
+    const row = await this.db.row(Q.requestById, [requestId]);
     return row ? { id: row.id, webinarId: row.webinar_id, email: row.email, locale: row.locale, timeZone: row.time_zone, series: row.series } : null;
   }
 
@@ -206,11 +172,7 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
   private async gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
     const consent = await subscriberGate(tx, delivery);
     if (consent) return consent;
-    const [request] = await tx.query(
-      `SELECT q.status, w.status AS webinar_status, w.starts_at FROM webinar_registration_requests q JOIN webinars w ON w.id = q.webinar_id
-       WHERE q.id = $1 FOR SHARE OF q`,
-      [delivery.refId],
-    );
+    const request = await sqlOf(tx).row(Q.requestGate, [delivery.refId!]);
     if (!request) return { status: 'expired', reason: Reason.Expired };
     if (request.webinar_status !== 'scheduled' || request.starts_at <= now) return { status: 'expired', reason: Reason.Expired };
     // Confirmed meanwhile (through an earlier mail's link): nothing left to ask.
@@ -219,9 +181,10 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
   }
 
   private async compose(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage> {
-    const [request]: RequestRow[] = await tx.query(`SELECT * FROM webinar_registration_requests WHERE id = $1`, [delivery.refId]);
+    const sql = sqlOf(tx);
+    const request = await sql.row(Q.requestById, [delivery.refId!]);
     if (!request) throw new Error(`webinar registration request ${delivery.refId} is gone`);
-    const webinar = (await sqlOf(tx).row(WebinarQueries.byId, [request.webinar_id]))!;
+    const webinar = (await sql.row(Q.byId, [request.webinar_id]))!;
     const locale: Locale = delivery.locale;
     const text = webinarText(webinar);
     return {

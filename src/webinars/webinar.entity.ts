@@ -1,5 +1,6 @@
 // Row shapes of the webinar tables as the raw SQL of this module reads them, and the one query
 // that loads a webinar with its topic and series.
+import type { Locale } from '../config/config';
 import { WebinarText } from './webinar-content';
 
 export interface WebinarRow {
@@ -47,6 +48,20 @@ export interface RegistrationRow {
   next_reminder_at: Date | null;
   registered_at: Date;
   unregistered_at: Date | null;
+}
+
+/** A request of the public form's double opt-in, as confirming it and its mail need it. */
+export interface RegistrationRequestRow {
+  id: string;
+  webinar_id: string;
+  email: string;
+  locale: Locale;
+  time_zone: string;
+  first_name: string | null;
+  series: boolean;
+  status: 'pending' | 'confirmed';
+  last_mail_at: Date | null;
+  mails: number;
 }
 
 export function webinarText(w: WebinarRow): WebinarText {

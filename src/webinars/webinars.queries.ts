@@ -1,7 +1,7 @@
 // The webinars domain's statements (docs/SQL.md): webinars and series, registrations and their
 // reminders, and the service mails queued for them.
 import { queries, sql } from '../database/statements';
-import type { LockedWebinar, RegistrationRow, WebinarRow } from './webinar.entity';
+import type { LockedWebinar, RegistrationRequestRow, RegistrationRow, WebinarRow } from './webinar.entity';
 
 /** Webinars with topic key, series and the number of current registrations (alias w). */
 const WEBINAR = `SELECT w.*, t.key AS topic_key, ser.key AS series_key, ser.title_de AS series_title_de, ser.title_en AS series_title_en,
@@ -11,6 +11,8 @@ const WEBINAR = `SELECT w.*, t.key AS topic_key, ser.key AS series_key, ser.titl
   LEFT JOIN webinar_series ser ON ser.id = w.series_id`;
 const LOCKED = `id, series_id, series_part, status, starts_at, capacity, reminder_minutes`;
 const REGISTRATION = `SELECT r.*, s.email FROM webinar_registrations r JOIN subscribers s ON s.id = r.subscriber_id`;
+/** A registration request of the public form (RegistrationRequestRow). */
+const REQUEST = `id, webinar_id, email, locale, time_zone, first_name, series, status, last_mail_at, mails`;
 
 export const WebinarQueries = queries('webinars', {
   // ---- webinars and series ----
@@ -245,6 +247,83 @@ export const WebinarQueries = queries('webinars', {
     "The public form's registration requests are forgotten when no longer needed: pending ones after PENDING_REQUEST_DAYS (their link then opens the invalid-link page), every one once its webinar has ended.",
     `DELETE FROM webinar_registration_requests q USING webinars w
      WHERE w.id = q.webinar_id AND (w.ends_at <= $1 OR (q.status = 'pending' AND q.created_at <= $2))`,
+  ),
+
+  // ---- the public form's double opt-in (webinar-registration-requests.service.ts) ----
+  formSubscriber: sql<[email: string], { id: string; status: string }>(
+    'The subscriber behind a form address, if any, and whether they may get mail at all (a bounced or complained address is told nothing).',
+    `SELECT id, status FROM subscribers WHERE email = $1`,
+  ),
+  isRegistered: sql<[webinarId: string, subscriberId: string]>(
+    'Whether the person is registered already: then no confirmation mail asks them again.',
+    `SELECT 1 FROM webinar_registrations WHERE webinar_id = $1 AND subscriber_id = $2 AND status = 'registered'`,
+  ),
+  lockFormKey: sql<[key: string]>(
+    "A transaction advisory lock on a limit's key (an address, a client address; released at commit): no other submission for it runs between its count and its write. Taken address first, then client address: one order, no deadlock.",
+    `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+  ),
+  request: sql<[webinarId: string, email: string], RegistrationRequestRow>(
+    'The request of one address for one webinar (unique), read under the address lock.',
+    `SELECT ${REQUEST} FROM webinar_registration_requests WHERE webinar_id = $1 AND email = $2`,
+  ),
+  mailsToAddress: sql<[email: string, since: Date], { count: number }>(
+    'Confirmation mails to one address since a time, whatever the webinar: the form cannot be used to flood a mailbox (MAX_MAILS_PER_ADDRESS_DAY).',
+    `SELECT count(*)::int AS count FROM webinar_registration_requests WHERE email = $1 AND last_mail_at > $2`,
+  ),
+  mailsFromClient: sql<[ipBucket: string, since: Date], { count: number }>(
+    'Confirmation mails asked for from one client address (its bucket) since a time (WEBINAR_CONFIRM_MAILS_PER_IP_HOUR).',
+    `SELECT count(*)::int AS count FROM webinar_registration_requests WHERE ip_bucket = $1 AND last_mail_at > $2`,
+  ),
+  saveRequest: sql<
+    [
+      webinarId: string,
+      email: string,
+      locale: string,
+      timeZone: string,
+      firstName: string | null,
+      series: boolean,
+      ip: string | null,
+      ipBucket: string | null,
+      userAgent: string | null,
+      at: Date,
+    ],
+    { id: string; mails: number }
+  >(
+    'Stored only when a mail goes: what the form said now is what the click will register (a confirmed request, whose registration has ended since, asks again and is pending again). mails counts the mails, for the mail key.',
+    `INSERT INTO webinar_registration_requests (webinar_id, email, locale, time_zone, first_name, series, status, ip, ip_bucket, user_agent,
+                                                mails, last_mail_at, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, left($9, 500), 1, $10, $10, $10)
+     ON CONFLICT (webinar_id, email) DO UPDATE
+     SET locale = EXCLUDED.locale, time_zone = EXCLUDED.time_zone, first_name = EXCLUDED.first_name, series = EXCLUDED.series,
+         status = 'pending', confirmed_at = NULL, ip = EXCLUDED.ip, ip_bucket = EXCLUDED.ip_bucket, user_agent = EXCLUDED.user_agent,
+         mails = webinar_registration_requests.mails + 1, last_mail_at = EXCLUDED.last_mail_at, updated_at = EXCLUDED.updated_at
+     RETURNING id, mails`,
+  ),
+  queueRequestMail: sql<
+    [subscriberId: string | null, toAddress: string | null, kind: string, requestId: string, locale: string, idempotencyKey: string, at: Date]
+  >(
+    "The confirmation mail of a request: service mail, the direct result of this request, keyed by the request and its mail count (one per submission that may mail). A known address's mail goes to the subscriber and shows on their timeline; an unknown one goes to the bare address.",
+    `INSERT INTO deliveries (subscriber_id, to_address, class, kind, ref_id, locale, status, reason, idempotency_key,
+                             payload, priority, next_attempt_at, created_at, updated_at)
+     VALUES ($1, $2, 'service', $3, $4, $5, 'queued', 'queued', $6, '{}'::jsonb, 10, $7, $7, $7)
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+  ),
+  lockRequest: sql<[requestId: string, webinarId: string], RegistrationRequestRow>(
+    "The request a confirmation link names, locked while it registers the person: two clicks on the link take turns (the second finds them registered). Another webinar's link finds nothing.",
+    `SELECT ${REQUEST} FROM webinar_registration_requests WHERE id = $1 AND webinar_id = $2 FOR UPDATE`,
+  ),
+  confirmRequest: sql<[requestId: string, at: Date]>(
+    'The request confirmed by its click; the first confirmation time stays.',
+    `UPDATE webinar_registration_requests SET status = 'confirmed', confirmed_at = coalesce(confirmed_at, $2), updated_at = $2 WHERE id = $1`,
+  ),
+  requestById: sql<[requestId: string], RegistrationRequestRow>(
+    'A request by id: for the page that shows the confirm button (GET changes nothing), and for its mail.',
+    `SELECT ${REQUEST} FROM webinar_registration_requests WHERE id = $1`,
+  ),
+  requestGate: sql<[requestId: string], { status: string; webinar_status: string; starts_at: Date }>(
+    'At hand-over: whether the request still waits and its webinar is still open; the request shared-locked so a click on an earlier mail waits for the hand-over.',
+    `SELECT q.status, w.status AS webinar_status, w.starts_at FROM webinar_registration_requests q JOIN webinars w ON w.id = q.webinar_id
+     WHERE q.id = $1 FOR SHARE OF q`,
   ),
 
   // ---- service mails ----

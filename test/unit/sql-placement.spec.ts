@@ -20,14 +20,6 @@ const NOT_CONVERTED_YET: string[] = [
   'src/delivery/delivery-kinds.ts',
   'src/delivery/delivery-worker.ts',
   'src/delivery/outbox.service.ts',
-  'src/digests/digests.service.ts',
-  // The mail loop's inbound half (issue 20) came beside the conversion; its events are next to convert.
-  'src/mail-events/mail-events.service.ts',
-  // The console (issue 23) came beside the conversion: its sessions and the mail view (the operations figures are converted).
-  'src/console/console-sessions.service.ts',
-  'src/delivery/mail-view.service.ts',
-  // Came with the webinar form's double opt-in (main, after this conversion); next to convert.
-  'src/webinars/webinar-registration-requests.service.ts',
 ];
 
 /** Where SQL may be: the statements' own files, the migrations, and the mechanism itself. */
