@@ -1,8 +1,7 @@
 // Addresses no path may turn into a person again, or mail, without fresh consent: people erased
 // under GDPR (`suppressions`) and addresses without a subscriber that hard-bounced or complained
 // (`bounced_addresses`). Both keep only the SHA-256 of the normalised address.
-import { EntityManager } from 'typeorm';
-import { Sql, sqlOf } from '../database/sql';
+import { Sql } from '../database/sql';
 import { AddressQueries as Q } from './addresses.queries';
 import { emailHash } from './email';
 
@@ -15,8 +14,8 @@ export interface AddressBlocks {
   bounce: 'bounced' | 'complained' | null;
 }
 
-export async function addressBlocks(tx: Sql | EntityManager, email: string): Promise<AddressBlocks> {
-  const row = (await sqlOf(tx).row(Q.blocks, [emailHash(email)]))!;
+export async function addressBlocks(tx: Sql, email: string): Promise<AddressBlocks> {
+  const row = (await tx.row(Q.blocks, [emailHash(email)]))!;
   return { erasedAt: row.erased_at ?? null, bounce: row.bounce ?? null };
 }
 

@@ -10,23 +10,27 @@ import { DeliveryQueries as Q } from './delivery.queries';
 
 export type AddressBlock = 'bounced' | 'complained';
 
-/** Marks the subscriber bounced, or, without one, remembers the address. */
+/**
+ * Marks the subscriber bounced, or, without one, remembers the address. (The worker, not converted
+ * yet, calls it with its EntityManager: sqlOf goes with it.)
+ */
 export async function recordHardBounce(
-  tx: Sql | EntityManager,
+  from: Sql | EntityManager,
   target: { subscriberId: string | null; email: string },
   response: string,
   now: Date,
 ): Promise<void> {
+  const tx = sqlOf(from);
   if (target.subscriberId) {
-    await sqlOf(tx).run(Q.markSubscriberBounced, [target.subscriberId, now]);
+    await tx.run(Q.markSubscriberBounced, [target.subscriberId, now]);
     return;
   }
   await blockAddress(tx, target.email, 'bounced', response, now);
 }
 
 /** A bounce outranks a complaint (nothing can reach the address at all). */
-export async function blockAddress(tx: Sql | EntityManager, email: string, reason: AddressBlock, response: string | null, now: Date): Promise<void> {
-  await sqlOf(tx).run(Q.blockAddress, [emailHash(email), reason, response, now]);
+export async function blockAddress(tx: Sql, email: string, reason: AddressBlock, response: string | null, now: Date): Promise<void> {
+  await tx.run(Q.blockAddress, [emailHash(email), reason, response, now]);
 }
 
 /**
@@ -35,8 +39,9 @@ export async function blockAddress(tx: Sql | EntityManager, email: string, reaso
  * to an erased person's address too only transactional mail goes (the receipt of an order they
  * placed since), never a test send or any other service mail.
  */
-export async function addressVerdict(tx: Sql | EntityManager, email: string, messageClass: MessageClass): Promise<Reason | null> {
-  const blocks = await addressBlocks(tx, email);
+export async function addressVerdict(from: Sql | EntityManager, email: string, messageClass: MessageClass): Promise<Reason | null> {
+  // The delivery kinds' gate, not converted yet, calls it with its EntityManager: sqlOf goes with it.
+  const blocks = await addressBlocks(sqlOf(from), email);
   if (blocks.bounce === 'bounced') return Reason.SuppressedBounced;
   if (messageClass === 'transactional') return null;
   if (blocks.erasedAt) return Reason.SuppressedErased;

@@ -4,7 +4,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
-import { Db, managerOf, Sql, sqlOf } from '../database/sql';
+import { Db, managerOf, Sql, sqlOf, Tx } from '../database/sql';
 import { ClaimedDelivery, DeliveryKind, DeliveryKinds, subscriberGate } from '../delivery/delivery-kinds';
 import { OutboxService } from '../delivery/outbox.service';
 import { Reason } from '../reasons/reason-codes';
@@ -75,8 +75,11 @@ export class ConfirmationService implements OnModuleInit {
     return sql.rows(Q.pendingTopicNames, [subscriberId, locale]);
   }
 
-  /** Queues the confirmation mail for those of these subscribers who are pending (once each). */
-  requestConfirmation(tx: Sql | EntityManager, subscriberIds: string[]): Promise<number> {
+  /**
+   * Queues the confirmation mail for those of these subscribers who are pending (once each), in
+   * the caller's transaction (the outbox, not converted yet, takes its EntityManager).
+   */
+  requestConfirmation(tx: Tx, subscriberIds: string[]): Promise<number> {
     return this.outbox.enqueueForSubscribers(managerOf(tx), {
       subscriberIds,
       class: 'service',

@@ -1,9 +1,8 @@
 // Set-based writes of subscribers and their topic consent, shared by the API (one row) and the
 // import (thousands per statement). One statement per table per batch; no per-row round trips.
-import { EntityManager } from 'typeorm';
 import { Locale } from '../config/config';
 import type { Cadence } from '../cadence/slots';
-import { Sql, sqlOf } from '../database/sql';
+import { Sql } from '../database/sql';
 import { ConsentSource } from './subscriber.entity';
 import { SubscriberQueries as Q } from './subscribers.queries';
 
@@ -43,9 +42,9 @@ export interface WriteDefaults {
  * subscriber's status only moves from pending to active (consent evidence); an unsubscribed,
  * bounced or complained person is never re-activated by a write like this.
  */
-export async function writeSubscribers(tx: Sql | EntityManager, rows: SubscriberRow[], defaults: WriteDefaults, update: boolean): Promise<WrittenSubscriber[]> {
+export async function writeSubscribers(tx: Sql, rows: SubscriberRow[], defaults: WriteDefaults, update: boolean): Promise<WrittenSubscriber[]> {
   if (rows.length === 0) return [];
-  return sqlOf(tx).rows(update ? Q.upsertSubscribers : Q.insertSubscribers, [
+  return tx.rows(update ? Q.upsertSubscribers : Q.insertSubscribers, [
     rows.map((r) => r.email),
     rows.map((r) => r.locale),
     rows.map((r) => r.timeZone),
@@ -67,7 +66,7 @@ export async function writeSubscribers(tx: Sql | EntityManager, rows: Subscriber
  * `apiKeyId`: the key that sent the rows, kept with each record it writes.
  */
 export async function writeTopicConsent(
-  tx: Sql | EntityManager,
+  tx: Sql,
   rows: SubscriberRow[],
   idsByEmail: Map<string, string>,
   now: Date,
@@ -78,7 +77,7 @@ export async function writeTopicConsent(
     return subscriberId ? row.topicIds.map((topicId) => ({ subscriberId, topicId, consent: row.consent })) : [];
   });
   if (pairs.length === 0) return;
-  await sqlOf(tx).run(Q.writeTopicConsent, [
+  await tx.run(Q.writeTopicConsent, [
     pairs.map((p) => p.subscriberId),
     pairs.map((p) => p.topicId),
     pairs.map((p) => p.consent.source),

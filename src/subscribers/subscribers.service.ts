@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { Db, Sql, sqlOf, Tx } from '../database/sql';
+import { Db, Sql, Tx } from '../database/sql';
 import { readReason } from '../reasons/reason-codes';
 import {
   CreateSubscriberDto,
@@ -33,8 +32,8 @@ export class SubscribersService {
     private readonly confirmation: ConfirmationService,
   ) {}
 
-  async topicRefs(sql: Sql | EntityManager = this.db): Promise<Map<string, TopicRef>> {
-    const rows = await sqlOf(sql).rows(Q.topicRefs, []);
+  async topicRefs(sql: Sql = this.db): Promise<Map<string, TopicRef>> {
+    const rows = await sql.rows(Q.topicRefs, []);
     return new Map(rows.map((r) => [r.key, { id: r.id, archived: r.archived }]));
   }
 
@@ -42,10 +41,10 @@ export class SubscribersService {
    * Erased people may come back only with consent newer than their erasure. Returns, per e-mail
    * that is blocked, the error to report.
    */
-  async suppressedEmails(sql: Sql | EntityManager, rows: SubscriberRow[]): Promise<Map<string, FieldError>> {
+  async suppressedEmails(sql: Sql, rows: SubscriberRow[]): Promise<Map<string, FieldError>> {
     const blocked = new Map<string, FieldError>();
     if (rows.length === 0) return blocked;
-    const found = await sqlOf(sql).rows(Q.suppressed, [rows.map((r) => emailHash(r.email))]);
+    const found = await sql.rows(Q.suppressed, [rows.map((r) => emailHash(r.email))]);
     const erasedAt = new Map(found.map((f) => [f.email_hash.toString('hex'), f.created_at]));
     for (const row of rows) {
       const at = erasedAt.get(emailHash(row.email).toString('hex'));
@@ -79,7 +78,7 @@ export class SubscribersService {
   }
 
   /** Double opt-in mails for whichever of these subscribers are pending. */
-  requestConfirmation(tx: Sql | EntityManager, subscriberIds: string[]): Promise<number> {
+  requestConfirmation(tx: Tx, subscriberIds: string[]): Promise<number> {
     return this.confirmation.requestConfirmation(tx, subscriberIds);
   }
 

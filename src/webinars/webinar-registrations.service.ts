@@ -10,11 +10,10 @@ import { Clock } from '../common/clock';
 import { notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { isTimeZone, TIME_ZONE_MESSAGE } from '../common/time-zones';
-import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { AddressBlocks, addressBlocks, isBlocked } from '../addresses/address-blocks';
 import { normalizeEmail } from '../addresses/email';
-import { Db, Tx, txOf } from '../database/sql';
+import { Db, Tx } from '../database/sql';
 import { writeSubscribers } from '../subscribers/subscriber-rows';
 import { RegistrationResponse } from './dto/webinar.dto';
 import { RegistrationMail, WebinarMailsService } from './webinar-mails.service';
@@ -76,9 +75,8 @@ export class WebinarRegistrationsService {
    * register() in the caller's transaction: the public form's confirmation link registers and
    * marks its request confirmed in one commit.
    */
-  async registerIn(from: Tx | EntityManager, webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
+  async registerIn(tx: Tx, webinarId: string, input: RegistrationInput, source: 'page' | 'api', evidence: Evidence): Promise<RegisterResult> {
     const email = normalizeEmail(input.email);
-    const tx = txOf(from);
     const now = this.clock.now();
     const target = await tx.row(Q.target, [webinarId]);
     if (!target) throw notFound('Webinar', webinarId);
