@@ -8,8 +8,8 @@ import { Client } from 'pg';
 import { decide, nextDigestAt, SubscriberSnapshot, windowOpensAt } from '../../src/cadence/cadence.policy';
 import { Cadence, nextSlot } from '../../src/cadence/slots';
 import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from '../../src/config/quiet-hours';
-import { compileAudience } from '../../src/campaigns/audience-filter';
-import { campaignKeyPrefix, DISPATCH_BATCH_SETTINGS, dispatchBatchSql, dryRunSql, FIRST_CURSOR } from '../../src/campaigns/campaign-dispatch.service';
+import { campaignKeyPrefix, FIRST_CURSOR } from '../../src/campaigns/campaign-dispatch.service';
+import { CampaignQueries, compileAudience, dryRunSql, withAudience } from '../../src/campaigns/campaigns.queries';
 import { FakeClock } from '../../src/common/clock';
 import { DigestCandidate, selectEntries } from '../../src/digests/digest-compose.policy';
 import { DigestsService } from '../../src/digests/digests.service';
@@ -168,8 +168,9 @@ describe('decide() and the dispatch SQL', () => {
             const params: unknown[] = [topicId, FIRST_CURSOR, 50_000, now, campaignKeyPrefix(CAMPAIGN), CAMPAIGN, SENDER, 0, expiresAt, quiet.start, quiet.end];
             const audienceSql = compileAudience(AUDIENCE, params, 's');
             const dry = await client.query(`${dryRunSql(audienceSql)} SELECT id, status, reason, at FROM decided`, params);
-            for (const setting of DISPATCH_BATCH_SETTINGS) await client.query(setting);
-            await client.query(dispatchBatchSql(audienceSql), params);
+            await client.query(CampaignQueries.batchSettings.text);
+            // The statement the dispatch runs for this audience (campaign-dispatch.service.ts).
+            await client.query(withAudience(CampaignQueries.dispatchBatch, audienceSql).text, params);
             const written = await client.query(`SELECT subscriber_id AS id, status, reason, next_attempt_at AS at FROM deliveries WHERE ref_id = $1`, [
               CAMPAIGN,
             ]);
