@@ -8,6 +8,7 @@
 // the start-up check prepares like every other; a campaign with a filter runs the same text with
 // its compiled filter in that one place (withAudience). Nothing else of a text varies.
 import { reserveSql } from '../cadence/window.queries';
+import type { Locale } from '../config/config';
 import { queries, sql, Statement } from '../database/statements';
 import { Reason } from '../reasons/reason-codes';
 import type { AudienceFilter } from './audience-filter';
@@ -354,7 +355,7 @@ export const CampaignQueries = queries('campaigns', {
            RETURNING d.id, d.subscriber_id, d.idempotency_key)
          SELECT id, subscriber_id, idempotency_key FROM done`,
   ),
-  subscriberLocale: sql<[subscriberId: string], { locale: string }>(
+  subscriberLocale: sql<[subscriberId: string], { locale: Locale }>(
     'A preview for a subscriber takes only their language (the links stay inert samples).',
     `SELECT locale FROM subscribers WHERE id = $1`,
   ),

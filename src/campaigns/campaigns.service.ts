@@ -239,7 +239,7 @@ export class CampaignsService implements OnModuleInit {
     if (input.subscriberId) {
       const s = await this.db.row(Q.subscriberLocale, [input.subscriberId]);
       if (!s) throw notFound('Subscriber', input.subscriberId);
-      locale = input.locale ?? (s.locale as Locale);
+      locale = input.locale ?? s.locale;
     }
     const content = contentFor(campaign, locale, true);
     if (!content)
