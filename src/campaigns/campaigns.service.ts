@@ -109,7 +109,7 @@ export class CampaignsService implements OnModuleInit {
 
   /** Newest first, each with its progress: counted now while it sends, as stored once it completed. */
   async list(status?: string): Promise<CampaignResponse[]> {
-    const rows = await this.db.rows(Q.list, [status ?? null]);
+    const rows = await this.db.rows(Q.list, [status || null]);
     const progress = await this.progress.of(rows);
     return rows.map((row) => toResponse(row, progress.get(row.id) ?? null));
   }
