@@ -26,9 +26,9 @@ const { Client } = require('pg');
 const { createApp } = c.dist('bootstrap');
 const { loadConfig } = c.dist('config/config');
 const { FakeClock } = c.dist('common/clock');
-const { CampaignDispatchService, dispatchBatchSql, campaignKeyPrefix, DISPATCH_BATCH_SETTINGS } = c.dist('campaigns/campaign-dispatch.service');
+const { CampaignDispatchService, campaignKeyPrefix } = c.dist('campaigns/campaign-dispatch.service');
 const { CadenceService } = c.dist('cadence/cadence.service');
-const { compileAudience } = c.dist('campaigns/audience-filter');
+const { CampaignQueries, compileAudience, dispatchBatchSql } = c.dist('campaigns/campaigns.queries');
 
 const SUBSCRIBERS = Number(c.option('subscribers', '1000000'));
 // A Tuesday, 10:00 in Berlin: most subscribers are outside quiet hours, New York is not (04:00).
@@ -142,7 +142,7 @@ async function main() {
     const campaignId = await createCampaign(sql, topic.id, 'bench');
     const { text, params } = batchStatement(campaignId, topic.id, dispatch.batchSize, app.get(CadenceService).quietHours);
     await sql.query('BEGIN');
-    for (const setting of DISPATCH_BATCH_SETTINGS) await sql.query(setting);
+    await sql.query(CampaignQueries.batchSettings.text);
     const plan = (await sql.query(`EXPLAIN (ANALYZE, BUFFERS, VERBOSE) ${text}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
     await sql.query('ROLLBACK');
     await sql.query(`VACUUM ANALYZE deliveries`);
@@ -234,7 +234,7 @@ async function main() {
     const secondId = await createCampaign(sql, topic.id, 'bench second');
     const held = batchStatement(secondId, topic.id, dispatch.batchSize, app.get(CadenceService).quietHours);
     await sql.query('BEGIN');
-    for (const setting of DISPATCH_BATCH_SETTINGS) await sql.query(setting);
+    await sql.query(CampaignQueries.batchSettings.text);
     const heldPlan = (await sql.query(`EXPLAIN (ANALYZE, BUFFERS, VERBOSE) ${held.text}`, held.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
     await sql.query('ROLLBACK');
     appendFileSync(planFile, `\n\n-- The first batch of a second campaign right after: every window held, every candidate deferred.\n\n${heldPlan}\n`);

@@ -1,18 +1,18 @@
-// Enforcement of the cadence cap in SQL (the statements: window.queries.ts): the reservation, the
+// Enforcement of the cadence cap in SQL (the statements: window.queries.ts, cadence.queries.ts): the reservation, the
 // hand-over record, and the one place the hand-over state machine's window actions
 // (hand-over.policy.ts) are carried out. delivery/marketing-hand-over.ts runs the machine for
 // every marketing kind.
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { runPrepared } from '../database/prepared';
+import { Db, Sql, sqlOf } from '../database/sql';
+import { CadenceQueries as Q } from './cadence.queries';
 import { MarketingOutlook, marketingOutlook, nextDigestAt, windowOpensAt } from './cadence.policy';
 import { QuietHours } from '../config/quiet-hours';
 import { Cadence, WINDOW_DAYS } from './slots';
 import { WindowAction } from './hand-over.policy';
-import { RECORD_HAND_OVER, reserveSql, WINDOW_ACTION_SQL } from './window.queries';
+import { reserveSql, WindowQueries as W } from './window.queries';
 
 /** One marketing mail as the window knows it: the delivery, its customer and its reservation key. */
 export interface WindowHold {
@@ -42,7 +42,7 @@ export class CadenceService {
   readonly quietHours: QuietHours;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
   ) {
@@ -54,18 +54,21 @@ export class CadenceService {
     return reserveSql(eligible, nowParam, keySql);
   }
 
-  /** Carries out one window action (hand-over.policy.ts) for the given mails, in the caller's transaction. */
-  async applyWindowAction(tx: EntityManager, action: WindowAction, holds: WindowHold[]): Promise<void> {
+  /**
+   * Carries out one window action (hand-over.policy.ts) for the given mails, in the caller's
+   * transaction (an EntityManager from code not converted yet: its transaction, docs/SQL.md).
+   */
+  async applyWindowAction(tx: Sql | EntityManager, action: WindowAction, holds: WindowHold[]): Promise<void> {
     if (action === 'keep' || holds.length === 0) return;
-    const values = action === 'forget' ? [holds.map((h) => h.deliveryId)] : [holds.map((h) => h.subscriberId), holds.map((h) => h.idempotencyKey)];
-    await runPrepared(tx, WINDOW_ACTION_SQL[action], values);
+    if (action === 'forget') await sqlOf(tx).run(W.forget, [holds.map((h) => h.deliveryId)]);
+    else await sqlOf(tx).run(action === 'release' ? W.release : W.yield, [holds.map((h) => h.subscriberId), holds.map((h) => h.idempotencyKey)]);
   }
 
   /**
    * At hand-over: records the send under the exclusion constraint. Returns false when another
    * marketing mail to the subscriber lies inside the window (the caller defers this one).
    */
-  async recordHandOver(tx: EntityManager, delivery: HandOverMail, now: Date): Promise<boolean> {
+  async recordHandOver(tx: Sql | EntityManager, delivery: HandOverMail, now: Date): Promise<boolean> {
     // The worker took the subscriber's turn (hand-over-turn.ts) when it locked the delivery.
     const settings = delivery.handOverTurn;
     if (!settings) throw new Error(`hand-over of delivery ${delivery.id} without the subscriber's hand-over turn`);
@@ -73,15 +76,8 @@ export class CadenceService {
     // One statement: the send record under the exclusion constraint (a conflict means another
     // marketing mail went inside the window: nothing is written), and the window now running from
     // the real hand-over rather than from the reservation.
-    const recorded = await runPrepared(tx, RECORD_HAND_OVER, [
-      holdOf(delivery).subscriberId,
-      delivery.id,
-      now,
-      days,
-      settings.timeZone,
-      delivery.idempotencyKey,
-    ]);
-    return recorded.length > 0;
+    const recorded = await sqlOf(tx).run(W.recordHandOver, [holdOf(delivery).subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
+    return recorded > 0;
   }
 
   /**
@@ -89,13 +85,7 @@ export class CadenceService {
    * and the next slot and digest, or why there are none (marketingOutlook()).
    */
   async outlook(subscriberId: string): Promise<(MarketingOutlook & { lastMarketingAt: Date | null }) | null> {
-    const [row] = await this.db.query(
-      `SELECT s.cadence, s.time_zone, s.digest_weekday, s.digest_hour, s.status, s.paused_until,
-              EXISTS (SELECT 1 FROM topic_subscriptions ts WHERE ts.subscriber_id = s.id AND ts.status = 'confirmed') AS has_confirmed_topic,
-              CASE WHEN w.last_marketing_at = '-infinity' THEN NULL ELSE w.last_marketing_at END AS last
-       FROM subscribers s LEFT JOIN cadence_windows w ON w.subscriber_id = s.id WHERE s.id = $1`,
-      [subscriberId],
-    );
+    const row = await this.db.row(Q.outlook, [subscriberId]);
     if (!row) return null;
     const lastMarketingAt: Date | null = row.last ?? null;
     const outlook = marketingOutlook(
@@ -114,15 +104,11 @@ export class CadenceService {
     return { ...outlook, lastMarketingAt };
   }
 
-  async windowStateIn(manager: EntityManager, subscriberId: string, now: Date): Promise<WindowState> {
-    const [row] = await manager.query(
-      `SELECT s.cadence, s.time_zone, s.digest_weekday, s.digest_hour,
-              CASE WHEN w.last_marketing_at = '-infinity' THEN NULL ELSE w.last_marketing_at END AS last
-       FROM subscribers s LEFT JOIN cadence_windows w ON w.subscriber_id = s.id WHERE s.id = $1`,
-      [subscriberId],
-    );
+  /** The window and the next slot and digest, as `tx` (the caller's transaction, or the pool) sees them. */
+  async windowStateIn(tx: Sql | EntityManager, subscriberId: string, now: Date): Promise<WindowState> {
+    const row = await sqlOf(tx).row(Q.windowState, [subscriberId]);
     const snapshot = {
-      lastMarketingAt: (row?.last as Date | null) ?? null,
+      lastMarketingAt: row?.last ?? null,
       cadence: (row?.cadence ?? 'weekly') as Cadence,
       timeZone: row?.time_zone ?? this.config.defaultTimeZone,
       digestWeekday: row?.digest_weekday ?? 1,

@@ -1,10 +1,12 @@
-// Every statement that writes a customer's cadence window, in one place (docs/CONTEXT.md has the
-// words). Two holds, both in the database:
+// Every statement that writes a customer's cadence window, in one place (docs/SQL.md; docs/CONTEXT.md
+// has the words). Two holds, both in the database:
 // - the reservation (decision time): a compare-and-set on cadence_windows, set-based, that names
 //   the mail it holds the window for (reserved_key = the delivery's idempotency key);
 // - the hand-over record (send time): a marketing_sends row under an exclusion constraint, per mail.
-// Only CadenceService runs these; which one runs for which outcome is hand-over.policy.ts.
-import { WindowAction } from './hand-over.policy';
+// Only CadenceService runs the statements; which one runs for which outcome is hand-over.policy.ts.
+// The reservation is a CTE body that the set-based decisions (a campaign's dispatch batch, a
+// digest's slot) put into their own statements, so it is a fragment, here beside the rest.
+import { queries, sql } from '../database/statements';
 
 /**
  * The reservation key of a digest: the digest delivery's idempotency key, one per subscriber and
@@ -18,7 +20,7 @@ export const digestKeySql = (subscriberId: string, slot: string): string =>
  * time_zone) whose window is free at `nowParam`, under the key `keySql` (SQL over e), and returns
  * the ids it reserved. A racing transaction blocks on the row lock and re-evaluates the WHERE
  * against the committed row, so exactly one wins. The window as it was is kept in
- * previous_marketing_at, for release.
+ * previous_marketing_at, for release. Called with constants only, when a queries file loads.
  */
 export function reserveSql(eligible: string, nowParam: string, keySql: string): string {
   return `
@@ -35,13 +37,18 @@ export function reserveSql(eligible: string, nowParam: string, keySql: string): 
       RETURNING w.subscriber_id`;
 }
 
-// The hand-over record. $1 subscriber, $2 delivery, $3 now, $4 window days, $5 time zone, $6 the
-// delivery's reservation key. A delivery that already has its record (sent once, the answer lost,
-// now sent again) keeps it. The exclusion constraint compares each mail's window as it was when
-// the mail went; a customer who has since chosen a longer cadence (weekly -> every two weeks) gets
-// the longer window from their last mail, checked here (in any zone: a local day is 24 h ± 1 h).
-// The window then runs from the real hand-over rather than from the reservation, which is used up.
-export const RECORD_HAND_OVER = `WITH own AS (
+/** The window actions (hand-over.policy.ts) take their mails as parallel arrays: one entry per mail. */
+type Holds = [subscriberIds: string[], reservationKeys: string[]];
+
+export const WindowQueries = queries('window', {
+  recordHandOver: sql<[subscriberId: string, deliveryId: string, now: Date, windowDays: number, timeZone: string, reservationKey: string]>(
+    // Run on every marketing mail's hand-over: prepared.
+    'The hand-over record, one statement: the send under the exclusion constraint (a conflict means another marketing mail went ' +
+      'inside the window: nothing is written, no row returned), and the window running from the real hand-over rather than from the ' +
+      'reservation, which is used up. A delivery that already has its record (sent once, the answer lost, now sent again) keeps it. ' +
+      "The constraint compares each mail's window as it was when the mail went; a customer who has since chosen a longer cadence " +
+      '(weekly -> every two weeks) gets the longer window from their last mail, checked in `longer` (in any zone: a local day is 24 h ± 1 h).',
+    `WITH own AS (
    SELECT 1 FROM marketing_sends WHERE delivery_id = $2)
  , longer AS (
    SELECT 1 FROM marketing_sends m
@@ -62,21 +69,27 @@ export const RECORD_HAND_OVER = `WITH own AS (
      window_days = EXCLUDED.window_days, time_zone = EXCLUDED.time_zone,
      reserved_key = CASE WHEN cadence_windows.reserved_key = $6 THEN NULL ELSE cadence_windows.reserved_key END
    RETURNING 1)
- SELECT 1 FROM window_from_now UNION ALL SELECT 1 FROM own`;
-
-/**
- * The window actions, set-based over the mails they concern: release and yield take $1 subscriber
- * ids and $2 their reservation keys (one entry per mail), forget $1 delivery ids. `keep` writes nothing.
- */
-export const WINDOW_ACTION_SQL: Readonly<Record<Exclude<WindowAction, 'keep'>, string>> = {
-  // The window returns to what it was before this mail's reservation, while the mail still holds it.
-  release: `UPDATE cadence_windows w SET last_marketing_at = coalesce(w.previous_marketing_at, '-infinity'), reserved_key = NULL
+ SELECT 1 FROM window_from_now UNION ALL SELECT 1 FROM own`,
+    { prepared: true },
+  ),
+  release: sql<Holds>(
+    "Window action `release`: the window returns to what it was before this mail's reservation, while the mail still holds it " +
+      '(reserved_key), set-based over the mails concerned. Run at hand-overs and cancels: prepared.',
+    `UPDATE cadence_windows w SET last_marketing_at = coalesce(w.previous_marketing_at, '-infinity'), reserved_key = NULL
      FROM unnest($1::uuid[], $2::text[]) AS h(subscriber_id, key)
      WHERE w.subscriber_id = h.subscriber_id AND w.reserved_key = h.key`,
-  // Another mail holds the window now: only this mail's claim goes (a rewind would hide that mail).
-  yield: `UPDATE cadence_windows w SET reserved_key = NULL
+    { prepared: true },
+  ),
+  yield: sql<Holds>(
+    "Window action `yield`: another mail holds the window now, so only this mail's claim goes (a rewind would hide that mail).",
+    `UPDATE cadence_windows w SET reserved_key = NULL
      FROM unnest($1::uuid[], $2::text[]) AS h(subscriber_id, key)
      WHERE w.subscriber_id = h.subscriber_id AND w.reserved_key = h.key`,
-  // No send happened after all: the hand-over record goes.
-  forget: `DELETE FROM marketing_sends WHERE delivery_id = ANY($1::bigint[])`,
-};
+    { prepared: true },
+  ),
+  forget: sql<[deliveryIds: string[]]>(
+    'Window action `forget`: no send happened after all, so the hand-over record goes.',
+    `DELETE FROM marketing_sends WHERE delivery_id = ANY($1::bigint[])`,
+    { prepared: true },
+  ),
+});

@@ -1,6 +1,7 @@
-// The audience filter language: a small JSON tree over subscriber attributes, validated and then
-// compiled to parameterised SQL. Values only ever travel as bind parameters; attribute names
-// are checked against a strict pattern and bound too.
+// The audience filter language: a small JSON tree over subscriber attributes, validated here and
+// then compiled to parameterised SQL (compileAudience, in campaigns.queries.ts beside the
+// statements it goes into). Values only ever travel as bind parameters; attribute names are
+// checked against a strict pattern and bound too.
 //
 //   { "and": [F, …] } | { "or": [F, …] } | { "not": F }
 //   { "attr": "segment", "eq": "retail" }   eq / ne: string, number, boolean or null
@@ -134,37 +135,4 @@ export function validateAudience(filter: unknown, path = 'audience'): FieldError
   };
   visit(filter, path, 0);
   return errors;
-}
-
-/**
- * Compiles a validated filter into a SQL boolean expression over the subscriber alias, pushing
- * every name and value onto `params` (placeholders continue after the ones already there).
- */
-export function compileAudience(filter: AudienceFilter | null | undefined, params: unknown[], alias = 's'): string {
-  if (!filter) return 'true';
-  const bind = (value: unknown) => {
-    params.push(value);
-    return `$${params.length}`;
-  };
-  const attr = (name: string) => `${alias}.attributes -> ${bind(name)}::text`;
-  if ('and' in filter) return `(${filter.and.map((f) => compileAudience(f, params, alias)).join(' AND ')})`;
-  if ('or' in filter) return `(${filter.or.map((f) => compileAudience(f, params, alias)).join(' OR ')})`;
-  if ('not' in filter) return `(NOT coalesce(${compileAudience(filter.not, params, alias)}, false))`;
-  if ('locale' in filter) return `(${alias}.locale = ${bind(filter.locale)}::text)`;
-  if ('webinar' in filter) {
-    const webinar = bind(filter.webinar);
-    const attended = filter.attended === undefined ? '' : ` AND wr.attended = ${bind(filter.attended)}::boolean`;
-    return `EXISTS (SELECT 1 FROM webinar_registrations wr WHERE wr.subscriber_id = ${alias}.id AND wr.webinar_id = ${webinar}::uuid AND wr.status = 'registered'${attended})`;
-  }
-  const f = filter;
-  if (f.eq !== undefined) return `coalesce(${attr(f.attr)} = ${bind(JSON.stringify(f.eq))}::jsonb, false)`;
-  if (f.ne !== undefined) return `(${attr(f.attr)} IS DISTINCT FROM ${bind(JSON.stringify(f.ne))}::jsonb)`;
-  if (f.in !== undefined) return `coalesce(${attr(f.attr)} = ANY(${bind(f.in.map((v) => JSON.stringify(v)))}::jsonb[]), false)`;
-  if (f.exists !== undefined) return `(jsonb_exists(${alias}.attributes, ${bind(f.attr)}::text) = ${bind(f.exists)}::boolean)`;
-  const op = f.gte !== undefined ? '>=' : '<=';
-  const operand = (f.gte ?? f.lte)!;
-  const value = `${alias}.attributes -> ${bind(f.attr)}::text`;
-  return typeof operand === 'number'
-    ? `(CASE WHEN jsonb_typeof(${value}) = 'number' THEN (${value} #>> '{}')::numeric ${op} ${bind(operand)}::numeric ELSE false END)`
-    : `(CASE WHEN jsonb_typeof(${value}) = 'string' THEN (${value} #>> '{}') ${op} ${bind(operand)}::text ELSE false END)`;
 }

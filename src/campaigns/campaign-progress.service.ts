@@ -1,12 +1,13 @@
 // How far each campaign is: counted from its outbox rows, logged while it sends, and the step
 // from `sending` to `completed` once nothing of it is left to hand over. This runs as a scheduler
 // job (campaign-progress), never in the worker: the hand-over of a mail costs nothing extra.
+// The statements: campaigns.queries.ts.
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { withAdvisoryLock } from '../database/advisory-lock';
+import { Db, Sql } from '../database/sql';
 import { CampaignProgress, IN_PROGRESS_STATUSES, progressFrom, ProgressRow, waiting } from './campaign-state.policy';
+import { CampaignQueries as Q } from './campaigns.queries';
 
 /** A campaign as far as its progress goes. */
 export interface ProgressSubject {
@@ -31,34 +32,6 @@ export interface ProgressTick {
   lines: ProgressLine[];
 }
 
-// A campaign's deliveries by status, and whether a digest carried them; through deliveries_ref_idx
-// (ref_id, status). Test sends share the ref_id and are left out. $1 campaign ids.
-const COUNT_SQL = `
-  SELECT ref_id AS id, status, digest_delivery_id IS NOT NULL AS via_digest, count(*)::int AS n
-  FROM deliveries WHERE ref_id = ANY($1::text[]) AND kind = 'campaign'
-  GROUP BY 1, 2, 3`;
-
-// Campaigns whose final counts are not stored yet (campaigns_open_idx): every one being sent, and
-// a few cancelled ones (their last mails may still be in a worker's hands) or completed ones
-// (completed at their dispatch, or before these counts existed) per tick.
-const OPEN_SQL = `
-  (SELECT id, status FROM campaigns WHERE progress IS NULL AND status IN ('dispatching', 'sending'))
-  UNION ALL
-  (SELECT id, status FROM campaigns WHERE progress IS NULL AND status IN ('completed', 'cancelled') ORDER BY id LIMIT 20)`;
-
-// Nothing of it is left in the outbox: sending -> completed with its final counts; a cancelled or
-// older completed campaign keeps its status and gets its counts. Guarded by the status read
-// before counting, so a cancel in between wins (and clears the counts for a recount).
-const SETTLE_SQL = `
-  WITH settled AS (
-    UPDATE campaigns SET
-      status = CASE WHEN status = 'sending' THEN 'completed' ELSE status END,
-      completed_at = CASE WHEN status = 'sending' THEN $3::timestamptz ELSE completed_at END,
-      progress = $4::jsonb, updated_at = $3::timestamptz
-    WHERE id = $1 AND status = $2 AND progress IS NULL
-    RETURNING id)
-  SELECT id FROM settled`;
-
 const REPEAT_UNCHANGED_MS = 5 * 60_000;
 
 @Injectable()
@@ -68,13 +41,13 @@ export class CampaignProgressService {
   private readonly lastLines = new Map<string, { key: string; at: number }>();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     private readonly clock: Clock,
   ) {}
 
   /** The progress to show for each campaign: none before its dispatch, the stored counts once settled, else counted now. */
   /** `tx`: inside a transaction that changed them (a cancel), its own view of the rows. */
-  async of(campaigns: readonly ProgressSubject[], tx: EntityManager = this.db.manager): Promise<Map<string, CampaignProgress | null>> {
+  async of(campaigns: readonly ProgressSubject[], tx: Sql = this.db): Promise<Map<string, CampaignProgress | null>> {
     const shown = new Map<string, CampaignProgress | null>();
     const toCount: ProgressSubject[] = [];
     for (const c of campaigns) {
@@ -87,9 +60,9 @@ export class CampaignProgressService {
   }
 
   /** Counts now, in one statement for all of them. */
-  async count(campaigns: readonly Pick<ProgressSubject, 'id' | 'status'>[], tx: EntityManager = this.db.manager): Promise<Map<string, CampaignProgress>> {
+  async count(campaigns: readonly Pick<ProgressSubject, 'id' | 'status'>[], tx: Sql = this.db): Promise<Map<string, CampaignProgress>> {
     if (campaigns.length === 0) return new Map();
-    const rows: { id: string; status: string; via_digest: boolean; n: number }[] = await tx.query(COUNT_SQL, [campaigns.map((c) => c.id)]);
+    const rows = await tx.rows(Q.progressCounts, [campaigns.map((c) => c.id)]);
     const byCampaign = new Map<string, ProgressRow[]>(campaigns.map((c) => [c.id, []]));
     for (const r of rows) byCampaign.get(r.id)?.push({ status: r.status, viaDigest: r.via_digest, n: r.n });
     const now = this.clock.now();
@@ -103,7 +76,7 @@ export class CampaignProgressService {
    */
   async tick(): Promise<ProgressTick | null> {
     const run = await withAdvisoryLock(this.db, 'tactful:job:campaign-progress', async () => {
-      const open: { id: string; status: string }[] = await this.db.query(OPEN_SQL);
+      const open = await this.db.rows(Q.openCampaigns, []);
       const counts = await this.count(open);
       const result: ProgressTick = { completed: 0, settled: 0, lines: [] };
       for (const campaign of open) {
@@ -123,8 +96,8 @@ export class CampaignProgressService {
 
   private async settle(campaign: { id: string; status: string }, progress: CampaignProgress): Promise<'completed' | 'settled' | null> {
     if (campaign.status === 'dispatching' || waiting(progress) > 0) return null;
-    const settled = await this.db.query(SETTLE_SQL, [campaign.id, campaign.status, this.clock.now(), JSON.stringify(progress)]);
-    if (settled.length === 0) return null;
+    const settled = await this.db.run(Q.settle, [campaign.id, campaign.status, this.clock.now(), JSON.stringify(progress)]);
+    if (settled === 0) return null;
     this.lastLines.delete(campaign.id);
     if (campaign.status !== 'sending') return 'settled';
     this.logger.log({ campaign: campaign.id, ...progress }, 'campaign completed');

@@ -1,8 +1,8 @@
-// Campaigns: compose, schedule, cancel, preview, test-send; stats and the audience dry run.
+// Campaigns: compose, schedule, cancel, preview, test-send; stats and the audience dry run. The
+// statements: campaigns.queries.ts.
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
 import { handOverStep } from '../cadence/hand-over.policy';
 import { BoundedCache } from '../common/bounded-cache';
@@ -10,7 +10,7 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { addressOf, APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { runPrepared } from '../database/prepared';
+import { Db, managerOf, Sql, sqlOf, Tx, txOf } from '../database/sql';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { marketingKind } from '../delivery/marketing-hand-over';
 import { replyToFor } from '../addresses/email';
@@ -18,42 +18,12 @@ import { OutboxService } from '../delivery/outbox.service';
 import { Reason, REASON_LABELS, readReason } from '../reasons/reason-codes';
 import { TokenService } from '../links/tokens';
 import { TemplateRenderer } from '../rendering/template-renderer';
-import { AudienceFilter, compileAudience, validateAudience } from './audience-filter';
-import { campaignKeyPrefix, dryRunSql, FIRST_CURSOR } from './campaign-dispatch.service';
+import { validateAudience } from './audience-filter';
+import { campaignKeyPrefix, FIRST_CURSOR } from './campaign-dispatch.service';
 import { CampaignProgressService } from './campaign-progress.service';
 import { CampaignProgress, EDITABLE_STATUSES } from './campaign-state.policy';
+import { CampaignRow, CampaignQueries as Q, compileAudience, DecisionParams, FEEDBACK_LATELY_DAYS, withAudience } from './campaigns.queries';
 import { AudienceQuery, CampaignResponse, CreateCampaignDto, PreviewCampaignDto, TestSendDto, UpdateCampaignDto } from './dto/campaign.dto';
-
-interface CampaignRow {
-  id: string;
-  name: string;
-  topic_id: string;
-  topic_key: string;
-  topic_name_de: string;
-  topic_name_en: string;
-  sender: string;
-  priority: number;
-  status: string;
-  subject_de: string | null;
-  subject_en: string | null;
-  body_de: string | null;
-  body_en: string | null;
-  digest_summary_de: string | null;
-  digest_summary_en: string | null;
-  locale_fallback: boolean;
-  audience: AudienceFilter | null;
-  digest_url: string | null;
-  send_at: Date | null;
-  expires_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  completed_at: Date | null;
-  cancelled_at: Date | null;
-  /** The final counts, stored once nothing of it is left in the outbox (campaign-progress job). */
-  progress: CampaignProgress | null;
-}
 
 export interface CampaignContent {
   subject: string;
@@ -63,8 +33,6 @@ export interface CampaignContent {
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-/** "Lately" in the audience dry run's count of recipients who rated the topic not useful. */
-export const FEEDBACK_LATELY_DAYS = 90;
 type LocalizedPair = { de?: string; en?: string };
 
 /** What the send-time check read that compose reuses: the version of the campaign and topic rows. */
@@ -73,22 +41,13 @@ interface CampaignFacts {
   version: string | undefined;
 }
 
-// The send-time facts of a campaign mail in one round trip: the subscription (locked FOR SHARE,
-// so a consent change waits for the hand-over), the campaign's state, and the version of the
-// campaign and topic rows that compose reuses. $1 subscriber, $2 topic, $3 campaign.
-const CAMPAIGN_GATE = `WITH subscription AS (
-   SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE)
- SELECT (SELECT status FROM subscription) AS subscription_status, c.status, c.expires_at,
-        c.xmin::text || ':' || t.xmin::text AS version
- FROM (VALUES (1)) one LEFT JOIN campaigns c ON c.id = $3 LEFT JOIN topics t ON t.id = c.topic_id`;
-
 @Injectable()
 export class CampaignsService implements OnModuleInit {
   /** Campaign content by campaign id and row version, for the worker's compose. */
   private readonly contentRows = new BoundedCache<string, Promise<CampaignRow | undefined>>(16);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly renderer: TemplateRenderer,
@@ -120,48 +79,44 @@ export class CampaignsService implements OnModuleInit {
 
   // ---- API ---------------------------------------------------------------------------------
   // The writes take the caller's transaction (`tx`) when another domain calls them as part of its
-  // own request, so that a webinar and its invitation campaign commit together or not at all.
+  // own request, so that a webinar and its invitation campaign commit together or not at all. (An
+  // EntityManager is a caller not converted yet: its transaction, docs/SQL.md.)
 
-  async create(input: CreateCampaignDto, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
+  async create(input: CreateCampaignDto, tx: Sql | EntityManager = this.db): Promise<CampaignResponse> {
     const now = this.clock.now();
     const topicId = await this.topicId(input.topic, 'topic', tx);
     await this.validateContent(input);
-    const [row] = await tx.query(
-      `INSERT INTO campaigns (name, topic_id, sender, priority, status, subject_de, subject_en, body_de, body_en,
-                              digest_summary_de, digest_summary_en, locale_fallback, audience, send_at, expires_at, created_at, updated_at, digest_url)
-       VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16) RETURNING id`,
-      [
-        input.name,
-        topicId,
-        input.sender ?? 'marketing',
-        input.priority ?? 0,
-        input.subject.de ?? null,
-        input.subject.en ?? null,
-        input.body.de ?? null,
-        input.body.en ?? null,
-        input.digestSummary?.de ?? null,
-        input.digestSummary?.en ?? null,
-        input.localeFallback ?? false,
-        input.audience ? JSON.stringify(input.audience) : null,
-        input.sendAt ?? null,
-        input.expiresAt ?? null,
-        now,
-        input.digestUrl ?? null,
-      ],
-    );
+    const row = (await sqlOf(tx).row(Q.create, [
+      input.name,
+      topicId,
+      input.sender ?? 'marketing',
+      input.priority ?? 0,
+      input.subject.de ?? null,
+      input.subject.en ?? null,
+      input.body.de ?? null,
+      input.body.en ?? null,
+      input.digestSummary?.de ?? null,
+      input.digestSummary?.en ?? null,
+      input.localeFallback ?? false,
+      input.audience ? JSON.stringify(input.audience) : null,
+      input.sendAt ?? null,
+      input.expiresAt ?? null,
+      now,
+      input.digestUrl ?? null,
+    ]))!;
     return this.get(row.id, tx);
   }
 
   /** Newest first, each with its progress: counted now while it sends, as stored once it completed. */
   async list(status?: string): Promise<CampaignResponse[]> {
-    const rows = await this.rows(status ? `c.status = $1` : 'true', status ? [status] : [], 'ORDER BY c.created_at DESC LIMIT 500');
+    const rows = await this.db.rows(Q.list, [status || null]);
     const progress = await this.progress.of(rows);
     return rows.map((row) => toResponse(row, progress.get(row.id) ?? null));
   }
 
-  async get(id: string, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
+  async get(id: string, tx: Sql | EntityManager = this.db): Promise<CampaignResponse> {
     const row = await this.row(id, tx);
-    const progress = await this.progress.of([row], tx);
+    const progress = await this.progress.of([row], sqlOf(tx));
     return toResponse(row, progress.get(id) ?? null);
   }
 
@@ -169,14 +124,11 @@ export class CampaignsService implements OnModuleInit {
   async titles(ids: readonly string[]): Promise<Map<string, { name: string; subject: { de: string | null; en: string | null } }>> {
     const uuids = [...new Set(ids)].filter((id) => /^[0-9a-f-]{36}$/i.test(id));
     if (uuids.length === 0) return new Map();
-    const rows: { id: string; name: string; subject_de: string | null; subject_en: string | null }[] = await this.db.query(
-      `SELECT id, name, subject_de, subject_en FROM campaigns WHERE id = ANY($1::uuid[])`,
-      [uuids],
-    );
+    const rows = await this.db.rows(Q.titles, [uuids]);
     return new Map(rows.map((r) => [r.id, { name: r.name, subject: { de: r.subject_de, en: r.subject_en } }]));
   }
 
-  async update(id: string, input: UpdateCampaignDto, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
+  async update(id: string, input: UpdateCampaignDto, tx: Sql | EntityManager = this.db): Promise<CampaignResponse> {
     const current = await this.row(id, tx);
     if (!EDITABLE_STATUSES.includes(current.status)) {
       throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; only draft and scheduled campaigns can be changed.`);
@@ -190,33 +142,25 @@ export class CampaignsService implements OnModuleInit {
     };
     await this.validateContent(merged);
     const topicId = input.topic ? await this.topicId(input.topic, 'topic', tx) : current.topic_id;
-    await tx.query(
-      `UPDATE campaigns SET name = coalesce($2, name), topic_id = $3, sender = coalesce($4, sender), priority = coalesce($5, priority),
-         subject_de = $6, subject_en = $7, body_de = $8, body_en = $9,
-         digest_summary_de = coalesce($10, digest_summary_de), digest_summary_en = coalesce($11, digest_summary_en),
-         locale_fallback = coalesce($12, locale_fallback), audience = $13, send_at = $14, expires_at = $15, updated_at = $16,
-         digest_url = coalesce($17, digest_url)
-       WHERE id = $1`,
-      [
-        id,
-        input.name ?? null,
-        topicId,
-        input.sender ?? null,
-        input.priority ?? null,
-        merged.subject.de ?? null,
-        merged.subject.en ?? null,
-        merged.body.de ?? null,
-        merged.body.en ?? null,
-        input.digestSummary?.de ?? null,
-        input.digestSummary?.en ?? null,
-        input.localeFallback ?? null,
-        merged.audience ? JSON.stringify(merged.audience) : null,
-        merged.sendAt ?? null,
-        merged.expiresAt ?? null,
-        this.clock.now(),
-        input.digestUrl ?? null,
-      ],
-    );
+    await sqlOf(tx).run(Q.update, [
+      id,
+      input.name ?? null,
+      topicId,
+      input.sender ?? null,
+      input.priority ?? null,
+      merged.subject.de ?? null,
+      merged.subject.en ?? null,
+      merged.body.de ?? null,
+      merged.body.en ?? null,
+      input.digestSummary?.de ?? null,
+      input.digestSummary?.en ?? null,
+      input.localeFallback ?? null,
+      merged.audience ? JSON.stringify(merged.audience) : null,
+      merged.sendAt ?? null,
+      merged.expiresAt ?? null,
+      this.clock.now(),
+      input.digestUrl ?? null,
+    ]);
     return this.get(id, tx);
   }
 
@@ -228,38 +172,30 @@ export class CampaignsService implements OnModuleInit {
   async revise(
     id: string,
     input: { subject: LocalizedPair; body: LocalizedPair; digestSummary: LocalizedPair; expiresAt: Date | null },
-    tx?: EntityManager,
+    tx?: Tx | EntityManager,
   ): Promise<void> {
     await this.validateContent({ subject: input.subject, body: input.body });
     await this.inTransaction(tx, async (tx) => {
       const now = this.clock.now();
-      const [current] = await tx.query(`SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, [id]);
+      const current = await tx.row(Q.lockStatus, [id]);
       if (!current) throw notFound('Campaign', id);
       if (current.status === 'cancelled') return;
-      await tx.query(
-        `UPDATE campaigns SET subject_de = $2, subject_en = $3, body_de = $4, body_en = $5, digest_summary_de = $6, digest_summary_en = $7,
-           expires_at = $8, updated_at = $9 WHERE id = $1`,
-        [
-          id,
-          input.subject.de ?? null,
-          input.subject.en ?? null,
-          input.body.de ?? null,
-          input.body.en ?? null,
-          input.digestSummary.de ?? null,
-          input.digestSummary.en ?? null,
-          input.expiresAt,
-          now,
-        ],
-      );
-      await tx.query(`UPDATE deliveries SET expires_at = $2, updated_at = $3 WHERE ref_id = $1 AND kind = 'campaign' AND status IN ('queued', 'deferred')`, [
+      await tx.run(Q.revise, [
         id,
+        input.subject.de ?? null,
+        input.subject.en ?? null,
+        input.body.de ?? null,
+        input.body.en ?? null,
+        input.digestSummary.de ?? null,
+        input.digestSummary.en ?? null,
         input.expiresAt,
         now,
       ]);
+      await tx.run(Q.reviseWaiting, [id, input.expiresAt, now]);
     });
   }
 
-  async schedule(id: string, sendAt?: string, tx: EntityManager = this.db.manager): Promise<CampaignResponse> {
+  async schedule(id: string, sendAt?: string, tx: Sql | EntityManager = this.db): Promise<CampaignResponse> {
     const now = this.clock.now();
     const current = await this.row(id, tx);
     if (!EDITABLE_STATUSES.includes(current.status)) {
@@ -270,31 +206,23 @@ export class CampaignsService implements OnModuleInit {
     if (!current.subject_de && !current.subject_en) errors.push({ field: 'subject', message: 'needs at least one language before scheduling' });
     if (current.expires_at && current.expires_at <= at) errors.push({ field: 'expiresAt', message: 'must lie after sendAt' });
     if (errors.length) throw new DomainException(ErrorCode.Unprocessable, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
-    await tx.query(`UPDATE campaigns SET status = 'scheduled', send_at = $2, updated_at = $3 WHERE id = $1`, [id, at, now]);
+    await sqlOf(tx).run(Q.schedule, [id, at, now]);
     return this.get(id, tx);
   }
 
   /** Cancels the campaign and everything of it not yet handed to SMTP, releasing held windows. */
-  async cancel(id: string, tx?: EntityManager): Promise<CampaignResponse & { cancelledDeliveries: number }> {
+  async cancel(id: string, tx?: Tx | EntityManager): Promise<CampaignResponse & { cancelledDeliveries: number }> {
     const now = this.clock.now();
     return this.inTransaction(tx, async (tx) => {
-      const [current] = await tx.query(`SELECT status FROM campaigns WHERE id = $1 FOR UPDATE`, [id]);
+      const current = await tx.row(Q.lockStatus, [id]);
       if (!current) throw notFound('Campaign', id);
       if (current.status === 'cancelled') return { ...(await this.get(id, tx)), cancelledDeliveries: 0 };
       // Its counts change now (deferred copies are suppressed too): the campaign-progress job
       // stores them again once the last mail in a worker's hands has settled.
-      await tx.query(`UPDATE campaigns SET status = 'cancelled', cancelled_at = $2, updated_at = $2, progress = NULL WHERE id = $1`, [id, now]);
+      await tx.run(Q.cancel, [id, now]);
       // Rows being handed over right now are locked by their worker; SKIP LOCKED leaves them, and
       // the worker's send-time gate sees the cancelled campaign.
-      const rows: { id: string; subscriber_id: string; idempotency_key: string }[] = await tx.query(
-        `WITH target AS (
-           SELECT id FROM deliveries WHERE ref_id = $1 AND kind = 'campaign' AND status IN ('queued', 'deferred') FOR UPDATE SKIP LOCKED)
-         , done AS (
-           UPDATE deliveries d SET status = 'suppressed', reason = $2, updated_at = $3 FROM target WHERE d.id = target.id
-           RETURNING d.id, d.subscriber_id, d.idempotency_key)
-         SELECT id, subscriber_id, idempotency_key FROM done`,
-        [id, Reason.SuppressedCancelled, now],
-      );
+      const rows = await tx.rows(Q.cancelWaiting, [id, Reason.SuppressedCancelled, now]);
       // The outcome `cancelled` of the hand-over state machine, for every mail at once.
       await this.cadence.applyWindowAction(
         tx,
@@ -309,7 +237,7 @@ export class CampaignsService implements OnModuleInit {
     const campaign = await this.row(id);
     let locale: Locale = input.locale ?? this.config.defaultLocale;
     if (input.subscriberId) {
-      const [s] = await this.db.query(`SELECT locale FROM subscribers WHERE id = $1`, [input.subscriberId]);
+      const s = await this.db.row(Q.subscriberLocale, [input.subscriberId]);
       if (!s) throw notFound('Subscriber', input.subscriberId);
       locale = input.locale ?? s.locale;
     }
@@ -349,22 +277,13 @@ export class CampaignsService implements OnModuleInit {
     const now = this.clock.now();
     const locale = input.locale ?? this.config.defaultLocale;
     if (!contentFor(campaign, locale, true)) throw new DomainException(ErrorCode.Unprocessable, `The campaign has no ${locale} version.`);
-    await this.db.query(
-      `INSERT INTO deliveries (to_address, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
-                               next_attempt_at, created_at, updated_at, payload)
-       SELECT a, 'service', 'campaign_test', $2, $3, $4, $5, 'queued', 'queued', 'test:' || $3 || ':' || $6 || ':' || a, $7, $7, $7, '{"test": true}'
-       FROM unnest($1::text[]) a`,
-      [input.addresses.map((a) => a.trim().toLowerCase()), campaign.topic_id, id, campaign.sender, locale, randomUUID(), now],
-    );
+    await this.db.run(Q.testSend, [input.addresses.map((a) => a.trim().toLowerCase()), campaign.topic_id, id, campaign.sender, locale, randomUUID(), now]);
     return { queued: input.addresses.length };
   }
 
   async stats(id: string) {
     await this.row(id);
-    const rows: { status: string; reason: string; count: number }[] = await this.db.query(
-      `SELECT status, reason, count(*)::int AS count FROM deliveries WHERE ref_id = $1 AND kind = 'campaign' GROUP BY status, reason ORDER BY status, reason`,
-      [id],
-    );
+    const rows = await this.db.rows(Q.stats, [id]);
     const byStatus: Record<string, number> = {};
     const byReason: Record<string, number> = {};
     for (const r of rows) {
@@ -379,7 +298,7 @@ export class CampaignsService implements OnModuleInit {
   async audience(id: string, query: AudienceQuery) {
     const campaign = await this.row(id);
     const at = query.at ? new Date(query.at) : campaign.send_at && campaign.send_at > this.clock.now() ? campaign.send_at : this.clock.now();
-    const params: unknown[] = [
+    const params: DecisionParams = [
       campaign.topic_id,
       FIRST_CURSOR,
       2_147_483_647,
@@ -393,16 +312,7 @@ export class CampaignsService implements OnModuleInit {
       this.cadence.quietHours.end,
     ];
     // The same decision as the dispatch, with "would reserve" (eligible, window free at `at`) in place of the write.
-    const rows: { status: string; reason: string; count: number; first_digest: Date | null; rated_not_useful: number }[] = await this.db.query(
-      `${dryRunSql(compileAudience(campaign.audience, params, 's'))}
-       SELECT status, reason, count(*)::int AS count, min(at) FILTER (WHERE status = 'deferred') AS first_digest,
-              -- Recipients who told us lately that this topic's mails were not useful to them.
-              count(*) FILTER (WHERE EXISTS (
-                SELECT 1 FROM feedback f WHERE f.subscriber_id = decided.id AND f.topic_id = $1 AND f.rating = 'not_useful'
-                  AND f.created_at > $4::timestamptz - make_interval(days => ${FEEDBACK_LATELY_DAYS})))::int AS rated_not_useful
-       FROM decided GROUP BY status, reason ORDER BY status, reason`,
-      params,
-    );
+    const rows = await this.db.rows(withAudience(Q.audienceDryRun, compileAudience(campaign.audience, params, 's')), params);
     const recipients = rows.filter((r) => r.status === 'queued' || r.status === 'deferred');
     const count = (status: string) => rows.filter((r) => r.status === status).reduce((n, r) => n + r.count, 0);
     return {
@@ -420,17 +330,17 @@ export class CampaignsService implements OnModuleInit {
   // ---- send time -----------------------------------------------------------------------------
 
   /** Consent (subscription locked FOR SHARE), then the campaign's own state: cancelled, expired. */
-  private async check(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: CampaignFacts }> {
-    const [campaign] = await runPrepared(tx, CAMPAIGN_GATE, [delivery.subscriberId, delivery.topicId, delivery.refId]);
-    const consent = await subscriberGate(tx, delivery, campaign.subscription_status);
+  private async check(tx: Sql | EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: CampaignFacts }> {
+    const campaign = (await sqlOf(tx).row(Q.gate, [delivery.subscriberId, delivery.topicId, delivery.refId]))!;
+    const consent = await subscriberGate(managerOf(tx), delivery, campaign.subscription_status);
     if (consent) return { refused: consent };
     if (campaign.status === 'cancelled') return { refused: { status: 'suppressed', reason: Reason.SuppressedCancelled } };
     if (campaign.expires_at && campaign.expires_at <= now) return { refused: { status: 'expired', reason: Reason.Expired } };
-    return { facts: { version: campaign.version } };
+    return { facts: { version: campaign.version ?? undefined } };
   }
 
-  private async compose(tx: EntityManager, delivery: ClaimedDelivery, version: string | undefined, test = false) {
-    const campaign = await this.contentRow(tx, delivery.refId!, version);
+  private async compose(tx: Sql | EntityManager, delivery: ClaimedDelivery, version: string | undefined, test = false) {
+    const campaign = await this.contentRow(sqlOf(tx), delivery.refId!, version);
     const content = campaign ? contentFor(campaign, delivery.locale, true) : null;
     if (!content) throw new Error(`campaign ${delivery.refId} has no content for ${delivery.locale}`);
     // A test send goes to listed addresses, not to a subscriber: its links are inert samples.
@@ -480,19 +390,15 @@ export class CampaignsService implements OnModuleInit {
   }
 
   /** `work` in the caller's transaction, or in a new one. */
-  private inTransaction<T>(tx: EntityManager | undefined, work: (tx: EntityManager) => Promise<T>): Promise<T> {
-    return tx ? work(tx) : this.db.transaction(work);
+  private inTransaction<T>(tx: Tx | EntityManager | undefined, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.transaction(work, { in: tx ? txOf(tx) : undefined });
   }
 
-  private async topicId(key: string, field: string, manager: EntityManager = this.db.manager): Promise<string> {
-    const [topic] = await manager.query(`SELECT id, archived FROM topics WHERE key = $1`, [key]);
+  private async topicId(key: string, field: string, tx: Sql | EntityManager = this.db): Promise<string> {
+    const topic = await sqlOf(tx).row(Q.topicRef, [key]);
     if (!topic) throw validationException([{ field, message: `"${key}" is not a topic` }]);
     if (topic.archived) throw validationException([{ field, message: `"${key}" is archived` }]);
     return topic.id;
-  }
-
-  private rows(where: string, params: unknown[], tail = ''): Promise<CampaignRow[]> {
-    return this.rowsIn(this.db.manager, where, params, tail);
   }
 
   /**
@@ -500,8 +406,8 @@ export class CampaignsService implements OnModuleInit {
    * xmin: any change to either row changes it) shares one read per version with every other
    * mail of the campaign; a test send reads afresh.
    */
-  private async contentRow(tx: EntityManager, id: string, version: string | undefined): Promise<CampaignRow | undefined> {
-    const read = async () => (await this.rowsIn(tx, 'c.id = $1', [id]))[0];
+  private async contentRow(tx: Sql, id: string, version: string | undefined): Promise<CampaignRow | undefined> {
+    const read = () => tx.row(Q.byId, [id]);
     if (version === undefined) return read();
     const cached = this.contentRows.getOrCreate(`${id}:${version}`, () => read());
     return cached.catch((error) => {
@@ -510,16 +416,8 @@ export class CampaignsService implements OnModuleInit {
     });
   }
 
-  private rowsIn(manager: EntityManager, where: string, params: unknown[], tail = ''): Promise<CampaignRow[]> {
-    return manager.query(
-      `SELECT c.*, t.key AS topic_key, t.name_de AS topic_name_de, t.name_en AS topic_name_en
-       FROM campaigns c JOIN topics t ON t.id = c.topic_id WHERE ${where} ${tail}`,
-      params,
-    );
-  }
-
-  private async row(id: string, manager: EntityManager = this.db.manager): Promise<CampaignRow> {
-    const [row] = await this.rowsIn(manager, 'c.id = $1', [id]);
+  private async row(id: string, tx: Sql | EntityManager = this.db): Promise<CampaignRow> {
+    const row = await sqlOf(tx).row(Q.byId, [id]);
     if (!row) throw notFound('Campaign', id);
     return row;
   }

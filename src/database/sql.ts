@@ -179,3 +179,11 @@ export function managerOf(from: Sql | EntityManager): EntityManager {
   if (from instanceof Db) return from.entityManager();
   return from as EntityManager;
 }
+
+/** Bridge for callers not converted yet: the Tx of a TypeORM transaction's EntityManager (a Tx passes through). */
+export function txOf(from: Tx | EntityManager): Tx {
+  if (from instanceof Tx) return from;
+  const runner = from.queryRunner;
+  if (!runner || !runner.isTransactionActive) throw new Error('txOf: the EntityManager is not inside a transaction');
+  return new Tx(runner);
+}

@@ -8,8 +8,10 @@ import { Client } from 'pg';
 import { decide, nextDigestAt, SubscriberSnapshot, windowOpensAt } from '../../src/cadence/cadence.policy';
 import { Cadence, nextSlot } from '../../src/cadence/slots';
 import { DEFAULT_QUIET_HOURS, NO_QUIET_HOURS, QuietHours } from '../../src/config/quiet-hours';
-import { compileAudience } from '../../src/campaigns/audience-filter';
-import { campaignKeyPrefix, DISPATCH_BATCH_SETTINGS, dispatchBatchSql, dryRunSql, FIRST_CURSOR } from '../../src/campaigns/campaign-dispatch.service';
+import type { AudienceFilter } from '../../src/campaigns/audience-filter';
+import { campaignKeyPrefix, FIRST_CURSOR } from '../../src/campaigns/campaign-dispatch.service';
+import { CampaignQueries, compileAudience, DecisionParams, dryRunSql, withAudience } from '../../src/campaigns/campaigns.queries';
+import { Reason } from '../../src/reasons/reason-codes';
 import { FakeClock } from '../../src/common/clock';
 import { DigestCandidate, selectEntries } from '../../src/digests/digest-compose.policy';
 import { DigestsService } from '../../src/digests/digests.service';
@@ -168,8 +170,9 @@ describe('decide() and the dispatch SQL', () => {
             const params: unknown[] = [topicId, FIRST_CURSOR, 50_000, now, campaignKeyPrefix(CAMPAIGN), CAMPAIGN, SENDER, 0, expiresAt, quiet.start, quiet.end];
             const audienceSql = compileAudience(AUDIENCE, params, 's');
             const dry = await client.query(`${dryRunSql(audienceSql)} SELECT id, status, reason, at FROM decided`, params);
-            for (const setting of DISPATCH_BATCH_SETTINGS) await client.query(setting);
-            await client.query(dispatchBatchSql(audienceSql), params);
+            await client.query(CampaignQueries.batchSettings.text);
+            // The statement the dispatch runs for this audience (campaign-dispatch.service.ts).
+            await client.query(withAudience(CampaignQueries.dispatchBatch, audienceSql).text, params);
             const written = await client.query(`SELECT subscriber_id AS id, status, reason, next_attempt_at AS at FROM deliveries WHERE ref_id = $1`, [
               CAMPAIGN,
             ]);
@@ -213,6 +216,66 @@ describe('decide() and the dispatch SQL', () => {
         ],
       },
     );
+  });
+});
+
+describe('the dispatch statements with an audience filter', () => {
+  // The start-up check prepares them without a filter; withAudience() puts a compiled one in.
+  // Every form of the filter language, once: the statements must run with it and decide by it.
+  const WEBINAR = '0196f3c0-0000-7000-8000-0000000000aa';
+  const FILTER: AudienceFilter = {
+    and: [
+      {
+        or: [
+          { attr: 'segment', eq: 'retail' },
+          { attr: 'segment', in: ['a', 'b'] },
+        ],
+      },
+      { attr: 'tier', ne: null },
+      { attr: 'employees', gte: 10 },
+      { attr: 'since', lte: '2026-01-01' },
+      { attr: 'vip', exists: true },
+      { locale: 'de' },
+      { not: { webinar: WEBINAR, attended: true } },
+      { not: { webinar: WEBINAR } },
+    ],
+  };
+
+  it('runs the dispatch batch and its dry run with every form of the filter, and suppresses whoever it leaves out', async () => {
+    const now = new Date('2026-03-03T10:00:00Z');
+    await client.query('BEGIN');
+    try {
+      const { rows } = await client.query(
+        `INSERT INTO subscribers (email, locale, time_zone, cadence, status, attributes, source, confirmed_at, created_at, updated_at)
+         SELECT 'audience-' || n || '@example.com', 'de', 'Europe/Berlin', 'weekly', 'active',
+                jsonb_build_object('segment', 'retail', 'tier', 'gold', 'employees', employees, 'since', '2025-05-01', 'vip', true), 'import', $2, $2, $2
+         FROM unnest($1::int[]) WITH ORDINALITY AS x(employees, n) ORDER BY n RETURNING id`,
+        [[12, 5], new Date(now.getTime() - 60 * DAY)],
+      );
+      const [inside, outside] = rows.map((r) => r.id as string);
+      await client.query(
+        `INSERT INTO topic_subscriptions (subscriber_id, topic_id, status, consented_at, consent_source, confirmed_at)
+         SELECT id, $2, 'confirmed', $3, 'import', $3 FROM unnest($1::uuid[]) AS x(id)`,
+        [[inside, outside], topicId, now],
+      );
+      const params: DecisionParams = [topicId, FIRST_CURSOR, 50_000, now, campaignKeyPrefix(CAMPAIGN), CAMPAIGN, SENDER, 0, null, 0, 0];
+      const audienceSql = compileAudience(FILTER, params, 's');
+      const dry = await client.query(withAudience(CampaignQueries.audienceDryRun, audienceSql).text, params);
+      expect(dry.rows.map((r) => [r.status, r.reason, r.count])).toEqual([
+        ['queued', Reason.Queued, 1],
+        ['suppressed', Reason.SuppressedAudience, 1],
+      ]);
+      await client.query(CampaignQueries.batchSettings.text);
+      const batch = await client.query(withAudience(CampaignQueries.dispatchBatch, audienceSql).text, params);
+      expect(batch.rows[0]).toMatchObject({ candidates: 2, inserted: 2 });
+      const written = await client.query(`SELECT subscriber_id, reason FROM deliveries WHERE ref_id = $1 ORDER BY reason`, [CAMPAIGN]);
+      expect(written.rows).toEqual([
+        { subscriber_id: inside, reason: Reason.Queued },
+        { subscriber_id: outside, reason: Reason.SuppressedAudience },
+      ]);
+    } finally {
+      await client.query('ROLLBACK');
+    }
   });
 });
 

@@ -126,9 +126,19 @@ function arrivals(...from: SmtpSink[]): Map<string, number> {
   return counts;
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, workers: Worker[] = []): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Polls `check` until it holds; fails after `timeoutMs`, or, with `progress`, only once `progress`
+ * has not grown for `timeoutMs` (the machine's load sets the pace, a stall fails).
+ */
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, workers: Worker[] = [], progress?: () => number): Promise<void> {
+  let deadline = Date.now() + timeoutMs;
+  let last = progress?.();
   while (!(await check())) {
+    const now = progress?.();
+    if (now !== undefined && now !== last) {
+      last = now;
+      deadline = Date.now() + timeoutMs;
+    }
     if (Date.now() > deadline) {
       const statuses = await db.query(`SELECT status, count(*)::int AS n FROM deliveries GROUP BY status`);
       throw new Error(
@@ -201,7 +211,7 @@ describe('outbox workers in separate processes', () => {
     const first = startWorker('crash-first', shared.url, env);
 
     // About 40 %, off a batch boundary (batches of 100), so the kill lands mid-batch.
-    await shared.waitFor(ROWS * 0.4 + 37, 150_000);
+    await shared.waitFor(ROWS * 0.4 + 37, { stallMs: 60_000 });
     first.child.kill('SIGKILL');
     await exited(first.child);
     const sentAtKill = shared.messages.length;
@@ -216,7 +226,13 @@ describe('outbox workers in separate processes', () => {
     const inFlight = atKill.sending ?? 0;
 
     const second = startWorker('crash-second', shared.url, env);
-    await until('all 10,000 rows settled', async () => (await countByStatus('crash')).sent === ROWS, 200_000, [second]);
+    await until(
+      'all 10,000 rows settled',
+      async () => (await countByStatus('crash')).sent === ROWS,
+      60_000,
+      [second],
+      () => shared.messages.length,
+    );
     await stopWorker(second);
     const seconds = (Date.now() - started) / 1000;
 
@@ -244,7 +260,7 @@ describe('outbox workers in separate processes', () => {
     expect(duplicates).toBeLessThanOrEqual(reclaimed);
     expect(Math.max(...counts.values())).toBeLessThanOrEqual(2);
     expect(shared.messages.length).toBe(ROWS + duplicates);
-  }, 400_000);
+  }, 1_200_000);
 
   it('takes over a frozen worker’s expired lease: the rows it had not started go once through the other worker, the ones it was sending stay its own', async () => {
     const ROWS = 40;

@@ -64,8 +64,12 @@ export interface SmtpSink {
   readonly connectionCount: number;
   /** Decides faults from now on; undefined returns to accepting everything. */
   fault(fn: FaultFn | undefined): void;
-  /** Resolves once at least `count` messages were accepted. */
-  waitFor(count: number, timeoutMs?: number): Promise<SinkMessage[]>;
+  /**
+   * Resolves once at least `count` messages were accepted; fails after `timeoutMs`, or with
+   * `{ stallMs }` only when no message arrived for that long (a slow but moving sender on a
+   * loaded machine is not a failure; a stopped one is).
+   */
+  waitFor(count: number, timeoutMs?: number | { stallMs: number }): Promise<SinkMessage[]>;
   /** Forgets messages, counters and the fault function. */
   clear(): void;
   close(): Promise<void>;
@@ -94,7 +98,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const connectionFaults = new Map<string, SmtpFault>();
   const transactionFaults = new Map<string, SmtpFault>();
   const timers = new Set<NodeJS.Timeout>();
-  let waiters: { count: number; resolve: (list: SinkMessage[]) => void }[] = [];
+  let waiters: { count: number; resolve: (list: SinkMessage[]) => void; arrived?: () => void }[] = [];
   let closed = false;
   // Bumped by clear(): a transaction still running from before (a delayed reply, say) finishes
   // its SMTP dialogue but is not recorded into the next test's lists.
@@ -111,6 +115,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
 
   const notify = (): void => {
     if (!waiters.length) return;
+    for (const waiter of waiters) waiter.arrived?.();
     const ready = waiters.filter((waiter) => messages.length >= waiter.count);
     waiters = waiters.filter((waiter) => messages.length < waiter.count);
     for (const waiter of ready) waiter.resolve(messages.slice());
@@ -264,18 +269,29 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     },
     waitFor(count, timeoutMs = 10_000) {
       if (messages.length >= count) return Promise.resolve(messages.slice());
+      const stallMs = typeof timeoutMs === 'number' ? null : timeoutMs.stallMs;
+      const limitMs = stallMs ?? (timeoutMs as number);
       return new Promise<SinkMessage[]>((resolve, reject) => {
+        const fail = () => {
+          waiters = waiters.filter((candidate) => candidate !== waiter);
+          const within = stallMs === null ? `within ${limitMs} ms` : `(none arrived for ${limitMs} ms)`;
+          reject(new Error(`smtp-sink: expected ${count} messages ${within}, got ${messages.length}`));
+        };
+        let timer = setTimeout(fail, limitMs);
         const waiter = {
           count,
           resolve: (list: SinkMessage[]) => {
             clearTimeout(timer);
             resolve(list);
           },
+          arrived:
+            stallMs === null
+              ? undefined
+              : () => {
+                  clearTimeout(timer);
+                  timer = setTimeout(fail, limitMs);
+                },
         };
-        const timer = setTimeout(() => {
-          waiters = waiters.filter((candidate) => candidate !== waiter);
-          reject(new Error(`smtp-sink: expected ${count} messages within ${timeoutMs} ms, got ${messages.length}`));
-        }, timeoutMs);
         waiters.push(waiter);
       });
     },

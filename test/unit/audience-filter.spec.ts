@@ -1,6 +1,7 @@
 // The audience filter's webinar condition: "registered for this webinar", optionally by attendance,
 // validated with a field path and compiled to bound parameters only.
-import { AUDIENCE_LIMITS, compileAudience, validateAudience } from '../../src/campaigns/audience-filter';
+import { AUDIENCE_LIMITS, validateAudience } from '../../src/campaigns/audience-filter';
+import { compileAudience } from '../../src/campaigns/campaigns.queries';
 
 const ID = '3f2b8c1e-0000-4000-8000-000000000001';
 

@@ -9,18 +9,7 @@ const root = join(__dirname, '../..');
 const src = join(root, 'src');
 
 /** Not converted yet (PHASE 2 of issue 19, after the hand-over rework lands). Must shrink to empty. */
-const NOT_CONVERTED_YET: string[] = [
-  'src/cadence/cadence.service.ts',
-  'src/cadence/deferral.service.ts',
-  'src/campaigns/audience-filter.ts',
-  'src/campaigns/campaign-dispatch.service.ts',
-  'src/campaigns/campaign-progress.service.ts',
-  'src/campaigns/campaigns.service.ts',
-  'src/database/prepared.ts',
-  'src/delivery/delivery-kinds.ts',
-  'src/delivery/delivery-worker.ts',
-  'src/delivery/outbox.service.ts',
-];
+const NOT_CONVERTED_YET: string[] = ['src/delivery/delivery-kinds.ts', 'src/delivery/delivery-worker.ts', 'src/delivery/outbox.service.ts'];
 
 /** Where SQL may be: the statements' own files, the migrations, and the mechanism itself. */
 function mayHoldSql(file: string): boolean {
