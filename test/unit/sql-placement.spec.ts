@@ -17,9 +17,6 @@ const NOT_CONVERTED_YET: string[] = [
   'src/campaigns/campaign-progress.service.ts',
   'src/campaigns/campaigns.service.ts',
   'src/database/prepared.ts',
-  'src/delivery/delivery-kinds.ts',
-  'src/delivery/delivery-worker.ts',
-  'src/delivery/outbox.service.ts',
   'src/digests/digests.service.ts',
   // The mail loop's inbound half (issue 20) came beside the conversion; its events are next to convert.
   'src/mail-events/mail-events.service.ts',
