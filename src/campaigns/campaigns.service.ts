@@ -55,6 +55,15 @@ interface CampaignRow {
   progress: CampaignProgress | null;
 }
 
+/** A draft's words as the console's form holds them (previewDraft). */
+export interface DraftPreview {
+  subject: LocalizedPair;
+  body: LocalizedPair;
+  localeFallback: boolean;
+  sender?: string;
+  topicName: { de: string; en: string };
+}
+
 export interface CampaignContent {
   subject: string;
   body: string;
@@ -316,6 +325,34 @@ export class CampaignsService implements OnModuleInit {
     const content = contentFor(campaign, locale, true);
     if (!content)
       throw new DomainException(ErrorCode.Unprocessable, `The campaign has no ${locale} version.`, [{ field: 'locale', message: 'has no content' }]);
+    return this.renderPreview(content, campaign.sender);
+  }
+
+  /**
+   * A draft as the console's form holds it, not saved: rendered as preview() renders a saved
+   * campaign (inert links), its body checked as create() checks it. The caller names the topic.
+   */
+  async previewDraft(draft: DraftPreview, locale: Locale) {
+    const content = contentFor(
+      {
+        subject_de: draft.subject.de ?? null,
+        subject_en: draft.subject.en ?? null,
+        body_de: draft.body.de ?? null,
+        body_en: draft.body.en ?? null,
+        topic_name_de: draft.topicName.de,
+        topic_name_en: draft.topicName.en,
+        locale_fallback: draft.localeFallback,
+      },
+      locale,
+      true,
+    );
+    if (!content) throw new DomainException(ErrorCode.Unprocessable, `The draft has no ${locale} version.`, [{ field: 'locale', message: 'has no content' }]);
+    const check = await this.renderer.validateCampaignBody(content.body);
+    if (!check.ok) throw validationException(check.errors.map((e) => ({ field: `body.${content.locale}`, message: `line ${e.line}: ${e.message}` })));
+    return this.renderPreview(content, draft.sender ?? 'marketing');
+  }
+
+  private renderPreview(content: CampaignContent, sender: string) {
     // The subscriber only chooses the language: the links are inert samples. A preview needs only
     // `read`; with the person's own links it would let that key unsubscribe or re-consent them.
     return this.renderer.render('campaign', content.locale, {
@@ -323,7 +360,7 @@ export class CampaignsService implements OnModuleInit {
       bodyHtml: content.body,
       topicName: content.topicName,
       ...this.previewLinks(content.locale),
-      replyAddress: addressOf(replyToFor(this.config, campaign.sender)),
+      replyAddress: addressOf(replyToFor(this.config, sender)),
       feedback: {
         usefulUrl: this.tokens.previewUrl('feedback', content.locale, 'useful'),
         notUsefulUrl: this.tokens.previewUrl('feedback', content.locale, 'not_useful'),
@@ -526,7 +563,11 @@ export class CampaignsService implements OnModuleInit {
 }
 
 /** The subject and body in the subscriber's language, or the other one when fallback is on. */
-export function contentFor(c: CampaignRow, locale: Locale, allowFallback: boolean): CampaignContent | null {
+export function contentFor(
+  c: Pick<CampaignRow, 'subject_de' | 'subject_en' | 'body_de' | 'body_en' | 'topic_name_de' | 'topic_name_en' | 'locale_fallback'>,
+  locale: Locale,
+  allowFallback: boolean,
+): CampaignContent | null {
   const pick = (l: Locale) => {
     const subject = l === 'de' ? c.subject_de : c.subject_en;
     const body = l === 'de' ? c.body_de : c.body_en;
