@@ -6,6 +6,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { withAdvisoryLock } from '../database/advisory-lock';
+import { MetricsQueries } from '../metrics/metrics.queries';
 import { CampaignProgress, IN_PROGRESS_STATUSES, progressFrom, ProgressRow, waiting } from './campaign-state.policy';
 
 /** A campaign as far as its progress goes. */
@@ -31,12 +32,11 @@ export interface ProgressTick {
   lines: ProgressLine[];
 }
 
-// A campaign's deliveries by status, and whether a digest carried them; through deliveries_ref_idx
-// (ref_id, status). Test sends share the ref_id and are left out. $1 campaign ids.
-const COUNT_SQL = `
-  SELECT ref_id AS id, status, digest_delivery_id IS NOT NULL AS via_digest, count(*)::int AS n
-  FROM deliveries WHERE ref_id = ANY($1::text[]) AND kind = 'campaign'
-  GROUP BY 1, 2, 3`;
+// A campaign's deliveries by status, and whether a digest carried them: the per-campaign rollup
+// (metrics/campaign-counts.ts, equal to grouping its deliveries; test sends left out), read in the
+// caller's transaction so a cancel sees its own changes. A handful of rows per campaign and hour,
+// not one per recipient: a campaign of a million shows its progress at once.
+const COUNT_SQL = MetricsQueries.campaignCounts.text;
 
 // Campaigns whose final counts are not stored yet (campaigns_open_idx): every one being sent, and
 // a few cancelled ones (their last mails may still be in a worker's hands) or completed ones
@@ -89,9 +89,9 @@ export class CampaignProgressService {
   /** Counts now, in one statement for all of them. */
   async count(campaigns: readonly Pick<ProgressSubject, 'id' | 'status'>[], tx: EntityManager = this.db.manager): Promise<Map<string, CampaignProgress>> {
     if (campaigns.length === 0) return new Map();
-    const rows: { id: string; status: string; via_digest: boolean; n: number }[] = await tx.query(COUNT_SQL, [campaigns.map((c) => c.id)]);
+    const rows: { campaign_id: string; status: string; via_digest: boolean; n: string }[] = await tx.query(COUNT_SQL, [campaigns.map((c) => c.id)]);
     const byCampaign = new Map<string, ProgressRow[]>(campaigns.map((c) => [c.id, []]));
-    for (const r of rows) byCampaign.get(r.id)?.push({ status: r.status, viaDigest: r.via_digest, n: r.n });
+    for (const r of rows) byCampaign.get(r.campaign_id)?.push({ status: r.status, viaDigest: r.via_digest, n: Number(r.n) });
     const now = this.clock.now();
     return new Map(campaigns.map((c) => [c.id, progressFrom(byCampaign.get(c.id)!, c.status !== 'dispatching', now)]));
   }
