@@ -4,7 +4,7 @@
 // scheduler off): a customer with 1,000 decisions (their page: profile, consent, outlook, the
 // newest 200 decisions in words, campaign titles), and a campaign of 1,000,000 recipients (its
 // page: facts, progress, feedback, decisions by reason over time from the per-campaign rollup), once
-// while it sends (progress counted from the outbox rows on every load) and once completed (progress
+// while it sends (progress read from the rollup on every load) and once completed (progress
 // stored), and its decisions by reason (the stats page, from the rollup). Seeded with set-based SQL
 // (triggers off, the rollups counted once afterwards);
 // the requests carry a real console session (signed in with ADMIN_API_KEY through the sign-in
@@ -229,7 +229,7 @@ async function timePage(port, cookie, path, expect) {
     pages.push({ page: `customer with ${c.fmt(DECISIONS)} decisions`, ...(await timePage(port, cookie, `/console/customers/${anna}`, /Every decision/)) });
     pages.push({ page: 'customer lookup by address', ...(await timePage(port, cookie, '/console/customers?email=c1%40example.com', /Every decision/)) });
     pages.push({
-      page: `campaign of ${c.fmt(RECIPIENTS)}, sending (progress counted live)`,
+      page: `campaign of ${c.fmt(RECIPIENTS)}, sending (progress from the rollup)`,
       ...(await timePage(port, cookie, `/console/campaigns/${campaign}`, /data-testid="over-time-table"/)),
     });
     pages.push({
