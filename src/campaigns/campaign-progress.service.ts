@@ -6,6 +6,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { withAdvisoryLock } from '../database/advisory-lock';
 import { Db, Sql } from '../database/sql';
+import { MetricsQueries } from '../metrics/metrics.queries';
 import { CampaignProgress, IN_PROGRESS_STATUSES, progressFrom, ProgressRow, waiting } from './campaign-state.policy';
 import { CampaignQueries as Q } from './campaigns.queries';
 
@@ -62,9 +63,12 @@ export class CampaignProgressService {
   /** Counts now, in one statement for all of them. */
   async count(campaigns: readonly Pick<ProgressSubject, 'id' | 'status'>[], tx: Sql = this.db): Promise<Map<string, CampaignProgress>> {
     if (campaigns.length === 0) return new Map();
-    const rows = await tx.rows(Q.progressCounts, [campaigns.map((c) => c.id)]);
+    // The per-campaign rollup (metrics/campaign-counts.ts, equal to grouping its deliveries; test
+    // sends left out), read in the caller's transaction so a cancel sees its own changes: a handful
+    // of rows per campaign and hour, so a campaign of a million shows its progress at once.
+    const rows = await tx.rows(MetricsQueries.campaignCounts, [campaigns.map((c) => c.id)]);
     const byCampaign = new Map<string, ProgressRow[]>(campaigns.map((c) => [c.id, []]));
-    for (const r of rows) byCampaign.get(r.id)?.push({ status: r.status, viaDigest: r.via_digest, n: r.n });
+    for (const r of rows) byCampaign.get(r.campaign_id)?.push({ status: r.status, viaDigest: r.via_digest, n: Number(r.n) });
     const now = this.clock.now();
     return new Map(campaigns.map((c) => [c.id, progressFrom(byCampaign.get(c.id)!, c.status !== 'dispatching', now)]));
   }

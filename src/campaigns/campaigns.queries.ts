@@ -233,13 +233,6 @@ export interface SenderBudgetRow {
   updated_at: Date;
 }
 
-/** A campaign's decision counts by status and reason (stats). */
-export interface StatusReasonCount {
-  status: string;
-  reason: string;
-  count: number;
-}
-
 export const CampaignQueries = queries('campaigns', {
   topicRef: sql<[key: string], { id: string; archived: boolean }>(
     'The topic a campaign names by key (the unique index): its id, and whether it is archived (it then takes no new campaign).',
@@ -366,10 +359,6 @@ export const CampaignQueries = queries('campaigns', {
        SELECT a, 'service', 'campaign_test', $2, $3, $4, $5, 'queued', 'queued', 'test:' || $3 || ':' || $6 || ':' || a, $7, $7, $7, '{"test": true}'
        FROM unnest($1::text[]) a`,
   ),
-  stats: sql<[id: string], StatusReasonCount>(
-    "A campaign's decisions by status and reason, counted through deliveries_ref_idx; test sends share the ref_id and are left out.",
-    `SELECT status, reason, count(*)::int AS count FROM deliveries WHERE ref_id = $1 AND kind = 'campaign' GROUP BY status, reason ORDER BY status, reason`,
-  ),
   gate: sql<
     [subscriberId: string | null, topicId: string | null, campaignId: string | null],
     { subscription_status: string | null; status: string | null; expires_at: Date | null; version: string | null }
@@ -434,13 +423,6 @@ export const CampaignQueries = queries('campaigns', {
   ),
 
   // ---- progress ------------------------------------------------------------------------------
-  progressCounts: sql<[campaignIds: string[]], { id: string; status: string; via_digest: boolean; n: number }>(
-    "Campaigns' deliveries by status, and whether a digest carried them, for many campaigns in one statement " +
-      '(deliveries_ref_idx: ref_id, status). Test sends share the ref_id and are left out.',
-    `SELECT ref_id AS id, status, digest_delivery_id IS NOT NULL AS via_digest, count(*)::int AS n
-  FROM deliveries WHERE ref_id = ANY($1::text[]) AND kind = 'campaign'
-  GROUP BY 1, 2, 3`,
-  ),
   openCampaigns: sql<[], { id: string; status: string }>(
     'Campaigns whose final counts are not stored yet (campaigns_open_idx): every one being sent, and a few cancelled ones (their ' +
       "last mails may still be in a worker's hands) or completed ones (completed at their dispatch, or before these counts existed) per tick.",

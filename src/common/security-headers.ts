@@ -19,9 +19,11 @@ export function registerSecurityHeaders(fastify: FastifyInstance, contentSecurit
     if (request.url === '/docs' || request.url.startsWith('/docs/') || request.url.startsWith('/docs?')) return payload;
     // A page that brings a stricter policy of its own keeps it: the console's view of a mail as
     // the customer got it (sandboxed, no scripts, its own inline styles).
+    // It keeps its own X-Frame-Options too: the console's live preview of a draft is a framed
+    // mail page, allowed in the console's own frames only (SAMEORIGIN, frame-ancestors 'self').
     if (reply.hasHeader('content-security-policy')) {
-      const { 'content-security-policy': _ours, ...rest } = headers;
-      void reply.headers(rest);
+      const { 'content-security-policy': _ours, 'x-frame-options': frameOptions, ...rest } = headers;
+      void reply.headers(reply.hasHeader('x-frame-options') ? rest : { ...rest, 'x-frame-options': frameOptions });
     } else void reply.headers(headers);
     return payload;
   });

@@ -77,3 +77,59 @@ export function weeklyColumns(
 }
 
 export const COLOURS = { now: '#059669', later: '#d97706', expiring: '#7c3aed', never: '#b91c1c', done: '#1d4ed8' } as const;
+
+export interface TimeSeries {
+  label: string;
+  colour: string;
+  /** One value per bucket, in the buckets' order. */
+  values: number[];
+}
+
+/**
+ * Stacked columns over time, one per bucket (a campaign's decisions by reason, hour by hour), with
+ * the first, middle and last bucket named under the axis and a legend of the series below.
+ */
+export function timeColumns(buckets: string[], series: TimeSeries[], title: string): Handlebars.SafeString {
+  const totals = buckets.map((_, i) => series.reduce((n, s) => n + s.values[i], 0));
+  const max = Math.max(1, ...totals);
+  const width = 640;
+  const chartHeight = 160;
+  const slot = width / Math.max(1, buckets.length);
+  const bar = Math.max(1, slot * 0.8);
+  const columns = buckets
+    .map((bucket, i) => {
+      let y = chartHeight;
+      return series
+        .filter((s) => s.values[i] > 0)
+        .map((s) => {
+          const h = (s.values[i] / max) * chartHeight;
+          y -= h;
+          return `<rect x="${(i * slot).toFixed(2)}" y="${y.toFixed(2)}" width="${bar.toFixed(2)}" height="${h.toFixed(2)}" fill="${s.colour}"><title>${esc(bucket)} · ${esc(s.label)}: ${s.values[i]}</title></rect>`;
+        })
+        .join('');
+    })
+    .join('');
+  const named = [...new Set([0, Math.floor((buckets.length - 1) / 2), buckets.length - 1])].filter((i) => i >= 0 && buckets.length > 0);
+  const axis =
+    `<line x1="0" y1="${chartHeight + 0.5}" x2="${width}" y2="${chartHeight + 0.5}" stroke="#6b7280"></line>` +
+    named
+      .map((i, k) => {
+        const anchor = k === 0 ? 'start' : i === buckets.length - 1 ? 'end' : 'middle';
+        const x = anchor === 'start' ? i * slot : anchor === 'end' ? width : i * slot + bar / 2;
+        return `<text x="${x.toFixed(2)}" y="${chartHeight + 16}" text-anchor="${anchor}">${esc(buckets[i])}</text>`;
+      })
+      .join('') +
+    `<text x="0" y="10">${max}</text>`;
+  const legendTop = chartHeight + 30;
+  const legend = series
+    .map((s, i) => {
+      const x = (i % 2) * 320;
+      const y = legendTop + Math.floor(i / 2) * 20;
+      return `<rect x="${x}" y="${y}" width="12" height="12" fill="${s.colour}" stroke="#374151"></rect><text x="${x + 18}" y="${y + 11}">${esc(s.label.length > 44 ? `${s.label.slice(0, 43)}…` : s.label)}</text>`;
+    })
+    .join('');
+  const height = legendTop + Math.ceil(series.length / 2) * 20;
+  return new Handlebars.SafeString(
+    `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(title)}">${columns}${axis}${legend}</svg>`,
+  );
+}

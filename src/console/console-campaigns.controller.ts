@@ -21,11 +21,13 @@ import { Locale } from '../config/config';
 import { Reason, REASON_LABELS } from '../reasons/reason-codes';
 import { FeedbackService } from '../feedback/feedback.service';
 import { TopicsService } from '../topics/topics.service';
-import { barList, COLOURS, stackedBar } from './charts';
+import { CampaignCounts, statsOf } from '../metrics/campaign-counts';
+import { campaignOverTime } from './campaign-over-time';
+import { barList, COLOURS, stackedBar, timeColumns } from './charts';
 import { ConsoleGuard, ConsolePageFilter, ConsoleScopes, may, sessionOf } from './console-access';
 import { CONSOLE_PAGE_ANSWERS, CSRF_FIELD } from './console-openapi';
 import { ConsoleView, fill } from './console-view';
-import { mailPage, mailPageCsp } from './mail-page';
+import { framedMailPageCsp, framedNote, mailPage, mailPageCsp } from './mail-page';
 
 const PAGE = { 'content-type': 'text/html; charset=utf-8' } as const;
 /** Seconds between refreshes of a campaign page while it dispatches or sends. */
@@ -79,6 +81,7 @@ export class ConsoleCampaignsController {
     private readonly campaigns: CampaignsService,
     private readonly topics: TopicsService,
     private readonly feedback: FeedbackService,
+    private readonly counts: CampaignCounts,
     private readonly clock: Clock,
   ) {}
 
@@ -146,10 +149,70 @@ export class ConsoleCampaignsController {
     }
   }
 
+  @Post('draft-preview')
+  @ConsoleScopes('campaigns:write')
+  @HttpCode(200)
+  @Header('cache-control', 'no-store')
+  @ApiOperation({
+    summary:
+      'Console: the campaign form’s words as a mail in one language, not saved: rendered as POST /v1/campaigns/{id}/preview renders a campaign (inert links), shown in a frame of the form',
+  })
+  @ApiQuery({ name: 'locale', required: true, enum: ['de', 'en'] })
+  @ApiForm(CAMPAIGN_FORM)
+  @ApiPage(
+    CONSOLE_PAGE_ANSWERS({
+      200: 'The rendered mail, for a frame of the console’s own pages (its own Content-Security-Policy: sandboxed, no requests).',
+      400: 'A note naming what in the body does not read, or the topic that is not one.',
+      422: 'A note: the draft has no version in that language.',
+    }),
+  )
+  async draftPreview(
+    @Query('locale') mailLocale: string,
+    @Body() form: Form,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    if (mailLocale !== 'de' && mailLocale !== 'en') throw invalid('locale', 'must be de or en');
+    const t = this.view.t(request);
+    void reply.header('content-type', PAGE['content-type']);
+    void reply.header('content-security-policy', framedMailPageCsp);
+    void reply.header('x-frame-options', 'SAMEORIGIN');
+    const note = (status: number, heading: string, lines: string[]) => {
+      void reply.status(status);
+      return framedNote(this.view.locale(request), heading, lines);
+    };
+    const key = text(form, 'topic');
+    const topic = key ? await this.topics.get(key).catch(() => null) : null;
+    if (!topic) return note(400, t.previewProblemTitle, [fill(t.previewNoTopic, { topic: key ?? '' })]);
+    const pair = (de: string, en: string) => ({ de: text(form, de), en: text(form, en) });
+    try {
+      const mail = await this.campaigns.previewDraft(
+        {
+          subject: pair('subjectDe', 'subjectEn'),
+          body: pair('bodyDe', 'bodyEn'),
+          localeFallback: form.localeFallback === 'on',
+          sender: text(form, 'sender'),
+          topicName: { de: topic.nameDe, en: topic.nameEn },
+        },
+        mailLocale,
+      );
+      return mailPage(mail.html, { subject: mail.subject, note: t.previewNote });
+    } catch (error) {
+      if (!(error instanceof DomainException)) throw error;
+      if (error.code === ErrorCode.Unprocessable) return note(422, t.previewMissingTitle, [t.previewDraftMissing]);
+      if (error.code !== ErrorCode.Validation) throw error;
+      return note(
+        400,
+        t.previewProblemTitle,
+        (error.errors ?? []).map((e) => `${e.field}: ${e.message}`),
+      );
+    }
+  }
+
   @Get(':id')
   @Header('content-type', PAGE['content-type'])
   @Header('cache-control', 'no-store')
-  @ApiOperation({ summary: 'Console: a campaign: what, when, progress (refreshing itself while it sends), counts by reason, feedback, actions' })
+  @ApiOperation({ summary: 'Console: a campaign: what, when, progress (refreshing itself while it sends), decisions by reason over time, feedback, actions' })
   @ApiLangQuery()
   @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The campaign page.', 404: 'No such campaign.' }))
   async show(@IdParam() id: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
@@ -209,7 +272,9 @@ export class ConsoleCampaignsController {
   @Get(':id/stats')
   @Header('content-type', PAGE['content-type'])
   @Header('cache-control', 'no-store')
-  @ApiOperation({ summary: 'Console: a campaign’s decisions by reason, live (GET /v1/campaigns/{id}/stats), as bars and a table' })
+  @ApiOperation({
+    summary: 'Console: a campaign’s decisions by reason (the figures of GET /v1/campaigns/{id}/stats, from the per-campaign rollup), as bars and a table',
+  })
   @ApiLangQuery()
   @ApiPage(CONSOLE_PAGE_ANSWERS({ 200: 'The decisions by reason.', 404: 'No such campaign.' }))
   async stats(@IdParam() id: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
@@ -218,9 +283,9 @@ export class ConsoleCampaignsController {
     const locale = this.view.locale(request);
     const t = this.view.t(request);
     const n = (value: number) => this.view.number(value, locale);
-    // Counted over every decision of the campaign: on a page of its own, so the campaign page
-    // (and its refresh while it sends) does not pay for it.
-    const stats = await this.campaigns.stats(id);
+    // From the per-campaign rollup (the figures GET /v1/campaigns/{id}/stats counts from the log,
+    // proven equal in test/e2e/campaign-counts.spec.ts): its cost does not grow with the recipients.
+    const stats = statsOf(await this.counts.of([id]));
     const reasons = Object.entries(stats.byReason).map(([reason, count]) => ({
       label: REASON_LABELS[reason as Reason]?.[locale] ?? reason,
       value: count,
@@ -392,6 +457,8 @@ export class ConsoleCampaignsController {
     const canWrite = may(sessionOf(request), 'campaigns:write');
     const feedback = await this.feedback.campaignSummary(campaign.id);
     const p = campaign.progress;
+    // From the per-campaign rollup: a handful of rows per hour, whatever the number of recipients.
+    const overTime = campaign.status === 'draft' || campaign.status === 'scheduled' ? null : await this.overTime(request, campaign.id);
     const inProgress = IN_PROGRESS_STATUSES.includes(campaign.status);
     const dueSoon = campaign.status === 'scheduled' && campaign.sendAt !== null && new Date(campaign.sendAt).getTime() <= this.clock.now().getTime() + 60_000;
     const when = (at: string | null) => this.view.when(at, locale);
@@ -441,6 +508,7 @@ export class ConsoleCampaignsController {
               live: inProgress,
             }
           : null,
+        overTime,
         refreshing: inProgress || dueSoon,
         statsHref: campaign.status === 'draft' ? null : `/console/campaigns/${campaign.id}/stats`,
         feedback: {
@@ -451,6 +519,25 @@ export class ConsoleCampaignsController {
       },
       { section: 'campaigns', refreshSeconds: inProgress || dueSoon ? PROGRESS_REFRESH_SECONDS : undefined },
     );
+  }
+
+  /** The decisions by reason over time: a chart and the same figures as a table (null before its dispatch). */
+  private async overTime(request: FastifyRequest, id: string) {
+    const locale = this.view.locale(request);
+    const t = this.view.t(request);
+    const zone = this.view.config.defaultTimeZone;
+    const view = campaignOverTime(await this.counts.of([id]), locale, zone);
+    if (!view) return { empty: true };
+    const n = (value: number) => this.view.number(value, locale);
+    return {
+      empty: false,
+      caption: fill(view.unit === 'hour' ? t.overTimeHours : t.overTimeDays, { zone }),
+      chart: timeColumns(view.buckets, view.series, t.overTimeTitle),
+      heads: view.series.map((s) => s.label),
+      rows: view.rows.map((r) => ({ bucket: r.bucket, cells: r.cells.map(n), total: n(r.total) })),
+      totals: view.totals.map(n),
+      total: n(view.total),
+    };
   }
 
   private async form(request: FastifyRequest, campaign: CampaignResponse | null, values: Form, errors: FieldError[]): Promise<string> {

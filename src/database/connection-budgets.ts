@@ -124,8 +124,8 @@ export function sessionSettings(budget: PoolBudget): string {
 }
 
 /**
- * One pg Pool per work class behind the subset of pg.Pool that TypeORM and the prepared
- * statements (database/prepared.ts, preferences) use: connect(), query(), end(), 'error'.
+ * One pg Pool per work class behind the subset of pg.Pool that TypeORM and the named statements
+ * (database/sql.ts) use: connect(), query(), end(), 'error'.
  */
 export class BudgetedPool extends EventEmitter {
   private readonly pools = new Map<WorkClass, pg.Pool>();

@@ -23,6 +23,7 @@ import { ConsoleSessions1766000700000 } from './migrations/1766000700000-Console
 import { HousekeepingRetention1766000800000 } from './migrations/1766000800000-HousekeepingRetention';
 import { DeliveryCounts1766000810000 } from './migrations/1766000810000-DeliveryCounts';
 import { ClaimLease1766000820000 } from './migrations/1766000820000-ClaimLease';
+import { CampaignCounts1767000100000 } from './migrations/1767000100000-CampaignCounts';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -49,4 +50,5 @@ export const MIGRATIONS = [
   HousekeepingRetention1766000800000,
   DeliveryCounts1766000810000,
   ClaimLease1766000820000,
+  CampaignCounts1767000100000,
 ];

@@ -3,9 +3,11 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Locale } from '../config/config';
+import { Sql, sqlOf } from '../database/sql';
 import { MessageClass, Reason } from '../reasons/reason-codes';
 import { addressVerdict } from './bounced-addresses';
 import { consentVerdict } from '../reasons/send-gate.policy';
+import { DeliveryQueries as Q } from './delivery.queries';
 
 /** A claimed delivery row, joined with its subscriber, as the worker sees it at send time. */
 export interface ClaimedDelivery {
@@ -31,6 +33,12 @@ export interface ClaimedDelivery {
    * subscriber), with the cadence settings read under the same lock.
    */
   handOverTurn?: { cadence: string; timeZone: string };
+  /**
+   * A marketing mail of a topic: the subscription's status (null: there is none) as the worker's
+   * lock statement read it, FOR SHARE, in the hand-over transaction. Undefined where it was not
+   * read (a row mapped elsewhere): subscriberGate reads it itself then.
+   */
+  subscriptionStatus?: string | null;
 }
 
 /** A deliveries row (joined with its subscriber's email, status and cadence) as the kinds see it. */
@@ -52,6 +60,7 @@ export function claimedDeliveryOf(row: Record<string, any>): ClaimedDelivery {
     idempotencyKey: row.idempotency_key,
     createdAt: row.created_at,
     handOverTurn: row.hand_over_turn ? { cadence: row.subscriber_cadence, timeZone: row.subscriber_time_zone } : undefined,
+    subscriptionStatus: row.subscription_read ? (row.subscription_status ?? null) : undefined,
   };
 }
 
@@ -110,7 +119,7 @@ export class DeliveryKinds {
 
 /** The consent checks every mail to a subscriber passes, with the subscription row locked. */
 export async function subscriberGate(
-  tx: EntityManager,
+  tx: Sql | EntityManager,
   delivery: ClaimedDelivery,
   /** The subscription's status when the caller already read it (locked FOR SHARE) in its own query. */
   knownSubscriptionStatus?: string | null,
@@ -123,11 +132,11 @@ export async function subscriberGate(
   const topicBound = delivery.class === 'marketing' && delivery.topicId !== null;
   if (topicBound && knownSubscriptionStatus !== undefined) {
     subscriptionStatus = knownSubscriptionStatus;
+  } else if (topicBound && delivery.subscriptionStatus !== undefined) {
+    // Read (and locked FOR SHARE) by the worker's lock statement, in this transaction.
+    subscriptionStatus = delivery.subscriptionStatus;
   } else if (topicBound) {
-    const [subscription] = await tx.query(`SELECT status FROM topic_subscriptions WHERE subscriber_id = $1 AND topic_id = $2 FOR SHARE`, [
-      delivery.subscriberId,
-      delivery.topicId,
-    ]);
+    const subscription = await sqlOf(tx).row(Q.subscriptionStatus, [delivery.subscriberId, delivery.topicId!]);
     subscriptionStatus = subscription?.status ?? null;
   }
   const reason = consentVerdict({ class: delivery.class, subscriberStatus: delivery.subscriberStatus, subscriptionStatus, topicBound });

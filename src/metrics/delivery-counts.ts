@@ -4,6 +4,7 @@
 // reads both (metrics.queries.ts), so its cost depends on the number of groups and of deltas since
 // the last fold, never on the size of the history.
 import type { Sql } from '../database/sql';
+import { foldCampaignCounts } from './campaign-counts';
 import { MetricsQueries as Q } from './metrics.queries';
 
 export interface DecisionCount {
@@ -22,9 +23,13 @@ export async function readOldestDue(db: Sql): Promise<Date | null> {
   return (await db.row(Q.oldestDue, []))?.at ?? null;
 }
 
-/** Folds the deltas into the rollup and measures the oldest due row; answers how many deltas were folded. */
-export async function foldDeliveryCounts(db: Sql, now: Date): Promise<{ folded: number }> {
+/**
+ * Folds the deltas into the rollups (the decision counts, and each campaign's counts by hour,
+ * campaign-counts.ts) and measures the oldest due row; answers how many deltas were folded.
+ */
+export async function foldDeliveryCounts(db: Sql, now: Date): Promise<{ folded: number; campaignFolded: number }> {
   const { n } = (await db.row(Q.foldCounts, []))!;
+  const campaignFolded = await foldCampaignCounts(db);
   await db.run(Q.measureOldestDue, [now]);
-  return { folded: n };
+  return { folded: n, campaignFolded };
 }

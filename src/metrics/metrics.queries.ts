@@ -35,6 +35,23 @@ export const MetricsQueries = queries('metrics', {
        RETURNING 1)
      SELECT (SELECT count(*) FROM moved)::int AS n`,
   ),
+  campaignCounts: sql<[campaignIds: string[]], { campaign_id: string; hour: Date; status: string; reason: string; via_digest: boolean; n: string }>(
+    "These campaigns' deliveries by hour of their latest decision, status, reason and whether a digest carried them, from the per-campaign rollup (campaign-counts.ts): the folded counts plus the deltas since the last fold, through both tables' campaign indexes. A handful of rows per campaign and hour, whatever the campaign's size. n is a bigint (pg hands it over as text).",
+    `SELECT campaign_id, hour, status, reason, via_digest, sum(n)::bigint AS n FROM (
+       SELECT campaign_id, hour, status, reason, via_digest, n FROM campaign_counts WHERE campaign_id = ANY($1::text[])
+       UNION ALL SELECT campaign_id, hour, status, reason, via_digest, n FROM campaign_count_deltas WHERE campaign_id = ANY($1::text[])) c
+     GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0 ORDER BY 1, 2, 3, 4, 5`,
+  ),
+  foldCampaignCounts: sql<[], { n: number }>(
+    'Moves the per-campaign deltas into campaign_counts (fold-delivery-counts), in one statement as foldCounts does. A group that nets to zero stays (a row per campaign, hour and passing state such as sending); readers leave it out.',
+    `WITH moved AS (DELETE FROM campaign_count_deltas RETURNING campaign_id, hour, status, reason, via_digest, n)
+     , folded AS (
+       INSERT INTO campaign_counts (campaign_id, hour, status, reason, via_digest, n)
+       SELECT campaign_id, hour, status, reason, via_digest, sum(n) FROM moved GROUP BY 1, 2, 3, 4, 5
+       ON CONFLICT (campaign_id, hour, status, reason, via_digest) DO UPDATE SET n = campaign_counts.n + EXCLUDED.n
+       RETURNING 1)
+     SELECT (SELECT count(*) FROM moved)::int AS n`,
+  ),
   measureOldestDue: sql<[now: Date]>(
     "Records the oldest queued row's due time for the scrapes (fold-delivery-counts), through the due index: queued rows only, whatever the history.",
     `INSERT INTO outbox_watermarks (one, oldest_due_at, measured_at)
