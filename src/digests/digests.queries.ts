@@ -138,10 +138,11 @@ export const DigestQueries = queries('digests', {
     `UPDATE subscribers SET next_digest_at = tactful_next_slot(greatest(next_digest_at, $2::timestamptz) + interval '1 minute', time_zone, digest_weekday, digest_hour)
      WHERE id = ANY($1::uuid[])`,
   ),
-  reserveWindows: sql<[subscriberIds: string[], now: Date, key: string], { subscriber_id: string }>(
-    "Takes the window for each digest with content: the same compare-and-set as a campaign's (cadence/window.queries.ts), so of a digest and a campaign racing for one window exactly one wins; a lost race waits for the next free day.",
-    `WITH eligible AS (SELECT s.id, s.cadence, s.time_zone FROM subscribers s WHERE s.id = ANY($1::uuid[]))
-     ${reserveSql('eligible', '$2::timestamptz', '$3::text')}`,
+  reserveWindows: sql<[subscriberIds: string[], now: Date, slots: Date[]], { subscriber_id: string }>(
+    "Takes the window for each digest with content: the same compare-and-set as a campaign's (cadence/window.queries.ts), so of a digest and a campaign racing for one window exactly one wins; a lost race waits for the next free day. Reserved under the digest delivery's own key (its subscriber and slot, as queueDigests writes it), so a digest refused at its hand-over gives the window back.",
+    `WITH eligible AS (
+       SELECT s.id, s.cadence, s.time_zone, i.slot FROM unnest($1::uuid[], $3::timestamptz[]) AS i(id, slot) JOIN subscribers s ON s.id = i.id)
+     ${reserveSql('eligible', '$2::timestamptz', digestKeySql('e.id', 'e.slot'))}`,
   ),
   postpone: sql<[subscriberIds: string[], now: Date]>(
     'A window held by another mail: the digest moves to the slot hour of the first day the window is free again (never skipped, never doubled).',

@@ -117,7 +117,7 @@ export class DigestsService implements OnModuleInit {
     result.empty = await this.recordEmpty(tx, empty, now);
 
     // Reserve the window (the same compare-and-set as campaigns); a lost race waits for the next free day.
-    const reserved = withContent.length ? await tx.rows(Q.reserveWindows, [withContent.map((s) => s.id), now, 'digest:']) : [];
+    const reserved = withContent.length ? await tx.rows(Q.reserveWindows, [withContent.map((s) => s.id), now, withContent.map((s) => s.next_digest_at)]) : [];
     const won = new Set(reserved.map((r) => r.subscriber_id));
     result.postponed += await this.reschedule(
       tx,

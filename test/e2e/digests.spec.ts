@@ -166,6 +166,49 @@ describe('campaigns folded into the digest', () => {
   });
 });
 
+describe('a digest that does not go', () => {
+  let t: TestApp;
+  const clock = new FakeClock('2026-03-02T07:30:00Z'); // Monday 08:30 in Berlin
+
+  beforeAll(async () => {
+    sink.clear();
+    t = await startTestApp({ clock, env: { SMTP_URL: sink.url } });
+    await createTopics(t, ['markets']);
+    await importConfirmed(t, [{ email: 'paused@example.de', locale: 'de', topics: ['markets'], digestWeekday: 1, digestHour: 9 }]);
+    await addItem(t, 'markets', 'Market week');
+  });
+  afterAll(() => t.close());
+
+  it('reserves the window under its own key and gives it back when its hand-over is refused, so the next campaign goes at once', async () => {
+    const [{ id }] = await t.sql(`SELECT id FROM subscribers WHERE email = 'paused@example.de'`);
+    clock.set(new Date('2026-03-02T08:01:00Z')); // 09:01 in Berlin: the digest is due
+    await t.app.get(DigestsService).composeDue();
+    const [digest] = await t.sql(`SELECT idempotency_key, status FROM deliveries WHERE subscriber_id = $1 AND kind = 'digest'`, [id]);
+    expect(digest.status).toBe('queued');
+    const [held] = await t.sql(`SELECT reserved_key FROM cadence_windows WHERE subscriber_id = $1`, [id]);
+    expect(held.reserved_key).toBe(digest.idempotency_key);
+
+    // The customer pauses between the composition and the hand-over: the gate refuses the digest.
+    await t.sql(`UPDATE subscribers SET status = 'paused', paused_until = $2 WHERE id = $1`, [id, new Date('2026-03-02T20:00:00Z')]);
+    await t.app.get(DeliveryWorker).drain();
+    const [refused] = await t.sql(`SELECT status FROM deliveries WHERE subscriber_id = $1 AND kind = 'digest'`, [id]);
+    expect(refused.status).toBe('suppressed');
+    expect(digestsTo('paused@example.de')).toHaveLength(0);
+    const [window] = await t.sql(`SELECT reserved_key, last_marketing_at FROM cadence_windows WHERE subscriber_id = $1`, [id]);
+    expect(window.reserved_key).toBeNull();
+    expect(window.last_marketing_at).toBe(-Infinity);
+
+    // Back from the pause, the next campaign is not held behind a window no mail used.
+    await t.sql(`UPDATE subscribers SET status = 'active', paused_until = NULL WHERE id = $1`, [id]);
+    clock.set(new Date('2026-03-02T15:00:00Z')); // 16:00 in Berlin
+    const campaign = await createCampaign(t, { topic: 'markets' });
+    expect((await t.api('POST', `/v1/campaigns/${campaign}/schedule`, { body: {} })).status).toBe(200);
+    await t.app.get(CampaignDispatchService).dispatchDue();
+    const [decision] = await t.sql(`SELECT status, reason FROM deliveries WHERE subscriber_id = $1 AND ref_id = $2`, [id, campaign]);
+    expect(decision).toEqual({ status: 'queued', reason: 'queued' });
+  });
+});
+
 describe('three schedulers on one database', () => {
   it('composes and sends every due digest exactly once for a simulated week', async () => {
     sink.clear();
