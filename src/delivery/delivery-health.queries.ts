@@ -3,10 +3,6 @@
 import { queries, sql } from '../database/statements';
 
 export const DeliveryHealthQueries = queries('deliveryHealth', {
-  outboxByStatus: sql<[], { status: string; count: number }>(
-    'The outbox by status, for the operations page: one grouped count, read from the database every instance shares.',
-    `SELECT status, count(*)::int AS count FROM deliveries GROUP BY status ORDER BY status`,
-  ),
   oldestDue: sql<[now: Date], { at: Date | null }>(
     'When the oldest due queued row became due: how far the workers are behind. min() so a backlog costs one scan of the queued rows, not a sort.',
     `SELECT min(next_attempt_at) AS at FROM deliveries WHERE status = 'queued' AND next_attempt_at <= $1`,

@@ -2,6 +2,7 @@
 import { Client } from 'pg';
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
 import { FakeClock } from '../../src/common/clock';
+import { DeliveryHealthService } from '../../src/delivery/delivery-health.service';
 import { DeliveryWorker } from '../../src/delivery/delivery-worker';
 import { foldDeliveryCounts } from '../../src/metrics/delivery-counts';
 import { Db } from '../../src/database/sql';
@@ -122,5 +123,11 @@ describe('the decision counts rollup', () => {
       (await t.sql(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'queued'`))[0].n,
     );
     expect(await rollup()).toEqual(await logCounts());
+  });
+  it('gives the operations page of the console the outbox by status from the rollup, equal to the log, an unfolded decision included', async () => {
+    await t.sql(`UPDATE deliveries SET status = 'suppressed', reason = 'suppressed_unsubscribed' WHERE ref_id = 'overdue'`);
+    const { outbox } = await t.app.get(DeliveryHealthService).snapshot();
+    expect(outbox).toEqual(await t.sql(`SELECT status, count(*)::int AS count FROM deliveries GROUP BY status ORDER BY status`));
+    expect(outbox.find((o) => o.status === 'suppressed')?.count).toBeGreaterThan(0);
   });
 });
