@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { signWebhook } from '../../src/common/signatures';
 import { TokenSigner } from '../../src/links/tokens';
+import { startOnFreePorts } from '../support/processes';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { SmtpSink, startSmtpSink } from '../support/smtp-sink';
 
@@ -77,9 +78,7 @@ beforeAll(async () => {
   const dbUrl = new URL(db.url);
   dbUrl.username = role;
   dbUrl.password = SECRETS.dbPassword;
-  const port = 42000 + Math.floor(Math.random() * 2000);
-  base = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
+  const envFor = (port: number): NodeJS.ProcessEnv => ({
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'production',
@@ -87,7 +86,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'trace',
     PORT: String(port),
     HOST: '127.0.0.1',
-    PUBLIC_URL: base,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
     DATABASE_URL: dbUrl.toString(),
     SMTP_URL: `smtp://mailer:${SECRETS.smtpPassword}@127.0.0.1:${new URL(sink.url).port}`,
     ADMIN_API_KEY: SECRETS.adminKey,
@@ -96,11 +95,21 @@ beforeAll(async () => {
     WORKER_POLL_MS: '50',
     MAIL_FROM: 'Tactful <news@tactful.test>',
     DATA_DIR: mkdtempSync(join(tmpdir(), 'tactful-logs-')),
-  };
-  child = spawn(process.execPath, [join(root, 'dist/main.js')], { cwd: env.DATA_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor(/Tactful is listening/, 60_000);
+  });
+  const started = await startOnFreePorts(
+    (ports) => {
+      const env = envFor(ports.http);
+      output = ''; // a retried start logs afresh
+      const run = spawn(process.execPath, [join(root, 'dist/main.js')], { cwd: env.DATA_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      run.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      run.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      return run;
+    },
+    /Tactful is listening/,
+    60_000,
+  );
+  child = started.child;
+  base = `http://127.0.0.1:${started.port}`;
 }, 90_000);
 
 afterAll(async () => {

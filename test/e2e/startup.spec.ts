@@ -4,30 +4,10 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { watchProcess } from '../support/contract';
+import { startOnFreePorts } from '../support/processes';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 const root = resolve(__dirname, '../..');
-
-function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${output}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (pattern.test(output)) {
-        clearTimeout(timer);
-        resolvePromise(output);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${output}`)));
-  });
-}
-
-function freePortNear(base: number): number {
-  return base + Math.floor(Math.random() * 2000);
-}
 
 describe('npm start on a fresh machine', () => {
   let child: ChildProcess | undefined;
@@ -38,18 +18,26 @@ describe('npm start on a fresh machine', () => {
   it('starts an embedded PostgreSQL in an empty data folder, prints an admin key once, serves /health and /docs, and stops cleanly on SIGTERM', async () => {
     const work = mkdtempSync(join(tmpdir(), 'tactful-start-'));
     chmodSync(work, 0o755);
-    const port = freePortNear(41000);
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: String(port),
-      EMBEDDED_PG_PORT: String(freePortNear(55000)),
-      DATA_DIR: join(work, '.data'),
-      OUTBOX_DIR: join(work, 'outbox'),
-      LOG_LEVEL: 'warn',
-    };
-    child = spawn(process.execPath, [join(root, 'dist/main.js')], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const banner = await waitForOutput(child, /Try: curl/, 60_000);
+    const started = await startOnFreePorts(
+      (ports) => {
+        // A retried start begins again in an empty data folder.
+        rmSync(join(work, '.data'), { recursive: true, force: true });
+        const env: NodeJS.ProcessEnv = {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          PORT: String(ports.http),
+          EMBEDDED_PG_PORT: String(ports.postgres),
+          DATA_DIR: join(work, '.data'),
+          OUTBOX_DIR: join(work, 'outbox'),
+          LOG_LEVEL: 'warn',
+        };
+        return spawn(process.execPath, [join(root, 'dist/main.js')], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      },
+      /Try: curl/,
+      60_000,
+    );
+    const { port, output: banner } = started;
+    child = started.child;
     const key = /Bearer (tk_[\w-]+)/.exec(banner)?.[1];
     expect(key).toBeDefined();
 
@@ -107,36 +95,42 @@ describe('npm start with NODE_ENV=production', () => {
 
   it('starts on a production configuration and logs at warn what is merely unusual (no TRUST_PROXY behind https)', async () => {
     db = await createTestDatabase();
+    const databaseUrl = db.url;
     const work = mkdtempSync(join(tmpdir(), 'tactful-prod-'));
     folders.push(work);
-    const port = freePortNear(43000);
-    child = spawn(process.execPath, [join(root, 'dist/main.js')], {
-      cwd: work,
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'production',
-        ...secrets,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        PUBLIC_URL: 'https://news.tactful.dev',
-        MAIL_FROM: 'Tactful <newsletter@tactful.dev>',
-        // The company's look is complete: no brand warning.
-        BRAND_NAME: 'Beispiel GmbH',
-        BRAND_IMPRINT_URL: 'https://www.beispiel.dev/impressum',
-        BRAND_PRIVACY_URL: 'https://www.beispiel.dev/datenschutz',
-        // Bounces come back to Tactful (VERP): no bounce-domain warning.
-        BOUNCE_DOMAIN: 'bounce.tactful.dev',
-        DATABASE_URL: db.url,
-        SMTP_URL: 'smtp://127.0.0.1:2525',
-        ADMIN_API_KEY: 'tk_production_start_key_0123456789',
-        WORKER_ENABLED: 'false',
-        SCHEDULER_ENABLED: 'false',
-        LOG_LEVEL: 'warn',
-        DATA_DIR: join(work, '.data'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const output = await waitForOutput(child, /Tactful is listening/, 60_000);
+    const started = await startOnFreePorts(
+      (ports) =>
+        spawn(process.execPath, [join(root, 'dist/main.js')], {
+          cwd: work,
+          env: {
+            PATH: process.env.PATH,
+            NODE_ENV: 'production',
+            ...secrets,
+            PORT: String(ports.http),
+            HOST: '127.0.0.1',
+            PUBLIC_URL: 'https://news.tactful.dev',
+            MAIL_FROM: 'Tactful <newsletter@tactful.dev>',
+            // The company's look is complete: no brand warning.
+            BRAND_NAME: 'Beispiel GmbH',
+            BRAND_IMPRINT_URL: 'https://www.beispiel.dev/impressum',
+            BRAND_PRIVACY_URL: 'https://www.beispiel.dev/datenschutz',
+            // Bounces come back to Tactful (VERP): no bounce-domain warning.
+            BOUNCE_DOMAIN: 'bounce.tactful.dev',
+            DATABASE_URL: databaseUrl,
+            SMTP_URL: 'smtp://127.0.0.1:2525',
+            ADMIN_API_KEY: 'tk_production_start_key_0123456789',
+            WORKER_ENABLED: 'false',
+            SCHEDULER_ENABLED: 'false',
+            LOG_LEVEL: 'warn',
+            DATA_DIR: join(work, '.data'),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      /Tactful is listening/,
+      60_000,
+    );
+    child = started.child;
+    const { port, output } = started;
     const warnings = output
       .split('\n')
       .filter((line) => line.startsWith('{'))

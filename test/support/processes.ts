@@ -162,3 +162,44 @@ export async function startPostgresProcess(distMain: string, dataDir: string, po
     },
   };
 }
+
+/** Resolves with the child's output once it matches `pattern`; rejects on exit or after `timeoutMs`. */
+export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output so far:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (pattern.test(output)) {
+        clearTimeout(timer);
+        resolvePromise(output);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${output}`)));
+  });
+}
+
+/**
+ * Starts the app on free ports (the OS picks them) and waits for `pattern`. Another test may take a
+ * port between its release and the app's bind: a start that fails for a port in use is retried on
+ * new ports (three times), any other failure is the test's.
+ */
+export async function startOnFreePorts(
+  spawnOn: (ports: { http: number; postgres: number }) => ChildProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; output: string; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = { http: await freePort(), postgres: await freePort() };
+    const child = spawnOn(ports);
+    try {
+      return { child, output: await waitForOutput(child, pattern, timeoutMs), port: ports.http };
+    } catch (error) {
+      child.kill('SIGKILL');
+      const portTaken = /EADDRINUSE|could not bind|Address already in use/.test(String(error));
+      if (!portTaken || attempt === 3) throw error;
+    }
+  }
+}
