@@ -143,14 +143,18 @@ export class ConsoleInsightsController {
             : t.nothingDue,
         paused: health.pausedDomains.map((p) => ({ domain: p.domain, until: when(p.pausedUntil), reason: p.reason })),
         days: health.blocksPerDay.map((d) => ({ ...d })),
-        relays: health.relays.map((r) => ({
-          name: r.name,
-          rate: r.ratePerSecond
-            ? fill(t.relayRate, { rate: r.ratePerSecond, connections: r.maxConnections })
-            : fill(t.relayUnlimited, { connections: r.maxConnections }),
-          used: r.usedPercent === null ? fill(t.relaySent, { n: n(r.sentLastMinute) }) : fill(t.relayUsed, { n: n(r.sentLastMinute), percent: r.usedPercent }),
-          percent: r.usedPercent,
-        })),
+        relays: health.relays.map((r) => {
+          // Counted up to a cap (delivery-health.service.ts): past it the page says "at least".
+          const sent = r.sentLastMinuteCapped ? `≥ ${n(r.sentLastMinute)}` : n(r.sentLastMinute);
+          return {
+            name: r.name,
+            rate: r.ratePerSecond
+              ? fill(t.relayRate, { rate: r.ratePerSecond, connections: r.maxConnections })
+              : fill(t.relayUnlimited, { connections: r.maxConnections }),
+            used: r.usedPercent === null ? fill(t.relaySent, { n: sent }) : fill(t.relayUsed, { n: sent, percent: r.usedPercent }),
+            percent: r.usedPercent,
+          };
+        }),
         runs: recentRuns.map((r) => ({
           job: r.job,
           instance: r.instance,

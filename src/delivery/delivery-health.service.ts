@@ -17,8 +17,19 @@ export interface DeliveryHealth {
   /** Per UTC day, newest first: addresses blocked for bouncing or complaining, and hard-bounced mails. */
   blocksPerDay: { day: string; bounced: number; complained: number; hardBounces: number }[];
   /** The one SMTP relay: its configured rate and what the last minute used of it. */
-  relays: { name: string; ratePerSecond: number | null; maxConnections: number; sentLastMinute: number; usedPercent: number | null }[];
+  relays: {
+    name: string;
+    ratePerSecond: number | null;
+    maxConnections: number;
+    sentLastMinute: number;
+    /** Counted no further than this: the relay's whole minute and half again, or 10,000 without a rate. */
+    sentLastMinuteCapped: boolean;
+    usedPercent: number | null;
+  }[];
 }
+
+/** Without a configured rate, the last minute's sent mail is counted up to this. */
+const SENT_COUNT_CAP_WITHOUT_RATE = 10_000;
 
 @Injectable()
 export class DeliveryHealthService {
@@ -37,7 +48,7 @@ export class DeliveryHealthService {
       this.db.rows(Q.pausedDomains, [now]),
       this.db.rows(Q.blocksPerDay, [now, days]),
       this.db.rows(Q.hardBouncesPerDay, [now, days]),
-      this.db.row(Q.sentLastMinute, [now]),
+      this.db.row(Q.sentLastMinute, [now, this.sentCountCap()]),
     ]);
     const perDay = new Map<string, { day: string; bounced: number; complained: number; hardBounces: number }>();
     const day = (d: string) => perDay.get(d) ?? perDay.set(d, { day: d, bounced: 0, complained: 0, hardBounces: 0 }).get(d)!;
@@ -65,9 +76,16 @@ export class DeliveryHealthService {
           ratePerSecond: rate,
           maxConnections: this.config.smtpMaxConnections,
           sentLastMinute: recent?.n ?? 0,
+          sentLastMinuteCapped: (recent?.n ?? 0) >= this.sentCountCap(),
           usedPercent: rate ? Math.round((100 * (recent?.n ?? 0)) / (rate * 60)) : null,
         },
       ],
     };
+  }
+
+  /** How far "sent in the last minute" is counted: a page's cost must not grow with the send rate. */
+  private sentCountCap(): number {
+    const rate = this.config.smtpRatePerSecond;
+    return rate ? Math.ceil(rate * 60 * 1.5) : SENT_COUNT_CAP_WITHOUT_RATE;
   }
 }
