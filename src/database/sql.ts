@@ -3,6 +3,7 @@
 // one way to open a transaction (docs/SQL.md).
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { Query } from 'pg';
 import type { Pool, PoolClient, QueryResult } from 'pg';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
@@ -16,6 +17,48 @@ function config(statement: Statement<readonly unknown[], unknown>, params: reado
   return statement.prepared
     ? { name: `tactful.${statement.name}`, text: statement.text, values: params as unknown[] }
     : { text: statement.text, values: params as unknown[] };
+}
+
+/** BEGIN as a prepared statement of each connection, so it can be bound ahead of another statement. */
+const BEGIN = { name: 'tactful.begin', text: 'BEGIN' } as const;
+
+/** What `BeginThen` reaches of pg's Connection (pg/lib/connection.js), as pg's own Query does. */
+interface WireConnection {
+  parsedStatements: Record<string, string | undefined>;
+  bind(config: { statement: string; values: unknown[] }): void;
+  execute(config: { portal: string; rows: number }): void;
+}
+type QueryCallback = (error: Error | null, results: QueryResult | QueryResult[]) => void;
+const PgQuery = Query as unknown as new (config: object, values: undefined, callback: QueryCallback) => { prepare(connection: WireConnection): void };
+
+/**
+ * A statement sent in the same write, and answered in the same round trip, as its transaction's
+ * BEGIN: Bind and Execute of the prepared BEGIN go ahead of the statement's own messages, under its
+ * one Sync. PostgreSQL runs them in order and skips the rest after an error, exactly as two round
+ * trips would; pg hands back both results (the last is the statement's).
+ */
+class BeginThen extends PgQuery {
+  override prepare(connection: WireConnection): void {
+    connection.bind({ statement: BEGIN.name, values: [] });
+    connection.execute({ portal: '', rows: 0 });
+    super.prepare(connection);
+  }
+}
+
+/** BEGIN, then the statement, in one round trip once the connection has BEGIN prepared (in two the first time). */
+async function beginThen(client: PoolClient, statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]): Promise<QueryResult> {
+  const connection = (client as unknown as { connection: WireConnection }).connection;
+  if (connection.parsedStatements[BEGIN.name] === undefined) {
+    await client.query({ name: BEGIN.name, text: BEGIN.text });
+    return client.query(config(statement, params));
+  }
+  return new Promise<QueryResult>((resolve, reject) => {
+    // Extended protocol even for a statement without parameters: the BEGIN rides on its Sync.
+    const query = new BeginThen({ ...config(statement, params), queryMode: 'extended' }, undefined, (error, results) =>
+      error ? reject(error) : resolve(Array.isArray(results) ? results[results.length - 1] : results),
+    );
+    void client.query(query as unknown as Parameters<PoolClient['query']>[0]);
+  });
 }
 
 /** Runs statements: on the pool (`Db`) or on a transaction's connection (`Tx`). */
@@ -62,7 +105,21 @@ abstract class OnConnection extends Executor {
 export class Session extends OnConnection {}
 
 /** One open transaction: its statements run on its connection. Get one from `Db.transaction()`. */
-export class Tx extends OnConnection {}
+export class Tx extends OnConnection {
+  /** BEGIN not sent yet: it goes with the first statement (`beginWithFirstStatement`). */
+  private beginPending: boolean;
+
+  constructor(runner: QueryRunner, options: { beginPending?: boolean } = {}) {
+    super(runner);
+    this.beginPending = options.beginPending ?? false;
+  }
+
+  protected override async execute(statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]): Promise<QueryResult> {
+    if (!this.beginPending) return super.execute(statement, params);
+    this.beginPending = false;
+    return beginThen((await this.runner.connect()) as PoolClient, statement, params);
+  }
+}
 
 export interface TransactionOptions {
   /** The caller's transaction: the work joins it (commits or rolls back with it) instead of opening one. */
@@ -72,6 +129,12 @@ export interface TransactionOptions {
   isolation?: IsolationLevel;
   /** A transaction that can write nothing (a view of what is there); not with `in`, which joins the caller's. */
   readOnly?: boolean;
+  /**
+   * BEGIN goes to PostgreSQL with the work's first statement, in its round trip, instead of in one
+   * of its own (the send loop's hand-over, once per mail). The work's first database call must be a
+   * statement on the Tx; not with isolation or readOnly.
+   */
+  beginWithFirstStatement?: boolean;
 }
 
 /** The pool, and the one way to open a transaction. */
@@ -127,9 +190,17 @@ export class Db extends Executor {
       // A connection whose ROLLBACK failed is not handed to the next caller (pg drops it).
       let broken: Error | undefined;
       try {
-        await runner.startTransaction(options.isolation);
+        if (options.beginWithFirstStatement) {
+          if (options.isolation || options.readOnly) throw new Error('beginWithFirstStatement takes neither isolation nor readOnly');
+          // TypeORM's startTransaction without its START TRANSACTION (the first statement carries
+          // it), so its commit and rollback see the transaction open. No entity
+          // subscribers are registered, so no transaction events are missed.
+          Object.assign(runner, { isTransactionActive: true, transactionDepth: 1 });
+        } else {
+          await runner.startTransaction(options.isolation);
+        }
         try {
-          const tx = new Tx(runner);
+          const tx = new Tx(runner, { beginPending: options.beginWithFirstStatement });
           if (options.readOnly) await tx.run(DatabaseQueries.readOnly, []);
           const result = await work(tx);
           await runner.commitTransaction();

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { createTransport } from 'nodemailer';
 import type { SendMailOptions, Transporter } from 'nodemailer';
 import { DkimSigner } from './dkim';
+import { MimeTreeNode, writeTreeAtOnce } from './mime-tree';
 import { classifySmtpError, type SendOutcome, type SmtpErrorLike } from './smtp-outcome.policy';
 
 export interface OutgoingMail {
@@ -106,7 +107,7 @@ export function assertSafeMail(mail: OutgoingMail): void {
 }
 
 /** Maps the port's mail to nodemailer message options; file and URL access stay off. */
-function toNodemailerMessage(mail: OutgoingMail): SendMailOptions {
+export function toNodemailerMessage(mail: OutgoingMail): SendMailOptions {
   const attachments: NonNullable<SendMailOptions['attachments']> = [];
   const alternatives: NonNullable<SendMailOptions['alternatives']> = [];
   for (const attachment of mail.attachments ?? []) {
@@ -249,6 +250,7 @@ export class SmtpMailTransport extends MailTransport {
     // buffers the whole message and makes 'end' fire too early: gathered() signs instead.
     const dkim = options.dkim;
     this.transporter.use('stream', (message, done) => {
+      writeTreeAtOnce(message.message as unknown as MimeTreeNode);
       message.message.processFunc((input) => gathered(input, dkim));
       const tracker = (message.data as Partial<TrackedMessage>)[TRACKER_KEY];
       if (tracker) {
@@ -288,8 +290,9 @@ export class SmtpMailTransport extends MailTransport {
 }
 
 /**
- * The message in chunks of 16 kB (a stream's default buffer). nodemailer's MIME tree streams every
- * header line and part as a chunk of its own, and each became a socket write (a system call):
+ * The message in chunks of 16 kB (a stream's default buffer). nodemailer's MIME tree (one that
+ * writeTreeAtOnce left to it) streams every header line and part as a chunk of its own, and each
+ * became a socket write (a system call):
  * ≈ 15 % of the worker's CPU in bench/send.js. Gathered, an 8 kB mail is one write. The slices
  * keep the back-pressure of a large message as it was: its last slice is read, and the tracker
  * above sees 'end', only once the DATA stream has taken what came before.
@@ -369,6 +372,10 @@ export class EmlFileTransport extends MailTransport {
       newline: 'windows',
       disableFileAccess: true,
       disableUrlAccess: true,
+    });
+    this.composer.use('stream', (message, done) => {
+      writeTreeAtOnce(message.message as unknown as MimeTreeNode);
+      done();
     });
   }
 

@@ -75,6 +75,63 @@ describe('named statements', () => {
     expect(await sqlDb.row(Probe.count, ['rolled-back'])).toEqual({ count: 0 });
     expect(await sqlDb.row(Probe.count, ['rolled-back-too'])).toEqual({ count: 0 });
   });
+
+  describe('a transaction whose BEGIN goes with its first statement (beginWithFirstStatement)', () => {
+    // One connection, so every transaction here and the round-trip count share it.
+    let single: DataSource;
+    let oneDb: Db;
+    let roundTrips = 0;
+    beforeAll(async () => {
+      single = await new DataSource(dataSourceOptions(db.url, 1)).initialize();
+      oneDb = new Db(single);
+      const client = await oneDb.pool().connect();
+      // Every round trip ends with PostgreSQL's ReadyForQuery.
+      (client as unknown as { connection: { on(event: string, fn: () => void): void } }).connection.on('readyForQuery', () => roundTrips++);
+      client.release();
+    });
+    afterAll(() => single.destroy());
+
+    const inOneTransaction = (key: string) =>
+      oneDb.transaction(
+        async (tx) => {
+          await tx.run(Probe.insert, [key]);
+          // Inside a transaction: another connection does not see the row before the commit.
+          expect(await sqlDb.row(Probe.count, [key])).toEqual({ count: 0 });
+          expect(await tx.row(Probe.count, [key])).toEqual({ count: 1 });
+          return key;
+        },
+        { beginWithFirstStatement: true },
+      );
+
+    it('is one transaction, and from the second on a connection BEGIN costs no round trip of its own', async () => {
+      await inOneTransaction('first-on-connection'); // prepares BEGIN on the connection: a round trip of its own
+      roundTrips = 0;
+      await inOneTransaction('second-on-connection');
+      // BEGIN with the insert, the count, COMMIT (without the option: four).
+      expect(roundTrips).toBe(3);
+      expect(await sqlDb.row(Probe.count, ['first-on-connection'])).toEqual({ count: 1 });
+      expect(await sqlDb.row(Probe.count, ['second-on-connection'])).toEqual({ count: 1 });
+    });
+
+    it('rolls back when the work throws, and when its first statement fails, leaving the connection clean', async () => {
+      await inOneTransaction('before-failures');
+      await expect(
+        oneDb.transaction(
+          async (tx) => {
+            await tx.run(Probe.insert, ['thrown-after']);
+            throw new Error('after the insert');
+          },
+          { beginWithFirstStatement: true },
+        ),
+      ).rejects.toThrow('after the insert');
+      expect(await sqlDb.row(Probe.count, ['thrown-after'])).toEqual({ count: 0 });
+      // topics.key is unique: the first statement fails after BEGIN ran, in the same round trip.
+      await expect(oneDb.transaction((tx) => tx.run(Probe.insert, ['before-failures']), { beginWithFirstStatement: true })).rejects.toThrow(/duplicate key/);
+      // The one connection is out of the failed transaction: the next one works, and commits.
+      await inOneTransaction('after-failures');
+      expect(await oneDb.row(Probe.count, ['after-failures'])).toEqual({ count: 1 });
+    });
+  });
 });
 
 describe('the start with a broken statement', () => {
