@@ -103,6 +103,8 @@ export class DeliveryWorkerThread implements OnApplicationBootstrap, BeforeAppli
       stdout: false,
       stderr: false,
     });
+    // (worker.threadId reads -1 once it has exited.)
+    const threadId = worker.threadId;
     this.worker = worker;
     this.startedAt = Date.now();
     worker.on('message', (message: FromWorkerThread) => {
@@ -117,7 +119,7 @@ export class DeliveryWorkerThread implements OnApplicationBootstrap, BeforeAppli
         setTimeout(() => void worker.terminate(), STOPPED_EXIT_MS).unref();
       }
     });
-    worker.on('error', (error) => this.logger.error({ err: error, threadId: worker.threadId }, 'delivery worker thread crashed'));
+    worker.on('error', (error) => this.logger.error({ err: error, threadId }, 'delivery worker thread crashed'));
     this.exited = new Promise((done) =>
       worker.once('exit', (code) => {
         this.up?.set(0);
@@ -126,14 +128,14 @@ export class DeliveryWorkerThread implements OnApplicationBootstrap, BeforeAppli
         this.pending.clear();
         done();
         if (this.stopping) {
-          this.logger.log({ exitCode: code, threadId: worker.threadId }, 'delivery worker thread stopped');
+          this.logger.log({ exitCode: code, threadId }, 'delivery worker thread stopped');
           return;
         }
         // Never a silent stop: whatever ended the thread, it is logged and started again.
         this.failures = Date.now() - this.startedAt >= STABLE_MS ? 1 : this.failures + 1;
         const delayMs = restartDelayMs(this.failures);
         this.restarts?.inc();
-        this.logger.error({ exitCode: code, threadId: worker.threadId, restartInMs: delayMs }, 'delivery worker thread stopped; restarting it');
+        this.logger.error({ exitCode: code, threadId, restartInMs: delayMs }, 'delivery worker thread stopped; restarting it');
         this.restartTimer = setTimeout(() => {
           if (!this.stopping) this.spawn();
         }, delayMs);
