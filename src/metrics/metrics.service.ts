@@ -187,8 +187,14 @@ export class MetricsService {
     const remote = (await Promise.all(this.sources.map((read) => read()))).flat();
     const remotePools = new Set(remote.filter((m) => m.name === POOL_METRIC).flatMap((m) => m.values.map((v) => v.labels.pool)));
     // This thread's own pool of a class another thread runs (the unused worker pool) would only confuse.
+    const remoteNames = new Set(remote.map((m) => m.name));
     const own = ((await this.registry.getMetricsAsJSON()) as MetricJson[]).map((m) =>
-      m.name === POOL_METRIC ? { ...m, values: m.values.filter((v) => !remotePools.has(v.labels.pool)) } : m,
+      m.name === POOL_METRIC
+        ? { ...m, values: m.values.filter((v) => !remotePools.has(v.labels.pool)) }
+        : // Only this registry has it: kept as it is (its own aggregator may be 'omit', meant for clusters).
+          remoteNames.has(m.name)
+          ? m
+          : { ...m, aggregator: 'first' as const },
     );
     return AggregatorRegistry.aggregate([own, remote]).metrics();
   }

@@ -167,6 +167,9 @@ describe('the delivery worker in its own thread', () => {
     expect(metrics).toMatch(/^tactful_delivery_worker_up 1$/m);
     expect(metrics).toMatch(/^tactful_delivery_worker_restarts_total 0$/m);
     expect(metrics).toMatch(/^tactful_db_pool_connections\{pool="worker",state="max"\} \d+$/m);
+    // The main thread's own metrics are all still there, also those a cluster aggregation would omit.
+    expect(metrics).toMatch(/^tactful_process_process_start_time_seconds \d+$/m);
+    expect(metrics).toMatch(/^tactful_http_request_duration_seconds_bucket\{/m);
   });
 
   it('stops on SIGTERM after the batch in hand: every mail is sent once or still queued, none left mid-hand-over', async () => {
