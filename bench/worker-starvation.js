@@ -150,11 +150,13 @@ async function run(isolation) {
 
     const phase = async (name) => {
       app.takeErrors();
+      await mainLoopLag(port); // resets the histogram: the next scrape covers this phase
       const t0 = c.processTicks(app.pid);
       const started = performance.timeOrigin + performance.now();
       const result = await paced(port, RATE, SECONDS, mix);
       const ended = performance.timeOrigin + performance.now();
       const t1 = c.processTicks(app.pid);
+      const loopLag = await mainLoopLag(port);
       const {
         rows: [{ queued }],
       } = await sql.query(`SELECT count(*)::int AS queued FROM deliveries WHERE status IN ('queued', 'sending')`);
@@ -168,11 +170,16 @@ async function run(isolation) {
         appCpuS: t0 === null || t1 === null ? null : (t1 - t0) / c.CLOCK_TICKS,
         errorsLogged: app.takeErrors(),
         queuedAtEnd: queued,
+        mainLoopLag: loopLag,
+        loadAverage: require('node:os')
+          .loadavg()
+          .map((l) => c.round(l, 2)),
       };
       const { preferences, v1 } = result.byLabel;
       c.log(
         `${name.padEnd(8)} preferences p50/p99 ${preferences.latencyMs.p50}/${preferences.latencyMs.p99} ms, ` +
-          `/v1 p50/p99 ${v1.latencyMs.p50}/${v1.latencyMs.p99} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; ${c.fmt(during)} mails at the sink (${out.mailsPerSecond}/s)`,
+          `/v1 p50/p99 ${v1.latencyMs.p50}/${v1.latencyMs.p99} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; ${c.fmt(during)} mails at the sink (${out.mailsPerSecond}/s); ` +
+          `main loop delay p50/p99/max ${loopLag.p50Ms}/${loopLag.p99Ms}/${loopLag.maxMs} ms; app CPU ${out.appCpuS} s; load ${out.loadAverage[0]}`,
       );
       return out;
     };
@@ -248,6 +255,20 @@ async function run(isolation) {
     await sql.end();
     await db.close();
   }
+}
+
+/**
+ * The main thread's event-loop delay since the last scrape (prom-client resets its histogram at
+ * each scrape): what an HTTP request waits for before its handler runs, whatever other processes
+ * on the machine do to the latencies measured from outside.
+ */
+async function mainLoopLag(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const read = (name) => {
+    const m = new RegExp(`^tactful_process_nodejs_eventloop_lag_${name}_seconds ([\\d.e+-]+)$`, 'm').exec(text);
+    return m ? c.round(Number(m[1]) * 1000, 1) : null;
+  };
+  return { p50Ms: read('p50'), p99Ms: read('p99'), maxMs: read('max') };
 }
 
 async function main() {
