@@ -28,13 +28,16 @@ const LEASE_SECONDS = 120;
 function standInWorker(client, batchSize, n) {
   const worker = Object.create(DeliveryWorker.prototype);
   Object.assign(worker, {
-    db: { query: (text, params) => client.query(text, params).then((r) => r.rows) },
-    config: { workerBatchSize: batchSize, workerLeaseSeconds: LEASE_SECONDS },
+    // The named statements (database/sql.ts's Sql), run on this worker's own connection.
+    db: { rows: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rows) },
+    config: { workerBatchSize: batchSize, workerLeaseSeconds: LEASE_SECONDS, workerClaimLeaseSeconds: LEASE_SECONDS },
     clock: new SystemClock(),
     workerId: `bench:${process.pid}:${n}`,
+    inHand: new Set(),
     logger: { warn: () => undefined },
   });
-  return worker;
+  // The marketing stream's claim (a campaign's rows), a batch at a time.
+  return { claim: () => worker.claim('marketing', batchSize), reclaimExpiredLeases: () => worker.reclaimExpiredLeases() };
 }
 
 async function seed(sql) {

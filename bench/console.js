@@ -20,12 +20,8 @@ const c = require('./lib/common');
 
 c.requireBuild('console');
 const http = require('node:http');
-const net = require('node:net');
-const os = require('node:os');
-const { spawn } = require('node:child_process');
-const { mkdtempSync, rmSync } = require('node:fs');
-const { join } = require('node:path');
 const { Client } = require('pg');
+const { freePort, startApp } = require('./lib/http-load');
 
 const RECIPIENTS = Number(c.option('recipients', '1000000'));
 const DECISIONS = Number(c.option('decisions', '1000'));
@@ -113,58 +109,7 @@ async function seed(sql) {
   return { anna: anna.id, campaign: big.id };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function startApp(url, port) {
-  const dataDir = mkdtempSync(join(os.tmpdir(), 'tactful-bench-console-'));
-  const env = {
-    PATH: process.env.PATH,
-    NODE_ENV: 'production',
-    LOCAL_ONLY: 'true',
-    DATABASE_URL: url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    TOKEN_SECRET: 'bench-token-secret-0123456789abcdef012345',
-    WEBHOOK_SECRET: 'bench-webhook-secret-0123456789abcdef0123',
-    ADMIN_API_KEY: ADMIN_KEY,
-    LOG_LEVEL: 'warn',
-    WORKER_ENABLED: 'false',
-    SCHEDULER_ENABLED: 'false',
-    DATA_DIR: dataDir,
-    OUTBOX_DIR: join(dataDir, 'outbox'),
-  };
-  const child = spawn(process.execPath, [join(c.DIST, 'main.js')], { env, cwd: c.ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => (output = (output + d).slice(-4000)));
-  child.stderr.on('data', (d) => (output = (output + d).slice(-4000)));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the app exited while starting:\n${output}`);
-    const res = await request(port, 'GET', '/health').catch(() => null);
-    if (res?.status === 200) break;
-    if (Date.now() > deadline) throw new Error(`the app did not answer /health within 60 s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    output: () => output,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
+/** One request, one at a time, its whole answer (the page's text is checked, its time measured). */
 function request(port, method, path, { body, cookie } = {}) {
   return new Promise((resolve, reject) => {
     const headers = {
@@ -218,7 +163,7 @@ async function timePage(port, cookie, path, expect) {
     const { anna, campaign } = seeded.result;
     c.log(`seeded in ${c.round(seeded.ms / 1000, 1)} s`);
     const port = await freePort();
-    app = await startApp(db.url, port);
+    app = await startApp(db.url, port, { env: { ADMIN_API_KEY: ADMIN_KEY } });
     const signedIn = await request(port, 'POST', '/console/sign-in', {
       body: new URLSearchParams({ apiKey: ADMIN_KEY, lang: 'en', next: '/console' }).toString(),
     });

@@ -3,10 +3,9 @@
 // (hand-over.policy.ts) are carried out. delivery/marketing-hand-over.ts runs the machine for
 // every marketing kind.
 import { Inject, Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { Db, Sql, sqlOf } from '../database/sql';
+import { Db, Sql } from '../database/sql';
 import { CadenceQueries as Q } from './cadence.queries';
 import { MarketingOutlook, marketingOutlook, nextDigestAt, windowOpensAt } from './cadence.policy';
 import { QuietHours } from '../config/quiet-hours';
@@ -56,19 +55,19 @@ export class CadenceService {
 
   /**
    * Carries out one window action (hand-over.policy.ts) for the given mails, in the caller's
-   * transaction (an EntityManager from code not converted yet: its transaction, docs/SQL.md).
+   * transaction.
    */
-  async applyWindowAction(tx: Sql | EntityManager, action: WindowAction, holds: WindowHold[]): Promise<void> {
+  async applyWindowAction(tx: Sql, action: WindowAction, holds: WindowHold[]): Promise<void> {
     if (action === 'keep' || holds.length === 0) return;
-    if (action === 'forget') await sqlOf(tx).run(W.forget, [holds.map((h) => h.deliveryId)]);
-    else await sqlOf(tx).run(action === 'release' ? W.release : W.yield, [holds.map((h) => h.subscriberId), holds.map((h) => h.idempotencyKey)]);
+    if (action === 'forget') await tx.run(W.forget, [holds.map((h) => h.deliveryId)]);
+    else await tx.run(action === 'release' ? W.release : W.yield, [holds.map((h) => h.subscriberId), holds.map((h) => h.idempotencyKey)]);
   }
 
   /**
    * At hand-over: records the send under the exclusion constraint. Returns false when another
    * marketing mail to the subscriber lies inside the window (the caller defers this one).
    */
-  async recordHandOver(tx: Sql | EntityManager, delivery: HandOverMail, now: Date): Promise<boolean> {
+  async recordHandOver(tx: Sql, delivery: HandOverMail, now: Date): Promise<boolean> {
     // The worker took the subscriber's turn (hand-over-turn.ts) when it locked the delivery.
     const settings = delivery.handOverTurn;
     if (!settings) throw new Error(`hand-over of delivery ${delivery.id} without the subscriber's hand-over turn`);
@@ -76,7 +75,7 @@ export class CadenceService {
     // One statement: the send record under the exclusion constraint (a conflict means another
     // marketing mail went inside the window: nothing is written), and the window now running from
     // the real hand-over rather than from the reservation.
-    const recorded = await sqlOf(tx).run(W.recordHandOver, [holdOf(delivery).subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
+    const recorded = await tx.run(W.recordHandOver, [holdOf(delivery).subscriberId, delivery.id, now, days, settings.timeZone, delivery.idempotencyKey]);
     return recorded > 0;
   }
 
@@ -105,8 +104,8 @@ export class CadenceService {
   }
 
   /** The window and the next slot and digest, as `tx` (the caller's transaction, or the pool) sees them. */
-  async windowStateIn(tx: Sql | EntityManager, subscriberId: string, now: Date): Promise<WindowState> {
-    const row = await sqlOf(tx).row(Q.windowState, [subscriberId]);
+  async windowStateIn(tx: Sql, subscriberId: string, now: Date): Promise<WindowState> {
+    const row = await tx.row(Q.windowState, [subscriberId]);
     const snapshot = {
       lastMarketingAt: row?.last ?? null,
       cadence: (row?.cadence ?? 'weekly') as Cadence,

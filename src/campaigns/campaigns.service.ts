@@ -2,7 +2,6 @@
 // statements: campaigns.queries.ts.
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { EntityManager } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
 import { handOverStep } from '../cadence/hand-over.policy';
 import { BoundedCache } from '../common/bounded-cache';
@@ -10,7 +9,7 @@ import { Clock } from '../common/clock';
 import { DomainException, ErrorCode, FieldError, notFound } from '../common/problem';
 import { validationException } from '../common/validation';
 import { addressOf, APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { Db, managerOf, Sql, sqlOf, Tx, txOf } from '../database/sql';
+import { Db, Sql, Tx } from '../database/sql';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { marketingKind } from '../delivery/marketing-hand-over';
 import { replyToFor } from '../addresses/email';
@@ -90,14 +89,13 @@ export class CampaignsService implements OnModuleInit {
 
   // ---- API ---------------------------------------------------------------------------------
   // The writes take the caller's transaction (`tx`) when another domain calls them as part of its
-  // own request, so that a webinar and its invitation campaign commit together or not at all. (An
-  // EntityManager is a caller not converted yet: its transaction, docs/SQL.md.)
+  // own request, so that a webinar and its invitation campaign commit together or not at all.
 
-  async create(input: CreateCampaignDto, tx: Sql | EntityManager = this.db): Promise<CampaignResponse> {
+  async create(input: CreateCampaignDto, tx: Sql = this.db): Promise<CampaignResponse> {
     const now = this.clock.now();
     const topicId = await this.topicId(input.topic, 'topic', tx);
     await this.validateContent(input);
-    const row = (await sqlOf(tx).row(Q.create, [
+    const row = (await tx.row(Q.create, [
       input.name,
       topicId,
       input.sender ?? 'marketing',
@@ -125,9 +123,9 @@ export class CampaignsService implements OnModuleInit {
     return rows.map((row) => toResponse(row, progress.get(row.id) ?? null));
   }
 
-  async get(id: string, tx: Sql | EntityManager = this.db): Promise<CampaignResponse> {
+  async get(id: string, tx: Sql = this.db): Promise<CampaignResponse> {
     const row = await this.row(id, tx);
-    const progress = await this.progress.of([row], sqlOf(tx));
+    const progress = await this.progress.of([row], tx);
     return toResponse(row, progress.get(id) ?? null);
   }
 
@@ -139,7 +137,7 @@ export class CampaignsService implements OnModuleInit {
     return new Map(rows.map((r) => [r.id, { name: r.name, subject: { de: r.subject_de, en: r.subject_en } }]));
   }
 
-  async update(id: string, input: UpdateCampaignDto, tx: Sql | EntityManager = this.db): Promise<CampaignResponse> {
+  async update(id: string, input: UpdateCampaignDto, tx: Sql = this.db): Promise<CampaignResponse> {
     const current = await this.row(id, tx);
     if (!EDITABLE_STATUSES.includes(current.status)) {
       throw new DomainException(ErrorCode.Conflict, `Campaign is ${current.status}; only draft and scheduled campaigns can be changed.`);
@@ -153,7 +151,7 @@ export class CampaignsService implements OnModuleInit {
     };
     await this.validateContent(merged);
     const topicId = input.topic ? await this.topicId(input.topic, 'topic', tx) : current.topic_id;
-    await sqlOf(tx).run(Q.update, [
+    await tx.run(Q.update, [
       id,
       input.name ?? null,
       topicId,
@@ -183,7 +181,7 @@ export class CampaignsService implements OnModuleInit {
   async revise(
     id: string,
     input: { subject: LocalizedPair; body: LocalizedPair; digestSummary: LocalizedPair; expiresAt: Date | null },
-    tx?: Tx | EntityManager,
+    tx?: Tx,
   ): Promise<void> {
     await this.validateContent({ subject: input.subject, body: input.body });
     await this.inTransaction(tx, async (tx) => {
@@ -206,7 +204,7 @@ export class CampaignsService implements OnModuleInit {
     });
   }
 
-  async schedule(id: string, sendAt?: string, tx: Sql | EntityManager = this.db): Promise<CampaignResponse> {
+  async schedule(id: string, sendAt?: string, tx: Sql = this.db): Promise<CampaignResponse> {
     const now = this.clock.now();
     const current = await this.row(id, tx);
     if (!EDITABLE_STATUSES.includes(current.status)) {
@@ -217,12 +215,12 @@ export class CampaignsService implements OnModuleInit {
     if (!current.subject_de && !current.subject_en) errors.push({ field: 'subject', message: 'needs at least one language before scheduling' });
     if (current.expires_at && current.expires_at <= at) errors.push({ field: 'expiresAt', message: 'must lie after sendAt' });
     if (errors.length) throw new DomainException(ErrorCode.Unprocessable, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
-    await sqlOf(tx).run(Q.schedule, [id, at, now]);
+    await tx.run(Q.schedule, [id, at, now]);
     return this.get(id, tx);
   }
 
   /** Cancels the campaign and everything of it not yet handed to SMTP, releasing held windows. */
-  async cancel(id: string, tx?: Tx | EntityManager): Promise<CampaignResponse & { cancelledDeliveries: number }> {
+  async cancel(id: string, tx?: Tx): Promise<CampaignResponse & { cancelledDeliveries: number }> {
     const now = this.clock.now();
     return this.inTransaction(tx, async (tx) => {
       const current = await tx.row(Q.lockStatus, [id]);
@@ -362,17 +360,17 @@ export class CampaignsService implements OnModuleInit {
   // ---- send time -----------------------------------------------------------------------------
 
   /** Consent (subscription locked FOR SHARE), then the campaign's own state: cancelled, expired. */
-  private async check(tx: Sql | EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: CampaignFacts }> {
-    const campaign = (await sqlOf(tx).row(Q.gate, [delivery.subscriberId, delivery.topicId, delivery.refId]))!;
-    const consent = await subscriberGate(managerOf(tx), delivery, campaign.subscription_status);
+  private async check(tx: Sql, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: CampaignFacts }> {
+    const campaign = (await tx.row(Q.gate, [delivery.subscriberId, delivery.topicId, delivery.refId]))!;
+    const consent = await subscriberGate(tx, delivery, campaign.subscription_status);
     if (consent) return { refused: consent };
     if (campaign.status === 'cancelled') return { refused: { status: 'suppressed', reason: Reason.SuppressedCancelled } };
     if (campaign.expires_at && campaign.expires_at <= now) return { refused: { status: 'expired', reason: Reason.Expired } };
     return { facts: { version: campaign.version ?? undefined } };
   }
 
-  private async compose(tx: Sql | EntityManager, delivery: ClaimedDelivery, version: string | undefined, test = false) {
-    const campaign = await this.contentRow(sqlOf(tx), delivery.refId!, version);
+  private async compose(tx: Sql, delivery: ClaimedDelivery, version: string | undefined, test = false) {
+    const campaign = await this.contentRow(tx, delivery.refId!, version);
     const content = campaign ? contentFor(campaign, delivery.locale, true) : null;
     if (!content) throw new Error(`campaign ${delivery.refId} has no content for ${delivery.locale}`);
     // A test send goes to listed addresses, not to a subscriber: its links are inert samples.
@@ -422,12 +420,12 @@ export class CampaignsService implements OnModuleInit {
   }
 
   /** `work` in the caller's transaction, or in a new one. */
-  private inTransaction<T>(tx: Tx | EntityManager | undefined, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.db.transaction(work, { in: tx ? txOf(tx) : undefined });
+  private inTransaction<T>(tx: Tx | undefined, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.transaction(work, { in: tx });
   }
 
-  private async topicId(key: string, field: string, tx: Sql | EntityManager = this.db): Promise<string> {
-    const topic = await sqlOf(tx).row(Q.topicRef, [key]);
+  private async topicId(key: string, field: string, tx: Sql = this.db): Promise<string> {
+    const topic = await tx.row(Q.topicRef, [key]);
     if (!topic) throw validationException([{ field, message: `"${key}" is not a topic` }]);
     if (topic.archived) throw validationException([{ field, message: `"${key}" is archived` }]);
     return topic.id;
@@ -448,8 +446,8 @@ export class CampaignsService implements OnModuleInit {
     });
   }
 
-  private async row(id: string, tx: Sql | EntityManager = this.db): Promise<CampaignRow> {
-    const row = await sqlOf(tx).row(Q.byId, [id]);
+  private async row(id: string, tx: Sql = this.db): Promise<CampaignRow> {
+    const row = await tx.row(Q.byId, [id]);
     if (!row) throw notFound('Campaign', id);
     return row;
   }

@@ -26,6 +26,7 @@ export function dataSourceOptions(url: string, pools: number | PoolBudgets = 10,
 }
 
 const MIGRATION_LOCK = 'tactful:migrations';
+const MIGRATION_LOCK_POLL_MS = 200;
 
 /** Migrations run under a PostgreSQL advisory lock, so several instances may start at once. */
 export async function runMigrations(url: string): Promise<string[]> {
@@ -33,7 +34,13 @@ export async function runMigrations(url: string): Promise<string[]> {
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
   try {
-    await runner.query(Q.advisoryLock.text, [MIGRATION_LOCK]);
+    // Waits by asking again rather than blocking in pg_advisory_lock(): a session blocked in a
+    // statement holds a snapshot, and CREATE INDEX CONCURRENTLY (a migration outside a
+    // transaction) waits until every older snapshot is gone, a waiting instance's included, while
+    // that instance waits for this one: both would hang. Between tries nothing is held.
+    while (!(await runner.query(Q.tryAdvisoryLock.text, [MIGRATION_LOCK]))[0].locked) {
+      await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_POLL_MS));
+    }
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return applied.map((m) => m.name);
   } finally {

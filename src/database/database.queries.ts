@@ -9,10 +9,9 @@ export const DatabaseQueries = queries('database', {
     `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`,
   ),
   tryAdvisoryLock: sql<[name: string], { locked: boolean }>(
-    'A job runs only where this instance wins the lock; the others skip at once rather than wait (session lock, released below).',
+    'A job runs only where this instance wins the lock; the others skip at once rather than wait (session lock, released below). Migrations ask again until they win it (data-source.ts).',
     `SELECT pg_try_advisory_lock(hashtext($1)) AS locked`,
   ),
-  advisoryLock: sql<[name: string]>('Migrations wait for one another: several instances may start at once.', `SELECT pg_advisory_lock(hashtext($1))`),
   advisoryUnlock: sql<[name: string]>('Releases a session advisory lock taken above.', `SELECT pg_advisory_unlock(hashtext($1))`),
   readOnly: sql<[], { set_config: string }>(
     "Makes the transaction read only (Db.transaction's readOnly), before its work: set_config() because SET TRANSACTION is not a statement PostgreSQL can prepare (nor check at start-up).",

@@ -24,6 +24,7 @@ import { HousekeepingRetention1766000800000 } from './migrations/1766000800000-H
 import { DeliveryCounts1766000810000 } from './migrations/1766000810000-DeliveryCounts';
 import { ClaimLease1766000820000 } from './migrations/1766000820000-ClaimLease';
 import { CampaignCounts1767000100000 } from './migrations/1767000100000-CampaignCounts';
+import { HealthIndexes1767000200000 } from './migrations/1767000200000-HealthIndexes';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -51,4 +52,5 @@ export const MIGRATIONS = [
   DeliveryCounts1766000810000,
   ClaimLease1766000820000,
   CampaignCounts1767000100000,
+  HealthIndexes1767000200000,
 ];

@@ -4,7 +4,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool, PoolClient, QueryResult } from 'pg';
-import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { DataSource, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { BudgetedPool, budgetedPoolOf, currentWorkClass, runAs, WorkClass } from './connection-budgets';
@@ -62,15 +62,7 @@ abstract class OnConnection extends Executor {
 export class Session extends OnConnection {}
 
 /** One open transaction: its statements run on its connection. Get one from `Db.transaction()`. */
-export class Tx extends OnConnection {
-  /**
-   * The same transaction as a TypeORM EntityManager, for code not converted yet (docs/SQL.md);
-   * it goes away with the last of it.
-   */
-  get manager(): EntityManager {
-    return this.runner.manager;
-  }
-}
+export class Tx extends OnConnection {}
 
 export interface TransactionOptions {
   /** The caller's transaction: the work joins it (commits or rolls back with it) instead of opening one. */
@@ -96,11 +88,6 @@ export class Db extends Executor {
   /** The driver's pg pool (a BudgetedPool in the app: the current work class's pool). */
   pool(): Pool {
     return (this.dataSource.driver as PostgresDriver).master as Pool;
-  }
-
-  /** The pool as a TypeORM EntityManager, for code not converted yet (managerOf). */
-  entityManager(): EntityManager {
-    return this.dataSource.manager;
   }
 
   /** The pools per work class behind the DataSource (undefined when it was built without budgets). */
@@ -156,34 +143,4 @@ export class Db extends Executor {
       }
     });
   }
-}
-
-/**
- * Bridge for code not converted yet (docs/SQL.md): the executor an EntityManager stands for — its
- * transaction when it is a TypeORM transaction's, else the pool. An `Sql` passes through.
- */
-export function sqlOf(from: Sql | EntityManager): Sql {
-  if (from instanceof Executor) return from;
-  const manager = from as EntityManager;
-  const runner = manager.queryRunner;
-  if (runner && runner.isTransactionActive) return new Tx(runner);
-  return new Db(manager.connection);
-}
-
-/**
- * Bridge the other way, for calls into code not converted yet (docs/SQL.md): the EntityManager of
- * a transaction (or of the pool) that such code takes.
- */
-export function managerOf(from: Sql | EntityManager): EntityManager {
-  if (from instanceof Tx) return from.manager;
-  if (from instanceof Db) return from.entityManager();
-  return from as EntityManager;
-}
-
-/** Bridge for callers not converted yet: the Tx of a TypeORM transaction's EntityManager (a Tx passes through). */
-export function txOf(from: Tx | EntityManager): Tx {
-  if (from instanceof Tx) return from;
-  const runner = from.queryRunner;
-  if (!runner || !runner.isTransactionActive) throw new Error('txOf: the EntityManager is not inside a transaction');
-  return new Tx(runner);
 }

@@ -4,7 +4,7 @@
 // database/sql.ts (docs/SQL.md).
 
 /** A row as pg hands it over when a statement does not say more. */
-export type AnyRow = Record<string, any>;
+export type AnyRow = Record<string, unknown>;
 
 export interface Statement<P extends readonly unknown[] = unknown[], R = AnyRow> {
   /** `<domain>.<key>`: unique, stable, what an error or a log line names. */

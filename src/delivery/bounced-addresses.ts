@@ -1,26 +1,16 @@
 // Hard bounces and complaints of addresses that have no subscriber row (shop customers who only
 // get order and shipment mail). Subscribers carry this in their status; these addresses are
 // remembered as hashes so their next order's mails are suppressed instead of bouncing again.
-import { EntityManager } from 'typeorm';
 import { addressBlocks } from '../addresses/address-blocks';
 import { emailHash } from '../addresses/email';
-import { Sql, sqlOf } from '../database/sql';
+import type { Sql } from '../database/sql';
 import { MessageClass, Reason } from '../reasons/reason-codes';
 import { DeliveryQueries as Q } from './delivery.queries';
 
 export type AddressBlock = 'bounced' | 'complained';
 
-/**
- * Marks the subscriber bounced, or, without one, remembers the address. (The worker, not converted
- * yet, calls it with its EntityManager: sqlOf goes with it.)
- */
-export async function recordHardBounce(
-  from: Sql | EntityManager,
-  target: { subscriberId: string | null; email: string },
-  response: string,
-  now: Date,
-): Promise<void> {
-  const tx = sqlOf(from);
+/** Marks the subscriber bounced, or, without one, remembers the address. */
+export async function recordHardBounce(tx: Sql, target: { subscriberId: string | null; email: string }, response: string, now: Date): Promise<void> {
   if (target.subscriberId) {
     await tx.run(Q.markSubscriberBounced, [target.subscriberId, now]);
     return;
@@ -39,9 +29,8 @@ export async function blockAddress(tx: Sql, email: string, reason: AddressBlock,
  * to an erased person's address too only transactional mail goes (the receipt of an order they
  * placed since), never a test send or any other service mail.
  */
-export async function addressVerdict(from: Sql | EntityManager, email: string, messageClass: MessageClass): Promise<Reason | null> {
-  // The delivery kinds' gate, not converted yet, calls it with its EntityManager: sqlOf goes with it.
-  const blocks = await addressBlocks(sqlOf(from), email);
+export async function addressVerdict(tx: Sql, email: string, messageClass: MessageClass): Promise<Reason | null> {
+  const blocks = await addressBlocks(tx, email);
   if (blocks.bounce === 'bounced') return Reason.SuppressedBounced;
   if (messageClass === 'transactional') return null;
   if (blocks.erasedAt) return Reason.SuppressedErased;

@@ -1,13 +1,12 @@
 // The hook point between the outbox and the domains: each kind of message registers how to
 // render it and what to re-check at the moment it is handed to SMTP (consent, shipment state, …).
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { Locale } from '../config/config';
-import { Sql, sqlOf } from '../database/sql';
+import type { Sql, Tx } from '../database/sql';
 import { MessageClass, Reason } from '../reasons/reason-codes';
 import { addressVerdict } from './bounced-addresses';
 import { consentVerdict } from '../reasons/send-gate.policy';
-import { DeliveryQueries as Q } from './delivery.queries';
+import { DeliveryQueries as Q, DeliveryRow, LockedDeliveryRow } from './delivery.queries';
 
 /** A claimed delivery row, joined with its subscriber, as the worker sees it at send time. */
 export interface ClaimedDelivery {
@@ -22,7 +21,7 @@ export interface ClaimedDelivery {
   /** Who wrote it (the campaign's sender); decides the Reply-To. */
   sender: string | null;
   locale: Locale;
-  payload: Record<string, any>;
+  payload: Record<string, unknown>;
   attempts: number;
   /** Hand-overs of this mail that went unanswered so far (retry.policy.ts sends it once more). */
   unknownOutcomes: number;
@@ -42,11 +41,11 @@ export interface ClaimedDelivery {
 }
 
 /** A deliveries row (joined with its subscriber's email, status and cadence) as the kinds see it. */
-export function claimedDeliveryOf(row: Record<string, any>): ClaimedDelivery {
+export function claimedDeliveryOf(row: DeliveryRow | LockedDeliveryRow): ClaimedDelivery {
   return {
     id: row.id,
     subscriberId: row.subscriber_id,
-    email: row.subscriber_email ?? row.to_address,
+    email: (row.subscriber_email ?? row.to_address)!,
     subscriberStatus: row.subscriber_status ?? null,
     class: row.class,
     kind: row.kind,
@@ -59,8 +58,10 @@ export function claimedDeliveryOf(row: Record<string, any>): ClaimedDelivery {
     unknownOutcomes: row.unknown_outcomes,
     idempotencyKey: row.idempotency_key,
     createdAt: row.created_at,
-    handOverTurn: row.hand_over_turn ? { cadence: row.subscriber_cadence, timeZone: row.subscriber_time_zone } : undefined,
-    subscriptionStatus: row.subscription_read ? (row.subscription_status ?? null) : undefined,
+    ...('hand_over_turn' in row && {
+      handOverTurn: row.hand_over_turn ? { cadence: row.subscriber_cadence!, timeZone: row.subscriber_time_zone! } : undefined,
+      subscriptionStatus: row.subscription_read ? (row.subscription_status ?? null) : undefined,
+    }),
   };
 }
 
@@ -79,19 +80,19 @@ export interface DeliveryKind {
    * Runs inside the transaction that hands the mail to SMTP, with the delivery and subscriber
    * rows locked. Returns a reason to suppress, or null to send.
    */
-  gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null>;
-  compose(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage>;
+  gate(tx: Tx, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null>;
+  compose(tx: Tx, delivery: ClaimedDelivery): Promise<ComposedMessage>;
   /**
    * After the attempt was recorded (same transaction): e.g. give back a cadence window. `reason`
    * tells a mail that surely did not go (retrying, failed) from one that may have reached the
    * relay (unknown_outcome: the connection died after the whole message was sent).
    */
-  settled?(tx: EntityManager, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void>;
+  settled?(tx: Tx, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void>;
   /**
    * Composes a mail that already went again, without its send-time checks (a marketing kind's
    * compose needs what its gate read): the console's mail view. Absent: compose() serves.
    */
-  view?(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage>;
+  view?(tx: Tx, delivery: ClaimedDelivery): Promise<ComposedMessage>;
 }
 
 /** Not now: suppressed or expired for good, or deferred (into the next digest) until `nextAttemptAt`. */
@@ -119,7 +120,7 @@ export class DeliveryKinds {
 
 /** The consent checks every mail to a subscriber passes, with the subscription row locked. */
 export async function subscriberGate(
-  tx: Sql | EntityManager,
+  tx: Sql,
   delivery: ClaimedDelivery,
   /** The subscription's status when the caller already read it (locked FOR SHARE) in its own query. */
   knownSubscriptionStatus?: string | null,
@@ -136,7 +137,7 @@ export async function subscriberGate(
     // Read (and locked FOR SHARE) by the worker's lock statement, in this transaction.
     subscriptionStatus = delivery.subscriptionStatus;
   } else if (topicBound) {
-    const subscription = await sqlOf(tx).row(Q.subscriptionStatus, [delivery.subscriberId, delivery.topicId!]);
+    const subscription = await tx.row(Q.subscriptionStatus, [delivery.subscriberId, delivery.topicId!]);
     subscriptionStatus = subscription?.status ?? null;
   }
   const reason = consentVerdict({ class: delivery.class, subscriberStatus: delivery.subscriberStatus, subscriptionStatus, topicBound });

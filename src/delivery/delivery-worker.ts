@@ -7,7 +7,6 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { EntityManager } from 'typeorm';
 import { mailDomain, replyToFor } from '../addresses/email';
 import { Clock } from '../common/clock';
 import { scrubSecrets } from '../common/log-redaction';
@@ -320,10 +319,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (!handOver || handOver.n === 0) return { outcome: 'lost', followingStarted: false }; // its claim lease ran out and another worker took it
     }
     let followingStarted = false;
-    const outcome = await this.db.transaction(async (sql) => {
-      // The kinds (other domains, not converted yet) take the same transaction as an EntityManager.
-      const tx = sql.manager;
-      const delivery = await this.lockClaimed(sql, id);
+    const outcome = await this.db.transaction(async (tx) => {
+      const delivery = await this.lockClaimed(tx, id);
       if (!delivery) return 'lost';
       const now = this.clock.now();
       const kind = this.kinds.get(delivery.kind);
@@ -334,12 +331,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       const domain = mailDomain(delivery.email);
       const pausedUntil = pauses.get(domain);
       if (pausedUntil && pausedUntil > now) {
-        await sql.run(Q.requeueForDomainPause, [id, Reason.DomainPaused, pausedUntil, now]);
+        await tx.run(Q.requeueForDomainPause, [id, Reason.DomainPaused, pausedUntil, now]);
         return 'queued';
       }
       const verdict = await kind.gate(tx, delivery, now);
       if (verdict) {
-        await sql.run(Q.recordGateVerdict, [id, verdict.status, verdict.reason, now, verdict.nextAttemptAt ?? null]);
+        await tx.run(Q.recordGateVerdict, [id, verdict.status, verdict.reason, now, verdict.nextAttemptAt ?? null]);
         this.metrics.deliveries.inc({ class: delivery.class, kind: delivery.kind, status: verdict.status, reason: verdict.reason });
         return verdict.status;
       }
@@ -359,7 +356,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         this.logger.error({ err: error, deliveryId: id }, 'mail refused as unsafe; delivery failed');
         outcome = { status: 'failed', response: `not sent: ${error.message}` };
       }
-      const recorded = await this.record(sql, delivery, mail.messageId, outcome, domain, pauses, following);
+      const recorded = await this.record(tx, delivery, mail.messageId, outcome, domain, pauses, following);
       await kind.settled?.(tx, delivery, recorded.status, recorded.reason);
       followingStarted = recorded.followingStarted;
       return recorded.status;
@@ -374,7 +371,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   /** The mail as it is handed to SMTP (also what the console shows of a sent mail, see mail-view.service.ts). */
-  async buildMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ReturnType<DeliveryKinds['get']>): Promise<OutgoingMail> {
+  async buildMail(tx: Tx, delivery: ClaimedDelivery, kind: ReturnType<DeliveryKinds['get']>): Promise<OutgoingMail> {
     const composed = await kind.compose(tx, delivery);
     // Replies are welcome: every mail names a mailbox people read, the sender's own if it has one.
     const replyTo = replyToFor(this.config, delivery.sender);

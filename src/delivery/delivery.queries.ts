@@ -25,34 +25,8 @@ const CLAIM = (streamFilter: string) => `WITH due AS (
  SELECT id FROM claimed ORDER BY id`;
 type ClaimParams = [now: Date, limit: number, workerId: string, claimLeaseUntil: Date];
 
-/** The claimed row joined with what the send-time checks read, as claimedDeliveryOf() maps it. */
-export interface LockedDeliveryRow {
-  id: string;
-  subscriber_id: string | null;
-  to_address: string | null;
-  class: string;
-  kind: string;
-  topic_id: string | null;
-  ref_id: string | null;
-  sender: string | null;
-  locale: string;
-  payload: Record<string, unknown> | null;
-  attempts: number;
-  unknown_outcomes: number;
-  idempotency_key: string;
-  created_at: Date;
-  subscriber_email: string | null;
-  subscriber_status: string | null;
-  subscriber_cadence: string | null;
-  subscriber_time_zone: string | null;
-  hand_over_turn: boolean | null;
-  /** Marketing mail of a topic to a subscriber only: that topic subscription's status (null: none), read FOR SHARE. */
-  subscription_status: string | null;
-  subscription_read: boolean;
-}
-
-/** A sent delivery as the worker claims it (claimedDeliveryOf), without the claim. */
-export interface SentDeliveryRow {
+/** A delivery with its subscriber's address and status: what claimedDeliveryOf (delivery-kinds.ts) maps. */
+export interface DeliveryRow {
   id: string;
   subscriber_id: string | null;
   to_address: string | null;
@@ -62,14 +36,28 @@ export interface SentDeliveryRow {
   ref_id: string | null;
   sender: string | null;
   locale: Locale;
-  payload: Record<string, any> | null;
+  payload: Record<string, unknown> | null;
   attempts: number;
   unknown_outcomes: number;
   idempotency_key: string;
   created_at: Date;
-  sent_at: Date;
   subscriber_email: string | null;
   subscriber_status: string | null;
+}
+
+/** The claimed row joined with what the send-time checks read, as claimedDeliveryOf() maps it. */
+export interface LockedDeliveryRow extends DeliveryRow {
+  subscriber_cadence: string | null;
+  subscriber_time_zone: string | null;
+  hand_over_turn: boolean | null;
+  /** Marketing mail of a topic to a subscriber only: that topic subscription's status (null: none), read FOR SHARE. */
+  subscription_status: string | null;
+  subscription_read: boolean;
+}
+
+/** A sent delivery as the worker claims it (claimedDeliveryOf), without the claim. */
+export interface SentDeliveryRow extends DeliveryRow {
+  sent_at: Date;
 }
 
 export const DeliveryQueries = queries('delivery', {
@@ -248,22 +236,6 @@ export const DeliveryQueries = queries('delivery', {
     'An address without a subscriber that bounced or complained, kept as a hash; a bounce outranks a complaint (nothing can reach the address at all).',
     `INSERT INTO bounced_addresses (email_hash, reason, response, created_at) VALUES ($1, $2, left($3, 500), $4)
      ON CONFLICT (email_hash) DO UPDATE SET reason = CASE WHEN EXCLUDED.reason = 'bounced' THEN 'bounced' ELSE bounced_addresses.reason END`,
-  ),
-  mailEventFresh: sql<[eventId: string, at: Date], { fresh: 1 }>(
-    "A provider's event once: a repeated event id inserts nothing and is acknowledged as a duplicate.",
-    `INSERT INTO webhook_events (source, event_id, received_at) VALUES ('mail', $1, $2) ON CONFLICT DO NOTHING RETURNING 1 AS fresh`,
-  ),
-  lockSubscriberByEmail: sql<[email: string], { id: string }>(
-    'The subscriber an event names by address, locked: their status change and a concurrent save queue up.',
-    `SELECT id FROM subscribers WHERE email = lower($1) FOR UPDATE`,
-  ),
-  lockSubscriberByMessageId: sql<[messageId: string], { id: string }>(
-    'The subscriber an event names by the Message-ID of a mail we sent them, locked (as above).',
-    `SELECT s.id FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.message_id = $1 LIMIT 1 FOR UPDATE OF s`,
-  ),
-  addressOfMessage: sql<[messageId: string], { to_address: string }>(
-    'Order and shipment mail goes to addresses that are no subscriber: the address a Message-ID went to.',
-    `SELECT to_address FROM deliveries WHERE message_id = $1 AND to_address IS NOT NULL LIMIT 1`,
   ),
   setSubscriberStatus: sql<[subscriberId: string, status: 'bounced' | 'complained', at: Date]>(
     'A hard bounce or complaint marks the subscriber; the send-time gate suppresses what is still queued.',

@@ -5,7 +5,7 @@
 // inert sample link previews use, so a support agent cannot click a consent change by accident.
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { Db, managerOf } from '../database/sql';
+import { Db } from '../database/sql';
 import { TokenService } from '../links/tokens';
 import { claimedDeliveryOf, DeliveryKind, DeliveryKinds } from './delivery-kinds';
 import { DeliveryQueries as Q } from './delivery.queries';
@@ -39,7 +39,7 @@ export class MailViewService {
       async (tx) => {
         const row = await tx.row(Q.sentDelivery, [deliveryId, subscriberId]);
         if (!row) return null;
-        const mail = await this.worker.buildMail(managerOf(tx), claimedDeliveryOf(row), viewOf(this.kinds.get(row.kind)));
+        const mail = await this.worker.buildMail(tx, claimedDeliveryOf(row), viewOf(this.kinds.get(row.kind)));
         return { subject: mail.subject, html: this.inert(mail.html, row.locale), text: this.inert(mail.text, row.locale), sentAt: row.sent_at, to: mail.to };
       },
       { readOnly: true },

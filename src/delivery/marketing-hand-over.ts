@@ -3,9 +3,9 @@
 // hand-over record, the window action of each outcome (carried out by
 // CadenceService.applyWindowAction) and the verdict of a lost hand-over are the same for all, so a
 // new marketing kind writes no window code.
-import { EntityManager } from 'typeorm';
 import { CadenceService, holdOf } from '../cadence/cadence.service';
 import { attemptOutcome, HandOverOutcome, HandOverStep, handOverStep, refusalOutcome } from '../cadence/hand-over.policy';
+import type { Tx } from '../database/sql';
 import { Reason } from '../reasons/reason-codes';
 import { ClaimedDelivery, ComposedMessage, DeliveryKind, GateVerdict } from './delivery-kinds';
 
@@ -17,15 +17,15 @@ export interface MarketingHandOver<Facts> {
    * hand-over record: a refusal (its reason says which outcome: refusalOutcome()), or the facts
    * its compose needs, read in the same transaction.
    */
-  check(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: Facts }>;
-  compose(tx: EntityManager, delivery: ClaimedDelivery, facts: Facts): Promise<ComposedMessage>;
+  check(tx: Tx, delivery: ClaimedDelivery, now: Date): Promise<{ refused: GateVerdict } | { facts: Facts }>;
+  compose(tx: Tx, delivery: ClaimedDelivery, facts: Facts): Promise<ComposedMessage>;
   /**
    * The facts a mail was composed with, read without locks or checks: to show a mail that went
    * as the customer got it (the console's mail view, in a read-only transaction).
    */
-  viewFacts(tx: EntityManager, delivery: ClaimedDelivery): Promise<Facts>;
+  viewFacts(tx: Tx, delivery: ClaimedDelivery): Promise<Facts>;
   /** The kind's own consequences of an outcome, never the window's (a digest's entries, say). */
-  after?(tx: EntityManager, delivery: ClaimedDelivery, outcome: HandOverOutcome, step: HandOverStep): Promise<void>;
+  after?(tx: Tx, delivery: ClaimedDelivery, outcome: HandOverOutcome, step: HandOverStep): Promise<void>;
 }
 
 /**
@@ -36,7 +36,7 @@ export interface MarketingHandOver<Facts> {
 export function marketingKind<Facts>(cadence: CadenceService, handOver: MarketingHandOver<Facts>): DeliveryKind {
   // What check() read, for compose() of the same delivery in the same transaction.
   const checked = new WeakMap<ClaimedDelivery, { facts: Facts }>();
-  const settle = async (tx: EntityManager, delivery: ClaimedDelivery, outcome: HandOverOutcome) => {
+  const settle = async (tx: Tx, delivery: ClaimedDelivery, outcome: HandOverOutcome) => {
     const step = handOverStep(outcome);
     await cadence.applyWindowAction(tx, step.window, [holdOf(delivery)]);
     await handOver.after?.(tx, delivery, outcome, step);

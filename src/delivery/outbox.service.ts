@@ -1,8 +1,7 @@
 // Writes decisions into the outbox (`deliveries`), set-based: one INSERT … SELECT per call, keyed
 // by an idempotency key so a repeated enqueue is a no-op rather than a second mail.
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
-import { Sql, sqlOf } from '../database/sql';
+import type { Sql } from '../database/sql';
 import { MessageClass } from '../reasons/reason-codes';
 import { DeliveryQueries as Q } from './delivery.queries';
 
@@ -24,9 +23,9 @@ export interface EnqueueForSubscribers {
 @Injectable()
 export class OutboxService {
   /** Queues one delivery per subscriber; returns how many new rows were queued. */
-  async enqueueForSubscribers(tx: Sql | EntityManager, input: EnqueueForSubscribers): Promise<number> {
+  async enqueueForSubscribers(tx: Sql, input: EnqueueForSubscribers): Promise<number> {
     if (input.subscriberIds.length === 0) return 0;
-    const row = await sqlOf(tx).row(Q.enqueueForSubscribers, [
+    const row = await tx.row(Q.enqueueForSubscribers, [
       input.subscriberIds,
       input.class,
       input.kind,

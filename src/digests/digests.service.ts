@@ -3,12 +3,11 @@
 // campaigns. Composition is batched and set-based per step; batches are claimed with
 // FOR UPDATE SKIP LOCKED so any number of instances compose disjoint subscribers at once.
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { CadenceService } from '../cadence/cadence.service';
 import { HandOverStep } from '../cadence/hand-over.policy';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { Db, Sql, sqlOf, Tx } from '../database/sql';
+import { Db, Sql, Tx } from '../database/sql';
 import { ClaimedDelivery, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { marketingKind } from '../delivery/marketing-hand-over';
 import { Reason } from '../reasons/reason-codes';
@@ -40,6 +39,15 @@ interface DigestFacts {
   entries: Entry[];
 }
 
+/** What a digest's row keeps in its payload: written when it is composed, read at hand-over. */
+interface DigestPayload {
+  entries?: Entry[];
+  /** Topics whose "drop this topic?" question the digest asks. */
+  dropTopics?: string[];
+}
+
+const payloadOf = (delivery: ClaimedDelivery): DigestPayload => delivery.payload as DigestPayload;
+
 const BATCH = 500;
 
 @Injectable()
@@ -63,9 +71,9 @@ export class DigestsService implements OnModuleInit {
         kind: 'digest',
         check: (tx, delivery) => this.check(tx, delivery),
         // The entries the digest was composed with, as its row keeps them.
-        viewFacts: async (_tx, delivery) => ({ entries: delivery.payload.entries ?? [] }),
-        compose: (tx, delivery, facts) => this.compose(sqlOf(tx), delivery, facts),
-        after: (tx, delivery, _outcome, step) => this.after(sqlOf(tx), delivery, step),
+        viewFacts: async (_tx, delivery) => ({ entries: payloadOf(delivery).entries ?? [] }),
+        compose: (tx, delivery, facts) => this.compose(tx, delivery, facts),
+        after: (tx, delivery, _outcome, step) => this.after(tx, delivery, step),
       }),
     );
   }
@@ -237,10 +245,10 @@ export class DigestsService implements OnModuleInit {
   // ---- send time -----------------------------------------------------------------------------
 
   /** Consent is re-checked per entry at hand-over: a topic dropped since composing drops its entries. */
-  private async check(tx: EntityManager, delivery: ClaimedDelivery): Promise<{ refused: GateVerdict } | { facts: DigestFacts }> {
+  private async check(tx: Sql, delivery: ClaimedDelivery): Promise<{ refused: GateVerdict } | { facts: DigestFacts }> {
     const consent = await subscriberGate(tx, delivery);
     if (consent) return { refused: consent };
-    const still = await this.stillWanted(sqlOf(tx), delivery.subscriberId!, delivery.payload.entries ?? []);
+    const still = await this.stillWanted(tx, delivery.subscriberId!, payloadOf(delivery).entries ?? []);
     if (still.length === 0) return { refused: { status: 'suppressed', reason: Reason.SuppressedEmpty } };
     return { facts: { entries: still } };
   }
@@ -304,7 +312,7 @@ export class DigestsService implements OnModuleInit {
     const scores = await tx.rows(Q.topicScores, [subscriberId]);
     const ordered = orderSections([...sections.values()], new Map(scores.map((r) => [r.topic_id, topicScore(r.useful, r.not_useful)])));
     // A question about a topic the customer dropped meanwhile is not asked.
-    const dropTopics: string[] = delivery.payload.dropTopics ?? [];
+    const dropTopics = payloadOf(delivery).dropTopics ?? [];
     const questions = dropTopics.length ? await tx.rows(Q.dropQuestions, [dropTopics, subscriberId, de]) : [];
     const subscriber = await tx.row(Q.cadence, [subscriberId]);
     const biweekly = subscriber?.cadence === 'biweekly';

@@ -6,9 +6,8 @@
 // FOR SHARE there, while a carrier event takes it FOR UPDATE: "delivered committed" and "mail
 // handed over" serialize, so no tracking mail reaches SMTP after the parcel was reported delivered.
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
-import { Sql, sqlOf } from '../database/sql';
+import type { Sql } from '../database/sql';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { Reason } from '../reasons/reason-codes';
 import { OrderConfirmationData, ShipmentMailData } from '../rendering/template-renderer';
@@ -113,46 +112,45 @@ export class ShipmentMailsService implements OnModuleInit {
    * customer who is not a subscriber has no consent record; if the address has since become a
    * subscriber's and bounced, that still counts.
    */
-  private async addressGate(tx: EntityManager, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
+  private async addressGate(tx: Sql, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
     const consent = await subscriberGate(tx, delivery);
     if (consent) return consent;
     if (delivery.subscriberId === null) {
-      const subscriber = await sqlOf(tx).row(Q.addressStatus, [delivery.email]);
+      const subscriber = await tx.row(Q.addressStatus, [delivery.email]);
       if (subscriber?.status === 'bounced') return { status: 'suppressed', reason: Reason.SuppressedBounced };
     }
     return null;
   }
 
   /** The receipt of the order: only the address decides (bounced, erased), never a parcel's state. */
-  private async gateOrderConfirmation(tx: EntityManager, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
+  private async gateOrderConfirmation(tx: Sql, delivery: ClaimedDelivery): Promise<GateVerdict | null> {
     const address = await this.addressGate(tx, delivery);
     if (address) return address;
-    const order = await sqlOf(tx).row(Q.orderExists, [delivery.refId!]);
+    const order = await tx.row(Q.orderExists, [delivery.refId!]);
     if (!order) return { status: 'expired', reason: Reason.Expired };
     return null;
   }
 
-  private async gateShipmentMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ShipmentMailKind): Promise<GateVerdict | null> {
+  private async gateShipmentMail(tx: Sql, delivery: ClaimedDelivery, kind: ShipmentMailKind): Promise<GateVerdict | null> {
     const address = await this.addressGate(tx, delivery);
     if (address) return address;
     // FOR SHARE: a carrier event (FOR UPDATE) waits until this hand-over has committed, and this
     // check waits for an event being applied. The state read here is the one the mail goes out under.
-    const sql = sqlOf(tx);
-    const shipment = await sql.row(Q.lockShipmentStatus, [delivery.refId!]);
+    const shipment = await tx.row(Q.lockShipmentStatus, [delivery.refId!]);
     if (!shipment) return { status: 'expired', reason: Reason.Expired };
     const status = shipment.status;
     // Read after the lock: an out-for-delivery mail queued by the event we waited for is seen.
     const outForDeliveryMailExists =
       kind === 'shipment_shipped' && status === 'out_for_delivery'
-        ? (await sql.row(Q.mailExists, [`shipment_out_for_delivery:${delivery.refId}`])) !== undefined
+        ? (await tx.row(Q.mailExists, [`shipment_out_for_delivery:${delivery.refId}`])) !== undefined
         : false;
     const reason = shipmentMailVerdict({ kind, status, outForDeliveryMailExists });
     if (!reason) return null;
     return { status: reason === Reason.Expired ? 'expired' : 'suppressed', reason };
   }
 
-  private async composeOrderConfirmation(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage> {
-    const order = (await sqlOf(tx).row(Q.confirmationData, [delivery.refId!]))!;
+  private async composeOrderConfirmation(tx: Sql, delivery: ClaimedDelivery): Promise<ComposedMessage> {
+    const order = (await tx.row(Q.confirmationData, [delivery.refId!]))!;
     const data: Omit<OrderConfirmationData, 'companyName' | 'postalAddress'> = {
       orderNumber: order.number,
       placedOn: this.formatDate(order.placed_at, delivery.locale, order.time_zone),
@@ -161,11 +159,10 @@ export class ShipmentMailsService implements OnModuleInit {
     return { template: TEMPLATES.order_confirmation, data };
   }
 
-  private async composeShipmentMail(tx: EntityManager, delivery: ClaimedDelivery, kind: ShipmentMailKind): Promise<ComposedMessage> {
-    const sql = sqlOf(tx);
-    const shipment = (await sql.row(Q.shipmentMailData, [delivery.refId!]))!;
+  private async composeShipmentMail(tx: Sql, delivery: ClaimedDelivery, kind: ShipmentMailKind): Promise<ComposedMessage> {
+    const shipment = (await tx.row(Q.shipmentMailData, [delivery.refId!]))!;
     const orderItems = shipment.order_items;
-    const siblings = await sql.rows(Q.siblings, [shipment.order_id]);
+    const siblings = await tx.rows(Q.siblings, [shipment.order_id]);
     const names = new Map(orderItems.map((item) => [item.sku, item.name]));
     const data: Omit<ShipmentMailData, 'companyName' | 'postalAddress'> = {
       orderNumber: shipment.number,

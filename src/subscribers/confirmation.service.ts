@@ -2,9 +2,8 @@
 // only a POST from the confirmation page confirms, storing time, IP and user agent as proof.
 // Pending sign-ups that were never confirmed are erased after 30 days.
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock';
-import { Db, managerOf, Sql, sqlOf, Tx } from '../database/sql';
+import { Db, Sql, Tx } from '../database/sql';
 import { ClaimedDelivery, DeliveryKind, DeliveryKinds, subscriberGate } from '../delivery/delivery-kinds';
 import { OutboxService } from '../delivery/outbox.service';
 import { Reason } from '../reasons/reason-codes';
@@ -50,8 +49,7 @@ export class ConfirmationService implements OnModuleInit {
     };
   }
 
-  private async compose(manager: EntityManager, delivery: ClaimedDelivery, template: string) {
-    const tx = sqlOf(manager);
+  private async compose(tx: Sql, delivery: ClaimedDelivery, template: string) {
     const subscriber = await tx.row(Q.attributes, [delivery.subscriberId!]);
     const topics = await this.pendingTopicNames(delivery.subscriberId!, delivery.locale, tx);
     const firstName = subscriber?.attributes?.firstName;
@@ -77,10 +75,10 @@ export class ConfirmationService implements OnModuleInit {
 
   /**
    * Queues the confirmation mail for those of these subscribers who are pending (once each), in
-   * the caller's transaction (the outbox, not converted yet, takes its EntityManager).
+   * the caller's transaction.
    */
   requestConfirmation(tx: Tx, subscriberIds: string[]): Promise<number> {
-    return this.outbox.enqueueForSubscribers(managerOf(tx), {
+    return this.outbox.enqueueForSubscribers(tx, {
       subscriberIds,
       class: 'service',
       kind: 'confirm_subscription',
@@ -112,7 +110,7 @@ export class ConfirmationService implements OnModuleInit {
         new Date(now.getTime() - EXPIRE_AFTER_DAYS * DAY),
         now,
       ]);
-      return this.outbox.enqueueForSubscribers(tx.manager, {
+      return this.outbox.enqueueForSubscribers(tx, {
         subscriberIds: due.map((d) => d.id),
         class: 'service',
         kind: 'confirm_reminder',

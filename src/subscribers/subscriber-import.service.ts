@@ -28,7 +28,20 @@ const BATCH = 5000;
 const MAX_REPORTED_ERRORS = 10_000;
 
 /** CSV columns and where they go in the request shape; `attr.<name>` columns fill `attributes`. */
-const CSV_COLUMNS: Record<string, (dto: Record<string, any>, value: string) => void> = {
+/** A CSV record in the request shape, before validation (every value as the file spells it). */
+interface CsvInput {
+  email?: string;
+  locale?: string;
+  timeZone?: string;
+  cadence?: string;
+  digestWeekday?: number;
+  digestHour?: number;
+  topics?: string[];
+  consent?: { source?: string; confirmedAt?: string; ip?: string; userAgent?: string; textVersion?: string };
+  attributes?: Record<string, string>;
+}
+
+const CSV_COLUMNS: Record<string, (dto: CsvInput, value: string) => void> = {
   email: (d, v) => (d.email = v),
   locale: (d, v) => (d.locale = v),
   time_zone: (d, v) => (d.timeZone = v),
@@ -47,8 +60,8 @@ const CSV_COLUMNS: Record<string, (dto: Record<string, any>, value: string) => v
   consent_text_version: (d, v) => ((d.consent ??= {}).textVersion = v),
 };
 
-function csvRecordToInput(record: Record<string, string>): Record<string, unknown> {
-  const dto: Record<string, any> = {};
+function csvRecordToInput(record: Record<string, string>): CsvInput {
+  const dto: CsvInput = {};
   for (const [column, raw] of Object.entries(record)) {
     const value = raw.trim();
     if (value === '') continue;

@@ -1,6 +1,7 @@
 // The subscribers domain's statements (docs/SQL.md): people, their consent per topic, imports,
 // double opt-in, the timeline, and the addresses no path may turn into a person again.
 import { queries, sql } from '../database/statements';
+import type { MailEventKind, MailEventOutcome, MailEventSource } from '../mail-events/mail-event.policy';
 import type { Subscriber } from './subscriber.entity';
 
 /** A subscriber as the API shows them (alias s; camelCase as the entity names its columns). */
@@ -80,6 +81,19 @@ export type WriteSubscribersParams = [
 ];
 type Written = { id: string; email: string; created: boolean };
 
+/** One decision about the person, as the export and the timeline show it (topic by its key). */
+interface DecisionRow {
+  id: string;
+  created_at: Date;
+  sent_at: Date | null;
+  class: string;
+  kind: string;
+  topic: string | null;
+  ref_id: string | null;
+  status: string;
+  reason: string;
+}
+
 export const SubscriberQueries = queries('subscribers', {
   // ---- people (subscribers.service.ts) ----
   topicRefs: sql<[], { key: string; id: string; archived: boolean }>(
@@ -146,7 +160,7 @@ export const SubscriberQueries = queries('subscribers', {
     `INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, 'erased', $2)
      ON CONFLICT (email_hash) DO UPDATE SET created_at = EXCLUDED.created_at`,
   ),
-  exportDeliveries: sql<[id: string]>(
+  exportDeliveries: sql<[id: string], DecisionRow & { message_id: string | null }>(
     'GDPR export: every mail decision about the person.',
     `SELECT d.id, d.created_at, d.sent_at, d.class, d.kind, t.key AS topic, d.ref_id, d.status, d.reason, d.message_id
      FROM deliveries d LEFT JOIN topics t ON t.id = d.topic_id WHERE d.subscriber_id = $1 ORDER BY d.id`,
@@ -201,23 +215,7 @@ export const SubscriberQueries = queries('subscribers', {
     "A subscriber's cadence, and whether they exist.",
     `SELECT id, cadence FROM subscribers WHERE id = $1`,
   ),
-  timeline: sql<
-    [id: string, limit: number, before: string | null],
-    {
-      id: string;
-      updated_at: Date;
-      created_at: Date;
-      class: string;
-      kind: string;
-      topic: string | null;
-      ref_id: string | null;
-      status: string;
-      reason: string;
-      next_attempt_at: Date;
-      sent_at: Date | null;
-      attempts: number;
-    }
-  >(
+  timeline: sql<[id: string, limit: number, before: string | null], DecisionRow & { updated_at: Date; next_attempt_at: Date; attempts: number }>(
     'Every decision about the person, newest first, a page before the cursor (index on subscriber_id, id).',
     `SELECT d.id, d.updated_at, d.created_at, d.class, d.kind, t.key AS topic, d.ref_id, d.status, d.reason,
             d.next_attempt_at, d.sent_at, d.attempts
@@ -242,10 +240,10 @@ export const SubscriberQueries = queries('subscribers', {
     [id: string],
     {
       received_at: Date;
-      occurred_at: Date | null;
-      kind: string;
-      source: string;
-      outcome: string;
+      occurred_at: Date;
+      kind: MailEventKind;
+      source: MailEventSource;
+      outcome: MailEventOutcome;
       delivery_id: string | null;
       message_id: string | null;
       status_code: string | null;

@@ -124,7 +124,7 @@ export class TimelineService {
         topic: c.topic,
         ...(c.rating ? { rating: c.rating, itemType: c.item_type!, itemId: c.item_id! } : {}),
       })),
-      mailEvents: mailEvents.map((e: any) => ({
+      mailEvents: mailEvents.map((e) => ({
         at: e.received_at.toISOString(),
         occurredAt: e.occurred_at.toISOString(),
         kind: e.kind,

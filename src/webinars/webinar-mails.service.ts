@@ -3,10 +3,9 @@
 // the direct result of the customer's own registration, never capped, and each checks at hand-over
 // that it still has a purpose (a reminder after an unregister or a cancellation is suppressed).
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { mailDomain } from '../addresses/email';
-import { Sql, sqlOf } from '../database/sql';
+import type { Sql } from '../database/sql';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
 import { Reason } from '../reasons/reason-codes';
 import { TokenService } from '../links/tokens';
@@ -79,10 +78,10 @@ export class WebinarMailsService implements OnModuleInit {
 
   // ---- send time -----------------------------------------------------------------------------
 
-  private async gate(tx: EntityManager, kind: WebinarMailKind, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
+  private async gate(tx: Sql, kind: WebinarMailKind, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
     const consent = await subscriberGate(tx, delivery);
     if (consent) return consent;
-    const r = await sqlOf(tx).row(Q.gate, [delivery.refId!]);
+    const r = await tx.row(Q.gate, [delivery.refId!]);
     if (!r) return { status: 'suppressed', reason: Reason.Superseded };
     const live = r.status === 'registered' && r.webinar_status === 'scheduled';
     switch (kind) {
@@ -103,11 +102,10 @@ export class WebinarMailsService implements OnModuleInit {
     }
   }
 
-  private async compose(tx: EntityManager, kind: WebinarMailKind, delivery: ClaimedDelivery): Promise<ComposedMessage> {
-    const sql = sqlOf(tx);
-    const registration = await sql.row(Q.mailRecipient, [delivery.refId!]);
+  private async compose(tx: Sql, kind: WebinarMailKind, delivery: ClaimedDelivery): Promise<ComposedMessage> {
+    const registration = await tx.row(Q.mailRecipient, [delivery.refId!]);
     if (!registration) throw new Error(`webinar registration ${delivery.refId} is gone`);
-    const webinar = (await sql.row(Q.byId, [registration.webinar_id]))!;
+    const webinar = (await tx.row(Q.byId, [registration.webinar_id]))!;
     const locale: Locale = delivery.locale;
     const text = webinarText(webinar);
     const title = pick(text.title, locale);

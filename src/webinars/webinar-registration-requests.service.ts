@@ -10,8 +10,7 @@
 // address in all, WEBINAR_CONFIRM_MAILS_PER_IP_HOUR per client address. Each count runs under an
 // advisory lock on its key (address first, then client address: one order, no deadlock).
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
-import { Db, sqlOf, Tx } from '../database/sql';
+import { Db, Sql, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { ClaimedDelivery, ComposedMessage, DeliveryKinds, GateVerdict, subscriberGate } from '../delivery/delivery-kinds';
@@ -169,10 +168,10 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
   // ---- the confirmation mail -----------------------------------------------------------------
 
   /** At hand-over: still pending, still worth asking (the webinar is open), and the address may get service mail. */
-  private async gate(tx: EntityManager, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
+  private async gate(tx: Sql, delivery: ClaimedDelivery, now: Date): Promise<GateVerdict | null> {
     const consent = await subscriberGate(tx, delivery);
     if (consent) return consent;
-    const request = await sqlOf(tx).row(Q.requestGate, [delivery.refId!]);
+    const request = await tx.row(Q.requestGate, [delivery.refId!]);
     if (!request) return { status: 'expired', reason: Reason.Expired };
     if (request.webinar_status !== 'scheduled' || request.starts_at <= now) return { status: 'expired', reason: Reason.Expired };
     // Confirmed meanwhile (through an earlier mail's link): nothing left to ask.
@@ -180,11 +179,10 @@ export class WebinarRegistrationRequestsService implements OnModuleInit {
     return null;
   }
 
-  private async compose(tx: EntityManager, delivery: ClaimedDelivery): Promise<ComposedMessage> {
-    const sql = sqlOf(tx);
-    const request = await sql.row(Q.requestById, [delivery.refId!]);
+  private async compose(tx: Sql, delivery: ClaimedDelivery): Promise<ComposedMessage> {
+    const request = await tx.row(Q.requestById, [delivery.refId!]);
     if (!request) throw new Error(`webinar registration request ${delivery.refId} is gone`);
-    const webinar = (await sql.row(Q.byId, [request.webinar_id]))!;
+    const webinar = (await tx.row(Q.byId, [request.webinar_id]))!;
     const locale: Locale = delivery.locale;
     const text = webinarText(webinar);
     return {

@@ -187,7 +187,7 @@ export class WebinarsService {
       const textChanged = calendarChanged || input.description !== undefined || input.timeZone !== undefined;
       if (updated.invitation_campaign_id && textChanged) {
         // Invitations still waiting (in a digest, in the queue) show the new time and expire at the new start.
-        await this.campaigns.revise(updated.invitation_campaign_id, { ...this.invitationCampaign(updated), expiresAt: updated.starts_at }, tx.manager);
+        await this.campaigns.revise(updated.invitation_campaign_id, { ...this.invitationCampaign(updated), expiresAt: updated.starts_at }, tx);
       }
       if (input.invitation) await this.invite(tx, id, input.invitation);
     });
@@ -202,7 +202,7 @@ export class WebinarsService {
     if (now >= current.ends_at) throw new DomainException(ErrorCode.Conflict, 'The webinar is over; it cannot be cancelled.');
     const cancelled = await this.db.transaction(async (tx) => {
       // The invitation stops in the same transaction as the webinar.
-      if (current.invitation_campaign_id) await this.campaigns.cancel(current.invitation_campaign_id, tx.manager);
+      if (current.invitation_campaign_id) await this.campaigns.cancel(current.invitation_campaign_id, tx);
       const locked = await tx.row(Q.cancel, [id, now]);
       return locked ? this.registrations.cancelAll(tx, id, now) : 0;
     });
@@ -264,9 +264,9 @@ export class WebinarsService {
           ...(invitation.priority !== undefined ? { priority: invitation.priority } : {}),
           ...(invitation.audience !== undefined ? { audience: invitation.audience } : {}),
         },
-        tx.manager,
+        tx,
       );
-      await this.campaigns.schedule(existing, sendAt.toISOString(), tx.manager);
+      await this.campaigns.schedule(existing, sendAt.toISOString(), tx);
       return;
     }
     await this.ensureCampaign(tx, id, 'invitation_campaign_id', sendAt, (w) => ({
@@ -280,7 +280,7 @@ export class WebinarsService {
   }
 
   private async invitationMovable(campaignId: string, tx?: Tx): Promise<void> {
-    const campaign = await this.campaigns.get(campaignId, tx?.manager);
+    const campaign = await this.campaigns.get(campaignId, tx);
     if (campaign.status !== 'draft' && campaign.status !== 'scheduled') {
       throw new DomainException(ErrorCode.Conflict, `The invitation is ${campaign.status} already; it cannot be moved.`, [
         { field: 'invitation', message: 'went out already' },
@@ -314,10 +314,10 @@ export class WebinarsService {
     const w = (await tx.row(Q.lockById, [id]))!;
     let campaignId = w[column];
     if (!campaignId) {
-      campaignId = (await this.campaigns.create(build(w), tx.manager)).id;
+      campaignId = (await this.campaigns.create(build(w), tx)).id;
       await tx.run(SET_CAMPAIGN[column], [id, campaignId, this.clock.now()]);
     }
-    if ((await this.campaigns.get(campaignId, tx.manager)).status === 'draft') await this.campaigns.schedule(campaignId, sendAt.toISOString(), tx.manager);
+    if ((await this.campaigns.get(campaignId, tx)).status === 'draft') await this.campaigns.schedule(campaignId, sendAt.toISOString(), tx);
     return campaignId;
   }
 

@@ -5,7 +5,7 @@
 // unsubscribed, their queued mail suppressed, and the timeline says why.
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
-import { DataSource } from 'typeorm';
+import { Db } from '../../src/database/sql';
 import { CampaignDispatchService } from '../../src/campaigns/campaign-dispatch.service';
 import { FakeClock } from '../../src/common/clock';
 import { DeliveryKinds, subscriberGate } from '../../src/delivery/delivery-kinds';
@@ -55,7 +55,7 @@ async function quoted(mail: SinkMessage) {
 
 /** Mail for later (a retry an hour from now): must be suppressed at once by a bounce or complaint. */
 async function queueForLater(emails: string[]): Promise<void> {
-  await t.app.get(DataSource).transaction((tx) =>
+  await t.app.get(Db).transaction((tx) =>
     t.app.get(OutboxService).enqueueForSubscribers(tx, {
       subscriberIds: emails.map((e) => ids.get(e)!),
       class: 'service',
@@ -215,7 +215,7 @@ describe('the inbound SMTP receiver', () => {
     const more: SinkMessage[] = [];
     for (let i = 0; i < 2; i++) {
       sink.clear();
-      await t.app.get(DataSource).transaction((tx) =>
+      await t.app.get(Db).transaction((tx) =>
         t.app.get(OutboxService).enqueueForSubscribers(tx, {
           subscriberIds: [ids.get(email)!],
           class: 'service',

@@ -56,7 +56,7 @@ beforeAll(async () => {
         topicName: 'Messetermine',
         feedback: { usefulUrl: 'http://tactful.test/f/useful', notUsefulUrl: 'http://tactful.test/f/not-useful' },
       },
-      headers: delivery.payload.headers,
+      headers: delivery.payload.headers as Record<string, string> | undefined,
     }),
   });
   for (const [key, nameDe, nameEn] of [
