@@ -17,7 +17,10 @@
 //   node bench/worker-starvation.js            # no DATABASE_URL: embedded PostgreSQL (fsync off)
 //
 // Options: --subscribers N (20,000: the campaign's size, long enough to outlast the sending
-// phase), --rate R (requests/s of the mix, 100), --seconds S per phase (20), --keep.
+// phase), --rate R (requests/s of the mix, 100), --seconds S per phase (20), --keep,
+// --isolation thread|inline|both (WORKER_ISOLATION; both, the default: the whole scenario once
+// with the worker inline on the HTTP loop, then once in its worker thread, each on a fresh
+// database, so the two are compared on the same machine in the same minutes).
 // Writes bench/results/worker-starvation.json.
 'use strict';
 const c = require('./lib/common');
@@ -36,6 +39,8 @@ const RATE = Number(c.option('rate', '100'));
 const SECONDS = Number(c.option('seconds', '20'));
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef0123456789';
 const GOAL = 2;
+const ISOLATIONS = { both: ['inline', 'thread'], thread: ['thread'], inline: ['inline'] }[c.option('isolation', 'both')];
+if (!ISOLATIONS) throw new Error('--isolation is thread, inline or both');
 
 async function seed(sql) {
   const {
@@ -85,7 +90,12 @@ async function api(port, method, path, body) {
   return JSON.parse(text);
 }
 
-async function main() {
+/** The whole scenario with the worker run as `isolation` says; returns its result. */
+async function run(isolation) {
+  const loadAtStart = require('node:os')
+    .loadavg()
+    .map((l) => c.round(l, 2));
+  c.log(`--- WORKER_ISOLATION=${isolation} (load average at its start ${loadAtStart.join(' ')})`);
   const db = await c.openDatabase('worker_starvation');
   const sql = new Client({ connectionString: db.url });
   await sql.connect();
@@ -99,6 +109,7 @@ async function main() {
     const port = await freePort();
     const env = {
       WORKER_ENABLED: 'true',
+      WORKER_ISOLATION: isolation,
       SCHEDULER_ENABLED: 'true',
       SCHEDULER_DISPATCH_CAMPAIGNS_SECONDS: '1',
       QUIET_HOURS: 'off', // the bench runs at any hour
@@ -139,11 +150,13 @@ async function main() {
 
     const phase = async (name) => {
       app.takeErrors();
+      await mainLoopLag(port); // resets the histogram: the next scrape covers this phase
       const t0 = c.processTicks(app.pid);
       const started = performance.timeOrigin + performance.now();
       const result = await paced(port, RATE, SECONDS, mix);
       const ended = performance.timeOrigin + performance.now();
       const t1 = c.processTicks(app.pid);
+      const loopLag = await mainLoopLag(port);
       const {
         rows: [{ queued }],
       } = await sql.query(`SELECT count(*)::int AS queued FROM deliveries WHERE status IN ('queued', 'sending')`);
@@ -157,11 +170,16 @@ async function main() {
         appCpuS: t0 === null || t1 === null ? null : (t1 - t0) / c.CLOCK_TICKS,
         errorsLogged: app.takeErrors(),
         queuedAtEnd: queued,
+        mainLoopLag: loopLag,
+        loadAverage: require('node:os')
+          .loadavg()
+          .map((l) => c.round(l, 2)),
       };
       const { preferences, v1 } = result.byLabel;
       c.log(
         `${name.padEnd(8)} preferences p50/p99 ${preferences.latencyMs.p50}/${preferences.latencyMs.p99} ms, ` +
-          `/v1 p50/p99 ${v1.latencyMs.p50}/${v1.latencyMs.p99} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; ${c.fmt(during)} mails at the sink (${out.mailsPerSecond}/s)`,
+          `/v1 p50/p99 ${v1.latencyMs.p50}/${v1.latencyMs.p99} ms, errors ${result.errors} ${JSON.stringify(result.statuses)}; ${c.fmt(during)} mails at the sink (${out.mailsPerSecond}/s); ` +
+          `main loop delay p50/p99/max ${loopLag.p50Ms}/${loopLag.p99Ms}/${loopLag.maxMs} ms; app CPU ${out.appCpuS} s; load ${out.loadAverage[0]}`,
       );
       return out;
     };
@@ -229,29 +247,60 @@ async function main() {
     c.log(
       `mails: ${c.fmt(arrived)} of ${c.fmt(SUBSCRIBERS)} arrived; ${sending.mailsPerSecond} mails/s during the sending phase; verdict: ${met ? 'met' : 'not met'}`,
     );
-    const file = c.writeResult('worker-starvation', {
-      bench: 'worker-starvation',
-      at: new Date().toISOString(),
-      machine: c.machine(),
-      postgres: pg,
-      database: db.kind,
-      options: { subscribers: SUBSCRIBERS, rate: RATE, seconds: SECONDS },
-      pools,
-      phases: [idle1, sending, idle2],
-      ratios,
-      mailsArrived: arrived,
-      fullSpeed,
-      goal: GOAL,
-      met,
-    });
-    c.log(`written to ${file}`);
     if (arrived !== SUBSCRIBERS) throw new Error(`${arrived} mails arrived for ${SUBSCRIBERS} subscribers`);
+    return { isolation, loadAtStart, pools, phases: [idle1, sending, idle2], ratios, mailsArrived: arrived, fullSpeed, met, postgres: pg, database: db.kind };
   } finally {
     await app?.stop();
     await sink?.close();
     await sql.end();
     await db.close();
   }
+}
+
+/**
+ * The main thread's event-loop delay since the last scrape (prom-client resets its histogram at
+ * each scrape): what an HTTP request waits for before its handler runs, whatever other processes
+ * on the machine do to the latencies measured from outside.
+ */
+async function mainLoopLag(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const read = (name) => {
+    const m = new RegExp(`^tactful_process_nodejs_eventloop_lag_${name}_seconds ([\\d.e+-]+)$`, 'm').exec(text);
+    return m ? c.round(Number(m[1]) * 1000, 1) : null;
+  };
+  return { p50Ms: read('p50'), p99Ms: read('p99'), maxMs: read('max') };
+}
+
+async function main() {
+  const runs = [];
+  for (const isolation of ISOLATIONS) runs.push(await run(isolation));
+  if (runs.length > 1) {
+    c.log('');
+    c.log(
+      c.table(
+        ['WORKER_ISOLATION', 'preferences p99 idle / sending', 'ratio', '/v1 p99 idle / sending', 'ratio', 'mails/s', 'verdict'],
+        runs.map((r) => [
+          r.isolation,
+          `${r.ratios.preferences.idleP99Ms} / ${r.ratios.preferences.sendingP99Ms} ms`,
+          `${r.ratios.preferences.ratio}×`,
+          `${r.ratios.v1.idleP99Ms} / ${r.ratios.v1.sendingP99Ms} ms`,
+          `${r.ratios.v1.ratio}×`,
+          String(r.phases[1].mailsPerSecond),
+          r.met ? 'met' : 'not met',
+        ]),
+        ['l'],
+      ),
+    );
+  }
+  const file = c.writeResult('worker-starvation', {
+    bench: 'worker-starvation',
+    at: new Date().toISOString(),
+    machine: c.machine(),
+    options: { subscribers: SUBSCRIBERS, rate: RATE, seconds: SECONDS, isolation: ISOLATIONS },
+    goal: GOAL,
+    runs,
+  });
+  c.log(`written to ${file}`);
 }
 
 main().catch((error) => {

@@ -1,11 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { LoggerModule } from 'nestjs-pino';
 import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
 import { ClockModule } from './common/clock.module';
-import { REDACTED_LOG_PATHS, scrubbingDestination, serializeError, serializeRequest, serializeResponse } from './common/log-redaction';
+import { tactfulLoggerModule } from './common/logging';
 import { ProblemFilter } from './common/problem.filter';
 import { TimeZoneCatalog } from './common/time-zones';
 import { AppConfig } from './config/config';
@@ -17,6 +16,7 @@ import { CadenceModule } from './cadence/cadence.module';
 import { CampaignsModule } from './campaigns/campaigns.module';
 import { ConsoleModule } from './console/console.module';
 import { DeliveryModule } from './delivery/delivery.module';
+import { DeliveryWorkerThread, WORKER_THREAD_SOURCE, WorkerThreadSource } from './delivery/worker-thread';
 import { DigestsModule } from './digests/digests.module';
 import { ENTITIES } from './entity-list';
 import { MailEventsModule } from './mail-events/mail-events.module';
@@ -33,30 +33,19 @@ export interface AppModuleOptions {
   config: AppConfig;
   databaseUrl: string;
   clock: Clock;
+  /** The environment the delivery worker thread reads its config from (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 @Module({})
 export class AppModule {
-  static register({ config, databaseUrl, clock }: AppModuleOptions): DynamicModule {
+  static register({ config, databaseUrl, clock, env = process.env }: AppModuleOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.register(config),
         ClockModule.register(clock),
-        LoggerModule.forRoot({
-          pinoHttp: [
-            {
-              level: config.logLevel,
-              redact: REDACTED_LOG_PATHS,
-              serializers: { req: serializeRequest, res: serializeResponse, err: serializeError },
-              autoLogging: { ignore: (request) => request.url === '/health' },
-            },
-            // Every line passes scrubLogLine on its way to stdout (see common/log-redaction.ts).
-            // process.stdout (synchronous for files, TTYs and, on Linux, pipes) rather than a
-            // sonic-boom on fd 1, so whoever embeds the app sees the lines where it sees its own.
-            scrubbingDestination(process.stdout),
-          ],
-        }),
+        tactfulLoggerModule(config),
         TypeOrmModule.forRoot(dataSourceOptions(databaseUrl, poolBudgets(config), ENTITIES)),
         DatabaseModule,
         AuthModule,
@@ -75,7 +64,12 @@ export class AppModule {
         SchedulerModule.register(config),
         ConsoleModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, TimeZoneCatalog],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        TimeZoneCatalog,
+        { provide: WORKER_THREAD_SOURCE, useValue: { env, databaseUrl } satisfies WorkerThreadSource },
+        DeliveryWorkerThread,
+      ],
     };
   }
 }

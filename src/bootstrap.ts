@@ -9,10 +9,9 @@ import { Logger } from 'nestjs-pino';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { AppModule } from './app.module';
 import { ApiKeysService } from './auth/api-keys.service';
-import { Clock, DatabaseClock, SystemClock } from './common/clock';
+import { Clock, SystemClock } from './common/clock';
 import { registerBodyParsers } from './common/body-parsers';
 import { buildOpenApiDocument } from './common/openapi';
 import { sendProblem } from './common/problem.filter';
@@ -22,7 +21,7 @@ import { registerWorkClasses } from './common/work-classes';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config';
 import { configFromEnv } from './config/config-from-env';
-import { DatabaseQueries } from './database/database.queries';
+import { databaseClock, keepClockSynced } from './common/database-clock';
 import { runMigrations } from './database/data-source';
 import { Db } from './database/sql';
 import { MetricsService } from './metrics/metrics.service';
@@ -42,7 +41,7 @@ export interface StartedTactful {
   stopDatabase(): Promise<void>;
 }
 
-export async function createApp(config: AppConfig, databaseUrl: string, clock: Clock = new SystemClock()) {
+export async function createApp(config: AppConfig, databaseUrl: string, clock: Clock = new SystemClock(), env: NodeJS.ProcessEnv = process.env) {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
@@ -53,7 +52,7 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
     // problem+json like every other error, instead of Fastify's plain JSON.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(reply, request, error, new NestLogger('Http')),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ config, databaseUrl, clock }), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register({ config, databaseUrl, clock, env }), adapter, {
     bufferLogs: true,
     abortOnError: false,
     bodyParser: false, // ours (common/body-parsers.ts) caps sizes per route and streams imports
@@ -83,34 +82,6 @@ export async function createApp(config: AppConfig, databaseUrl: string, clock: C
   return app;
 }
 
-const CLOCK_SYNC_MS = 60_000;
-
-/** Every instance runs on PostgreSQL's time (see DatabaseClock), synced before the app starts and then every minute. */
-async function databaseClock(databaseUrl: string): Promise<DatabaseClock> {
-  const clock = new DatabaseClock();
-  const client = new Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await clock.sync(async () => Number((await client.query(DatabaseQueries.clock.text)).rows[0].ms));
-  } finally {
-    await client.end();
-  }
-  return clock;
-}
-
-function keepClockSynced(app: NestFastifyApplication, clock: DatabaseClock): void {
-  const db = app.get(Db);
-  const logger = app.get(Logger);
-  const report = (offsetMs: number) => {
-    if (Math.abs(offsetMs) >= 1_000) logger.warn({ offsetMs }, "this host's clock differs from PostgreSQL's; Tactful runs on PostgreSQL's time");
-  };
-  report(clock.offset);
-  clock.keepSynced(async () => Number((await db.row(DatabaseQueries.clock, []))!.ms), CLOCK_SYNC_MS, {
-    synced: report,
-    failed: (error) => logger.warn({ err: error }, 'clock sync with PostgreSQL failed; keeping the last offset'),
-  });
-}
-
 export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promise<StartedTactful> {
   const config = configFromEnv(env);
   let embedded: EmbeddedDatabase | undefined;
@@ -127,11 +98,11 @@ export async function startTactful(env: NodeJS.ProcessEnv = process.env): Promis
   try {
     await runMigrations(databaseUrl);
     const clock = await databaseClock(databaseUrl);
-    const app = await createApp(config, databaseUrl, clock);
+    const app = await createApp(config, databaseUrl, clock, env);
     // Production settings that work but are probably not what was meant (src/config/production-checks.ts).
     // (nestjs-pino takes the last argument as the context, so the message goes before it.)
     for (const { variable, message } of config.startupWarnings) app.get(Logger).warn({ variable }, `${variable} ${message}`, 'Config');
-    keepClockSynced(app, clock);
+    keepClockSynced(app.get(Db), app.get(Logger), clock);
     const firstAdminKey = await app.get(ApiKeysService).ensureAdminKey();
     await app.listen({ port: config.port, host: config.host });
     return {

@@ -111,6 +111,12 @@ export interface AppConfig {
   /** Seconds between two ticks of each scheduler job (SCHEDULER_<JOB>_SECONDS). */
   schedulerIntervals: Record<SchedulerJob, number>;
   workerEnabled: boolean;
+  /**
+   * Where the delivery worker runs: 'thread', a worker thread of this process with a Nest context,
+   * pools and SMTP transport of its own, so rendering and MIME never queue behind (or in front of)
+   * HTTP requests on the API's event loop; 'inline', on the API's event loop (tests, one-off runs).
+   */
+  workerIsolation: 'thread' | 'inline';
   workerBatchSize: number;
   workerConcurrency: number;
   /** Lanes of the service stream (service and transactional mail), claimed apart from marketing. */
@@ -645,6 +651,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
       'fold-delivery-counts': read.int('SCHEDULER_FOLD_DELIVERY_COUNTS_SECONDS', 10, 1, 86_400),
     },
     workerEnabled: read.bool('WORKER_ENABLED', true),
+    workerIsolation: read.oneOf('WORKER_ISOLATION', 'thread', ['thread', 'inline'] as const),
     workerBatchSize: read.int('WORKER_BATCH_SIZE', 100, 1, 5000),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 8, 1, 200),
     workerServiceConcurrency: 0, // set below: defaults to WORKER_CONCURRENCY

@@ -6,6 +6,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { isMainThread, threadId } from 'node:worker_threads';
 import { mailDomain, replyToFor } from '../addresses/email';
 import { Clock } from '../common/clock';
 import { scrubSecrets } from '../common/log-redaction';
@@ -53,7 +54,7 @@ export function messageIdFor(idempotencyKey: string, domain: string): string {
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(DeliveryWorker.name);
-  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly workerId = `${hostname()}:${process.pid}${isMainThread ? '' : `/t${threadId}`}:${randomUUID().slice(0, 8)}`;
   private readonly senderDomain: string;
   private readonly retry: RetrySettings;
   private readonly references: DeliveryReferences;
@@ -95,7 +96,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.workerEnabled) this.start();
+    // WORKER_ISOLATION=thread: DeliveryWorkerThread runs it in a thread of its own instead (worker-thread.ts).
+    if (this.config.workerEnabled && this.config.workerIsolation === 'inline') this.start();
   }
 
   /** Stop claiming and finish the batch in hand while the database is still open. */
@@ -231,6 +233,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (heartbeat) await heartbeat.stop();
     }
     for (const key of Object.keys(stats) as (keyof WorkerRunStats)[]) this.totals[key] += stats[key];
+    if (stats.claimed > 0) this.logger.debug({ stream, workerId: this.workerId, ...stats }, 'delivery batch done');
     return stats;
   }
 

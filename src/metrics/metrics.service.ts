@@ -3,15 +3,24 @@
 // reason, digest lag) so every instance reports the same truth about the shared database. The
 // decision counts come from a rollup (delivery-counts.ts): a scrape never reads the decision log.
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, MetricObjectWithValues, MetricValue, Registry, collectDefaultMetrics } from 'prom-client';
 import { Clock, DatabaseClock } from '../common/clock';
 import { readReason } from '../reasons/reason-codes';
 import { Db } from '../database/sql';
 import { readDecisionCounts, readOldestDue } from './delivery-counts';
 import { MetricsQueries as Q } from './metrics.queries';
 
+/** What the delivery worker counts: in thread isolation these come from the worker thread's registry. */
+const WORKER_METRICS = ['tactful_deliveries_total', 'tactful_smtp_duration_seconds', 'tactful_domain_pauses_total'] as const;
+const POOL_METRIC = 'tactful_db_pool_connections';
+
+type MetricJson = MetricObjectWithValues<MetricValue<string>>;
+
 @Injectable()
 export class MetricsService {
+  /** Registries of other threads of this instance (the delivery worker thread), merged into each scrape. */
+  private readonly sources: (() => Promise<MetricJson[]>)[] = [];
+
   // Its own registry: several app instances in one process (tests) must not collide.
   readonly registry = new Registry();
 
@@ -149,7 +158,44 @@ export class MetricsService {
     }
   }
 
+  /**
+   * Merges `read`'s metrics into every scrape (counters and histograms summed with this registry's;
+   * its pool values replace this registry's values of the same pool). `read` answers [] while
+   * its thread is down.
+   */
+  addSource(read: () => Promise<MetricJson[]>): void {
+    this.sources.push(read);
+  }
+
+  /** The worker's own metrics, for the main thread's scrape: its counters and its worker pool only. */
+  async workerMetrics(): Promise<MetricJson[]> {
+    const out: MetricJson[] = [];
+    for (const name of WORKER_METRICS) {
+      const metric = this.registry.getSingleMetric(name);
+      if (metric) out.push((await metric.get()) as MetricJson);
+    }
+    const pool = this.registry.getSingleMetric(POOL_METRIC);
+    if (pool) {
+      const json = (await pool.get()) as MetricJson;
+      out.push({ ...json, values: json.values.filter((v) => v.labels.pool === 'worker') });
+    }
+    return out;
+  }
+
   async render(): Promise<string> {
-    return this.registry.metrics();
+    if (this.sources.length === 0) return this.registry.metrics();
+    const remote = (await Promise.all(this.sources.map((read) => read()))).flat();
+    const remotePools = new Set(remote.filter((m) => m.name === POOL_METRIC).flatMap((m) => m.values.map((v) => v.labels.pool)));
+    // This thread's own pool of a class another thread runs (the unused worker pool) would only confuse.
+    const remoteNames = new Set(remote.map((m) => m.name));
+    const own = ((await this.registry.getMetricsAsJSON()) as MetricJson[]).map((m) =>
+      m.name === POOL_METRIC
+        ? { ...m, values: m.values.filter((v) => !remotePools.has(v.labels.pool)) }
+        : // Only this registry has it: kept as it is (its own aggregator may be 'omit', meant for clusters).
+          remoteNames.has(m.name)
+          ? m
+          : { ...m, aggregator: 'first' as const },
+    );
+    return AggregatorRegistry.aggregate([own, remote]).metrics();
   }
 }

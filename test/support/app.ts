@@ -52,6 +52,8 @@ export async function startTestApp(options: { clock?: Clock; env?: Record<string
     ...TEST_SECRETS,
     DATABASE_URL: db.url,
     WORKER_ENABLED: 'false',
+    // Run from src/ (ts-jest): a test that turns the worker on runs it on the app's loop.
+    WORKER_ISOLATION: 'inline',
     SCHEDULER_ENABLED: 'false',
     OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'tactful-outbox-')),
     PUBLIC_URL: 'http://tactful.test',
