@@ -22,3 +22,10 @@ export const DatabaseQueries = queries('database', {
     `SELECT name FROM pg_timezone_names`,
   ),
 });
+
+/**
+ * Transaction control for Db.transaction's beginWithFirstStatement (sql.ts), which prepares it on
+ * the wire and binds it ahead of the first statement. Not a `Statement`: PREPARE takes no BEGIN,
+ * so the start-up check has nothing to check.
+ */
+export const BEGIN_TEXT = 'BEGIN';

@@ -9,7 +9,7 @@ import { DataSource, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { BudgetedPool, budgetedPoolOf, currentWorkClass, runAs, WorkClass } from './connection-budgets';
-import { DatabaseQueries } from './database.queries';
+import { BEGIN_TEXT, DatabaseQueries } from './database.queries';
 import type { Statement } from './statements';
 
 /** pg's query config for a statement: named on the wire only when it is prepared. */
@@ -20,7 +20,7 @@ function config(statement: Statement<readonly unknown[], unknown>, params: reado
 }
 
 /** BEGIN as a prepared statement of each connection, so it can be bound ahead of another statement. */
-const BEGIN = { name: 'tactful.begin', text: 'BEGIN' } as const;
+const BEGIN = { name: 'tactful.begin', text: BEGIN_TEXT } as const;
 
 /** What `BeginThen` reaches of pg's Connection (pg/lib/connection.js), as pg's own Query does. */
 interface WireConnection {

@@ -71,8 +71,8 @@ const DATABASE_LAYER = new Set([
   // Migrations run on a DataSource of their own, before the app (and its executor) exist.
   'src/database/data-source.ts',
   'src/database/embedded-postgres.ts',
-  // PostgreSQL's clock is read once before the app (and its pools) exist.
-  'src/bootstrap.ts',
+  // PostgreSQL's clock is read once before the app or the worker thread (and their pools) exist.
+  'src/common/database-clock.ts',
 ]);
 
 describe('where SQL lives', () => {
