@@ -443,10 +443,17 @@ async function main() {
     const heavy = {};
     for (const side of sides) {
       log(`${side.name}: dispatch, claim, plain insert, retention …`);
-      const { dispatched } = await dispatchAndPlain(side, topics[side.name]);
+      const { campaignId, dispatched } = await dispatchAndPlain(side, topics[side.name]);
       const claim = await claimRate(side);
       const plain = await plainInsert(side, topics[side.name]);
       const retention = await retentionToday(side);
+      if (side.name === 'full' && REUSE) {
+        // Back to the seeded state, so the next --reuse run measures the same thing.
+        await side.sql.query(`DELETE FROM deliveries WHERE ref_id = $1`, [campaignId]);
+        await side.sql.query(`DELETE FROM cadence_windows`);
+        await side.sql.query(`DELETE FROM campaigns WHERE id = $1`, [campaignId]);
+        await side.sql.query(`VACUUM ANALYZE deliveries, cadence_windows`);
+      }
       heavy[side.name] = { dispatchMs: dispatched.ms, dispatchCpuS: dispatched.backendCpuS, plainMs: plain.ms, plainCpuS: plain.backendCpuS, claim, retention };
       log(
         `  ${side.name}: claim ${c.fmt(claim.rowsPerS)} rows/s; plain insert ${s(plain.ms)} s; retention DELETE of ${c.fmt(retention.rows)} rows ${s(retention.ms)} s`,
