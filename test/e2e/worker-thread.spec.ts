@@ -4,7 +4,7 @@
 // its batch in hand finish and leaves nothing mid-hand-over, and a crashed thread is logged and
 // started again.
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -160,6 +160,13 @@ describe('the delivery worker in its own thread', () => {
     for (const batch of batches) expect(batch).toMatchObject({ thread: 'delivery-worker', threadId: started.threadId, workerId: started.workerId });
     expect(sentInBatches()).toBe(5);
     expect(new Set(sink.messages.map((m) => m.envelope.rcptTo[0]))).toEqual(new Set([0, 1, 2, 3, 4].map((i) => `anna${i}@example.com`)));
+
+    // The worker's thread yields the CPU to the HTTP thread: it runs at nice 10, the main thread at 0
+    // (Linux: each thread is a task of the process; field 19 of its stat is its nice value).
+    const pid = app!.child.pid!;
+    const niceOf = (task: string) => Number(readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+    expect(niceOf(String(pid))).toBe(0);
+    expect(readdirSync(`/proc/${pid}/task`).map(niceOf)).toContain(10);
 
     // The main thread sends nothing itself: the count comes from the thread's registry.
     const metrics = await (await fetch(`${app!.base}/metrics`)).text();
