@@ -29,7 +29,7 @@ function standInWorker(client, batchSize, n) {
   const worker = Object.create(DeliveryWorker.prototype);
   Object.assign(worker, {
     // The named statements (database/sql.ts's Sql), run on this worker's own connection.
-    db: { rows: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rows) },
+    db: c.statementsOn(client),
     config: { workerBatchSize: batchSize, workerLeaseSeconds: LEASE_SECONDS, workerClaimLeaseSeconds: LEASE_SECONDS },
     clock: new SystemClock(),
     workerId: `bench:${process.pid}:${n}`,

@@ -70,22 +70,13 @@ const s = (ms) => c.round(ms / 1000, 2);
 /** The same subscriber id in both databases: subscriber n is md5('bench' || n). */
 const SUBSCRIBER_ID = (n) => `md5('bench' || ${n})::uuid`;
 
-/** The named statements (database/statements.ts) on one pg client, as the app's Sql runs them. */
-const statementsOn = (client) => ({
-  rows: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rows),
-  row: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rows[0]),
-  run: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rowCount ?? 0),
-});
+const { statementsOn } = c;
 
 async function servers() {
   const names = { empty: 'tactful_bench_history_empty', full: 'tactful_bench_history_full' };
   if (process.env.DATABASE_URL) {
     const server = process.env.DATABASE_URL;
-    const at = (name) => {
-      const url = new URL(server);
-      url.pathname = `/${name}`;
-      return url.toString();
-    };
+    const at = (name) => c.withDatabase(server, name);
     return {
       kind: 'DATABASE_URL',
       names,
@@ -109,11 +100,7 @@ async function servers() {
     database: 'postgres',
     persistent: false,
   });
-  const at = (name) => {
-    const url = new URL(embedded.url);
-    url.pathname = `/${name}`;
-    return url.toString();
-  };
+  const at = (name) => c.withDatabase(embedded.url, name);
   return {
     kind: 'embedded (fsync off)',
     names,

@@ -55,6 +55,13 @@ function withDatabase(url, database) {
   return parsed.toString();
 }
 
+/** The named statements (database/statements.ts) on one pg client, as the app's Sql runs them. */
+const statementsOn = (client) => ({
+  rows: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rows),
+  row: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rows[0]),
+  run: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rowCount ?? 0),
+});
+
 /** A fresh, migrated bench database. */
 async function openDatabase(bench) {
   const name = `tactful_bench_${bench}`;
@@ -253,6 +260,8 @@ module.exports = {
   dist,
   requireBuild,
   withClient,
+  withDatabase,
+  statementsOn,
   openDatabase,
   postgresInfo,
   machine,
