@@ -144,8 +144,7 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
     INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
                             priority, next_attempt_at, expires_at, created_at, updated_at)
     SELECT x.id, 'marketing', 'campaign', $1, $6::text, $7, x.locale, x.status, x.reason, $5 || x.id::text, $8, x.at, $9, $4, $4
-    FROM decided x
-    ON CONFLICT (idempotency_key) DO NOTHING`;
+    FROM decided x`;
   return { candidates, decided, insert };
 }
 
