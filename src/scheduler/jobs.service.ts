@@ -164,10 +164,20 @@ export class JobsService implements OnApplicationBootstrap {
         rotateDecisionLog(this.db, this.clock.now(), this.config.retention.decisionLogMonths),
       );
       if (!run.ran) return null;
-      const { created, dropped, kept } = run.result;
+      const { created, dropped, kept, busy } = run.result;
       for (const month of dropped) this.logger.log(`decision log: dropped ${month.partition} (${month.rows} rows, past the retention)`);
-      for (const month of kept) this.logger.warn(`decision log: kept ${month.partition} past the retention: it still holds ${month.why} mail`);
-      return { created: created.length, dropped: dropped.length, droppedRows: dropped.reduce((n, m) => n + m.rows, 0), kept: kept.length };
+      for (const month of kept) {
+        if (month.why === 'busy') this.logger.log(`decision log: ${month.partition} is past the retention; its lock was busy, tried again next run`);
+        else this.logger.warn(`decision log: kept ${month.partition} past the retention: it still holds ${month.why} mail`);
+      }
+      for (const month of busy) this.logger.warn(`decision log: could not make ${month} yet (its lock was busy); tried again next run`);
+      return {
+        created: created.length,
+        dropped: dropped.length,
+        droppedRows: dropped.reduce((n, m) => n + m.rows, 0),
+        kept: kept.length,
+        busy: busy.length,
+      };
     });
   }
 

@@ -130,8 +130,9 @@ export class PartitionedDecisionLog1767000300000 implements MigrationInterface {
       )`);
 
     await db.query(ROTATE_FUNCTION);
-    // This month and the next two; the sequence moves to this month's base.
+    // This month and the next two; new ids start at this month's base (in this transaction, with the partition).
     await db.query(`SELECT * FROM tactful_rotate_decision_log(now(), 1200)`);
+    await db.query(`SELECT setval('deliveries_id_seq', $1::bigint, false)`, [base]);
     await db.query(`ANALYZE deliveries`);
   }
 
@@ -140,16 +141,20 @@ export class PartitionedDecisionLog1767000300000 implements MigrationInterface {
   }
 }
 
-// One run of the rotate-decision-log job, in one transaction (its locks wait at most lock_timeout):
+// One run of the rotate-decision-log job, in one transaction; the log's lock, which making or dropping
+// a month takes, is waited for at most p_lock_wait (a month that could not have it is `busy` and
+// tried again next run):
 // 1. the partitions of this month and the next two exist;
-// 2. the id sequence stands in this month's partition (it only ever moves forward);
+// 2. the id sequence stands in this month's partition (it only ever moves forward, and only into a
+//    partition made by an earlier transaction: setval is not undone by a rollback, and a sequence
+//    pointing past every partition would fail every insert);
 // 3. every older partition whose newest row (by id: ids are handed out in time order) is older than
 //    the retention, that holds nothing pending and no unsettled campaign's mail, is rolled up into
 //    subscriber_history, loses what still references it (digest entries, drop-topic prompts,
 //    cadence records), and is detached and dropped. An empty month goes once it is past too.
 // Answers one row per action.
 const ROTATE_FUNCTION = `
-CREATE FUNCTION tactful_rotate_decision_log(p_now timestamptz, p_retention_months int)
+CREATE FUNCTION tactful_rotate_decision_log(p_now timestamptz, p_retention_months int, p_lock_wait text DEFAULT '200ms')
 RETURNS TABLE (action text, partition text, rows bigint) LANGUAGE plpgsql AS $fn$
 DECLARE
   this_month date := date_trunc('month', p_now AT TIME ZONE 'UTC')::date;
@@ -161,14 +166,23 @@ DECLARE
   p record;
   newest timestamptz;
   n bigint;
+  made_before boolean;
 BEGIN
-  SET LOCAL lock_timeout = '5s';
+  -- Making or dropping a month takes the log's ACCESS EXCLUSIVE lock: wait for it only briefly,
+  -- so requests queued behind the wait stall at most that long; a busy month is tried next run.
+  PERFORM set_config('lock_timeout', p_lock_wait, true);
+  made_before := EXISTS (SELECT 1 FROM decision_log_partitions d WHERE d.month = this_month);
   SELECT max(d.hi) INTO top FROM decision_log_partitions d;
   FOR m IN SELECT generate_series(this_month, (this_month + interval '2 months')::date, interval '1 month')::date LOOP
     CONTINUE WHEN tactful_month_base(m) < top OR EXISTS (SELECT 1 FROM decision_log_partitions d WHERE d.month = m);
     name := format('deliveries_%s', to_char(m, 'YYYY_MM'));
-    EXECUTE format('CREATE TABLE %I PARTITION OF deliveries FOR VALUES FROM (%s) TO (%s)',
-                   name, tactful_month_base(m), tactful_month_base((m + interval '1 month')::date));
+    BEGIN
+      EXECUTE format('CREATE TABLE %I PARTITION OF deliveries FOR VALUES FROM (%s) TO (%s)',
+                     name, tactful_month_base(m), tactful_month_base((m + interval '1 month')::date));
+    EXCEPTION WHEN lock_not_available THEN
+      action := 'busy'; partition := name; rows := 0; RETURN NEXT;
+      EXIT; -- the months stay contiguous: the later ones wait for this one
+    END;
     INSERT INTO decision_log_partitions (partition, month, lo, hi, created_at)
     VALUES (name, m, tactful_month_base(m), tactful_month_base((m + interval '1 month')::date), p_now);
     top := tactful_month_base((m + interval '1 month')::date);
@@ -176,7 +190,7 @@ BEGIN
   END LOOP;
 
   SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END INTO seq FROM deliveries_id_seq s;
-  IF seq < tactful_month_base(this_month) AND EXISTS (SELECT 1 FROM decision_log_partitions d WHERE d.month = this_month) THEN
+  IF seq < tactful_month_base(this_month) AND made_before THEN
     PERFORM setval('deliveries_id_seq', tactful_month_base(this_month), false);
     seq := tactful_month_base(this_month) - 1;
     action := 'moved'; partition := format('deliveries_%s', to_char(this_month, 'YYYY_MM')); rows := 0; RETURN NEXT;
@@ -195,19 +209,24 @@ BEGIN
       action := 'kept_unsettled'; partition := p.partition; rows := n; RETURN NEXT;
       CONTINUE;
     END IF;
-    EXECUTE format($q$
-      INSERT INTO subscriber_history AS h (subscriber_id, class, status, n, first_at, last_at)
-      SELECT x.subscriber_id, x.class, x.status, count(*), min(x.created_at), max(x.created_at)
-      FROM ONLY %I x JOIN subscribers s ON s.id = x.subscriber_id GROUP BY 1, 2, 3
-      ON CONFLICT (subscriber_id, class, status) DO UPDATE SET n = h.n + EXCLUDED.n,
-        first_at = least(h.first_at, EXCLUDED.first_at), last_at = greatest(h.last_at, EXCLUDED.last_at)$q$, p.partition);
-    DELETE FROM digest_entries e WHERE e.delivery_id >= coalesce(p.lo, -9223372036854775808) AND e.delivery_id < p.hi;
-    DELETE FROM drop_topic_prompts t WHERE t.digest_delivery_id >= coalesce(p.lo, -9223372036854775808) AND t.digest_delivery_id < p.hi;
-    DELETE FROM marketing_sends s WHERE s.delivery_id >= coalesce(p.lo, -9223372036854775808) AND s.delivery_id < p.hi;
-    EXECUTE format('SELECT count(*) FROM ONLY %I', p.partition) INTO n;
-    EXECUTE format('ALTER TABLE deliveries DETACH PARTITION %I', p.partition);
-    EXECUTE format('DROP TABLE %I', p.partition);
-    DELETE FROM decision_log_partitions d WHERE d.partition = p.partition;
-    action := 'dropped'; partition := p.partition; rows := n; RETURN NEXT;
+    -- One month in a subtransaction: a lock not had in time undoes its sums and deletes too.
+    BEGIN
+      EXECUTE format($q$
+        INSERT INTO subscriber_history AS h (subscriber_id, class, status, n, first_at, last_at)
+        SELECT x.subscriber_id, x.class, x.status, count(*), min(x.created_at), max(x.created_at)
+        FROM ONLY %I x JOIN subscribers s ON s.id = x.subscriber_id GROUP BY 1, 2, 3
+        ON CONFLICT (subscriber_id, class, status) DO UPDATE SET n = h.n + EXCLUDED.n,
+          first_at = least(h.first_at, EXCLUDED.first_at), last_at = greatest(h.last_at, EXCLUDED.last_at)$q$, p.partition);
+      DELETE FROM digest_entries e WHERE e.delivery_id >= coalesce(p.lo, -9223372036854775808) AND e.delivery_id < p.hi;
+      DELETE FROM drop_topic_prompts t WHERE t.digest_delivery_id >= coalesce(p.lo, -9223372036854775808) AND t.digest_delivery_id < p.hi;
+      DELETE FROM marketing_sends s WHERE s.delivery_id >= coalesce(p.lo, -9223372036854775808) AND s.delivery_id < p.hi;
+      EXECUTE format('SELECT count(*) FROM ONLY %I', p.partition) INTO n;
+      EXECUTE format('ALTER TABLE deliveries DETACH PARTITION %I', p.partition);
+      EXECUTE format('DROP TABLE %I', p.partition);
+      DELETE FROM decision_log_partitions d WHERE d.partition = p.partition;
+      action := 'dropped'; partition := p.partition; rows := n; RETURN NEXT;
+    EXCEPTION WHEN lock_not_available THEN
+      action := 'kept_busy'; partition := p.partition; rows := 0; RETURN NEXT;
+    END;
   END LOOP;
 END $fn$`;
