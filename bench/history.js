@@ -112,9 +112,14 @@ async function servers() {
   };
 }
 
-/** Subscribers, topics, campaigns and the recent week: the same in both databases. */
 /** The months of the year before NOW as partitions of the decision log (the rotate job makes them one by one, ahead). */
 async function ensureMonths(sql) {
+  // A fresh install's first rotation: the empty partition of the rows from before the migration goes.
+  await sql.query(`SELECT * FROM tactful_rotate_decision_log(now(), 1200)`);
+  // Below the months the install made (its first one onwards exists).
+  const {
+    rows: [{ first }],
+  } = await sql.query(`SELECT min(lo)::text AS first FROM decision_log_partitions`);
   for (let back = 12; back >= 1; back--) {
     const month = new Date(Date.UTC(NOW.getUTCFullYear(), NOW.getUTCMonth() - back, 1)).toISOString().slice(0, 10);
     const name = `deliveries_${month.slice(0, 4)}_${month.slice(5, 7)}`;
@@ -123,8 +128,8 @@ async function ensureMonths(sql) {
     } = await sql.query(
       `SELECT tactful_month_base($1::date)::text AS lo, tactful_month_base(($1::date + interval '1 month')::date)::text AS hi,
               EXISTS (SELECT 1 FROM decision_log_partitions WHERE month = $1::date) AS made,
-              tactful_month_base($1::date) >= (SELECT min(lo) FROM decision_log_partitions) AS ahead`,
-      [month],
+              tactful_month_base($1::date) >= $2::bigint AS ahead`,
+      [month, first],
     );
     if (range.made || range.ahead) continue;
     await sql.query(`CREATE TABLE ${name} PARTITION OF deliveries FOR VALUES FROM (${range.lo}) TO (${range.hi})`);
@@ -140,6 +145,7 @@ async function ensureMonths(sql) {
 /** A decision's id in its month's range, as the rotate job hands them out (n unique within the month). */
 const MONTH_ID = (at, n) => `tactful_month_base(date_trunc('month', ${at} AT TIME ZONE 'UTC')::date) + ${n}`;
 
+/** Subscribers, topics, campaigns and the recent week: the same in both databases. */
 async function seedCommon(sql, { months }) {
   await sql.query(`SET session_replication_role = replica`); // the next-digest trigger: set below for all at once
   const {
@@ -221,23 +227,37 @@ async function seedHistory(sql, { topicId, campaignIds }) {
   for (const ix of indexes) {
     const t = Date.now();
     if (ix.constraint_name) await sql.query(`ALTER TABLE deliveries ADD CONSTRAINT ${ix.constraint_name} ${ix.constraint_def}`);
-    else await sql.query(ix.def);
+    else await sql.query(ix.def.replace(' ON ONLY ', ' ON ')); // a partitioned index, built on every month
     log(`  index ${ix.name}: ${s(Date.now() - t)} s`);
   }
 }
 
 async function sizes(sql) {
+  // The decision log's months are summed under `deliveries` (a partitioned table has no storage of its own).
   const { rows } = await sql.query(
-    `SELECT c.relname AS name, pg_total_relation_size(c.oid) AS total, pg_relation_size(c.oid) AS heap, pg_indexes_size(c.oid) AS indexes, c.reltuples::bigint AS rows
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 8`,
+    `WITH tables AS (
+       SELECT coalesce(parent.relname, c.relname) AS name, c.oid
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class parent ON parent.oid = i.inhparent
+       WHERE n.nspname = 'public' AND c.relkind = 'r')
+     SELECT name, count(*)::int AS parts, sum(pg_total_relation_size(oid)) AS total, sum(pg_relation_size(oid)) AS heap,
+            sum(pg_indexes_size(oid)) AS indexes, sum((SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = t.oid))::bigint AS rows
+     FROM tables t GROUP BY name ORDER BY 3 DESC LIMIT 8`,
   );
   const { rows: indexes } = await sql.query(
-    `SELECT indexrelid::regclass::text AS name, pg_relation_size(indexrelid) AS bytes FROM pg_index WHERE indrelid = 'deliveries'::regclass ORDER BY 2 DESC`,
+    `SELECT p.indexrelid::regclass::text AS name, sum(pg_relation_size(coalesce(i.inhrelid, p.indexrelid))) AS bytes
+     FROM pg_index p LEFT JOIN pg_inherits i ON i.inhparent = p.indexrelid
+     WHERE p.indrelid = 'deliveries'::regclass GROUP BY 1 ORDER BY 2 DESC`,
   );
   const mb = (b) => c.round(Number(b) / 2 ** 20, 1);
   return {
-    tables: rows.map((r) => ({ table: r.name, rows: Number(r.rows), totalMiB: mb(r.total), heapMiB: mb(r.heap), indexesMiB: mb(r.indexes) })),
+    tables: rows.map((r) => ({
+      table: r.parts > 1 ? `${r.name} (${r.parts} partitions)` : r.name,
+      rows: Number(r.rows),
+      totalMiB: mb(r.total),
+      heapMiB: mb(r.heap),
+      indexesMiB: mb(r.indexes),
+    })),
     deliveriesIndexesMiB: Object.fromEntries(indexes.map((r) => [r.name, mb(r.bytes)])),
   };
 }
@@ -441,7 +461,7 @@ async function main() {
     for (const side of sides) await foldDeliveryCounts(statementsOn(side.sql), new Date());
     const sizesBefore = Object.fromEntries(await Promise.all(sides.map(async (side) => [side.name, await sizes(side.sql)])));
     log(
-      `deliveries: empty ${sizesBefore.empty.tables.find((t) => t.table === 'deliveries')?.totalMiB} MiB, full ${sizesBefore.full.tables.find((t) => t.table === 'deliveries')?.totalMiB} MiB`,
+      `deliveries: empty ${sizesBefore.empty.tables.find((t) => t.table.startsWith('deliveries'))?.totalMiB} MiB, full ${sizesBefore.full.tables.find((t) => t.table.startsWith('deliveries'))?.totalMiB} MiB`,
     );
 
     // The same customers and mails on both sides.
