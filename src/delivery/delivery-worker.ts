@@ -357,8 +357,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
           this.logger.error({ err: error, deliveryId: id }, 'mail refused as unsafe; delivery failed');
           outcome = { status: 'failed', response: `not sent: ${error.message}` };
         }
-        // A kind without after-effects writes nothing after the record: COMMIT can go with it.
-        const recorded = await this.record(tx, delivery, mail.messageId, outcome, domain, pauses, following, kind.settled === undefined);
+        // Whether the kind's after-effects write anything for an outcome: if not, COMMIT can go with the record.
+        const settledWrites = (status: string, reason: Reason) => kind.settled !== undefined && (kind.settledWrites?.(status, reason) ?? true);
+        const recorded = await this.record(tx, delivery, mail.messageId, outcome, domain, pauses, following, settledWrites);
         await kind.settled?.(tx, delivery, recorded.status, recorded.reason);
         followingStarted = recorded.followingStarted;
         return recorded.status;
@@ -425,8 +426,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     domain: string,
     pauses: DomainPauses,
     following: string | undefined,
-    /** Nothing is written after the record unless record() itself does: it may carry the COMMIT. */
-    lastUnlessRecordWrites: boolean,
+    /** Whether the kind's settled() writes after the record for this outcome (else the record may carry the COMMIT). */
+    settledWrites: (status: string, reason: Reason) => boolean,
   ): Promise<{ status: string; reason: Reason; followingStarted: boolean }> {
     const now = this.clock.now();
     const result = afterAttempt(outcome.status, { attempts: delivery.attempts, unknownOutcomes: delivery.unknownOutcomes }, this.retry, now, Math.random());
@@ -442,10 +443,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       result.pauseDomainUntil ? 1 : 0,
     ] as const;
     let followingStarted = false;
-    // The hand-over's last statement when neither a hard bounce nor a domain pause follows: its
-    // round trip carries the COMMIT, and it resolves committed (locks released, the following
-    // mail's start committed), as the separate COMMIT did.
-    const last = lastUnlessRecordWrites && !result.bounceSubscriber && !result.pauseDomainUntil;
+    // The hand-over's last statement when neither a hard bounce, a domain pause nor the kind's
+    // settled() writes after it (a sent campaign mail, a service mail): its round trip carries
+    // the COMMIT, and it resolves committed (locks released, the following mail's start
+    // committed), as the separate COMMIT did.
+    const last = !settledWrites(result.status, result.reason) && !result.bounceSubscriber && !result.pauseDomainUntil;
     if (following === undefined) {
       await (last ? tx.runThenCommit(Q.recordAttempt, [...recorded]) : tx.run(Q.recordAttempt, [...recorded]));
     } else {
