@@ -5,8 +5,10 @@
 // topics, campaigns and a week of recent sent mail: `empty` has no other history, `full` has
 // --rows decisions (default 50,000,000) spread over the year before, in the mix of the simulated
 // quarter (8 % sent, 52 % expired, 20 % not in the campaign's audience, 20 % other suppressions),
-// written by INSERT … SELECT through the real triggers (the decision-count rollups), the
-// secondary indexes built afterwards, then VACUUM ANALYZE. The same statements run against both,
+// written by INSERT … SELECT through the real triggers (the decision-count rollups) into the
+// decision log's monthly partitions (each row's id in its month's range, as the rotate job hands
+// them out), the secondary indexes built afterwards, then VACUUM ANALYZE. `empty` is a fresh
+// install: this month's partitions only. The same statements run against both,
 // interleaved in blocks (A B A B …) so the machine's load falls on both alike:
 //
 // - dispatch of a campaign to all 1,000,000 subscribers (the real CampaignDispatchService), and
@@ -17,8 +19,8 @@
 //   customers, one request at a time, over HTTP against the built app (a process per database);
 // - a bounce lookup by Message-ID (the inbound mail path's statement) for 1,000 recent mails;
 // - a /metrics scrape (50);
-// - retention as it is today: a DELETE of the oldest month of decisions (rolled back); the
-//   partition drop of docs/SCALING.md is not built yet.
+// - retention: the rotate-decision-log job dropping the oldest month (its partition: counted per
+//   customer, detached, dropped), against a DELETE of the same month's rows; both rolled back.
 // Goal (issue 21): each within 1.2× of the empty log; the dispatch within 2× of the plain insert.
 // Reports table and index sizes of both.
 //
@@ -111,7 +113,34 @@ async function servers() {
 }
 
 /** Subscribers, topics, campaigns and the recent week: the same in both databases. */
-async function seedCommon(sql) {
+/** The months of the year before NOW as partitions of the decision log (the rotate job makes them one by one, ahead). */
+async function ensureMonths(sql) {
+  for (let back = 12; back >= 1; back--) {
+    const month = new Date(Date.UTC(NOW.getUTCFullYear(), NOW.getUTCMonth() - back, 1)).toISOString().slice(0, 10);
+    const name = `deliveries_${month.slice(0, 4)}_${month.slice(5, 7)}`;
+    const {
+      rows: [range],
+    } = await sql.query(
+      `SELECT tactful_month_base($1::date)::text AS lo, tactful_month_base(($1::date + interval '1 month')::date)::text AS hi,
+              EXISTS (SELECT 1 FROM decision_log_partitions WHERE month = $1::date) AS made,
+              tactful_month_base($1::date) >= (SELECT min(lo) FROM decision_log_partitions) AS ahead`,
+      [month],
+    );
+    if (range.made || range.ahead) continue;
+    await sql.query(`CREATE TABLE ${name} PARTITION OF deliveries FOR VALUES FROM (${range.lo}) TO (${range.hi})`);
+    await sql.query(`INSERT INTO decision_log_partitions (partition, month, lo, hi, created_at) VALUES ($1, $2, $3, $4, now())`, [
+      name,
+      month,
+      range.lo,
+      range.hi,
+    ]);
+  }
+}
+
+/** A decision's id in its month's range, as the rotate job hands them out (n unique within the month). */
+const MONTH_ID = (at, n) => `tactful_month_base(date_trunc('month', ${at} AT TIME ZONE 'UTC')::date) + ${n}`;
+
+async function seedCommon(sql, { months }) {
   await sql.query(`SET session_replication_role = replica`); // the next-digest trigger: set below for all at once
   const {
     rows: [topic],
@@ -138,11 +167,13 @@ async function seedCommon(sql) {
      ORDER BY k RETURNING id`,
     [topic.id, CAMPAIGNS, NOW],
   );
-  // The last week's mail, sent: what bounces and complaints name by Message-ID.
+  // The last week's mail, sent: what bounces and complaints name by Message-ID. In `full` in its
+  // month's partition (ids above the history's); in `empty` where a fresh install puts it.
+  if (months) await ensureMonths(sql);
   await sql.query(
-    `INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key, attempts,
+    `INSERT INTO deliveries (${months ? 'id, ' : ''}subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key, attempts,
                              next_attempt_at, message_id, created_at, updated_at, sent_at)
-     SELECT ${SUBSCRIBER_ID('1 + (i * 7919) % $2')}, 'marketing', 'campaign', $3, $4, 'marketing', 'de', 'sent', 'sent', 'recent:' || i, 1,
+     SELECT ${months ? `${MONTH_ID('at', '1000000000 + i')}, ` : ''}${SUBSCRIBER_ID('1 + (i * 7919) % $2')}, 'marketing', 'campaign', $3, $4, 'marketing', 'de', 'sent', 'sent', 'recent:' || i, 1,
             at, '<r' || i || '@recent.bench>', at, at, at
      FROM generate_series(1, $1::int) i, LATERAL (SELECT $5::timestamptz - interval '7 days' + i * interval '6 days' / $1 AS at) t`,
     [RECENT_SENT, SUBSCRIBERS, topic.id, campaigns[campaigns.length - 1].id, NOW],
@@ -167,9 +198,9 @@ async function seedHistory(sql, { topicId, campaignIds }) {
   for (let from = 1; from <= ROWS; from += CHUNK) {
     const to = Math.min(ROWS, from + CHUNK - 1);
     await sql.query(
-      `INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key, attempts,
+      `INSERT INTO deliveries (id, subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key, attempts,
                                next_attempt_at, message_id, created_at, updated_at, sent_at)
-       SELECT ${SUBSCRIBER_ID('1 + (i * 7919) % $4::bigint')}, 'marketing', 'campaign', $3, ($5::text[])[1 + ((i - 1) * $6::bigint / $1::bigint)], 'marketing',
+       SELECT ${MONTH_ID('at', 'i')}, ${SUBSCRIBER_ID('1 + (i * 7919) % $4::bigint')}, 'marketing', 'campaign', $3, ($5::text[])[1 + ((i - 1) * $6::bigint / $1::bigint)], 'marketing',
               CASE WHEN i % 4 = 0 THEN 'en' ELSE 'de' END,
               CASE WHEN i % 100 < 8 THEN 'sent' WHEN i % 100 < 60 THEN 'expired' ELSE 'suppressed' END,
               CASE WHEN i % 100 < 8 THEN 'sent' WHEN i % 100 < 60 THEN 'expired' WHEN i % 100 < 80 THEN 'suppressed_audience'
@@ -331,17 +362,39 @@ async function claimRate(side) {
   }
 }
 
-async function retentionToday(side) {
-  // What dropping the oldest month costs without partitions: a DELETE of its decisions (and the
-  // rollup triggers over them), rolled back.
-  const cutoff = new Date(NOW.getTime() - 335 * 86_400_000);
-  await side.sql.query('BEGIN');
+/** The oldest month of the history: what an 11-month retention at NOW drops. */
+const RETENTION_MONTHS = 11;
+
+async function rolledBack(sql, work) {
+  await sql.query('BEGIN');
   try {
+    return await work();
+  } finally {
+    await sql.query('ROLLBACK');
+  }
+}
+
+async function retention(side) {
+  // The rotate job's drop of the oldest month (counted per customer into subscriber_history, its
+  // references cleared, detached, dropped), rolled back. Its campaigns count as settled.
+  const drop = await rolledBack(side.sql, async () => {
+    await side.sql.query(`UPDATE campaigns SET progress = '{}'::jsonb WHERE progress IS NULL AND status = 'completed'`);
+    const run = await c.measure(side.sql, () => side.sql.query(`SELECT * FROM tactful_rotate_decision_log($1, $2)`, [NOW, RETENTION_MONTHS]));
+    const dropped = run.result.rows.filter((r) => r.action === 'dropped');
+    return {
+      partitions: dropped.map((r) => r.partition),
+      rows: dropped.reduce((n, r) => n + Number(r.rows), 0),
+      ms: c.round(run.ms, 0),
+      backendCpuS: run.backendCpuS,
+    };
+  });
+  // The same month's rows by DELETE (and the rollup triggers over them), as it was before the partitions.
+  const cutoff = new Date(Date.UTC(NOW.getUTCFullYear(), NOW.getUTCMonth() - RETENTION_MONTHS, 1));
+  const remove = await rolledBack(side.sql, async () => {
     const run = await c.measure(side.sql, () => side.sql.query(`DELETE FROM deliveries WHERE created_at < $1`, [cutoff]));
     return { rows: run.result.rowCount, ms: c.round(run.ms, 0), backendCpuS: run.backendCpuS };
-  } finally {
-    await side.sql.query('ROLLBACK');
-  }
+  });
+  return { drop, delete: remove };
 }
 
 async function main() {
@@ -373,7 +426,7 @@ async function main() {
       }
       const t = Date.now();
       await c.withClient(db.url[name], async (sql) => {
-        seeded[name] = await seedCommon(sql);
+        seeded[name] = await seedCommon(sql, { months: name === 'full' });
         if (name === 'full') await seedHistory(sql, seeded[name]);
         await sql.query('VACUUM ANALYZE');
         await sql.query('CHECKPOINT');
@@ -433,7 +486,7 @@ async function main() {
       const { campaignId, dispatched } = await dispatchAndPlain(side, topics[side.name]);
       const claim = await claimRate(side);
       const plain = await plainInsert(side, topics[side.name]);
-      const retention = await retentionToday(side);
+      const retained = await retention(side);
       if (side.name === 'full' && REUSE) {
         // Back to the seeded state, so the next --reuse run measures the same thing.
         await side.sql.query(`DELETE FROM deliveries WHERE ref_id = $1`, [campaignId]);
@@ -441,9 +494,16 @@ async function main() {
         await side.sql.query(`DELETE FROM campaigns WHERE id = $1`, [campaignId]);
         await side.sql.query(`VACUUM ANALYZE deliveries, cadence_windows`);
       }
-      heavy[side.name] = { dispatchMs: dispatched.ms, dispatchCpuS: dispatched.backendCpuS, plainMs: plain.ms, plainCpuS: plain.backendCpuS, claim, retention };
+      heavy[side.name] = {
+        dispatchMs: dispatched.ms,
+        dispatchCpuS: dispatched.backendCpuS,
+        plainMs: plain.ms,
+        plainCpuS: plain.backendCpuS,
+        claim,
+        retention: retained,
+      };
       log(
-        `  ${side.name}: claim ${c.fmt(claim.rowsPerS)} rows/s; plain insert ${s(plain.ms)} s; retention DELETE of ${c.fmt(retention.rows)} rows ${s(retention.ms)} s`,
+        `  ${side.name}: claim ${c.fmt(claim.rowsPerS)} rows/s; plain insert ${s(plain.ms)} s; retention: partition drop of ${c.fmt(retained.drop.rows)} rows ${s(retained.drop.ms)} s, DELETE of ${c.fmt(retained.delete.rows)} rows ${s(retained.delete.ms)} s`,
       );
     }
 
@@ -476,10 +536,10 @@ async function main() {
       samples: SAMPLES,
       rows,
       dispatchToPlainInsert: { ...dispatchToPlain, goal: GOAL.dispatchToPlain, met: dispatchToPlain.full <= GOAL.dispatchToPlain },
-      retentionToday: {
+      retention: {
         empty: heavy.empty.retention,
         full: heavy.full.retention,
-        note: 'a DELETE of the oldest month (rolled back); partition drop not built yet',
+        note: `the oldest month (retention ${RETENTION_MONTHS} months at ${NOW.toISOString()}): the rotate job's partition drop against a DELETE of the same rows, both rolled back`,
       },
       heavy,
       sizes: { empty: sizesBefore.empty, full: sizesBefore.full, fullAfterRuns: sizesAfter },
@@ -498,8 +558,9 @@ async function main() {
     log(
       `dispatch ÷ plain INSERT … SELECT into deliveries (same run, same database): empty ${dispatchToPlain.empty}×, full ${dispatchToPlain.full}× (goal ≤ ${GOAL.dispatchToPlain}×)`,
     );
+    const r = heavy.full.retention;
     log(
-      `retention today (DELETE of the oldest month, rolled back): ${c.fmt(heavy.full.retention.rows)} rows in ${s(heavy.full.retention.ms)} s (${heavy.full.retention.backendCpuS ?? '?'} s backend CPU)`,
+      `retention of the oldest month (rolled back): partition drop ${r.drop.partitions.join(', ') || 'none'} (${c.fmt(r.drop.rows)} rows) in ${s(r.drop.ms)} s (${r.drop.backendCpuS ?? '?'} s backend CPU); DELETE of the same ${c.fmt(r.delete.rows)} rows ${s(r.delete.ms)} s (${r.delete.backendCpuS ?? '?'} s)`,
     );
     log('');
     log(

@@ -1,8 +1,10 @@
 // Turns a due campaign into one decision per candidate subscriber, set-based: each batch is one
 // INSERT … SELECT that resolves the audience, reserves cadence windows by compare-and-set, and
 // writes queued / deferred / suppressed / expired rows with their reasons, then checkpoints the
-// cursor in the same transaction. A crash resumes at the cursor; idempotency keys make a
-// repeated batch a no-op. The statements: campaigns.queries.ts.
+// cursor in the same transaction (the campaign row locked FOR UPDATE). A crash resumes at the
+// cursor, so no batch is written twice: a campaign's rows need no key in delivery_keys (the
+// partitioned decision log's idempotency guard, which every other kind of row claims on insert).
+// The statements: campaigns.queries.ts.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CadenceService } from '../cadence/cadence.service';
 import { Clock } from '../common/clock';

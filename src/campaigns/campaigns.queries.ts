@@ -144,8 +144,7 @@ export function decisionSql(audienceSql: string): { candidates: string; decided:
     INSERT INTO deliveries (subscriber_id, class, kind, topic_id, ref_id, sender, locale, status, reason, idempotency_key,
                             priority, next_attempt_at, expires_at, created_at, updated_at)
     SELECT x.id, 'marketing', 'campaign', $1, $6::text, $7, x.locale, x.status, x.reason, $5 || x.id::text, $8, x.at, $9, $4, $4
-    FROM decided x
-    ON CONFLICT (idempotency_key) DO NOTHING`;
+    FROM decided x WHERE x.reason <> '${Reason.SuppressedAudience}'`;
   return { candidates, decided, insert };
 }
 
@@ -178,19 +177,37 @@ function audienceDryRunSql(audienceSql: string): string {
 }
 
 /**
+ * "Not in this campaign's audience" is a count, not a row per customer (issue 21: a decision that
+ * explains nothing to the customer; a fifth of the simulated quarter's log): the batch adds it to
+ * the campaign's counts and the decision counts (the deltas the deliveries triggers would have
+ * appended for such rows), so the campaign's stats, its progress and /metrics read it as before.
+ * Exactly once: the batch's transaction also moves the dispatch cursor past these customers.
+ */
+const outsideAudienceCounts = `
+       outside AS (SELECT count(*)::int AS n FROM decided WHERE reason = '${Reason.SuppressedAudience}'),
+       outside_campaign AS (
+         INSERT INTO campaign_count_deltas (campaign_id, hour, status, reason, via_digest, n)
+         SELECT $6::text, date_bin('1 hour', $4::timestamptz, timestamptz '2000-01-01 00:00:00+00'), 'suppressed', '${Reason.SuppressedAudience}', false, n
+         FROM outside WHERE n > 0),
+       outside_total AS (
+         INSERT INTO delivery_count_deltas (class, status, reason, n)
+         SELECT 'marketing', 'suppressed', '${Reason.SuppressedAudience}', n FROM outside WHERE n > 0)`.trimEnd();
+
+/**
  * One dispatch batch as one statement: decide, reserve the windows seen free, write every
  * decision; returns the batch's candidate count, its last subscriber id (the next cursor) and
- * how many rows it inserted. Parameters as decisionSql.
+ * how many decisions it wrote (rows, and the counted customers outside the audience). Parameters as decisionSql.
  */
 export function dispatchBatchSql(audienceSql: string): string {
   const { candidates, decided, insert } = decisionSql(audienceSql);
   return `WITH ${candidates},
        reserved AS (${reserveSql('eligible', '$4::timestamptz', '$5::text || e.id::text')}),
        ${decided},
-       inserted AS (${insert} RETURNING 1)
+       inserted AS (${insert} RETURNING 1),
+       ${outsideAudienceCounts}
      SELECT (SELECT count(*)::int FROM cand) AS candidates,
             (SELECT max(id::text) FROM cand) AS last_id,
-            (SELECT count(*)::int FROM inserted) AS inserted`;
+            (SELECT count(*)::int FROM inserted) + (SELECT n FROM outside) AS inserted`;
 }
 
 /**

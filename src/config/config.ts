@@ -66,7 +66,15 @@ export interface AppConfig {
   /** Stored Idempotency-Key responses are kept this long, then pruned. */
   idempotencyRetentionHours: number;
   /** Days each housekeeping table keeps its rows (src/scheduler/housekeeping.ts, docs/SCALING.md). */
-  retention: { webhookEventsDays: number; schedulerRunsDays: number; marketingSendsDays: number };
+  retention: {
+    webhookEventsDays: number;
+    schedulerRunsDays: number;
+    marketingSendsDays: number;
+    /** delivery_keys: a finished delivery's idempotency key is forgotten after this many days. */
+    deliveryKeysDays: number;
+    /** The decision log: a month's partition is dropped once its newest row is this many whole months old. */
+    decisionLogMonths: number;
+  };
   dataDir: string;
   embeddedPostgresPort: number;
   /** Unset: mails are written as .eml files to `outboxDir`. The relay of the service stream (and of marketing without its own). */
@@ -217,6 +225,7 @@ export const SCHEDULER_JOBS = [
   'prune-idempotency-keys',
   'prune-housekeeping',
   'fold-delivery-counts',
+  'rotate-decision-log',
 ] as const;
 export type SchedulerJob = (typeof SCHEDULER_JOBS)[number];
 
@@ -605,6 +614,10 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
       schedulerRunsDays: read.int('SCHEDULER_RUNS_RETENTION_DAYS', 30, 1, 3650),
       // The longest cadence window (14 days) plus a day: a younger record may still be read.
       marketingSendsDays: read.int('MARKETING_SENDS_RETENTION_DAYS', 30, 16, 3650),
+      // A replay of a shop's, a carrier's or a form's event is recognised for this long after its mail went.
+      deliveryKeysDays: read.int('DELIVERY_KEYS_RETENTION_DAYS', 90, 30, 3650),
+      // A year and the month compared with it; at least two, so last month's rows are never dropped.
+      decisionLogMonths: read.int('DECISION_LOG_RETENTION_MONTHS', 13, 2, 1200),
     },
     dataDir: read.string('DATA_DIR', '.data'),
     embeddedPostgresPort: read.int('EMBEDDED_PG_PORT', 54329, 1024, 65535),
@@ -649,6 +662,7 @@ export function loadConfig(env: Env = process.env, devSecrets?: DevSecrets): App
       'prune-idempotency-keys': read.int('SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS', 900, 1, 86_400),
       'prune-housekeeping': read.int('SCHEDULER_PRUNE_HOUSEKEEPING_SECONDS', 900, 1, 86_400),
       'fold-delivery-counts': read.int('SCHEDULER_FOLD_DELIVERY_COUNTS_SECONDS', 10, 1, 86_400),
+      'rotate-decision-log': read.int('SCHEDULER_ROTATE_DECISION_LOG_SECONDS', 3600, 1, 86_400),
     },
     workerEnabled: read.bool('WORKER_ENABLED', true),
     workerIsolation: read.oneOf('WORKER_ISOLATION', 'thread', ['thread', 'inline'] as const),

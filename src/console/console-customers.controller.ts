@@ -2,7 +2,7 @@
 // screen: profile, consent records with their evidence, topics, cadence and slot, when the next
 // marketing mail can go (or why none can), every decision in plain words, and each sent mail as
 // the customer got it (re-rendered with inert links). Reads only, through the API's services.
-import { Controller, Get, Header, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '../auth/scopes';
@@ -10,7 +10,7 @@ import { CampaignsService } from '../campaigns/campaigns.service';
 import { ApiLangQuery, ApiPage } from '../common/openapi';
 import { IdParam } from '../common/params';
 import { DomainException, ErrorCode, invalid } from '../common/problem';
-import { Locale } from '../config/config';
+import { APP_CONFIG, AppConfig, Locale } from '../config/config';
 import { MailViewService } from '../delivery/mail-view.service';
 import { ListSubscribersQuery, SubscriberResponse } from '../subscribers/dto/subscriber.dto';
 import { SubscribersService } from '../subscribers/subscribers.service';
@@ -39,6 +39,7 @@ export class ConsoleCustomersController {
     private readonly topics: TopicsService,
     private readonly campaigns: CampaignsService,
     private readonly mails: MailViewService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Get()
@@ -221,6 +222,19 @@ export class ConsoleCustomersController {
         older: timeline.nextCursor ? `/console/customers/${customer.id}?before=${timeline.nextCursor}` : null,
         newer: before ? `/console/customers/${customer.id}` : null,
         decisionsShown: fill(t.decisionsShown, { n: entries.length }),
+        // Months past the decision log's retention: counted when dropped, shown after the last page.
+        earlier: timeline.nextCursor
+          ? []
+          : timeline.earlier.map((e) =>
+              fill(t.earlierLine, {
+                n: e.count,
+                status: t[`status_${e.status}`] ?? e.status,
+                class: t[`class_${e.class}`] ?? e.class,
+                from: when(e.firstAt)!,
+                to: when(e.lastAt)!,
+              }),
+            ),
+        earlierNote: fill(t.earlierNote, { months: this.config.retention.decisionLogMonths }),
       },
       { section: 'customers' },
     );

@@ -25,6 +25,7 @@ import { DeliveryCounts1766000810000 } from './migrations/1766000810000-Delivery
 import { ClaimLease1766000820000 } from './migrations/1766000820000-ClaimLease';
 import { CampaignCounts1767000100000 } from './migrations/1767000100000-CampaignCounts';
 import { HealthIndexes1767000200000 } from './migrations/1767000200000-HealthIndexes';
+import { PartitionedDecisionLog1767000300000 } from './migrations/1767000300000-PartitionedDecisionLog';
 
 export const MIGRATIONS = [
   Foundation1764000000000,
@@ -53,4 +54,5 @@ export const MIGRATIONS = [
   ClaimLease1766000820000,
   CampaignCounts1767000100000,
   HealthIndexes1767000200000,
+  PartitionedDecisionLog1767000300000,
 ];

@@ -83,7 +83,6 @@ export const DeliveryQueries = queries('delivery', {
        SELECT s.id, $2, $3, $4, $5, s.locale, 'queued', 'queued', $6 || s.id::text, $7::jsonb, $8, $9, $9, $9
        FROM subscribers s
        WHERE s.id = ANY($1::uuid[]) AND ($10::text IS NULL OR s.status = $10)
-       ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING 1)
      SELECT count(*)::int AS count FROM queued`,
   ),

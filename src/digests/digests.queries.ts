@@ -131,7 +131,7 @@ export const DigestQueries = queries('digests', {
      INSERT INTO deliveries (subscriber_id, class, kind, locale, status, reason, idempotency_key, next_attempt_at, created_at, updated_at)
      SELECT subscriber_id, 'marketing', 'digest', locale, 'suppressed', $4,
             ${digestKeySql('subscriber_id', 'slot')}, $5, $5, $5
-     FROM input ON CONFLICT (idempotency_key) DO NOTHING`,
+     FROM input`,
   ),
   nextSlotAfterEmpty: sql<[subscriberIds: string[], now: Date]>(
     'After an empty slot the next slot comes (no window was taken).',
@@ -166,7 +166,6 @@ export const DigestQueries = queries('digests', {
                  ELSE $5::timestamptz END,
             $5, $5
      FROM input i
-     ON CONFLICT (idempotency_key) DO NOTHING
      RETURNING id, subscriber_id`,
   ),
   askDropQuestions: sql<[subscriberIds: string[], topicIds: string[], digestIds: string[], at: Date]>(

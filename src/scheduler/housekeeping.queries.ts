@@ -23,4 +23,15 @@ export const HousekeepingQueries = queries('housekeeping', {
     `DELETE FROM marketing_sends WHERE ctid = ANY (ARRAY(
        SELECT ctid FROM marketing_sends WHERE upper(during) < $1 LIMIT $2))`,
   ),
+  // Nothing reads a key but the insert that would repeat its delivery (the claim trigger of
+  // deliveries, migration 1767000300000) and the shipment hand-over's check; a key whose delivery
+  // still waits stays, so a replay can never make a second copy of a pending mail.
+  pruneDeliveryKeys: sql<[cutoff: Date, limit: number]>(
+    'Idempotency keys of deliveries created before the cutoff that no longer wait (or are gone): a replay that late sends again.',
+    `DELETE FROM delivery_keys WHERE ctid = ANY (ARRAY(
+       SELECT k.ctid FROM delivery_keys k
+       WHERE k.created_at < $1
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = k.delivery_id AND d.status IN ('queued', 'sending', 'deferred'))
+       LIMIT $2))`,
+  ),
 });

@@ -15,6 +15,8 @@ export interface HousekeepingRetention {
   schedulerRunsDays: number;
   /** marketing_sends: rows whose cadence window ended this long ago (never less than the longest window plus a day). */
   marketingSendsDays: number;
+  /** delivery_keys: keys of finished deliveries older than this (a pending one's key stays while it is pending). */
+  deliveryKeysDays: number;
 }
 
 async function pruneBatches(db: Sql, statement: Statement<[cutoff: Date, limit: number]>, cutoff: Date): Promise<number> {
@@ -33,5 +35,6 @@ export async function pruneHousekeeping(db: Sql, now: Date, retention: Housekeep
     webhookEvents: await pruneBatches(db, Q.pruneWebhookEvents, before(retention.webhookEventsDays)),
     schedulerRuns: await pruneBatches(db, Q.pruneSchedulerRuns, before(retention.schedulerRunsDays)),
     marketingSends: await pruneBatches(db, Q.pruneMarketingSends, before(retention.marketingSendsDays)),
+    deliveryKeys: await pruneBatches(db, Q.pruneDeliveryKeys, before(retention.deliveryKeysDays)),
   };
 }

@@ -4,7 +4,7 @@
 // @nestjs/schedule's registry at start-up (its @Interval decorator takes only constants).
 // A job never overlaps itself: a tick that comes while the same job still runs (or waits for one
 // of the scheduler's slots, SchedulerRunsService.record) is skipped, so slow ticks never pile up.
-import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { DeferralService } from '../cadence/deferral.service';
 import { CampaignDispatchService } from '../campaigns/campaign-dispatch.service';
@@ -18,12 +18,15 @@ import { DigestsService } from '../digests/digests.service';
 import { PreferencesService } from '../preferences/preferences.service';
 import { ConfirmationService } from '../subscribers/confirmation.service';
 import { WebinarRegistrationsService } from '../webinars/webinar-registrations.service';
+import { rotateDecisionLog } from '../delivery/decision-log';
 import { foldDeliveryCounts } from '../metrics/delivery-counts';
 import { pruneHousekeeping } from './housekeeping';
 import { SchedulerRunsService } from './scheduler-runs.service';
 
 @Injectable()
 export class JobsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(JobsService.name);
+
   constructor(
     private readonly db: Db,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -51,6 +54,7 @@ export class JobsService implements OnApplicationBootstrap {
     'prune-idempotency-keys': () => this.pruneIdempotencyKeys(),
     'prune-housekeeping': () => this.pruneHousekeeping(),
     'fold-delivery-counts': () => this.foldDeliveryCounts(),
+    'rotate-decision-log': () => this.rotateDecisionLog(),
   };
 
   /** The jobs whose last tick has not finished yet. */
@@ -150,6 +154,30 @@ export class JobsService implements OnApplicationBootstrap {
     return this.runs.record('prune-housekeeping', async () => {
       const run = await withAdvisoryLock(this.db, 'tactful:job:prune-housekeeping', () => pruneHousekeeping(this.db, this.clock.now(), this.config.retention));
       return run.ran ? run.result : null;
+    });
+  }
+
+  /** The decision log's coming months are made, and its months past DECISION_LOG_RETENTION_MONTHS dropped (docs/SCALING.md). */
+  rotateDecisionLog() {
+    return this.runs.record('rotate-decision-log', async () => {
+      const run = await withAdvisoryLock(this.db, 'tactful:job:rotate-decision-log', () =>
+        rotateDecisionLog(this.db, this.clock.now(), this.config.retention.decisionLogMonths),
+      );
+      if (!run.ran) return null;
+      const { created, dropped, kept, busy } = run.result;
+      for (const month of dropped) this.logger.log(`decision log: dropped ${month.partition} (${month.rows} rows, past the retention)`);
+      for (const month of kept) {
+        if (month.why === 'busy') this.logger.log(`decision log: ${month.partition} is past the retention; its lock was busy, tried again next run`);
+        else this.logger.warn(`decision log: kept ${month.partition} past the retention: it still holds ${month.why} mail`);
+      }
+      for (const month of busy) this.logger.warn(`decision log: could not make ${month} yet (its lock was busy); tried again next run`);
+      return {
+        created: created.length,
+        dropped: dropped.length,
+        droppedRows: dropped.reduce((n, m) => n + m.rows, 0),
+        kept: kept.length,
+        busy: busy.length,
+      };
     });
   }
 

@@ -140,8 +140,7 @@ export const ShipmentQueries = queries('shipments', {
                              payload, priority, next_attempt_at, created_at, updated_at)
      SELECT o.subscriber_id, CASE WHEN o.subscriber_id IS NULL THEN o.customer_email END, 'transactional', $2, $3, o.locale,
             'queued', $7, $4, '{}'::jsonb, $5, $8, $6, $6
-     FROM orders o WHERE o.id = $1
-     ON CONFLICT (idempotency_key) DO NOTHING`,
+     FROM orders o WHERE o.id = $1`,
   ),
   holdStatusMails: sql<[shipmentId: string, kinds: string[], now: Date, holdSeconds: number, maxHoldSeconds: number]>(
     "A change of status restarts the hold of the parcel's status mails still waiting, at most MAX_HOLDS holds after each was queued (set-based settledAt()). Under the shipment's row lock; SKIP LOCKED: a row a worker is claiming is due already, and its gate waits for this event's commit and decides on the new status.",
@@ -171,8 +170,9 @@ export const ShipmentQueries = queries('shipments', {
     `SELECT status FROM shipments WHERE id = $1 FOR SHARE`,
   ),
   mailExists: sql<[idempotencyKey: string]>(
-    'Whether a mail with this key was queued (read after the lock: one queued by the event waited for is seen).',
-    `SELECT 1 FROM deliveries WHERE idempotency_key = $1`,
+    'Whether a mail with this key was queued (read after the lock: one queued by the event waited for is seen). The keys ' +
+      'live in delivery_keys (the decision log is partitioned by month and holds no global unique key).',
+    `SELECT 1 FROM delivery_keys WHERE key_hash = md5($1)::uuid`,
   ),
   confirmationData: sql<[orderId: string], { number: string; items: OrderItem[]; placed_at: Date; time_zone: string | null }>(
     'What the order confirmation shows.',

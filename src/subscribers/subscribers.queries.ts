@@ -223,6 +223,10 @@ export const SubscriberQueries = queries('subscribers', {
      WHERE d.subscriber_id = $1 AND ($3::bigint IS NULL OR d.id < $3)
      ORDER BY d.id DESC LIMIT $2`,
   ),
+  earlierHistory: sql<[id: string], { class: string; status: string; n: string; first_at: Date; last_at: Date }>(
+    "The person's decisions of the months past the decision log's retention, counted when each month was dropped (subscriber_history).",
+    `SELECT class, status, n::text AS n, first_at, last_at FROM subscriber_history WHERE subscriber_id = $1 ORDER BY class, status`,
+  ),
   customerChoices: sql<
     [id: string],
     { at: Date; action: 'rated' | 'dropped_topic'; topic: string; rating: string | null; item_type: string | null; item_id: string | null }

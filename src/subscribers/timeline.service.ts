@@ -54,6 +54,15 @@ export interface MailEventEntry {
   diagnostic: string | null;
 }
 
+/** Decisions of months past the decision log's retention (DECISION_LOG_RETENTION_MONTHS): counted, no longer listed. */
+export interface EarlierDecisions {
+  class: string;
+  status: string;
+  count: number;
+  firstAt: string;
+  lastAt: string;
+}
+
 export interface Timeline {
   subscriberId: string;
   cadence: string;
@@ -73,6 +82,8 @@ export interface Timeline {
   customerChoices: CustomerChoice[];
   /** Bounces, complaints and unsubscribes that came back by mail or from the mail provider, newest first (at most 100). */
   mailEvents: MailEventEntry[];
+  /** The decisions older than the log keeps, by class and status (empty until a month of theirs was dropped). */
+  earlier: EarlierDecisions[];
 }
 
 @Injectable()
@@ -91,6 +102,7 @@ export class TimelineService {
     if (!state) throw notFound('Subscriber', subscriberId);
     const choices = await this.db.rows(Q.customerChoices, [subscriberId]);
     const mailEvents = await this.db.rows(Q.mailEvents, [subscriberId]);
+    const earlier = await this.db.rows(Q.earlierHistory, [subscriberId]);
     return {
       subscriberId,
       cadence: subscriber.cadence,
@@ -134,6 +146,13 @@ export class TimelineService {
         messageId: e.message_id,
         statusCode: e.status_code,
         diagnostic: e.diagnostic,
+      })),
+      earlier: earlier.map((e) => ({
+        class: e.class,
+        status: e.status,
+        count: Number(e.n),
+        firstAt: e.first_at.toISOString(),
+        lastAt: e.last_at.toISOString(),
       })),
     };
   }

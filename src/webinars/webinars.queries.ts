@@ -305,8 +305,7 @@ export const WebinarQueries = queries('webinars', {
     "The confirmation mail of a request: service mail, the direct result of this request, keyed by the request and its mail count (one per submission that may mail). A known address's mail goes to the subscriber and shows on their timeline; an unknown one goes to the bare address.",
     `INSERT INTO deliveries (subscriber_id, to_address, class, kind, ref_id, locale, status, reason, idempotency_key,
                              payload, priority, next_attempt_at, created_at, updated_at)
-     VALUES ($1, $2, 'service', $3, $4, $5, 'queued', 'queued', $6, '{}'::jsonb, 10, $7, $7, $7)
-     ON CONFLICT (idempotency_key) DO NOTHING`,
+     VALUES ($1, $2, 'service', $3, $4, $5, 'queued', 'queued', $6, '{}'::jsonb, 10, $7, $7, $7)`,
   ),
   lockRequest: sql<[requestId: string, webinarId: string], RegistrationRequestRow>(
     "The request a confirmation link names, locked while it registers the person: two clicks on the link take turns (the second finds them registered). Another webinar's link finds nothing.",
@@ -336,8 +335,7 @@ export const WebinarQueries = queries('webinars', {
      FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS m(registration_id, key, payload)
      JOIN webinar_registrations r ON r.id = m.registration_id
      JOIN subscribers s ON s.id = r.subscriber_id
-     JOIN webinars w ON w.id = r.webinar_id
-     ON CONFLICT (idempotency_key) DO NOTHING`,
+     JOIN webinars w ON w.id = r.webinar_id`,
   ),
   suppressReminders: sql<[registrationIds: string[], reason: string, at: Date]>(
     'Reminders not yet handed over will not go; one being handed over right now is locked by its worker and skipped here (its gate sees the new state).',

@@ -1,7 +1,7 @@
 // Every housekeeping table has an enforced retention (issue 21, item 2; docs/SCALING.md): the
-// prune-housekeeping job deletes webhook event ids, scheduler runs and cadence records past it, in
-// batches, and keeps the recent ones and those still needed (the newest run of each job, a cadence
-// record whose window the hand-over check may still read).
+// prune-housekeeping job deletes webhook event ids, scheduler runs, cadence records and delivery
+// keys past it, in batches, and keeps the recent ones and those still needed (the newest run of each
+// job, a cadence record whose window the hand-over check may still read, a pending mail's key).
 import { FakeClock } from '../../src/common/clock';
 import { PRUNE_BATCH } from '../../src/scheduler/housekeeping';
 import { JobsService } from '../../src/scheduler/jobs.service';
@@ -67,7 +67,23 @@ it('deletes webhook event ids, scheduler runs and cadence records past their ret
     );
   }
 
-  expect(await runJob()).toEqual({ webhookEvents: oldEvents, schedulerRuns: 2, marketingSends: 1 });
+  // delivery_keys: the key of a service mail that went 91 days ago (forgotten), of one queued as long
+  // ago and still waiting (kept: a replay must not copy a pending mail), and of a recent one.
+  await t.sql(
+    `INSERT INTO deliveries (subscriber_id, class, kind, locale, status, reason, idempotency_key, next_attempt_at, created_at, updated_at)
+     VALUES ($1, 'service', 'confirm_subscription', 'de', 'sent', 'sent', 'key:old-sent', $2, $2, $2),
+            ($1, 'service', 'confirm_subscription', 'de', 'queued', 'queued', 'key:old-pending', $2, $2, $2),
+            ($1, 'service', 'confirm_subscription', 'de', 'sent', 'sent', 'key:recent', $3, $3, $3)`,
+    [ids.get('a@example.com'), ago(91), ago(89)],
+  );
+  const keysLeft = async () =>
+    (
+      await t.sql(`SELECT d.idempotency_key FROM delivery_keys k JOIN deliveries d ON d.id = k.delivery_id WHERE d.idempotency_key LIKE 'key:%' ORDER BY 1`)
+    ).map((r) => r.idempotency_key);
+  expect(await keysLeft()).toEqual(['key:old-pending', 'key:old-sent', 'key:recent']);
+
+  expect(await runJob()).toEqual({ webhookEvents: oldEvents, schedulerRuns: 2, marketingSends: 1, deliveryKeys: 1 });
+  expect(await keysLeft()).toEqual(['key:old-pending', 'key:recent']);
 
   expect((await t.sql(`SELECT event_id FROM webhook_events ORDER BY event_id`)).map((r) => r.event_id)).toEqual(['recent-1', 'recent-2']);
   const runs = await t.sql(`SELECT job, counts FROM scheduler_runs WHERE job <> 'prune-housekeeping' ORDER BY id`);
@@ -84,6 +100,7 @@ it('deletes webhook event ids, scheduler runs and cadence records past their ret
     webhookEvents: oldEvents,
     schedulerRuns: 2,
     marketingSends: 1,
+    deliveryKeys: 1,
   });
-  expect(await runJob()).toEqual({ webhookEvents: 0, schedulerRuns: 0, marketingSends: 0 });
+  expect(await runJob()).toEqual({ webhookEvents: 0, schedulerRuns: 0, marketingSends: 0, deliveryKeys: 0 });
 });

@@ -179,12 +179,22 @@ describe('decide() and the dispatch SQL', () => {
             const byId = (rows: { id: string; status: string; reason: string; at: Date }[]) => new Map(rows.map((r) => [r.id, shape(r)]));
             const dryById = byId(dry.rows);
             const writtenById = byId(written.rows);
+            let outside = 0;
             subscribers.forEach((s, i) => {
               const want = { customer: s, ...expected(s, now, expiresAt, quiet) };
               expect({ customer: s, ...dryById.get(ids[i]) }).toEqual(want);
-              expect({ customer: s, ...writtenById.get(ids[i]) }).toEqual(want);
+              // Outside the audience: counted, not a row (issue 21).
+              if (want.reason === Reason.SuppressedAudience) {
+                outside++;
+                expect(writtenById.has(ids[i])).toBe(false);
+              } else expect({ customer: s, ...writtenById.get(ids[i]) }).toEqual(want);
             });
-            expect(written.rows).toHaveLength(subscribers.length);
+            expect(written.rows).toHaveLength(subscribers.length - outside);
+            const counted = await client.query(`SELECT coalesce(sum(n), 0)::int AS n FROM campaign_count_deltas WHERE campaign_id = $1 AND reason = $2`, [
+              CAMPAIGN,
+              Reason.SuppressedAudience,
+            ]);
+            expect(counted.rows[0].n).toBe(outside);
           } finally {
             await client.query('ROLLBACK');
           }
@@ -269,10 +279,21 @@ describe('the dispatch statements with an audience filter', () => {
       const batch = await client.query(withAudience(CampaignQueries.dispatchBatch, audienceSql).text, params);
       expect(batch.rows[0]).toMatchObject({ candidates: 2, inserted: 2 });
       const written = await client.query(`SELECT subscriber_id, reason FROM deliveries WHERE ref_id = $1 ORDER BY reason`, [CAMPAIGN]);
-      expect(written.rows).toEqual([
-        { subscriber_id: inside, reason: Reason.Queued },
-        { subscriber_id: outside, reason: Reason.SuppressedAudience },
+      // Whoever the filter leaves out is counted, not written as a row (issue 21): the campaign's
+      // counts and the decision counts say so; their timeline does not.
+      expect(written.rows).toEqual([{ subscriber_id: inside, reason: Reason.Queued }]);
+      expect(written.rows.map((r) => r.subscriber_id)).not.toContain(outside);
+      const counted = await client.query(`SELECT status, reason, via_digest, n::int FROM campaign_count_deltas WHERE campaign_id = $1 ORDER BY reason`, [
+        CAMPAIGN,
       ]);
+      expect(counted.rows).toEqual([
+        { status: 'queued', reason: Reason.Queued, via_digest: false, n: 1 },
+        { status: 'suppressed', reason: Reason.SuppressedAudience, via_digest: false, n: 1 },
+      ]);
+      const totals = await client.query(`SELECT class, sum(n)::int AS n FROM delivery_count_deltas WHERE reason = $1 GROUP BY class`, [
+        Reason.SuppressedAudience,
+      ]);
+      expect(totals.rows).toEqual([{ class: 'marketing', n: 1 }]);
     } finally {
       await client.query('ROLLBACK');
     }

@@ -1,13 +1,13 @@
 // What the operations page, /health, the timeline and a bounce read from the decision log goes
 // through an index: its cost is what it counts, not the size of the history (issue 21). On a log
 // of a year of decisions, PostgreSQL's plan for each of these statements, as the app runs them,
-// has no sequential scan of `deliveries`; and the counts they read are right.
+// has no sequential scan of a month of `deliveries` that holds rows; and the counts they read are right.
 import { Client } from 'pg';
 import type { Statement } from '../../src/database/statements';
 import { DeliveryHealthQueries } from '../../src/delivery/delivery-health.queries';
 import { MailEventQueries } from '../../src/mail-events/mail-events.queries';
 import { SubscriberQueries } from '../../src/subscribers/subscribers.queries';
-import { connectedTestDatabase } from '../support/database';
+import { connectedTestDatabase, seqScannedMonths } from '../support/database';
 
 const NOW = new Date('2026-12-01T09:00:00Z');
 const ROWS = 40_000;
@@ -47,16 +47,10 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => close?.());
 
-/** The relations PostgreSQL would read sequentially for `statement` with `params`. */
+/** The months of the decision log holding rows that PostgreSQL would read sequentially for `statement` with `params`. */
 async function seqScans<P extends readonly unknown[]>(statement: Statement<P, unknown>, params: P): Promise<string[]> {
   const [{ 'QUERY PLAN': plan }] = (await client.query(`EXPLAIN (FORMAT JSON) ${statement.text}`, [...params])).rows;
-  const found: string[] = [];
-  const walk = (node: Record<string, unknown>) => {
-    if (node['Node Type'] === 'Seq Scan') found.push(String(node['Relation Name']));
-    for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
-  };
-  walk(plan[0].Plan);
-  return found;
+  return seqScannedMonths(async (text, values) => (await client.query(text, values)).rows, plan[0].Plan);
 }
 
 const DAYS = 14;
@@ -69,7 +63,7 @@ const cases: [string, () => Promise<string[]>][] = [
 ];
 
 it.each(cases)('%s reads the decision log through an index, not a scan of the whole history', async (_name, plan) => {
-  expect((await plan()).filter((relation) => relation === 'deliveries')).toEqual([]);
+  expect(await plan()).toEqual([]);
 });
 
 it('counts what the operations page shows from those indexes', async () => {

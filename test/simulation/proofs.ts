@@ -152,19 +152,31 @@ export const PROOFS: Proof[] = [
   },
 ];
 
-/** Campaign candidates (a subscription to its topic existed when it was dispatched) with no decision row at all. */
+/**
+ * Campaigns with more candidates (a subscription to its topic existed when it was dispatched)
+ * without a decision row than the campaign counted as outside its audience: those are decided
+ * as a count, not a row (issue 21); any beyond that count were silently dropped.
+ */
 // People who are gone (erased, or sign-ups never confirmed and deleted after 30 days) took their
-// decisions with them, by design: only those still stored are expected to have one.
+// decisions with them, by design: only those still stored are expected to have one (so a gone
+// person outside the audience leaves the count above the missing rows, never below).
 export const SILENTLY_DROPPED_SQL = `
   WITH first_seen AS (
          SELECT h.subscriber_id, h.topic_id, min(h.at) AS at FROM sim_topic_history h
          WHERE EXISTS (SELECT 1 FROM subscribers s WHERE s.id = h.subscriber_id) GROUP BY 1, 2),
        expected AS (
          SELECT c.id::text AS ref, f.subscriber_id FROM campaigns c JOIN first_seen f ON f.topic_id = c.topic_id
-         WHERE c.started_at IS NOT NULL AND f.at < c.started_at)
-  SELECT e.ref, e.subscriber_id FROM expected e
-  LEFT JOIN deliveries d ON d.ref_id = e.ref AND d.subscriber_id = e.subscriber_id
-  WHERE d.id IS NULL`;
+         WHERE c.started_at IS NOT NULL AND f.at < c.started_at),
+       missing AS (
+         SELECT e.ref, count(*)::int AS n FROM expected e
+         LEFT JOIN deliveries d ON d.ref_id = e.ref AND d.subscriber_id = e.subscriber_id
+         WHERE d.id IS NULL GROUP BY e.ref),
+       outside AS (
+         SELECT campaign_id AS ref, sum(n)::int AS n
+         FROM (SELECT campaign_id, reason, n FROM campaign_counts UNION ALL SELECT campaign_id, reason, n FROM campaign_count_deltas) c
+         WHERE reason = 'suppressed_audience' GROUP BY campaign_id)
+  SELECT m.ref, m.n AS missing_rows, coalesce(o.n, 0) AS outside_audience FROM missing m LEFT JOIN outside o ON o.ref = m.ref
+  WHERE m.n > coalesce(o.n, 0)`;
 
 export interface ProofResult {
   key: string;
@@ -301,7 +313,14 @@ export async function totals(db: Client, end: Date) {
     kind: string;
     n: number;
   }[];
-  const byReason = (await db.query(`SELECT class, status, reason, count(*)::int AS n FROM deliveries GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)).rows as {
+  // The decision counts (as /metrics reads them), not the rows: "not in the audience" is only counted.
+  const byReason = (
+    await db.query(
+      `SELECT class, status, reason, sum(n)::int AS n
+       FROM (SELECT class, status, reason, n FROM delivery_counts UNION ALL SELECT class, status, reason, n FROM delivery_count_deltas) c
+       GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3`,
+    )
+  ).rows as {
     class: string;
     status: string;
     reason: string;

@@ -67,7 +67,7 @@ describe('a simulated quarter', () => {
     expect(steadyFull / steady).toBeGreaterThan(0.8);
   });
 
-  it('decided every campaign candidate: none silently dropped', () => {
+  it('decided every campaign candidate, by a row or as counted outside the audience: none silently dropped', () => {
     expect(dropped).toEqual([]);
   });
 

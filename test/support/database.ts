@@ -36,6 +36,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/** An empty database (no migration applied), for a test that applies migrations itself. */
+export async function createEmptyTestDatabase(): Promise<TestDatabase> {
+  const name = `tactful_t${process.env.TACTFUL_TEST_RUN_ID}_${randomBytes(4).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  return {
+    url: withDatabase(serverUrl(), name),
+    name,
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
+
 /** A fresh database and one open connection to it, for files that talk SQL directly. */
 export async function connectedTestDatabase(): Promise<{ db: TestDatabase; client: Client; close(): Promise<void> }> {
   const db = await createTestDatabase();
@@ -49,4 +60,24 @@ export async function connectedTestDatabase(): Promise<{ db: TestDatabase; clien
       await db.drop();
     },
   };
+}
+
+/**
+ * The months of the decision log (partitions of `deliveries`) that hold rows and that the plan
+ * (EXPLAIN (FORMAT JSON) output, its top node) reads sequentially. An empty month (the coming
+ * ones, made ahead) costs nothing to scan and is left out; run ANALYZE first.
+ */
+export async function seqScannedMonths(
+  query: (text: string, params: unknown[]) => Promise<{ relname: string }[]>,
+  plan: Record<string, unknown>,
+): Promise<string[]> {
+  const scanned: string[] = [];
+  const walk = (node: Record<string, unknown>) => {
+    const relation = String(node['Relation Name'] ?? '');
+    if (node['Node Type'] === 'Seq Scan' && (relation === 'deliveries' || relation.startsWith('deliveries_'))) scanned.push(relation);
+    for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+  };
+  walk(plan);
+  const rows = await query(`SELECT relname FROM pg_class WHERE relname = ANY($1::text[]) AND reltuples > 0 ORDER BY relname`, [scanned]);
+  return rows.map((r) => r.relname);
 }

@@ -420,6 +420,7 @@ describe('scheduler intervals', () => {
       'prune-idempotency-keys': 900,
       'prune-housekeeping': 900,
       'fold-delivery-counts': 10,
+      'rotate-decision-log': 3600,
     });
   });
 
@@ -436,6 +437,7 @@ describe('scheduler intervals', () => {
         SCHEDULER_PRUNE_IDEMPOTENCY_KEYS_SECONDS: '3600',
         SCHEDULER_PRUNE_HOUSEKEEPING_SECONDS: '7200',
         SCHEDULER_FOLD_DELIVERY_COUNTS_SECONDS: '30',
+        SCHEDULER_ROTATE_DECISION_LOG_SECONDS: '600',
       },
       dev,
     );
@@ -450,6 +452,7 @@ describe('scheduler intervals', () => {
       'prune-idempotency-keys': 3600,
       'prune-housekeeping': 7200,
       'fold-delivery-counts': 30,
+      'rotate-decision-log': 600,
     });
   });
 
@@ -461,13 +464,35 @@ describe('scheduler intervals', () => {
 });
 
 describe('housekeeping retention', () => {
-  it('keeps webhook events, scheduler runs and cadence records 30 days by default', () => {
-    expect(loadConfig({}, dev).retention).toEqual({ webhookEventsDays: 30, schedulerRunsDays: 30, marketingSendsDays: 30 });
+  it('keeps webhook events, scheduler runs and cadence records 30 days, delivery keys 90 days and the decision log 13 months by default', () => {
+    expect(loadConfig({}, dev).retention).toEqual({
+      webhookEventsDays: 30,
+      schedulerRunsDays: 30,
+      marketingSendsDays: 30,
+      deliveryKeysDays: 90,
+      decisionLogMonths: 13,
+    });
   });
 
-  it('reads one <TABLE>_RETENTION_DAYS variable per table', () => {
-    const config = loadConfig({ WEBHOOK_EVENTS_RETENTION_DAYS: '7', SCHEDULER_RUNS_RETENTION_DAYS: '90', MARKETING_SENDS_RETENTION_DAYS: '16' }, dev);
-    expect(config.retention).toEqual({ webhookEventsDays: 7, schedulerRunsDays: 90, marketingSendsDays: 16 });
+  it('reads one <TABLE>_RETENTION_<UNIT> variable per table', () => {
+    const config = loadConfig(
+      {
+        WEBHOOK_EVENTS_RETENTION_DAYS: '7',
+        SCHEDULER_RUNS_RETENTION_DAYS: '90',
+        MARKETING_SENDS_RETENTION_DAYS: '16',
+        DELIVERY_KEYS_RETENTION_DAYS: '30',
+        DECISION_LOG_RETENTION_MONTHS: '25',
+      },
+      dev,
+    );
+    expect(config.retention).toEqual({ webhookEventsDays: 7, schedulerRunsDays: 90, marketingSendsDays: 16, deliveryKeysDays: 30, decisionLogMonths: 25 });
+  });
+
+  it.each([
+    ['DELIVERY_KEYS_RETENTION_DAYS', '29', 'must be a whole number from 30 to 3650, got "29"'],
+    ['DECISION_LOG_RETENTION_MONTHS', '1', 'must be a whole number from 2 to 1200, got "1"'],
+  ])('refuses %s=%s, naming the variable', (variable, value, message) => {
+    expect(configError({ [variable]: value }).problems).toEqual([{ variable, message }]);
   });
 
   it('refuses a cadence-record retention shorter than the longest window plus a day', () => {

@@ -15,7 +15,7 @@ import {
   MailEventOutcome,
   MailEventSource,
 } from '../../mail-events/mail-event.policy';
-import type { CustomerChoice, MailEventEntry, Timeline, TimelineEntry } from '../timeline.service';
+import type { CustomerChoice, EarlierDecisions, MailEventEntry, Timeline, TimelineEntry } from '../timeline.service';
 
 export class TimelineEntryResponse implements TimelineEntry {
   @ApiProperty({ example: '4711', description: 'The decision’s id (a 64-bit integer, as a string).' }) id: string;
@@ -106,6 +106,14 @@ export class MailEventEntryResponse implements MailEventEntry {
   diagnostic: string | null;
 }
 
+export class EarlierDecisionsResponse implements EarlierDecisions {
+  @ApiProperty({ enum: MESSAGE_CLASSES }) class: string;
+  @ApiProperty({ enum: DELIVERY_STATUSES }) status: string;
+  @ApiInteger({ minimum: 1 }) count: number;
+  @ApiInstant({ description: 'The first of these decisions.' }) firstAt: string;
+  @ApiInstant({ description: 'The last of these decisions.' }) lastAt: string;
+}
+
 export class TimelineResponse implements Timeline {
   @ApiUuid() subscriberId: string;
   @ApiProperty({ enum: CADENCES }) cadence: string;
@@ -136,6 +144,12 @@ export class TimelineResponse implements Timeline {
       'Bounces, complaints and unsubscribes that came back (by mail, from the mail provider, or the signed webhook), newest first (at most 100), each with its evidence: which mail, which source, which status.',
   })
   mailEvents: MailEventEntryResponse[];
+  @ApiProperty({
+    type: [EarlierDecisionsResponse],
+    description:
+      'The decisions of months past the decision log’s retention (DECISION_LOG_RETENTION_MONTHS, 13 by default), no longer listed in `items`: counted by class and status when their month was dropped. Empty until then.',
+  })
+  earlier: EarlierDecisionsResponse[];
 
   /** Anna after the walkthrough's two campaigns: the first sent, the second folded into her next digest. */
   static readonly example: TimelineResponse = {
@@ -180,5 +194,6 @@ export class TimelineResponse implements Timeline {
     nextCursor: null,
     customerChoices: [],
     mailEvents: [],
+    earlier: [],
   };
 }
