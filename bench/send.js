@@ -17,7 +17,10 @@
 //
 // Options: --mails N (pooled runs, default 2000), --unpooled-mails N (default 300),
 // --concurrency N (WORKER_CONCURRENCY, default 8), --connections N (SMTP_MAX_CONNECTIONS,
-// default 5), --processes N (a second 8 kB outbox row with N worker processes, default 2; 1 = off).
+// default 5), --processes N (a second 8 kB outbox row with N worker processes, default 2; 1 = off),
+// --warmup N (mails sent before each measured outbox row, default 50), --only-outbox N (just the
+// 8 kB pooled outbox row, N rounds of --mails each, to compare builds and to profile: no DKIM,
+// unpooled, transport or 70 kB rows, no targets; later rounds show the worker after the JIT).
 // Writes bench/results/send.json.
 'use strict';
 require('reflect-metadata');
@@ -97,7 +100,9 @@ const CONNECTIONS = option('connections', 5);
 // A second row for the 8 kB outbox mail: this many worker processes (instances) draining the same
 // outbox at once, each with its own pooled transport. 1 = the in-process worker only.
 const PROCESSES = option('processes', 2);
-const SIZES_KB = [8, 70];
+const ONLY_OUTBOX = option('only-outbox', 0);
+const WARMUP = option('warmup', 50);
+const SIZES_KB = ONLY_OUTBOX > 0 ? [8] : [8, 70];
 const BENCH_DB = 'tactful_bench_send';
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
 const FEEDBACK = { usefulUrl: 'https://tactful.example/f/useful', notUsefulUrl: 'https://tactful.example/f/not-useful' };
@@ -451,18 +456,24 @@ async function main() {
       const mail = `${kb} kB`;
       // Warm-up: JIT, template cache, pool connections.
       await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: true, maxConnections: CONNECTIONS }));
-      await sendLoop(50, paragraphs, sinks.stock);
+      await sendLoop(WARMUP, paragraphs, sinks.stock);
       record({ mail, path: 'outbox', transport: `pooled (${CONNECTIONS} connections)`, ...(await sendLoop(MAILS, paragraphs, sinks.stock)) });
+      if (ONLY_OUTBOX > 0) {
+        for (let round = 1; round < ONLY_OUTBOX; round++) {
+          record({ mail, path: 'outbox', transport: `pooled (${CONNECTIONS} connections)`, ...(await sendLoop(MAILS, paragraphs, sinks.stock)) });
+        }
+        continue;
+      }
       for (const [label, dkim] of kb === 8 ? dkimSigners : []) {
         await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: true, maxConnections: CONNECTIONS, dkim }));
-        await sendLoop(50, paragraphs, sinks.stock);
+        await sendLoop(WARMUP, paragraphs, sinks.stock);
         record({ mail, path: 'outbox', transport: `pooled (${CONNECTIONS}), DKIM ${label}`, ...(await sendLoop(MAILS, paragraphs, sinks.stock)) });
         await useTransport(new SmtpMailTransport({ url: sinks.stock.url, pool: true, maxConnections: CONNECTIONS }));
       }
       if (kb === 8 && PROCESSES > 1) {
         const helpers = await startWorkerProcesses(PROCESSES - 1, env);
         try {
-          await sendLoop(50 * PROCESSES, paragraphs, sinks.stock, helpers); // their warm-up
+          await sendLoop(WARMUP * PROCESSES, paragraphs, sinks.stock, helpers); // their warm-up
           record({
             mail,
             path: 'outbox',
@@ -514,6 +525,17 @@ async function main() {
       }
     }
 
+    if (ONLY_OUTBOX > 0) {
+      const perMail = results.map((r) => r.workerCpuMsPerMail).sort((a, b) => a - b);
+      log(`worker CPU ms/mail over ${results.length} rounds: median ${perMail[Math.floor(perMail.length / 2)]}, min ${perMail[0]}`);
+      log(
+        `load average at the end: ${os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}`,
+      );
+      return;
+    }
     const plain = (r) => !r.transport.includes('processes') && !r.transport.includes('DKIM');
     const rate = (path, transport) => results.find((r) => r.mail === '8 kB' && r.path === path && r.transport.startsWith(transport) && plain(r)).mailsPerSecond;
     const targets = {};
@@ -575,7 +597,7 @@ async function main() {
         database: database.kind,
         loadAverage: os.loadavg(),
       },
-      settings: { workerConcurrency: CONCURRENCY, smtpMaxConnections: CONNECTIONS, workerBatchSize: config.workerBatchSize },
+      settings: { workerConcurrency: CONCURRENCY, smtpMaxConnections: CONNECTIONS, workerBatchSize: config.workerBatchSize, warmupMails: WARMUP },
       results,
       targets,
     };

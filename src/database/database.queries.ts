@@ -29,3 +29,9 @@ export const DatabaseQueries = queries('database', {
  * so the start-up check has nothing to check.
  */
 export const BEGIN_TEXT = 'BEGIN';
+
+/**
+ * The COMMIT that `Tx.rowThenCommit`/`runThenCommit` (sql.ts) binds behind a transaction's last
+ * statement, prepared on the wire as BEGIN_TEXT is; not a `Statement` for the same reason.
+ */
+export const COMMIT_TEXT = 'COMMIT';

@@ -9,7 +9,7 @@ import { DataSource, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { BudgetedPool, budgetedPoolOf, currentWorkClass, runAs, WorkClass } from './connection-budgets';
-import { BEGIN_TEXT, DatabaseQueries } from './database.queries';
+import { BEGIN_TEXT, COMMIT_TEXT, DatabaseQueries } from './database.queries';
 import type { Statement } from './statements';
 
 /** pg's query config for a statement: named on the wire only when it is prepared. */
@@ -21,15 +21,22 @@ function config(statement: Statement<readonly unknown[], unknown>, params: reado
 
 /** BEGIN as a prepared statement of each connection, so it can be bound ahead of another statement. */
 const BEGIN = { name: 'tactful.begin', text: BEGIN_TEXT } as const;
+/** COMMIT likewise, bound behind a transaction's last statement (`Tx.rowThenCommit`). */
+const COMMIT = { name: 'tactful.commit', text: COMMIT_TEXT } as const;
 
 /** What `BeginThen` reaches of pg's Connection (pg/lib/connection.js), as pg's own Query does. */
 interface WireConnection {
   parsedStatements: Record<string, string | undefined>;
   bind(config: { statement: string; values: unknown[] }): void;
   execute(config: { portal: string; rows: number }): void;
+  sync(): void;
 }
 type QueryCallback = (error: Error | null, results: QueryResult | QueryResult[]) => void;
-const PgQuery = Query as unknown as new (config: object, values: undefined, callback: QueryCallback) => { prepare(connection: WireConnection): void };
+const PgQuery = Query as unknown as new (
+  config: object,
+  values: undefined,
+  callback: QueryCallback,
+) => { prepare(connection: WireConnection): void; _getRows(connection: WireConnection, rows: number | undefined): void };
 
 /**
  * A statement sent in the same write, and answered in the same round trip, as its transaction's
@@ -43,6 +50,40 @@ class BeginThen extends PgQuery {
     connection.execute({ portal: '', rows: 0 });
     super.prepare(connection);
   }
+}
+
+/**
+ * A statement and then its transaction's COMMIT, in one write and one round trip: Bind and Execute
+ * of the prepared COMMIT follow the statement's Execute, under its one Sync (pg's `_getRows`, which
+ * sends Execute and Sync, is the one place between them). The callback, and so the caller, hears
+ * back only at ReadyForQuery, after COMMIT: a resolved call is a committed transaction. When the
+ * statement fails, PostgreSQL skips COMMIT up to the Sync and the transaction stays open and
+ * failed (its ROLLBACK follows); when COMMIT fails, the transaction is over. pg hands back both
+ * results (the first is the statement's).
+ */
+class ThenCommit extends PgQuery {
+  override _getRows(connection: WireConnection): void {
+    connection.execute({ portal: '', rows: 0 });
+    connection.bind({ statement: COMMIT.name, values: [] });
+    connection.execute({ portal: '', rows: 0 });
+    connection.sync();
+  }
+}
+
+/** The statement, then COMMIT, in one round trip once the connection has COMMIT prepared (in two the first time). */
+async function thenCommit(client: PoolClient, statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]): Promise<QueryResult> {
+  const connection = (client as unknown as { connection: WireConnection }).connection;
+  if (connection.parsedStatements[COMMIT.name] === undefined) {
+    const result = await client.query(config(statement, params));
+    await client.query({ name: COMMIT.name, text: COMMIT.text });
+    return result;
+  }
+  return new Promise<QueryResult>((resolve, reject) => {
+    const query = new ThenCommit({ ...config(statement, params), queryMode: 'extended' }, undefined, (error, results) =>
+      error ? reject(error) : resolve(Array.isArray(results) ? results[0] : results),
+    );
+    void client.query(query as unknown as Parameters<PoolClient['query']>[0]);
+  });
 }
 
 /** BEGIN, then the statement, in one round trip once the connection has BEGIN prepared (in two the first time). */
@@ -95,9 +136,12 @@ abstract class OnConnection extends Executor {
     super();
   }
 
+  protected connection(): Promise<PoolClient> {
+    return (this.client ??= this.runner.connect() as Promise<PoolClient>);
+  }
+
   protected async execute(statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]): Promise<QueryResult> {
-    this.client ??= this.runner.connect() as Promise<PoolClient>;
-    return (await this.client).query(config(statement, params));
+    return (await this.connection()).query(config(statement, params));
   }
 }
 
@@ -114,10 +158,46 @@ export class Tx extends OnConnection {
     this.beginPending = options.beginPending ?? false;
   }
 
+  /** Set once a statement went with COMMIT (`rowThenCommit`, `runThenCommit`): nothing may follow it. */
+  private commitSent = false;
+  private commitDone = false;
+
   protected override async execute(statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]): Promise<QueryResult> {
+    if (this.commitSent) throw new Error(`statement ${statement.name} after the transaction's COMMIT went with its last statement`);
     if (!this.beginPending) return super.execute(statement, params);
     this.beginPending = false;
-    return beginThen((await this.runner.connect()) as PoolClient, statement, params);
+    return beginThen(await this.connection(), statement, params);
+  }
+
+  /**
+   * The transaction's last statement, with COMMIT in its round trip: resolved, the transaction is
+   * committed (Db.transaction then sends no COMMIT of its own). Nothing may run on this Tx after it,
+   * and the work should return soon: its locks are gone. Rejected, the transaction is rolled back
+   * (the work's error, as for any statement). Not with a BEGIN still pending.
+   */
+  async rowThenCommit<P extends readonly unknown[], R>(statement: Statement<P, R>, params: P): Promise<R | undefined> {
+    return (await this.executeThenCommit(statement as Statement<readonly unknown[], unknown>, params)).rows[0] as R | undefined;
+  }
+
+  /** `rowThenCommit`, answering how many rows the statement wrote. */
+  async runThenCommit<P extends readonly unknown[], R>(statement: Statement<P, R>, params: P): Promise<number> {
+    return (await this.executeThenCommit(statement as Statement<readonly unknown[], unknown>, params)).rowCount ?? 0;
+  }
+
+  /** Whether COMMIT went, and succeeded, with the last statement. */
+  get committedWithLastStatement(): boolean {
+    return this.commitDone;
+  }
+
+  private async executeThenCommit(statement: Statement<readonly unknown[], unknown>, params: readonly unknown[]): Promise<QueryResult> {
+    if (this.commitSent) throw new Error(`statement ${statement.name} after the transaction's COMMIT went with its last statement`);
+    if (this.beginPending) throw new Error('a statement with COMMIT cannot also carry the BEGIN');
+    this.commitSent = true;
+    const result = await thenCommit(await this.connection(), statement, params);
+    this.commitDone = true;
+    // TypeORM's commitTransaction, after its COMMIT (no transaction events: see Db.transaction).
+    Object.assign(this.runner, { isTransactionActive: false, transactionDepth: 0 });
+    return result;
   }
 }
 
@@ -203,7 +283,7 @@ export class Db extends Executor {
           const tx = new Tx(runner, { beginPending: options.beginWithFirstStatement });
           if (options.readOnly) await tx.run(DatabaseQueries.readOnly, []);
           const result = await work(tx);
-          await runner.commitTransaction();
+          if (!tx.committedWithLastStatement) await runner.commitTransaction();
           return result;
         } catch (error) {
           if (runner.isTransactionActive) await runner.rollbackTransaction().catch((rollback: Error) => (broken = rollback));

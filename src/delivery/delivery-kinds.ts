@@ -89,6 +89,12 @@ export interface DeliveryKind {
    */
   settled?(tx: Tx, delivery: ClaimedDelivery, status: string, reason: Reason): Promise<void>;
   /**
+   * Whether settled() writes anything for this outcome of the attempt. false lets the worker send
+   * the hand-over's COMMIT in its record statement's round trip (one round trip fewer), and a
+   * statement settled() then runs anyway throws. Absent: settled() may write whatever the outcome.
+   */
+  settledWrites?(status: string, reason: Reason): boolean;
+  /**
    * Composes a mail that already went again, without its send-time checks (a marketing kind's
    * compose needs what its gate read): the console's mail view. Absent: compose() serves.
    */

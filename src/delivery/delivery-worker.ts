@@ -357,7 +357,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
           this.logger.error({ err: error, deliveryId: id }, 'mail refused as unsafe; delivery failed');
           outcome = { status: 'failed', response: `not sent: ${error.message}` };
         }
-        const recorded = await this.record(tx, delivery, mail.messageId, outcome, domain, pauses, following);
+        // Whether the kind's after-effects write anything for an outcome: if not, COMMIT can go with the record.
+        const settledWrites = (status: string, reason: Reason) => kind.settled !== undefined && (kind.settledWrites?.(status, reason) ?? true);
+        const recorded = await this.record(tx, delivery, mail.messageId, outcome, domain, pauses, following, settledWrites);
         await kind.settled?.(tx, delivery, recorded.status, recorded.reason);
         followingStarted = recorded.followingStarted;
         return recorded.status;
@@ -394,7 +396,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       if (delivery.class === 'marketing') {
         const token = this.tokens.sign('unsubscribe', delivery.subscriberId);
         const mailto = this.config.unsubscribeMailto ?? `unsubscribe@${this.senderDomain}`;
-        layout.unsubscribeUrl = this.tokens.url('unsubscribe', delivery.subscriberId);
+        layout.unsubscribeUrl = this.tokens.urlOfToken('unsubscribe', token);
         headers['List-Unsubscribe'] = `<${layout.unsubscribeUrl}>, <mailto:${mailto}?subject=unsubscribe-${token}>`;
         headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
         headers['List-Id'] = `${this.config.companyName.replace(/[<>"\r\n]/g, '')} <${delivery.kind}.${this.senderDomain}>`;
@@ -423,7 +425,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     outcome: SendOutcome,
     domain: string,
     pauses: DomainPauses,
-    following?: string,
+    following: string | undefined,
+    /** Whether the kind's settled() writes after the record for this outcome (else the record may carry the COMMIT). */
+    settledWrites: (status: string, reason: Reason) => boolean,
   ): Promise<{ status: string; reason: Reason; followingStarted: boolean }> {
     const now = this.clock.now();
     const result = afterAttempt(outcome.status, { attempts: delivery.attempts, unknownOutcomes: delivery.unknownOutcomes }, this.retry, now, Math.random());
@@ -439,15 +443,21 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       result.pauseDomainUntil ? 1 : 0,
     ] as const;
     let followingStarted = false;
+    // The hand-over's last statement when neither a hard bounce, a domain pause nor the kind's
+    // settled() writes after it (a sent campaign mail, a service mail): its round trip carries
+    // the COMMIT, and it resolves committed (locks released, the following mail's start
+    // committed), as the separate COMMIT did.
+    const last = !settledWrites(result.status, result.reason) && !result.bounceSubscriber && !result.pauseDomainUntil;
     if (following === undefined) {
-      await tx.run(Q.recordAttempt, [...recorded]);
+      await (last ? tx.runThenCommit(Q.recordAttempt, [...recorded]) : tx.run(Q.recordAttempt, [...recorded]));
     } else {
-      const row = await tx.row(Q.recordAttemptStartingNext, [
+      const params: [...typeof recorded, string, string, Date] = [
         ...recorded,
         following,
         this.workerId,
         new Date(now.getTime() + this.config.workerLeaseSeconds * 1000),
-      ]);
+      ];
+      const row = await (last ? tx.rowThenCommit(Q.recordAttemptStartingNext, params) : tx.row(Q.recordAttemptStartingNext, params));
       followingStarted = (row?.started ?? 0) > 0;
     }
     this.metrics.deliveries.inc({ class: delivery.class, kind: delivery.kind, status: result.status, reason: result.reason });

@@ -63,6 +63,8 @@ export function marketingKind<Facts>(cadence: CadenceService, handOver: Marketin
       return handOver.compose(tx, delivery, own.facts);
     },
     settled: (tx, delivery, status, reason) => settle(tx, delivery, attemptOutcome(status, reason)),
+    // A window kept writes nothing (applyWindowAction); a kind's own after-effects may.
+    settledWrites: (status, reason) => handOverStep(attemptOutcome(status, reason)).window !== 'keep' || handOver.after !== undefined,
     view: async (tx, delivery) => handOver.compose(tx, delivery, await handOver.viewFacts(tx, delivery)),
   };
 }

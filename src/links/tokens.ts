@@ -138,7 +138,12 @@ export class TokenService extends TokenSigner {
   }
 
   url(purpose: PagePurpose, subscriberId: string): string {
-    return `${this.config.publicUrl}/${PATHS[purpose]}/${this.sign(purpose, subscriberId)}`;
+    return this.urlOfToken(purpose, this.sign(purpose, subscriberId));
+  }
+
+  /** The page's link for a token signed for `purpose` (one a mail also needs on its own: a HMAC fewer). */
+  urlOfToken(purpose: PagePurpose, token: string): string {
+    return `${this.config.publicUrl}/${PATHS[purpose]}/${token}`;
   }
 
   /** The inert link a preview or test send shows where a real mail has the person's own link. */

@@ -131,6 +131,49 @@ describe('named statements', () => {
       await inOneTransaction('after-failures');
       expect(await oneDb.row(Probe.count, ['after-failures'])).toEqual({ count: 1 });
     });
+
+    describe('and whose COMMIT goes with its last statement (rowThenCommit, runThenCommit)', () => {
+      const endingWithCommit = (key: string, last: string) =>
+        oneDb.transaction(
+          async (tx) => {
+            await tx.run(Probe.insert, [key]);
+            const inserted = await tx.runThenCommit(Probe.insert, [last]);
+            // Resolved: committed, so another connection sees both rows at once.
+            expect(await sqlDb.row(Probe.count, [key])).toEqual({ count: 1 });
+            expect(await sqlDb.row(Probe.count, [last])).toEqual({ count: 1 });
+            return inserted;
+          },
+          { beginWithFirstStatement: true },
+        );
+
+      it('is one transaction, committed when the statement resolves, and from the second on a connection COMMIT costs no round trip of its own', async () => {
+        await endingWithCommit('commit-first', 'commit-first-last'); // prepares COMMIT on the connection
+        roundTrips = 0;
+        expect(await endingWithCommit('commit-second', 'commit-second-last')).toBe(1);
+        // BEGIN with the first insert, the last insert with COMMIT (without either option: four).
+        expect(roundTrips).toBe(2);
+        const row = await oneDb.transaction((tx) => tx.rowThenCommit(Probe.count, ['commit-second-last']), { beginWithFirstStatement: false });
+        expect(row).toEqual({ count: 1 });
+      });
+
+      it('rolls back when the last statement fails, refuses a statement after it, and leaves the connection clean', async () => {
+        await endingWithCommit('commit-before-failures', 'commit-before-failures-last');
+        // topics.key is unique: the last statement fails, PostgreSQL skips the COMMIT behind it.
+        await expect(endingWithCommit('commit-rolled-back', 'commit-before-failures-last')).rejects.toThrow(/duplicate key/);
+        expect(await sqlDb.row(Probe.count, ['commit-rolled-back'])).toEqual({ count: 0 });
+        await expect(
+          oneDb.transaction(async (tx) => {
+            await tx.runThenCommit(Probe.insert, ['commit-then-more']);
+            await tx.run(Probe.insert, ['after-the-commit']);
+          }),
+        ).rejects.toThrow(/after the transaction's COMMIT/);
+        // What went with COMMIT stays committed; nothing ran after it.
+        expect(await sqlDb.row(Probe.count, ['commit-then-more'])).toEqual({ count: 1 });
+        expect(await sqlDb.row(Probe.count, ['after-the-commit'])).toEqual({ count: 0 });
+        await endingWithCommit('commit-after-failures', 'commit-after-failures-last');
+        expect(await oneDb.row(Probe.count, ['commit-after-failures'])).toEqual({ count: 1 });
+      });
+    });
   });
 });
 
