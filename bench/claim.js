@@ -62,7 +62,7 @@ async function run(url, sql, { batch, workers, reclaim }) {
   for (let i = 0; i < workers; i++) {
     const client = new Client({ connectionString: url, application_name: 'tactful-bench-claim' });
     await client.connect();
-    clients.push(client);
+    clients.push(await c.asWorkerSession(client));
   }
   const latencies = [];
   const timeline = []; // [ms since start, rows] per claim

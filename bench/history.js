@@ -355,6 +355,7 @@ async function plainInsert(side, topicId) {
 async function claimRate(side) {
   const client = new Client({ connectionString: side.url, application_name: 'tactful-bench-history-claim' });
   await client.connect();
+  await c.asWorkerSession(client);
   try {
     const worker = Object.create(DeliveryWorker.prototype);
     Object.assign(worker, {

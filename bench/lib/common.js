@@ -62,6 +62,13 @@ const statementsOn = (client) => ({
   run: (statement, params) => client.query({ text: statement.text, values: params }).then((r) => r.rowCount ?? 0),
 });
 
+/** The worker's session settings (database/connection-budgets.ts) on a bench's own connection, so its claims plan as the worker's do. */
+async function asWorkerSession(client) {
+  const { WORKER_SESSION_SETTINGS } = dist('database/connection-budgets');
+  for (const setting of WORKER_SESSION_SETTINGS) await client.query(`SET ${setting}`);
+  return client;
+}
+
 /** A fresh, migrated bench database. */
 async function openDatabase(bench) {
   const name = `tactful_bench_${bench}`;
@@ -262,6 +269,7 @@ module.exports = {
   withClient,
   withDatabase,
   statementsOn,
+  asWorkerSession,
   openDatabase,
   postgresInfo,
   machine,

@@ -23,11 +23,4 @@ export const DecisionLogQueries = queries('decision_log', {
       "the log's lock at most 200 ms (requests queue behind that wait), else it is tried on the next run.",
     `SELECT action, partition, rows::text AS rows FROM tactful_rotate_decision_log($1, $2)`,
   ),
-  partitions: sql<[], { partition: string; month: string | null; lo: string | null; hi: string; rows: string; bytes: string }>(
-    'The months of the decision log with their estimated rows and size (the operations page, bench/history.js).',
-    `SELECT p.partition, to_char(p.month, 'YYYY-MM') AS month, p.lo::text, p.hi::text,
-            greatest(c.reltuples, 0)::bigint::text AS rows, pg_total_relation_size(c.oid)::text AS bytes
-     FROM decision_log_partitions p JOIN pg_class c ON c.relname = p.partition AND c.relnamespace = 'public'::regnamespace
-     ORDER BY p.hi`,
-  ),
 });

@@ -171,6 +171,9 @@ BEGIN
   -- Making or dropping a month takes the log's ACCESS EXCLUSIVE lock: wait for it only briefly,
   -- so requests queued behind the wait stall at most that long; a busy month is tried next run.
   PERFORM set_config('lock_timeout', p_lock_wait, true);
+  -- A month's per-customer sums are one hash aggregate over its rows (a group per customer, class
+  -- and status): in memory rather than spilled to disk in batches.
+  PERFORM set_config('work_mem', '256MB', true);
   made_before := EXISTS (SELECT 1 FROM decision_log_partitions d WHERE d.month = this_month);
   SELECT max(d.hi) INTO top FROM decision_log_partitions d;
   FOR m IN SELECT generate_series(this_month, (this_month + interval '2 months')::date, interval '1 month')::date LOOP
@@ -214,7 +217,7 @@ BEGIN
       EXECUTE format($q$
         INSERT INTO subscriber_history AS h (subscriber_id, class, status, n, first_at, last_at)
         SELECT x.subscriber_id, x.class, x.status, count(*), min(x.created_at), max(x.created_at)
-        FROM ONLY %I x JOIN subscribers s ON s.id = x.subscriber_id GROUP BY 1, 2, 3
+        FROM ONLY %I x WHERE x.subscriber_id IS NOT NULL GROUP BY 1, 2, 3
         ON CONFLICT (subscriber_id, class, status) DO UPDATE SET n = h.n + EXCLUDED.n,
           first_at = least(h.first_at, EXCLUDED.first_at), last_at = greatest(h.last_at, EXCLUDED.last_at)$q$, p.partition);
       DELETE FROM digest_entries e WHERE e.delivery_id >= coalesce(p.lo, -9223372036854775808) AND e.delivery_id < p.hi;
