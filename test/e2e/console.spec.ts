@@ -210,9 +210,9 @@ describe('what a read-only key can do in the console', () => {
     const snapshot = async () =>
       JSON.stringify(
         await t.sql(
-          tables
+          `SELECT * FROM (${tables
             .map((name) => `SELECT '${name}' AS name, md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS h FROM "${name}" x`)
-            .join(' UNION ALL '),
+            .join(' UNION ALL ')}) t ORDER BY name`,
         ),
       );
     const before = await snapshot();
